@@ -1,0 +1,1 @@
+"""Benchmarks behind ``fleet bench``: they print figures, they never pass or fail."""

@@ -1,0 +1,1 @@
+"""One module per ``fleet`` subcommand (see :mod:`fleet.cli`)."""

@@ -1,0 +1,543 @@
+"""The OCPP-J RPC session: a sans-IO state machine for one end of one connection.
+
+It does no I/O, imports no async library and reads no clock: the application
+feeds it the text frames it receives and the current time, and gets back events
+(:mod:`fleet.ocpp.events`), the text frames to send (:meth:`Session.data_to_send`)
+and the time of its next deadline (:meth:`Session.next_deadline`).
+
+What it guarantees:
+
+* every outgoing CALL gets a UUIDv4 message id unless the caller supplies one;
+* at most one CALL of ours is outstanding at a time, as OCPP-J requires; later
+  calls wait in order and go out as soon as the previous one is answered;
+* answers are matched to the pending CALL of this session only, decoded and
+  validated with the action's response type, and returned with the caller's tag;
+* a CALL that is not answered within its timeout fails with ``CallTimeout``; a
+  reply that arrives later is dropped with a logged warning;
+* every bad input is turned into the CALLERROR that OCPP-J 2.0.1 prescribes (or,
+  for a bad response, into a failure of the call it answers); no input makes the
+  session raise.
+
+Typical use::
+
+    session = Session(role="station")
+    message_id = session.call(HeartbeatRequest(), now)
+    websocket.send(*session.data_to_send())
+    for event in session.receive_frame(text, now):
+        match event:
+            case CallReceived(): session.reply(event.message_id, handle(event.request))
+            case ResultReceived(): ...
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import uuid
+from collections.abc import Callable, Collection, Iterable
+from typing import Any, Final, Literal
+
+import msgspec
+
+from .errors import (
+    CallFailure,
+    CallTimeout,
+    ConnectionLost,
+    ErrorCode,
+    InvalidResponse,
+    LocalProtocolError,
+    OcppError,
+    RemoteCallError,
+    classify_validation_error,
+)
+from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
+from .frames import (
+    MAX_MESSAGE_ID_LENGTH,
+    UNKNOWN_MESSAGE_ID,
+    Call,
+    CallError,
+    CallResult,
+    decode_frame,
+    diagnose,
+)
+from .versions import V201, ProtocolVersion
+
+__all__ = ["DEFAULT_CALL_TIMEOUT", "Role", "Session", "SessionStatistics"]
+
+logger = logging.getLogger("fleet.ocpp")
+
+#: Seconds a CALL waits for its answer unless told otherwise (the reference's figure).
+DEFAULT_CALL_TIMEOUT: Final = 10.0
+#: How many expired message ids are remembered to tell a late reply from a stray one.
+_EXPIRED_MEMORY: Final = 256
+#: OCPP-J limits a CALLERROR's description to 255 characters.
+_MAX_DESCRIPTION: Final = 255
+
+Role = Literal["station", "csms"]
+
+_encoder: Final = msgspec.json.Encoder()
+_any_decoder: Final = msgspec.json.Decoder()
+
+
+class SessionStatistics(msgspec.Struct, frozen=True):
+    """A snapshot of a session's counters.
+
+    Attributes:
+        calls_sent: CALLs of ours written to the transport.
+        calls_received: valid CALLs received from the peer.
+        results_received: valid CALLRESULTs matched to our CALLs.
+        failures: our CALLs that failed (CALLERROR, invalid result, timeout, connection lost).
+        timeouts: of those, the ones that timed out.
+        violations: invalid frames received from the peer.
+        queued: our CALLs waiting for the one in flight.
+        in_flight: whether a CALL of ours awaits its answer.
+        awaiting_reply: CALLs of the peer not yet answered by the application.
+    """
+
+    calls_sent: int
+    calls_received: int
+    results_received: int
+    failures: int
+    timeouts: int
+    violations: int
+    queued: int
+    in_flight: bool
+    awaiting_reply: int
+
+
+class _Pending:
+    """One CALL of ours, queued or in flight."""
+
+    __slots__ = ("action", "deadline", "frame", "message_id", "sent_at", "tag", "timeout")
+
+    def __init__(self, message_id: str, action: str, frame: str, tag: Any, timeout: float) -> None:
+        self.message_id = message_id
+        self.action = action
+        self.frame = frame
+        self.tag = tag
+        self.timeout = timeout
+        self.sent_at: float | None = None
+        self.deadline = 0.0
+
+
+def _payload_error_code(message: str) -> ErrorCode:
+    # A payload that is not an object at all is syntactically wrong for any action.
+    if message.startswith("Expected `object`, got") and " - at `$" not in message:
+        return ErrorCode.FORMAT_VIOLATION
+    return classify_validation_error(message)
+
+
+def new_message_id() -> str:
+    """A fresh UUIDv4 message id, as the reference generates them."""
+    return str(uuid.uuid4())
+
+
+class Session:
+    """One end of an OCPP-J connection, as a state machine.
+
+    Args:
+        version: the OCPP version negotiated for the connection.
+        role: which end this is, ``"station"`` or ``"csms"``; informative, kept
+            for logs and for applications that serve both.
+        call_timeout: seconds our CALLs wait for their answer by default.
+        supported_actions: actions the application handles; a valid CALL of any
+            other known action is answered NotSupported by the session itself.
+            ``None`` hands every known action to the application.
+        validate_outgoing: check every payload we send against its type before
+            it leaves (a bad one raises :class:`LocalProtocolError`).
+        id_factory: makes message ids; UUIDv4 by default.
+    """
+
+    def __init__(
+        self,
+        version: ProtocolVersion = V201,
+        *,
+        role: Role = "station",
+        call_timeout: float = DEFAULT_CALL_TIMEOUT,
+        supported_actions: Collection[str] | None = None,
+        validate_outgoing: bool = True,
+        id_factory: Callable[[], str] = new_message_id,
+    ) -> None:
+        self.version = version
+        self.role = role
+        self.call_timeout = call_timeout
+        self.supported_actions = frozenset(supported_actions) if supported_actions is not None else None
+        self.validate_outgoing = validate_outgoing
+        self._id_factory = id_factory
+        self._in_flight: _Pending | None = None
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._expired: collections.deque[str] = collections.deque(maxlen=_EXPIRED_MEMORY)
+        #: message id -> action of the peer's CALLs the application has not answered yet
+        self._awaiting_reply: dict[str, str] = {}
+        self._outbox: list[str] = []
+        self._closed = False
+        self._calls_sent = 0
+        self._calls_received = 0
+        self._results_received = 0
+        self._failures = 0
+        self._timeouts = 0
+        self._violations = 0
+
+    # ------------------------------------------------------------------ sending
+
+    def call(
+        self,
+        request: Any,
+        now: float,
+        *,
+        action: str | None = None,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> str:
+        """Queue a CALL and return its message id.
+
+        Args:
+            request: the request Struct (its type names the action), or a mapping,
+                JSON text or bytes of the payload together with ``action``.
+            now: the current time.
+            action: the action name; required unless ``request`` is a request Struct.
+            message_id: our own message id (at most 36 characters) instead of a UUIDv4.
+            tag: any object, handed back unchanged with the answer.
+            timeout: seconds to wait for the answer, instead of ``call_timeout``.
+
+        Raises:
+            LocalProtocolError: the session is closed, the action is unknown, the
+                payload does not validate, or the message id is unusable.
+        """
+        if self._closed:
+            raise LocalProtocolError(ErrorCode.GENERIC_ERROR, "the session is closed")
+        action, payload = self._encode_payload(request, action, self.version.request_decoder, "request")
+        if message_id is None:
+            message_id = self._id_factory()
+        elif not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+            raise LocalProtocolError(
+                ErrorCode.RPC_FRAMEWORK_ERROR, f"message id must be 1 to {MAX_MESSAGE_ID_LENGTH} characters"
+            )
+        elif self._is_ours(message_id):
+            raise LocalProtocolError(ErrorCode.RPC_FRAMEWORK_ERROR, f"message id {message_id!r} is already pending")
+        frame = _encoder.encode(Call(message_id, action, msgspec.Raw(payload))).decode()
+        pending = _Pending(message_id, action, frame, tag, self.call_timeout if timeout is None else timeout)
+        if self._in_flight is None:
+            self._transmit(pending, now)
+        else:
+            self._queue.append(pending)
+        return message_id
+
+    def reply(self, message_id: str, response: Any) -> None:
+        """Answer the peer's CALL ``message_id`` with a CALLRESULT.
+
+        Args:
+            message_id: the id of the CALL being answered.
+            response: the response Struct, or a mapping, JSON text or bytes of its payload.
+
+        Raises:
+            LocalProtocolError: no such CALL awaits an answer, or the payload does
+                not validate against the action's response type (nothing is sent;
+                the CALL still awaits an answer).
+        """
+        action = self._awaiting_reply.get(message_id)
+        if action is None:
+            raise LocalProtocolError(ErrorCode.GENERIC_ERROR, f"no CALL {message_id!r} awaits an answer")
+        _, payload = self._encode_payload(response, action, self.version.response_decoder, "response")
+        del self._awaiting_reply[message_id]
+        self._outbox.append(_encoder.encode(CallResult(message_id, msgspec.Raw(payload))).decode())
+
+    def reply_error(
+        self,
+        message_id: str,
+        code: ErrorCode | str,
+        description: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Answer the peer's CALL ``message_id`` with a CALLERROR.
+
+        Raises:
+            LocalProtocolError: no such CALL awaits an answer.
+        """
+        if self._awaiting_reply.pop(message_id, None) is None:
+            raise LocalProtocolError(ErrorCode.GENERIC_ERROR, f"no CALL {message_id!r} awaits an answer")
+        self._send_error(message_id, code, description, details)
+
+    def reply_exception(self, message_id: str, exc: BaseException) -> None:
+        """Answer the peer's CALL with the CALLERROR for an exception its handler raised.
+
+        An :class:`OcppError` keeps its code and description; anything else becomes
+        InternalError with no detail of the exception, so nothing leaks to the peer.
+        """
+        if isinstance(exc, OcppError) and not isinstance(exc, CallFailure):
+            self.reply_error(message_id, exc.code, exc.description, exc.details or None)
+        else:
+            action = self._awaiting_reply.get(message_id, "the request")
+            self.reply_error(message_id, ErrorCode.INTERNAL_ERROR, f"internal error while handling {action}")
+
+    def dispatch(self, event: CallReceived, handler: Callable[[Any], Any]) -> None:
+        """Run a synchronous ``handler(request)`` for a received CALL and send its answer.
+
+        The handler's return value becomes the CALLRESULT; an exception, or a
+        return value that is not a valid response, becomes the matching CALLERROR.
+        """
+        try:
+            response = handler(event.request)
+        except Exception as exc:
+            self.reply_exception(event.message_id, exc)
+            return
+        try:
+            self.reply(event.message_id, response)
+        except LocalProtocolError:
+            self.reply_error(
+                event.message_id, ErrorCode.INTERNAL_ERROR, f"invalid {event.action} response from the handler"
+            )
+
+    def data_to_send(self) -> list[str]:
+        """Take the text frames waiting to be written to the websocket, oldest first."""
+        out = self._outbox
+        if out:
+            self._outbox = []
+        return out
+
+    # ---------------------------------------------------------------- receiving
+
+    def receive_frame(self, data: str | bytes, now: float) -> list[Event]:
+        """Process one received websocket message; return the events it produced.
+
+        Never raises: invalid input yields a :class:`ProtocolViolation` (and, where
+        an answer is due, a CALLERROR in :meth:`data_to_send`).
+        """
+        try:
+            frame = decode_frame(data)
+        except msgspec.DecodeError:
+            return self._bad_frame(data, now)
+        if type(frame) is Call:
+            return self._on_call(frame, now)
+        if type(frame) is CallResult:
+            return self._on_result(frame, now)
+        assert type(frame) is CallError
+        return self._on_error(frame, now)
+
+    # ----------------------------------------------------------------- the clock
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timeouts` must next be called, or ``None`` if nothing waits."""
+        pending = self._in_flight
+        return pending.deadline if pending is not None else None
+
+    def handle_timeouts(self, now: float) -> list[Event]:
+        """Fail the CALL in flight if its deadline has passed; send the next one."""
+        events: list[Event] = []
+        pending = self._in_flight
+        while pending is not None and pending.deadline <= now:
+            self._in_flight = None
+            self._expired.append(pending.message_id)
+            self._timeouts += 1
+            events.append(self._failed(pending, CallTimeout(), now))
+            self._send_next(now)
+            pending = self._in_flight
+        return events
+
+    def connection_lost(self, now: float) -> list[Event]:
+        """The transport is gone: fail every CALL in flight or queued and close the session."""
+        self._closed = True
+        pending = [self._in_flight] if self._in_flight is not None else []
+        pending.extend(self._queue)
+        self._in_flight = None
+        self._queue.clear()
+        self._awaiting_reply.clear()
+        self._outbox = []
+        return [self._failed(p, ConnectionLost(), now) for p in pending]
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`connection_lost` was called."""
+        return self._closed
+
+    def pending_calls(self) -> list[tuple[str, str, Any]]:
+        """Our CALLs in flight or queued, as (message id, action, tag), oldest first."""
+        pending: Iterable[_Pending] = self._queue
+        if self._in_flight is not None:
+            pending = [self._in_flight, *self._queue]
+        return [(p.message_id, p.action, p.tag) for p in pending]
+
+    def awaiting_reply(self) -> dict[str, str]:
+        """The peer's CALLs the application has not answered yet: message id -> action."""
+        return dict(self._awaiting_reply)
+
+    def statistics(self) -> SessionStatistics:
+        """A snapshot of the session's counters."""
+        return SessionStatistics(
+            calls_sent=self._calls_sent,
+            calls_received=self._calls_received,
+            results_received=self._results_received,
+            failures=self._failures,
+            timeouts=self._timeouts,
+            violations=self._violations,
+            queued=len(self._queue),
+            in_flight=self._in_flight is not None,
+            awaiting_reply=len(self._awaiting_reply),
+        )
+
+    # ----------------------------------------------------------------- internals
+
+    def _encode_payload(
+        self,
+        message: Any,
+        action: str | None,
+        decoder_of: Callable[[str], msgspec.json.Decoder[Any]],
+        kind: str,
+    ) -> tuple[str, bytes]:
+        if action is None:
+            action = self.version.action_of.get(type(message))
+            if action is None:
+                raise LocalProtocolError(
+                    ErrorCode.NOT_IMPLEMENTED,
+                    f"{type(message).__name__} is not an OCPP {self.version.name} {kind}; pass action=",
+                )
+        elif action not in self.version.actions:
+            raise LocalProtocolError(ErrorCode.NOT_IMPLEMENTED, f"unknown OCPP {self.version.name} action {action!r}")
+        if isinstance(message, bytes | str):
+            payload = message.encode() if isinstance(message, str) else message
+            structured = False
+        else:
+            expected = self.version.actions[action][0 if kind == "request" else 1]
+            structured = type(message) is expected
+            if not structured and isinstance(message, msgspec.Struct):
+                raise LocalProtocolError(
+                    ErrorCode.FORMAT_VIOLATION,
+                    f"{type(message).__name__} is not the {action} {kind} ({expected.__name__})",
+                )
+            try:
+                payload = self.version.encoder.encode(message)
+            except (TypeError, ValueError) as exc:
+                raise LocalProtocolError(ErrorCode.FORMAT_VIOLATION, f"cannot encode {action} {kind}: {exc}") from None
+        if self.validate_outgoing or not structured:
+            try:
+                decoder_of(action).decode(payload)
+            except msgspec.ValidationError as exc:
+                raise LocalProtocolError(
+                    _payload_error_code(str(exc)), f"invalid {action} {kind}: {exc}"
+                ) from None
+            except msgspec.DecodeError as exc:
+                raise LocalProtocolError(
+                    ErrorCode.FORMAT_VIOLATION, f"invalid {action} {kind}: {exc}"
+                ) from None
+        return action, payload
+
+    def _is_ours(self, message_id: str) -> bool:
+        if self._in_flight is not None and self._in_flight.message_id == message_id:
+            return True
+        return any(p.message_id == message_id for p in self._queue)
+
+    def _transmit(self, pending: _Pending, now: float) -> None:
+        pending.sent_at = now
+        pending.deadline = now + pending.timeout
+        self._in_flight = pending
+        self._outbox.append(pending.frame)
+        self._calls_sent += 1
+
+    def _send_next(self, now: float) -> None:
+        if self._queue and self._in_flight is None:
+            self._transmit(self._queue.popleft(), now)
+
+    def _failed(self, pending: _Pending, error: CallFailure, now: float) -> CallFailed:
+        self._failures += 1
+        return CallFailed(pending.message_id, pending.action, error, pending.tag, pending.sent_at, now)
+
+    def _send_error(
+        self, message_id: str, code: ErrorCode | str, description: str, details: dict[str, Any] | None
+    ) -> None:
+        frame = CallError(
+            message_id,
+            str(code),
+            description[:_MAX_DESCRIPTION],
+            msgspec.Raw(_encoder.encode(details or {})),
+        )
+        self._outbox.append(_encoder.encode(frame).decode())
+
+    def _violation(
+        self, code: ErrorCode, description: str, message_id: str | None, answer: bool, now: float
+    ) -> list[Event]:
+        self._violations += 1
+        if answer:
+            self._send_error(message_id or UNKNOWN_MESSAGE_ID, code, description, None)
+        return [ProtocolViolation(code, description, message_id, answer, now)]
+
+    def _on_call(self, frame: Call, now: float) -> list[Event]:
+        action = frame.action
+        message_id = frame.message_id
+        if action not in self.version.actions:
+            return self._violation(
+                ErrorCode.NOT_IMPLEMENTED, f"unknown action {action[:64]!r}", message_id, True, now
+            )
+        supported = self.supported_actions
+        if supported is not None and action not in supported:
+            return self._violation(
+                ErrorCode.NOT_SUPPORTED, f"{action} is not supported here", message_id, True, now
+            )
+        try:
+            request = self.version.request_decoder(action).decode(frame.payload)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            return self._violation(_payload_error_code(message), message, message_id, True, now)
+        self._calls_received += 1
+        self._awaiting_reply[message_id] = action
+        return [CallReceived(message_id, action, request, now)]
+
+    def _take_in_flight(self, message_id: str, kind: str, now: float) -> _Pending | list[Event]:
+        pending = self._in_flight
+        if pending is not None and pending.message_id == message_id:
+            self._in_flight = None
+            return pending
+        late = message_id in self._expired
+        why = "late" if late else "unexpected"
+        logger.log(logging.WARNING if late else logging.DEBUG, "dropped %s %s for message id %r", why, kind, message_id)
+        return self._violation(
+            ErrorCode.GENERIC_ERROR, f"{why} {kind} for message id {message_id!r} dropped", message_id, False, now
+        )
+
+    def _on_result(self, frame: CallResult, now: float) -> list[Event]:
+        pending = self._take_in_flight(frame.message_id, "CALLRESULT", now)
+        if isinstance(pending, list):
+            return pending
+        event: Event
+        try:
+            response = self.version.response_decoder(pending.action).decode(frame.payload)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+            event = self._failed(
+                pending, InvalidResponse(_payload_error_code(message), f"invalid {pending.action} response: {message}"), now
+            )
+        else:
+            self._results_received += 1
+            assert pending.sent_at is not None
+            event = ResultReceived(pending.message_id, pending.action, response, pending.tag, pending.sent_at, now)
+        self._send_next(now)
+        return [event]
+
+    def _on_error(self, frame: CallError, now: float) -> list[Event]:
+        pending = self._take_in_flight(frame.message_id, "CALLERROR", now)
+        if isinstance(pending, list):
+            return pending
+        try:
+            details = _any_decoder.decode(frame.error_details)
+        except msgspec.DecodeError:  # pragma: no cover - Raw came from a valid document
+            details = {}
+        error = RemoteCallError(frame.error_code, frame.error_description, details if isinstance(details, dict) else {})
+        event = self._failed(pending, error, now)
+        self._send_next(now)
+        return [event]
+
+    def _bad_frame(self, data: str | bytes, now: float) -> list[Event]:
+        diagnosis = diagnose(data)
+        if diagnosis.message_type in (3, 4):
+            # Responses are never answered; a broken answer to our CALL fails that call.
+            pending = self._in_flight
+            if pending is not None and diagnosis.message_id == pending.message_id:
+                self._in_flight = None
+                self._violations += 1
+                event = self._failed(pending, InvalidResponse(diagnosis.code, diagnosis.description), now)
+                self._send_next(now)
+                return [event]
+            return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, False, now)
+        return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, True, now)
