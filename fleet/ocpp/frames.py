@@ -66,7 +66,7 @@ class CallError(msgspec.Struct, array_like=True, tag=4, frozen=True, gc=False):
 
 Frame = Call | CallResult | CallError
 
-_decoder: Final = msgspec.json.Decoder(Frame)
+_decoder: Final[msgspec.json.Decoder[Frame]] = msgspec.json.Decoder(Frame)
 _encoder: Final = msgspec.json.Encoder()
 _any_decoder: Final = msgspec.json.Decoder()
 

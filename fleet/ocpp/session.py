@@ -335,7 +335,7 @@ class Session:
             pending = self._in_flight
         return events
 
-    def connection_lost(self, now: float) -> list[Event]:
+    def connection_lost(self, now: float) -> list[CallFailed]:
         """The transport is gone: fail every CALL in flight or queued and close the session."""
         self._closed = True
         pending = [self._in_flight] if self._in_flight is not None else []

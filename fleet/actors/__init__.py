@@ -1,0 +1,1 @@
+"""The trio actors: a connection wrapper, the station, the CSMS and the fleet supervisor."""

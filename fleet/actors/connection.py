@@ -1,0 +1,377 @@
+"""One OCPP-J connection driven by trio: a :class:`~fleet.ocpp.Session` over a websocket.
+
+Both the station actor and the CSMS actor run one :class:`OcppConnection` per
+websocket. It owns the session (nothing else touches it), reads frames, writes the
+session's output, keeps the session's clock, runs handlers for the peer's CALLs
+and resolves the callers awaiting answers to ours.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from ..events import FleetEvent, OcppMessage
+from ..ocpp import (
+    CallFailed,
+    CallFailure,
+    CallReceived,
+    ConnectionLost,
+    ErrorCode,
+    LocalProtocolError,
+    ProtocolViolation,
+    ResultReceived,
+    Session,
+)
+from ..ocpp_log import OcppLog
+from .hub import EventHub
+
+__all__ = ["CallContext", "ConnectionObserver", "Handler", "OcppConnection"]
+
+logger = logging.getLogger("fleet.connection")
+
+
+class CallContext:
+    """What a handler knows about the CALL it answers.
+
+    Attributes:
+        station_id: the station at the other end (the CSMS side) or this station.
+        message_id: the CALL's message id.
+        action: the CALL's action.
+        connection: the connection it arrived on (to send further requests).
+    """
+
+    __slots__ = ("action", "connection", "message_id", "station_id")
+
+    def __init__(self, station_id: str, message_id: str, action: str, connection: OcppConnection) -> None:
+        self.station_id = station_id
+        self.message_id = message_id
+        self.action = action
+        self.connection = connection
+
+
+#: A handler takes the decoded request and its context and returns the response
+#: (a response Struct, or a mapping of its payload), directly or as a coroutine.
+Handler = Callable[[Any, CallContext], Any]
+
+
+class ConnectionObserver(Protocol):
+    """Receives the figures of a connection (the metrics collector implements it)."""
+
+    def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
+        """A CALL got its CALLRESULT after ``latency`` seconds (``outgoing``: we made it)."""
+
+    def call_failed(self, action: str, error: CallFailure) -> None:
+        """A CALL of ours failed."""
+
+    def violation(self, code: str) -> None:
+        """The peer sent an invalid frame."""
+
+
+class _Waiter:
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.outcome: ResultReceived | CallFailed | None = None
+
+
+class OcppConnection:
+    """Runs a session over a websocket until it closes.
+
+    Args:
+        websocket: an open trio-websocket connection.
+        session: the session for it (fresh, owned from now on by this object).
+        station_id: the station this connection belongs to.
+        handlers: action -> handler for the peer's CALLs; read at each CALL, so the
+            owner may change the mapping while the connection runs. A known action
+            with no handler is answered NotSupported.
+        hub: where to publish :class:`~fleet.events.OcppMessage` events.
+        ocpp_log: the raw frame log, if enabled.
+        observer: the metrics collector, if any.
+        handler_timeout: seconds a handler may take before the CALL is answered
+            with InternalError.
+        ping_interval: seconds between websocket pings (``None``: no pings); a ping
+            unanswered for as long closes the connection.
+    """
+
+    def __init__(
+        self,
+        websocket: WebSocketConnection,
+        session: Session,
+        station_id: str,
+        *,
+        handlers: Mapping[str, Handler],
+        hub: EventHub[FleetEvent] | None = None,
+        ocpp_log: OcppLog | None = None,
+        observer: ConnectionObserver | None = None,
+        handler_timeout: float = 10.0,
+        ping_interval: float | None = None,
+    ) -> None:
+        self.websocket = websocket
+        self.session = session
+        self.station_id = station_id
+        self.handlers = handlers
+        self.hub = hub
+        self.ocpp_log = ocpp_log
+        self.observer = observer
+        self.handler_timeout = handler_timeout
+        self.ping_interval = ping_interval
+        self.close_reason = ""
+        self._waiters: dict[str, _Waiter] = {}
+        self._timer_scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._version = session.version.name
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def closed(self) -> bool:
+        """Whether the connection has ended."""
+        return self.session.closed
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> str:
+        """Run until the websocket closes; return why it closed.
+
+        Every caller still waiting for an answer then gets ``ConnectionLost``.
+        """
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._keep_time)
+                if self.ping_interval:
+                    nursery.start_soon(self._keep_alive, self.ping_interval)
+                task_status.started()
+                await self._read_loop()
+                nursery.cancel_scope.cancel()
+        finally:
+            self._nursery = None
+            for failure in self.session.connection_lost(trio.current_time()):
+                self._on_outcome(failure)
+        return self.close_reason
+
+    async def call(
+        self,
+        request: Any,
+        *,
+        action: str | None = None,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send a CALL and return the validated response Struct.
+
+        Raises:
+            RemoteCallError: the peer answered with a CALLERROR.
+            InvalidResponse: the answer did not validate.
+            CallTimeout: no answer within the timeout.
+            ConnectionLost: the connection closed first.
+            LocalProtocolError: the request itself is invalid (nothing was sent).
+        """
+        return (await self.call_result(request, action=action, message_id=message_id, tag=tag, timeout=timeout)).response
+
+    async def call_result(
+        self,
+        request: Any,
+        *,
+        action: str | None = None,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> ResultReceived:
+        """Like :meth:`call`, but return the whole :class:`ResultReceived` (id, tag, times)."""
+        if self.session.closed:
+            raise ConnectionLost("not connected")
+        message_id = self.session.call(
+            request, trio.current_time(), action=action, message_id=message_id, tag=tag, timeout=timeout
+        )
+        waiter = _Waiter()
+        self._waiters[message_id] = waiter
+        if self.hub is not None and self.hub.active:
+            action_name = action or self.session.version.action_of.get(type(request), "?")
+            self._publish("out", "request", message_id, action_name, request, tag)
+        self._arm_timer()
+        await self._flush()
+        await waiter.done.wait()
+        outcome = waiter.outcome
+        if isinstance(outcome, ResultReceived):
+            return outcome
+        assert outcome is not None
+        raise outcome.error
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close the websocket (the serve loop then ends)."""
+        self.close_reason = self.close_reason or f"closed locally ({code} {reason})".strip()
+        await self.websocket.aclose(code, reason or None)
+
+    def pending_requests(self) -> list[dict[str, Any]]:
+        """Our CALLs in flight or queued: message id, action and tag of each."""
+        return [
+            {"station_id": self.station_id, "message_id": m, "action": a, "tag": t}
+            for m, a, t in self.session.pending_calls()
+        ]
+
+    # ----------------------------------------------------------------- internals
+
+    async def _read_loop(self) -> None:
+        session = self.session
+        websocket = self.websocket
+        log = self.ocpp_log
+        while True:
+            try:
+                text = await websocket.get_message()
+            except ConnectionClosed as exc:
+                reason = exc.reason
+                self.close_reason = self.close_reason or (
+                    f"{reason.code} {reason.name} {reason.reason or ''}".strip() if reason else "closed"
+                )
+                return
+            if log is not None:
+                log.write(self.station_id, "in", text if isinstance(text, str) else text.decode(errors="replace"))
+            for event in session.receive_frame(text, trio.current_time()):
+                if type(event) is CallReceived:
+                    self._on_call(event)
+                elif type(event) is ProtocolViolation:
+                    if self.observer is not None:
+                        self.observer.violation(str(event.code))
+                else:
+                    self._on_outcome(event)  # type: ignore[arg-type]
+            self._arm_timer()
+            await self._flush()
+
+    def _on_call(self, event: CallReceived) -> None:
+        if self.hub is not None and self.hub.active:
+            self._publish("in", "request", event.message_id, event.action, event.request, None)
+        handler = self.handlers.get(event.action)
+        if handler is None:
+            self.session.reply_error(event.message_id, ErrorCode.NOT_SUPPORTED, f"{event.action} is not supported here")
+            return
+        context = CallContext(self.station_id, event.message_id, event.action, self)
+        if inspect.iscoroutinefunction(handler) or self._nursery is None:
+            assert self._nursery is not None
+            self._nursery.start_soon(self._run_async_handler, handler, event, context)
+            return
+        try:
+            response = handler(event.request, context)
+        except Exception as exc:
+            self._handler_failed(event, exc)
+            return
+        if inspect.isawaitable(response):
+            self._nursery.start_soon(self._await_handler, response, event)
+            return
+        self._reply(event, response)
+
+    async def _run_async_handler(self, handler: Handler, event: CallReceived, context: CallContext) -> None:
+        await self._await_handler(handler(event.request, context), event)
+
+    async def _await_handler(self, pending: Awaitable[Any], event: CallReceived) -> None:
+        with trio.move_on_after(self.handler_timeout) as scope:
+            try:
+                response = await pending
+            except Exception as exc:
+                self._handler_failed(event, exc)
+                await self._flush()
+                return
+        if scope.cancelled_caught:
+            self._reply_error(event, ErrorCode.INTERNAL_ERROR, f"{event.action} handler timed out")
+        else:
+            self._reply(event, response)
+        await self._flush()
+
+    def _reply(self, event: CallReceived, response: Any) -> None:
+        if self.session.closed:
+            return
+        try:
+            self.session.reply(event.message_id, response)
+        except LocalProtocolError as exc:
+            logger.warning("%s: invalid %s response from handler: %s", self.station_id, event.action, exc.description)
+            self._reply_error(event, ErrorCode.INTERNAL_ERROR, f"invalid {event.action} response from the handler")
+            return
+        if self.hub is not None and self.hub.active:
+            self._publish("out", "response", event.message_id, event.action, response, None)
+
+    def _reply_error(self, event: CallReceived, code: ErrorCode, description: str) -> None:
+        if not self.session.closed and event.message_id in self.session.awaiting_reply():
+            self.session.reply_error(event.message_id, code, description)
+
+    def _handler_failed(self, event: CallReceived, exc: Exception) -> None:
+        if not isinstance(exc, LocalProtocolError):
+            logger.error("%s: %s handler raised %r", self.station_id, event.action, exc)
+        if not self.session.closed:
+            self.session.reply_exception(event.message_id, exc)
+
+    def _on_outcome(self, event: ResultReceived | CallFailed) -> None:
+        observer = self.observer
+        if type(event) is ResultReceived:
+            if observer is not None:
+                observer.call_completed(event.action, True, event.received_at - event.sent_at)
+            if self.hub is not None and self.hub.active:
+                self._publish("in", "response", event.message_id, event.action, event.response, event.tag)
+        else:
+            assert type(event) is CallFailed
+            if observer is not None:
+                observer.call_failed(event.action, event.error)
+            if self.hub is not None and self.hub.active:
+                error = {"code": str(event.error.code), "description": event.error.description,
+                         "details": event.error.details}
+                self._publish("in", "error", event.message_id, event.action, error, event.tag)
+        waiter = self._waiters.pop(event.message_id, None)
+        if waiter is not None:
+            waiter.outcome = event
+            waiter.done.set()
+
+    def _publish(self, direction: Any, kind: Any, message_id: str, action: str, payload: Any, tag: Any) -> None:
+        assert self.hub is not None
+        self.hub.publish(
+            OcppMessage(self.station_id, direction, kind, self._version, message_id, action, payload, tag, time.time())
+        )
+
+    async def _flush(self) -> None:
+        frames = self.session.data_to_send()
+        if not frames:
+            return
+        log = self.ocpp_log
+        try:
+            for frame in frames:
+                if log is not None:
+                    log.write(self.station_id, "out", frame)
+                await self.websocket.send_message(frame)
+        except ConnectionClosed:
+            pass  # the read loop sees the close and ends the connection
+
+    def _arm_timer(self) -> None:
+        deadline = self.session.next_deadline()
+        if deadline is not None and deadline < self._timer_scope.deadline:
+            self._timer_scope.deadline = deadline
+
+    async def _keep_time(self) -> None:
+        while True:
+            with trio.CancelScope() as scope:
+                self._timer_scope = scope
+                self._arm_timer()
+                await trio.sleep_forever()
+            for event in self.session.handle_timeouts(trio.current_time()):
+                self._on_outcome(event)  # type: ignore[arg-type]
+            await self._flush()
+
+    async def _keep_alive(self, interval: float) -> None:
+        while True:
+            await trio.sleep(interval)
+            with trio.move_on_after(interval) as scope:
+                try:
+                    await self.websocket.ping()
+                except ConnectionClosed:
+                    return
+                except RuntimeError:  # a ping with the same payload is already in flight
+                    continue
+            if scope.cancelled_caught:
+                self.close_reason = "no answer to websocket ping"
+                await self.websocket.aclose(1011, "ping timeout")
+                return
+

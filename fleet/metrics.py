@@ -1,0 +1,242 @@
+"""Load-run metrics: round-trip latency per action and direction, counts and errors.
+
+One :class:`Metrics` per process collects everything its stations see (it is the
+``observer`` of their connections). Latencies go into HDR histograms (microsecond
+resolution, 3 significant digits, up to 10 minutes), which merge exactly: a
+worker ships its histograms encoded (:meth:`Metrics.export`) and the supervisor
+adds them up (:meth:`MetricsSnapshot.merge`), so fleet-wide percentiles are the
+percentiles of all samples, not an average of per-worker percentiles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import msgspec
+from hdrh.histogram import HdrHistogram
+
+from .ocpp import CallFailure, CallTimeout
+
+__all__ = ["ActionStats", "Metrics", "MetricsSnapshot", "new_histogram", "summarize"]
+
+LOWEST_US = 1
+HIGHEST_US = 600_000_000
+SIGNIFICANT_DIGITS = 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty latency histogram (values in microseconds)."""
+    return HdrHistogram(LOWEST_US, HIGHEST_US, SIGNIFICANT_DIGITS)
+
+
+class ActionStats(msgspec.Struct, frozen=True):
+    """Latency summary of one action in one direction.
+
+    Attributes:
+        action: the OCPP action.
+        direction: ``"out"`` for CALLs the fleet made and the peer answered,
+            ``"in"`` for CALLs the peer made.
+        count: answered calls.
+        p50_ms, p90_ms, p95_ms, p99_ms, p999_ms, max_ms, mean_ms: round-trip latency.
+        errors: failed calls by CALLERROR code (timeouts under ``"Timeout"``).
+    """
+
+    action: str
+    direction: str
+    count: int
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+    mean_ms: float
+    errors: dict[str, int] = {}
+
+
+def summarize(action: str, direction: str, histogram: HdrHistogram, errors: dict[str, int]) -> ActionStats:
+    """The :class:`ActionStats` of one histogram."""
+    if histogram.get_total_count() == 0:
+        return ActionStats(action, direction, 0, 0, 0, 0, 0, 0, 0, 0, dict(errors))
+    values = histogram.get_percentile_to_value_dict(list(PERCENTILES))
+    p50, p90, p95, p99, p999 = (values[p] / 1000.0 for p in PERCENTILES)
+    return ActionStats(
+        action,
+        direction,
+        histogram.get_total_count(),
+        p50_ms=p50,
+        p90_ms=p90,
+        p95_ms=p95,
+        p99_ms=p99,
+        p999_ms=p999,
+        max_ms=histogram.get_max_value() / 1000.0,
+        mean_ms=round(histogram.get_mean_value() / 1000.0, 3),
+        errors=dict(errors),
+    )
+
+
+class MetricsSnapshot(msgspec.Struct):
+    """Everything a process measured, in a form that merges exactly and travels as JSON.
+
+    Attributes:
+        started_at, ended_at: wall-clock bounds of the measurement (seconds since the epoch).
+        histograms: ``"<direction>:<action>"`` -> HDR histogram, encoded (base64, compressed).
+        errors: ``"<direction>:<action>"`` -> CALLERROR code -> count.
+        counters: connects, disconnects, reconnects, violations, ... -> count.
+        handshake_failures: HTTP status (as text; ``"other"`` for non-HTTP failures) -> count.
+        boot_histogram: encoded histogram of connect-to-Accepted times (microseconds).
+    """
+
+    started_at: float = 0.0
+    ended_at: float = 0.0
+    histograms: dict[str, str] = {}
+    errors: dict[str, dict[str, int]] = {}
+    counters: dict[str, int] = {}
+    handshake_failures: dict[str, int] = {}
+    boot_histogram: str = ""
+
+    def merge(self, other: MetricsSnapshot) -> MetricsSnapshot:
+        """The exact union of two snapshots (histograms added, counters summed)."""
+        histograms = dict(self.histograms)
+        for key, encoded in other.histograms.items():
+            histograms[key] = _add_encoded(histograms.get(key, ""), encoded)
+        errors = {k: dict(v) for k, v in self.errors.items()}
+        for key, codes in other.errors.items():
+            target = errors.setdefault(key, {})
+            for code, n in codes.items():
+                target[code] = target.get(code, 0) + n
+        starts = [t for t in (self.started_at, other.started_at) if t]
+        return MetricsSnapshot(
+            started_at=min(starts) if starts else 0.0,
+            ended_at=max(self.ended_at, other.ended_at),
+            histograms=histograms,
+            errors=errors,
+            counters=dict(Counter(self.counters) + Counter(other.counters)),
+            handshake_failures=dict(Counter(self.handshake_failures) + Counter(other.handshake_failures)),
+            boot_histogram=_add_encoded(self.boot_histogram, other.boot_histogram),
+        )
+
+    def histogram(self, key: str) -> HdrHistogram:
+        """The decoded histogram for ``"<direction>:<action>"`` (empty if none)."""
+        return _decode(self.histograms.get(key, ""))
+
+    def total_histogram(self, direction: str = "out") -> HdrHistogram:
+        """All actions of a direction in one histogram."""
+        total = new_histogram()
+        for key, encoded in self.histograms.items():
+            if key.startswith(direction + ":"):
+                total.add(_decode(encoded))
+        return total
+
+    def action_stats(self) -> list[ActionStats]:
+        """One :class:`ActionStats` per action and direction, sorted by direction then action."""
+        keys = sorted(set(self.histograms) | set(self.errors))
+        out = []
+        for key in keys:
+            direction, _, action = key.partition(":")
+            out.append(summarize(action, direction, self.histogram(key), self.errors.get(key, {})))
+        return out
+
+    def error_count(self) -> int:
+        """Failed calls of every kind, plus protocol violations received."""
+        return sum(sum(codes.values()) for codes in self.errors.values()) + self.counters.get("violations", 0)
+
+
+def _decode(encoded: str) -> HdrHistogram:
+    histogram = new_histogram()
+    if encoded:
+        histogram.decode_and_add(encoded)
+    return histogram
+
+
+def _add_encoded(a: str, b: str) -> str:
+    if not a:
+        return b
+    if not b:
+        return a
+    histogram = _decode(a)
+    histogram.decode_and_add(b)
+    return _encode(histogram)
+
+
+class Metrics:
+    """The collector of one process; pass it as ``observer`` to connections.
+
+    Recording a latency costs one dictionary look-up and one histogram update.
+    """
+
+    def __init__(self) -> None:
+        self.started_at = time.time()
+        self._histograms: dict[str, HdrHistogram] = {}
+        self._errors: dict[str, Counter[str]] = {}
+        self.counters: Counter[str] = Counter()
+        self.handshake_failures: Counter[str] = Counter()
+        self.boot = new_histogram()
+        # Running totals for live summaries (cheap to read at a few Hz).
+        self.completed = 0
+        self.failed = 0
+
+    # ConnectionObserver -------------------------------------------------------
+
+    def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
+        key = ("out:" if outgoing else "in:") + action
+        histogram = self._histograms.get(key)
+        if histogram is None:
+            histogram = self._histograms[key] = new_histogram()
+        micros = int(latency * 1_000_000)
+        histogram.record_value(micros if micros >= LOWEST_US else LOWEST_US)
+        self.completed += 1
+
+    def call_failed(self, action: str, error: CallFailure) -> None:
+        key = "out:" + action
+        counter = self._errors.get(key)
+        if counter is None:
+            counter = self._errors[key] = Counter()
+        counter["Timeout" if isinstance(error, CallTimeout) else str(error.code)] += 1
+        self.failed += 1
+        if isinstance(error, CallTimeout):
+            self.counters["timeouts"] += 1
+
+    def violation(self, code: str) -> None:
+        self.counters["violations"] += 1
+        self._errors.setdefault("in:(violation)", Counter())[code] += 1
+
+    # Connection lifecycle -----------------------------------------------------
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add ``n`` to a named counter (connects, disconnects, reconnects, ...)."""
+        self.counters[name] += n
+
+    def handshake_failed(self, status: int | None) -> None:
+        """A connection attempt failed: HTTP ``status``, or ``None`` for a network error."""
+        self.handshake_failures[str(status) if status is not None else "other"] += 1
+
+    def booted(self, seconds: float) -> None:
+        """A station was Accepted ``seconds`` after its connection attempt began."""
+        self.boot.record_value(max(LOWEST_US, int(seconds * 1_000_000)))
+
+    # Export ---------------------------------------------------------------------
+
+    def export(self) -> MetricsSnapshot:
+        """Everything so far, encoded for exact merging."""
+        return MetricsSnapshot(
+            started_at=self.started_at,
+            ended_at=time.time(),
+            histograms={k: _encode(h) for k, h in self._histograms.items()},
+            errors={k: dict(v) for k, v in self._errors.items()},
+            counters=dict(self.counters),
+            handshake_failures=dict(self.handshake_failures),
+            boot_histogram=_encode(self.boot) if self.boot.get_total_count() else "",
+        )
+
+    def live(self) -> dict[str, Any]:
+        """Cheap running totals for a status line."""
+        return {"completed": self.completed, "failed": self.failed, **self.counters}
+
+
+def _encode(histogram: HdrHistogram) -> str:
+    encoded = histogram.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)

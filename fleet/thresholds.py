@@ -1,0 +1,166 @@
+"""Pass/fail expressions on a run's metrics, for CI gates (``--threshold``).
+
+Grammar: ``[Action.]metric op value[unit]``, e.g. ``p99<200ms``,
+``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``.
+
+- latency metrics (``p50 p90 p95 p99 p99.9 max mean``) are round-trip times of the
+  CALLs the fleet made, over all actions or over one action; units ``us``, ``ms``
+  (default) or ``s``;
+- counts: ``count`` (answered calls), ``errors`` (failed calls and violations),
+  ``timeouts``, ``connects``, ``disconnects``, ``reconnects``, ``violations``,
+  ``handshake_failures``, ``lost`` (events missing in the audit), ``rate``
+  (answered calls per second), ``error_rate`` (failed / all calls, in ``%``).
+
+A bad expression is refused when parsed, before anything starts.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Final
+
+import msgspec
+
+from .metrics import MetricsSnapshot
+
+__all__ = ["Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
+
+_PATTERN: Final = re.compile(
+    r"^\s*(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)\s*"
+    r"(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|%)?\s*$"
+)
+_OPS: Final[dict[str, Callable[[float, float], bool]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_LATENCY: Final = {"max", "mean"}
+_COUNTS: Final = {
+    "count",
+    "errors",
+    "timeouts",
+    "connects",
+    "disconnects",
+    "reconnects",
+    "violations",
+    "handshake_failures",
+    "lost",
+    "rate",
+    "error_rate",
+}
+_TO_MS: Final = {"us": 0.001, "ms": 1.0, "s": 1000.0, None: 1.0}
+
+
+class ThresholdError(ValueError):
+    """An expression that is not a valid threshold."""
+
+
+class Threshold(msgspec.Struct, frozen=True):
+    """A parsed threshold.
+
+    Attributes:
+        expression: the text as given.
+        action: the action it is scoped to, or ``None`` for all.
+        metric: the metric name (``p99``, ``errors``, ...).
+        op: the comparison.
+        value: the bound, in milliseconds for latencies.
+    """
+
+    expression: str
+    action: str | None
+    metric: str
+    op: str
+    value: float
+
+
+class ThresholdResult(msgspec.Struct, frozen=True):
+    """A threshold checked against a run: ``ok`` and the measured ``actual`` value."""
+
+    expression: str
+    ok: bool
+    actual: float
+
+
+def parse_threshold(expression: str) -> Threshold:
+    """Parse one expression; raises :class:`ThresholdError` naming what is wrong."""
+    match = _PATTERN.match(expression)
+    if match is None:
+        raise ThresholdError(
+            f"threshold {expression!r}: expected '[Action.]metric op value[unit]', e.g. 'p99<200ms' or 'errors==0'"
+        )
+    metric, unit = match["metric"], match["unit"]
+    is_latency = metric in _LATENCY or re.fullmatch(r"p\d+(?:\.\d+)?", metric) is not None
+    if not is_latency and metric not in _COUNTS:
+        known = ", ".join(sorted(_COUNTS | _LATENCY | {"p50", "p90", "p95", "p99", "p99.9"}))
+        raise ThresholdError(f"threshold {expression!r}: unknown metric {metric!r} (known: {known})")
+    if is_latency:
+        if unit == "%":
+            raise ThresholdError(f"threshold {expression!r}: a latency takes us, ms or s, not %")
+        percentile = float(metric[1:]) if metric.startswith("p") else 0.0
+        if metric.startswith("p") and not 0 < percentile <= 100:
+            raise ThresholdError(f"threshold {expression!r}: percentile must be in (0, 100]")
+        value = float(match["value"]) * _TO_MS[unit]
+    else:
+        if unit not in (None, "%") or (unit == "%" and metric != "error_rate"):
+            raise ThresholdError(f"threshold {expression!r}: {metric} takes no unit")
+        value = float(match["value"])
+    return Threshold(expression.strip(), match["scope"], metric, match["op"], value)
+
+
+def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int) -> float:
+    metric = threshold.metric
+    scope = threshold.action
+    if metric in _LATENCY or metric.startswith("p"):
+        histogram = metrics.histogram(f"out:{scope}") if scope else metrics.total_histogram("out")
+        if histogram.get_total_count() == 0:
+            return 0.0
+        if metric == "max":
+            return float(histogram.get_max_value()) / 1000.0
+        if metric == "mean":
+            return float(histogram.get_mean_value()) / 1000.0
+        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0
+    if metric in ("count", "rate", "errors", "error_rate", "timeouts") and scope:
+        answered = metrics.histogram(f"out:{scope}").get_total_count()
+        failed_by_code = metrics.errors.get(f"out:{scope}", {})
+    else:
+        answered = metrics.total_histogram("out").get_total_count()
+        failed_by_code = {}
+        for key, codes in metrics.errors.items():
+            if key.startswith("out:"):
+                for code, n in codes.items():
+                    failed_by_code[code] = failed_by_code.get(code, 0) + n
+    failed = sum(failed_by_code.values())
+    if metric == "count":
+        return float(answered)
+    if metric == "rate":
+        elapsed = max(metrics.ended_at - metrics.started_at, 1e-9)
+        return float(answered) / elapsed
+    if metric == "errors":
+        return float(failed + (0 if scope else metrics.counters.get("violations", 0)))
+    if metric == "error_rate":
+        total = answered + failed
+        return 100.0 * failed / total if total else 0.0
+    if metric == "timeouts":
+        return float(failed_by_code.get("Timeout", 0))
+    if metric == "handshake_failures":
+        return float(sum(metrics.handshake_failures.values()))
+    if metric == "lost":
+        return float(lost)
+    count: int = metrics.counters.get(metric, 0)
+    return float(count)
+
+
+def evaluate(thresholds: list[Threshold], metrics: MetricsSnapshot, *, lost: int = 0) -> list[ThresholdResult]:
+    """Check each threshold against a run's metrics."""
+    results = []
+    for threshold in thresholds:
+        actual = _measure(threshold, metrics, lost)
+        results.append(ThresholdResult(threshold.expression, _OPS[threshold.op](actual, threshold.value), actual))
+    return results
+
+

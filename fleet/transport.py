@@ -1,0 +1,313 @@
+"""The websocket edge of fleet: OCPP-J handshakes over trio-websocket.
+
+Server side (:func:`serve_ocpp`): stations connect at ``<path>/<stationId>``
+(case-insensitive path, optional trailing slash, anything else gets 404); the
+``ocpp2.0.1`` subprotocol is selected; with an auth list, HTTP Basic credentials
+are required (user = the station id of the path) and a bad one gets 401 with
+``WWW-Authenticate``. A client that offers no subprotocol we speak completes the
+handshake without one and is closed at once, as OCPP-J prescribes.
+
+Client side (:func:`open_station_websocket`): connects to ``<csms url>/<stationId>``
+offering our subprotocols, with Basic credentials when a password is given, over
+TLS for ``wss://`` (security profiles 2 and 3; never downgraded to ``ws://``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import socket
+import ssl
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import trio
+from trio_websocket import (
+    ConnectionRejected,
+    HandshakeError,
+    WebSocketConnection,
+    WebSocketRequest,
+    WebSocketServer,
+    open_websocket_url,
+)
+
+from .ocpp import VERSIONS, ProtocolVersion, select_subprotocol
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "Accepted",
+    "AuthCheck",
+    "HandshakeError",
+    "HandshakeRefused",
+    "basic_auth_header",
+    "client_ssl_context",
+    "open_listeners",
+    "open_station_websocket",
+    "parse_basic_auth",
+    "serve_ocpp",
+    "server_ssl_context",
+    "station_id_from_path",
+    "station_url",
+]
+
+#: Largest websocket message accepted (bytes); larger ones close the connection (1009).
+DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
+#: Seconds a client may take to complete its opening handshake.
+HANDSHAKE_TIMEOUT = 10.0
+REALM = "fleet"
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A station that passed the handshake.
+
+    Attributes:
+        station_id: the station id from the path.
+        version: the OCPP version selected by subprotocol.
+        websocket: the open connection.
+        remote: the peer's address, for logs.
+    """
+
+    station_id: str
+    version: ProtocolVersion
+    websocket: WebSocketConnection
+    remote: str
+
+
+class HandshakeRefused(Exception):
+    """The CSMS refused a station's connection (HTTP status, or no common subprotocol)."""
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def station_id_from_path(path: str, prefix: str) -> str | None:
+    """The station id in ``path`` if it is ``<prefix>/<id>`` (case-insensitive prefix, optional
+    trailing slash, query ignored), else ``None``."""
+    path = path.split("?", 1)[0].rstrip("/")
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    if not path.lower().startswith(prefix.lower() + "/"):
+        return None
+    rest = path[len(prefix) + 1 :]
+    if not rest or "/" in rest:
+        return None
+    return urllib.parse.unquote(rest)
+
+
+def parse_basic_auth(header: str | None) -> tuple[str, str] | None:
+    """(user, password) from an ``Authorization: Basic ...`` header value, or ``None``."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        return None
+    return user, password
+
+
+def basic_auth_header(station_id: str, password: str) -> tuple[bytes, bytes]:
+    """The ``Authorization`` header a station sends (OCPP security profiles 1 and 2)."""
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    return (b"authorization", f"Basic {token}".encode())
+
+
+def station_url(csms_url: str, station_id: str) -> str:
+    """``<csms url>/<station id>``, the id percent-encoded as a path segment."""
+    return csms_url.rstrip("/") + "/" + urllib.parse.quote(station_id, safe="")
+
+
+def server_ssl_context(certfile: str, keyfile: str | None = None, client_ca: str | None = None) -> ssl.SSLContext:
+    """TLS for the CSMS: profile 2 (server certificate) or, with ``client_ca``, profile 3
+    (client certificates required and verified against that CA)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(certfile, keyfile)
+    if client_ca:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+def client_ssl_context(
+    ca: str | None = None, certfile: str | None = None, keyfile: str | None = None
+) -> ssl.SSLContext:
+    """TLS for a station: verify the CSMS against ``ca`` (default: the system's CAs); present
+    ``certfile`` as client certificate for security profile 3."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if certfile:
+        context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+AuthCheck = Callable[[str], str | None]
+
+
+def _header(request: WebSocketRequest, name: bytes) -> str | None:
+    for key, value in request.headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def serve_ocpp(
+    on_station: Callable[[Accepted], Awaitable[None]],
+    host: str,
+    port: int,
+    *,
+    path: str = "/ocpp",
+    password_of: AuthCheck | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    on_refused: Callable[[int, str], None] | None = None,
+    handler_nursery: trio.Nursery | None = None,
+    reuse_port: bool = False,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve OCPP-J stations until cancelled; ``task_status.started(port)`` once listening.
+
+    Args:
+        on_station: called (in its own task) for each accepted station; the
+            connection closes when it returns.
+        host, port: where to listen (port 0 picks a free one, reported by ``started``).
+        path: the route before the station id.
+        password_of: station id -> its password (``None`` = unknown station);
+            when given, HTTP Basic auth is required.
+        ssl_context: TLS (security profiles 2 and 3); ``None`` serves plain ``ws://``.
+        max_message_size: larger messages close the connection with 1009.
+        on_refused: told (HTTP status, station id or path) of each refused handshake.
+        reuse_port: share the port with other processes (SO_REUSEPORT).
+    """
+
+    def refused(status: int, who: str) -> None:
+        if on_refused is not None:
+            on_refused(status, who)
+
+    async def handle(request: WebSocketRequest) -> None:
+        station_id = station_id_from_path(request.path, path)
+        if station_id is None:
+            refused(404, request.path)
+            await request.reject(404, body=b"unknown path\n")
+            return
+        if password_of is not None:
+            credentials = parse_basic_auth(_header(request, b"authorization"))
+            expected = password_of(station_id)
+            if (
+                credentials is None
+                or expected is None
+                or credentials[0] != station_id
+                or not hmac.compare_digest(credentials[1].encode(), expected.encode())
+            ):
+                refused(401, station_id)
+                await request.reject(
+                    401,
+                    extra_headers=[(b"www-authenticate", f'Basic realm="{REALM}", charset="UTF-8"'.encode())],
+                    body=b"unauthorized\n",
+                )
+                return
+        version = select_subprotocol(list(request.proposed_subprotocols))
+        if version is None:
+            refused(400, station_id)
+            websocket = await request.accept()
+            await websocket.aclose(1002, "no supported OCPP subprotocol offered")
+            return
+        websocket = await request.accept(subprotocol=version.subprotocol)
+        try:
+            await on_station(Accepted(station_id, version, websocket, _remote(websocket)))
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(2):
+                await websocket.aclose()
+
+    listeners = await open_listeners(host, port, ssl_context=ssl_context, reuse_port=reuse_port)
+    server = WebSocketServer(
+        handle,
+        listeners,
+        handler_nursery=handler_nursery,
+        max_message_size=max_message_size,
+        connect_timeout=HANDSHAKE_TIMEOUT,
+        disconnect_timeout=5,
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        task_status.started(server.port)
+
+
+async def open_listeners(
+    host: str, port: int, *, ssl_context: ssl.SSLContext | None = None, reuse_port: bool = False, backlog: int = 4096
+) -> list[trio.SocketListener] | list[trio.SSLListener[trio.SocketStream]]:
+    """A listening socket on ``host:port`` wrapped for trio (and TLS, with ``ssl_context``).
+
+    With ``reuse_port`` several processes can listen on the same port (SO_REUSEPORT)
+    and the kernel spreads incoming connections over them.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = trio.socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        await sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    listener = trio.SocketListener(sock)
+    if ssl_context is None:
+        return [listener]
+    return [trio.SSLListener(listener, ssl_context, https_compatible=True)]
+
+
+def _remote(websocket: WebSocketConnection) -> str:
+    remote = websocket.remote
+    return str(getattr(remote, "address", remote))
+
+
+@asynccontextmanager
+async def open_station_websocket(
+    csms_url: str,
+    station_id: str,
+    *,
+    password: str | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    subprotocols: tuple[str, ...] = tuple(VERSIONS),
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+    connect_timeout: float = HANDSHAKE_TIMEOUT,
+) -> AsyncIterator[tuple[WebSocketConnection, ProtocolVersion]]:
+    """Connect a station to a CSMS; yield the websocket and the negotiated version.
+
+    Raises:
+        HandshakeRefused: HTTP refusal (e.g. 401, 404) or no common subprotocol.
+        OSError, trio.TooSlowError, HandshakeError: the connection could not be made.
+    """
+    url = station_url(csms_url, station_id)
+    if url.startswith("wss://") and ssl_context is None:
+        ssl_context = client_ssl_context()
+    headers = [basic_auth_header(station_id, password)] if password is not None else None
+    try:
+        async with open_websocket_url(
+            url,
+            ssl_context=ssl_context,
+            subprotocols=list(subprotocols),
+            extra_headers=headers,
+            max_message_size=max_message_size,
+            connect_timeout=connect_timeout,
+            disconnect_timeout=2,
+        ) as websocket:
+            version = VERSIONS.get(websocket.subprotocol or "")
+            if version is None:
+                await websocket.aclose(1002, "no common OCPP subprotocol")
+                raise HandshakeRefused(None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})")
+            yield websocket, version
+    except ConnectionRejected as exc:
+        raise HandshakeRefused(exc.status_code, f"the CSMS refused the connection: HTTP {exc.status_code}") from None
+
