@@ -1,0 +1,88 @@
+"""OCPP 2.0.1: typed payloads of all 64 actions and their codec.
+
+Everything version-specific lives in this package; ``fleet.ocpp.versions`` selects it
+by the websocket subprotocol ``ocpp2.0.1``. Future versions (``fleet.ocpp.v21``,
+``fleet.ocpp.v16``) are sibling packages with the same shape:
+
+``ACTIONS: Mapping[str, tuple[type[Struct], type[Struct]]]``
+    Action name -> (request type, response type), read-only, e.g.
+    ``ACTIONS["BootNotification"] == (BootNotificationRequest, BootNotificationResponse)``.
+``ACTION_OF: Mapping[type[Struct], str]``
+    Request or response type -> its action name.
+``request_decoder(action: str) -> msgspec.json.Decoder[Struct]``
+``response_decoder(action: str) -> msgspec.json.Decoder[Struct]``
+    The decoder of an action's request / response payload (the 3rd / 4th element of
+    an OCPP-J CALL / the 3rd of a CALLRESULT), built on first use and cached.
+    ``decode(buf)`` returns the payload Struct or raises ``msgspec.ValidationError``
+    (schema violation, with the JSON path) or ``msgspec.DecodeError`` (bad JSON).
+    An unknown action raises ``KeyError``.
+``ENCODER: msgspec.json.Encoder``
+    Encodes any payload (or a whole frame containing one) to JSON bytes.
+
+The payload types themselves (``BootNotificationRequest``, ``ChargingStation``,
+``BootReason``, ...) are generated into :mod:`.messages`; see its docstring for the
+conventions. ``customData`` values are :class:`~fleet.ocpp.customdata.CustomData`,
+whose extra vendor properties survive a decode/encode round trip because the
+decoders and the encoder here carry the hooks of :mod:`fleet.ocpp.customdata`.
+Always use them rather than bare ``msgspec.json.decode`` / ``encode``.
+
+Example::
+
+    from fleet.ocpp import v201
+
+    request = v201.request_decoder("BootNotification").decode(payload_json)
+    reply = v201.BootNotificationResponse(
+        current_time=now, interval=300, status=v201.RegistrationStatus.ACCEPTED
+    )
+    reply_json = v201.ENCODER.encode(reply)
+"""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+import msgspec
+
+from ..customdata import CustomData, dec_hook, enc_hook
+from . import messages
+from .messages import *  # noqa: F403  (the generated payload types; see messages.__all__)
+from .messages import ACTIONS
+
+__all__ = [
+    "ACTIONS",
+    "ACTION_OF",
+    "ENCODER",
+    "CustomData",
+    "request_decoder",
+    "response_decoder",
+]
+__all__ += messages.__all__
+
+#: Request or response type -> its action name.
+ACTION_OF: Final[Mapping[type[msgspec.Struct], str]] = MappingProxyType(
+    {payload_type: action for action, pair in ACTIONS.items() for payload_type in pair}
+)
+
+#: The encoder of every OCPP 2.0.1 payload (knows how to write ``CustomData``).
+ENCODER: Final = msgspec.json.Encoder(enc_hook=enc_hook)
+
+_request_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
+_response_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
+
+
+def request_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
+    """The (cached) decoder of ``action``'s request payload; ``KeyError`` if unknown."""
+    decoder = _request_decoders.get(action)
+    if decoder is None:
+        decoder = msgspec.json.Decoder(ACTIONS[action][0], dec_hook=dec_hook)
+        _request_decoders[action] = decoder
+    return decoder
+
+
+def response_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
+    """The (cached) decoder of ``action``'s response payload; ``KeyError`` if unknown."""
+    decoder = _response_decoders.get(action)
+    if decoder is None:
+        decoder = msgspec.json.Decoder(ACTIONS[action][1], dec_hook=dec_hook)
+        _response_decoders[action] = decoder
+    return decoder
