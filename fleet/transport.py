@@ -31,7 +31,7 @@ from trio_websocket import (
     WebSocketConnection,
     WebSocketRequest,
     WebSocketServer,
-    open_websocket_url,
+    connect_websocket_url,
 )
 
 from .ocpp import VERSIONS, ProtocolVersion, select_subprotocol
@@ -167,6 +167,7 @@ async def serve_ocpp(
     *,
     path: str = "/ocpp",
     password_of: AuthCheck | None = None,
+    auth_required: Callable[[], bool] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     on_refused: Callable[[int, str], None] | None = None,
@@ -183,6 +184,9 @@ async def serve_ocpp(
         path: the route before the station id.
         password_of: station id -> its password (``None`` = unknown station);
             when given, HTTP Basic auth is required.
+        auth_required: asked at each handshake whether Basic auth is required
+            (so the owner can switch authentication on and off at run time);
+            without it, auth is required whenever ``password_of`` is given.
         ssl_context: TLS (security profiles 2 and 3); ``None`` serves plain ``ws://``.
         max_message_size: larger messages close the connection with 1009.
         on_refused: told (HTTP status, station id or path) of each refused handshake.
@@ -199,7 +203,7 @@ async def serve_ocpp(
             refused(404, request.path)
             await request.reject(404, body=b"unknown path\n")
             return
-        if password_of is not None:
+        if password_of is not None and (auth_required is None or auth_required()):
             credentials = parse_basic_auth(_header(request, b"authorization"))
             expected = password_of(station_id)
             if (
@@ -294,20 +298,44 @@ async def open_station_websocket(
         ssl_context = client_ssl_context()
     headers = [basic_auth_header(station_id, password)] if password is not None else None
     try:
-        async with open_websocket_url(
-            url,
-            ssl_context=ssl_context,
-            subprotocols=list(subprotocols),
-            extra_headers=headers,
-            max_message_size=max_message_size,
-            connect_timeout=connect_timeout,
-            disconnect_timeout=2,
-        ) as websocket:
-            version = VERSIONS.get(websocket.subprotocol or "")
-            if version is None:
-                await websocket.aclose(1002, "no common OCPP subprotocol")
-                raise HandshakeRefused(None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})")
-            yield websocket, version
-    except ConnectionRejected as exc:
-        raise HandshakeRefused(exc.status_code, f"the CSMS refused the connection: HTTP {exc.status_code}") from None
+        async with trio.open_nursery() as nursery:
+            # trio-websocket's own connect_timeout does not bound a server that accepts
+            # the TCP connection and never answers (or a TLS handshake that stalls).
+            try:
+                with trio.fail_after(connect_timeout):
+                    websocket = await connect_websocket_url(
+                        nursery,
+                        url,
+                        ssl_context,
+                        subprotocols=list(subprotocols),
+                        extra_headers=headers,
+                        max_message_size=max_message_size,
+                    )
+            except ConnectionRejected as error:
+                raise _refused(error) from None
+            try:
+                version = VERSIONS.get(websocket.subprotocol or "")
+                if version is None:
+                    raise HandshakeRefused(
+                        None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})"
+                    )
+                yield websocket, version
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(2):
+                    await websocket.aclose()
+                nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # One failure inside the nursery: raise it as itself, so callers catch OSError & co.
+        if len(group.exceptions) != 1:
+            raise
+        only = group.exceptions[0]
+        if isinstance(only, ConnectionRejected):
+            raise _refused(only) from None
+        raise only from None
+    except ConnectionRejected as error:
+        raise _refused(error) from None
+
+
+def _refused(error: ConnectionRejected) -> HandshakeRefused:
+    return HandshakeRefused(error.status_code, f"the CSMS refused the connection: HTTP {error.status_code}")
 

@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csms-workers", type=int, default=1, metavar="K",
                         help="processes of the built-in CSMS on one port (default 1)")
     parser.add_argument("--seed", type=int, help="seed of every random choice")
+    parser.add_argument("--speed", type=float, help="simulated seconds per real second of the stations' timers")
     parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")
     parser.add_argument("--report", metavar="F", help="write the JSON report to F")
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
@@ -61,7 +62,7 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
     else:
         plan = load_fleet(path)
     return plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
-                               seed=args.seed)
+                               seed=args.seed, speed=args.speed)
 
 
 class _Progress:

@@ -1,0 +1,391 @@
+"""The fleet supervisor: spawns worker processes, ramps the fleet, watches it, stops it.
+
+The supervisor is the one place that starts station processes and the built-in
+CSMS processes and decides when they stop. It runs no station itself: each worker
+process runs a shard of the stations under its own trio loop (see
+:mod:`fleet.actors.worker`), so a run uses every core and a busy worker never
+stalls the supervisor or the dashboard.
+
+Layout of a run with the built-in CSMS::
+
+    supervisor ──control (TCP, msgpack)──┬── CSMS process 0..K-1 (one port, SO_REUSEPORT)
+                                         └── station worker 0..W-1 ──OCPP-J/ws──▶ CSMS
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import trio
+
+from ..fleetfile import BUILTIN_CSMS, FleetPlan
+from ..metrics import MetricsSnapshot
+from ..report import Report
+from ..thresholds import Threshold, evaluate
+from ..wire import Assign, Final_, Hello, Status, Stop, WireStream
+from .audit import audit_run
+
+__all__ = ["FleetStatus", "RunOptions", "pick_port", "run_fleet"]
+
+
+class RunOptions(msgspec.Struct, frozen=True):
+    """How to run a plan.
+
+    Attributes:
+        workers: station worker processes (default: the number of cores).
+        csms_workers: processes of the built-in CSMS (sharing one port).
+        csms_host: where the built-in CSMS listens.
+        csms_port: its port (0: pick a free one below 32768).
+        shard: (I, N): run only slice I of N of the fleet (for several machines).
+        thresholds: pass/fail expressions checked at the end.
+        stop_timeout: seconds workers get to wind down.
+        station_options: passed to every station worker (fault injection etc.).
+        csms_options: passed to every CSMS process (boot policy, heartbeat interval, ...).
+    """
+
+    workers: int = 0
+    csms_workers: int = 1
+    csms_host: str = "127.0.0.1"
+    csms_port: int = 0
+    shard: tuple[int, int] = (0, 1)
+    thresholds: list[Threshold] = []
+    stop_timeout: float = 30.0
+    station_options: dict[str, Any] = {}
+    csms_options: dict[str, Any] = {}
+
+
+class FleetStatus(msgspec.Struct):
+    """What the supervisor knows right now (pulled by the progress display and the dashboard).
+
+    Attributes:
+        phase: ``"starting"``, ``"ramping"``, ``"running"``, ``"stopping"`` or ``"done"``.
+        total: stations in this run.
+        started: stations started so far.
+        states: stations by state, over all workers.
+        completed: calls answered so far; ``failed``: calls failed so far.
+        counters: connects, disconnects, reconnects, timeouts, violations, ...
+        csms_connected: stations connected to the built-in CSMS.
+        rss: resident memory per process (``"stations/0"``, ``"csms/0"``, ``"supervisor"``).
+        elapsed: seconds since the start.
+        csms_urls: where the stations connect.
+    """
+
+    phase: str = "starting"
+    total: int = 0
+    started: int = 0
+    states: dict[str, int] = {}
+    completed: int = 0
+    failed: int = 0
+    counters: dict[str, int] = {}
+    csms_connected: int = 0
+    rss: dict[str, int] = {}
+    elapsed: float = 0.0
+    csms_urls: list[str] = []
+
+
+def pick_port(host: str = "127.0.0.1") -> int:
+    """A free TCP port below 32768 (out of the range the kernel hands to client sockets)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise OSError("no free port below 32768")
+
+
+class _Worker:
+    def __init__(self, role: str, index: int) -> None:
+        self.role = role
+        self.index = index
+        self.wire: WireStream | None = None
+        self.connected = trio.Event()
+        self.status: Status | None = None
+        self.final: Final_ | None = None
+        self.finished = trio.Event()
+        self.peak_rss = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.role}/{self.index}"
+
+
+async def run_fleet(
+    plan: FleetPlan,
+    options: RunOptions,
+    *,
+    on_status: Callable[[FleetStatus], None] | None = None,
+    status_interval: float = 1.0,
+    stop_event: trio.Event | None = None,
+) -> Report:
+    """Run ``plan`` to the end (its duration, ``stop_event``, or SIGINT/SIGTERM) and return the report.
+
+    Args:
+        plan: the fleet.
+        options: how to run it.
+        on_status: called with a fresh :class:`FleetStatus` every ``status_interval`` seconds.
+        stop_event: set it to stop the run early (the dashboard's quit).
+    """
+    started_at = time.monotonic()
+    workers_n = options.workers or os.cpu_count() or 1
+    builtin = not plan.config.csms
+    total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
+    workers_n = max(1, min(workers_n, total or 1))
+    status = FleetStatus(total=total)
+    stop_event = stop_event or trio.Event()
+    workers: dict[tuple[str, int], _Worker] = {}
+    csms_urls = list(plan.config.csms)
+    station_workers = [_Worker("stations", i) for i in range(workers_n)]
+    csms_workers = [_Worker("csms", i) for i in range(options.csms_workers if builtin else 0)]
+    for w in station_workers + csms_workers:
+        workers[(w.role, w.index)] = w
+
+    async def on_connection(stream: trio.SocketStream) -> None:
+        wire = WireStream(stream)
+        try:
+            hello = await wire.receive()
+        except (trio.BrokenResourceError, ValueError, msgspec.DecodeError):
+            return
+        if not isinstance(hello, Hello) or (hello.role, hello.index) not in workers:
+            await wire.aclose()
+            return
+        worker = workers[(hello.role, hello.index)]
+        worker.wire = wire
+        worker.connected.set()
+        try:
+            while True:
+                message = await wire.receive()
+                if message is None:
+                    break
+                if isinstance(message, Status):
+                    worker.status = message
+                    worker.peak_rss = max(worker.peak_rss, message.rss)
+                elif isinstance(message, Final_):
+                    worker.final = message
+                    worker.peak_rss = max(worker.peak_rss, message.rss)
+                    break
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError, msgspec.DecodeError):
+            pass
+        finally:
+            worker.finished.set()
+
+    async def spawn(nursery: trio.Nursery, worker: _Worker, control_port: int) -> None:
+        command = [
+            sys.executable, "-m", "fleet.actors.worker",
+            "--control", f"127.0.0.1:{control_port}", "--role", worker.role, "--index", str(worker.index),
+        ]
+        nursery.start_soon(functools.partial(_run_worker_process, command, worker))
+
+    def refresh() -> FleetStatus:
+        states: dict[str, int] = {}
+        counters: dict[str, int] = {}
+        started = completed = failed = connected = 0
+        rss: dict[str, int] = {}
+        for w in workers.values():
+            s = w.status
+            if s is None:
+                continue
+            rss[w.name] = s.rss
+            if w.role == "csms":
+                connected += int(s.extra.get("connected", 0))
+                continue
+            started += s.started
+            for k, v in s.states.items():
+                states[k] = states.get(k, 0) + v
+            for k, v in s.metrics.items():
+                if k == "completed":
+                    completed += v
+                elif k == "failed":
+                    failed += v
+                else:
+                    counters[k] = counters.get(k, 0) + v
+        status.started, status.states, status.counters = started, states, counters
+        status.completed, status.failed, status.csms_connected, status.rss = completed, failed, connected, rss
+        status.elapsed = time.monotonic() - started_at
+        status.csms_urls = csms_urls
+        return status
+
+    stopped_by_signal = False
+    async with trio.open_nursery() as nursery:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        control_port = listeners[0].socket.getsockname()[1]
+        nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))
+
+        async def watch_signals() -> None:
+            nonlocal stopped_by_signal
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    stopped_by_signal = True
+                    stop_event.set()
+
+        nursery.start_soon(watch_signals)
+
+        # 1. The built-in CSMS, if no CSMS was given.
+        if builtin:
+            port = options.csms_port or pick_port(options.csms_host)
+            path = str(options.csms_options.get("path", "/ocpp"))
+            csms_urls = [f"ws://{options.csms_host}:{port}{path}"]
+            for w in csms_workers:
+                await spawn(nursery, w, control_port)
+            auth = _auth_list(plan, options.shard) if options.csms_options.get("auth", True) else None
+            id_tokens = options.csms_options.get("id_tokens") or _id_tokens(plan)
+            for w in csms_workers:
+                with trio.fail_after(30):
+                    await w.connected.wait()
+                assert w.wire is not None
+                await w.wire.send(Assign(
+                    options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
+                             "auth": auth, "id_tokens": id_tokens},
+                ))
+            for w in csms_workers:  # listening once its first status arrives
+                with trio.fail_after(30):
+                    while w.status is None:
+                        if w.finished.is_set():
+                            raise RuntimeError(f"built-in CSMS process {w.index} failed to start")
+                        await trio.sleep(0.05)
+
+        # 2. The station workers.
+        status.phase = "ramping"
+        encoded_plan = msgspec.msgpack.encode(plan)
+        for w in station_workers:
+            await spawn(nursery, w, control_port)
+        for w in station_workers:
+            with trio.fail_after(60):
+                await w.connected.wait()
+            assert w.wire is not None
+            await w.wire.send(Assign(
+                plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
+                ramp=plan.config.ramp / workers_n, options=options.station_options,
+            ))
+
+        # 3. Watch until the duration has passed after the ramp, or a stop.
+        ramp_done_at: float | None = None
+        duration = plan.config.duration
+        while not stop_event.is_set():
+            with trio.move_on_after(status_interval):
+                await stop_event.wait()
+            current = refresh()
+            if ramp_done_at is None and current.started >= total:
+                ramp_done_at = time.monotonic()
+                status.phase = "running"
+            if on_status is not None:
+                on_status(current)
+            if any(w.finished.is_set() and w.final is None for w in station_workers):
+                break  # a worker died: stop the run and report what we have
+            if ramp_done_at is not None and duration and time.monotonic() - ramp_done_at >= duration:
+                break
+
+        # 4. Stop stations first (transactions end, sockets close), then the CSMS.
+        status.phase = "stopping"
+        final_states = dict(refresh().states)
+        if on_status is not None:
+            on_status(status)
+        await _stop_all(station_workers, options.stop_timeout)
+        await _stop_all(csms_workers, options.stop_timeout)
+        status.phase = "done"
+        refresh()
+        nursery.cancel_scope.cancel()
+
+    status.states = final_states
+    return _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+
+
+async def _run_worker_process(command: list[str], worker: _Worker) -> None:
+    try:
+        await trio.run_process(command, check=False, stdin=subprocess.DEVNULL)
+    finally:
+        worker.finished.set()
+
+
+async def _stop_all(workers: list[_Worker], timeout: float) -> None:
+    for w in workers:
+        if w.wire is not None and not w.finished.is_set():
+            try:
+                await w.wire.send(Stop(reason="run ended"))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                pass
+    with trio.move_on_after(timeout):
+        for w in workers:
+            await w.finished.wait()
+
+
+def _auth_list(plan: FleetPlan, shard: tuple[int, int]) -> dict[str, str] | None:
+    """Passwords of every station that uses Basic auth (the built-in CSMS checks them)."""
+    from ..profiles import station_password
+
+    auth: dict[str, str] = {}
+    for spec in plan.stations(shard=shard):
+        password = station_password(plan.profiles[spec.group], spec.station_id)
+        if password is None:
+            return None  # a station without credentials: serve without an auth list
+        auth[spec.station_id] = password
+    return auth
+
+
+def _id_tokens(plan: FleetPlan) -> dict[str, str]:
+    """The built-in CSMS's token list: the profiles' tokens Accepted, their invalid tokens Invalid."""
+    tokens: dict[str, str] = {}
+    for profile in plan.profiles:
+        for spec in profile.sessions.invalid_id_tokens:
+            tokens[spec.id_token] = "Invalid"
+        for spec in profile.sessions.id_tokens:
+            tokens[spec.id_token] = "Accepted"
+    return tokens
+
+
+def _build_report(
+    plan: FleetPlan,
+    options: RunOptions,
+    station_workers: list[_Worker],
+    csms_workers: list[_Worker],
+    status: FleetStatus,
+    csms_urls: list[str],
+    interrupted: bool,
+) -> Report:
+    metrics = MetricsSnapshot()
+    for w in station_workers:
+        if w.final is not None:
+            metrics = metrics.merge(w.final.metrics)
+    states = dict(status.states)  # as they were when the run was told to stop
+    audit = audit_run(
+        [w.final.records for w in station_workers if w.final is not None],
+        [w.final.records for w in csms_workers if w.final is not None],
+    ) if csms_workers else {}
+    missing_workers = [w.name for w in station_workers + csms_workers if w.final is None]
+    lost = int(audit.get("missing_events", 0)) if audit else 0
+    thresholds = evaluate(list(options.thresholds), metrics, lost=lost)
+    resources = {"peak_rss": {w.name: w.peak_rss for w in station_workers + csms_workers}}
+    resources["total_rss"] = sum(resources["peak_rss"].values())  # type: ignore[arg-type]
+    fleet = {
+        "source": plan.source,
+        "stations": status.total,
+        "started": status.started,
+        "workers": len(station_workers),
+        "csms_workers": len(csms_workers),
+        "csms": csms_urls if plan.config.csms else [f"{BUILTIN_CSMS} ({', '.join(csms_urls)})"],
+        "shard": list(options.shard),
+        "seed": plan.config.seed,
+        "ramp": plan.config.ramp,
+        "duration": plan.config.duration,
+        "interrupted": interrupted,
+        "workers_without_final_report": missing_workers,
+        "ramp_seconds": None,
+    }
+    if not math.isfinite(status.elapsed):
+        fleet["elapsed"] = None
+    return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
+                  resources=resources).with_derived()

@@ -1,0 +1,92 @@
+"""A worker process of a fleet run: a shard of the stations, or one CSMS process.
+
+Started by the supervisor as ``python -m fleet.actors.worker --control HOST:PORT
+--role stations|csms --index I``. It connects back to the supervisor, receives its
+:class:`~fleet.wire.Assign`, runs its part under trio, reports a
+:class:`~fleet.wire.Status` about once a second, and on :class:`~fleet.wire.Stop`
+(or when the supervisor goes away) winds down cleanly and sends
+:class:`~fleet.wire.Final_`.
+
+Garbage collection: steady-state websocket traffic makes no cyclic garbage, so
+once the ramp is done a worker moves everything alive into the permanent
+generation (``gc.freeze()``) and raises the collection thresholds; full
+collections then have almost nothing to scan and stay out of the latency figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+
+import trio
+
+from ..wire import Assign, Hello, Stop, WireStream
+
+__all__ = ["main"]
+
+GC_THRESHOLDS = (50_000, 50, 1000)
+
+
+def tune_gc_after_ramp() -> None:
+    """Freeze what the ramp allocated and collect rarely from now on."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _serve(control: str, role: str, index: int) -> None:
+    host, _, port = control.rpartition(":")
+    stream = await trio.open_tcp_stream(host, int(port))
+    wire = WireStream(stream)
+    await wire.send(Hello(role=role, index=index, pid=os.getpid()))
+    message = await wire.receive()
+    if not isinstance(message, Assign):
+        return
+    stop = trio.Event()
+
+    async def listen() -> None:
+        while True:
+            try:
+                incoming = await wire.receive()
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                incoming = None
+            if incoming is None or isinstance(incoming, Stop):
+                stop.set()
+                return
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(listen)
+        if role == "csms":
+            from .csms_worker import run_csms_worker
+
+            await run_csms_worker(wire, message, index, stop)
+        else:
+            from .station_worker import run_station_worker
+
+            await run_station_worker(wire, message, index, stop)
+        nursery.cancel_scope.cancel()
+    await wire.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fleet.actors.worker")
+    parser.add_argument("--control", required=True)
+    parser.add_argument("--role", choices=("stations", "csms"), required=True)
+    parser.add_argument("--index", type=int, required=True)
+    args = parser.parse_args(argv)
+    # The supervisor decides when to stop: Ctrl-C in the terminal reaches the whole
+    # process group, so workers ignore SIGINT and wait for the supervisor's Stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        trio.run(_serve, args.control, args.role, args.index)
+    except (OSError, trio.BrokenResourceError) as exc:
+        print(f"fleet worker {args.role}/{args.index}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""``fleet csms``: run the built-in CSMS until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+
+import trio
+
+from ..actors.csms import Csms
+from ..auth import AuthFileError, load_auth_file, load_id_tokens
+from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
+from ..transport import server_ssl_context
+
+HELP = "run an OCPP 2.0.1 CSMS that answers every station message and records what stations send"
+EXAMPLE = "fleet csms --port 9000 --auth-file stations.toml --boot Accepted --heartbeat-interval 60"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 picks a free one)")
+    parser.add_argument("--path", default="/ocpp", help="route; stations connect at <path>/<stationId> (default /ocpp)")
+    parser.add_argument(
+        "--auth-file",
+        metavar="F",
+        help='station passwords, TOML ([stations] CS001 = "secret") or JSON ({"CS001": "secret"}); '
+        "without it any station is accepted",
+    )
+    parser.add_argument("--tls-cert", metavar="C", help="server certificate (PEM): serve wss:// (security profile 2)")
+    parser.add_argument("--tls-key", metavar="K", help="private key of --tls-cert (PEM), if not in that file")
+    parser.add_argument(
+        "--tls-client-ca", metavar="CA", help="require client certificates signed by this CA (security profile 3)"
+    )
+    parser.add_argument("--ocpp-log", metavar="F", help="write every OCPP frame to F as JSON lines ('-' = stdout)")
+    parser.add_argument(
+        "--boot",
+        choices=[s.value for s in RegistrationStatus],
+        default="Accepted",
+        help="BootNotification answer (default Accepted)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval", type=int, default=300, metavar="S", help="heartbeat interval given at boot (default 300)"
+    )
+    parser.add_argument(
+        "--boot-retry-interval",
+        type=int,
+        default=30,
+        metavar="S",
+        help="interval given with a Pending or Rejected boot (default 30)",
+    )
+    parser.add_argument(
+        "--id-tokens",
+        metavar="F",
+        help='id-token list, TOML ([tokens] TAG1 = "Accepted") or JSON; tokens not in it are Unknown',
+    )
+    parser.add_argument(
+        "--unknown-token-status",
+        choices=[s.value for s in AuthorizationStatus],
+        metavar="STATUS",
+        help="answer for tokens not in the list: an AuthorizationStatus such as Accepted, Invalid, Unknown "
+        "(default: Accepted without --id-tokens, Unknown with it)",
+    )
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="set SO_REUSEPORT so several processes can share the port"
+    )
+
+
+def _build(args: argparse.Namespace) -> Csms:
+    if (args.tls_key or args.tls_client_ca) and not args.tls_cert:
+        raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+    ssl_context = None
+    if args.tls_cert:
+        ssl_context = server_ssl_context(args.tls_cert, args.tls_key, args.tls_client_ca)
+    return Csms(
+        args.host,
+        args.port,
+        args.path,
+        auth=load_auth_file(args.auth_file) if args.auth_file else None,
+        ssl_context=ssl_context,
+        reuse_port=args.reuse_port,
+        boot_status=args.boot,
+        heartbeat_interval=args.heartbeat_interval,
+        boot_retry_interval=args.boot_retry_interval,
+        id_tokens=load_id_tokens(args.id_tokens) if args.id_tokens else None,
+        unknown_token_status=args.unknown_token_status,
+        ocpp_log=args.ocpp_log,
+    )
+
+
+async def _serve(csms: Csms) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(csms.run)
+            print(f"listening on {csms.url}", flush=True)
+            async for _ in signals:
+                csms.stop()
+                break
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        csms = _build(args)
+    except AuthFileError as exc:
+        print(f"fleet csms: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as exc:  # OSError includes ssl.SSLError
+        print(f"fleet csms: error: {exc}", file=sys.stderr)
+        return 2
+    if csms.get_auth_list() is None:
+        print("fleet csms: no --auth-file: accepting every station without authentication", file=sys.stderr)
+    failure: BaseException | None = None
+    try:
+        trio.run(_serve, csms)
+    except* OSError as group:
+        failure = group.exceptions[0]
+    if failure is not None:
+        print(f"fleet csms: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
+        return 1
+    return 0

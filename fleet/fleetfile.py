@@ -1,0 +1,282 @@
+"""Fleet files: which stations to simulate, where they connect, and how fast to start them.
+
+A fleet file is TOML::
+
+    [fleet]
+    seed = 42                      # every random choice of the run derives from it
+    ramp = 500                     # stations started per second (all workers together)
+    duration = 60                  # seconds, after the ramp; 0 = until Ctrl-C
+    csms = ["ws://127.0.0.1:9000/ocpp"]   # optional: one or several CSMS URLs; stations are
+                                          # spread over them round-robin. Absent: the built-in CSMS.
+    station_id = "CS{index:06d}"   # default id pattern; {index} counts from 0 over the whole fleet
+    speed = 1                      # simulated seconds per real second for the stations' own timers
+
+    [[group]]
+    profile = "home-wallbox.toml"  # a station profile, relative to this file (or a shipped name)
+    count = 1000
+    station_id = "HOME{index:05d}" # optional: this group's own pattern ({index} counts within the group)
+
+Stations are numbered over the whole fleet in file order, and that order alone
+decides which worker, shard and CSMS URL a station belongs to, so a run is
+reproducible and ``--shard I/N`` slices are disjoint and complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from .profiles import ProfileError, StationProfile, load_profile
+
+__all__ = [
+    "BUILTIN_CSMS",
+    "FleetConfig",
+    "FleetError",
+    "FleetFile",
+    "FleetPlan",
+    "Group",
+    "StationSpec",
+    "load_fleet",
+    "shipped_profiles_dir",
+]
+
+#: Marker for "the built-in CSMS started by ``fleet run``".
+BUILTIN_CSMS = "builtin"
+
+
+class FleetError(ValueError):
+    """A fleet file that cannot be used; the message names the file, the field and what was expected."""
+
+
+class FleetConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The ``[fleet]`` table.
+
+    Attributes:
+        seed: seed of every random choice in the run.
+        ramp: stations started per second, all workers together (``> 0``).
+        duration: seconds the fleet runs once ramped up; ``0`` runs until interrupted.
+        csms: CSMS URLs (``ws://`` or ``wss://``); empty means the built-in CSMS.
+        station_id: the default station-id pattern, a Python format string with ``{index}``.
+        speed: simulated seconds per real second for the stations' own timers (heartbeat,
+            meter values, sessions, back-off); ``60`` plays an hour in a minute. Network
+            timeouts stay real.
+    """
+
+    seed: int = 1
+    ramp: Annotated[float, msgspec.Meta(gt=0)] = 200.0
+    duration: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    csms: list[str] = []
+    station_id: str = "CS{index:06d}"
+    speed: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+
+
+class Group(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One ``[[group]]``: a profile and how many stations run it.
+
+    Attributes:
+        profile: path of the station profile (relative to the fleet file), or the
+            name of a shipped profile (``home-wallbox``, ``public-ac-post``, ``dc-fast``).
+        count: number of stations (``>= 0``; no upper limit).
+        station_id: this group's id pattern; ``{index}`` then counts within the group.
+    """
+
+    profile: str
+    count: Annotated[int, msgspec.Meta(ge=0)]
+    station_id: str | None = None
+
+
+class FleetFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A whole fleet file."""
+
+    fleet: FleetConfig = FleetConfig()
+    group: Annotated[list[Group], msgspec.Meta(min_length=1)] = []
+
+
+class StationSpec(msgspec.Struct, frozen=True, array_like=True):
+    """One station of the plan.
+
+    Attributes:
+        index: position in the whole fleet (0-based).
+        station_id: its id.
+        group: index of its group (and profile) in the plan.
+        csms_url: where it connects (``BUILTIN_CSMS`` until the run resolves it).
+        seed: its own seed, derived from the fleet seed and its id.
+    """
+
+    index: int
+    station_id: str
+    group: int
+    csms_url: str
+    seed: int
+
+
+class FleetPlan(msgspec.Struct, frozen=True):
+    """A validated fleet: its settings, its profiles and how to enumerate its stations.
+
+    Attributes:
+        source: the file it came from (for messages).
+        config: the ``[fleet]`` settings.
+        groups: the groups, each with its loaded profile.
+        profiles: the profile of each group, in group order.
+    """
+
+    source: str
+    config: FleetConfig
+    groups: list[Group]
+    profiles: list[StationProfile]
+
+    @property
+    def size(self) -> int:
+        """Number of stations in the fleet."""
+        return sum(g.count for g in self.groups)
+
+    def stations(self, *, shard: tuple[int, int] = (0, 1), worker: tuple[int, int] = (0, 1)) -> Iterator[StationSpec]:
+        """The stations of one shard (``I/N``) and, within it, of one worker (``i/W``), in order.
+
+        Slicing is by the station's index: shard ``I`` of ``N`` takes indexes with
+        ``index % N == I``; worker ``i`` of ``W`` then takes every ``W``-th of those.
+        """
+        shard_index, shard_count = shard
+        worker_index, worker_count = worker
+        urls = self.config.csms or [BUILTIN_CSMS]
+        index = 0
+        position = 0  # position within the shard
+        for group_number, group in enumerate(self.groups):
+            pattern = group.station_id or self.config.station_id
+            for local in range(group.count):
+                if index % shard_count == shard_index:
+                    if position % worker_count == worker_index:
+                        counter = local if group.station_id else index
+                        station_id = pattern.format(index=counter)
+                        yield StationSpec(index, station_id, group_number, urls[index % len(urls)], _seed(self.config.seed, station_id))
+                    position += 1
+                index += 1
+
+    def with_overrides(
+        self,
+        *,
+        stations: int | None = None,
+        csms: list[str] | None = None,
+        ramp: float | None = None,
+        duration: float | None = None,
+        seed: int | None = None,
+        speed: float | None = None,
+    ) -> FleetPlan:
+        """This plan with command-line overrides; ``stations`` rescales the group counts
+        proportionally (largest remainders), keeping at least the given total."""
+        config = msgspec.structs.replace(
+            self.config,
+            **{k: v for k, v in {"csms": csms, "ramp": ramp, "duration": duration, "seed": seed, "speed": speed}.items() if v is not None},
+        )
+        groups = self.groups
+        if stations is not None:
+            groups = _rescale(groups, stations)
+        return FleetPlan(self.source, config, groups, self.profiles)
+
+
+def _rescale(groups: list[Group], total: int) -> list[Group]:
+    weights = [g.count for g in groups]
+    weight_sum = sum(weights) or len(groups)
+    if sum(weights) == 0:
+        weights = [1] * len(groups)
+    exact = [total * w / weight_sum for w in weights]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(groups)), key=lambda i: exact[i] - counts[i], reverse=True)[: total - sum(counts)]:
+        counts[i] += 1
+    return [msgspec.structs.replace(g, count=c) for g, c in zip(groups, counts, strict=True)]
+
+
+def _seed(fleet_seed: int, station_id: str) -> int:
+    digest = hashlib.blake2b(f"{fleet_seed}:{station_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def shipped_profiles_dir() -> Path:
+    """Where the profiles shipped with fleet live (``profiles/`` of the source tree)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "profiles", here / "profiles"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "profiles"
+
+
+def _resolve_profile(name: str, base: Path) -> Path:
+    candidates = [base / name, shipped_profiles_dir() / name]
+    if not name.endswith(".toml"):
+        candidates += [base / f"{name}.toml", shipped_profiles_dir() / f"{name}.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(name)
+
+
+def _check_pattern(pattern: str, where: str) -> None:
+    try:
+        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
+        pattern.format(index=0)
+    except (ValueError, KeyError, IndexError) as exc:
+        raise FleetError(f"{where}: invalid station-id pattern {pattern!r}: {exc}") from None
+    if fields != {"index"}:
+        raise FleetError(f"{where}: station-id pattern {pattern!r} must contain {{index}} and no other field")
+
+
+def _check_urls(urls: list[str], where: str) -> None:
+    for url in urls:
+        if not url.startswith(("ws://", "wss://")):
+            raise FleetError(f"{where}: CSMS URL {url!r} must start with ws:// or wss://")
+
+
+def load_fleet(path: str | Path) -> FleetPlan:
+    """Read and validate a fleet file and every profile it names.
+
+    Raises:
+        FleetError: with the file, the field (``$.group[1].count`` style) and what was expected.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise FleetError(f"{path}: cannot read fleet file: {exc.strerror}") from None
+    try:
+        fleet = msgspec.toml.decode(raw, type=FleetFile)
+    except msgspec.ValidationError as exc:
+        raise FleetError(f"{path}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise FleetError(f"{path}: not valid TOML: {exc}") from None
+    if not fleet.group:
+        raise FleetError(f"{path}: `$.group`: expected at least one [[group]] with a profile and a count")
+    _check_pattern(fleet.fleet.station_id, f"{path}: `$.fleet.station_id`")
+    _check_urls(fleet.fleet.csms, f"{path}: `$.fleet.csms`")
+    profiles = []
+    for i, group in enumerate(fleet.group):
+        if group.station_id is not None:
+            _check_pattern(group.station_id, f"{path}: `$.group[{i}].station_id`")
+        try:
+            profile_path = _resolve_profile(group.profile, path.parent)
+        except FileNotFoundError:
+            raise FleetError(
+                f"{path}: `$.group[{i}].profile`: no profile file {group.profile!r} next to the fleet file or shipped"
+            ) from None
+        try:
+            profiles.append(load_profile(profile_path))
+        except ProfileError as exc:
+            raise FleetError(str(exc)) from None
+    return FleetPlan(str(path), fleet.fleet, list(fleet.group), profiles)
+
+
+def plan_from_profile(path: str | Path, count: int) -> FleetPlan:
+    """A plan of ``count`` stations all running one profile file."""
+    path = Path(path)
+    try:
+        profile_path = _resolve_profile(str(path), Path.cwd())
+        profile = load_profile(profile_path)
+    except FileNotFoundError:
+        raise FleetError(f"{path}: no such profile file") from None
+    except ProfileError as exc:
+        raise FleetError(str(exc)) from None
+    return FleetPlan(str(path), FleetConfig(), [Group(profile=str(path), count=count)], [profile])
