@@ -26,7 +26,7 @@ def csms_records(csms: Csms) -> dict[str, Any]:
                 tx_id: {"seq": [e.seq_no for e in tx.events], "energy": tx.energy_wh}
                 for tx_id, tx in record.transactions.items()
             }
-    return {"transactions": transactions}
+    return {"transactions": transactions, "messages": dict(csms.statistics().messages)}
 
 
 async def run_csms_worker(wire: WireStream, assign: Assign, index: int, stop: trio.Event) -> None:

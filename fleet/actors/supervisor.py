@@ -14,8 +14,8 @@ Layout of a run with the built-in CSMS::
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import math
 import os
 import random
 import signal
@@ -314,10 +314,8 @@ async def _run_worker_process(command: list[str], worker: _Worker) -> None:
 async def _stop_all(workers: list[_Worker], timeout: float) -> None:
     for w in workers:
         if w.wire is not None and not w.finished.is_set():
-            try:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 await w.wire.send(Stop(reason="run ended"))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                pass
     with trio.move_on_after(timeout):
         for w in workers:
             await w.finished.wait()
@@ -366,10 +364,15 @@ def _build_report(
         [w.final.records for w in csms_workers if w.final is not None],
     ) if csms_workers else {}
     missing_workers = [w.name for w in station_workers + csms_workers if w.final is None]
+    csms_messages: dict[str, int] = {}
+    for w in csms_workers:
+        if w.final is not None:
+            for action, n in w.final.records.get("messages", {}).items():
+                csms_messages[action] = csms_messages.get(action, 0) + n
     lost = int(audit.get("missing_events", 0)) if audit else 0
     thresholds = evaluate(list(options.thresholds), metrics, lost=lost)
-    resources = {"peak_rss": {w.name: w.peak_rss for w in station_workers + csms_workers}}
-    resources["total_rss"] = sum(resources["peak_rss"].values())  # type: ignore[arg-type]
+    peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
+    resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
     fleet = {
         "source": plan.source,
         "stations": status.total,
@@ -383,9 +386,8 @@ def _build_report(
         "duration": plan.config.duration,
         "interrupted": interrupted,
         "workers_without_final_report": missing_workers,
-        "ramp_seconds": None,
     }
-    if not math.isfinite(status.elapsed):
-        fleet["elapsed"] = None
+    if csms_workers:
+        fleet["csms_received"] = csms_messages
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
                   resources=resources).with_derived()

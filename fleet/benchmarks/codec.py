@@ -102,6 +102,7 @@ def run_codec_benchmark(seconds_per_case: float = 1.0) -> list[dict[str, Any]]:
 
         def fleet_decode(text: str = text, decoder: Any = decoder) -> Any:
             call = decode_frame(text)
+            assert isinstance(call, Call)
             return decoder.decode(call.payload)
 
         def fleet_encode(request: Any = request, action: str = action, encoder: Any = encoder) -> str:
@@ -121,7 +122,7 @@ def run_codec_benchmark(seconds_per_case: float = 1.0) -> list[dict[str, Any]]:
         def baseline_encode(obj: Any = as_list) -> str:
             return json.dumps(obj, separators=(",", ":"))
 
-        row = {
+        row: dict[str, Any] = {
             "action": action,
             "frame_bytes": len(frame),
             "fleet_decode_per_s": _rate(fleet_decode, seconds_per_case),
