@@ -117,7 +117,9 @@ def test_result_is_typed_and_carries_the_tag_and_times() -> None:
     message_id = session.call(BOOT, 5.0, tag=tag)
     assert frames(session) == [[2, message_id, "BootNotification", BOOT_JSON]]
     event = only(
-        session.receive_frame(json.dumps([3, message_id, {"currentTime": NOW, "interval": 300, "status": "Accepted"}]), 5.25)
+        session.receive_frame(
+            json.dumps([3, message_id, {"currentTime": NOW, "interval": 300, "status": "Accepted"}]), 5.25
+        )
     )
     assert isinstance(event, ResultReceived)
     assert isinstance(event.response, m.BootNotificationResponse)
@@ -138,8 +140,15 @@ def test_sessions_correlate_only_their_own_calls() -> None:
 
 def test_dict_payload_with_action_is_validated_and_sent() -> None:
     session = Session()
-    session.call({"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}, 0.0, action="BootNotification")
-    assert frames(session)[0][2:] == ["BootNotification", {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}]
+    session.call(
+        {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"},
+        0.0,
+        action="BootNotification",
+    )
+    assert frames(session)[0][2:] == [
+        "BootNotification",
+        {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -147,11 +156,16 @@ def test_dict_payload_with_action_is_validated_and_sent() -> None:
     [
         ({"reason": "PowerUp"}, "BootNotification", ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION),
         ({}, "NoSuchAction", ErrorCode.NOT_IMPLEMENTED),
-        ({"chargingStation": {"model": "M" * 21, "vendorName": "V"}, "reason": "PowerUp"}, "BootNotification",
-         ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+        (
+            {"chargingStation": {"model": "M" * 21, "vendorName": "V"}, "reason": "PowerUp"},
+            "BootNotification",
+            ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+        ),
     ],
 )
-def test_invalid_outgoing_payload_raises_and_sends_nothing(payload: Any, action: str, code: ErrorCode) -> None:
+def test_invalid_outgoing_payload_raises_and_sends_nothing(
+    payload: Any, action: str, code: ErrorCode
+) -> None:
     session = Session()
     with pytest.raises(LocalProtocolError) as info:
         session.call(payload, 0.0, action=action)
@@ -166,7 +180,11 @@ def test_callerror_reaches_the_caller_with_code_description_and_tag() -> None:
     assert isinstance(event, CallFailed)
     assert isinstance(event.error, RemoteCallError)
     assert (event.error.code, event.error.description, event.error.details, event.tag) == (
-        "SecurityError", "go away", {"why": 1}, "t")
+        "SecurityError",
+        "go away",
+        {"why": 1},
+        "t",
+    )
 
 
 def test_invalid_callresult_payload_reaches_the_caller_as_an_error() -> None:
@@ -242,8 +260,13 @@ def test_incoming_call_is_typed_and_answered() -> None:
     event = only(session.receive_frame(json.dumps([2, "b1", "BootNotification", BOOT_JSON]), 0.0))
     assert isinstance(event, CallReceived) and event.request == BOOT
     when = datetime.datetime(2026, 11, 23, tzinfo=datetime.UTC)
-    session.reply("b1", m.BootNotificationResponse(current_time=when, interval=60, status=m.RegistrationStatus("Accepted")))
-    assert frames(session) == [[3, "b1", {"currentTime": "2026-11-23T00:00:00Z", "interval": 60, "status": "Accepted"}]]
+    session.reply(
+        "b1",
+        m.BootNotificationResponse(current_time=when, interval=60, status=m.RegistrationStatus("Accepted")),
+    )
+    assert frames(session) == [
+        [3, "b1", {"currentTime": "2026-11-23T00:00:00Z", "interval": 60, "status": "Accepted"}]
+    ]
 
 
 def test_dispatch_turns_handler_results_and_exceptions_into_answers() -> None:
@@ -251,8 +274,11 @@ def test_dispatch_turns_handler_results_and_exceptions_into_answers() -> None:
     session.receive_frame(json.dumps([2, "1", "Heartbeat", {}]), 0.0)
     session.receive_frame(json.dumps([2, "2", "Heartbeat", {}]), 0.0)
     session.receive_frame(json.dumps([2, "3", "Heartbeat", {}]), 0.0)
-    events = [CallReceived("1", "Heartbeat", m.HeartbeatRequest(), 0.0), CallReceived("2", "Heartbeat", m.HeartbeatRequest(), 0.0),
-              CallReceived("3", "Heartbeat", m.HeartbeatRequest(), 0.0)]
+    events = [
+        CallReceived("1", "Heartbeat", m.HeartbeatRequest(), 0.0),
+        CallReceived("2", "Heartbeat", m.HeartbeatRequest(), 0.0),
+        CallReceived("3", "Heartbeat", m.HeartbeatRequest(), 0.0),
+    ]
     session.dispatch(events[0], lambda req: {"currentTime": NOW})
 
     def boom(req: Any) -> Any:
@@ -268,7 +294,11 @@ def test_dispatch_turns_handler_results_and_exceptions_into_answers() -> None:
 
 def test_known_action_without_handler_is_not_supported() -> None:
     session = Session(role="csms", supported_actions={"Heartbeat"})
-    assert answer_of(json.dumps([2, "r1", "Reset", {"type": "Immediate"}]), session)[:3] == [4, "r1", "NotSupported"]
+    assert answer_of(json.dumps([2, "r1", "Reset", {"type": "Immediate"}]), session)[:3] == [
+        4,
+        "r1",
+        "NotSupported",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -291,16 +321,34 @@ def test_known_action_without_handler_is_not_supported() -> None:
         ('[2, "id", "FlyToTheMoon", {}]', "id", "NotImplemented"),
         ('[2, "id", "Heartbeat", {"extra": 1}]', "id", "FormatViolation"),
         ('[2, "id", "BootNotification", {"reason": "PowerUp"}]', "id", "OccurrenceConstraintViolation"),
-        ('[2, "id", "BootNotification", {"reason": 5, "chargingStation": {"model": "m", "vendorName": "v"}}]', "id",
-         "TypeConstraintViolation"),
-        ('[2, "id", "BootNotification", {"reason": null, "chargingStation": {"model": "m", "vendorName": "v"}}]', "id",
-         "TypeConstraintViolation"),
-        ('[2, "id", "BootNotification", {"reason": "Bored", "chargingStation": {"model": "m", "vendorName": "v"}}]', "id",
-         "PropertyConstraintViolation"),
-        ('[2, "id", "BootNotification", {"reason": "PowerUp", "chargingStation": {"model": "' + "m" * 21
-         + '", "vendorName": "v"}}]', "id", "PropertyConstraintViolation"),
-        ('[2, "id", "StatusNotification", {"timestamp": "2026-11-23T12:00:00", "connectorStatus": "Available",'
-         ' "evseId": 1, "connectorId": 1}]', "id", "PropertyConstraintViolation"),
+        (
+            '[2, "id", "BootNotification", {"reason": 5, "chargingStation": {"model": "m", "vendorName": "v"}}]',
+            "id",
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2, "id", "BootNotification", {"reason": null, "chargingStation": {"model": "m", "vendorName": "v"}}]',
+            "id",
+            "TypeConstraintViolation",
+        ),
+        (
+            '[2, "id", "BootNotification", {"reason": "Bored", "chargingStation": {"model": "m", "vendorName": "v"}}]',
+            "id",
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "id", "BootNotification", {"reason": "PowerUp", "chargingStation": {"model": "'
+            + "m" * 21
+            + '", "vendorName": "v"}}]',
+            "id",
+            "PropertyConstraintViolation",
+        ),
+        (
+            '[2, "id", "StatusNotification", {"timestamp": "2026-11-23T12:00:00", "connectorStatus": "Available",'
+            ' "evseId": 1, "connectorId": 1}]',
+            "id",
+            "PropertyConstraintViolation",
+        ),
         ('[2, "id", "GetVariables", {"getVariableData": []}]', "id", "OccurrenceConstraintViolation"),
     ],
 )

@@ -16,16 +16,28 @@ CODES = {str(code) for code in ErrorCode}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
+    ),
     max_leaves=20,
 )
 message_ids = st.text(max_size=40) | st.integers() | st.none()
 # Frame-shaped arrays get deeper into the session than arbitrary JSON does.
 frame_like = st.one_of(
-    st.tuples(st.sampled_from([2, 3, 4, 5, 6, 0, -1]), message_ids, st.sampled_from([*ACTION_NAMES, "Nope"]) | st.text(max_size=10), json_values).map(list),
+    st.tuples(
+        st.sampled_from([2, 3, 4, 5, 6, 0, -1]),
+        message_ids,
+        st.sampled_from([*ACTION_NAMES, "Nope"]) | st.text(max_size=10),
+        json_values,
+    ).map(list),
     st.tuples(st.sampled_from([2, 3, 4]), message_ids, json_values).map(list),
     st.tuples(st.just(4), message_ids, st.text(max_size=20), st.text(max_size=300), json_values).map(list),
-    st.tuples(st.just(2), message_ids, st.sampled_from(ACTION_NAMES), st.dictionaries(st.text(max_size=12), json_values, max_size=4)).map(list),
+    st.tuples(
+        st.just(2),
+        message_ids,
+        st.sampled_from(ACTION_NAMES),
+        st.dictionaries(st.text(max_size=12), json_values, max_size=4),
+    ).map(list),
 )
 
 
