@@ -1,0 +1,243 @@
+"""The dashboard app: composes the screens, keeps the control connection, routes data to screens.
+
+Data flow: one worker pulls a snapshot twice a second (with the station rows only
+while the stations table is shown) into the plain :class:`~fleet.tui.model.DashboardModel`
+and tells the visible screen to redraw from it; another hands subscription events
+to the screen that asked for them (a direct call, not a Textual message per frame).
+Commands go out through :meth:`FleetDashboard.control`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import App, ScreenStackError
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from ..control.client import ControlClient, ControlConnectionError, ControlRequestError
+from ..control.messages import ControlEvent, FleetSnapshot
+from .model import DashboardModel
+from .palette import ControlCommands
+from .screens import (
+    CommandForm,
+    ComposerScreen,
+    CsmsScreen,
+    OverviewScreen,
+    ResultScreen,
+    StationScreen,
+    StationsScreen,
+)
+from .screens.form import command_fields
+
+__all__ = ["FleetDashboard", "run_dashboard"]
+
+#: Commands whose result is worth a window when run from the palette.
+_READ_COMMANDS = frozenset({"info", "snapshot", "station", "csms_connections", "csms_pending", "get_auth_list",
+                            "get_auth_cs", "send", "csms_send", "add_stations", "remove_stations"})
+
+
+class FleetDashboard(App[int]):
+    """The terminal dashboard of a fleet or a CSMS, attached to its control API.
+
+    Args:
+        control_url: ``ws://host:port/`` of the control API.
+        token: its token, if it needs one.
+        poll_interval: seconds between snapshots (default 0.5: 2 Hz).
+    """
+
+    CSS_PATH = "fleet.tcss"
+    TITLE = "fleet"
+    COMMANDS = App.COMMANDS | {ControlCommands}
+    MODES: ClassVar[dict[str, Any]] = {"overview": OverviewScreen, "stations": StationsScreen, "csms": CsmsScreen}
+    DEFAULT_MODE = "overview"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("o", "switch_mode('overview')", "overview"),
+        Binding("s", "switch_mode('stations')", "stations"),
+        Binding("m", "switch_mode('csms')", "CSMS"),
+        Binding("N", "compose", "compose", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, control_url: str, token: str | None = None, *, poll_interval: float = 0.5) -> None:
+        super().__init__()
+        self.control_url = control_url
+        self.token = token
+        self.poll_interval = poll_interval
+        self.model = DashboardModel()
+        self.client: ControlClient | None = None
+        self.command_log: deque[tuple[str, dict[str, Any], str]] = deque(maxlen=200)
+        self._sinks: dict[str, Callable[[ControlEvent], None]] = {}
+        self.sub_title = control_url
+
+    # ------------------------------------------------------------ connection
+
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.connected
+
+    def on_mount(self) -> None:
+        self.run_worker(self._keep_connected(), group="connection", exclusive=True)
+
+    async def _keep_connected(self) -> None:
+        delay = 0.5
+        while True:
+            client = ControlClient(self.control_url, self.token)
+            try:
+                await client.connect()
+            except ControlConnectionError as exc:
+                self.model.status = f"cannot reach {self.control_url}: {exc}"
+                self._redraw()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.5
+            self.client = client
+            self.model.connected = True
+            self.model.status = f"connected to {self.control_url}"
+            events = asyncio.get_running_loop().create_task(self._route_events(client))
+            try:
+                while client.connected:
+                    started = time.monotonic()
+                    await self.poll_once()
+                    await asyncio.sleep(max(0.05, self.poll_interval - (time.monotonic() - started)))
+            except ControlConnectionError:
+                pass
+            finally:
+                events.cancel()
+                self.model.connected = False
+                self.model.status = f"disconnected from {self.control_url}; reconnecting…"
+                await client.close()
+                self._redraw()
+
+    async def poll_once(self) -> FleetSnapshot | None:
+        """Pull one snapshot into the model and redraw the visible screen."""
+        client = self.client
+        if client is None:
+            return None
+        started = time.perf_counter()
+        try:
+            rows = bool(getattr(self._current_screen(), "NEEDS_ROWS", False))
+            snapshot = await client.request("snapshot", rows=rows)
+        except ControlRequestError as exc:
+            self.model.status = f"snapshot failed: {exc.message}"
+            return None
+        self.model.last_poll_ms = (time.perf_counter() - started) * 1000
+        self.model.update(snapshot)
+        self._redraw()
+        return snapshot  # type: ignore[no-any-return]
+
+    def _current_screen(self) -> Screen[Any] | None:
+        try:
+            return self.screen
+        except ScreenStackError:  # starting up or shutting down
+            return None
+
+    def _redraw(self) -> None:
+        refresh = getattr(self._current_screen(), "refresh_model", None)
+        if refresh is not None:
+            refresh(self.model)
+
+    async def _route_events(self, client: ControlClient) -> None:
+        async for event in client.events():
+            sink = self._sinks.get(event.station_id)
+            if sink is not None:
+                sink(event)
+
+    def add_event_sink(self, station_id: str, sink: Callable[[ControlEvent], None]) -> None:
+        """Hand ``station_id``'s subscription events to ``sink``."""
+        self._sinks[station_id] = sink
+
+    def remove_event_sink(self, station_id: str) -> None:
+        self._sinks.pop(station_id, None)
+
+    # --------------------------------------------------------------- commands
+
+    async def control(self, command: str, /, quiet: bool = False, **fields: Any) -> Any:
+        """Run a control command; on failure notify (unless ``quiet``) and return ``None``."""
+        client = self.client
+        if client is None or not client.connected:
+            if not quiet:
+                self.notify(f"{command}: not connected", severity="error")
+            return None
+        try:
+            result = await client.request(command, **fields)
+        except ControlRequestError as exc:
+            self.command_log.append((command, fields, exc.code))
+            if not quiet:
+                self.notify(f"{command}: {exc.message}", title=exc.code, severity="error")
+            return None
+        except ControlConnectionError as exc:
+            self.command_log.append((command, fields, "disconnected"))
+            if not quiet:
+                self.notify(f"{command}: {exc}", severity="error")
+            return None
+        self.command_log.append((command, fields, "ok"))
+        return result
+
+    def send_command(self, command: str, /, quiet: bool = False, show_result: bool = False, **fields: Any) -> None:
+        """Run a command in the background and notify how it went."""
+
+        async def run() -> None:
+            result = await self.control(command, quiet=quiet, **fields)
+            if result is None or quiet:
+                return
+            if show_result:
+                self.push_screen(ResultScreen(command, result))
+            else:
+                who = fields.get("station_id", "")
+                self.notify(f"{command} {who}: {getattr(result, 'message', '') or 'done'}")
+
+        self.run_worker(run(), group="commands")
+
+    # ------------------------------------------------------------ navigation
+
+    def open_station(self, station_id: str, source: str = "auto") -> None:
+        self.push_screen(StationScreen(station_id, source))
+
+    def open_composer(self, station_id: str | None = None, target: str = "station", action: str = "Heartbeat") -> None:
+        self.push_screen(ComposerScreen(station_id, target, action))
+
+    def open_command_form(self, command: str, values: dict[str, Any] | None = None) -> None:
+        """Ask for ``command``'s fields, then send it."""
+
+        def submitted(fields: dict[str, Any] | None) -> None:
+            if fields is None:
+                return
+            if command == "subscribe" and fields.get("station_id"):
+                self.open_station(str(fields["station_id"]), str(fields.get("source", "auto")))
+                return
+            self.send_command(command, show_result=command in _READ_COMMANDS, **fields)
+
+        self.push_screen(CommandForm(command, values), submitted)
+
+    def run_palette_command(self, command: str) -> None:
+        """A command chosen in the palette: ask for its fields if it has any, then send it."""
+        current = getattr(self._current_screen(), "current_station_id", None)
+        station_id = current() if callable(current) else None
+        names = {name for name, *_ in command_fields(command)}
+        values: dict[str, Any] = {}
+        if station_id and "station_id" in names:
+            values["station_id"] = station_id
+        if station_id and command == "remove_stations":
+            values["station_ids"] = [station_id]
+        if command == "snapshot":
+            values["rows"] = False
+        if not names:
+            self.send_command(command, show_result=command in _READ_COMMANDS)
+        else:
+            self.open_command_form(command, values)
+
+    def action_compose(self) -> None:
+        current = getattr(self._current_screen(), "current_station_id", None)
+        self.open_composer(current() if callable(current) else None)
+
+
+def run_dashboard(control_url: str, token: str | None = None) -> int:
+    """Run the dashboard in the foreground until the user quits; returns the exit status."""
+    result = FleetDashboard(control_url, token).run()
+    return int(result or 0)

@@ -1,0 +1,291 @@
+"""The dashboard's plain model: no Textual, no I/O.
+
+The app pulls a :class:`~fleet.control.messages.FleetSnapshot` twice a second and
+hands it to :meth:`DashboardModel.update`; widgets read from the model when they
+render. Nothing here is updated per OCPP message.
+
+* :class:`StationTableModel`: the stations, filtered and sorted for the table;
+  the table renders only the visible slice of :attr:`StationTableModel.view`.
+* :class:`History`: short series for the sparklines (calls/s, p50/p99 per action).
+* :func:`payload_skeleton` / :func:`validate_payload`: the request composer's
+  JSON skeleton of an action's required fields, and its validation with the
+  action's own decoder.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from ..control.messages import FleetSnapshot, StationRow
+from ..ocpp.v201 import ACTIONS, request_decoder
+
+__all__ = [
+    "COLUMNS",
+    "Column",
+    "DashboardModel",
+    "History",
+    "StationTableModel",
+    "connector_glyphs",
+    "payload_skeleton",
+    "sparkline",
+    "validate_payload",
+]
+
+STATES = ("idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted",
+          "offline", "closed")
+
+
+def connector_glyphs(statuses: Sequence[str]) -> str:
+    """One letter per connector: A(vailable) O(ccupied) F(aulted) U(navailable) R(eserved)."""
+    return "".join((s[:1] or "?").upper() for s in statuses)
+
+
+def _kw(value: float) -> str:
+    return f"{value / 1000:.1f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of the stations table: title, width, how to show and sort a row."""
+
+    key: str
+    title: str
+    width: int
+    text: Callable[[StationRow], str]
+    sort: Callable[[StationRow], Any]
+    right: bool = False
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("id", "STATION", 18, lambda r: r.id, lambda r: r.id),
+    Column("profile", "PROFILE", 12, lambda r: r.profile, lambda r: r.profile),
+    Column("state", "STATE", 10, lambda r: r.state, lambda r: r.state),
+    Column("connectors", "CONN", 5, lambda r: connector_glyphs(r.connectors), lambda r: connector_glyphs(r.connectors)),
+    Column("power", "kW", 6, lambda r: _kw(r.power_w) if r.power_w else "-", lambda r: r.power_w, True),
+    Column("energy", "kWh", 8, lambda r: _kw(r.energy_wh) if r.energy_wh else "-", lambda r: r.energy_wh, True),
+    Column("soc", "SoC%", 5, lambda r: f"{r.soc:.0f}" if r.soc is not None else "-",
+           lambda r: -1.0 if r.soc is None else r.soc, True),
+    Column("tx", "TRANSACTION", 13, lambda r: r.tx_id or "", lambda r: r.tx_id or ""),
+    Column("calls", "CALLS", 7, lambda r: str(r.calls), lambda r: r.calls, True),
+    Column("errors", "ERR", 5, lambda r: str(r.errors) if r.errors else "", lambda r: r.errors, True),
+    Column("reconnects", "RECON", 5, lambda r: str(r.reconnects) if r.reconnects else "", lambda r: r.reconnects, True),
+    Column("last_error", "LAST ERROR", 40, lambda r: r.last_error, lambda r: r.last_error),
+)
+COLUMN_KEYS = tuple(c.key for c in COLUMNS)
+
+
+def _parse_filter(text: str) -> list[Callable[[StationRow], bool]]:
+    """``state:charging,faulted profile:ac error:timeout id:CS1 word`` -> predicates (all must hold).
+
+    A bare word matches the id; ``error:`` alone matches any station with an error.
+    """
+    tests: list[Callable[[StationRow], bool]] = []
+    for token in text.split():
+        field, sep, value = token.partition(":")
+        if not sep:
+            field, value = "id", token
+        field, needle = field.lower(), value.lower()
+        if field in ("state", "s"):
+            wanted = {v for v in needle.split(",") if v}
+            tests.append(lambda r, w=wanted: r.state in w)  # type: ignore[misc]
+        elif field in ("profile", "p"):
+            tests.append(lambda r, n=needle: n in r.profile.lower())  # type: ignore[misc]
+        elif field in ("error", "err", "e"):
+            if needle:
+                tests.append(lambda r, n=needle: n in r.last_error.lower())  # type: ignore[misc]
+            else:
+                tests.append(lambda r: bool(r.last_error) or r.errors > 0)
+        else:
+            tests.append(lambda r, n=needle: n in r.id.lower())  # type: ignore[misc]
+    return tests
+
+
+class StationTableModel:
+    """The stations, filtered and sorted; :attr:`view` is what the table shows."""
+
+    def __init__(self) -> None:
+        self.rows: list[StationRow] = []
+        self.view: list[StationRow] = []
+        self.filter_text = ""
+        self.sort_key = "id"
+        self.reverse = False
+        self._tests: list[Callable[[StationRow], bool]] = []
+        self._index: dict[str, int] | None = None
+        self.last_update_ms = 0.0
+
+    def set_rows(self, rows: list[StationRow]) -> None:
+        self.rows = rows
+        self._recompute()
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._tests = _parse_filter(text)
+        self._recompute()
+
+    def set_sort(self, key: str, reverse: bool | None = None) -> None:
+        """Sort by column ``key``; the same key again flips the direction (unless ``reverse`` is given)."""
+        if key not in COLUMN_KEYS:
+            raise KeyError(key)
+        if reverse is None:
+            reverse = not self.reverse if key == self.sort_key else False
+        self.sort_key, self.reverse = key, reverse
+        self._recompute()
+
+    def cycle_sort(self, step: int) -> None:
+        index = (COLUMN_KEYS.index(self.sort_key) + step) % len(COLUMN_KEYS)
+        self.set_sort(COLUMN_KEYS[index], reverse=False)
+
+    def _recompute(self) -> None:
+        started = time.perf_counter()
+        rows = self.rows
+        tests = self._tests
+        if tests:
+            rows = [r for r in rows if all(t(r) for t in tests)]
+        column = COLUMNS[COLUMN_KEYS.index(self.sort_key)]
+        self.view = sorted(rows, key=column.sort, reverse=self.reverse)  # timsort: near O(n) when sorted
+        self._index = None
+        self.last_update_ms = (time.perf_counter() - started) * 1000
+
+    def index_of(self, station_id: str) -> int | None:
+        """The position of ``station_id`` in :attr:`view` (``None`` if filtered out)."""
+        if self._index is None:
+            self._index = {r.id: i for i, r in enumerate(self.view)}
+        return self._index.get(station_id)
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 24) -> str:
+    """``values`` (the last ``width`` of them) as block characters scaled to their maximum."""
+    data = list(values)[-width:]
+    if not data:
+        return ""
+    top = max(data)
+    if top <= 0:
+        return _BARS[0] * len(data)
+    return "".join(_BARS[min(len(_BARS) - 1, int(v / top * (len(_BARS) - 1) + 0.5))] for v in data)
+
+
+class History:
+    """The last ``length`` values of the figures the overview plots."""
+
+    def __init__(self, length: int = 120) -> None:
+        self.length = length
+        self.calls_per_s: deque[float] = deque(maxlen=length)
+        self.failed: deque[float] = deque(maxlen=length)  # failed calls per second
+        self.p50: dict[str, deque[float]] = {}
+        self.p99: dict[str, deque[float]] = {}
+        self.rate: dict[str, deque[float]] = {}
+        self._last_failed: tuple[float, int] | None = None
+
+    def add(self, snapshot: FleetSnapshot) -> None:
+        self.calls_per_s.append(snapshot.calls_per_s)
+        last = self._last_failed
+        rate = 0.0
+        if last is not None and snapshot.failed >= last[1] and snapshot.at > last[0]:
+            rate = (snapshot.failed - last[1]) / (snapshot.at - last[0])
+        self.failed.append(rate)
+        self._last_failed = (snapshot.at, snapshot.failed)
+        for action in snapshot.actions:
+            key = f"{action.direction}:{action.action}"
+            for series, value in ((self.p50, action.p50_ms), (self.p99, action.p99_ms), (self.rate, action.rate)):
+                series.setdefault(key, deque(maxlen=self.length)).append(value)
+
+
+class DashboardModel:
+    """Everything the dashboard shows, refreshed from snapshots."""
+
+    def __init__(self) -> None:
+        self.snapshot: FleetSnapshot | None = None
+        self.table = StationTableModel()
+        self.history = History()
+        self.connected = False
+        self.status = "connecting…"
+        self.ticks = 0
+        self.last_poll_ms = 0.0
+
+    def update(self, snapshot: FleetSnapshot) -> None:
+        self.snapshot = snapshot
+        self.history.add(snapshot)
+        if snapshot.rows is not None:
+            self.table.set_rows(snapshot.rows)
+        self.ticks += 1
+
+
+# ------------------------------------------------------------- the composer
+
+
+def _skeleton_of(info: Any, depth: int = 0) -> Any:
+    t = msgspec.inspect
+    if depth > 8:
+        return None
+    if isinstance(info, t.UnionType):
+        options = [o for o in info.types if not isinstance(o, t.NoneType)]
+        return _skeleton_of(options[0], depth) if options else None
+    if isinstance(info, t.Metadata):
+        return _skeleton_of(info.type, depth)
+    if isinstance(info, t.StructType):
+        return {f.encode_name: _skeleton_of(f.type, depth + 1) for f in info.fields if f.required}
+    if isinstance(info, t.EnumType):
+        return next(iter(info.cls)).value
+    if isinstance(info, (t.ListType, t.SetType, t.FrozenSetType, t.VarTupleType)):
+        return [_skeleton_of(info.item_type, depth + 1)] if (info.min_length or 0) > 0 else []
+    if isinstance(info, t.DateTimeType):
+        return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    if isinstance(info, t.BoolType):
+        return False
+    if isinstance(info, t.IntType):
+        return max(0, info.ge or 0, (info.gt or -1) + 1)
+    if isinstance(info, t.FloatType):
+        return float(max(0.0, info.ge or 0.0))
+    if isinstance(info, t.StrType):
+        return "x" * (info.min_length or 0) if info.min_length else ""
+    if isinstance(info, t.LiteralType):
+        return info.values[0]
+    if isinstance(info, t.DictType):
+        return {}
+    return None
+
+
+def payload_skeleton(action: str) -> dict[str, Any]:
+    """A JSON payload of ``action``'s request with its required fields filled with placeholders.
+
+    Raises:
+        KeyError: unknown action.
+    """
+    request_type = ACTIONS[action][0]
+    skeleton = _skeleton_of(msgspec.inspect.type_info(request_type))
+    return skeleton if isinstance(skeleton, dict) else {}
+
+
+class Verdict(enum.Enum):
+    OK = "ok"
+    BAD_JSON = "bad_json"
+    INVALID = "invalid"
+    UNKNOWN_ACTION = "unknown_action"
+
+
+def validate_payload(action: str, text: str) -> tuple[Verdict, str, dict[str, Any] | None]:
+    """Check ``text`` as ``action``'s request payload: (verdict, message, the payload as a dict)."""
+    if action not in ACTIONS:
+        return Verdict.UNKNOWN_ACTION, f"{action!r} is not an OCPP 2.0.1 action", None
+    try:
+        raw = msgspec.json.decode(text.encode())
+    except msgspec.DecodeError as exc:
+        return Verdict.BAD_JSON, f"not JSON: {exc}", None
+    if not isinstance(raw, dict):
+        return Verdict.INVALID, "the payload must be a JSON object", None
+    try:
+        request_decoder(action).decode(text.encode())
+    except msgspec.ValidationError as exc:
+        return Verdict.INVALID, f"invalid {action} request: {exc}", None
+    return Verdict.OK, f"valid {action} request", raw

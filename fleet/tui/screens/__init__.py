@@ -1,0 +1,11 @@
+"""The dashboard's screens."""
+
+from .composer import ComposerScreen
+from .csms import CsmsScreen
+from .form import CommandForm
+from .overview import OverviewScreen
+from .result import ResultScreen
+from .station import StationScreen
+from .stations import StationsScreen
+
+__all__ = ["CommandForm", "ComposerScreen", "CsmsScreen", "OverviewScreen", "ResultScreen", "StationScreen", "StationsScreen"]

@@ -1,0 +1,21 @@
+"""The dashboard's widgets, one per module."""
+
+from .errors_panel import ErrorsPanel
+from .frame_log import FrameLog
+from .latency_table import LatencyTable
+from .state_counts import StateCounts
+from .station_detail import StationDetailView
+from .stations_table import StationsTable
+from .status_line import StatusLine
+from .throughput import Throughput
+
+__all__ = [
+    "ErrorsPanel",
+    "FrameLog",
+    "LatencyTable",
+    "StateCounts",
+    "StationDetailView",
+    "StationsTable",
+    "StatusLine",
+    "Throughput",
+]

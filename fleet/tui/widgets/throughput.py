@@ -1,0 +1,33 @@
+"""Calls per second over time, with the totals."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ...control.messages import FleetSnapshot
+from ..model import History, sparkline
+
+__all__ = ["Throughput"]
+
+
+class Throughput(Static):
+    """calls/s now and its sparkline; answered and failed calls; reconnects."""
+
+    def show(self, snapshot: FleetSnapshot, history: History, width: int = 60) -> None:
+        text = Text()
+        text.append(f"{'calls/s':<9}", style="bold")
+        text.append(f"{snapshot.calls_per_s:>10,.1f}  ", style="bold cyan")
+        text.append(sparkline(history.calls_per_s, width), style="cyan")
+        failed_now = history.failed[-1] if history.failed else 0.0
+        text.append(f"\n{'failed/s':<9}", style="bold")
+        text.append(f"{failed_now:>10,.1f}  ", style="bold red" if failed_now else "")
+        text.append(sparkline(history.failed, width), style="red")
+        text.append(
+            f"\nanswered {snapshot.completed:,}   failed {snapshot.failed:,}   reconnects {snapshot.reconnects:,}"
+        )
+        if snapshot.csms_connected:
+            text.append(f"   connected to the CSMS {snapshot.csms_connected:,}")
+        if snapshot.phase:
+            text.append(f"   phase {snapshot.phase}", style="bold")
+        self.update(text)
