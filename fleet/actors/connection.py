@@ -187,6 +187,7 @@ class OcppConnection:
     ) -> ResultReceived:
         """Like :meth:`call`, but return the whole :class:`ResultReceived` (id, tag, times)."""
         if self.session.closed:
+            await trio.lowlevel.checkpoint()  # so a caller retrying in a loop still yields
             raise ConnectionLost("not connected")
         message_id = self.session.call(
             request, trio.current_time(), action=action, message_id=message_id, tag=tag, timeout=timeout

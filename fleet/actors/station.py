@@ -1,0 +1,2261 @@
+"""The charging-station actor: one simulated OCPP 2.0.1 station.
+
+A :class:`Station` connects to a CSMS (with retry back-off), boots, heartbeats,
+reports its connectors, runs transactions (by hand or with the profile's
+automatic transaction generator), answers every CSMS request and keeps its
+TransactionEvents while offline. Typical use::
+
+    async with open_station("CS001", "ws://127.0.0.1:9000/ocpp", password="...") as station:
+        await station.wait_until(lambda s: s.state == "available")
+        await station.plug(1)
+        await station.start_transaction(1, "TOKEN-1")
+        ...
+
+Design (a fleet runs thousands of these per process):
+
+* one main-loop task per station owns all its state; it sleeps until the next
+  timer (heartbeat, meter values, generator, boot retry, reconnect...) or the
+  next mailbox message, whichever comes first. Each connection adds the tasks of
+  :class:`~fleet.actors.connection.OcppConnection` (reader, call timer, pings).
+* station-initiated requests go through one ordered queue, sent one at a time
+  (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
+  queued across disconnections and resets and are retried, never reordered;
+  after a reconnection the queue drains at the pace of the CSMS's answers.
+* CSMS requests are answered by synchronous handlers (:mod:`.station_handlers`),
+  overridable per action with :meth:`Station.on`; what they start (reports,
+  triggered messages, transactions) runs later in the main loop.
+* the outside world talks to the station through its mailbox (the ``async``
+  methods) and reads :meth:`Station.snapshot`, a frozen, cached Struct.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from typing import Any, Final, Literal
+
+import msgspec
+import trio
+from trio_websocket import ConnectionClosed, HandshakeError
+
+from ..events import Connected, Disconnected, FleetEvent
+from ..ocpp import (
+    CallTimeout,
+    ConnectionLost,
+    InvalidResponse,
+    LocalProtocolError,
+    RemoteCallError,
+    Session,
+)
+from ..ocpp.v201 import (
+    ACTIONS,
+    EVSE,
+    AuthorizationStatus,
+    AuthorizeRequest,
+    BootNotificationRequest,
+    BootReason,
+    ChargingState,
+    ChargingStation,
+    Component,
+    EventData,
+    EventNotification,
+    EventTrigger,
+    FirmwareStatus,
+    HeartbeatRequest,
+    IdToken,
+    IdTokenEnum,
+    IdTokenInfo,
+    MeterValuesRequest,
+    Modem,
+    NotifyEventRequest,
+    ReadingContext,
+    Reason,
+    RegistrationStatus,
+    SecurityEventNotificationRequest,
+    StatusNotificationRequest,
+    Transaction,
+    TransactionEvent,
+    TransactionEventRequest,
+    TriggerReason,
+    UploadLogStatus,
+    Variable,
+)
+from ..ocpp_log import OcppLog
+from ..profiles import StationProfile, draw, render_pattern, station_password
+from ..transport import HandshakeRefused, open_station_websocket
+from .connection import ConnectionObserver, Handler, OcppConnection
+from .device_model import DeviceModel, Key, VarDef, catalog_for, key
+from .hub import EventHub
+from .smart_charging import ProfileStore
+from .station_handlers import HANDLERS
+from .transactions import (
+    AUTHORIZED,
+    EV_CONNECTED,
+    ConnectorState,
+    EvseState,
+    OutItem,
+    OutQueue,
+    TxState,
+    Vehicle,
+    conditions,
+    normalize_points,
+)
+
+__all__ = [
+    "STATES",
+    "ConnectorSnapshot",
+    "EvseSnapshot",
+    "Station",
+    "StationCounters",
+    "StationSnapshot",
+    "StationState",
+    "backoff_base",
+    "backoff_delay",
+    "open_station",
+]
+
+logger = logging.getLogger("fleet.station")
+
+StationState = Literal[
+    "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
+]
+#: Every state a station reports, in lifecycle order.
+STATES: Final = (
+    "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
+)
+
+#: Real seconds between answering a CSMS request and acting on it when the action
+#: closes the connection (Reset, a new password): time for the answer to leave.
+_ACT_AFTER_REPLY: Final = 0.05
+#: Real seconds a graceful websocket close may take.
+_CLOSE_TIMEOUT: Final = 2.0
+
+
+def backoff_base(attempt: int, wait_minimum: float, repeat_times: int) -> float:
+    """The reconnection wait without jitter: ``wait_minimum * 2**min(attempt, repeat_times)``.
+
+    ``attempt`` counts the failed reconnection attempts since the connection was
+    lost (0 before the first). OCPP-J 2.0.1 part 4 section 5.3 ("Reconnecting"):
+    the first reconnection waits RetryBackOffWaitMinimum; each failed attempt
+    *doubles* the previous wait, RetryBackOffRepeatTimes times at most, after which
+    the wait stays the same. The Node-RED reference grows the wait linearly
+    instead (2, 4, 6, 6, 6 s for minimum 2, repeat 2); fleet follows the spec
+    (2, 4, 8, 8, 8 s), which the OCA test TC_B_57_CS checks.
+    """
+    return float(wait_minimum * (2 ** min(max(attempt, 0), max(repeat_times, 0))))
+
+
+def backoff_delay(
+    attempt: int, wait_minimum: float, repeat_times: int, random_range: float, rng: random.Random
+) -> float:
+    """:func:`backoff_base` plus a fresh uniform ``0..random_range`` seconds (every attempt
+    gets its own random part, as the spec asks)."""
+    jitter = rng.uniform(0.0, random_range) if random_range > 0 else 0.0
+    return backoff_base(attempt, wait_minimum, repeat_times) + jitter
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+class ConnectorSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """One connector.
+
+    Attributes:
+        connector_id: its number on the EVSE (from 1).
+        status: the OCPP connector status (``Available``, ``Occupied``, ...).
+        type: the OCPP connector type.
+    """
+
+    connector_id: int
+    status: str
+    type: str
+
+
+class EvseSnapshot(msgspec.Struct, frozen=True):
+    """One EVSE.
+
+    Attributes:
+        evse_id: its number (from 1).
+        connectors: its connectors.
+        operative: whether it is operative (ChangeAvailability).
+        plugged: the connector a vehicle is plugged into, if any.
+        transaction_id: the running transaction, if any.
+        charging_state: the transaction's charging state, if any.
+        id_token: the token that authorized the transaction, if any.
+        power_w: power delivered now, W.
+        energy_wh: energy of the running transaction so far, Wh.
+        register_wh: the meter's energy register, Wh.
+        soc: the vehicle's state of charge, percent, if a vehicle is plugged.
+        limit_w: the smart-charging limit in force, W, if any.
+    """
+
+    evse_id: int
+    connectors: tuple[ConnectorSnapshot, ...]
+    operative: bool
+    plugged: int | None
+    transaction_id: str | None
+    charging_state: str | None
+    id_token: str | None
+    power_w: float
+    energy_wh: float
+    register_wh: float
+    soc: float | None
+    limit_w: float | None
+
+
+class StationCounters(msgspec.Struct, frozen=True, gc=False):
+    """What a station did so far.
+
+    Attributes:
+        connects: connections opened.
+        connect_failures: connection attempts that failed.
+        disconnects: connections lost or closed.
+        boots: BootNotification answers received.
+        reboots: simulated reboots (Reset, firmware update).
+        heartbeats: heartbeats answered.
+        transactions_started: transactions started.
+        transactions_ended: transactions ended.
+        events_generated: TransactionEvents generated.
+        events_sent: TransactionEvents the CSMS acknowledged.
+        events_dropped: TransactionEvents given up (CALLERROR after all attempts,
+            or shed from a full offline queue).
+        requests_failed: other requests of ours that failed.
+    """
+
+    connects: int
+    connect_failures: int
+    disconnects: int
+    boots: int
+    reboots: int
+    heartbeats: int
+    transactions_started: int
+    transactions_ended: int
+    events_generated: int
+    events_sent: int
+    events_dropped: int
+    requests_failed: int
+
+
+class StationSnapshot(msgspec.Struct, frozen=True):
+    """A station's state at one moment (a copy; never changes).
+
+    Attributes:
+        station_id: the station id.
+        state: one of :data:`STATES`: ``idle`` (not started or waiting for a
+            ``connect``), ``connecting``, ``booting`` (waiting for the
+            BootNotification answer), ``pending``, ``rejected``, ``available``,
+            ``charging`` (a transaction delivers energy), ``faulted`` (a connector
+            is faulted), ``offline`` (connection lost, reconnecting), ``closed``.
+        registration: the last BootNotification status, if any.
+        connected: whether the websocket is up.
+        csms_url: where it connects.
+        ocpp_version: the protocol version.
+        evses: the EVSEs.
+        queued: requests waiting to be sent (TransactionEvents among them survive
+            disconnections).
+        queued_events: TransactionEvents waiting to be sent.
+        counters: what it did so far.
+        last_error: the last connection or request error, if any.
+    """
+
+    station_id: str
+    state: str
+    registration: str | None
+    connected: bool
+    csms_url: str
+    ocpp_version: str
+    evses: tuple[EvseSnapshot, ...]
+    queued: int
+    queued_events: int
+    counters: StationCounters
+    last_error: str | None
+
+
+# ---------------------------------------------------------------- mailbox
+
+
+class Connect(msgspec.Struct, frozen=True):
+    """Connect (or reconnect at once), optionally to a new URL, password or station id."""
+
+    url: str | None = None
+    password: str | None = None
+    station_id: str | None = None
+
+
+class Close(msgspec.Struct, frozen=True):
+    """Disconnect and stop reconnecting until the next :class:`Connect`."""
+
+
+class SetRetryBackoff(msgspec.Struct, frozen=True):
+    """Change the reconnection back-off (the OCPPCommCtrlr RetryBackOff* variables)."""
+
+    wait_minimum: int | None = None
+    repeat_times: int | None = None
+    random_range: int | None = None
+
+
+class Plug(msgspec.Struct, frozen=True):
+    """A vehicle plugs into a connector."""
+
+    evse_id: int
+    connector_id: int = 1
+
+
+class Unplug(msgspec.Struct, frozen=True):
+    """The vehicle unplugs from an EVSE."""
+
+    evse_id: int
+
+
+class StartTransaction(msgspec.Struct, frozen=True):
+    """A driver presents a token at an EVSE (authorization, then charging)."""
+
+    evse_id: int
+    id_token: str
+    token_type: str = "ISO14443"
+    authorize: bool = True
+
+
+class StopTransaction(msgspec.Struct, frozen=True):
+    """The driver stops the transaction on an EVSE."""
+
+    evse_id: int
+    reason: str = "Local"
+
+
+class ResetStation(msgspec.Struct, frozen=True):
+    """Reboot the station (``Immediate``) or once its transactions ended (``OnIdle``)."""
+
+    type: str = "Immediate"
+    reason: str = "LocalReset"
+
+
+class SetFaulted(msgspec.Struct, frozen=True):
+    """Mark a connector faulted (or clear the fault)."""
+
+    evse_id: int
+    connector_id: int = 1
+    faulted: bool = True
+
+
+class Shutdown(msgspec.Struct, frozen=True):
+    """End transactions, deliver what is queued (within ``timeout``), close and stop."""
+
+    timeout: float = 5.0
+
+
+class _Up:
+    __slots__ = ("connection", "done", "generation", "scope")
+
+    def __init__(self, generation: int, connection: OcppConnection, scope: trio.CancelScope, done: trio.Event) -> None:
+        self.generation = generation
+        self.connection = connection
+        self.scope = scope
+        #: set when the connection task has finished (websocket closed)
+        self.done = done
+
+
+class _Down:
+    __slots__ = ("generation", "reason", "was_connected")
+
+    def __init__(self, generation: int, reason: str, was_connected: bool) -> None:
+        self.generation = generation
+        self.reason = reason
+        self.was_connected = was_connected
+
+
+class _Reply:
+    """How a mailbox command went: set ``done`` once applied; ``error`` if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.error: Exception | None = None
+
+
+class _Call:
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        self.function = function
+
+
+_WAKE: Final = object()
+
+
+class _HandlerMap(Mapping[str, Handler]):
+    """The station's handlers: the user's overrides, else the defaults of :mod:`.station_handlers`."""
+
+    __slots__ = ("_station",)
+
+    def __init__(self, station: Station) -> None:
+        self._station = station
+
+    def get(self, action: str, default: Any = None) -> Any:
+        override = self._station._overrides.get(action)
+        if override is not None:
+            return override
+        function = HANDLERS.get(action)
+        if function is None:
+            return default
+        station = self._station
+
+        def handle(request: Any, context: Any) -> Any:
+            try:
+                return function(station, request)
+            finally:
+                station.wake()
+
+        return handle
+
+    def __getitem__(self, action: str) -> Handler:
+        handler = self.get(action)
+        if handler is None:
+            raise KeyError(action)
+        return handler  # type: ignore[no-any-return]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(set(HANDLERS) | set(self._station._overrides))
+
+    def __len__(self) -> int:
+        return len(set(HANDLERS) | set(self._station._overrides))
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _describe_error(exc: BaseException) -> str:
+    """A short text for a connection failure (the innermost meaningful error)."""
+    if isinstance(exc, trio.TooSlowError):
+        return "connection timed out"
+    if isinstance(exc, HandshakeError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+#: The security event a station reports once accepted after a boot of this reason.
+_BOOT_SECURITY_EVENTS: Final = {
+    BootReason.REMOTE_RESET: "ResetOrReboot",
+    BootReason.LOCAL_RESET: "ResetOrReboot",
+    BootReason.FIRMWARE_UPDATE: "FirmwareUpdated",
+}
+
+
+class Station:
+    """One simulated OCPP 2.0.1 charging station (an actor).
+
+    Args:
+        station_id: the station id (appended to the CSMS URL).
+        csms_url: ``ws://`` or ``wss://`` URL of the CSMS route.
+        password: Basic-auth password; default: the profile's password pattern.
+        profile: what kind of station it is and how it behaves.
+        ssl_context: TLS for ``wss://`` (CA, client certificate).
+        auto_connect: connect at start; otherwise wait for :meth:`connect`.
+        ocpp_log: the raw frame log, if any.
+        seed: seed of every random choice (``None``: random).
+        observer: the metrics collector of its connections.
+        speed: simulated seconds per real second for the station's own timers
+            (heartbeat, meter values, back-off, generator, reboot); ``10`` runs a
+            station ten times faster. Call timeouts and pings stay real.
+        audit: keep each transaction's seqNos and final energy for the
+            nothing-lost audit (:meth:`transaction_records`).
+        handler_timeout: seconds an (async) override handler may take.
+    """
+
+    def __init__(
+        self,
+        station_id: str,
+        csms_url: str,
+        *,
+        password: str | None = None,
+        profile: StationProfile | None = None,
+        ssl_context: Any = None,
+        auto_connect: bool = True,
+        ocpp_log: OcppLog | None = None,
+        seed: int | None = None,
+        observer: ConnectionObserver | None = None,
+        speed: float = 1.0,
+        audit: bool = False,
+        handler_timeout: float = 10.0,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.station_id = station_id
+        self.csms_url = csms_url
+        self.profile = profile if profile is not None else StationProfile()
+        self.password = password if password is not None else station_password(self.profile, station_id)
+        self.ssl_context = ssl_context
+        self.auto_connect = auto_connect
+        self.ocpp_log = ocpp_log
+        self.observer = observer
+        self.speed = speed
+        self.audit = audit
+        self.handler_timeout = handler_timeout
+        self.rng = random.Random(seed)
+        self.hub: EventHub[FleetEvent] = EventHub()
+        values: dict[Key, str] = {key("SecurityCtrlr", "Identity"): station_id}
+        if self.password:
+            values[key("SecurityCtrlr", "BasicAuthPassword")] = self.password
+        self.model = DeviceModel(catalog_for(self.profile), self._dynamic_value, values)
+        self.evses = [
+            EvseState(n, evse, register_wh=round(self.rng.uniform(1000.0, 50000.0), 1))
+            for n, evse in enumerate(self.profile.evses, start=1)
+        ]
+        self.charging_profiles = ProfileStore()
+        self.queue = OutQueue(self.profile.offline_queue_limit)
+        self._overrides: dict[str, Handler] = {}
+        self._handlers = _HandlerMap(self)
+        self._send_channel, self._receive_channel = trio.open_memory_channel[tuple[Any, _Reply | None]](math.inf)
+        self._nursery: trio.Nursery | None = None
+        self._started = False
+        self._running = False
+        self._stopped = trio.Event()
+        # connection
+        self._state: str = "idle"
+        self._want_connection = auto_connect
+        self._conn: OcppConnection | None = None
+        self._conn_scope: trio.CancelScope | None = None
+        self._conn_done: trio.Event | None = None
+        self._connecting = False
+        self._closing = False
+        self._generation = 0
+        self._reconnect_at: float | None = None
+        self._reconnect_now = False
+        self._attempt = 0
+        self._stopping = False
+        self._stop_deadline = math.inf
+        # registration
+        self._registration: RegistrationStatus | None = None
+        self._boot_reason: BootReason | None = BootReason.POWER_UP
+        self._boot_due = False
+        self._booted_once = False
+        self._reboot_pending = False
+        self._reset_on_idle: BootReason | None = None
+        self._charging_station: ChargingStation | None = None
+        # behaviour
+        self._timers: dict[Any, tuple[float, Callable[[], None]]] = {}
+        self._seq = 0
+        self._station_operative = True
+        self._pending_station_operative: bool | None = None
+        self._atg_running = False
+        self._points: dict[str, frozenset[str]] = {}
+        # CSMS-managed data (see station_handlers)
+        self.local_list: dict[str, IdTokenInfo] = {}
+        self.local_list_version = 0
+        self.auth_cache: dict[str, IdTokenInfo] = {}
+        self.certificates: list[tuple[str, Any, str]] = []
+        self.display_messages: dict[int, Any] = {}
+        self.monitors: dict[int, Any] = {}
+        self.monitoring_base = "All"
+        self.monitoring_level = 9
+        self.network_profiles: dict[int, Any] = {}
+        self.firmware_status = FirmwareStatus.IDLE
+        self.firmware_request_id: int | None = None
+        self.firmware_version = self.profile.identity.firmware_version
+        self.firmware_installed_pending = False
+        self.log_status = UploadLogStatus.IDLE
+        self.log_request_id: int | None = None
+        self.next_monitor_id = 1
+        self._event_id = 0
+        # counters
+        self._connects = self._connect_failures = self._disconnects = 0
+        self._boots = self._reboots = self._heartbeats = 0
+        self._tx_started = self._tx_ended = 0
+        self._events_generated = self._events_sent = self._events_dropped = 0
+        self._requests_failed = 0
+        self._last_error: str | None = None
+        self._records: dict[str, dict[str, Any]] = {}
+        # snapshot cache
+        self._snapshot: StationSnapshot | None = None
+        self._changed: trio.Event | None = None
+
+    # ================================================================ public API
+
+    @property
+    def state(self) -> str:
+        """The station's state (see :data:`STATES`)."""
+        return self._state
+
+    @property
+    def booted(self) -> bool:
+        """Whether the CSMS accepted the station (BootNotification Accepted) at least once."""
+        return self._booted_once
+
+    @property
+    def connection(self) -> OcppConnection | None:
+        """The current connection, if connected."""
+        return self._conn
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run the station until :meth:`shutdown` (or cancellation).
+
+        ``task_status.started()`` is called as soon as the station takes commands,
+        before it is connected: a station whose CSMS is unreachable must still be
+        controllable (``close``, ``connect`` to another URL).
+        """
+        if self._started:
+            raise RuntimeError("a Station runs only once")
+        self._started = True
+        self._running = True
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                now = trio.current_time()
+                for evse in self.evses:
+                    evse.last_update = now
+                if self._want_connection:
+                    self._reconnect_at = now
+                task_status.started()
+                try:
+                    await self._loop()
+                    await self._close_gracefully()
+                finally:
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._running = False
+            self._conn = None
+            self._set_state("closed")
+            self._receive_channel.close()
+            self._release_waiters()
+            self._stopped.set()
+
+    async def connect(self, url: str | None = None, password: str | None = None, station_id: str | None = None) -> None:
+        """Connect now (reconnect if connected), optionally with a new URL, password or id."""
+        await self._command(Connect(url, password, station_id))
+
+    async def close(self) -> None:
+        """Disconnect and stop reconnecting (until :meth:`connect`)."""
+        await self._command(Close())
+
+    async def set_retry_backoff(
+        self, wait_minimum: int | None = None, repeat_times: int | None = None, random_range: int | None = None
+    ) -> None:
+        """Change the reconnection back-off values (seconds, doublings, seconds)."""
+        await self._command(SetRetryBackoff(wait_minimum, repeat_times, random_range))
+
+    async def plug(self, evse_id: int, connector_id: int = 1) -> None:
+        """A vehicle (drawn from the profile) plugs into ``connector_id`` of ``evse_id``."""
+        await self._command(Plug(evse_id, connector_id))
+
+    async def unplug(self, evse_id: int) -> None:
+        """The vehicle on ``evse_id`` unplugs (ends its transaction if TxStopPoint says so)."""
+        await self._command(Unplug(evse_id))
+
+    async def start_transaction(
+        self, evse_id: int, id_token: str, *, token_type: str = "ISO14443", authorize: bool = True
+    ) -> None:
+        """A driver presents ``id_token`` at ``evse_id``: Authorize (unless ``authorize``
+        is false or the local list accepts it), then the transaction per TxStartPoint."""
+        await self._command(StartTransaction(evse_id, id_token, token_type, authorize))
+
+    async def stop_transaction(self, evse_id: int, reason: str = "Local") -> None:
+        """The driver stops the transaction on ``evse_id`` (stoppedReason ``reason``)."""
+        await self._command(StopTransaction(evse_id, reason))
+
+    async def reset(self, type: str = "Immediate", reason: str = "LocalReset") -> None:
+        """Reboot the station now (``Immediate``) or when idle (``OnIdle``); it boots with ``reason``."""
+        await self._command(ResetStation(type, reason))
+
+    async def set_faulted(self, evse_id: int, connector_id: int = 1, faulted: bool = True) -> None:
+        """Mark a connector faulted (StatusNotification Faulted), or clear the fault."""
+        await self._command(SetFaulted(evse_id, connector_id, faulted))
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        """End all transactions, deliver the queue (at most ``timeout`` s), close, stop."""
+        if not self._running:
+            return
+        try:
+            self._send_channel.send_nowait((Shutdown(timeout), None))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        await self._stopped.wait()
+
+    async def call(
+        self,
+        request: Any,
+        *,
+        action: str | None = None,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """Send any request now and return the typed response.
+
+        Raises:
+            ConnectionLost: not connected (or the connection went first).
+            RemoteCallError, InvalidResponse, CallTimeout, LocalProtocolError: see
+                :meth:`OcppConnection.call`.
+        """
+        conn = self._conn
+        if conn is None:
+            raise ConnectionLost("not connected")
+        return await conn.call(request, action=action, message_id=message_id, tag=tag, timeout=timeout)
+
+    def on(self, action: str) -> Callable[[Handler], Handler]:
+        """Decorator: answer ``action`` with ``handler(request, context)`` instead of the default.
+
+        The handler returns the response (Struct or dict), directly or as a coroutine.
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"unknown OCPP 2.0.1 action {action!r}")
+
+        def register(handler: Handler) -> Handler:
+            self._overrides[action] = handler
+            return handler
+
+        return register
+
+    def remove_handler(self, action: str) -> None:
+        """Go back to the default handler of ``action``."""
+        self._overrides.pop(action, None)
+
+    @asynccontextmanager
+    async def subscribe(self, **kwargs: Any) -> AsyncIterator[trio.MemoryReceiveChannel[FleetEvent]]:
+        """Receive :class:`~fleet.events.Connected`, :class:`~fleet.events.Disconnected` and
+        :class:`~fleet.events.OcppMessage` events (see :meth:`EventHub.subscribe`)."""
+        async with self.hub.subscribe(**kwargs) as receiver:
+            yield receiver
+
+    def snapshot(self) -> StationSnapshot:
+        """The station's state now, as a frozen Struct (cached until something changes)."""
+        cached = self._snapshot
+        if cached is not None:
+            return cached
+        now = trio.current_time() if self._running else 0.0
+        flowing = False
+        evses = []
+        for evse in self.evses:
+            register = evse.register_wh
+            if evse.power_w > 0 and self._running:
+                flowing = True
+                extra = evse.power_w * max(0.0, now - evse.last_update) * self.speed / 3600.0
+                if evse.vehicle is not None:
+                    extra = min(extra, max(0.0, evse.vehicle.demand_wh - evse.vehicle.delivered_wh))
+                register += extra
+            else:
+                extra = 0.0
+            tx = evse.tx
+            soc = None
+            if evse.vehicle is not None:
+                soc = round(min(100.0, evse.vehicle.soc + 100.0 * extra / evse.vehicle.capacity_wh), 1)
+            evses.append(
+                EvseSnapshot(
+                    evse_id=evse.id,
+                    connectors=tuple(ConnectorSnapshot(c.connector_id, str(c.status), c.type) for c in evse.connectors),
+                    operative=evse.operative and self._station_operative,
+                    plugged=evse.plugged,
+                    transaction_id=tx.id if tx is not None else None,
+                    charging_state=str(tx.charging_state) if tx is not None and tx.charging_state else None,
+                    id_token=evse.authorized.id_token if evse.authorized is not None else None,
+                    power_w=round(evse.power_w, 1),
+                    energy_wh=round(register - tx.start_register_wh, 1) if tx is not None else 0.0,
+                    register_wh=round(register, 1),
+                    soc=soc,
+                    limit_w=evse.limit_w,
+                )
+            )
+        snapshot = StationSnapshot(
+            station_id=self.station_id,
+            state=self._state,
+            registration=str(self._registration) if self._registration is not None else None,
+            connected=self._conn is not None,
+            csms_url=self.csms_url,
+            ocpp_version=self.profile.ocpp_version,
+            evses=tuple(evses),
+            queued=len(self.queue),
+            queued_events=self.queue.durable_count(),
+            counters=StationCounters(
+                connects=self._connects,
+                connect_failures=self._connect_failures,
+                disconnects=self._disconnects,
+                boots=self._boots,
+                reboots=self._reboots,
+                heartbeats=self._heartbeats,
+                transactions_started=self._tx_started,
+                transactions_ended=self._tx_ended,
+                events_generated=self._events_generated,
+                events_sent=self._events_sent,
+                events_dropped=self._events_dropped + self.queue.dropped,
+                requests_failed=self._requests_failed,
+            ),
+            last_error=self._last_error,
+        )
+        if not flowing:
+            self._snapshot = snapshot
+        return snapshot
+
+    async def wait_until(self, predicate: Callable[[StationSnapshot], bool]) -> StationSnapshot:
+        """Wait until ``predicate(snapshot)`` holds; return that snapshot (wrap in
+        ``trio.fail_after`` for a timeout)."""
+        while True:
+            snapshot = self.snapshot()
+            if predicate(snapshot):
+                return snapshot
+            if not self._running and self._started:
+                raise RuntimeError(f"station {self.station_id} stopped in state {self._state}")
+            if self._changed is None:
+                self._changed = trio.Event()
+            await self._changed.wait()
+
+    def transaction_records(self) -> dict[str, dict[str, Any]]:
+        """For the nothing-lost audit (with ``audit=True``): transaction id ->
+        ``{"seq": [seqNo, ...], "energy": final register Wh}``."""
+        return {tx: {"seq": list(r["seq"]), "energy": r["energy"]} for tx, r in self._records.items()}
+
+    # ================================================================ main loop
+
+    async def _command(self, command: Any) -> None:
+        if not self._running:
+            raise RuntimeError(f"station {self.station_id} is not running")
+        reply = _Reply()
+        try:
+            self._send_channel.send_nowait((command, reply))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise RuntimeError(f"station {self.station_id} is not running") from None
+        await reply.done.wait()
+        if reply.error is not None:
+            raise reply.error
+
+    def _post(self, message: Any) -> None:
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            self._send_channel.send_nowait((message, None))
+
+    def wake(self) -> None:
+        """Have the main loop look at its queue and timers (after a handler queued something)."""
+        self._post(_WAKE)
+
+    def defer(self, function: Callable[[], None]) -> None:
+        """Run ``function`` in the main loop (after the current CSMS request is answered)."""
+        self._post(_Call(function))
+
+    async def _loop(self) -> None:
+        receive = self._receive_channel
+        while True:
+            now = trio.current_time()
+            self._fire_timers(now)
+            if self._stopping and self._may_stop(now):
+                return
+            self._maybe_connect(now)
+            item = self._next_item(now)
+            if item is not None:
+                await self._transmit(item)
+                await trio.lowlevel.checkpoint()
+                self._drain_mailbox()
+                continue
+            with trio.move_on_at(self._next_deadline()):
+                message = await receive.receive()
+                self._apply(message)
+            self._drain_mailbox()
+
+    def _drain_mailbox(self) -> None:
+        receive = self._receive_channel
+        while True:
+            try:
+                message = receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self._apply(message)
+
+    def _apply(self, message: tuple[Any, _Reply | None]) -> None:
+        command, reply = message
+        try:
+            self._handle(command)
+        except (ValueError, TypeError) as exc:  # a bad command: its caller gets the error
+            if reply is not None:
+                reply.error = exc
+            else:
+                logger.error("%s: %r failed: %s", self.station_id, command, exc)
+        except Exception as exc:  # a command must never kill the station
+            logger.exception("%s: command %r failed", self.station_id, command)
+            self._last_error = f"command {type(command).__name__} failed: {exc}"
+            self._touch()
+            if reply is not None:
+                reply.error = exc
+        finally:
+            if reply is not None:
+                reply.done.set()
+
+    def _handle(self, command: Any) -> None:
+        if command is _WAKE:
+            return
+        match command:
+            case _Call():
+                command.function()
+            case _Up():
+                self._on_up(command)
+            case _Down():
+                self._on_down(command)
+            case Plug():
+                evse = self._evse(command.evse_id)
+                self.plug_vehicle(evse, command.connector_id)
+            case Unplug():
+                self.unplug_vehicle(self._evse(command.evse_id))
+            case StartTransaction():
+                evse = self._evse(command.evse_id)
+                token = IdToken(id_token=command.id_token, type=IdTokenEnum(command.token_type))
+                self.present_token(evse, token, authorize=command.authorize)
+            case StopTransaction():
+                evse = self._evse(command.evse_id)
+                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason(command.reason),
+                                         id_token=evse.authorized)
+            case ResetStation():
+                reason = BootReason(command.reason)
+                if command.type == "OnIdle" and self.any_transaction():
+                    self._reset_on_idle = reason
+                else:
+                    self.reboot(reason)
+            case SetFaulted():
+                evse = self._evse(command.evse_id)
+                connector = evse.connector(command.connector_id)
+                if connector is None:
+                    raise ValueError(f"EVSE {evse.id} has no connector {command.connector_id}")
+                if connector.faulted != command.faulted:
+                    connector.faulted = command.faulted
+                    self.refresh_status(evse)
+                    self._notify_fault(evse, connector)
+                self._update_state()
+            case Connect():
+                self._on_connect_command(command)
+            case Close():
+                self._want_connection = False
+                self._reconnect_at = None
+                self._close_connection(1000, "closed by command")
+                if self._conn is None and not self._connecting:
+                    self._set_state("closed")
+            case SetRetryBackoff():
+                for name, value in (
+                    ("RetryBackOffWaitMinimum", command.wait_minimum),
+                    ("RetryBackOffRepeatTimes", command.repeat_times),
+                    ("RetryBackOffRandomRange", command.random_range),
+                ):
+                    if value is not None:
+                        self.model.put("OCPPCommCtrlr", name, str(int(value)))
+            case Shutdown():
+                self._begin_shutdown(command.timeout)
+            case _:
+                raise TypeError(f"unknown command {command!r}")
+
+    def _evse(self, evse_id: int) -> EvseState:
+        if 1 <= evse_id <= len(self.evses):
+            return self.evses[evse_id - 1]
+        raise ValueError(f"station {self.station_id} has no EVSE {evse_id}")
+
+    def evse_by_id(self, evse_id: int) -> EvseState | None:
+        return self.evses[evse_id - 1] if 1 <= evse_id <= len(self.evses) else None
+
+    # ------------------------------------------------------------------ timers
+
+    def set_timer(self, name: Any, delay: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` in the main loop after ``delay`` real seconds (replaces ``name``)."""
+        self._timers[name] = (trio.current_time() + max(0.0, delay), callback)
+
+    def sim_timer(self, name: Any, seconds: float, callback: Callable[[], None]) -> None:
+        """Like :meth:`set_timer`, ``seconds`` being simulated time (divided by ``speed``)."""
+        self.set_timer(name, seconds / self.speed, callback)
+
+    def cancel_timer(self, name: Any) -> None:
+        self._timers.pop(name, None)
+
+    def _fire_timers(self, now: float) -> None:
+        timers = self._timers
+        if not timers:
+            return
+        due = [name for name, (at, _) in timers.items() if at <= now]
+        for name in due:
+            entry = timers.pop(name, None)
+            if entry is None:
+                continue
+            try:
+                entry[1]()
+            except Exception as exc:
+                logger.exception("%s: timer %r failed", self.station_id, name)
+                self._last_error = f"timer {name!r} failed: {exc}"
+
+    def _next_deadline(self) -> float:
+        deadline = self._stop_deadline
+        for at, _ in self._timers.values():
+            if at < deadline:
+                deadline = at
+        if self._reconnect_at is not None and self._want_connection and self._conn is None and not self._connecting:
+            deadline = min(deadline, self._reconnect_at)
+        if self._conn is not None:
+            held = self.queue.head_wait()
+            if held is not None:
+                deadline = min(deadline, held)
+        return deadline
+
+    # ------------------------------------------------------------- connection
+
+    def _maybe_connect(self, now: float) -> None:
+        if (
+            not self._want_connection
+            or self._conn is not None
+            or self._connecting
+            or self._reconnect_at is None
+            or now < self._reconnect_at
+            or self._stopping
+            or self._nursery is None
+        ):
+            return
+        self._reconnect_at = None
+        self._generation += 1
+        self._connecting = True
+        self._set_state("connecting")
+        self._nursery.start_soon(
+            self._connection_task, self._generation, self.csms_url, self.station_id, self.password
+        )
+
+    async def _connection_task(self, generation: int, url: str, station_id: str, password: str | None) -> None:
+        scope = trio.CancelScope()
+        done = trio.Event()
+        try:
+            await self._connect_and_serve(generation, url, station_id, password, scope, done)
+        finally:
+            done.set()
+
+    async def _connect_and_serve(
+        self, generation: int, url: str, station_id: str, password: str | None, scope: trio.CancelScope,
+        done: trio.Event,
+    ) -> None:
+        reason = ""
+        connected = False
+        with scope:
+            try:
+                async with open_station_websocket(
+                    url, station_id, password=password, ssl_context=self.ssl_context
+                ) as (websocket, version):
+                    session = Session(version, role="station", call_timeout=float(self._message_timeout()))
+                    ping = self.model.get_int("OCPPCommCtrlr", "WebSocketPingInterval")
+                    conn = OcppConnection(
+                        websocket,
+                        session,
+                        station_id,
+                        handlers=self._handlers,
+                        hub=self.hub,
+                        ocpp_log=self.ocpp_log,
+                        observer=self.observer,
+                        handler_timeout=self.handler_timeout,
+                        ping_interval=float(ping) if ping > 0 else None,
+                    )
+                    connected = True
+                    self._post(_Up(generation, conn, scope, done))
+                    reason = await conn.serve()
+            except HandshakeRefused as exc:
+                reason = str(exc)
+            except (OSError, HandshakeError, trio.TooSlowError, ConnectionClosed) as exc:
+                reason = _describe_error(exc)
+            except Exception as exc:  # a bad URL and the like: report, never crash
+                reason = f"{type(exc).__name__}: {exc}"
+        if scope.cancelled_caught and not reason:
+            reason = "closed locally"
+        self._post(_Down(generation, reason or "closed", connected))
+
+    def _on_up(self, up: _Up) -> None:
+        if up.generation != self._generation:
+            up.scope.cancel()
+            return
+        self._conn = up.connection
+        self._conn_scope = up.scope
+        self._conn_done = up.done
+        self._connecting = False
+        self._closing = False
+        self._attempt = 0
+        self._connects += 1
+        self.hub.publish(Connected(self.station_id, up.connection.session.version.name, time.time()))
+        if self._registration != RegistrationStatus.ACCEPTED or self._boot_reason is not None:
+            self._boot_due = True
+            self._set_state("booting")
+        elif self.profile.boot_on_reconnect:
+            self._boot_reason = BootReason.UNKNOWN
+            self._boot_due = True
+            self._set_state("booting")
+        else:
+            self._online_again()
+            self._update_state()
+
+    def _on_down(self, down: _Down) -> None:
+        if down.generation != self._generation:
+            return
+        was_connected = self._conn is not None
+        self._conn = None
+        self._conn_scope = None
+        self._conn_done = None
+        self._connecting = False
+        self._closing = False
+        self._boot_due = False
+        self.cancel_timer("heartbeat")
+        self.cancel_timer("boot")
+        self.queue.drop_volatile()
+        if was_connected:
+            self._disconnects += 1
+            self.hub.publish(Disconnected(self.station_id, down.reason, time.time()))
+        else:
+            self._connect_failures += 1
+        if down.reason and not down.reason.startswith("closed locally"):
+            self._last_error = down.reason
+        if self._registration in (RegistrationStatus.PENDING, RegistrationStatus.REJECTED):
+            self._registration = None
+        now = trio.current_time()
+        if self._stopping:
+            self._reconnect_at = None
+        elif self._reboot_pending:
+            self._reboot_pending = False
+            self._reconnect_at = now + self.profile.reboot_delay / self.speed
+        elif self._reconnect_now:
+            self._reconnect_now = False
+            self._reconnect_at = now
+        elif self._want_connection:
+            delay = backoff_delay(
+                self._attempt,
+                self.model.get_int("OCPPCommCtrlr", "RetryBackOffWaitMinimum"),
+                self.model.get_int("OCPPCommCtrlr", "RetryBackOffRepeatTimes"),
+                self.model.get_int("OCPPCommCtrlr", "RetryBackOffRandomRange"),
+                self.rng,
+            )
+            self._attempt += 1
+            self._reconnect_at = now + delay / self.speed
+        else:
+            self._reconnect_at = None
+        self._set_state("offline" if self._want_connection and not self._stopping else "closed")
+
+    def _on_connect_command(self, command: Connect) -> None:
+        if command.url is not None:
+            self.csms_url = command.url
+        if command.password is not None:
+            self.password = command.password
+            self.model.put("SecurityCtrlr", "BasicAuthPassword", command.password)
+        if command.station_id is not None and command.station_id != self.station_id:
+            self.station_id = command.station_id
+            self.model.put("SecurityCtrlr", "Identity", command.station_id)
+            self._boot_reason = self._boot_reason or BootReason.UNKNOWN
+        self._want_connection = True
+        self._attempt = 0
+        if self._conn is not None or self._connecting:
+            self._reconnect_now = True
+            self._close_connection(1000, "reconnecting")
+        else:
+            self._reconnect_at = trio.current_time()
+        self._touch()
+
+    def _close_connection(self, code: int = 1000, reason: str = "") -> None:
+        conn, scope, done = self._conn, self._conn_scope, self._conn_done
+        if conn is not None and scope is not None and done is not None and self._nursery is not None \
+                and not self._closing:
+            self._closing = True
+            self._nursery.start_soon(self._aclose, conn, scope, done, code, reason)
+        elif self._connecting:
+            # a connection attempt in flight: abandon it
+            self._generation += 1
+            self._connecting = False
+            if self._reconnect_now:
+                self._reconnect_now = False
+                self._reconnect_at = trio.current_time()
+            elif self._reboot_pending:
+                self._reboot_pending = False
+                self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.speed
+
+    @staticmethod
+    async def _aclose(
+        conn: OcppConnection, scope: trio.CancelScope, done: trio.Event, code: int, reason: str
+    ) -> None:
+        """Close the websocket and wait for the connection task to finish (not for the
+        close handshake: the connection task's exit may end the websocket's reader
+        before the CSMS's close frame arrives)."""
+
+        async def close() -> None:
+            with suppress(Exception):  # may already be closing
+                await conn.aclose(code, reason)
+
+        with trio.move_on_after(_CLOSE_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(close)
+                await done.wait()
+                nursery.cancel_scope.cancel()
+        scope.cancel()
+
+    async def _close_gracefully(self) -> None:
+        conn, scope, done = self._conn, self._conn_scope, self._conn_done
+        if conn is not None and scope is not None and done is not None:
+            await self._aclose(conn, scope, done, 1000, "station shut down")
+
+    def _message_timeout(self) -> int:
+        return self.model.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", default=self.profile.message_timeout)
+
+    def online(self) -> bool:
+        """Connected and accepted by the CSMS."""
+        return self._conn is not None and self._registration == RegistrationStatus.ACCEPTED
+
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def request_reconnect(self) -> None:
+        """Close the connection (after the current answer went out) and reconnect at once
+        with the present URL, id and password (e.g. after a new BasicAuthPassword)."""
+        def act() -> None:
+            if self._conn is not None:
+                self._reconnect_now = True
+                self._close_connection(1000, "reconnecting with new credentials")
+
+        self.set_timer("reconnect", _ACT_AFTER_REPLY, act)
+
+    # ------------------------------------------------------------------ sending
+
+    def _next_item(self, now: float) -> OutItem | None:
+        if self._conn is None or self._closing:
+            return None
+        if self._boot_due:
+            self._boot_due = False
+            return OutItem(self._boot_request(), followup=True, on_result=self._on_boot_result)
+        registration = self._registration
+        if registration == RegistrationStatus.ACCEPTED:
+            return self.queue.next_ready(now, followups_only=False)
+        if registration == RegistrationStatus.PENDING:
+            return self.queue.next_ready(now, followups_only=True)
+        return None
+
+    async def _transmit(self, item: OutItem) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            response = await conn.call(item.request)
+        except ConnectionLost as exc:
+            # The websocket is gone; the connection task reports it (_Down) once it has
+            # cleaned up. Until then send nothing more (and do not spin: yield below).
+            self._closing = True
+            if not item.durable:
+                self.queue.remove(item)
+                self._failed(item, exc)
+        except CallTimeout as exc:
+            if item.durable:
+                item.not_before = trio.current_time() + self._attempt_interval(1)
+                self._last_error = f"{type(item.request).__name__}: no answer (will retry)"
+            else:
+                self.queue.remove(item)
+                self._failed(item, exc)
+        except (RemoteCallError, InvalidResponse) as exc:
+            if item.transaction_id is not None:
+                item.attempts += 1
+                attempts = self.model.get_int("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", default=3)
+                if item.attempts < max(attempts, 1):
+                    item.not_before = trio.current_time() + self._attempt_interval(item.attempts)
+                    return
+                self._events_dropped += 1
+            self.queue.remove(item)
+            self._failed(item, exc)
+        except LocalProtocolError as exc:
+            self.queue.remove(item)
+            self._failed(item, exc)
+        else:
+            self.queue.remove(item)
+            if item.transaction_id is not None:
+                self._events_sent += 1
+            if item.on_result is not None:
+                try:
+                    item.on_result(response)
+                except Exception as exc:
+                    logger.exception("%s: handling the answer to %s failed", self.station_id, type(item.request).__name__)
+                    self._last_error = f"handling {type(item.request).__name__} answer failed: {exc}"
+        self._touch()
+
+    def _attempt_interval(self, attempts: int) -> float:
+        interval = self.model.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", default=10)
+        return interval * max(attempts, 1) / self.speed
+
+    def _failed(self, item: OutItem, exc: Exception) -> None:
+        if item.transaction_id is None:
+            self._requests_failed += 1
+        self._last_error = f"{type(item.request).__name__.removesuffix('Request')}: {exc}"
+        if item.on_result is not None:
+            try:
+                item.on_result(exc)
+            except Exception:
+                logger.exception("%s: handling the failure of %s failed", self.station_id, type(item.request).__name__)
+
+    def send(self, request: Any, *, followup: bool = False, durable: bool = False,
+             on_result: Callable[[Any], None] | None = None) -> None:
+        """Queue a request of the station (sent in order once accepted; ``followup``: a
+        consequence of a CSMS request, also allowed while Pending)."""
+        self.queue.append(OutItem(request, followup=followup, durable=durable, on_result=on_result))
+        self.wake()
+        self._touch()
+
+    # --------------------------------------------------------------------- boot
+
+    def _boot_request(self) -> BootNotificationRequest:
+        station = self._charging_station
+        if station is None:
+            identity = self.profile.identity
+            fields: dict[str, Any] = {
+                "model": identity.model,
+                "vendor_name": identity.vendor,
+                "firmware_version": self.firmware_version[:50],
+            }
+            serial = render_pattern(identity.serial_number, self.station_id)[:25]
+            if serial:
+                fields["serial_number"] = serial
+            if identity.iccid or identity.imsi:
+                modem: dict[str, Any] = {}
+                if identity.iccid:
+                    modem["iccid"] = identity.iccid
+                if identity.imsi:
+                    modem["imsi"] = identity.imsi
+                fields["modem"] = Modem(**modem)
+            station = self._charging_station = ChargingStation(**fields)
+        return BootNotificationRequest(charging_station=station, reason=self._boot_reason or BootReason.UNKNOWN)
+
+    def trigger_boot(self) -> None:
+        """Send a BootNotification (reason Triggered) now (TriggerMessage while not accepted)."""
+        if self._registration != RegistrationStatus.ACCEPTED and self._conn is not None:
+            self._boot_reason = BootReason.TRIGGERED
+            self._boot_due = True
+            self.cancel_timer("boot")
+
+    def _on_boot_result(self, result: Any) -> None:
+        if isinstance(result, Exception):
+            if self._conn is not None:
+                self.sim_timer("boot", self.profile.boot_retry_interval, self._boot_timer)
+            return
+        self._boots += 1
+        self._registration = result.status
+        interval = result.interval
+        if result.status == RegistrationStatus.ACCEPTED:
+            security_event = _BOOT_SECURITY_EVENTS.get(self._boot_reason) if self._boot_reason else None
+            self._boot_reason = None
+            if interval > 0:
+                self.model.put("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
+            first = not self._booted_once
+            self._booted_once = True
+            self._arm_heartbeat()
+            for evse in self.evses:
+                for connector in evse.connectors:
+                    connector.status = evse.connector_status(connector, self._station_operative)
+                    self._send_status(evse, connector)
+            if self.firmware_installed_pending:
+                self.firmware_installed_pending = False
+                self.firmware_status = FirmwareStatus.INSTALLED
+                from ..ocpp.v201 import FirmwareStatusNotificationRequest
+
+                fields: dict[str, Any] = {"status": FirmwareStatus.INSTALLED}
+                if self.firmware_request_id is not None:
+                    fields["request_id"] = self.firmware_request_id
+                self.send(FirmwareStatusNotificationRequest(**fields), durable=True)
+            if security_event is not None:
+                self.security_event(security_event)
+            self._arm_meter_timer()
+            self._arm_aligned_timer()
+            if self.profile.sessions.enabled and not self._atg_running:
+                self._atg_running = True
+                for evse in self.evses:
+                    self._atg_idle(evse, first=first)
+            self._update_state()
+        else:
+            delay = interval if interval > 0 else self.profile.boot_retry_interval
+            self.sim_timer("boot", delay, self._boot_timer)
+            self._set_state("pending" if result.status == RegistrationStatus.PENDING else "rejected")
+
+    def _boot_timer(self) -> None:
+        if self._conn is not None and self._registration != RegistrationStatus.ACCEPTED:
+            self._boot_due = True
+
+    def _online_again(self) -> None:
+        """After a reconnection without reboot: heartbeat, and report connectors that changed."""
+        self._arm_heartbeat()
+        for evse in self.evses:
+            for connector in evse.connectors:
+                if connector.status != connector.reported:
+                    self._send_status(evse, connector)
+
+    # --------------------------------------------------------------- heartbeat
+
+    def _arm_heartbeat(self) -> None:
+        interval = self.model.get_int("OCPPCommCtrlr", "HeartbeatInterval", default=self.profile.heartbeat_interval)
+        if interval > 0 and self._conn is not None:
+            self.sim_timer("heartbeat", interval, self._heartbeat)
+
+    def rearm_heartbeat(self) -> None:
+        if self.online():
+            self._arm_heartbeat()
+
+    def _heartbeat(self) -> None:
+        if self.online():
+            self.queue.append(OutItem(HeartbeatRequest(), on_result=self._on_heartbeat))
+            self._arm_heartbeat()
+            self._touch()
+
+    def _on_heartbeat(self, result: Any) -> None:
+        if not isinstance(result, Exception):
+            self._heartbeats += 1
+            self._touch()
+
+    def security_event(self, event_type: str, info: str = "") -> None:
+        """Queue a SecurityEventNotification (kept across the reconnection it often precedes)."""
+        fields: dict[str, Any] = {"type": event_type, "timestamp": _utcnow()}
+        if info:
+            fields["tech_info"] = info[:255]
+        self.send(SecurityEventNotificationRequest(**fields), durable=True)
+
+    def _notify_fault(self, evse: EvseState, connector: ConnectorState) -> None:
+        """A hard-wired NotifyEvent for a connector that became (or stopped being) faulted."""
+        if not self.online():
+            return
+        self._event_id += 1
+        data = EventData(
+            event_id=self._event_id,
+            timestamp=_utcnow(),
+            trigger=EventTrigger.DELTA,
+            actual_value=str(connector.status),
+            component=Component(name="Connector", evse=EVSE(id=evse.id, connector_id=connector.connector_id)),
+            variable=Variable(name="AvailabilityState"),
+            event_notification_type=EventNotification.HARD_WIRED_NOTIFICATION,
+            cleared=not connector.faulted,
+        )
+        self.send(NotifyEventRequest(generated_at=_utcnow(), seq_no=0, event_data=[data]))
+
+    def send_heartbeat(self, followup: bool = True) -> None:
+        self.send(HeartbeatRequest(), followup=followup, on_result=self._on_heartbeat)
+
+    # ------------------------------------------------------------------ status
+
+    def station_operative(self) -> bool:
+        return self._station_operative
+
+    def set_station_operative(self, operative: bool) -> None:
+        self._station_operative = operative
+        for evse in self.evses:
+            self.update_evse(evse)
+        self._update_state()
+
+    def refresh_status(self, evse: EvseState) -> None:
+        """Recompute the connectors' statuses; report the ones that changed."""
+        for connector in evse.connectors:
+            status = evse.connector_status(connector, self._station_operative)
+            if status != connector.status:
+                connector.status = status
+                self._touch()
+                if self.online():
+                    self._send_status(evse, connector)
+
+    def _send_status(self, evse: EvseState, connector: ConnectorState, followup: bool = False) -> None:
+        status = connector.status
+
+        def acknowledged(result: Any) -> None:
+            if not isinstance(result, Exception):
+                connector.reported = status
+
+        self.queue.append(
+            OutItem(
+                StatusNotificationRequest(
+                    timestamp=_utcnow(),
+                    connector_status=status,
+                    evse_id=evse.id,
+                    connector_id=connector.connector_id,
+                ),
+                followup=followup,
+                on_result=acknowledged,
+            )
+        )
+
+    def send_status(self, evse: EvseState, connector: ConnectorState, followup: bool = True) -> None:
+        self._send_status(evse, connector, followup)
+        self.wake()
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._touch()
+
+    def _update_state(self) -> None:
+        """The state once connected and accepted: available, charging or faulted."""
+        if self._conn is None or self._registration != RegistrationStatus.ACCEPTED:
+            self._touch()
+            return
+        if any(c.faulted for e in self.evses for c in e.connectors):
+            self._set_state("faulted")
+        elif any(e.power_w > 0 for e in self.evses):
+            self._set_state("charging")
+        else:
+            self._set_state("available")
+        self._touch()
+
+    def _touch(self) -> None:
+        self._snapshot = None
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
+
+    def _release_waiters(self) -> None:
+        self._touch()
+
+    # ================================================================ transactions
+
+    def any_transaction(self) -> bool:
+        return any(e.tx is not None for e in self.evses)
+
+    def _points_of(self, variable: str) -> frozenset[str]:
+        raw = self.model.get_str("TxCtrlr", variable)
+        cached = self._points.get(raw)
+        if cached is None:
+            cached = self._points[raw] = normalize_points(p for p in raw.split(",") if p)
+        return cached
+
+    def _may_start_transaction(self) -> bool:
+        return self._booted_once or self.model.get_bool("TxCtrlr", "TxBeforeAcceptedEnabled")
+
+    def new_vehicle(self, demand_wh: float | None = None) -> Vehicle:
+        v = self.profile.vehicle
+        rng = self.rng
+        demand = demand_wh if demand_wh is not None else draw(rng, self.profile.sessions.energy_demand)
+        return Vehicle(draw(rng, v.battery_capacity), draw(rng, v.max_power), draw(rng, v.initial_soc), demand)
+
+    def _apply_limit(self, evse: EvseState) -> None:
+        if not self.charging_profiles.items:
+            evse.limit_w = None
+            return
+        tx = evse.tx
+        sharing = sum(1 for e in self.evses if e.tx is not None) or 1
+        evse.limit_w = self.charging_profiles.limit_w(
+            evse.id,
+            _utcnow(),
+            voltage=evse.voltage,
+            phases=evse.phases,
+            transaction_id=tx.id if tx is not None else None,
+            transaction_start=tx.started_wall if tx is not None else None,
+            evse_share=sharing,
+        )
+
+    def update_evse(
+        self,
+        evse: EvseState,
+        trigger: TriggerReason | None = None,
+        *,
+        stopped_reason: Reason | None = None,
+        id_token: IdToken | None = None,
+        rate_change: bool = False,
+    ) -> None:
+        """Bring an EVSE up to date after something changed, and report it.
+
+        Integrates energy to now, recomputes the limit, power and charging state,
+        starts/updates/ends the transaction per TxStartPoint/TxStopPoint (event
+        with ``trigger``; a change of charging state alone gives
+        ChargingStateChanged), and reports connector statuses that changed.
+        """
+        now = trio.current_time()
+        evse.advance(now, self.speed)
+        self._apply_limit(evse)
+        operative = self._station_operative
+        old_power = evse.power_w
+        evse.power_w = evse.target_power(operative)
+        state = evse.charging_state(operative)
+        held = conditions(evse, operative)
+        tx = evse.tx
+        if tx is None:
+            start_points = self._points_of("TxStartPoint")
+            if trigger is not None and held & start_points and self._may_start_transaction():
+                tx = self._begin_transaction(evse, trigger, state, held)
+        else:
+            stop_points = self._points_of("TxStopPoint")
+            tx.seen |= held & stop_points
+            lost = (tx.seen - held) & stop_points
+            if lost or not held & {EV_CONNECTED, AUTHORIZED}:
+                if stopped_reason is None:
+                    stopped_reason = tx.stop_reason
+                if stopped_reason is None:
+                    if EV_CONNECTED in lost or evse.plugged is None:
+                        stopped_reason = Reason.EV_DISCONNECTED
+                    elif AUTHORIZED in lost:
+                        stopped_reason = Reason.DE_AUTHORIZED
+                    else:
+                        stopped_reason = Reason.STOPPED_BY_EV
+                self._end_transaction(evse, trigger or TriggerReason.CHARGING_STATE_CHANGED, stopped_reason, state,
+                                      id_token)
+            elif trigger is not None:
+                tx.charging_state = state
+                self._emit(evse, TransactionEvent.UPDATED, trigger, id_token=id_token)
+            elif state != tx.charging_state:
+                tx.charging_state = state
+                self._emit(evse, TransactionEvent.UPDATED, TriggerReason.CHARGING_STATE_CHANGED)
+            elif rate_change and state == ChargingState.CHARGING and self._significant(old_power, evse.power_w):
+                self._emit(evse, TransactionEvent.UPDATED, TriggerReason.CHARGING_RATE_CHANGED)
+        self._arm_full_timer(evse)
+        self._arm_limit_timer(evse)
+        self.refresh_status(evse)
+        self._update_state()
+
+    def _significant(self, old: float, new: float) -> bool:
+        significance = self.model.get_float("SmartChargingCtrlr", "LimitChangeSignificance", default=0.1)
+        if old <= 0:
+            return new > 0
+        return abs(new - old) / old > significance
+
+    def _begin_transaction(self, evse: EvseState, trigger: TriggerReason, state: ChargingState,
+                           held: frozenset[str]) -> TxState:
+        tx = TxState(str(uuid.uuid4()), trio.current_time(), _utcnow(), evse.register_wh)
+        tx.charging_state = state
+        tx.seen = set(held & self._points_of("TxStopPoint"))
+        tx.id_token = evse.authorized
+        tx.remote_start_id = evse.remote_start_id
+        if evse.reservation_used is not None:
+            tx.reservation_id = evse.reservation_used
+            evse.reservation_used = None
+        evse.tx = tx
+        self._tx_started += 1
+        if evse.pending_tx_profile is not None:
+            profile, evse.pending_tx_profile = evse.pending_tx_profile, None
+            self.charging_profiles.install(
+                evse.id, profile, _utcnow(), evse_ids=[e.id for e in self.evses], transactions={evse.id: tx.id}
+            )
+            self._apply_limit(evse)
+            evse.power_w = evse.target_power(self._station_operative)
+            tx.charging_state = evse.charging_state(self._station_operative)
+        meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxStartedMeasurands"),
+                            ReadingContext.TRANSACTION_BEGIN, _utcnow())
+        self._emit(evse, TransactionEvent.STARTED, trigger, id_token=evse.authorized, meter=meter)
+        self._arm_meter_timer()
+        return tx
+
+    def _end_transaction(self, evse: EvseState, trigger: TriggerReason, reason: Reason, state: ChargingState,
+                         id_token: IdToken | None) -> None:
+        tx = evse.tx
+        assert tx is not None
+        tx.charging_state = state
+        meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxEndedMeasurands"),
+                            ReadingContext.TRANSACTION_END, _utcnow())
+        self._emit(evse, TransactionEvent.ENDED, trigger, stopped_reason=reason, id_token=id_token, meter=meter)
+        evse.tx = None
+        evse.authorized = None
+        evse.group_id_token = None
+        evse.remote_start_id = None
+        evse.power_w = 0.0
+        self.cancel_timer(("evconnect", evse.id))
+        self.cancel_timer(("full", evse.id))
+        self.charging_profiles.end_transaction(tx.id)
+        self._tx_ended += 1
+        if evse.pending_operative is not None:
+            evse.operative, evse.pending_operative = evse.pending_operative, None
+        if self._pending_station_operative is not None and not self.any_transaction():
+            operative, self._pending_station_operative = self._pending_station_operative, None
+            self.defer(lambda: self.set_station_operative(operative))
+        if self._reset_on_idle is not None and not self.any_transaction():
+            reason_boot, self._reset_on_idle = self._reset_on_idle, None
+            self.set_timer("reboot", _ACT_AFTER_REPLY, lambda: self.reboot(reason_boot))
+        if self.profile.sessions.enabled and self._atg_running and evse.plugged is not None:
+            self.cancel_timer(("atg-end", evse.id))
+            if evse.atg_phase != "leaving":
+                evse.atg_phase = "leaving"
+                self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_out_delay),
+                               lambda: self._atg_leave(evse))
+
+    def _emit(
+        self,
+        evse: EvseState,
+        event_type: TransactionEvent,
+        trigger: TriggerReason,
+        *,
+        stopped_reason: Reason | None = None,
+        id_token: IdToken | None = None,
+        meter: Any = None,
+    ) -> None:
+        tx = evse.tx
+        assert tx is not None
+        if self.profile.seq_no == "transaction":
+            seq = tx.seq
+            tx.seq += 1
+        else:
+            seq = self._seq
+            self._seq += 1
+        info: dict[str, Any] = {"transaction_id": tx.id}
+        if tx.charging_state is not None:
+            info["charging_state"] = tx.charging_state
+        if event_type == TransactionEvent.ENDED:
+            info["stopped_reason"] = stopped_reason or Reason.LOCAL
+            info["time_spent_charging"] = int(tx.charging_seconds)
+        if tx.remote_start_id is not None and (
+            event_type == TransactionEvent.STARTED or trigger == TriggerReason.REMOTE_START
+        ):
+            info["remote_start_id"] = tx.remote_start_id
+        fields: dict[str, Any] = {
+            "event_type": event_type,
+            "timestamp": _utcnow(),
+            "trigger_reason": trigger,
+            "seq_no": seq,
+            "transaction_info": Transaction(**info),
+        }
+        if meter is not None:
+            fields["meter_value"] = [meter]
+        if self._conn is None:
+            fields["offline"] = True
+        if event_type == TransactionEvent.STARTED:
+            fields["evse"] = EVSE(id=evse.id, connector_id=evse.plugged) if evse.plugged else EVSE(id=evse.id)
+            if evse.ac:
+                fields["number_of_phases_used"] = evse.phases
+            if tx.reservation_id is not None:
+                fields["reservation_id"] = tx.reservation_id
+        elif trigger in (TriggerReason.CABLE_PLUGGED_IN,) and evse.plugged:
+            fields["evse"] = EVSE(id=evse.id, connector_id=evse.plugged)
+        elif tx.reservation_id is not None and trigger in (TriggerReason.AUTHORIZED, TriggerReason.REMOTE_START):
+            fields["reservation_id"] = tx.reservation_id
+        if id_token is not None:
+            fields["id_token"] = id_token
+        request = TransactionEventRequest(**fields)
+        transaction_id = tx.id
+        self.queue.append(
+            OutItem(
+                request,
+                durable=True,
+                transaction_id=transaction_id,
+                on_result=lambda result: self._on_event_result(evse, transaction_id, result),
+            )
+        )
+        self._events_generated += 1
+        if self.audit:
+            record = self._records.setdefault(transaction_id, {"seq": [], "energy": None})
+            record["seq"].append(seq)
+            if meter is not None:
+                for sampled in meter.sampled_value:
+                    if sampled.measurand == "Energy.Active.Import.Register":
+                        record["energy"] = sampled.value
+        self._touch()
+
+    def _on_event_result(self, evse: EvseState, transaction_id: str, result: Any) -> None:
+        if isinstance(result, Exception):
+            return
+        tx = evse.tx
+        if tx is None or tx.id != transaction_id:
+            return
+        if result.total_cost is not msgspec.UNSET:
+            tx.total_cost = result.total_cost
+        info = result.id_token_info
+        if info is msgspec.UNSET or info.status == AuthorizationStatus.ACCEPTED:
+            return
+        if evse.authorized is not None and self.model.get_bool("TxCtrlr", "StopTxOnInvalidId"):
+            self.deauthorize(evse, TriggerReason.DEAUTHORIZED, Reason.DE_AUTHORIZED)
+
+    def meter_event(self, evse: EvseState, trigger: TriggerReason, context: ReadingContext,
+                    measurands: list[str]) -> bool:
+        """A TransactionEvent Updated with meter values (periodic, clock, triggered)."""
+        if evse.tx is None:
+            return False
+        evse.advance(trio.current_time(), self.speed)
+        meter = evse.sample(measurands, context, _utcnow())
+        self._emit(evse, TransactionEvent.UPDATED, trigger, meter=meter)
+        return True
+
+    def meter_values(self, evse: EvseState, context: ReadingContext, measurands: list[str],
+                     followup: bool = False) -> None:
+        """A MeterValues request for an EVSE."""
+        evse.advance(trio.current_time(), self.speed)
+        meter = evse.sample(measurands, context, _utcnow())
+        if meter is not None:
+            self.send(MeterValuesRequest(evse_id=evse.id, meter_value=[meter]), followup=followup)
+
+    # ------------------------------------------------------------ meter timers
+
+    def _arm_meter_timer(self) -> None:
+        if "meter" in self._timers or not self.any_transaction():
+            return
+        interval = self.model.get_int("SampledDataCtrlr", "TxUpdatedInterval")
+        if interval > 0:
+            self.sim_timer("meter", interval, self._meter_tick)
+
+    def rearm_meter_timer(self) -> None:
+        self.cancel_timer("meter")
+        self._arm_meter_timer()
+
+    def _meter_tick(self) -> None:
+        measurands = self.model.get_list("SampledDataCtrlr", "TxUpdatedMeasurands")
+        for evse in self.evses:
+            if evse.tx is not None:
+                self.update_evse(evse, rate_change=True)
+                if evse.tx is not None:
+                    self.meter_event(evse, TriggerReason.METER_VALUE_PERIODIC, ReadingContext.SAMPLE_PERIODIC,
+                                     measurands)
+        self._arm_meter_timer()
+        self._touch()
+
+    def _arm_aligned_timer(self) -> None:
+        interval = self.model.get_int("AlignedDataCtrlr", "Interval")
+        if interval <= 0:
+            self.cancel_timer("aligned")
+            return
+        wait = interval - (time.time() % interval)
+        self.set_timer("aligned", wait, self._aligned_tick)
+
+    def rearm_aligned_timer(self) -> None:
+        self._arm_aligned_timer()
+
+    def _aligned_tick(self) -> None:
+        measurands = self.model.get_list("AlignedDataCtrlr", "Measurands")
+        idle = self.model.get_bool("AlignedDataCtrlr", "SendDuringIdle")
+        for evse in self.evses:
+            if evse.tx is not None:
+                self.meter_event(evse, TriggerReason.METER_VALUE_CLOCK, ReadingContext.SAMPLE_CLOCK, measurands)
+            elif idle and self.online():
+                self.meter_values(evse, ReadingContext.SAMPLE_CLOCK, measurands)
+        self._arm_aligned_timer()
+
+    def _arm_full_timer(self, evse: EvseState) -> None:
+        seconds = evse.seconds_to_full(self.speed)
+        if seconds is None:
+            self.cancel_timer(("full", evse.id))
+        else:
+            self.set_timer(("full", evse.id), seconds, lambda: self.update_evse(evse))
+
+    def _arm_limit_timer(self, evse: EvseState) -> None:
+        if not self.charging_profiles.items or evse.tx is None:
+            self.cancel_timer(("limit", evse.id))
+            return
+        tx = evse.tx
+        now = _utcnow()
+        change = self.charging_profiles.next_change(
+            evse.id, now, transaction_id=tx.id, transaction_start=tx.started_wall
+        )
+        if change is None:
+            self.cancel_timer(("limit", evse.id))
+        else:
+            self.set_timer(("limit", evse.id), (change - now).total_seconds() + 0.001,
+                           lambda: self.update_evse(evse, rate_change=True))
+
+    def limits_changed(self) -> None:
+        """Charging profiles changed: apply the new limits to every EVSE."""
+        for evse in self.evses:
+            self.update_evse(evse, rate_change=True)
+
+    # --------------------------------------------------------- vehicle & driver
+
+    def plug_vehicle(self, evse: EvseState, connector_id: int = 1, vehicle: Vehicle | None = None) -> None:
+        """A vehicle plugs in (CablePluggedIn)."""
+        if evse.connector(connector_id) is None:
+            raise ValueError(f"EVSE {evse.id} has no connector {connector_id}")
+        if evse.plugged is not None:
+            raise ValueError(f"EVSE {evse.id} already has a vehicle on connector {evse.plugged}")
+        evse.plugged = connector_id
+        evse.vehicle = vehicle or self.new_vehicle()
+        self.cancel_timer(("evconnect", evse.id))
+        self.update_evse(evse, TriggerReason.CABLE_PLUGGED_IN)
+
+    def unplug_vehicle(self, evse: EvseState) -> None:
+        """The vehicle unplugs (EVCommunicationLost; ends the transaction if
+        StopTxOnEVSideDisconnect or TxStopPoint says so)."""
+        if evse.plugged is None:
+            return
+        evse.plugged = None
+        if evse.tx is not None and self.model.get_bool("TxCtrlr", "StopTxOnEVSideDisconnect"):
+            evse.authorized = None
+        self.update_evse(evse, TriggerReason.EV_COMMUNICATION_LOST, stopped_reason=Reason.EV_DISCONNECTED)
+        evse.vehicle = None
+        self._touch()
+
+    def present_token(
+        self,
+        evse: EvseState,
+        token: IdToken,
+        *,
+        trigger: TriggerReason = TriggerReason.AUTHORIZED,
+        authorize: bool = True,
+        on_rejected: Callable[[], None] | None = None,
+    ) -> None:
+        """A token is presented at ``evse``: authorize it (locally or with Authorize)."""
+        if evse.reservation is not None and not evse.reservation.admits(token):
+            self._auth_rejected(evse, on_rejected)
+            return
+        if not (evse.operative and self._station_operative) or any(c.faulted for c in evse.connectors):
+            self._auth_rejected(evse, on_rejected)
+            return
+        if not authorize or token.type == IdTokenEnum.NO_AUTHORIZATION:
+            self.authorized(evse, token, trigger)
+            return
+        local = self.local_list.get(token.id_token) if self.model.get_bool("LocalAuthListCtrlr", "Enabled") else None
+        if local is None and self.model.get_bool("AuthCacheCtrlr", "Enabled"):
+            local = self.auth_cache.get(token.id_token)
+        if local is not None and self.model.get_bool("AuthCtrlr", "LocalPreAuthorize"):
+            if local.status == AuthorizationStatus.ACCEPTED:
+                self.authorized(evse, token, trigger, local)
+            else:
+                self._auth_rejected(evse, on_rejected)
+            return
+        if self.online():
+            self.send(
+                AuthorizeRequest(id_token=token),
+                on_result=lambda result: self._on_authorize(evse, token, trigger, local, on_rejected, result),
+            )
+        else:
+            self._authorize_offline(evse, token, trigger, local, on_rejected)
+
+    def _authorize_offline(self, evse: EvseState, token: IdToken, trigger: TriggerReason,
+                           local: IdTokenInfo | None, on_rejected: Callable[[], None] | None) -> None:
+        if self.model.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and local is not None:
+            if local.status == AuthorizationStatus.ACCEPTED:
+                self.authorized(evse, token, trigger, local)
+            else:
+                self._auth_rejected(evse, on_rejected)
+        elif self.model.get_bool("AuthCtrlr", "OfflineTxForUnknownIdEnabled"):
+            self.authorized(evse, token, trigger)
+        else:
+            self._auth_rejected(evse, on_rejected)
+
+    def _on_authorize(self, evse: EvseState, token: IdToken, trigger: TriggerReason, local: IdTokenInfo | None,
+                      on_rejected: Callable[[], None] | None, result: Any) -> None:
+        if isinstance(result, Exception):
+            if isinstance(result, (ConnectionLost, CallTimeout)):
+                self._authorize_offline(evse, token, trigger, local, on_rejected)
+            else:
+                self._auth_rejected(evse, on_rejected)
+            return
+        info = result.id_token_info
+        if self.model.get_bool("AuthCacheCtrlr", "Enabled"):
+            self.auth_cache[token.id_token] = info
+            if len(self.auth_cache) > 1000:
+                self.auth_cache.pop(next(iter(self.auth_cache)))
+        allowed = info.evse_id
+        if info.status == AuthorizationStatus.ACCEPTED and (allowed is msgspec.UNSET or evse.id in allowed):
+            self.authorized(evse, token, trigger, info)
+        else:
+            self._auth_rejected(evse, on_rejected)
+
+    def _auth_rejected(self, evse: EvseState, on_rejected: Callable[[], None] | None) -> None:
+        self._last_error = f"authorization rejected on EVSE {evse.id}"
+        self._touch()
+        if on_rejected is not None:
+            on_rejected()
+
+    def authorized(self, evse: EvseState, token: IdToken, trigger: TriggerReason,
+                   info: IdTokenInfo | None = None) -> None:
+        """``token`` is accepted at ``evse`` (Authorized, or RemoteStart)."""
+        if evse.authorized is not None:
+            return
+        evse.authorized = token
+        if info is not None and info.group_id_token is not msgspec.UNSET:
+            evse.group_id_token = info.group_id_token
+        reservation = evse.reservation
+        if reservation is not None and reservation.admits(token, evse.group_id_token):
+            evse.reservation = None
+            self.cancel_timer(("reservation", reservation.id))
+            if evse.tx is not None:
+                evse.tx.reservation_id = reservation.id
+            else:
+                evse.reservation_used = reservation.id
+        if evse.tx is not None and evse.tx.id_token is None:
+            evse.tx.id_token = token
+        self.update_evse(evse, trigger, id_token=token)
+        if evse.plugged is None and evse.authorized is not None:
+            timeout = self.model.get_int("TxCtrlr", "EVConnectionTimeOut", default=60)
+            self.sim_timer(("evconnect", evse.id), timeout, lambda: self._connection_timeout(evse))
+        if self.profile.sessions.enabled and self._atg_running:
+            self._atg_authorized(evse)
+
+    def _connection_timeout(self, evse: EvseState) -> None:
+        if evse.plugged is None and evse.authorized is not None:
+            self.stop_transaction_on(evse, TriggerReason.EV_CONNECT_TIMEOUT, Reason.TIMEOUT)
+
+    def deauthorize(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
+                    id_token: IdToken | None = None) -> None:
+        """The authorization on ``evse`` ends (StopAuthorized, Deauthorized, RemoteStop...)."""
+        if evse.authorized is None:
+            return
+        if evse.tx is not None:
+            evse.tx.stop_reason = reason
+        evse.authorized = None
+        self.cancel_timer(("evconnect", evse.id))
+        self.update_evse(evse, trigger, stopped_reason=reason, id_token=id_token)
+
+    def stop_transaction_on(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
+                            id_token: IdToken | None = None) -> None:
+        """End the authorization and, whatever TxStopPoint says, the transaction on ``evse``."""
+        self.deauthorize(evse, trigger, reason, id_token)
+        if evse.tx is not None:
+            self.force_end(evse, trigger, reason, id_token)
+
+    def force_end(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
+                  id_token: IdToken | None = None) -> None:
+        """End the transaction on ``evse`` now."""
+        if evse.tx is None:
+            return
+        evse.advance(trio.current_time(), self.speed)
+        evse.authorized = None
+        evse.power_w = 0.0
+        state = evse.charging_state(self._station_operative)
+        self._end_transaction(evse, trigger, reason, state, id_token)
+        self.refresh_status(evse)
+        self._update_state()
+
+    def remote_start(self, evse: EvseState, token: IdToken, remote_start_id: int,
+                     group: IdToken | None = None) -> None:
+        """RequestStartTransaction accepted: authorize (Authorize first if
+        AuthorizeRemoteStart), start per TxStartPoint with triggerReason RemoteStart."""
+        evse.remote_start_id = remote_start_id
+        if evse.tx is not None and evse.tx.remote_start_id is None:
+            evse.tx.remote_start_id = remote_start_id
+        if self.model.get_bool("AuthCtrlr", "AuthorizeRemoteStart"):
+            self.present_token(evse, token, trigger=TriggerReason.REMOTE_START)
+        else:
+            self.authorized(evse, token, TriggerReason.REMOTE_START)
+        if self.profile.sessions.enabled and self._atg_running and evse.plugged is None and evse.atg_phase == "idle":
+            evse.atg_phase = "arriving"
+            self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_in_delay),
+                           lambda: self._atg_arrive_for_remote(evse))
+
+    # -------------------------------------------------------------- generator
+
+    def _atg_idle(self, evse: EvseState, first: bool = False) -> None:
+        sessions = self.profile.sessions
+        evse.atg_phase = "idle"
+        delay = draw(self.rng, sessions.start_delay if first else sessions.idle_time)
+        self.sim_timer(("atg", evse.id), delay, lambda: self._atg_arrive(evse))
+
+    def _atg_arrive(self, evse: EvseState) -> None:
+        if self._stopping:
+            return
+        if not evse.free or not (evse.operative and self._station_operative):
+            self.sim_timer(("atg", evse.id), max(5.0, draw(self.rng, self.profile.sessions.idle_time) / 4),
+                           lambda: self._atg_arrive(evse))
+            return
+        sessions = self.profile.sessions
+        connector = 1 + self.rng.randrange(len(evse.connectors))
+        evse.atg_phase = "plugged"
+        self.plug_vehicle(evse, connector)
+        self.sim_timer(("atg", evse.id), draw(self.rng, sessions.plug_in_delay), lambda: self._atg_present(evse))
+        self.sim_timer(("atg-end", evse.id), draw(self.rng, sessions.session_duration),
+                       lambda: self._atg_session_end(evse))
+
+    def _atg_arrive_for_remote(self, evse: EvseState) -> None:
+        if evse.plugged is not None or evse.authorized is None:
+            if evse.atg_phase == "arriving":
+                self._atg_idle(evse)
+            return
+        evse.atg_phase = "charging"
+        self.plug_vehicle(evse, 1)
+        self.sim_timer(("atg-end", evse.id), draw(self.rng, self.profile.sessions.session_duration),
+                       lambda: self._atg_session_end(evse))
+
+    def _pick_token(self, invalid: bool) -> IdToken:
+        sessions = self.profile.sessions
+        tokens = sessions.invalid_id_tokens if invalid else sessions.id_tokens
+        weights = [t.weight for t in tokens]
+        spec = self.rng.choices(tokens, weights=weights)[0]
+        return IdToken(id_token=spec.id_token, type=spec.type)
+
+    def _atg_present(self, evse: EvseState) -> None:
+        if evse.plugged is None or evse.authorized is not None:
+            return
+        invalid = self.rng.random() < self.profile.sessions.authorization_failure_share
+        evse.atg_phase = "authorizing"
+        self.present_token(evse, self._pick_token(invalid), on_rejected=lambda: self._atg_rejected(evse))
+
+    def _atg_authorized(self, evse: EvseState) -> None:
+        if evse.atg_phase in ("authorizing", "plugged"):
+            evse.atg_phase = "charging"
+            evse.atg_stop_by_unplug = self.rng.random() < self.profile.sessions.stop_by_unplug_share
+
+    def _atg_rejected(self, evse: EvseState) -> None:
+        if evse.plugged is None:
+            if self._atg_running and evse.atg_phase != "idle":
+                self._atg_idle(evse)
+            return
+        self.cancel_timer(("atg-end", evse.id))
+        evse.atg_phase = "leaving"
+        self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_out_delay),
+                       lambda: self._atg_leave(evse))
+
+    def _atg_session_end(self, evse: EvseState) -> None:
+        if evse.plugged is None:
+            if self._atg_running and evse.atg_phase != "idle":
+                self._atg_idle(evse)
+            return
+        if evse.tx is not None and evse.authorized is not None:
+            if evse.atg_stop_by_unplug:
+                self._atg_leave(evse)
+            else:
+                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason.LOCAL, id_token=evse.authorized)
+                if evse.plugged is not None and evse.atg_phase != "leaving":
+                    self._atg_rejected(evse)
+        else:
+            self._atg_leave(evse)
+
+    def _atg_leave(self, evse: EvseState) -> None:
+        self.cancel_timer(("atg-end", evse.id))
+        if evse.plugged is not None:
+            self.unplug_vehicle(evse)
+        if evse.authorized is not None and evse.tx is None:
+            evse.authorized = None
+        if self._atg_running and not self._stopping:
+            self._atg_idle(evse)
+
+    # ------------------------------------------------------------------ reboot
+
+    def reboot(self, reason: BootReason) -> None:
+        """Simulate a reboot: end transactions, vehicles leave, disconnect, and boot
+        again with ``reason`` after the profile's reboot delay (the queue is kept)."""
+        trigger = TriggerReason.RESET_COMMAND
+        stopped = Reason.IMMEDIATE_RESET if reason != BootReason.FIRMWARE_UPDATE else Reason.REBOOT
+        for evse in self.evses:
+            if evse.tx is not None:
+                self.force_end(evse, trigger, stopped)
+            evse.plugged = None
+            evse.vehicle = None
+            evse.authorized = None
+            evse.remote_start_id = None
+            evse.reservation = None
+            evse.atg_phase = "idle"
+            evse.power_w = 0.0
+            if evse.pending_operative is not None:
+                evse.operative, evse.pending_operative = evse.pending_operative, None
+            for connector in evse.connectors:
+                connector.status = evse.connector_status(connector, self._station_operative)
+        if self._pending_station_operative is not None:
+            self._station_operative, self._pending_station_operative = self._pending_station_operative, None
+        for name in list(self._timers):
+            if name not in ("fw",):
+                del self._timers[name]
+        self.display_messages.clear()
+        self._atg_running = False
+        self._registration = None
+        self._boot_reason = reason
+        self._reset_on_idle = None
+        self._reboots += 1
+        self.queue.drop_volatile()
+        if self._conn is not None or self._connecting:
+            self._reboot_pending = True
+            self._close_connection(1000, "rebooting")
+        else:
+            self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.speed
+        self._set_state("offline")
+
+    def request_reboot(self, reason: BootReason) -> None:
+        """Reboot after the current answer went out."""
+        self.set_timer("reboot", _ACT_AFTER_REPLY, lambda: self.reboot(reason))
+
+    # ---------------------------------------------------------------- shutdown
+
+    def _begin_shutdown(self, timeout: float) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        self._stop_deadline = trio.current_time() + max(0.0, timeout)
+        self._atg_running = False
+        for evse in self.evses:
+            self.cancel_timer(("atg", evse.id))
+            self.cancel_timer(("atg-end", evse.id))
+            if evse.tx is not None:
+                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason.LOCAL)
+        self._reconnect_at = None
+
+    def _may_stop(self, now: float) -> bool:
+        if now >= self._stop_deadline:
+            return True
+        if self._conn is None or self._registration != RegistrationStatus.ACCEPTED:
+            return True
+        return not any(item.durable for item in self.queue)
+
+    # ---------------------------------------------------------- device model
+
+    def _dynamic_value(self, k: Key) -> str | None:
+        component, _, evse_id, connector_id, variable, _ = k
+        if component == "chargingstation":
+            if variable == "availabilitystate":
+                if not self._station_operative:
+                    return "Unavailable"
+                if any(c.faulted for e in self.evses for c in e.connectors):
+                    return "Faulted"
+                if any(e.plugged is not None or e.tx is not None for e in self.evses):
+                    return "Occupied"
+                return "Available"
+            if variable == "available":
+                return "true" if self._station_operative else "false"
+            if variable == "power":
+                return str(round(sum(e.power_w for e in self.evses), 1))
+            if variable == "problem":
+                return "true" if any(c.faulted for e in self.evses for c in e.connectors) else "false"
+        if component in ("evse", "connector"):
+            evse = self.evse_by_id(evse_id)
+            if evse is None:
+                return None
+            if component == "evse":
+                if variable == "availabilitystate":
+                    statuses = {c.status for c in evse.connectors}
+                    for status in ("Faulted", "Occupied", "Reserved", "Available"):
+                        if status in statuses:
+                            return status
+                    return "Unavailable"
+                if variable == "available":
+                    return "true" if evse.operative and self._station_operative else "false"
+                if variable == "power":
+                    return str(round(evse.power_w, 1))
+                if variable == "problem":
+                    return "true" if any(c.faulted for c in evse.connectors) else "false"
+            else:
+                connector = evse.connector(connector_id)
+                if connector is None:
+                    return None
+                if variable == "availabilitystate":
+                    return str(connector.status)
+                if variable == "available":
+                    return "true" if connector.operative and evse.operative and self._station_operative else "false"
+                if variable == "problem":
+                    return "true" if connector.faulted else "false"
+        if variable == "entries":
+            if component == "localauthlistctrlr":
+                return str(len(self.local_list))
+            if component == "smartchargingctrlr":
+                return str(len(self.charging_profiles))
+        if component == "securityctrlr" and variable == "certificateentries":
+            return str(len(self.certificates))
+        if component == "clockctrlr" and variable == "datetime":
+            return _utcnow().isoformat()
+        if component == "monitoringctrlr":
+            if variable == "activemonitoringbase":
+                return self.monitoring_base
+            if variable == "activemonitoringlevel":
+                return str(self.monitoring_level)
+        if component == "ocppcommctrlr" and variable == "activenetworkprofile":
+            return "0"
+        if component == "firmwarectrlr" and variable == "firmwareversion":
+            return self.firmware_version
+        return None
+
+    def variable_changed(self, definition: VarDef) -> None:
+        """React to a variable the CSMS set (SetVariables)."""
+        component, _, _, _, variable, _ = definition.key
+        if component == "ocppcommctrlr":
+            if variable == "heartbeatinterval":
+                self.rearm_heartbeat()
+            elif variable == "messagetimeout" and self._conn is not None:
+                self._conn.session.call_timeout = float(self._message_timeout())
+        elif component == "securityctrlr" and variable == "basicauthpassword":
+            self.password = self.model.get_str("SecurityCtrlr", "BasicAuthPassword")
+            self.security_event("ReconfigurationOfSecurityParameters", "BasicAuthPassword changed")
+            self.request_reconnect()
+        elif component == "sampleddatactrlr" and variable == "txupdatedinterval":
+            self.defer(self.rearm_meter_timer)
+        elif component == "aligneddatactrlr" and variable == "interval":
+            self.defer(self.rearm_aligned_timer)
+        elif component == "txctrlr":
+            self._points.clear()
+
+
+@asynccontextmanager
+async def open_station(station_id: str, csms_url: str, **kwargs: Any) -> AsyncIterator[Station]:
+    """Run a :class:`Station` for the duration of the block; shut it down at the end.
+
+    Takes the arguments of :class:`Station`.
+    """
+    station = Station(station_id, csms_url, **kwargs)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(station.run)
+        try:
+            yield station
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(_CLOSE_TIMEOUT + 1):
+                await station.shutdown(timeout=1.0)
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,161 @@
+"""``fleet station``: run one simulated charging station against a CSMS.
+
+The station connects, boots, heartbeats, reports its connectors and runs the
+profile's behaviour (its automatic transaction generator, if enabled). It stops
+after ``--duration`` seconds or on Ctrl-C / SIGTERM: running transactions end
+cleanly (TransactionEvent Ended), the queue is delivered and the socket closed.
+One status line is printed per change of state (connected, booted, offline,
+transactions), never per message.
+
+Exit status: 0 when the station was accepted by the CSMS and shut down cleanly,
+1 when it never got accepted, 2 for bad arguments or a bad profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+from typing import Any
+
+import trio
+
+from ..events import Connected, Disconnected, OcppMessage
+from ..ocpp_log import OcppLog
+from ..profiles import ProfileError, StationProfile, load_profile
+from ..transport import client_ssl_context
+
+HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
+EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="the CSMS URL (ws:// or wss://, with port and route); the id is appended")
+    parser.add_argument("station_id", help="the station id")
+    parser.add_argument("--password", help="Basic-auth password (default: the profile's password pattern)")
+    parser.add_argument("--profile", metavar="F", help="station profile (TOML); default: a single-EVSE AC wallbox")
+    parser.add_argument("--duration", type=float, default=0.0, metavar="S",
+                        help="stop after S seconds (default: run until Ctrl-C)")
+    parser.add_argument("--ocpp-log", metavar="F", help="write every raw frame to F (JSON lines; '-' for stdout)")
+    parser.add_argument("--ca", metavar="CA", help="CA file to verify a wss:// CSMS")
+    parser.add_argument("--cert", metavar="C", help="client certificate (security profile 3)")
+    parser.add_argument("--key", metavar="K", help="client certificate key")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the station's random choices")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="simulated seconds per real second for the station's timers (default 1)")
+    parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")
+
+
+def _say(station_id: str, text: str) -> None:
+    print(f"{station_id}: {text}", flush=True)
+
+
+def _interesting(event: Any) -> bool:
+    if isinstance(event, (Connected, Disconnected)):
+        return True
+    if isinstance(event, OcppMessage):
+        if event.action == "BootNotification":
+            return event.kind == "response" or event.kind == "error"
+        if event.action == "TransactionEvent" and event.kind == "request" and event.direction == "out":
+            return str(getattr(event.payload, "event_type", "")) in ("Started", "Ended")
+    return False
+
+
+async def _report(station: Any) -> None:
+    async with station.subscribe(accept=_interesting) as events:
+        async for event in events:
+            sid = station.station_id
+            if isinstance(event, Connected):
+                _say(sid, f"connected to {station.csms_url} (OCPP {event.ocpp_version})")
+            elif isinstance(event, Disconnected):
+                _say(sid, f"offline ({event.reason})")
+            elif event.action == "BootNotification":
+                if event.kind == "error":
+                    _say(sid, f"boot failed: {event.payload.get('description', '')}")
+                else:
+                    payload = event.payload
+                    _say(sid, f"booted: {payload.status} (heartbeat every {payload.interval} s)")
+            else:
+                payload = event.payload
+                info = payload.transaction_info
+                if str(payload.event_type) == "Started":
+                    evse = payload.evse.id if payload.evse else "?"
+                    _say(sid, f"transaction {info.transaction_id} started on EVSE {evse} ({payload.trigger_reason})")
+                else:
+                    _say(sid, f"transaction {info.transaction_id} ended ({info.stopped_reason})")
+
+
+async def _watch_failures(station: Any) -> None:
+    last: str | None = None
+    while True:
+        snapshot = station.snapshot()
+        if not snapshot.connected and snapshot.last_error and snapshot.last_error != last:
+            last = snapshot.last_error
+            _say(station.station_id, f"cannot connect: {last}")
+        await trio.sleep(0.5)
+
+
+async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: Any) -> int:
+    from ..actors.station import Station
+
+    log = OcppLog(args.ocpp_log) if args.ocpp_log else None
+    station = Station(
+        args.station_id,
+        args.url,
+        password=args.password,
+        profile=profile,
+        ssl_context=ssl_context,
+        ocpp_log=log,
+        seed=args.seed,
+        speed=args.speed,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_report, station)
+            nursery.start_soon(_watch_failures, station)
+            await nursery.start(station.run)
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                with trio.move_on_after(args.duration if args.duration > 0 else math.inf):
+                    async for signum in signals:
+                        _say(args.station_id, f"stopping ({signal.Signals(signum).name})")
+                        break
+                await station.shutdown(timeout=5.0)
+            nursery.cancel_scope.cancel()
+    finally:
+        if log is not None:
+            log.close()
+    snapshot = station.snapshot()
+    counters = snapshot.counters
+    _say(args.station_id, f"stopped: {counters.boots} boot(s), {counters.transactions_started} transaction(s), "
+                          f"{counters.events_sent} event(s) delivered, {snapshot.queued_events} left in queue")
+    if not station.booted:
+        _say(args.station_id, "never accepted by the CSMS")
+        return 1
+    return 0
+
+
+def main(args: argparse.Namespace) -> int:
+    if not args.url.startswith(("ws://", "wss://")):
+        print(f"fleet station: the CSMS URL must start with ws:// or wss:// (got {args.url!r})", file=sys.stderr)
+        return 2
+    try:
+        profile = load_profile(args.profile) if args.profile else StationProfile()
+    except ProfileError as exc:
+        print(f"fleet station: {exc}", file=sys.stderr)
+        return 2
+    if args.no_sessions:
+        import msgspec
+
+        profile = msgspec.structs.replace(profile, sessions=msgspec.structs.replace(profile.sessions, enabled=False))
+    if args.speed <= 0:
+        print("fleet station: --speed must be > 0", file=sys.stderr)
+        return 2
+    ssl_context = None
+    if args.ca or args.cert:
+        try:
+            ssl_context = client_ssl_context(args.ca, args.cert, args.key)
+        except (OSError, ValueError) as exc:
+            print(f"fleet station: cannot load TLS files: {exc}", file=sys.stderr)
+            return 2
+    return trio.run(_run, args, profile, ssl_context)

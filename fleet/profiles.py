@@ -1,0 +1,558 @@
+"""Station profiles: one kind of charging station, described in TOML.
+
+A profile says what a simulated station *is* (identity, EVSEs and connectors,
+electrical limits, device-model settings) and how it *behaves* (the automatic
+transaction generator: when drivers arrive, how long they stay, how much energy
+their EV wants, which id tokens they present). Every random choice a station
+makes is drawn from one ``random.Random`` seeded per station, so a run with the
+same seeds is reproducible.
+
+Every field has a default: an empty file is a valid profile (a single-EVSE,
+11 kW, three-phase AC wallbox with one Type 2 connector). A complete example::
+
+    name = "public-ac-post"
+    description = "Two 22 kW AC EVSEs"
+    heartbeat_interval = 300
+
+    [identity]
+    vendor = "fleet"
+    model = "AC-Post-22"
+    firmware_version = "2.4.1"
+    serial_number = "ACP-{station_id}"
+
+    [security]
+    profile = 1
+    password = "fleet-{station_id}-password"
+
+    [retry_backoff]
+    wait_minimum = 5
+    repeat_times = 5
+    random_range = 5
+
+    [sampled_data]
+    tx_updated_interval = 60
+    tx_updated_measurands = ["Energy.Active.Import.Register", "Power.Active.Import", "SoC"]
+
+    [[evses]]
+    max_power = 22000
+    phases = 3
+    [[evses.connectors]]
+    type = "cType2"
+
+    [[evses]]
+    max_power = 22000
+
+    [vehicle]
+    battery_capacity = [40000, 90000]
+    max_power = [7400, 22000]
+    initial_soc = [10, 60]
+
+    [sessions]
+    enabled = true
+    idle_time = [300, 1800]
+    session_duration = [1200, 5400]
+    energy_demand = [5000, 40000]
+    authorization_failure_share = 0.05
+    id_tokens = [
+        { id_token = "FLEET-0001", type = "ISO14443", weight = 3 },
+        { id_token = "FLEET-0002", type = "ISO14443" },
+    ]
+
+    [variables]
+    "TxCtrlr.EVConnectionTimeOut" = 90
+    "AuthCtrlr.LocalPreAuthorize" = true
+
+Ranges (``[min, max]``) draw uniformly between the two bounds; a single number
+means exactly that value. Durations are seconds, energy Wh, power W.
+
+:func:`load_profile` reads and validates a file; a bad file raises
+:class:`ProfileError` naming the file, the field (``$.evses[0].max_power``), what
+was expected and, when it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+from .ocpp.v201 import Connector, IdTokenEnum, Measurand
+
+__all__ = [
+    "ConnectorProfile",
+    "CustomVariable",
+    "EvseProfile",
+    "IdTokenSpec",
+    "Identity",
+    "ProfileError",
+    "Range",
+    "RetryBackoff",
+    "SampledData",
+    "Security",
+    "SessionGenerator",
+    "StationProfile",
+    "VehicleProfile",
+    "draw",
+    "load_profile",
+    "render_pattern",
+    "station_password",
+]
+
+#: A number, or ``[min, max]`` drawn uniformly.
+Range = float | tuple[float, float]
+
+NonNegative = Annotated[float, msgspec.Meta(ge=0)]
+Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be used; the message names the file, the field and what was expected."""
+
+
+def draw(rng: random.Random, value: Range) -> float:
+    """One value of a :data:`Range`: the number itself, or uniform in ``[min, max]``."""
+    if isinstance(value, tuple):
+        low, high = value
+        return low if low == high else rng.uniform(low, high)
+    return float(value)
+
+
+def _check_range(name: str, value: Range, minimum: float = 0.0, maximum: float | None = None) -> None:
+    bounds = value if isinstance(value, tuple) else (value, value)
+    low, high = bounds
+    if low > high:
+        raise ValueError(f"`{name}`: expected [min, max] with min <= max, got [{low}, {high}]")
+    if low < minimum:
+        raise ValueError(f"`{name}`: expected values >= {minimum}, got {low}")
+    if maximum is not None and high > maximum:
+        raise ValueError(f"`{name}`: expected values <= {maximum}, got {high}")
+
+
+def render_pattern(pattern: str, station_id: str) -> str:
+    """``pattern`` with ``{station_id}`` replaced (the only field patterns know)."""
+    return pattern.replace("{station_id}", station_id)
+
+
+class Identity(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """What the station reports in its BootNotification.
+
+    Attributes:
+        vendor: vendor name (at most 50 characters).
+        model: model name (at most 20 characters).
+        firmware_version: firmware version (at most 50 characters).
+        serial_number: serial-number pattern; ``{station_id}`` is replaced by the
+            station id; the result is cut to the 25 characters OCPP allows.
+        iccid: the modem's SIM card id, if the station reports a modem.
+        imsi: the modem's subscriber id, if the station reports a modem.
+    """
+
+    vendor: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] = "fleet"
+    model: Annotated[str, msgspec.Meta(min_length=1, max_length=20)] = "SimAC-11"
+    firmware_version: Annotated[str, msgspec.Meta(max_length=50)] = "1.0.0"
+    serial_number: str = "SN-{station_id}"
+    iccid: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+    imsi: Annotated[str, msgspec.Meta(max_length=20)] | None = None
+
+
+class Security(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """How the station authenticates to the CSMS.
+
+    Attributes:
+        profile: the OCPP security profile: ``0`` no authentication (not an OCPP
+            profile; for CSMSs under test without auth), ``1`` HTTP Basic auth over
+            ``ws://``, ``2`` Basic auth over TLS (``wss://``), ``3`` TLS with a client
+            certificate (no password).
+        password: Basic-auth password pattern for profiles 1 and 2; ``{station_id}``
+            is replaced by the station id. OCPP wants 16 to 40 characters.
+    """
+
+    profile: Annotated[int, msgspec.Meta(ge=0, le=3)] = 1
+    password: str | None = "fleet-{station_id}-password"
+
+
+class RetryBackoff(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Reconnection back-off: the OCPPCommCtrlr RetryBackOff* variables.
+
+    After a connection loss the station waits ``wait_minimum`` seconds, doubling the
+    wait after each failed attempt up to ``repeat_times`` times, and adds a fresh
+    uniform random ``0..random_range`` seconds to every wait (OCPP-J 2.0.1, part 4
+    section 5.3). A successful connection starts over.
+
+    Attributes:
+        wait_minimum: RetryBackOffWaitMinimum, seconds.
+        repeat_times: RetryBackOffRepeatTimes, doublings before the wait stays constant.
+        random_range: RetryBackOffRandomRange, seconds of random jitter at most.
+    """
+
+    wait_minimum: Annotated[int, msgspec.Meta(ge=0)] = 5
+    repeat_times: Annotated[int, msgspec.Meta(ge=0, le=30)] = 5
+    random_range: Annotated[int, msgspec.Meta(ge=0)] = 5
+
+
+class SampledData(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """Meter values: the SampledDataCtrlr and AlignedDataCtrlr variables.
+
+    Attributes:
+        tx_updated_interval: seconds between periodic meter values of a running
+            transaction (TransactionEvent Updated, triggerReason MeterValuePeriodic);
+            ``0`` sends none.
+        tx_started_measurands: measurands in the Started event.
+        tx_updated_measurands: measurands in periodic Updated events.
+        tx_ended_measurands: measurands in the Ended event (the final values).
+        aligned_interval: seconds between clock-aligned meter values (MeterValues,
+            or TransactionEvent with triggerReason MeterValueClock during a
+            transaction); ``0`` sends none.
+        aligned_measurands: measurands of clock-aligned and triggered meter values.
+    """
+
+    tx_updated_interval: Annotated[int, msgspec.Meta(ge=0)] = 60
+    tx_started_measurands: list[Measurand] = msgspec.field(
+        default_factory=lambda: [Measurand.ENERGY_ACTIVE_IMPORT_REGISTER]
+    )
+    tx_updated_measurands: list[Measurand] = msgspec.field(
+        default_factory=lambda: [
+            Measurand.ENERGY_ACTIVE_IMPORT_REGISTER,
+            Measurand.POWER_ACTIVE_IMPORT,
+            Measurand.CURRENT_IMPORT,
+            Measurand.VOLTAGE,
+            Measurand.SOC,
+        ]
+    )
+    tx_ended_measurands: list[Measurand] = msgspec.field(
+        default_factory=lambda: [Measurand.ENERGY_ACTIVE_IMPORT_REGISTER]
+    )
+    aligned_interval: Annotated[int, msgspec.Meta(ge=0)] = 0
+    aligned_measurands: list[Measurand] = msgspec.field(
+        default_factory=lambda: [Measurand.ENERGY_ACTIVE_IMPORT_REGISTER, Measurand.POWER_ACTIVE_IMPORT]
+    )
+
+
+class ConnectorProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One connector of an EVSE.
+
+    Attributes:
+        type: the OCPP connector type (``cType2``, ``cCCS2``, ``sType2``, ...).
+    """
+
+    type: Connector = Connector.C_TYPE2
+
+
+class EvseProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One EVSE (one vehicle at a time) with its connectors.
+
+    Attributes:
+        max_power: the most the EVSE delivers, W.
+        phases: phases used for AC (1 to 3); ignored for DC.
+        voltage: phase-to-neutral voltage for AC, or the DC voltage, V.
+        current_type: ``"AC"`` or ``"DC"``.
+        connectors: the connectors (at least one); only one is used at a time.
+    """
+
+    max_power: Annotated[float, msgspec.Meta(gt=0)] = 11000.0
+    phases: Annotated[int, msgspec.Meta(ge=1, le=3)] = 3
+    voltage: Annotated[float, msgspec.Meta(gt=0)] = 230.0
+    current_type: Literal["AC", "DC"] = "AC"
+    connectors: Annotated[list[ConnectorProfile], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: [ConnectorProfile()]
+    )
+
+
+class VehicleProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The electric vehicles that arrive (each drawn anew per session).
+
+    Attributes:
+        battery_capacity: usable battery capacity, Wh.
+        max_power: the most the vehicle accepts, W.
+        initial_soc: state of charge on arrival, percent.
+    """
+
+    battery_capacity: Range = (40000.0, 80000.0)
+    max_power: Range = (7400.0, 11000.0)
+    initial_soc: Range = (10.0, 60.0)
+
+    def __post_init__(self) -> None:
+        _check_range("battery_capacity", self.battery_capacity, 1.0)
+        _check_range("max_power", self.max_power, 1.0)
+        _check_range("initial_soc", self.initial_soc, 0.0, 100.0)
+
+
+class IdTokenSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """An id token the simulated drivers present.
+
+    Attributes:
+        id_token: the token value (at most 36 characters).
+        type: the OCPP id-token type (``ISO14443``, ``eMAID``, ``Central``, ...).
+        weight: relative frequency among the tokens of its list.
+    """
+
+    id_token: Annotated[str, msgspec.Meta(min_length=1, max_length=36)]
+    type: IdTokenEnum = IdTokenEnum.ISO14443
+    weight: NonNegative = 1.0
+
+
+class SessionGenerator(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """The automatic transaction generator: simulated drivers, one at a time per EVSE.
+
+    A session: the EVSE idles ``idle_time``; a vehicle plugs in; after
+    ``plug_in_delay`` the driver presents a token (Authorize); if accepted the
+    vehicle charges until it has taken ``energy_demand`` or is full; after
+    ``session_duration`` (counted from plug-in) the driver stops with the token,
+    or (a ``stop_by_unplug_share`` of sessions) just unplugs; ``plug_out_delay``
+    later the cable is out and the EVSE idles again. A rejected token ends the
+    visit: the vehicle leaves after ``plug_out_delay``.
+
+    Attributes:
+        enabled: run the generator on every EVSE once the station is accepted.
+        start_delay: seconds from the first accepted boot to the first arrival.
+        idle_time: seconds an EVSE stays free between sessions.
+        session_duration: seconds from plug-in until the driver stops.
+        energy_demand: energy the vehicle wants, Wh (capped by its free battery).
+        plug_in_delay: seconds from plug-in to presenting the token.
+        plug_out_delay: seconds from the end of charging to unplugging.
+        id_tokens: the tokens presented, drawn by weight.
+        invalid_id_tokens: tokens presented in the share of sessions meant to fail
+            authorization (the CSMS is expected to reject them).
+        authorization_failure_share: share of sessions (0..1) presenting an invalid token.
+        stop_by_unplug_share: share of sessions (0..1) ended by unplugging instead of the token.
+    """
+
+    enabled: bool = True
+    start_delay: Range = (0.0, 30.0)
+    idle_time: Range = (60.0, 600.0)
+    session_duration: Range = (900.0, 3600.0)
+    energy_demand: Range = (5000.0, 30000.0)
+    plug_in_delay: Range = (2.0, 10.0)
+    plug_out_delay: Range = (2.0, 10.0)
+    id_tokens: list[IdTokenSpec] = msgspec.field(
+        default_factory=lambda: [IdTokenSpec("FLEET-0001"), IdTokenSpec("FLEET-0002")]
+    )
+    invalid_id_tokens: list[IdTokenSpec] = msgspec.field(default_factory=lambda: [IdTokenSpec("FLEET-INVALID")])
+    authorization_failure_share: Share = 0.0
+    stop_by_unplug_share: Share = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("start_delay", "idle_time", "session_duration", "energy_demand", "plug_in_delay", "plug_out_delay"):
+            _check_range(name, getattr(self, name))
+        if self.enabled and not any(t.weight > 0 for t in self.id_tokens):
+            raise ValueError("`id_tokens`: expected at least one token with a weight > 0")
+        if self.authorization_failure_share > 0 and not any(t.weight > 0 for t in self.invalid_id_tokens):
+            raise ValueError("`invalid_id_tokens`: expected at least one token when authorization_failure_share > 0")
+
+
+class CustomVariable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A vendor variable added to the device model.
+
+    Attributes:
+        component: component name.
+        variable: variable name.
+        value: initial actual value.
+        data_type: ``string``, ``decimal``, ``integer``, ``dateTime``, ``boolean``,
+            ``OptionList``, ``SequenceList`` or ``MemberList``.
+        mutability: ``ReadOnly``, ``WriteOnly`` or ``ReadWrite``.
+        unit: unit of measure, if any.
+        values_list: allowed values (comma separated) for the list types.
+        component_instance: the component's instance name, if any.
+        variable_instance: the variable's instance name, if any.
+        evse: the EVSE id, for an EVSE-scoped component.
+        connector: the connector id, for a connector-scoped component.
+    """
+
+    component: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    variable: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    value: str = ""
+    data_type: Literal[
+        "string", "decimal", "integer", "dateTime", "boolean", "OptionList", "SequenceList", "MemberList"
+    ] = "string"
+    mutability: Literal["ReadOnly", "WriteOnly", "ReadWrite"] = "ReadWrite"
+    unit: str | None = None
+    values_list: str | None = None
+    component_instance: str | None = None
+    variable_instance: str | None = None
+    evse: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    connector: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One kind of station: identity, hardware, device-model settings and behaviour.
+
+    Attributes:
+        name: a short name for reports.
+        description: free text.
+        ocpp_version: the OCPP version spoken (``"2.0.1"``).
+        identity: what BootNotification reports.
+        security: authentication to the CSMS.
+        retry_backoff: reconnection back-off.
+        heartbeat_interval: seconds between heartbeats until the CSMS sets one.
+        boot_retry_interval: seconds before retrying a BootNotification that failed
+            or was Pending/Rejected with interval 0.
+        ping_interval: seconds between websocket pings (WebSocketPingInterval);
+            ``0`` sends none.
+        message_timeout: seconds a request waits for its answer (MessageTimeout).
+        offline_queue_limit: TransactionEvents kept while offline; beyond it, the
+            oldest periodic meter-value updates are dropped (never Started/Ended).
+        seq_no: ``"station"``: TransactionEvent seqNo counts on across transactions
+            (OCPP 2.0.1 edition 1); ``"transaction"``: it restarts at 0 for every
+            transaction (recommended by edition 2).
+        boot_on_reconnect: send a BootNotification after every reconnection, not
+            only after a (re)boot as OCPP requires.
+        reboot_delay: seconds a simulated reboot (Reset, firmware update) takes.
+        firmware_step: seconds between the simulated firmware/log status notifications.
+        sampled_data: meter values.
+        evses: the EVSEs (at least one), numbered from 1 in this order.
+        vehicle: the vehicles that arrive.
+        sessions: the automatic transaction generator.
+        variables: device-model overrides, ``"Component.Variable" = value``; an
+            instance goes in brackets: ``"OCPPCommCtrlr.MessageTimeout[Default]"``.
+        custom_variables: vendor variables added to the device model.
+    """
+
+    name: str = "default"
+    description: str = ""
+    ocpp_version: Literal["2.0.1"] = "2.0.1"
+    identity: Identity = Identity()
+    security: Security = Security()
+    retry_backoff: RetryBackoff = RetryBackoff()
+    heartbeat_interval: Annotated[int, msgspec.Meta(gt=0)] = 300
+    boot_retry_interval: Annotated[int, msgspec.Meta(gt=0)] = 30
+    ping_interval: Annotated[int, msgspec.Meta(ge=0)] = 30
+    message_timeout: Annotated[int, msgspec.Meta(gt=0)] = 30
+    offline_queue_limit: Annotated[int, msgspec.Meta(ge=10)] = 10000
+    seq_no: Literal["station", "transaction"] = "station"
+    boot_on_reconnect: bool = False
+    reboot_delay: NonNegative = 2.0
+    firmware_step: NonNegative = 2.0
+    sampled_data: SampledData = SampledData()
+    evses: Annotated[list[EvseProfile], msgspec.Meta(min_length=1, max_length=64)] = msgspec.field(
+        default_factory=lambda: [EvseProfile()]
+    )
+    vehicle: VehicleProfile = VehicleProfile()
+    sessions: SessionGenerator = SessionGenerator()
+    variables: dict[str, str | int | float | bool] = {}
+    custom_variables: list[CustomVariable] = []
+
+
+def station_password(profile: StationProfile, station_id: str) -> str | None:
+    """The Basic-auth password a station of ``profile`` uses, or ``None`` (no Basic auth)."""
+    security = profile.security
+    if security.profile not in (1, 2) or not security.password:
+        return None
+    return render_pattern(security.password, station_id)
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\.\"([^\"]*)\"|\.`([^`]*)`")
+
+
+def _path_of(message: str) -> str | None:
+    match = re.search(r"at `(\$[^`]*)`", message)
+    return match.group(1) if match else None
+
+
+def find_line(text: str, path: str, key: str | None = None) -> int | None:
+    """Best-effort line number (1-based) of the field at ``path`` (``$.evses[1].max_power``)
+    in the TOML ``text``; ``key`` is an unknown field's name to look for under it."""
+    parts: list[str | int] = []
+    for m in _PATH_PART.finditer(path[1:]):
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        else:
+            parts.append(m.group(3) or m.group(4) or "")
+    if key is not None:
+        parts.append(key)
+    lines = text.splitlines()
+    start = 0
+    table: list[str] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if isinstance(part, str) and i + 1 < len(parts) and isinstance(parts[i + 1], int):
+            # an array of tables: find its n-th [[header]]
+            table = [*table, part]
+            header = re.compile(r"^\s*\[\[\s*" + r"\s*\.\s*".join(re.escape(t) for t in table) + r"\s*\]\]")
+            wanted = int(parts[i + 1])
+            seen = -1
+            found = None
+            for n in range(start, len(lines)):
+                if header.match(lines[n]):
+                    seen += 1
+                    if seen == wanted:
+                        found = n
+                        break
+            if found is None:
+                # maybe an inline array: look for "name =" and give its line
+                return _key_line(lines, start, part)
+            start = found + 1
+            i += 2
+            continue
+        if isinstance(part, str) and i + 1 < len(parts):
+            table = [*table, part]
+            header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(re.escape(t) for t in table) + r"\s*\]")
+            for n in range(start, len(lines)):
+                if header.match(lines[n]):
+                    start = n + 1
+                    break
+            else:
+                return _key_line(lines, start, part)
+            i += 1
+            continue
+        if isinstance(part, str):
+            return _key_line(lines, start, part)
+        i += 1
+    return start if start > 0 else None
+
+
+def _key_line(lines: list[str], start: int, key: str) -> int | None:
+    pattern = re.compile(r"^\s*(?:\"" + re.escape(key) + r"\"|" + re.escape(key) + r")\s*=")
+    for n in range(start, len(lines)):
+        if pattern.match(lines[n]):
+            return n + 1
+    return None
+
+
+def _describe(path: Path, text: str, message: str) -> str:
+    field = _path_of(message)
+    unknown = re.search(r"unknown field `([^`]*)`", message)
+    line = None
+    if field is not None:
+        line = find_line(text, field, unknown.group(1) if unknown else None)
+    elif unknown:
+        line = find_line(text, "$", unknown.group(1))
+    where = f"{path}:{line}" if line else str(path)
+    if field is None:
+        field = "$"
+    detail = re.sub(r"\s*- at `\$[^`]*`$", "", message)
+    return f"{where}: `{field}`: {detail}"
+
+
+def load_profile(path: str | Path) -> StationProfile:
+    """Read and validate a station profile (TOML).
+
+    Raises:
+        ProfileError: the file cannot be read, is not TOML, or a field is wrong;
+            the message reads ``<file>[:line]: `$.field.path`: what was expected``.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read profile: {exc.strerror or exc}") from None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        profile = msgspec.toml.decode(raw, type=StationProfile)
+    except msgspec.ValidationError as exc:
+        raise ProfileError(_describe(path, text, str(exc))) from None
+    except msgspec.DecodeError as exc:
+        raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    from .actors.device_model import check_overrides
+
+    problem = check_overrides(profile)
+    if problem is not None:
+        key, detail = problem
+        line = _key_line(text.splitlines(), 0, key)
+        where = f"{path}:{line}" if line else str(path)
+        raise ProfileError(f'{where}: `$.variables."{key}"`: {detail}')
+    return profile
