@@ -59,6 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BaseExceptionGroup as group:  # Ctrl-C raised inside a nursery
+        if group.subgroup(KeyboardInterrupt) is not None and group.subgroup(
+            lambda e: not isinstance(e, KeyboardInterrupt | BaseExceptionGroup)
+        ) is None:
+            return 130
+        raise
 
 
 if __name__ == "__main__":
