@@ -3,6 +3,13 @@
 Workers connect to the supervisor over TCP on 127.0.0.1 and exchange msgpack
 messages, each prefixed with its length (4 bytes, big-endian). The message types
 form one tagged union, decoded once at the edge.
+
+Besides the run itself (:class:`Assign`, :class:`Status`, :class:`Stop`,
+:class:`Final_`), the wire carries the control API of a fleet run (see
+:mod:`fleet.control.fleet_backend`): the supervisor forwards a command to the
+worker that owns the station (:class:`ControlRequest`), the worker answers it
+(:class:`ControlReply`) and pushes the events of subscriptions it serves
+(:class:`ControlPush`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ from .metrics import MetricsSnapshot
 
 __all__ = [
     "Assign",
+    "ControlPush",
+    "ControlReply",
+    "ControlRequest",
     "Final_",
     "Hello",
     "Message",
@@ -27,6 +37,8 @@ __all__ = [
 
 _LENGTH: Final = struct.Struct(">I")
 MAX_MESSAGE: Final = 256 * 1024 * 1024
+#: Seconds one message may take to go out before the stream counts as broken.
+SEND_TIMEOUT: Final = 30.0
 
 
 class Hello(msgspec.Struct, tag="hello"):
@@ -105,7 +117,52 @@ class Final_(msgspec.Struct, tag="final"):
     rss: int = 0
 
 
-Message = Hello | Assign | Status | Stop | Final_
+class ControlRequest(msgspec.Struct, tag="control"):
+    """A control command for a worker (supervisor -> worker).
+
+    Attributes:
+        id: the supervisor's request id, echoed in the :class:`ControlReply`.
+        command: a control command (``plug``, ``station``, ...) or an internal one
+            (``_rows``, ``_metrics``, ``_spawn``, ...; see :mod:`fleet.control.fleet_backend`).
+        fields: its arguments, already validated by the control server.
+    """
+
+    id: int
+    command: str
+    fields: dict[str, Any] = {}
+
+
+class ControlReply(msgspec.Struct, tag="control_reply"):
+    """The answer to a :class:`ControlRequest` (worker -> supervisor).
+
+    Attributes:
+        id: the request's id.
+        result: the result, JSON-encoded (it may hold OCPP payloads); empty for an error.
+        code: empty on success, else a control-API error code; ``message`` / ``details`` say more.
+    """
+
+    id: int
+    result: bytes = b""
+    code: str = ""
+    message: str = ""
+    details: dict[str, Any] = {}
+
+
+class ControlPush(msgspec.Struct, tag="control_push"):
+    """An event of a subscription a worker serves (worker -> supervisor).
+
+    Attributes:
+        subscription: the supervisor's subscription number.
+        event: the :class:`~fleet.control.messages.ControlEvent`, JSON-encoded; empty when ``ended``.
+        ended: the subscription is over (its station went away, or it was cancelled).
+    """
+
+    subscription: int
+    event: bytes = b""
+    ended: bool = False
+
+
+Message = Hello | Assign | Status | Stop | Final_ | ControlRequest | ControlReply | ControlPush
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final[msgspec.msgpack.Decoder[Message]] = msgspec.msgpack.Decoder(Message)
@@ -118,11 +175,27 @@ class WireStream:
         self.stream = stream
         self._buffer = bytearray()
         self._send_lock = trio.Lock()
+        self._broken = False
 
     async def send(self, message: Message) -> None:
+        """Send one message.
+
+        Once its bytes start going out, a cancellation waits until they are out (a
+        half-written message would garble the stream for every later one), for at
+        most :data:`SEND_TIMEOUT` seconds: a peer that reads nothing for that long is
+        gone, and the stream is closed (``trio.BrokenResourceError``).
+        """
         body = _encoder.encode(message)
         async with self._send_lock:
-            await self.stream.send_all(_LENGTH.pack(len(body)) + body)
+            if self._broken:
+                raise trio.BrokenResourceError("wire stream closed after a stalled send")
+            with trio.CancelScope(shield=True) as scope:
+                scope.deadline = trio.current_time() + SEND_TIMEOUT
+                await self.stream.send_all(_LENGTH.pack(len(body)) + body)
+            if scope.cancelled_caught:
+                self._broken = True
+                await trio.aclose_forcefully(self.stream)
+                raise trio.BrokenResourceError("the peer read nothing for too long")
 
     async def receive(self) -> Message | None:
         """The next message, or ``None`` at end of stream."""

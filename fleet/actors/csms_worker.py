@@ -1,4 +1,9 @@
-"""A built-in CSMS process of a fleet run (see :mod:`fleet.actors.worker`)."""
+"""A built-in CSMS process of a fleet run (see :mod:`fleet.actors.worker`).
+
+It answers the CSMS commands of the fleet's control API for the stations connected
+to it (:class:`~fleet.control.fleet_backend.WorkerControl` over a
+:class:`~fleet.control.backend.LocalBackend` of its :class:`~fleet.actors.csms.Csms`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from typing import Any
 
 import trio
 
+from ..control.backend import LocalBackend
+from ..control.fleet_backend import WorkerControl
 from ..metrics import Metrics
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
 from .csms import Csms
@@ -29,7 +36,37 @@ def csms_records(csms: Csms) -> dict[str, Any]:
     return {"transactions": transactions, "messages": dict(csms.statistics().messages)}
 
 
-async def run_csms_worker(wire: WireStream, assign: Assign, index: int, stop: trio.Event) -> None:
+def _control_handlers(csms: Csms) -> dict[str, Any]:
+    """The internal commands of the fleet backend for a CSMS process."""
+
+    async def has_station(station_id: str) -> bool:
+        return csms.is_connected(station_id)
+
+    async def set_passwords(passwords: dict[str, str]) -> int:
+        """Passwords of stations added while running (only when the auth list is on)."""
+        if csms.get_auth_list() is None:
+            return 0
+        for station_id, password in passwords.items():
+            csms.set_station_password(station_id, password)
+        return len(passwords)
+
+    async def merge_id_tokens(tokens: dict[str, str]) -> bool:
+        """Id tokens of a profile added while running (only when there is a token list)."""
+        current = csms.get_id_tokens()
+        if current is None:
+            return False
+        merged: dict[str, Any] = dict(current)
+        for token, status in tokens.items():
+            merged.setdefault(token.casefold(), status)
+        csms.set_id_tokens(merged)
+        return True
+
+    return {"_has_station": has_station, "_set_passwords": set_passwords, "_merge_id_tokens": merge_id_tokens}
+
+
+async def run_csms_worker(
+    wire: WireStream, assign: Assign, index: int, stop: trio.Event, control: WorkerControl | None = None
+) -> None:
     options = assign.options
     metrics = Metrics()
     settings = {k: options[k] for k in CSMS_SETTINGS if options.get(k) is not None}
@@ -44,6 +81,8 @@ async def run_csms_worker(wire: WireStream, assign: Assign, index: int, stop: tr
     peak = 0
     async with trio.open_nursery() as nursery:
         await nursery.start(csms.run)
+        if control is not None:
+            control.attach(LocalBackend(csms=csms, kind="csms"), _control_handlers(csms))
         while not stop.is_set():
             stats = csms.statistics()
             peak = max(peak, rss_bytes())

@@ -1,4 +1,11 @@
-"""A station worker process of a fleet run: a slice of the stations under one trio loop."""
+"""A station worker process of a fleet run: a slice of the stations under one trio loop.
+
+It also answers the control commands the supervisor forwards for its stations
+(:class:`~fleet.control.fleet_backend.WorkerControl` over a
+:class:`~fleet.control.backend.LocalBackend`), starts the stations ``add_stations``
+gives it and retires the ones ``remove_stations`` names (their transaction
+records stay in the final report, for the audit).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,12 @@ from typing import Any
 import msgspec
 import trio
 
+from ..control.backend import ControlError, LocalBackend
+from ..control.fleet_backend import WorkerControl, station_seed
+from ..control.messages import AddStationsResult, ErrorCode, StationRow
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
-from ..metrics import Metrics
+from ..metrics import Metrics, MetricsSnapshot
+from ..profiles import StationProfile
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
 from .station import Station
 from .worker import tune_gc_after_ramp
@@ -44,13 +55,24 @@ async def _watch_boot(station: Station, started: float, metrics: Metrics) -> Non
         metrics.booted(time.monotonic() - started)
 
 
-async def run_station_worker(wire: WireStream, assign: Assign, index: int, stop: trio.Event) -> None:
+def _merge_records(target: dict[str, dict[str, Any]], station_id: str, records: dict[str, Any]) -> None:
+    if records:
+        target.setdefault(station_id, {}).update(records)
+
+
+async def run_station_worker(
+    wire: WireStream, assign: Assign, index: int, stop: trio.Event, control: WorkerControl | None = None
+) -> None:
     plan = msgspec.msgpack.decode(assign.plan, type=FleetPlan)
     specs = list(plan.stations(shard=assign.shard, worker=assign.worker))
-    urls = assign.csms_urls
+    urls = assign.csms_urls or plan.config.csms
     options = assign.options
     metrics = Metrics()
     stations: dict[str, Station] = {}
+    retiring: dict[int, Station] = {}  # removed stations still winding down
+    retired_records: dict[str, dict[str, Any]] = {}
+    shutdown_timeout = float(options.get("shutdown_timeout", 10.0))
+    speed = float(options.get("speed", plan.config.speed))
     peak = 0
     gc.disable()  # during the ramp: allocation is all long-lived state
 
@@ -64,13 +86,62 @@ async def run_station_worker(wire: WireStream, assign: Assign, index: int, stop:
             await trio.sleep(STATUS_INTERVAL)
 
     async with trio.open_nursery() as nursery:
+
+        async def spawn(profile: bytes, station_ids: list[str], connect: bool = True) -> AddStationsResult:
+            """Start stations of ``profile`` (msgpack-encoded) with these ids (``add_stations``)."""
+            if stop.is_set():
+                raise ControlError(ErrorCode.CONFLICT, "the run is stopping")
+            if not urls:
+                raise ControlError(ErrorCode.UNSUPPORTED, "this worker has no CSMS URL for new stations")
+            try:
+                station_profile = msgspec.msgpack.decode(profile, type=StationProfile)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise ControlError(ErrorCode.BAD_REQUEST, f"bad profile: {exc}") from None
+            added = []
+            for sid in station_ids:
+                if sid in stations or stop.is_set():
+                    continue
+                station = Station(sid, urls[len(stations) % len(urls)], profile=station_profile,
+                                  seed=station_seed(plan.config.seed, sid), observer=metrics, audit=True,
+                                  speed=speed, auto_connect=connect)
+                stations[sid] = station
+                await nursery.start(station.run)
+                nursery.start_soon(_watch_boot, station, time.monotonic(), metrics)
+                added.append(sid)
+            return AddStationsResult(added)
+
+        async def wind_down(station_id: str, station: Station) -> None:
+            retiring[id(station)] = station
+            try:
+                await station.shutdown(shutdown_timeout)
+            finally:
+                del retiring[id(station)]
+                _merge_records(retired_records, station_id, station.transaction_records())
+
+        async def retire(station_id: str, station: Station) -> None:
+            """``remove_stations``: the station ends its transactions and closes, in the background."""
+            if control is not None:
+                control.end_subscriptions(station_id)
+            nursery.start_soon(wind_down, station_id, station)
+
+        async def rows(limit: int | None = None) -> list[StationRow]:
+            snapshot = await backend.snapshot(rows=True, limit=limit)
+            return snapshot.rows or []
+
+        async def export_metrics() -> MetricsSnapshot:
+            return metrics.export()
+
+        backend = LocalBackend(stations, retire=retire, kind="fleet")
+        if control is not None:
+            control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics})
         nursery.start_soon(report)
         interval = 1.0 / assign.ramp if assign.ramp > 0 else 0.0
         next_start = trio.current_time()
-        speed = float(options.get("speed", plan.config.speed))
         for spec in specs:
             if stop.is_set():
                 break
+            if spec.station_id in stations:
+                continue  # the id was taken meanwhile (the supervisor prevents it; never run two)
             url = urls[spec.index % len(urls)] if spec.csms_url == BUILTIN_CSMS else spec.csms_url
             station = Station(spec.station_id, url, profile=plan.profiles[spec.group], seed=spec.seed,
                               observer=metrics, audit=True, speed=speed)
@@ -86,16 +157,16 @@ async def run_station_worker(wire: WireStream, assign: Assign, index: int, stop:
         await stop.wait()
         # Wind down: every station ends its transactions, delivers its queue and closes.
         async with trio.open_nursery() as closing:
-            for station in stations.values():
-                closing.start_soon(station.shutdown, float(options.get("shutdown_timeout", 10.0)))
+            for station in [*stations.values(), *retiring.values()]:
+                closing.start_soon(station.shutdown, shutdown_timeout)
         nursery.cancel_scope.cancel()
 
     states, connection_counters = _counts(stations)
     for name, value in connection_counters.items():
         metrics.count(name, value)
-    records: dict[str, Any] = {
-        "states": states,
-        "transactions": {sid: st.transaction_records() for sid, st in stations.items() if st.transaction_records()},
-    }
+    transactions = {sid: dict(records) for sid, records in retired_records.items()}
+    for sid, station in stations.items():
+        _merge_records(transactions, sid, station.transaction_records())
+    records: dict[str, Any] = {"states": states, "transactions": transactions}
     await wire.send(Final_(index=index, role="stations", metrics=metrics.export(), records=records,
                            rss=max(peak, rss_bytes())))

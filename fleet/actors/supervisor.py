@@ -8,8 +8,12 @@ stalls the supervisor or the dashboard.
 
 Layout of a run with the built-in CSMS::
 
-    supervisor ──control (TCP, msgpack)──┬── CSMS process 0..K-1 (one port, SO_REUSEPORT)
-                                         └── station worker 0..W-1 ──OCPP-J/ws──▶ CSMS
+    control API (ws, JSON) ──▶ supervisor ──control (TCP, msgpack)──┬── CSMS process 0..K-1 (one port, SO_REUSEPORT)
+                                                                    └── station worker 0..W-1 ──OCPP-J/ws──▶ CSMS
+
+With ``RunOptions.control_port`` set, the supervisor serves the control API
+(:mod:`fleet.control`) and forwards each command to the process that can answer it
+(:class:`~fleet.control.fleet_backend.FleetBackend`).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from typing import Any
 import msgspec
 import trio
 
+from ..control.fleet_backend import FleetBackend, WorkerLink
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot
 from ..report import Report
 from ..thresholds import Threshold, evaluate
-from ..wire import Assign, Final_, Hello, Status, Stop, WireStream
+from ..wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 from .audit import audit_run
 
 __all__ = ["FleetStatus", "RunOptions", "pick_port", "run_fleet"]
@@ -52,6 +57,10 @@ class RunOptions(msgspec.Struct, frozen=True):
         stop_timeout: seconds workers get to wind down.
         station_options: passed to every station worker (fault injection etc.).
         csms_options: passed to every CSMS process (boot policy, heartbeat interval, ...).
+        control_port: serve the control API on this port (0: a free one); ``None``: no control API.
+        control_host: its address (loopback by default; any other address needs ``control_token``).
+        control_token: the token clients must present.
+        control_fallback: when ``control_port`` is taken, serve on a free port instead of failing.
     """
 
     workers: int = 0
@@ -63,6 +72,10 @@ class RunOptions(msgspec.Struct, frozen=True):
     stop_timeout: float = 30.0
     station_options: dict[str, Any] = {}
     csms_options: dict[str, Any] = {}
+    control_port: int | None = None
+    control_host: str = "127.0.0.1"
+    control_token: str | None = None
+    control_fallback: bool = False
 
 
 class FleetStatus(msgspec.Struct):
@@ -70,7 +83,7 @@ class FleetStatus(msgspec.Struct):
 
     Attributes:
         phase: ``"starting"``, ``"ramping"``, ``"running"``, ``"stopping"`` or ``"done"``.
-        total: stations in this run.
+        total: stations in this run (including those added, less those removed, through the control API).
         started: stations started so far.
         states: stations by state, over all workers.
         completed: calls answered so far; ``failed``: calls failed so far.
@@ -118,6 +131,7 @@ class _Worker:
         self.final: Final_ | None = None
         self.finished = trio.Event()
         self.peak_rss = 0
+        self.link: WorkerLink | None = None
 
     @property
     def name(self) -> str:
@@ -131,6 +145,7 @@ async def run_fleet(
     on_status: Callable[[FleetStatus], None] | None = None,
     status_interval: float = 1.0,
     stop_event: trio.Event | None = None,
+    on_control: Callable[[str], None] | None = None,
 ) -> Report:
     """Run ``plan`` to the end (its duration, ``stop_event``, or SIGINT/SIGTERM) and return the report.
 
@@ -139,6 +154,10 @@ async def run_fleet(
         options: how to run it.
         on_status: called with a fresh :class:`FleetStatus` every ``status_interval`` seconds.
         stop_event: set it to stop the run early (the dashboard's quit).
+        on_control: called with the control API's URL once it listens (with ``options.control_port``).
+
+    Raises:
+        OSError: the control API cannot listen where asked.
     """
     started_at = time.monotonic()
     workers_n = options.workers or os.cpu_count() or 1
@@ -146,7 +165,7 @@ async def run_fleet(
     total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
     workers_n = max(1, min(workers_n, total or 1))
     status = FleetStatus(total=total)
-    stop_event = stop_event or trio.Event()
+    stop_event = stop_event if stop_event is not None else trio.Event()
     workers: dict[tuple[str, int], _Worker] = {}
     csms_urls = list(plan.config.csms)
     station_workers = [_Worker("stations", i) for i in range(workers_n)]
@@ -165,13 +184,27 @@ async def run_fleet(
             return
         worker = workers[(hello.role, hello.index)]
         worker.wire = wire
+        link = worker.link = WorkerLink(worker.name, wire)
+        (backend.station_links if worker.role == "stations" else backend.csms_links)[worker.index] = link
         worker.connected.set()
+        try:
+            async with trio.open_nursery() as link_nursery:
+                link_nursery.start_soon(link.run)
+                await _receive_from(worker, wire, link)
+                link_nursery.cancel_scope.cancel()
+        finally:
+            link.close("its process ended")
+            worker.finished.set()
+
+    async def _receive_from(worker: _Worker, wire: WireStream, link: WorkerLink) -> None:
         try:
             while True:
                 message = await wire.receive()
                 if message is None:
                     break
-                if isinstance(message, Status):
+                if isinstance(message, (ControlReply, ControlPush)):
+                    link.deliver(message)
+                elif isinstance(message, Status):
                     worker.status = message
                     worker.peak_rss = max(worker.peak_rss, message.rss)
                 elif isinstance(message, Final_):
@@ -180,8 +213,6 @@ async def run_fleet(
                     break
         except (trio.BrokenResourceError, trio.ClosedResourceError, ValueError, msgspec.DecodeError):
             pass
-        finally:
-            worker.finished.set()
 
     async def spawn(nursery: trio.Nursery, worker: _Worker, control_port: int) -> None:
         command = [
@@ -219,20 +250,28 @@ async def run_fleet(
         status.csms_urls = csms_urls
         return status
 
+    backend = FleetBackend(plan, shard=options.shard, workers=workers_n, csms_workers=len(csms_workers),
+                           status=status, refresh=refresh)
     stopped_by_signal = False
     async with trio.open_nursery() as nursery:
-        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
-        control_port = listeners[0].socket.getsockname()[1]
-        nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))
 
-        async def watch_signals() -> None:
+        async def watch_signals(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
             nonlocal stopped_by_signal
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                task_status.started()
                 async for _ in signals:
                     stopped_by_signal = True
                     stop_event.set()
 
-        nursery.start_soon(watch_signals)
+        await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
+        if options.control_port is not None:
+            await nursery.start(backend.run)
+            url = await _serve_control(nursery, backend, options)
+            if on_control is not None:
+                on_control(url)
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        control_port = listeners[0].socket.getsockname()[1]
+        nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))
 
         # 1. The built-in CSMS, if no CSMS was given.
         if builtin:
@@ -279,7 +318,7 @@ async def run_fleet(
             with trio.move_on_after(status_interval):
                 await stop_event.wait()
             current = refresh()
-            if ramp_done_at is None and current.started >= total:
+            if ramp_done_at is None and current.started >= status.total:
                 ramp_done_at = time.monotonic()
                 status.phase = "running"
             if on_status is not None:
@@ -302,6 +341,30 @@ async def run_fleet(
 
     status.states = final_states
     return _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+
+
+async def _serve_control(nursery: trio.Nursery, backend: FleetBackend, options: RunOptions) -> str:
+    """Start the control API in ``nursery``; return its URL."""
+    from ..control.server import serve_control
+
+    host, port, token = options.control_host, options.control_port or 0, options.control_token
+    try:
+        server = await nursery.start(functools.partial(serve_control, backend, host, port, token=token))
+    except (OSError, ExceptionGroup) as failure:
+        exc = _bind_error(failure)
+        if exc is None:
+            raise
+        if not options.control_fallback or port == 0:
+            raise OSError(f"control API: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        server = await nursery.start(functools.partial(serve_control, backend, host, 0, token=token))
+    return str(server.url)
+
+
+def _bind_error(error: BaseException) -> OSError | None:
+    """The OSError inside ``error`` if that is all it is (a group of one, as nurseries wrap it)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error if isinstance(error, OSError) else None
 
 
 async def _run_worker_process(command: list[str], worker: _Worker) -> None:

@@ -5,7 +5,9 @@ Started by the supervisor as ``python -m fleet.actors.worker --control HOST:PORT
 :class:`~fleet.wire.Assign`, runs its part under trio, reports a
 :class:`~fleet.wire.Status` about once a second, and on :class:`~fleet.wire.Stop`
 (or when the supervisor goes away) winds down cleanly and sends
-:class:`~fleet.wire.Final_`.
+:class:`~fleet.wire.Final_`. Control commands the supervisor forwards
+(:class:`~fleet.wire.ControlRequest`) are answered by a
+:class:`~fleet.control.fleet_backend.WorkerControl` over the worker's actors.
 
 Garbage collection: steady-state websocket traffic makes no cyclic garbage, so
 once the ramp is done a worker moves everything alive into the permanent
@@ -23,7 +25,8 @@ import sys
 
 import trio
 
-from ..wire import Assign, Hello, Stop, WireStream
+from ..control.fleet_backend import WorkerControl
+from ..wire import Assign, ControlRequest, Hello, Stop, WireStream
 
 __all__ = ["main"]
 
@@ -46,27 +49,33 @@ async def _serve(control: str, role: str, index: int) -> None:
     if not isinstance(message, Assign):
         return
     stop = trio.Event()
+    commands = WorkerControl(wire)
 
     async def listen() -> None:
         while True:
             try:
                 incoming = await wire.receive()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                incoming = None
+            except (trio.BrokenResourceError, trio.ClosedResourceError, OSError, ValueError):
+                incoming = None  # (a msgspec.DecodeError is a ValueError: the stream is garbled)
+            if isinstance(incoming, ControlRequest):
+                commands.handle(incoming)
+                continue
             if incoming is None or isinstance(incoming, Stop):
                 stop.set()
-                return
+                if incoming is None:
+                    return  # Stop: keep answering control commands while winding down
 
     async with trio.open_nursery() as nursery:
+        await nursery.start(commands.run)
         nursery.start_soon(listen)
         if role == "csms":
             from .csms_worker import run_csms_worker
 
-            await run_csms_worker(wire, message, index, stop)
+            await run_csms_worker(wire, message, index, stop, commands)
         else:
             from .station_worker import run_station_worker
 
-            await run_station_worker(wire, message, index, stop)
+            await run_station_worker(wire, message, index, stop, commands)
         nursery.cancel_scope.cancel()
     await wire.aclose()
 

@@ -1,8 +1,13 @@
-"""``fleet csms``: run the built-in CSMS until SIGINT or SIGTERM."""
+"""``fleet csms``: run the built-in CSMS until SIGINT or SIGTERM.
+
+It serves the control API too (port 7700 by default, see
+:mod:`fleet.commands.control_options`): ``fleet tui`` shows its stations and drives it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 
@@ -12,6 +17,13 @@ from ..actors.csms import Csms
 from ..auth import AuthFileError, load_auth_file, load_id_tokens
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..transport import server_ssl_context
+from .control_options import (
+    ControlSettings,
+    add_control_arguments,
+    control_line,
+    control_settings,
+    first_error,
+)
 
 HELP = "run an OCPP 2.0.1 CSMS that answers every station message and records what stations send"
 EXAMPLE = "fleet csms --port 9000 --auth-file stations.toml --boot Accepted --heartbeat-interval 60"
@@ -64,6 +76,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reuse-port", action="store_true", help="set SO_REUSEPORT so several processes can share the port"
     )
+    add_control_arguments(parser)
+
+
+class _ControlBindError(OSError):
+    """The control API cannot listen where asked."""
+
+
+async def _serve_control(nursery: trio.Nursery, csms: Csms, control: ControlSettings) -> None:
+    from ..control import LocalBackend, serve_control
+
+    backend = LocalBackend(csms=csms)
+    serve = functools.partial(serve_control, backend, control.host, token=control.token)
+    try:
+        server = await nursery.start(functools.partial(serve, control.port))
+    except (OSError, ExceptionGroup) as failure:
+        exc = first_error(failure)
+        if not isinstance(exc, OSError):
+            raise
+        if not control.fallback:
+            raise _ControlBindError(f"control API: cannot listen on {control.host}:{control.port}: {exc}") from None
+        server = await nursery.start(functools.partial(serve, 0))
+    print(control_line(server.url, control.token), flush=True)
 
 
 def _build(args: argparse.Namespace) -> Csms:
@@ -88,18 +122,23 @@ def _build(args: argparse.Namespace) -> Csms:
     )
 
 
-async def _serve(csms: Csms) -> None:
+async def _serve(csms: Csms, control: ControlSettings | None = None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(csms.run)
             print(f"listening on {csms.url}", flush=True)
-            async for _ in signals:
-                csms.stop()
-                break
+            async with trio.open_nursery() as control_nursery:
+                if control is not None:
+                    await _serve_control(control_nursery, csms, control)
+                async for _ in signals:
+                    break
+                control_nursery.cancel_scope.cancel()
+            csms.stop()
 
 
 def main(args: argparse.Namespace) -> int:
     try:
+        control = control_settings(args)
         csms = _build(args)
     except AuthFileError as exc:
         print(f"fleet csms: {exc}", file=sys.stderr)
@@ -110,10 +149,16 @@ def main(args: argparse.Namespace) -> int:
     if csms.get_auth_list() is None:
         print("fleet csms: no --auth-file: accepting every station without authentication", file=sys.stderr)
     failure: BaseException | None = None
+    control_failure: BaseException | None = None
     try:
-        trio.run(_serve, csms)
+        trio.run(_serve, csms, control)
+    except* _ControlBindError as group:
+        control_failure = first_error(group)
     except* OSError as group:
-        failure = group.exceptions[0]
+        failure = first_error(group)
+    if control_failure is not None:
+        print(f"fleet csms: {control_failure}", file=sys.stderr)
+        return 1
     if failure is not None:
         print(f"fleet csms: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
         return 1

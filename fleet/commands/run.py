@@ -1,11 +1,27 @@
-"""``fleet run``: a load run — thousands of stations against a CSMS, with a report at the end."""
+"""``fleet run``: a load run — thousands of stations against a CSMS, with a report at the end.
+
+The run serves the control API (port 7700 on 127.0.0.1 by default, a free port
+when 7700 is taken; see :mod:`fleet.commands.control_options`) and prints
+``control on ws://...``: attach ``fleet tui`` or a script to watch and drive it.
+``--tui`` does that in one go: the run goes to its own processes and the dashboard
+takes the terminal; quitting the dashboard stops the run and prints the summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+from .control_options import add_control_arguments, control_line, control_settings, first_error
+from .tui import TOKEN_ENV
 
 if TYPE_CHECKING:
     from ..actors.supervisor import FleetStatus
@@ -36,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
                              "(repeatable; exit 1 when one fails)")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    parser.add_argument("--tui", action="store_true",
+                        help="watch and drive the run in the terminal dashboard (the run goes to its own "
+                             "processes; quitting the dashboard stops it and prints the summary)")
+    add_control_arguments(parser)
 
 
 def _parse_shard(text: str | None) -> tuple[int, int]:
@@ -97,6 +117,7 @@ class _Progress:
 
 
 def main(args: argparse.Namespace) -> int:
+    import msgspec
     import trio
 
     from ..actors.supervisor import RunOptions, run_fleet
@@ -110,13 +131,34 @@ def main(args: argparse.Namespace) -> int:
     except (FleetError, ThresholdError) as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
         return 2
+    try:
+        control = control_settings(args)
+    except ValueError as exc:
+        print(f"fleet run: {exc}", file=sys.stderr)
+        return 2
+    if args.tui:
+        return _run_with_dashboard(args, control.token if control is not None else None)
     options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=_parse_shard(args.shard),
                          thresholds=thresholds)
+    if control is not None:
+        options = msgspec.structs.replace(options, control_host=control.host, control_port=control.port,
+                                          control_token=control.token, control_fallback=control.fallback)
     if not args.quiet:
         where = ", ".join(plan.config.csms) or "the built-in CSMS"
         print(f"fleet: {plan.size:,} stations from {plan.source} against {where}; "
               f"ramp {plan.config.ramp:g}/s, duration {plan.config.duration:g} s. Ctrl-C stops cleanly.", flush=True)
-    report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet)))
+
+    def announce(url: str) -> None:
+        print(control_line(url, options.control_token), flush=True)
+
+    failure: BaseException | None = None
+    try:
+        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce))
+    except* OSError as group:
+        failure = first_error(group)
+    if failure is not None:
+        print(f"\nfleet run: {failure}", file=sys.stderr)
+        return 2
     print()
     print(render_summary(report))
     if args.report:
@@ -124,3 +166,111 @@ def main(args: argparse.Namespace) -> int:
         print(f"\nreport written to {args.report}")
     failed = [t for t in report.thresholds if not t.ok]
     return 1 if failed else 0
+
+
+# ------------------------------------------------------------------ --tui
+
+#: Seconds to wait for the run's control API to come up.
+STARTUP_TIMEOUT = 60.0
+#: Seconds the run gets to stop after the dashboard quits (its workers get 30 s, the CSMS another 30).
+STOP_TIMEOUT = 75.0
+_CONTROL_LINE = re.compile(r"^control on (wss?://\S+)", re.MULTILINE)
+
+
+def child_argv(args: argparse.Namespace) -> list[str]:
+    """The ``fleet run`` command line of the run behind the dashboard (quiet, control API on)."""
+    argv = [sys.executable, "-m", "fleet", "run"]
+    if args.fleet:
+        argv.append(args.fleet)
+    for flag, value in (("--stations", args.stations), ("--ramp", args.ramp), ("--duration", args.duration),
+                        ("--workers", args.workers or None), ("--csms-workers", args.csms_workers),
+                        ("--seed", args.seed), ("--speed", args.speed), ("--shard", args.shard),
+                        ("--report", args.report)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for url in args.csms or ():
+        argv += ["--csms", url]
+    for expression in args.threshold:
+        argv += ["--threshold", expression]
+    port = args.control_port if args.control_port is not None else 0
+    return [*argv, "--quiet", "--control-host", args.control_host, "--control-port", str(port)]
+
+
+def _read(file: IO[str]) -> str:
+    file.seek(0)
+    return file.read()
+
+
+def _wait_for_control(child: subprocess.Popen[Any], out: IO[str], timeout: float) -> str | None:
+    """The URL the run announces, or ``None`` if it ended (or said nothing) first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _CONTROL_LINE.search(_read(out))
+        if found:
+            return found.group(1)
+        if child.poll() is not None:
+            return None
+        time.sleep(0.05)
+    return None
+
+
+def stop_child(child: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> int:
+    """Stop the run like Ctrl-C would (it ends transactions, reports) and return its exit status."""
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            child.terminate()
+            try:
+                child.wait(10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+    code = child.returncode
+    return code if code >= 0 else 1
+
+
+def run_dashboard_app(url: str, token: str | None, child: subprocess.Popen[Any]) -> Any:
+    """The dashboard attached to the run's control API; it closes itself when the run ends."""
+    from ..tui import app as tui_app
+
+    class RunDashboard(tui_app.FleetDashboard):
+        CSS_PATH = str(Path(tui_app.__file__).with_name("fleet.tcss"))
+
+        def on_mount(self) -> None:  # FleetDashboard.on_mount runs as well (Textual calls each class's handler)
+            self.set_interval(0.5, self._watch_run)
+
+        def _watch_run(self) -> None:
+            if child.poll() is not None:
+                self.exit(0)
+
+    return RunDashboard(url, token)
+
+
+def _run_with_dashboard(args: argparse.Namespace, token: str | None) -> int:
+    env = dict(os.environ)
+    if token:
+        env[TOKEN_ENV] = token  # not on the command line, where `ps` shows it
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(child_argv(args), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        url = None
+        try:
+            url = _wait_for_control(child, out, STARTUP_TIMEOUT)
+            if url is not None:
+                run_dashboard_app(url, token, child).run()
+                if child.poll() is None:
+                    print("stopping the run…", flush=True)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            code = stop_child(child)
+        text = _CONTROL_LINE.sub("", _read(out), count=1).strip("\n")
+        if text:
+            print(text)
+        errors = _read(err).strip()
+        if errors:
+            print(errors, file=sys.stderr)
+        if url is None and code == 0:
+            print("fleet run: the run ended before its control API came up", file=sys.stderr)
+    return code

@@ -1,0 +1,903 @@
+"""The control API of a multi-process fleet run (``fleet run``).
+
+The supervisor runs no station itself, so its :class:`FleetBackend` forwards
+commands over the supervisor<->worker wire (:mod:`fleet.wire`) to the process that
+can answer them; every worker answers with a :class:`~fleet.control.backend.LocalBackend`
+over its own actors, wrapped in a :class:`WorkerControl`::
+
+    control client ──ws/JSON──▶ ControlServer ─▶ FleetBackend (supervisor)
+                                                   │ ControlRequest(id, command, fields)
+                                                   ▼ ControlReply(id, result | code) / ControlPush(subscription, event)
+                        station worker i: WorkerControl ─▶ LocalBackend(its stations)
+                        CSMS process k:   WorkerControl ─▶ LocalBackend(csms=its Csms)
+
+Routing:
+
+* station commands (``station``, ``plug``, ``send``, ``subscribe``, ...) go to the
+  worker that owns the station. Ownership follows the plan's deterministic slicing
+  (``plan.stations(shard=..., worker=(i, W))``: the ``p``-th station of the shard
+  belongs to worker ``p % W``), updated as stations are added, removed or renamed;
+* ``snapshot`` takes states and counters from the supervisor's
+  :class:`~fleet.actors.supervisor.FleetStatus` (the workers' once-a-second
+  reports), latency per action from the workers' merged metrics (pulled in the
+  background at most once a second, so a busy worker never delays a snapshot),
+  and, only when rows are asked for, merges the workers' sorted rows (a worker
+  too slow to answer contributes its previous rows);
+* ``add_stations`` picks free ids fleet-wide, registers their passwords and id
+  tokens with the built-in CSMS, and has the least loaded worker start them;
+  ``remove_stations`` asks each owner to retire its stations;
+* CSMS commands go to the built-in CSMS processes: lists are gathered from all of
+  them, settings are broadcast, and ``csms_send`` goes to the process that holds
+  the station's connection. Against an external CSMS they answer ``unsupported``.
+
+Everything is bounded: each link has at most :data:`MAX_PENDING` requests in
+flight and an outbox of :data:`OUTBOX` messages (beyond: ``busy``), every
+forwarded request has a deadline (then ``busy``), a worker that goes away fails its
+requests with ``internal_error`` and ends its subscriptions, and subscription
+events pass through bounded channels that drop rather than wait.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
+from operator import attrgetter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+import trio
+from hdrh.histogram import HdrHistogram
+
+from .. import __version__
+from ..metrics import MetricsSnapshot, new_histogram, summarize
+from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
+from .backend import ControlError, EventStream, LocalBackend, RateTracker
+from .messages import (
+    COMMANDS,
+    Ack,
+    ActionLatency,
+    AddStationsResult,
+    AuthCs,
+    AuthList,
+    ControlEvent,
+    CsmsConnectionsResult,
+    CsmsPendingResult,
+    ErrorCode,
+    FleetSnapshot,
+    RemoveStationsResult,
+    SendResult,
+    ServerInfo,
+    StationDetail,
+    StationRow,
+    encode,
+)
+
+if TYPE_CHECKING:
+    from ..actors.supervisor import FleetStatus
+    from ..fleetfile import FleetPlan
+    from ..profiles import StationProfile
+
+__all__ = [
+    "MAX_PENDING",
+    "OUTBOX",
+    "REQUEST_TIMEOUT",
+    "FleetBackend",
+    "WorkerControl",
+    "WorkerLink",
+    "station_seed",
+]
+
+logger = logging.getLogger("fleet.control")
+
+#: Seconds a forwarded command may take (``send`` / ``csms_send``: their own timeout plus a margin).
+REQUEST_TIMEOUT: Final = 10.0
+#: Seconds a worker gets to send its rows for a snapshot (then its previous rows are used).
+ROWS_TIMEOUT: Final = 3.0
+#: Seconds between two pulls of the workers' metrics (only while snapshots are asked for).
+METRICS_INTERVAL: Final = 1.0
+#: Requests in flight per worker.
+MAX_PENDING: Final = 128
+#: Requests waiting to be written to one worker.
+OUTBOX: Final = 256
+#: Events buffered per subscription on the supervisor (beyond: dropped).
+EVENT_BUFFER: Final = 1024
+#: Subscriptions one worker serves at once.
+MAX_WORKER_SUBSCRIPTIONS: Final = 256
+#: The margin added to a ``send`` / ``csms_send`` timeout; the default when it gives none.
+SEND_MARGIN: Final = 5.0
+DEFAULT_SEND_TIMEOUT: Final = 60.0
+
+#: Commands a worker runs on its LocalBackend as they come (subscriptions are handled apart).
+_BACKEND_COMMANDS: Final = frozenset(COMMANDS) - {"subscribe", "unsubscribe"}
+_CSMS_COMMANDS: Final = frozenset({
+    "csms_connections", "csms_pending", "get_auth_list", "set_auth_list", "get_auth_cs", "set_auth_cs", "csms_send",
+})
+
+_event_decoder: Final = msgspec.json.Decoder(ControlEvent)
+_rows_decoder: Final = msgspec.json.Decoder(list[StationRow])
+_subscription_numbers = itertools.count(1)
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def station_seed(fleet_seed: int, station_id: str) -> int:
+    """The seed of a station added while running (derived like the plan's: fleet seed and id)."""
+    digest = hashlib.blake2b(f"{fleet_seed}:{station_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+# ================================================================ worker side
+
+
+class WorkerControl:
+    """A worker's end of the control API: runs forwarded commands on its :class:`LocalBackend`.
+
+    Start :meth:`run` in the worker's nursery, hand it every :class:`ControlRequest`
+    with :meth:`handle` (never blocks), and :meth:`attach` the backend once the
+    worker's actors exist (until then commands answer ``busy``).
+
+    Args:
+        wire: the stream to the supervisor.
+    """
+
+    def __init__(self, wire: WireStream) -> None:
+        self.wire = wire
+        self.backend: LocalBackend | None = None
+        self.handlers: dict[str, Handler] = {}
+        self._nursery: trio.Nursery | None = None
+        self._subscriptions: dict[int, tuple[str | None, trio.CancelScope]] = {}
+
+    def attach(self, backend: LocalBackend, handlers: Mapping[str, Handler] | None = None) -> None:
+        """Serve ``backend``, plus internal commands (``_rows``, ``_spawn``, ...) by ``handlers``."""
+        self.backend = backend
+        self.handlers = dict(handlers or {})
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host the command and subscription tasks until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    def handle(self, request: ControlRequest) -> None:
+        """Answer ``request`` in a task of its own (the supervisor bounds how many are in flight)."""
+        if self._nursery is not None:
+            self._nursery.start_soon(self._answer, request)
+
+    def end_subscriptions(self, station_id: str) -> None:
+        """End the subscriptions to ``station_id`` (it was removed)."""
+        for sid, scope in list(self._subscriptions.values()):
+            if sid == station_id:
+                scope.cancel()
+
+    async def _answer(self, request: ControlRequest) -> None:
+        try:
+            result = await self._execute(request)
+            reply = ControlReply(request.id, result=encode(result))
+        except ControlError as exc:
+            reply = ControlReply(request.id, code=exc.code, message=exc.message, details=dict(exc.details))
+        except Exception as exc:
+            logger.exception("control command %s failed in a worker", request.command)
+            reply = ControlReply(request.id, code=ErrorCode.INTERNAL_ERROR,
+                                 message=f"{request.command} failed: {exc!r}")
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            try:
+                await self.wire.send(reply)
+            except (TypeError, ValueError):  # details the wire cannot carry
+                await self.wire.send(ControlReply(request.id, code=reply.code or ErrorCode.INTERNAL_ERROR,
+                                                  message=reply.message or "unencodable result"))
+
+    async def _execute(self, request: ControlRequest) -> Any:
+        backend = self.backend
+        if backend is None:
+            raise ControlError(ErrorCode.BUSY, "this worker is still starting")
+        command, fields = request.command, request.fields
+        if command == "subscribe":
+            return await self._subscribe(backend, **fields)
+        if command == "unsubscribe":
+            scope = self._subscriptions.get(int(fields.get("subscription", 0)))
+            if scope is not None:
+                scope[1].cancel()
+            return None
+        handler = self.handlers.get(command)
+        if handler is None and command in _BACKEND_COMMANDS:
+            handler = getattr(backend, command)
+        if handler is None:
+            raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {command!r}")
+        return await handler(**fields)
+
+    async def _subscribe(self, backend: LocalBackend, subscription: int, station_id: str | None = None,
+                         source: str = "auto") -> None:
+        if len(self._subscriptions) >= MAX_WORKER_SUBSCRIPTIONS:
+            raise ControlError(ErrorCode.BUSY, f"at most {MAX_WORKER_SUBSCRIPTIONS} subscriptions per worker")
+        assert self._nursery is not None
+        await self._nursery.start(self._pump, backend, subscription, station_id, source)
+
+    async def _pump(self, backend: LocalBackend, subscription: int, station_id: str | None, source: str,
+                    *, task_status: trio.TaskStatus[None]) -> None:
+        with trio.CancelScope() as scope:
+            self._subscriptions[subscription] = (station_id, scope)
+            try:
+                async with backend.subscribe(station_id, source=source) as events:
+                    task_status.started()
+                    async for event in _events(events):
+                        await self.wire.send(ControlPush(subscription, encode(event)))
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                return
+            finally:
+                self._subscriptions.pop(subscription, None)
+        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await self.wire.send(ControlPush(subscription, ended=True))
+
+
+async def _events(stream: EventStream) -> AsyncIterator[ControlEvent]:
+    async for event in stream:
+        yield event
+
+
+# ================================================================ supervisor side
+
+
+class _Pending:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.reply: ControlReply | None = None
+
+
+class _Subscription:
+    """One subscription of a control client, fed by one or more workers (one per CSMS process)."""
+
+    def __init__(self, parts: int) -> None:
+        self.send, self.receive = trio.open_memory_channel[ControlEvent](EVENT_BUFFER)
+        self.parts = parts
+        self.dropped = 0
+
+    def push(self, event: ControlEvent) -> None:
+        try:
+            self.send.send_nowait(event)
+        except trio.WouldBlock:
+            self.dropped += 1
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass
+
+    def end_part(self) -> None:
+        self.parts -= 1
+        if self.parts <= 0:
+            self.send.close()
+
+
+class _ChannelEvents:
+    """The EventStream of a subscription: ControlEvents until every part ended."""
+
+    def __init__(self, receive: trio.MemoryReceiveChannel[ControlEvent]) -> None:
+        self._receive = receive
+
+    def __aiter__(self) -> _ChannelEvents:
+        return self
+
+    async def __anext__(self) -> ControlEvent:
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+
+class WorkerLink:
+    """The supervisor's end of one worker's control traffic.
+
+    Run :meth:`run` (it writes the requests) while the worker is connected, hand
+    every :class:`ControlReply` / :class:`ControlPush` the worker sends to
+    :meth:`deliver`, and :meth:`close` it when the connection ends.
+    """
+
+    def __init__(self, name: str, wire: WireStream) -> None:
+        self.name = name
+        self.wire = wire
+        self.closed: str | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, _Pending] = {}
+        self._outbox, self._outbox_receive = trio.open_memory_channel[ControlRequest](OUTBOX)
+        self._subscriptions: dict[int, _Subscription] = {}
+        self._orphans: set[int] = set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        """Write queued requests to the worker until closed."""
+        async with self._outbox_receive:
+            async for request in self._outbox_receive:
+                try:
+                    await self.wire.send(request)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.close("its connection broke")
+                    return
+
+    async def request(self, command: str, fields: dict[str, Any], *, timeout: float = REQUEST_TIMEOUT) -> bytes:
+        """Run ``command`` in the worker; return its JSON-encoded result.
+
+        Raises:
+            ControlError: the worker's error; ``busy`` when too many requests are in
+                flight or no answer came within ``timeout``; ``internal_error`` when the
+                worker went away.
+        """
+        if self.closed is not None:
+            raise ControlError(ErrorCode.INTERNAL_ERROR, f"{self.name} is gone: {self.closed}")
+        if len(self._pending) >= MAX_PENDING:
+            raise ControlError(ErrorCode.BUSY, f"{self.name} has {MAX_PENDING} commands in flight; try again")
+        rid = next(self._ids)
+        pending = self._pending[rid] = _Pending()
+        try:
+            try:
+                self._outbox.send_nowait(ControlRequest(rid, command, fields))
+            except trio.WouldBlock:
+                raise ControlError(ErrorCode.BUSY, f"{self.name} is not keeping up; try again") from None
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                raise ControlError(ErrorCode.INTERNAL_ERROR, f"{self.name} is gone") from None
+            with trio.move_on_after(timeout):
+                await pending.done.wait()
+        finally:
+            self._pending.pop(rid, None)
+        reply = pending.reply
+        if reply is None:
+            if self.closed is not None:
+                raise ControlError(ErrorCode.INTERNAL_ERROR, f"{self.name} is gone: {self.closed}")
+            raise ControlError(ErrorCode.BUSY, f"{self.name} did not answer {command} within {timeout:g} s")
+        if reply.code:
+            raise ControlError(reply.code, reply.message, dict(reply.details))
+        return reply.result
+
+    def post(self, command: str, fields: dict[str, Any]) -> None:
+        """Send ``command`` without waiting for (or reading) its answer; dropped if the outbox is full."""
+        with suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            self._outbox.send_nowait(ControlRequest(0, command, fields))
+
+    def add_subscription(self, number: int, subscription: _Subscription) -> None:
+        self._subscriptions[number] = subscription
+
+    def drop_subscription(self, number: int) -> None:
+        """Stop routing ``number``'s events and tell the worker to end it."""
+        if self._subscriptions.pop(number, None) is not None and self.closed is None:
+            self._orphans.add(number)
+            self.post("unsubscribe", {"subscription": number})
+
+    def deliver(self, message: ControlReply | ControlPush) -> None:
+        """Route a message from the worker (never blocks)."""
+        if isinstance(message, ControlReply):
+            pending = self._pending.get(message.id)
+            if pending is not None:
+                pending.reply = message
+                pending.done.set()
+            return
+        number = message.subscription
+        subscription = self._subscriptions.get(number)
+        if subscription is None:
+            if message.ended:
+                self._orphans.discard(number)
+            elif number not in self._orphans and len(self._orphans) < 10_000:
+                self._orphans.add(number)  # an event of a subscription nobody reads: end it
+                self.post("unsubscribe", {"subscription": number})
+            return
+        if message.ended:
+            del self._subscriptions[number]
+            subscription.end_part()
+            return
+        try:
+            event = _event_decoder.decode(message.event)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        subscription.push(event)
+
+    def close(self, reason: str) -> None:
+        """The worker is gone: fail its requests and end its subscriptions."""
+        if self.closed is not None:
+            return
+        self.closed = reason
+        for pending in self._pending.values():
+            pending.done.set()
+        for subscription in self._subscriptions.values():
+            subscription.end_part()
+        self._subscriptions.clear()
+        self._outbox.close()
+
+
+def _resolve_profile_path(name: str, base: Path) -> Path | None:
+    from ..fleetfile import shipped_profiles_dir
+
+    candidates = [Path(name), base / name, shipped_profiles_dir() / name]
+    if not name.endswith(".toml"):
+        candidates += [Path(f"{name}.toml"), base / f"{name}.toml", shipped_profiles_dir() / f"{name}.toml"]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _profile_tokens(profile: StationProfile) -> dict[str, str]:
+    tokens = {spec.id_token: "Invalid" for spec in profile.sessions.invalid_id_tokens}
+    tokens.update({spec.id_token: "Accepted" for spec in profile.sessions.id_tokens})
+    return tokens
+
+
+class FleetBackend:
+    """The :class:`~fleet.control.backend.ControlBackend` of ``fleet run``'s supervisor.
+
+    The supervisor fills :attr:`station_links` / :attr:`csms_links` as workers
+    connect, keeps :attr:`status` current (``refresh`` recomputes it from the
+    workers' latest reports) and runs :meth:`run` in its nursery.
+
+    Args:
+        plan: the fleet plan (for station ownership and profiles).
+        shard: the shard this run executes.
+        workers: station worker processes.
+        csms_workers: built-in CSMS processes (0: an external CSMS).
+        status: the supervisor's :class:`FleetStatus` (``total`` is kept up to date
+            as stations are added and removed).
+        refresh: recomputes and returns ``status``.
+    """
+
+    def __init__(
+        self,
+        plan: FleetPlan,
+        *,
+        shard: tuple[int, int],
+        workers: int,
+        csms_workers: int,
+        status: FleetStatus,
+        refresh: Callable[[], FleetStatus],
+    ) -> None:
+        self.plan = plan
+        self.shard = shard
+        self.station_links: list[WorkerLink | None] = [None] * workers
+        self.csms_links: list[WorkerLink | None] = [None] * csms_workers
+        self.status = status
+        self.refresh = refresh
+        self._owner: dict[str, int] | None = None
+        self._owner_lock = trio.Lock()
+        self._rates = RateTracker()
+        self._rows_cache: list[list[StationRow]] = [[] for _ in range(workers)]
+        self._actions: tuple[list[ActionLatency], dict[str, int]] = ([], {})
+        self._metrics_at = -math.inf
+        self._metrics_running = False
+        self._nursery: trio.Nursery | None = None
+
+    @property
+    def builtin(self) -> bool:
+        """Whether the fleet runs against the built-in CSMS."""
+        return bool(self.csms_links)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Host background work (metrics pulls) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    # ------------------------------------------------------------ plumbing
+
+    @staticmethod
+    def _usable(link: WorkerLink | None, what: str) -> WorkerLink:
+        if link is None:
+            raise ControlError(ErrorCode.BUSY, f"{what} has not started yet; try again")
+        if link.closed is not None:
+            raise ControlError(ErrorCode.INTERNAL_ERROR, f"{link.name} is gone: {link.closed}")
+        return link
+
+    async def _owners(self) -> dict[str, int]:
+        """Station id -> index of the worker that runs it (built on first use, yielding as it goes)."""
+        if self._owner is None:
+            async with self._owner_lock:
+                if self._owner is None:
+                    owner: dict[str, int] = {}
+                    workers = len(self.station_links)
+                    for position, spec in enumerate(self.plan.stations(shard=self.shard)):
+                        owner[spec.station_id] = position % workers
+                        if position % 20_000 == 19_999:
+                            await trio.sleep(0)
+                    self._owner = owner
+        return self._owner
+
+    async def _station_link(self, station_id: str) -> WorkerLink:
+        index = (await self._owners()).get(station_id)
+        if index is None:
+            raise ControlError(ErrorCode.NOT_FOUND, f"no station {station_id!r} in this fleet")
+        return self._usable(self.station_links[index], f"station worker {index}")
+
+    async def _forward(self, station_id: str, command: str, result_type: Any, deadline: float = REQUEST_TIMEOUT,
+                       **fields: Any) -> Any:
+        link = await self._station_link(station_id)
+        raw = await link.request(command, {"station_id": station_id, **fields}, timeout=deadline)
+        return msgspec.json.decode(raw, type=result_type)
+
+    @staticmethod
+    async def _gather(calls: list[tuple[WorkerLink, str, dict[str, Any]]], timeout: float) -> list[Any]:
+        """Run requests on several workers at once: each result is its bytes or its ControlError."""
+        results: list[Any] = [None] * len(calls)
+
+        async def one(i: int, link: WorkerLink, command: str, fields: dict[str, Any]) -> None:
+            try:
+                results[i] = await link.request(command, fields, timeout=timeout)
+            except ControlError as exc:
+                results[i] = exc
+
+        async with trio.open_nursery() as nursery:
+            for i, (link, command, fields) in enumerate(calls):
+                nursery.start_soon(one, i, link, command, fields)
+        return results
+
+    def _csms(self) -> list[WorkerLink]:
+        if not self.builtin:
+            raise ControlError(ErrorCode.UNSUPPORTED,
+                               "this fleet runs against an external CSMS; CSMS commands need the built-in one")
+        return [self._usable(link, f"CSMS process {i}") for i, link in enumerate(self.csms_links)]
+
+    async def _csms_all(self, command: str, fields: dict[str, Any], result_type: Any,
+                        timeout: float = REQUEST_TIMEOUT) -> list[Any]:
+        """``command`` on every CSMS process: the decoded results (raises the first error if all failed)."""
+        links = self._csms()
+        results = await self._gather([(link, command, fields) for link in links], timeout)
+        decoded = [msgspec.json.decode(r, type=result_type) for r in results if isinstance(r, bytes)]
+        if not decoded:
+            raise next(r for r in results if isinstance(r, ControlError))
+        return decoded
+
+    async def _csms_each(self, command: str, fields: dict[str, Any], result_type: Any) -> Any:
+        """``command`` on every CSMS process, all of which must succeed; the first result."""
+        links = self._csms()
+        results = await self._gather([(link, command, fields) for link in links], REQUEST_TIMEOUT)
+        for result in results:
+            if isinstance(result, ControlError):
+                raise result
+        return msgspec.json.decode(results[0], type=result_type)
+
+    # ------------------------------------------------------------ reading
+
+    async def info(self) -> ServerInfo:
+        commands = sorted(COMMANDS)
+        if not self.builtin:
+            commands = [c for c in commands if c not in _CSMS_COMMANDS]
+        return ServerInfo("fleet", __version__, commands, self.status.total, self.builtin)
+
+    def _want_metrics(self) -> None:
+        if self._metrics_running or self._nursery is None:
+            return
+        if trio.current_time() - self._metrics_at < METRICS_INTERVAL:
+            return
+        self._metrics_running = True
+        self._nursery.start_soon(self._pull_metrics)
+
+    async def _pull_metrics(self) -> None:
+        try:
+            links = [link for link in self.station_links if link is not None and link.closed is None]
+            results = await self._gather([(link, "_metrics", {}) for link in links], REQUEST_TIMEOUT)
+            histograms: dict[str, HdrHistogram] = {}
+            errors_by_key: dict[str, dict[str, int]] = {}
+            for result in results:
+                if not isinstance(result, bytes):
+                    continue
+                snapshot = msgspec.json.decode(result, type=MetricsSnapshot)
+                for key, encoded in snapshot.histograms.items():
+                    histogram = histograms.get(key)
+                    if histogram is None:
+                        histogram = histograms[key] = new_histogram()
+                    if encoded:
+                        histogram.decode_and_add(encoded)
+                for key, codes in snapshot.errors.items():
+                    target = errors_by_key.setdefault(key, {})
+                    for code, n in codes.items():
+                        target[code] = target.get(code, 0) + n
+            if not any(isinstance(r, bytes) for r in results):
+                return  # keep the previous figures
+            now = time.monotonic()
+            actions: list[ActionLatency] = []
+            errors: dict[str, int] = {}
+            for key in sorted(set(histograms) | set(errors_by_key)):
+                direction, _, action = key.partition(":")
+                stat = summarize(action, direction, histograms.get(key) or new_histogram(), errors_by_key.get(key, {}))
+                failed = sum(stat.errors.values())
+                for code, n in stat.errors.items():
+                    errors[code] = errors.get(code, 0) + n
+                rate = round(self._rates.rate(f"{direction}:{action}", stat.count, now), 2)
+                actions.append(ActionLatency(action, direction, stat.count, rate, stat.p50_ms, stat.p99_ms, failed))
+            self._actions = (actions, errors)
+        finally:
+            self._metrics_at = trio.current_time()
+            self._metrics_running = False
+
+    async def _rows(self, limit: int | None) -> list[StationRow]:
+        calls = []
+        indexes = []
+        for i, link in enumerate(self.station_links):
+            if link is not None and link.closed is None:
+                calls.append((link, "_rows", {"limit": limit}))
+                indexes.append(i)
+        results = await self._gather(calls, ROWS_TIMEOUT)
+        for i, result in zip(indexes, results, strict=True):
+            if isinstance(result, bytes):
+                with suppress(msgspec.DecodeError, msgspec.ValidationError):
+                    self._rows_cache[i] = _rows_decoder.decode(result)
+        return list(heapq.merge(*self._rows_cache, key=attrgetter("id")))
+
+    async def snapshot(self, *, rows: bool = True, offset: int = 0, limit: int | None = None) -> FleetSnapshot:
+        status = self.refresh()
+        self._want_metrics()
+        page: list[StationRow] | None = None
+        if rows:
+            merged = await self._rows(None if limit is None else offset + limit)
+            page = merged[offset:] if limit is None else merged[offset : offset + limit]
+        actions, errors = self._actions
+        return FleetSnapshot(
+            at=time.time(),
+            kind="fleet",
+            phase=status.phase,
+            total=status.total,
+            states=dict(status.states),
+            calls_per_s=round(self._rates.rate("calls", status.completed), 2),
+            completed=status.completed,
+            failed=status.failed,
+            actions=list(actions),
+            errors=dict(errors),
+            reconnects=int(status.counters.get("reconnects", 0)),
+            counters=dict(status.counters),
+            csms_connected=status.csms_connected,
+            rows=page,
+        )
+
+    async def station(self, station_id: str) -> StationDetail:
+        result: StationDetail = await self._forward(station_id, "station", StationDetail)
+        return result
+
+    @asynccontextmanager
+    async def subscribe(self, station_id: str | None, *, source: str = "auto") -> AsyncIterator[EventStream]:
+        if station_id is None:
+            raise ControlError(ErrorCode.BAD_REQUEST, "subscribe to stations one at a time: give station_id")
+        if source == "csms":
+            links = self._csms()
+        else:
+            links = [await self._station_link(station_id)]
+            source = "station"
+        number = next(_subscription_numbers)
+        subscription = _Subscription(len(links))
+        started: list[WorkerLink] = []
+        try:
+            for link in links:
+                link.add_subscription(number, subscription)
+                started.append(link)
+                await link.request("subscribe", {"subscription": number, "station_id": station_id, "source": source})
+            yield _ChannelEvents(subscription.receive)
+        finally:
+            for link in started:
+                link.drop_subscription(number)
+            subscription.send.close()
+
+    # ------------------------------------------------------------ station commands
+
+    async def connect(
+        self,
+        station_id: str,
+        *,
+        url: str | None = None,
+        password: str | None = None,
+        new_station_id: str | None = None,
+    ) -> Ack:
+        owners = await self._owners()
+        renaming = new_station_id is not None and new_station_id != station_id
+        if renaming and new_station_id in owners:
+            raise ControlError(ErrorCode.CONFLICT, f"station id {new_station_id!r} is taken")
+        result: Ack = await self._forward(station_id, "connect", Ack, url=url, password=password,
+                                          new_station_id=new_station_id)
+        if renaming and new_station_id is not None and station_id in owners:
+            owners[new_station_id] = owners.pop(station_id)
+        return result
+
+    async def close(self, station_id: str) -> Ack:
+        result: Ack = await self._forward(station_id, "close", Ack)
+        return result
+
+    async def set_retry_backoff(
+        self,
+        station_id: str,
+        *,
+        minimum: int | None = None,
+        repeat: int | None = None,
+        random_range: int | None = None,
+    ) -> Ack:
+        result: Ack = await self._forward(station_id, "set_retry_backoff", Ack, minimum=minimum, repeat=repeat,
+                                          random_range=random_range)
+        return result
+
+    async def plug(self, station_id: str, *, evse_id: int = 1, connector_id: int = 1) -> Ack:
+        result: Ack = await self._forward(station_id, "plug", Ack, evse_id=evse_id, connector_id=connector_id)
+        return result
+
+    async def unplug(self, station_id: str, *, evse_id: int = 1, connector_id: int = 1) -> Ack:
+        result: Ack = await self._forward(station_id, "unplug", Ack, evse_id=evse_id, connector_id=connector_id)
+        return result
+
+    async def start_transaction(
+        self, station_id: str, *, evse_id: int = 1, connector_id: int = 1, id_token: str | None = None
+    ) -> Ack:
+        result: Ack = await self._forward(station_id, "start_transaction", Ack, evse_id=evse_id,
+                                          connector_id=connector_id, id_token=id_token)
+        return result
+
+    async def stop_transaction(self, station_id: str, *, evse_id: int = 1, reason: str | None = None) -> Ack:
+        result: Ack = await self._forward(station_id, "stop_transaction", Ack, evse_id=evse_id, reason=reason)
+        return result
+
+    async def reset(self, station_id: str, *, reset_type: str = "Immediate") -> Ack:
+        result: Ack = await self._forward(station_id, "reset", Ack, reset_type=reset_type)
+        return result
+
+    def _profile(self, profile: str) -> tuple[StationProfile, bool]:
+        """The profile named ``profile`` (a group's profile of the plan, or a file / shipped name), and
+        whether the plan already had it."""
+        from ..profiles import ProfileError, load_profile
+
+        stem = profile.rsplit("/", 1)[-1].removesuffix(".toml")
+        for group, loaded in zip(self.plan.groups, self.plan.profiles, strict=False):
+            if profile in (group.profile, loaded.name) or stem == Path(group.profile).stem:
+                return loaded, True
+        path = _resolve_profile_path(profile, Path(self.plan.source).parent)
+        if path is None:
+            names = sorted({g.profile for g in self.plan.groups})
+            raise ControlError(ErrorCode.BAD_REQUEST,
+                               f"no profile {profile!r}: give a profile of this fleet ({', '.join(names)}), "
+                               "a profile file or a shipped profile name")
+        try:
+            return load_profile(path), False
+        except ProfileError as exc:
+            raise ControlError(ErrorCode.BAD_REQUEST, f"cannot add stations from {profile!r}: {exc}") from None
+
+    async def add_stations(
+        self, profile: str, count: int = 1, *, prefix: str | None = None, connect: bool = True
+    ) -> AddStationsResult:
+        from ..profiles import station_password
+
+        if self.status.phase in ("stopping", "done"):
+            raise ControlError(ErrorCode.CONFLICT, f"the run is {self.status.phase}")
+        station_profile, known = self._profile(profile)
+        owners = await self._owners()
+        links = [(i, link) for i, link in enumerate(self.station_links) if link is not None and link.closed is None]
+        if not links:
+            raise ControlError(ErrorCode.BUSY, "no station worker is running yet; try again")
+        stem = prefix if prefix is not None else profile.rsplit("/", 1)[-1].removesuffix(".toml") + "-"
+        ids: list[str] = []
+        n = 1
+        while len(ids) < count:
+            candidate = f"{stem}{n:05d}"
+            if candidate not in owners:
+                ids.append(candidate)
+            n += 1
+        load = dict.fromkeys((i for i, _ in links), 0)
+        for index in owners.values():
+            if index in load:
+                load[index] += 1
+        index, link = min(links, key=lambda item: (load[item[0]], item[1].in_flight, item[0]))
+        for sid in ids:  # reserved while they start
+            owners[sid] = index
+        try:
+            if self.builtin:
+                passwords = {sid: pw for sid in ids if (pw := station_password(station_profile, sid)) is not None}
+                if passwords:
+                    await self._csms_each("_set_passwords", {"passwords": passwords}, int)
+                if not known and _profile_tokens(station_profile):
+                    await self._csms_each("_merge_id_tokens", {"tokens": _profile_tokens(station_profile)}, bool)
+            raw = await link.request(
+                "_spawn",
+                {"profile": msgspec.msgpack.encode(station_profile), "station_ids": ids, "connect": connect},
+                timeout=REQUEST_TIMEOUT + count / 100,
+            )
+        except ControlError as exc:
+            if exc.code != ErrorCode.BUSY:  # they did not start (busy: they may still)
+                for sid in ids:
+                    owners.pop(sid, None)
+            raise
+        result = msgspec.json.decode(raw, type=AddStationsResult)
+        for sid in set(ids) - set(result.station_ids):
+            owners.pop(sid, None)
+        self.status.total += len(result.station_ids)
+        return result
+
+    async def remove_stations(self, station_ids: list[str]) -> RemoveStationsResult:
+        owners = await self._owners()
+        by_worker: dict[int, list[str]] = {}
+        missing: list[str] = []
+        for sid in dict.fromkeys(station_ids):
+            index = owners.get(sid)
+            if index is None:
+                missing.append(sid)
+            else:
+                by_worker.setdefault(index, []).append(sid)
+        calls = []
+        for index, ids in by_worker.items():
+            link = self._usable(self.station_links[index], f"station worker {index}")
+            calls.append((link, "remove_stations", {"station_ids": ids}))
+        results = await self._gather(calls, REQUEST_TIMEOUT)
+        removed: list[str] = []
+        for result in results:
+            if isinstance(result, ControlError):
+                raise result
+            part = msgspec.json.decode(result, type=RemoveStationsResult)
+            removed += part.removed
+            missing += part.missing
+        for sid in removed:
+            owners.pop(sid, None)
+        self.status.total = max(0, self.status.total - len(removed))
+        return RemoveStationsResult(removed, missing)
+
+    async def send(
+        self,
+        station_id: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> SendResult:
+        result: SendResult = await self._forward(
+            station_id, "send", SendResult, (timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN,
+            action=action, payload=payload, message_id=message_id, tag=tag, timeout=timeout,
+        )
+        return result
+
+    # ------------------------------------------------------------ CSMS commands
+
+    async def csms_connections(self) -> CsmsConnectionsResult:
+        parts = await self._csms_all("csms_connections", {}, CsmsConnectionsResult)
+        rows = [row for part in parts for row in part.connections]
+        rows.sort(key=attrgetter("connected_at"))
+        return CsmsConnectionsResult(rows)
+
+    async def csms_pending(self, station_id: str | None = None) -> CsmsPendingResult:
+        parts = await self._csms_all("csms_pending", {"station_id": station_id}, CsmsPendingResult)
+        return CsmsPendingResult([row for part in parts for row in part.pending])
+
+    async def get_auth_list(self) -> AuthList:
+        parts = await self._csms_all("get_auth_list", {}, AuthList)
+        ids = sorted({sid for part in parts for sid in part.station_ids})
+        return AuthList(enabled=any(part.enabled for part in parts), station_ids=ids)
+
+    async def set_auth_list(self, auth: dict[str, str] | None) -> Ack:
+        result: Ack = await self._csms_each("set_auth_list", {"auth": auth}, Ack)
+        return result
+
+    async def get_auth_cs(self, station_id: str) -> AuthCs:
+        parts = await self._csms_all("get_auth_cs", {"station_id": station_id}, AuthCs)
+        return AuthCs(station_id, has_password=any(p.has_password for p in parts),
+                      auth_enabled=any(p.auth_enabled for p in parts))
+
+    async def set_auth_cs(self, station_id: str, password: str | None) -> Ack:
+        result: Ack = await self._csms_each("set_auth_cs", {"station_id": station_id, "password": password}, Ack)
+        return result
+
+    async def csms_send(
+        self,
+        station_id: str,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        tag: Any = None,
+        timeout: float | None = None,
+    ) -> SendResult:
+        links = self._csms()
+        if len(links) > 1:  # the station's connection lives in one of them
+            found = await self._gather([(link, "_has_station", {"station_id": station_id}) for link in links],
+                                       REQUEST_TIMEOUT)
+            holders = [link for link, r in zip(links, found, strict=True) if r == b"true"]
+            if not holders:
+                raise ControlError(ErrorCode.NOT_CONNECTED, f"station {station_id!r} is not connected")
+            links = holders
+        fields = {"station_id": station_id, "action": action, "payload": payload, "message_id": message_id,
+                  "tag": tag, "timeout": timeout}
+        raw = await links[0].request("csms_send", fields, timeout=(timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN)
+        return msgspec.json.decode(raw, type=SendResult)
