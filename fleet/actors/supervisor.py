@@ -61,6 +61,7 @@ class RunOptions(msgspec.Struct, frozen=True):
         control_host: its address (loopback by default; any other address needs ``control_token``).
         control_token: the token clients must present.
         control_fallback: when ``control_port`` is taken, serve on a free port instead of failing.
+        prometheus: (host, port) to serve the run's metrics for Prometheus at ``/metrics``.
     """
 
     workers: int = 0
@@ -76,6 +77,7 @@ class RunOptions(msgspec.Struct, frozen=True):
     control_host: str = "127.0.0.1"
     control_token: str | None = None
     control_fallback: bool = False
+    prometheus: tuple[str, int] | None = None
 
 
 class FleetStatus(msgspec.Struct):
@@ -264,11 +266,19 @@ async def run_fleet(
                     stop_event.set()
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
-        if options.control_port is not None:
+        if options.control_port is not None or options.prometheus is not None:
             await nursery.start(backend.run)
+        if options.control_port is not None:
             url = await _serve_control(nursery, backend, options)
             if on_control is not None:
                 on_control(url)
+        if options.prometheus is not None:
+            from ..prometheus import serve_prometheus
+
+            host, port = options.prometheus
+            await nursery.start(
+                functools.partial(serve_prometheus, lambda: (refresh(), backend.merged_metrics()), host, port)
+            )
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         control_port = listeners[0].socket.getsockname()[1]
         nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))

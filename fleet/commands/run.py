@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
                         help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
                              "(repeatable; exit 1 when one fails)")
+    parser.add_argument("--prometheus", metavar="HOST:PORT",
+                        help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     parser.add_argument("--tui", action="store_true",
                         help="watch and drive the run in the terminal dashboard (the run goes to its own "
@@ -138,8 +140,15 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.tui:
         return _run_with_dashboard(args, control.token if control is not None else None)
+    prometheus = None
+    if args.prometheus:
+        host, _, port = args.prometheus.rpartition(":")
+        if not host or not port.isdigit():
+            print(f"fleet run: --prometheus {args.prometheus!r}: expected HOST:PORT, e.g. 127.0.0.1:9464", file=sys.stderr)
+            return 2
+        prometheus = (host, int(port))
     options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=_parse_shard(args.shard),
-                         thresholds=thresholds)
+                         thresholds=thresholds, prometheus=prometheus)
     if control is not None:
         options = msgspec.structs.replace(options, control_host=control.host, control_port=control.port,
                                           control_token=control.token, control_fallback=control.fallback)

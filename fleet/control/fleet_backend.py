@@ -464,6 +464,7 @@ class FleetBackend:
         self._rates = RateTracker()
         self._rows_cache: list[list[StationRow]] = [[] for _ in range(workers)]
         self._actions: tuple[list[ActionLatency], dict[str, int]] = ([], {})
+        self._merged = MetricsSnapshot()
         self._metrics_at = -math.inf
         self._metrics_running = False
         self._nursery: trio.Nursery | None = None
@@ -607,9 +608,17 @@ class FleetBackend:
                 rate = round(self._rates.rate(f"{direction}:{action}", stat.count, now), 2)
                 actions.append(ActionLatency(action, direction, stat.count, rate, stat.p50_ms, stat.p99_ms, failed))
             self._actions = (actions, errors)
+            self._merged = MetricsSnapshot(
+                histograms={key: _encoded(h) for key, h in histograms.items()}, errors=errors_by_key
+            )
         finally:
             self._metrics_at = trio.current_time()
             self._metrics_running = False
+
+    def merged_metrics(self) -> MetricsSnapshot:
+        """The workers' histograms merged (at most about a second old); asks for fresh ones."""
+        self._want_metrics()
+        return self._merged
 
     async def _rows(self, limit: int | None) -> list[StationRow]:
         calls = []
@@ -901,3 +910,8 @@ class FleetBackend:
                   "tag": tag, "timeout": timeout}
         raw = await links[0].request("csms_send", fields, timeout=(timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN)
         return msgspec.json.decode(raw, type=SendResult)
+
+
+def _encoded(histogram: HdrHistogram) -> str:
+    encoded = histogram.encode()
+    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
