@@ -178,6 +178,8 @@ class Metrics:
         # Running totals for live summaries (cheap to read at a few Hz).
         self.completed = 0
         self.failed = 0
+        #: While set, every call is also recorded here: the steady-state window of a run.
+        self.steady: Metrics | None = None
 
     # ConnectionObserver -------------------------------------------------------
 
@@ -189,6 +191,8 @@ class Metrics:
         micros = int(latency * 1_000_000)
         histogram.record_value(micros if micros >= LOWEST_US else LOWEST_US)
         self.completed += 1
+        if self.steady is not None:
+            self.steady.call_completed(action, outgoing, latency)
 
     def call_failed(self, action: str, error: CallFailure) -> None:
         key = "out:" + action
@@ -199,10 +203,26 @@ class Metrics:
         self.failed += 1
         if isinstance(error, CallTimeout):
             self.counters["timeouts"] += 1
+        if self.steady is not None:
+            self.steady.call_failed(action, error)
 
     def violation(self, code: str) -> None:
         self.counters["violations"] += 1
         self._errors.setdefault("in:(violation)", Counter())[code] += 1
+        if self.steady is not None:
+            self.steady.violation(code)
+
+    # The steady-state window ---------------------------------------------------
+
+    def start_steady(self) -> None:
+        """From now on, also record every call in a separate window (the run's steady state)."""
+        if self.steady is None:
+            self.steady = Metrics()
+
+    def end_steady(self) -> MetricsSnapshot | None:
+        """Close the steady-state window and return what it recorded (``None`` if it never opened)."""
+        steady, self.steady = self.steady, None
+        return steady.export() if steady is not None else None
 
     # Connection lifecycle -----------------------------------------------------
 

@@ -28,6 +28,8 @@ class Report(msgspec.Struct):
         audit: the nothing-lost audit (when the built-in CSMS ran), or empty.
         resources: peak RSS per process and in total (bytes).
         actions: per action and direction latency summaries (derived from ``metrics``).
+        steady: the steady-state window only: from a settle time after the ramp until the
+            stop (no ramp, no wind-down), when the run lasted long enough to have one.
     """
 
     fleet: dict[str, Any] = {}
@@ -37,6 +39,7 @@ class Report(msgspec.Struct):
     audit: dict[str, Any] = {}
     resources: dict[str, Any] = {}
     actions: list[ActionStats] = []
+    steady: MetricsSnapshot | None = None
 
     def with_derived(self) -> Report:
         """This report with ``actions`` recomputed from the histograms."""
@@ -91,30 +94,12 @@ def render_summary(report: Report) -> str:
         lines.append("")
     metrics = report.metrics
     elapsed = max(metrics.ended_at - metrics.started_at, 1e-9)
-    lines.append("OCPP (round trip of the calls the fleet made; calls the CSMS made marked 'in')")
-    header = f"  {'action':<34}{'calls':>9}{'calls/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}  errors"
-    lines.append(header)
-    total = new_histogram()
-    total_errors: dict[str, int] = {}
-    for stats in report.with_derived().actions:
-        name = stats.action if stats.direction == "out" else f"{stats.action} (in)"
-        errors = ", ".join(f"{code} {n}" for code, n in sorted(stats.errors.items())) or "-"
-        if stats.direction == "out":
-            total.add(metrics.histogram(f"out:{stats.action}"))
-            for code, n in stats.errors.items():
-                total_errors[code] = total_errors.get(code, 0) + n
-        lines.append(
-            f"  {name:<34}{stats.count:>9,}{stats.count / elapsed:>9,.1f}{_ms(stats.p50_ms):>8}{_ms(stats.p90_ms):>8}"
-            f"{_ms(stats.p99_ms):>8}{_ms(stats.p999_ms):>8}{_ms(stats.max_ms):>8}  {errors}"
-        )
-    agg = summarize("Aggregated", "out", total, total_errors)
-    errors = ", ".join(f"{code} {n}" for code, n in sorted(agg.errors.items())) or "-"
-    lines.append(
-        f"  {'Aggregated':<34}{agg.count:>9,}{agg.count / elapsed:>9,.1f}{_ms(agg.p50_ms):>8}{_ms(agg.p90_ms):>8}"
-        f"{_ms(agg.p99_ms):>8}{_ms(agg.p999_ms):>8}{_ms(agg.max_ms):>8}  {errors}"
-    )
-    lines.append("  (latencies in ms)")
-    lines.append("")
+    lines.append("OCPP, whole run (round trip of the calls the fleet made; calls the CSMS made marked 'in')")
+    lines.extend(_action_table(metrics))
+    if report.steady is not None:
+        window = max(report.steady.ended_at - report.steady.started_at, 0.0)
+        lines.append(f"OCPP, steady state ({window:,.0f} s from the settle time after the ramp until the stop)")
+        lines.extend(_action_table(report.steady))
     lines.append("CONNECTIONS")
     counters = metrics.counters
     for name in ("connects", "disconnects", "reconnects", "violations"):
@@ -142,6 +127,34 @@ def render_summary(report: Report) -> str:
                      f"missing events {audit.get('missing_events', 0)}, duplicated {audit.get('duplicated_events', 0)}, "
                      f"energy mismatches {audit.get('energy_mismatches', 0)}")
     return "\n".join(lines)
+
+
+def _action_table(metrics: MetricsSnapshot) -> list[str]:
+    """One row per action and direction, an Aggregated row of the fleet's calls, latencies in ms."""
+    elapsed = max(metrics.ended_at - metrics.started_at, 1e-9)
+    lines = [f"  {'action':<34}{'calls':>9}{'calls/s':>9}{'p50':>8}{'p90':>8}{'p99':>8}{'p99.9':>8}{'max':>8}  errors"]
+    total = new_histogram()
+    total_errors: dict[str, int] = {}
+    for stats in metrics.action_stats():
+        name = stats.action if stats.direction == "out" else f"{stats.action} (in)"
+        errors = ", ".join(f"{code} {n}" for code, n in sorted(stats.errors.items())) or "-"
+        if stats.direction == "out":
+            total.add(metrics.histogram(f"out:{stats.action}"))
+            for code, n in stats.errors.items():
+                total_errors[code] = total_errors.get(code, 0) + n
+        lines.append(
+            f"  {name:<34}{stats.count:>9,}{stats.count / elapsed:>9,.1f}{_ms(stats.p50_ms):>8}{_ms(stats.p90_ms):>8}"
+            f"{_ms(stats.p99_ms):>8}{_ms(stats.p999_ms):>8}{_ms(stats.max_ms):>8}  {errors}"
+        )
+    agg = summarize("Aggregated", "out", total, total_errors)
+    errors = ", ".join(f"{code} {n}" for code, n in sorted(agg.errors.items())) or "-"
+    lines.append(
+        f"  {'Aggregated':<34}{agg.count:>9,}{agg.count / elapsed:>9,.1f}{_ms(agg.p50_ms):>8}{_ms(agg.p90_ms):>8}"
+        f"{_ms(agg.p99_ms):>8}{_ms(agg.p999_ms):>8}{_ms(agg.max_ms):>8}  {errors}"
+    )
+    lines.append("  (latencies in ms)")
+    lines.append("")
+    return lines
 
 
 def _decode(encoded: str) -> Any:

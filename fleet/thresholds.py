@@ -1,7 +1,11 @@
 """Pass/fail expressions on a run's metrics, for CI gates (``--threshold``).
 
-Grammar: ``[Action.]metric op value[unit]``, e.g. ``p99<200ms``,
-``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``.
+Grammar: ``[steady.][Action.]metric op value[unit]``, e.g. ``p99<200ms``,
+``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``, ``steady.p99<50ms``.
+
+Thresholds are checked against the whole run; with the ``steady.`` prefix, against
+the steady-state window only (from a settle time after the ramp until the stop), which
+a run that ended before it opened does not have (the threshold then fails).
 
 - latency metrics (``p50 p90 p95 p99 p99.9 max mean``) are round-trip times of the
   CALLs the fleet made, over all actions or over one action; units ``us``, ``ms``
@@ -16,6 +20,7 @@ A bad expression is refused when parsed, before anything starts.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable
@@ -28,7 +33,7 @@ from .metrics import MetricsSnapshot
 __all__ = ["Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
 
 _PATTERN: Final = re.compile(
-    r"^\s*(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)\s*"
+    r"^\s*(?P<steady>steady\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)\s*"
     r"(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|%)?\s*$"
 )
 _OPS: Final[dict[str, Callable[[float, float], bool]]] = {
@@ -65,6 +70,7 @@ class Threshold(msgspec.Struct, frozen=True):
 
     Attributes:
         expression: the text as given.
+        steady: checked against the steady-state window instead of the whole run.
         action: the action it is scoped to, or ``None`` for all.
         metric: the metric name (``p99``, ``errors``, ...).
         op: the comparison.
@@ -76,6 +82,7 @@ class Threshold(msgspec.Struct, frozen=True):
     metric: str
     op: str
     value: float
+    steady: bool = False
 
 
 class ThresholdResult(msgspec.Struct, frozen=True):
@@ -109,7 +116,7 @@ def parse_threshold(expression: str) -> Threshold:
         if unit not in (None, "%") or (unit == "%" and metric != "error_rate"):
             raise ThresholdError(f"threshold {expression!r}: {metric} takes no unit")
         value = float(match["value"])
-    return Threshold(expression.strip(), match["scope"], metric, match["op"], value)
+    return Threshold(expression.strip(), match["scope"], metric, match["op"], value, steady=bool(match["steady"]))
 
 
 def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int) -> float:
@@ -155,11 +162,16 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int) -> float
     return float(count)
 
 
-def evaluate(thresholds: list[Threshold], metrics: MetricsSnapshot, *, lost: int = 0) -> list[ThresholdResult]:
-    """Check each threshold against a run's metrics."""
+def evaluate(
+    thresholds: list[Threshold], metrics: MetricsSnapshot, *, lost: int = 0, steady: MetricsSnapshot | None = None
+) -> list[ThresholdResult]:
+    """Check each threshold against a run's metrics (``steady.`` ones against ``steady``)."""
     results = []
     for threshold in thresholds:
-        actual = _measure(threshold, metrics, lost)
+        if threshold.steady and steady is None:
+            results.append(ThresholdResult(threshold.expression, False, math.nan))
+            continue
+        actual = _measure(threshold, steady if threshold.steady and steady is not None else metrics, lost)
         results.append(ThresholdResult(threshold.expression, _OPS[threshold.op](actual, threshold.value), actual))
     return results
 

@@ -30,6 +30,8 @@ from .worker import tune_gc_after_ramp
 __all__ = ["run_station_worker"]
 
 STATUS_INTERVAL = 1.0
+#: Seconds after a worker's ramp before its steady-state window opens.
+SETTLE_SECONDS = 10.0
 
 
 def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[str, int]]:
@@ -154,7 +156,14 @@ async def run_station_worker(
                     await stop.wait()
         gc.enable()
         tune_gc_after_ramp()
+
+        async def open_steady_window() -> None:
+            await trio.sleep(float(options.get("settle", SETTLE_SECONDS)))
+            metrics.start_steady()
+
+        nursery.start_soon(open_steady_window)
         await stop.wait()
+        steady = metrics.end_steady()  # the wind-down below is not steady state
         # Wind down: every station ends its transactions, delivers its queue and closes.
         async with trio.open_nursery() as closing:
             for station in [*stations.values(), *retiring.values()]:
@@ -168,5 +177,7 @@ async def run_station_worker(
     for sid, station in stations.items():
         _merge_records(transactions, sid, station.transaction_records())
     records: dict[str, Any] = {"states": states, "transactions": transactions}
+    if steady is not None:
+        records["steady"] = steady
     await wire.send(Final_(index=index, role="stations", metrics=metrics.export(), records=records,
                            rss=max(peak, rss_bytes())))

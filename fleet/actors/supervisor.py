@@ -428,9 +428,13 @@ def _build_report(
     interrupted: bool,
 ) -> Report:
     metrics = MetricsSnapshot()
+    steady: MetricsSnapshot | None = None
     for w in station_workers:
         if w.final is not None:
             metrics = metrics.merge(w.final.metrics)
+            if "steady" in w.final.records:
+                window = msgspec.convert(w.final.records["steady"], MetricsSnapshot)
+                steady = window if steady is None else steady.merge(window)
     states = dict(status.states)  # as they were when the run was told to stop
     audit = audit_run(
         [w.final.records for w in station_workers if w.final is not None],
@@ -443,7 +447,7 @@ def _build_report(
             for action, n in w.final.records.get("messages", {}).items():
                 csms_messages[action] = csms_messages.get(action, 0) + n
     lost = int(audit.get("missing_events", 0)) if audit else 0
-    thresholds = evaluate(list(options.thresholds), metrics, lost=lost)
+    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady)
     peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
     resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
     fleet = {
@@ -463,4 +467,4 @@ def _build_report(
     if csms_workers:
         fleet["csms_received"] = csms_messages
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
-                  resources=resources).with_derived()
+                  resources=resources, steady=steady).with_derived()

@@ -158,3 +158,18 @@ def test_fleet_run_cli_exit_code_follows_thresholds(tmp_path: Path) -> None:
     assert failing.returncode == 1 and "✗ BootNotification.p50<0.001ms" in failing.stdout
     bad = subprocess.run([*base, "--threshold", "p99<<1"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "threshold" in bad.stderr
+
+
+def test_steady_thresholds_use_the_steady_window_and_fail_without_one() -> None:
+    from fleet.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.call_completed("Heartbeat", True, 0.5)  # a slow call during the ramp
+    metrics.start_steady()
+    for _ in range(10):
+        metrics.call_completed("Heartbeat", True, 0.002)
+    steady = metrics.end_steady()
+    assert steady is not None and steady.histogram("out:Heartbeat").get_total_count() == 10
+    checks = [parse_threshold("steady.p99<50ms"), parse_threshold("p99<50ms")]
+    assert [r.ok for r in evaluate(checks, metrics.export(), steady=steady)] == [True, False]
+    assert [r.ok for r in evaluate(checks[:1], metrics.export())] == [False]
