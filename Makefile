@@ -21,7 +21,7 @@ run: install
 	$(BIN)/fleet run
 
 lint: install-dev
-	$(BIN)/ruff check fleet tests tools bench examples
+	$(BIN)/ruff check fleet tests tools examples
 
 typecheck: install-dev
 	$(BIN)/mypy
