@@ -457,7 +457,7 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
     assert seen["rows"] == ["T0000", "T0001", "T0002", "T0003"]
     assert seen["child"].returncode == 0 and code == 0
     assert re.match(r"ws://127\.0\.0\.1:\d+/", seen["url"])
-    assert "control on" not in out and "OCPP (round trip" in out and "report written to" in out
+    assert "control on" not in out and "round trip of the calls the fleet made" in out and "report written to" in out
     assert (tmp_path / "report.json").is_file()
 
 
