@@ -30,7 +30,7 @@ test: install-dev lint typecheck
 	$(BIN)/python -m pytest -q
 
 bench: install
-	$(BIN)/fleet bench codec
+	$(BIN)/fleet bench --codec
 
 generate: install-dev
 	$(BIN)/python tools/generate_messages.py

@@ -13,7 +13,7 @@ __all__ = ["main"]
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
 #: ``HELP`` (one line), ``EXAMPLE`` (one command line), ``add_arguments(parser)``
 #: and ``main(args) -> int``.
-COMMANDS = ("run", "csms", "station", "bench", "report", "tui")
+COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,9 @@ A fleet file is TOML::
     count = 1000
     station_id = "HOME{index:05d}" # optional: this group's own pattern ({index} counts within the group)
 
+    [faults]                       # optional: fault injection for every group (see fleet.faults);
+    disconnect_rate = 6            # a profile's own [faults] values win, field by field
+
 Stations are numbered over the whole fleet in file order, and that order alone
 decides which worker, shard and CSMS URL a station belongs to, so a run is
 reproducible and ``--shard I/N`` slices are disjoint and complete.
@@ -31,6 +34,7 @@ from typing import Annotated
 
 import msgspec
 
+from .faults import FaultSpec, merge_faults
 from .profiles import ProfileError, StationProfile, load_profile
 
 __all__ = [
@@ -91,10 +95,11 @@ class Group(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class FleetFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """A whole fleet file."""
+    """A whole fleet file: ``[fleet]``, the ``[[group]]`` list and an optional ``[faults]`` table."""
 
     fleet: FleetConfig = FleetConfig()
     group: Annotated[list[Group], msgspec.Meta(min_length=1)] = []
+    faults: FaultSpec = FaultSpec()
 
 
 class StationSpec(msgspec.Struct, frozen=True, array_like=True):
@@ -122,13 +127,17 @@ class FleetPlan(msgspec.Struct, frozen=True):
         source: the file it came from (for messages).
         config: the ``[fleet]`` settings.
         groups: the groups, each with its loaded profile.
-        profiles: the profile of each group, in group order.
+        profiles: the profile of each group, in group order (its ``faults`` already
+            merged with the fleet's ``[faults]`` table).
+        faults: the fleet file's ``[faults]`` table (the run-level settings, such as
+            ``csms_restart_at``, are read from it).
     """
 
     source: str
     config: FleetConfig
     groups: list[Group]
     profiles: list[StationProfile]
+    faults: FaultSpec = FaultSpec()
 
     @property
     def size(self) -> int:
@@ -176,7 +185,13 @@ class FleetPlan(msgspec.Struct, frozen=True):
         groups = self.groups
         if stations is not None:
             groups = _rescale(groups, stations)
-        return FleetPlan(self.source, config, groups, self.profiles)
+        return FleetPlan(self.source, config, groups, self.profiles, self.faults)
+
+    def with_faults(self, faults: FaultSpec) -> FleetPlan:
+        """This plan with ``faults`` (e.g. from ``--fault`` options) over the fleet's and
+        every profile's ``[faults]``: each field ``faults`` sets (not default) wins."""
+        profiles = [msgspec.structs.replace(p, faults=merge_faults(p.faults, faults)) for p in self.profiles]
+        return FleetPlan(self.source, self.config, self.groups, profiles, merge_faults(self.faults, faults))
 
 
 def _rescale(groups: list[Group], total: int) -> list[Group]:
@@ -263,10 +278,13 @@ def load_fleet(path: str | Path) -> FleetPlan:
                 f"{path}: `$.group[{i}].profile`: no profile file {group.profile!r} next to the fleet file or shipped"
             ) from None
         try:
-            profiles.append(load_profile(profile_path))
+            profile = load_profile(profile_path)
         except ProfileError as exc:
             raise FleetError(str(exc)) from None
-    return FleetPlan(str(path), fleet.fleet, list(fleet.group), profiles)
+        if fleet.faults.enabled:
+            profile = msgspec.structs.replace(profile, faults=merge_faults(fleet.faults, profile.faults))
+        profiles.append(profile)
+    return FleetPlan(str(path), fleet.fleet, list(fleet.group), profiles, fleet.faults)
 
 
 def plan_from_profile(path: str | Path, count: int) -> FleetPlan:
@@ -279,4 +297,4 @@ def plan_from_profile(path: str | Path, count: int) -> FleetPlan:
         raise FleetError(f"{path}: no such profile file") from None
     except ProfileError as exc:
         raise FleetError(str(exc)) from None
-    return FleetPlan(str(path), FleetConfig(), [Group(profile=str(path), count=count)], [profile])
+    return FleetPlan(str(path), FleetConfig(), [Group(profile=str(path), count=count)], [profile], profile.faults)

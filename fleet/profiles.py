@@ -79,6 +79,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from .faults import FaultSpec
 from .ocpp.v201 import Connector, IdTokenEnum, Measurand
 
 __all__ = [
@@ -407,6 +408,9 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         variables: device-model overrides, ``"Component.Variable" = value``; an
             instance goes in brackets: ``"OCPPCommCtrlr.MessageTimeout[Default]"``.
         custom_variables: vendor variables added to the device model.
+        faults: fault injection for this profile's stations (disconnects, partitions,
+            slow or silent answers, malformed traffic, boot loops, clock skew): see
+            :class:`fleet.faults.FaultSpec`. Empty: no faults.
     """
 
     name: str = "default"
@@ -432,6 +436,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     sessions: SessionGenerator = SessionGenerator()
     variables: dict[str, str | int | float | bool] = {}
     custom_variables: list[CustomVariable] = []
+    faults: FaultSpec = FaultSpec()
 
 
 def station_password(profile: StationProfile, station_id: str) -> str | None:

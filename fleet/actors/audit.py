@@ -6,10 +6,21 @@ Both sides report their transactions in one shape::
 
 On the station side ``seq`` lists the seqNos of the TransactionEvents the station
 generated, in order, and ``energy`` the final energy register of the transaction;
-on the CSMS side ``seq`` lists the seqNos received, in arrival order, and
-``energy`` the last register value received. A transaction is sound when the CSMS
-received exactly the station's sequence, in order, once each, and the energy
-totals agree.
+optional ``resent`` lists the seqNos it transmitted again (once per extra
+transmission: the answer was lost with the connection, or timed out) and
+``undelivered`` the seqNos still queued when the records were taken. On the CSMS
+side ``seq`` lists the seqNos received, in arrival order, and ``energy`` the last
+register value received; optional ``retransmitted`` lists the seqNos of the copies
+the CSMS found identical to an event it already had.
+
+A transaction is sound when the CSMS received every event the station generated,
+in order, and the energy totals agree. Receiving an event twice is sound only as a
+retransmission: the station's ``resent`` log must account for every extra copy
+(and, when the CSMS flags identical copies, the copy must be identical). So a
+retransmission after a dropped connection is counted, not an error, while an event
+the CSMS recorded twice although the station sent it once is a duplicate (an
+error), and an event never received is missing (an error) unless it is still in
+the station's queue (``undelivered_events``: not lost, not delivered yet either).
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from typing import Any
 __all__ = ["audit_run", "audit_transactions"]
 
 ENERGY_TOLERANCE_WH = 0.01
+_LISTS = ("resent", "undelivered", "retransmitted")
 
 
 def _merge(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
@@ -28,13 +40,19 @@ def _merge(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
         for station_id, transactions in record.get("transactions", {}).items():
             target = merged.setdefault(station_id, {})
             for tx_id, tx in transactions.items():
+                entry = {"seq": list(tx["seq"]), "energy": tx.get("energy")}
+                for key in _LISTS:
+                    if key in tx:
+                        entry[key] = list(tx[key])
                 if tx_id in target:  # a station reconnected to another CSMS process
-                    target[tx_id] = {
-                        "seq": target[tx_id]["seq"] + list(tx["seq"]),
-                        "energy": tx.get("energy") if tx.get("energy") is not None else target[tx_id].get("energy"),
-                    }
-                else:
-                    target[tx_id] = {"seq": list(tx["seq"]), "energy": tx.get("energy")}
+                    previous = target[tx_id]
+                    entry["seq"] = previous["seq"] + entry["seq"]
+                    if entry["energy"] is None:
+                        entry["energy"] = previous.get("energy")
+                    for key in _LISTS:
+                        if key in previous or key in entry:
+                            entry[key] = list(previous.get(key, [])) + list(entry.get(key, []))
+                target[tx_id] = entry
     return merged
 
 
@@ -43,28 +61,51 @@ def audit_transactions(
 ) -> dict[str, Any]:
     """Compare per-station transactions; return counts and the first problems found."""
     checked = missing = duplicated = out_of_order = energy_mismatches = 0
+    retransmissions = undelivered_events = unexpected_events = 0
     problems: list[str] = []
     for station_id, transactions in sent.items():
         for tx_id, tx in transactions.items():
             checked += 1
             expected = list(tx["seq"])
-            got = list(recorded.get(station_id, {}).get(tx_id, {}).get("seq", []))
+            record = recorded.get(station_id, {}).get(tx_id, {})
+            got = list(record.get("seq", []))
             counts = Counter(got)
-            lost = [s for s in expected if s not in counts]
-            dup = sum(n - 1 for n in counts.values() if n > 1)
-            deduplicated = list(dict.fromkeys(got))
+            undelivered = set(tx.get("undelivered", ()))
+            lost = [s for s in expected if s not in counts and s not in undelivered]
+            queued = [s for s in expected if s not in counts and s in undelivered]
+            resent = Counter(tx.get("resent", ()))
+            identical = Counter(record["retransmitted"]) if "retransmitted" in record else None
+            dup = 0
+            for seq_no, copies in counts.items():
+                extra = copies - 1
+                if extra <= 0:
+                    continue
+                allowed = resent[seq_no] if identical is None else min(resent[seq_no], identical[seq_no])
+                explained = min(extra, allowed)
+                retransmissions += explained
+                dup += extra - explained
+            generated = set(expected)
+            strange = [s for s in counts if s not in generated]
+            deduplicated = [s for s in dict.fromkeys(got) if s in generated]
             disorder = deduplicated != [s for s in expected if s in counts]
             missing += len(lost)
             duplicated += dup
+            undelivered_events += len(queued)
+            unexpected_events += sum(counts[s] for s in strange)
             out_of_order += int(disorder)
             energy_sent = tx.get("energy")
-            energy_got = recorded.get(station_id, {}).get(tx_id, {}).get("energy")
-            if energy_sent is not None and (energy_got is None or abs(energy_sent - energy_got) > ENERGY_TOLERANCE_WH):
+            energy_got = record.get("energy")
+            if (
+                energy_sent is not None
+                and not undelivered
+                and (energy_got is None or abs(energy_sent - energy_got) > ENERGY_TOLERANCE_WH)
+            ):
                 energy_mismatches += 1
                 if len(problems) < 20:
                     problems.append(f"{station_id} {tx_id}: energy sent {energy_sent} Wh, recorded {energy_got}")
-            if (lost or dup or disorder) and len(problems) < 20:
-                problems.append(f"{station_id} {tx_id}: sent seqNos {expected}, CSMS recorded {got}")
+            if (lost or dup or disorder or strange) and len(problems) < 20:
+                problems.append(f"{station_id} {tx_id}: sent seqNos {expected}, CSMS recorded {got}"
+                                + (f", resent {sorted(resent.elements())}" if resent else ""))
     unexpected = sum(
         1 for station_id, transactions in recorded.items() for tx_id in transactions if tx_id not in sent.get(station_id, {})
     )
@@ -75,8 +116,11 @@ def audit_transactions(
         "out_of_order_transactions": out_of_order,
         "energy_mismatches": energy_mismatches,
         "unexpected_transactions": unexpected,
+        "unexpected_events": unexpected_events,
+        "retransmissions": retransmissions,
+        "undelivered_events": undelivered_events,
         "problems": problems,
-        "ok": not (missing or duplicated or out_of_order or energy_mismatches),
+        "ok": not (missing or duplicated or out_of_order or energy_mismatches or unexpected_events),
     }
 
 

@@ -44,7 +44,7 @@ import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 import msgspec
@@ -83,6 +83,8 @@ logger = logging.getLogger("fleet.csms")
 REPLACE_TIMEOUT = 5.0
 #: Seconds between flushes of the raw OCPP log.
 LOG_FLUSH_INTERVAL = 1.0
+#: Default seconds a connection may stay silent after its handshake before it is closed.
+IDLE_TIMEOUT = 60.0
 
 
 class StationNotConnected(ConnectionLost):
@@ -246,6 +248,10 @@ class Csms:
             :class:`fleet.metrics.Metrics`) given every connection's figures.
         transaction_history: ended transactions kept per station (oldest
             dropped first); ``None`` keeps all of them, for a complete audit.
+        idle_timeout: seconds a connection may stay open after its handshake without
+            sending a single OCPP message before it is closed (1008); ``None``: no
+            limit. (Handshakes themselves must complete within
+            :data:`fleet.transport.HANDSHAKE_TIMEOUT`.)
 
     Raises:
         ValueError: a bad setting (the message says which); :class:`fleet.auth.AuthFileError`
@@ -274,6 +280,7 @@ class Csms:
         ocpp_log: str | None = None,
         observer: ConnectionObserver | None = None,
         transaction_history: int | None = None,
+        idle_timeout: float | None = IDLE_TIMEOUT,
     ) -> None:
         self.host = host
         self.path = "/" + path.strip("/") if path.strip("/") else ""
@@ -285,6 +292,7 @@ class Csms:
         self.max_message_size = max_message_size
         self.ocpp_log_path = ocpp_log
         self.transaction_history = transaction_history
+        self.idle_timeout = idle_timeout
         self._requested_port = port
         self._port: int | None = None
         self._auth: dict[str, str] | None = parse_auth_list(auth, "auth") if auth is not None else None
@@ -731,7 +739,13 @@ class Csms:
                 self._hub.publish(Connected(station_id, link.version, link.connected_at))
             reason = "closed"
             try:
-                reason = await conn.serve() or reason
+                if self.idle_timeout is not None:
+                    async with trio.open_nursery() as watch:
+                        watch.start_soon(_close_if_silent, conn, self.idle_timeout)
+                        reason = await conn.serve() or reason
+                        watch.cancel_scope.cancel()
+                else:
+                    reason = await conn.serve() or reason
             finally:
                 at = time.time()
                 if self._links.get(station_id) is link:
@@ -763,6 +777,16 @@ def _bind_errors_unwrapped(starting: Callable[[], bool]) -> Iterator[None]:
         if starting() and isinstance(leaf, OSError):
             raise leaf from None
         raise
+
+
+async def _close_if_silent(conn: OcppConnection, timeout: float) -> None:
+    """Close ``conn`` if its peer sent no OCPP message in its first ``timeout`` seconds."""
+    await trio.sleep(timeout)
+    stats = conn.session.statistics()
+    if not (stats.calls_received or stats.results_received or stats.violations or stats.failures > stats.timeouts):
+        conn.close_reason = f"no OCPP message within {timeout:g} s"
+        with trio.move_on_after(REPLACE_TIMEOUT), suppress(Exception):
+            await conn.aclose(1008, "no OCPP message")
 
 
 async def _record_registration_later(state: StationState, pending: Awaitable[Any]) -> Any:

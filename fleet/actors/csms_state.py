@@ -10,7 +10,9 @@ here is ever shared live.
 The records are kept so that an audit can compare what each station sent with
 what the CSMS received: every TransactionEvent is kept per transaction as a
 :class:`TxEvent` (seqNo, eventType, triggerReason, offline flag, energy
-register, ...), in the order of arrival, duplicates included.
+register, ...), in the order of arrival, duplicates included; an event that repeats an
+earlier one of its transaction exactly (same seqNo, same content: the station sent it
+again because the answer was lost with its connection) is flagged ``retransmission``.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ class TxEvent(msgspec.Struct, frozen=True, gc=False):
         charging_state: ``transactionInfo.chargingState``, if given.
         timestamp: the event's ``timestamp`` (station clock).
         received_at: when the CSMS received it (wall clock, seconds since the epoch).
+        retransmission: it repeats an event already received for this transaction (same
+            seqNo, type, trigger, timestamp, offline flag, energy and charging state): a
+            retransmission OCPP allows after a lost answer, not a second event.
     """
 
     seq_no: int
@@ -94,6 +99,19 @@ class TxEvent(msgspec.Struct, frozen=True, gc=False):
     charging_state: str | None
     timestamp: datetime.datetime
     received_at: float
+    retransmission: bool = False
+
+    def repeats(self, other: TxEvent) -> bool:
+        """Whether this event is ``other`` sent again (everything but the arrival time equal)."""
+        return (
+            self.seq_no == other.seq_no
+            and self.event_type == other.event_type
+            and self.trigger_reason == other.trigger_reason
+            and self.timestamp == other.timestamp
+            and self.offline == other.offline
+            and self.energy_wh == other.energy_wh
+            and self.charging_state == other.charging_state
+        )
 
 
 class TransactionRecord(msgspec.Struct, frozen=True):
@@ -135,6 +153,11 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     def seq_nos(self) -> tuple[int, ...]:
         """The ``seqNo`` of every event, in order of arrival."""
         return tuple(e.seq_no for e in self.events)
+
+    @property
+    def retransmissions(self) -> int:
+        """How many events were retransmissions of an event already received."""
+        return sum(1 for e in self.events if e.retransmission)
 
     @property
     def offline_events(self) -> int:
@@ -435,18 +458,23 @@ class StationState:
                 self.tx_ended += 1
             transaction.ended_at = request.timestamp
         offline = request.offline is True
-        transaction.events.append(
-            TxEvent(
-                request.seq_no,
-                str(event_type),
-                str(request.trigger_reason),
-                offline,
-                energy,
-                charging_state,
-                request.timestamp,
-                time.time(),
-            )
+        event = TxEvent(
+            request.seq_no,
+            str(event_type),
+            str(request.trigger_reason),
+            offline,
+            energy,
+            charging_state,
+            request.timestamp,
+            time.time(),
         )
+        events = transaction.events
+        if events and request.seq_no <= events[-1].seq_no:  # not the next one: maybe sent again
+            for earlier in reversed(events):
+                if event.repeats(earlier):
+                    event = msgspec.structs.replace(event, retransmission=True)
+                    break
+        events.append(event)
         if event_type == "Ended" and self.transaction_history is not None:
             self._trim_history(self.transaction_history)
 

@@ -45,6 +45,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
 from ..events import Connected, Disconnected, FleetEvent
+from ..faults import FaultInjector, FaultSpec
 from ..ocpp import (
     CallTimeout,
     ConnectionLost,
@@ -399,13 +400,14 @@ class _HandlerMap(Mapping[str, Handler]):
         self._station = station
 
     def get(self, action: str, default: Any = None) -> Any:
-        override = self._station._overrides.get(action)
+        station = self._station
+        faults = station._faults
+        override = station._overrides.get(action)
         if override is not None:
-            return override
+            return faults.wrap_handler(override) if faults is not None else override
         function = HANDLERS.get(action)
         if function is None:
             return default
-        station = self._station
 
         def handle(request: Any, context: Any) -> Any:
             try:
@@ -413,7 +415,7 @@ class _HandlerMap(Mapping[str, Handler]):
             finally:
                 station.wake()
 
-        return handle
+        return faults.wrap_handler(handle) if faults is not None else handle
 
     def __getitem__(self, action: str) -> Handler:
         handler = self.get(action)
@@ -471,6 +473,12 @@ class Station:
         audit: keep each transaction's seqNos and final energy for the
             nothing-lost audit (:meth:`transaction_records`).
         handler_timeout: seconds an (async) override handler may take.
+        faults: fault injection (:class:`~fleet.faults.FaultSpec`); default: the
+            profile's ``[faults]`` table. Which faults befall this station, and when,
+            is drawn from ``seed``.
+        fault_epoch: wall-clock time (``time.time()``) the run started, for the
+            run-level fault schedule (a partition at ``partition_at``); default: the
+            station's start.
     """
 
     def __init__(
@@ -488,6 +496,8 @@ class Station:
         speed: float = 1.0,
         audit: bool = False,
         handler_timeout: float = 10.0,
+        faults: FaultSpec | None = None,
+        fault_epoch: float | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be > 0")
@@ -504,6 +514,9 @@ class Station:
         self.handler_timeout = handler_timeout
         self.rng = random.Random(seed)
         self.hub: EventHub[FleetEvent] = EventHub()
+        spec = faults if faults is not None else self.profile.faults
+        self._faults = FaultInjector(spec, seed, fault_epoch) if spec.station_side else None
+        self._skew = self._faults.skew if self._faults is not None else None
         values: dict[Key, str] = {key("SecurityCtrlr", "Identity"): station_id}
         if self.password:
             values[key("SecurityCtrlr", "BasicAuthPassword")] = self.password
@@ -576,6 +589,7 @@ class Station:
         self._requests_failed = 0
         self._last_error: str | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        self._sent_events: set[tuple[str, int]] = set()  # (transaction, seqNo) sent at least once (audit)
         # snapshot cache
         self._snapshot: StationSnapshot | None = None
         self._changed: trio.Event | None = None
@@ -616,6 +630,8 @@ class Station:
                     evse.last_update = now
                 if self._want_connection:
                     self._reconnect_at = now
+                if self._faults is not None:
+                    self._faults.start(self)
                 task_status.started()
                 try:
                     await self._loop()
@@ -810,8 +826,44 @@ class Station:
 
     def transaction_records(self) -> dict[str, dict[str, Any]]:
         """For the nothing-lost audit (with ``audit=True``): transaction id ->
-        ``{"seq": [seqNo, ...], "energy": final register Wh}``."""
-        return {tx: {"seq": list(r["seq"]), "energy": r["energy"]} for tx, r in self._records.items()}
+        ``{"seq": [seqNo, ...], "energy": final register Wh}``, plus ``"resent"``:
+        the seqNos sent again (once per extra transmission: the answer was lost with
+        the connection, or timed out) and ``"undelivered"``: the seqNos still queued
+        (not yet acknowledged by the CSMS), when there are any."""
+        undelivered: dict[str, list[int]] = {}
+        for item in self.queue:
+            if item.transaction_id is not None:
+                undelivered.setdefault(item.transaction_id, []).append(item.request.seq_no)
+        records: dict[str, dict[str, Any]] = {}
+        for tx, r in self._records.items():
+            record: dict[str, Any] = {"seq": list(r["seq"]), "energy": r["energy"]}
+            if r.get("resent"):
+                record["resent"] = list(r["resent"])
+            if tx in undelivered:
+                record["undelivered"] = undelivered[tx]
+            records[tx] = record
+        return records
+
+    def clock(self) -> datetime.datetime:
+        """The station's clock (UTC; off by its clock skew when faults inject one)."""
+        skew = self._skew
+        return _utcnow() + skew if skew is not None else _utcnow()
+
+    @property
+    def faults(self) -> FaultInjector | None:
+        """The fault injector, when the station has faults (see :mod:`fleet.faults`)."""
+        return self._faults
+
+    def fault_records(self) -> dict[str, Any] | None:
+        """What fault injection did to this station and how the CSMS answered its
+        malformed frames (see :func:`fleet.faults.merge_fault_records`); ``None``: no faults."""
+        return self._faults.records() if self._faults is not None else None
+
+    async def stop_faults(self) -> None:
+        """Stop injecting faults (e.g. before a run settles for its audit)."""
+        faults = self._faults
+        if faults is not None:
+            await self._command(_Call(faults.stop))
 
     # ================================================================ main loop
 
@@ -838,6 +890,11 @@ class Station:
     def defer(self, function: Callable[[], None]) -> None:
         """Run ``function`` in the main loop (after the current CSMS request is answered)."""
         self._post(_Call(function))
+
+    def _spawn(self, function: Callable[..., Any], *args: Any) -> None:
+        """Run ``function(*args)`` as a task of the station (it ends with the station)."""
+        if self._nursery is not None:
+            self._nursery.start_soon(function, *args)
 
     async def _loop(self) -> None:
         receive = self._receive_channel
@@ -1030,6 +1087,11 @@ class Station:
     ) -> None:
         reason = ""
         connected = False
+        faults = self._faults
+        if faults is not None and faults.partitioned():
+            await trio.lowlevel.checkpoint()
+            self._post(_Down(generation, "network partition (fault injection): no route to the CSMS", False))
+            return
         with scope:
             try:
                 async with open_station_websocket(
@@ -1038,14 +1100,16 @@ class Station:
                     session = Session(version, role="station", call_timeout=float(self._message_timeout()))
                     ping = self.model.get_int("OCPPCommCtrlr", "WebSocketPingInterval")
                     conn = OcppConnection(
-                        websocket,
+                        faults.wrap_websocket(websocket) if faults is not None else websocket,
                         session,
                         station_id,
                         handlers=self._handlers,
                         hub=self.hub,
                         ocpp_log=self.ocpp_log,
                         observer=self.observer,
-                        handler_timeout=self.handler_timeout,
+                        handler_timeout=(
+                            faults.handler_timeout(self.handler_timeout) if faults is not None else self.handler_timeout
+                        ),
                         ping_interval=float(ping) if ping > 0 else None,
                     )
                     connected = True
@@ -1227,6 +1291,14 @@ class Station:
     async def _transmit(self, item: OutItem) -> None:
         conn = self._conn
         assert conn is not None
+        sent = self._note_transmission(item) if self.audit and item.transaction_id is not None else None
+        try:
+            await self._transmit_item(conn, item)
+        finally:
+            if sent is not None:
+                self._sent_and_done(sent, item)
+
+    async def _transmit_item(self, conn: OcppConnection, item: OutItem) -> None:
         try:
             response = await conn.call(item.request)
         except ConnectionLost as exc:
@@ -1267,6 +1339,24 @@ class Station:
                     logger.exception("%s: handling the answer to %s failed", self.station_id, type(item.request).__name__)
                     self._last_error = f"handling {type(item.request).__name__} answer failed: {exc}"
         self._touch()
+
+    def _note_transmission(self, item: OutItem) -> tuple[str, int]:
+        """Audit: remember that this TransactionEvent goes out; a second time is a retransmission."""
+        assert item.transaction_id is not None
+        sent = (item.transaction_id, item.request.seq_no)
+        if sent in self._sent_events:
+            record = self._records.get(item.transaction_id)
+            if record is not None:
+                record.setdefault("resent", []).append(item.request.seq_no)
+        else:
+            self._sent_events.add(sent)
+        return sent
+
+    def _sent_and_done(self, sent: tuple[str, int], item: OutItem) -> None:
+        """Audit: forget a TransactionEvent that left the queue (acknowledged or given up)."""
+        items = self.queue.items
+        if not (items and items[0] is item) and not any(queued is item for queued in items):
+            self._sent_events.discard(sent)
 
     def _attempt_interval(self, attempts: int) -> float:
         interval = self.model.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", default=10)
@@ -1336,6 +1426,8 @@ class Station:
                 self.model.put("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
             first = not self._booted_once
             self._booted_once = True
+            if self._faults is not None:
+                self._faults.accepted()
             self._arm_heartbeat()
             for evse in self.evses:
                 for connector in evse.connectors:
@@ -1400,7 +1492,7 @@ class Station:
 
     def security_event(self, event_type: str, info: str = "") -> None:
         """Queue a SecurityEventNotification (kept across the reconnection it often precedes)."""
-        fields: dict[str, Any] = {"type": event_type, "timestamp": _utcnow()}
+        fields: dict[str, Any] = {"type": event_type, "timestamp": self.clock()}
         if info:
             fields["tech_info"] = info[:255]
         self.send(SecurityEventNotificationRequest(**fields), durable=True)
@@ -1412,7 +1504,7 @@ class Station:
         self._event_id += 1
         data = EventData(
             event_id=self._event_id,
-            timestamp=_utcnow(),
+            timestamp=self.clock(),
             trigger=EventTrigger.DELTA,
             actual_value=str(connector.status),
             component=Component(name="Connector", evse=EVSE(id=evse.id, connector_id=connector.connector_id)),
@@ -1420,7 +1512,7 @@ class Station:
             event_notification_type=EventNotification.HARD_WIRED_NOTIFICATION,
             cleared=not connector.faulted,
         )
-        self.send(NotifyEventRequest(generated_at=_utcnow(), seq_no=0, event_data=[data]))
+        self.send(NotifyEventRequest(generated_at=self.clock(), seq_no=0, event_data=[data]))
 
     def send_heartbeat(self, followup: bool = True) -> None:
         self.send(HeartbeatRequest(), followup=followup, on_result=self._on_heartbeat)
@@ -1456,7 +1548,7 @@ class Station:
         self.queue.append(
             OutItem(
                 StatusNotificationRequest(
-                    timestamp=_utcnow(),
+                    timestamp=self.clock(),
                     connector_status=status,
                     evse_id=evse.id,
                     connector_id=connector.connector_id,
@@ -1527,7 +1619,7 @@ class Station:
         sharing = sum(1 for e in self.evses if e.tx is not None) or 1
         evse.limit_w = self.charging_profiles.limit_w(
             evse.id,
-            _utcnow(),
+            self.clock(),
             voltage=evse.voltage,
             phases=evse.phases,
             transaction_id=tx.id if tx is not None else None,
@@ -1601,7 +1693,7 @@ class Station:
 
     def _begin_transaction(self, evse: EvseState, trigger: TriggerReason, state: ChargingState,
                            held: frozenset[str]) -> TxState:
-        tx = TxState(str(uuid.uuid4()), trio.current_time(), _utcnow(), evse.register_wh)
+        tx = TxState(str(uuid.uuid4()), trio.current_time(), self.clock(), evse.register_wh)
         tx.charging_state = state
         tx.seen = set(held & self._points_of("TxStopPoint"))
         tx.id_token = evse.authorized
@@ -1614,13 +1706,13 @@ class Station:
         if evse.pending_tx_profile is not None:
             profile, evse.pending_tx_profile = evse.pending_tx_profile, None
             self.charging_profiles.install(
-                evse.id, profile, _utcnow(), evse_ids=[e.id for e in self.evses], transactions={evse.id: tx.id}
+                evse.id, profile, self.clock(), evse_ids=[e.id for e in self.evses], transactions={evse.id: tx.id}
             )
             self._apply_limit(evse)
             evse.power_w = evse.target_power(self._station_operative)
             tx.charging_state = evse.charging_state(self._station_operative)
         meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxStartedMeasurands"),
-                            ReadingContext.TRANSACTION_BEGIN, _utcnow())
+                            ReadingContext.TRANSACTION_BEGIN, self.clock())
         self._emit(evse, TransactionEvent.STARTED, trigger, id_token=evse.authorized, meter=meter)
         self._arm_meter_timer()
         return tx
@@ -1631,7 +1723,7 @@ class Station:
         assert tx is not None
         tx.charging_state = state
         meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxEndedMeasurands"),
-                            ReadingContext.TRANSACTION_END, _utcnow())
+                            ReadingContext.TRANSACTION_END, self.clock())
         self._emit(evse, TransactionEvent.ENDED, trigger, stopped_reason=reason, id_token=id_token, meter=meter)
         evse.tx = None
         evse.authorized = None
@@ -1687,7 +1779,7 @@ class Station:
             info["remote_start_id"] = tx.remote_start_id
         fields: dict[str, Any] = {
             "event_type": event_type,
-            "timestamp": _utcnow(),
+            "timestamp": self.clock(),
             "trigger_reason": trigger,
             "seq_no": seq,
             "transaction_info": Transaction(**info),
@@ -1748,7 +1840,7 @@ class Station:
         if evse.tx is None:
             return False
         evse.advance(trio.current_time(), self.speed)
-        meter = evse.sample(measurands, context, _utcnow())
+        meter = evse.sample(measurands, context, self.clock())
         self._emit(evse, TransactionEvent.UPDATED, trigger, meter=meter)
         return True
 
@@ -1756,7 +1848,7 @@ class Station:
                      followup: bool = False) -> None:
         """A MeterValues request for an EVSE."""
         evse.advance(trio.current_time(), self.speed)
-        meter = evse.sample(measurands, context, _utcnow())
+        meter = evse.sample(measurands, context, self.clock())
         if meter is not None:
             self.send(MeterValuesRequest(evse_id=evse.id, meter_value=[meter]), followup=followup)
 
@@ -1817,7 +1909,7 @@ class Station:
             self.cancel_timer(("limit", evse.id))
             return
         tx = evse.tx
-        now = _utcnow()
+        now = self.clock()
         change = self.charging_profiles.next_change(
             evse.id, now, transaction_id=tx.id, transaction_start=tx.started_wall
         )
@@ -2116,7 +2208,7 @@ class Station:
         if self._pending_station_operative is not None:
             self._station_operative, self._pending_station_operative = self._pending_station_operative, None
         for name in list(self._timers):
-            if name not in ("fw",):
+            if name != "fw" and not (isinstance(name, tuple) and name[0] == "fault"):
                 del self._timers[name]
         self.display_messages.clear()
         self._atg_running = False
@@ -2144,6 +2236,8 @@ class Station:
         self._stopping = True
         self._stop_deadline = trio.current_time() + max(0.0, timeout)
         self._atg_running = False
+        if self._faults is not None:
+            self._faults.stop()
         for evse in self.evses:
             self.cancel_timer(("atg", evse.id))
             self.cancel_timer(("atg-end", evse.id))
@@ -2212,7 +2306,7 @@ class Station:
         if component == "securityctrlr" and variable == "certificateentries":
             return str(len(self.certificates))
         if component == "clockctrlr" and variable == "datetime":
-            return _utcnow().isoformat()
+            return self.clock().isoformat()
         if component == "monitoringctrlr":
             if variable == "activemonitoringbase":
                 return self.monitoring_base

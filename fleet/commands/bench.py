@@ -1,19 +1,50 @@
-"""``fleet bench``: measure fleet on this machine and print the figures."""
+"""``fleet bench``: measure fleet on this machine and print the figures.
+
+Three modes:
+
+* ``fleet bench --codec``: decode+validate and encode rates beside json + jsonschema;
+* ``fleet bench --stations N --duration S --call ACTION [--peer ocpp]``: the closed-loop
+  load benchmark (:mod:`fleet.benchmarks.load`), optionally side by side with the
+  ``ocpp`` package (:mod:`fleet.benchmarks.ocpp_peer`);
+* ``fleet bench --matrix``: a fixed list of load cases, printed as the README's table
+  (:mod:`fleet.benchmarks.matrix`).
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
+import sys
+from typing import Any
 
-HELP = "benchmark: the codec (--codec), or a closed-loop load against a CSMS"
-EXAMPLE = "fleet bench --codec"
+HELP = "benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, or the --codec"
+EXAMPLE = "fleet bench --stations 1000 --duration 10 --call Heartbeat --peer ocpp"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--codec", action="store_true", help="decode+validate and encode rates vs json + jsonschema")
-    parser.add_argument("--seconds", type=float, default=1.0, help="seconds per codec case (default 1)")
+    load = parser.add_argument_group("closed-loop load (the default mode)")
+    load.add_argument("--stations", type=int, default=1000, metavar="N", help="stations (default 1000)")
+    load.add_argument("--duration", type=float, default=10.0, metavar="S",
+                      help="seconds of measurement after all stations are booted (default 10)")
+    load.add_argument("--call", default="Heartbeat", metavar="ACTION",
+                      help="the call each station keeps in flight: Heartbeat (default), TransactionEvent, "
+                           "StatusNotification, Authorize or MeterValues")
+    load.add_argument("--csms", metavar="URL", help="an external CSMS (default: start the built-in one)")
+    load.add_argument("--workers", type=int, default=0, metavar="W",
+                      help="station processes (default: the number of cores)")
+    load.add_argument("--csms-workers", type=int, default=0, metavar="K",
+                      help="processes of the built-in CSMS, sharing one port (default: 1, "
+                           "or as many as 20,000 open files per process need)")
+    load.add_argument("--peer", choices=("ocpp",), help="also run the same closed loop with the ocpp package")
+    load.add_argument("--warmup", type=float, metavar="S",
+                      help="seconds between the start of the loop and the measurement (default 1-5)")
+    load.add_argument("--matrix", action="store_true", help="run the fixed list of cases; print the README table")
+    codec = parser.add_argument_group("codec")
+    codec.add_argument("--codec", action="store_true", help="decode+validate and encode rates vs json + jsonschema")
+    codec.add_argument("--seconds", type=float, default=1.0, help="seconds per codec case (default 1)")
     parser.add_argument("--json", metavar="F", help="also write the figures as JSON to F")
 
 
@@ -24,8 +55,116 @@ def machine() -> str:
 def main(args: argparse.Namespace) -> int:
     if args.codec:
         return _codec(args)
-    print("load benchmark: see `fleet bench --help` (not built yet)")
-    return 2
+    if args.matrix:
+        return _matrix(args)
+    return _load(args)
+
+
+# ---------------------------------------------------------------------------- load
+
+
+def _load(args: argparse.Namespace) -> int:
+    import trio
+
+    from ..benchmarks.load import BenchError, CaseResult, default_csms_workers, run_case
+
+    workers = args.workers or os.cpu_count() or 1
+    csms_workers = args.csms_workers or default_csms_workers(args.stations)
+    implementations = ["fleet"] + ([args.peer] if args.peer else [])
+    where = f"external CSMS {args.csms}" if args.csms else f"{csms_workers} CSMS process(es) on one port"
+    print(f"fleet bench: {args.stations:,} stations, {args.call} closed loop (one call in flight per station), "
+          f"{args.duration:g} s window; {workers} station process(es), {where}; {machine()}", flush=True)
+
+    def progress(text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    rows: list[CaseResult] = []
+    try:
+        for implementation in implementations:
+            rows.append(trio.run(functools.partial(
+                run_case, implementation, args.stations, args.call, args.duration, workers=workers,
+                csms_workers=csms_workers, csms_url=args.csms, warmup=args.warmup, progress=progress)))
+    except BenchError as exc:
+        print(f"fleet bench: {exc}", file=sys.stderr)
+        _print_rows(rows)
+        return 1
+    _print_rows(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result_document(rows, {
+                "stations": args.stations, "call": args.call, "duration": args.duration, "workers": workers,
+                "csms_workers": 0 if args.csms else csms_workers, "csms": args.csms or "built-in",
+                "peer": args.peer}), f, indent=2)
+    return 0 if rows and all(r.booted == r.stations for r in rows) else 1
+
+
+def result_document(rows: list[Any], config: dict[str, Any]) -> dict[str, Any]:
+    import msgspec
+
+    document: dict[str, Any] = {"machine": machine(), "config": config,
+                                "rows": [msgspec.to_builtins(r) for r in rows]}
+    ratio = ratios(rows)
+    if ratio:
+        document["ratio_fleet_to_ocpp"] = ratio
+    return document
+
+
+def ratios(rows: list[Any]) -> dict[str, float]:
+    """fleet ÷ ocpp for calls/s, p50, p99, connect+boot and total RSS (when both ran)."""
+    by = {r.implementation: r for r in rows}
+    fleet, peer = by.get("fleet"), by.get("ocpp")
+    if fleet is None or peer is None:
+        return {}
+    out = {}
+    for key in ("calls_per_s", "p50_ms", "p99_ms", "connect_boot_s", "total_rss_mb"):
+        a, b = getattr(fleet, key), getattr(peer, key)
+        if b:
+            out[key] = round(a / b, 3)
+    return out
+
+
+def _print_rows(rows: list[Any]) -> None:
+    if not rows:
+        return
+    header = (f"{'implementation':<15}{'stations':>9}{'booted':>8}  {'call':<17}{'calls/s':>9}{'p50 ms':>9}"
+              f"{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>7}{'connect+boot s':>16}{'RSS MB':>8}"
+              f"{'CPU us/call st/csms':>21}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        cpu = r.cpu_us_per_call
+        print(f"{r.implementation:<15}{r.stations:>9,}{r.booted:>8,}  {r.call:<17}{r.calls_per_s:>9,.0f}"
+              f"{r.p50_ms:>9.1f}{r.p95_ms:>9.1f}{r.p99_ms:>9.1f}{r.max_ms:>9.1f}{r.error_count:>7}"
+              f"{r.connect_boot_s:>16.2f}{r.total_rss_mb:>8.0f}"
+              f"{(str(cpu.get('stations', '-')) + ' / ' + str(cpu.get('csms', '-'))):>21}")
+    ratio = ratios(rows)
+    if ratio:
+        print(f"fleet/ocpp: calls/s {ratio.get('calls_per_s', 0):.2f}x, p50 {ratio.get('p50_ms', 0):.2f}x, "
+              f"p99 {ratio.get('p99_ms', 0):.2f}x, connect+boot {ratio.get('connect_boot_s', 0):.2f}x, "
+              f"total RSS {ratio.get('total_rss_mb', 0):.2f}x")
+    for r in rows:
+        per = ", ".join(f"{name} {mb:.0f}" for name, mb in r.rss_mb.items())
+        print(f"{r.implementation} peak RSS (VmHWM) MB: {per}; total {r.total_rss_mb:.0f} "
+              f"({r.booted_rss_mb:.0f} when all were booted, before the loop)")
+        print(f"{r.implementation} machine: {r.cpu_busy_pct:.0f}% busy during the window; not used by the "
+              f"benchmark's processes: {r.ramp_other_cpu_pct:.0f}% during connect+boot, "
+              f"{r.other_cpu_pct:.0f}% during the window (other load lowers the figures)")
+        if r.errors:
+            print(f"{r.implementation} errors: {r.errors}")
+        if r.notes:
+            print(f"{r.implementation}: {r.notes}")
+
+
+# -------------------------------------------------------------------------- matrix
+
+
+def _matrix(args: argparse.Namespace) -> int:
+    from ..benchmarks.matrix import run_matrix
+
+    return run_matrix(json_path=args.json, peer=args.peer or "ocpp", machine=machine())
+
+
+# --------------------------------------------------------------------------- codec
 
 
 def _codec(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import collections
 import logging
-import uuid
+import os
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Final, Literal
 
@@ -128,8 +128,16 @@ def _payload_error_code(message: str) -> ErrorCode:
 
 
 def new_message_id() -> str:
-    """A fresh UUIDv4 message id, as the reference generates them."""
-    return str(uuid.uuid4())
+    """A fresh UUIDv4 message id (RFC 4122 random UUID in text form), as the reference generates them.
+
+    Formatted straight from ``os.urandom``: the same bits as ``str(uuid.uuid4())`` at a
+    third of its cost, which shows at thousands of calls per second.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Session:
@@ -165,8 +173,10 @@ class Session:
         self.validate_outgoing = validate_outgoing
         self._id_factory = id_factory
         self._in_flight: _Pending | None = None
-        self._queue: collections.deque[_Pending] = collections.deque()
-        self._expired: collections.deque[str] = collections.deque(maxlen=_EXPIRED_MEMORY)
+        # Both deques are made when first needed: an idle session then costs about 1.5 KB less
+        # (thousands of sessions per process).
+        self._queue: collections.deque[_Pending] | None = None
+        self._expired: collections.deque[str] | None = None
         #: message id -> action of the peer's CALLs the application has not answered yet
         self._awaiting_reply: dict[str, str] = {}
         self._outbox: list[str] = []
@@ -221,6 +231,8 @@ class Session:
         if self._in_flight is None:
             self._transmit(pending, now)
         else:
+            if self._queue is None:
+                self._queue = collections.deque()
             self._queue.append(pending)
         return message_id
 
@@ -304,10 +316,17 @@ class Session:
         Never raises: invalid input yields a :class:`ProtocolViolation` (and, where
         an answer is due, a CALLERROR in :meth:`data_to_send`).
         """
+        if not isinstance(data, str):  # a binary frame: its payloads' strings must be UTF-8 too
+            try:
+                data = bytes(data).decode("utf-8")
+            except UnicodeDecodeError:
+                return self._violation(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not valid UTF-8", None, True, now)
         try:
             frame = decode_frame(data)
         except msgspec.DecodeError:
             return self._bad_frame(data, now)
+        except UnicodeEncodeError:  # lone surrogates (never from a websocket, which checks UTF-8)
+            return self._violation(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not valid UTF-8", None, True, now)
         if type(frame) is Call:
             return self._on_call(frame, now)
         if type(frame) is CallResult:
@@ -328,6 +347,8 @@ class Session:
         pending = self._in_flight
         while pending is not None and pending.deadline <= now:
             self._in_flight = None
+            if self._expired is None:
+                self._expired = collections.deque(maxlen=_EXPIRED_MEMORY)
             self._expired.append(pending.message_id)
             self._timeouts += 1
             events.append(self._failed(pending, CallTimeout(), now))
@@ -339,9 +360,10 @@ class Session:
         """The transport is gone: fail every CALL in flight or queued and close the session."""
         self._closed = True
         pending = [self._in_flight] if self._in_flight is not None else []
-        pending.extend(self._queue)
+        if self._queue:
+            pending.extend(self._queue)
+            self._queue.clear()
         self._in_flight = None
-        self._queue.clear()
         self._awaiting_reply.clear()
         self._outbox = []
         return [self._failed(p, ConnectionLost(), now) for p in pending]
@@ -355,9 +377,9 @@ class Session:
 
     def pending_calls(self) -> list[tuple[str, str, Any]]:
         """Our CALLs in flight or queued, as (message id, action, tag), oldest first."""
-        pending: Iterable[_Pending] = self._queue
+        pending: Iterable[_Pending] = self._queue or ()
         if self._in_flight is not None:
-            pending = [self._in_flight, *self._queue]
+            pending = [self._in_flight, *pending]
         return [(p.message_id, p.action, p.tag) for p in pending]
 
     def awaiting_reply(self) -> dict[str, str]:
@@ -373,7 +395,7 @@ class Session:
             failures=self._failures,
             timeouts=self._timeouts,
             violations=self._violations,
-            queued=len(self._queue),
+            queued=len(self._queue or ()),
             in_flight=self._in_flight is not None,
             awaiting_reply=len(self._awaiting_reply),
         )
@@ -427,7 +449,7 @@ class Session:
     def _is_ours(self, message_id: str) -> bool:
         if self._in_flight is not None and self._in_flight.message_id == message_id:
             return True
-        return any(p.message_id == message_id for p in self._queue)
+        return any(p.message_id == message_id for p in self._queue or ())
 
     def _transmit(self, pending: _Pending, now: float) -> None:
         pending.sent_at = now
@@ -489,7 +511,7 @@ class Session:
         if pending is not None and pending.message_id == message_id:
             self._in_flight = None
             return pending
-        late = message_id in self._expired
+        late = self._expired is not None and message_id in self._expired
         why = "late" if late else "unexpected"
         logger.log(logging.WARNING if late else logging.DEBUG, "dropped %s %s for message id %r", why, kind, message_id)
         return self._violation(

@@ -1,0 +1,95 @@
+"""``fleet chaos``: the robustness suite, or malformed traffic against any CSMS."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+HELP = "robustness suite: attack the built-in CSMS and stations, inject faults, check nothing is lost"
+EXAMPLE = "fleet chaos --seconds 20 --report chaos.json"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--csms", metavar="URL",
+                        help="probe this CSMS with every class of malformed traffic and print its answers "
+                             "(instead of the whole suite against the built-in CSMS)")
+    parser.add_argument("--station-id", default="FLEET-CHAOS", help="with --csms: the station id to connect as")
+    parser.add_argument("--password", help="with --csms: the station's Basic-auth password")
+    parser.add_argument("--per-class", type=int, default=10, metavar="N", help="with --csms: probes per class (default 10)")
+    parser.add_argument("--no-boot", action="store_true",
+                        help="with --csms: do not send a BootNotification before the probes")
+    parser.add_argument("--seconds", type=float, default=20.0, metavar="S", help="length of the attack phase (default 20)")
+    parser.add_argument("--healthy", type=int, default=20, metavar="N", help="healthy stations (default 20)")
+    parser.add_argument("--faulted", type=int, default=20, metavar="N", help="stations with faults (default 20)")
+    parser.add_argument("--victims", type=int, default=4, metavar="N", help="stations on the hostile CSMS (default 4)")
+    parser.add_argument("--attackers", type=int, default=4, metavar="N", help="concurrent raw attackers (default 4)")
+    parser.add_argument("--speed", type=float, default=20.0, metavar="X",
+                        help="simulated seconds per real second of the stations' timers (default 20)")
+    parser.add_argument("--downtime", type=float, default=2.0, metavar="S",
+                        help="seconds the CSMS stays down when it restarts (default 2)")
+    parser.add_argument("--idle-timeout", type=float, default=3.0, metavar="S",
+                        help="the CSMS closes connections silent this long after their handshake (default 3)")
+    parser.add_argument("--decoder-inputs", type=int, default=20000, metavar="N",
+                        help="random inputs fed to the frame decoder, per role (default 20000)")
+    parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one of the faulted fleet's faults, e.g. disconnect_rate=120 (repeatable)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
+    parser.add_argument("--report", metavar="F", help="write the JSON report to F")
+
+
+def main(args: argparse.Namespace) -> int:
+    quiet = ("fleet.ocpp", "fleet.connection", "trio-websocket") if getattr(args, "verbose", 0) == 0 else ()
+    levels = {name: logging.getLogger(name).level for name in quiet}
+    try:
+        # Late answers and dropped frames are the point here: keep their warnings quiet.
+        for name in quiet:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        return _run(args)
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import msgspec
+    import trio
+
+    from ..chaos.suite import (
+        SuiteConfig,
+        chaos_faults,
+        probe_csms,
+        render_probe_table,
+        render_report,
+        run_suite,
+    )
+    from ..faults import parse_fault_options
+
+    if args.csms:
+        if not args.csms.startswith(("ws://", "wss://")):
+            print(f"fleet chaos: --csms {args.csms!r}: expected a ws:// or wss:// URL", file=sys.stderr)
+            return 2
+        table = trio.run(lambda: probe_csms(args.csms, station_id=args.station_id, password=args.password,
+                                            per_class=args.per_class, seed=args.seed, boot=not args.no_boot))
+        print(render_probe_table(table, args.csms))
+        if args.report:
+            Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(table), indent=2) + b"\n")
+        return 0 if table and all(e["matched"] == e["tried"] for e in table.values()) else 1
+    config = SuiteConfig(seed=args.seed, healthy=args.healthy, faulted=args.faulted, victims=args.victims,
+                         attackers=args.attackers, attack_seconds=args.seconds, speed=args.speed,
+                         csms_downtime=args.downtime, idle_timeout=args.idle_timeout,
+                         decoder_inputs=args.decoder_inputs)
+    try:
+        faults = parse_fault_options(args.fault, chaos_faults(config))
+    except ValueError as exc:
+        print(f"fleet chaos: {exc}", file=sys.stderr)
+        return 2
+    config = msgspec.structs.replace(config, faults=faults)
+    report = trio.run(lambda: run_suite(config, progress=lambda text: print(f"chaos: {text}", flush=True)))
+    print()
+    print(render_report(report))
+    if args.report:
+        Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+        print(f"\nreport written to {args.report}")
+    return 0 if report.passed else 1
