@@ -51,6 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
                         help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
                              "(repeatable; exit 1 when one fails)")
+    parser.add_argument("--heartbeat-interval", type=int, metavar="S",
+                        help="heartbeat interval the built-in CSMS gives at boot (default 300)")
     parser.add_argument("--prometheus", metavar="HOST:PORT",
                         help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
@@ -148,7 +150,8 @@ def main(args: argparse.Namespace) -> int:
             return 2
         prometheus = (host, int(port))
     options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=_parse_shard(args.shard),
-                         thresholds=thresholds, prometheus=prometheus)
+                         thresholds=thresholds, prometheus=prometheus,
+                         csms_options={"heartbeat_interval": args.heartbeat_interval} if args.heartbeat_interval else {})
     if control is not None:
         options = msgspec.structs.replace(options, control_host=control.host, control_port=control.port,
                                           control_token=control.token, control_fallback=control.fallback)
