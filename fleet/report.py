@@ -28,6 +28,7 @@ class Report(msgspec.Struct):
         audit: the nothing-lost audit (when the built-in CSMS ran), or empty.
         resources: peak RSS per process and in total (bytes).
         actions: per action and direction latency summaries (derived from ``metrics``).
+        faults: what fault injection did (see :func:`fleet.faults.merge_fault_records`), if any.
         steady: the steady-state window only: from a settle time after the ramp until the
             stop (no ramp, no wind-down), when the run lasted long enough to have one.
     """
@@ -40,6 +41,7 @@ class Report(msgspec.Struct):
     resources: dict[str, Any] = {}
     actions: list[ActionStats] = []
     steady: MetricsSnapshot | None = None
+    faults: dict[str, Any] = {}
 
     def with_derived(self) -> Report:
         """This report with ``actions`` recomputed from the histograms."""
@@ -118,6 +120,15 @@ def render_summary(report: Report) -> str:
     if report.resources:
         total_rss = report.resources.get("total_rss", 0)
         lines.append(f"  {'peak RSS':<20}{total_rss / 2**20:>10,.0f} MiB (all processes)")
+    if report.faults:
+        lines.append("")
+        lines.append("FAULTS (injected by the stations)")
+        counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.faults.items())
+                           if isinstance(v, int | float) and not isinstance(v, bool))
+        lines.append(f"  {counts or '-'}")
+        for klass, entry in report.faults.get("malformed", {}).items():
+            lines.append(f"  malformed {klass:<20} tried {entry.get('tried', 0):,}, answered as expected "
+                         f"{entry.get('matched', 0):,}, unanswered {entry.get('unanswered', 0):,}")
     if report.audit:
         audit = report.audit
         ok = not audit.get("missing_events") and not audit.get("duplicated_events") and not audit.get("energy_mismatches")

@@ -20,6 +20,7 @@ import trio
 from ..control.backend import ControlError, LocalBackend
 from ..control.fleet_backend import WorkerControl, station_seed
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
+from ..faults import merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import Metrics, MetricsSnapshot
 from ..profiles import StationProfile
@@ -146,7 +147,7 @@ async def run_station_worker(
                 continue  # the id was taken meanwhile (the supervisor prevents it; never run two)
             url = urls[spec.index % len(urls)] if spec.csms_url == BUILTIN_CSMS else spec.csms_url
             station = Station(spec.station_id, url, profile=plan.profiles[spec.group], seed=spec.seed,
-                              observer=metrics, audit=True, speed=speed)
+                              observer=metrics, audit=True, speed=speed, fault_epoch=options.get("fault_epoch"))
             stations[spec.station_id] = station
             await nursery.start(station.run)
             nursery.start_soon(_watch_boot, station, time.monotonic(), metrics)
@@ -179,5 +180,8 @@ async def run_station_worker(
     records: dict[str, Any] = {"states": states, "transactions": transactions}
     if steady is not None:
         records["steady"] = steady
+    fault_records = [r for st in stations.values() if (r := st.fault_records())]
+    if fault_records:
+        records["faults"] = merge_fault_records(fault_records)
     await wire.send(Final_(index=index, role="stations", metrics=metrics.export(), records=records,
                            rss=max(peak, rss_bytes())))

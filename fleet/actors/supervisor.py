@@ -34,6 +34,7 @@ import msgspec
 import trio
 
 from ..control.fleet_backend import FleetBackend, WorkerLink
+from ..faults import merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot
 from ..report import Report
@@ -162,6 +163,7 @@ async def run_fleet(
         OSError: the control API cannot listen where asked.
     """
     started_at = time.monotonic()
+    fault_epoch = time.time()  # faults scheduled "t seconds after the start" count from here
     workers_n = options.workers or os.cpu_count() or 1
     builtin = not plan.config.csms
     total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
@@ -318,7 +320,7 @@ async def run_fleet(
             assert w.wire is not None
             await w.wire.send(Assign(
                 plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
-                ramp=plan.config.ramp / workers_n, options=options.station_options,
+                ramp=plan.config.ramp / workers_n, options={"fault_epoch": fault_epoch, **options.station_options},
             ))
 
         # 3. Watch until the duration has passed after the ramp, or a stop.
@@ -466,5 +468,7 @@ def _build_report(
     }
     if csms_workers:
         fleet["csms_received"] = csms_messages
+    fault_records = [w.final.records["faults"] for w in station_workers if w.final and "faults" in w.final.records]
+    faults = merge_fault_records(fault_records) if fault_records else {}
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
-                  resources=resources, steady=steady).with_derived()
+                  resources=resources, steady=steady, faults=faults).with_derived()

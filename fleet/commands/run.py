@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
                         help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
                              "(repeatable; exit 1 when one fails)")
+    parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
+                        help="fault injection over the fleet's [faults], e.g. disconnect_rate=6, "
+                             "response_delay=1,5, malformed_classes=not_json,oversize (repeatable; see fleet.faults)")
     parser.add_argument("--heartbeat-interval", type=int, metavar="S",
                         help="heartbeat interval the built-in CSMS gives at boot (default 300)")
     parser.add_argument("--prometheus", metavar="HOST:PORT",
@@ -76,7 +79,7 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:
     """The plan from the positional argument (fleet file, profile, or the demo) and the overrides."""
-    from ..fleetfile import load_fleet, plan_from_profile, shipped_profiles_dir
+    from ..fleetfile import FleetError, load_fleet, plan_from_profile, shipped_profiles_dir
 
     source = args.fleet or str(shipped_profiles_dir() / DEMO_FLEET)
     path = Path(source)
@@ -84,8 +87,16 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
         plan = plan_from_profile(path, args.stations or 10)
     else:
         plan = load_fleet(path)
-    return plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
+    plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
                                seed=args.seed, speed=args.speed)
+    if args.fault:
+        from ..faults import parse_fault_options
+
+        try:
+            plan = plan.with_faults(parse_fault_options(args.fault))
+        except ValueError as exc:
+            raise FleetError(str(exc)) from None
+    return plan
 
 
 class _Progress:

@@ -173,3 +173,25 @@ def test_steady_thresholds_use_the_steady_window_and_fail_without_one() -> None:
     checks = [parse_threshold("steady.p99<50ms"), parse_threshold("p99<50ms")]
     assert [r.ok for r in evaluate(checks, metrics.export(), steady=steady)] == [True, False]
     assert [r.ok for r in evaluate(checks[:1], metrics.export())] == [False]
+
+
+async def test_faults_from_the_command_line_reach_the_stations_and_nothing_is_lost(tmp_path: Path) -> None:
+    from fleet.faults import parse_fault_options
+
+    plan = load_fleet(write_fleet(tmp_path, 30, duration=4, speed=30))
+    plan = plan.with_faults(parse_fault_options(["disconnect_rate=300", "malformed_rate=300", "malformed_share=0.5",
+                                                 "malformed_classes=not_json,unknown_action"]))
+    report = await run_fleet(plan, RunOptions(workers=2))
+    assert report.faults["disconnects"] > 0
+    assert set(report.faults["malformed"]) <= {"not_json", "unknown_action"}
+    for entry in report.faults["malformed"].values():
+        assert entry["tried"] > 0 and entry["matched"] == entry["tried"] - entry.get("unanswered", 0)
+    assert report.metrics.counters.get("reconnects", 0) > 0
+    assert report.audit["ok"], report.audit["problems"]
+
+
+def test_bad_fault_option_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    fleet = write_fleet(tmp_path, 2, duration=1)
+    bad = subprocess.run([sys.executable, "-m", "fleet", "run", str(fleet), "--no-control", "--fault", "warp_speed=9"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "warp_speed" in bad.stderr
