@@ -736,6 +736,23 @@ class Station:
         """Go back to the default handler of ``action``."""
         self._overrides.pop(action, None)
 
+    def default_handler(self, action: str) -> Handler:
+        """The station's own answer to ``action`` as a ``handler(request, context)``, so an
+        override can fall back to it (as :meth:`fleet.actors.csms.Csms.default_handler`).
+
+        Raises:
+            KeyError: ``action`` is not one the CSMS sends to a station.
+        """
+        function = HANDLERS[action]
+
+        def handle(request: Any, context: Any) -> Any:
+            try:
+                return function(self, request)
+            finally:
+                self.wake()
+
+        return handle
+
     @asynccontextmanager
     async def subscribe(self, **kwargs: Any) -> AsyncIterator[trio.MemoryReceiveChannel[FleetEvent]]:
         """Receive :class:`~fleet.events.Connected`, :class:`~fleet.events.Disconnected` and

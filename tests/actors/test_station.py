@@ -886,3 +886,15 @@ def test_fleet_station_command_rejects_a_bad_profile(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "bad.toml:1" in result.stderr and "$.heartbeat_interval" in result.stderr
+
+
+async def test_an_override_can_fall_back_to_the_default_handler() -> None:
+    from fleet.actors.station import Station
+    from fleet.ocpp import v201 as m
+
+    station = Station("FALLBACK", "ws://127.0.0.1:1/ocpp", auto_connect=False)
+    default = station.default_handler("ClearCache")
+    response = default(m.ClearCacheRequest(), None)
+    assert isinstance(response, m.ClearCacheResponse)
+    with pytest.raises(KeyError):
+        station.default_handler("BootNotification")  # a station never answers its own BootNotification
