@@ -29,7 +29,7 @@ import datetime
 import functools
 import math
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -37,6 +37,7 @@ import trio
 from fleet.actors.csms import Csms, open_csms
 from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp.v201 import BootNotificationResponse, RegistrationStatus, TransactionEvent
+from fleet.program import run_program
 
 Log = Callable[[str], None]
 
@@ -117,17 +118,6 @@ async def run(
         log(f"stopping: {statistics.stations} stations seen, {statistics.transactions_ended} transactions ended")
 
 
-def run_program(function: Callable[[], Awaitable[object]]) -> int:
-    """``trio.run(function)``; exit status 130 after Ctrl-C (which may come wrapped in an exception group)."""
-    try:
-        trio.run(function)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt) or (
-            isinstance(exc, BaseExceptionGroup) and exc.split(KeyboardInterrupt)[1] is None
-        ):
-            return 130
-        raise
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,7 @@ import itertools
 import math
 import secrets
 import sys
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +72,7 @@ from fleet.ocpp.v201 import (
     Update,
     Variable,
 )
+from fleet.program import run_program
 
 Log = Callable[[str], None]
 
@@ -329,17 +330,6 @@ async def run(
     return app.outcome
 
 
-def run_program(function: Callable[[], Awaitable[object]]) -> int:
-    """``trio.run(function)``; exit status 130 after Ctrl-C (which may come wrapped in an exception group)."""
-    try:
-        trio.run(function)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt) or (
-            isinstance(exc, BaseExceptionGroup) and exc.split(KeyboardInterrupt)[1] is None
-        ):
-            return 130
-        raise
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

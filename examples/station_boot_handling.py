@@ -34,7 +34,7 @@ import functools
 import itertools
 import math
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import trio
 
@@ -53,6 +53,7 @@ from fleet.ocpp.v201 import (
     Variable,
 )
 from fleet.profiles import RetryBackoff, Security, SessionGenerator, StationProfile
+from fleet.program import run_program
 
 Log = Callable[[str], None]
 
@@ -163,17 +164,6 @@ async def run(
     return snapshot
 
 
-def run_program(function: Callable[[], Awaitable[object]]) -> int:
-    """``trio.run(function)``; exit status 130 after Ctrl-C (which may come wrapped in an exception group)."""
-    try:
-        trio.run(function)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt) or (
-            isinstance(exc, BaseExceptionGroup) and exc.split(KeyboardInterrupt)[1] is None
-        ):
-            return 130
-        raise
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ import argparse
 import functools
 import math
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -41,6 +41,7 @@ from fleet.actors.station import Station, StationSnapshot, open_station
 from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp.v201 import DataTransferRequest, DataTransferResponse, DataTransferStatus
 from fleet.profiles import CustomVariable, Identity, RetryBackoff, SessionGenerator, StationProfile
+from fleet.program import run_program
 
 Log = Callable[[str], None]
 VENDOR_ID = "com.example"
@@ -171,17 +172,6 @@ async def run(
     return snapshot
 
 
-def run_program(function: Callable[[], Awaitable[object]]) -> int:
-    """``trio.run(function)``; exit status 130 after Ctrl-C (which may come wrapped in an exception group)."""
-    try:
-        trio.run(function)
-    except BaseException as exc:
-        if isinstance(exc, KeyboardInterrupt) or (
-            isinstance(exc, BaseExceptionGroup) and exc.split(KeyboardInterrupt)[1] is None
-        ):
-            return 130
-        raise
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

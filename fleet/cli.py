@@ -8,6 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from .program import is_interrupt
+
 __all__ = ["main"]
 
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
@@ -57,12 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-    except BaseExceptionGroup as group:  # Ctrl-C raised inside a nursery
-        if group.subgroup(KeyboardInterrupt) is not None and group.subgroup(
-            lambda e: not isinstance(e, KeyboardInterrupt | BaseExceptionGroup)
-        ) is None:
+    except BaseException as exc:
+        if is_interrupt(exc):  # Ctrl-C, also when raised inside a nursery
             return 130
         raise
 
