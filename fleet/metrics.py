@@ -19,7 +19,15 @@ from hdrh.histogram import HdrHistogram
 
 from .ocpp import CallFailure, CallTimeout
 
-__all__ = ["ActionStats", "Metrics", "MetricsSnapshot", "new_histogram", "summarize"]
+__all__ = [
+    "ActionStats",
+    "Metrics",
+    "MetricsSnapshot",
+    "decode_histogram",
+    "encode_histogram",
+    "new_histogram",
+    "summarize",
+]
 
 LOWEST_US = 1
 HIGHEST_US = 600_000_000
@@ -121,14 +129,14 @@ class MetricsSnapshot(msgspec.Struct):
 
     def histogram(self, key: str) -> HdrHistogram:
         """The decoded histogram for ``"<direction>:<action>"`` (empty if none)."""
-        return _decode(self.histograms.get(key, ""))
+        return decode_histogram(self.histograms.get(key, ""))
 
     def total_histogram(self, direction: str = "out") -> HdrHistogram:
         """All actions of a direction in one histogram."""
         total = new_histogram()
         for key, encoded in self.histograms.items():
             if key.startswith(direction + ":"):
-                total.add(_decode(encoded))
+                total.add(decode_histogram(encoded))
         return total
 
     def action_stats(self) -> list[ActionStats]:
@@ -145,7 +153,8 @@ class MetricsSnapshot(msgspec.Struct):
         return sum(sum(codes.values()) for codes in self.errors.values()) + self.counters.get("violations", 0)
 
 
-def _decode(encoded: str) -> HdrHistogram:
+def decode_histogram(encoded: str) -> HdrHistogram:
+    """A histogram from its encoded form (empty for ``""``)."""
     histogram = new_histogram()
     if encoded:
         histogram.decode_and_add(encoded)
@@ -157,9 +166,9 @@ def _add_encoded(a: str, b: str) -> str:
         return b
     if not b:
         return a
-    histogram = _decode(a)
+    histogram = decode_histogram(a)
     histogram.decode_and_add(b)
-    return _encode(histogram)
+    return encode_histogram(histogram)
 
 
 class Metrics:
@@ -245,11 +254,11 @@ class Metrics:
         return MetricsSnapshot(
             started_at=self.started_at,
             ended_at=time.time(),
-            histograms={k: _encode(h) for k, h in self._histograms.items()},
+            histograms={k: encode_histogram(h) for k, h in self._histograms.items()},
             errors={k: dict(v) for k, v in self._errors.items()},
             counters=dict(self.counters),
             handshake_failures=dict(self.handshake_failures),
-            boot_histogram=_encode(self.boot) if self.boot.get_total_count() else "",
+            boot_histogram=encode_histogram(self.boot) if self.boot.get_total_count() else "",
         )
 
     def live(self) -> dict[str, Any]:
@@ -257,6 +266,7 @@ class Metrics:
         return {"completed": self.completed, "failed": self.failed, **self.counters}
 
 
-def _encode(histogram: HdrHistogram) -> str:
+def encode_histogram(histogram: HdrHistogram) -> str:
+    """The compact text form of a histogram, for JSON and exact merging."""
     encoded = histogram.encode()
     return encoded.decode() if isinstance(encoded, bytes) else str(encoded)

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from .metrics import ActionStats, MetricsSnapshot, new_histogram, summarize
+from .metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
 from .thresholds import ThresholdResult
 
 __all__ = ["Report", "load_report", "merge_reports", "render_summary", "write_report"]
@@ -109,7 +109,7 @@ def render_summary(report: Report) -> str:
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(metrics.handshake_failures.items())) or "none"
     lines.append(f"  {'handshake failures':<20}{failures:>10}")
     if metrics.boot_histogram:
-        boot = summarize("boot", "", _decode(metrics.boot_histogram), {})
+        boot = summarize("boot", "", decode_histogram(metrics.boot_histogram), {})
         lines.append(f"  {'boot time':<20}p50 {_ms(boot.p50_ms)} ms, p99 {_ms(boot.p99_ms)} ms, max {_ms(boot.max_ms)} ms ({boot.count:,} booted)")
     lines.append("")
     lines.append("EXECUTION")
@@ -166,9 +166,3 @@ def _action_table(metrics: MetricsSnapshot) -> list[str]:
     lines.append("  (latencies in ms)")
     lines.append("")
     return lines
-
-
-def _decode(encoded: str) -> Any:
-    histogram = new_histogram()
-    histogram.decode_and_add(encoded)
-    return histogram

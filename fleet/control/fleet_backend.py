@@ -56,7 +56,7 @@ import trio
 from hdrh.histogram import HdrHistogram
 
 from .. import __version__
-from ..metrics import MetricsSnapshot, new_histogram, summarize
+from ..metrics import MetricsSnapshot, encode_histogram, new_histogram, summarize
 from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
 from .backend import ControlError, EventStream, LocalBackend, RateTracker
 from .messages import (
@@ -609,7 +609,7 @@ class FleetBackend:
                 actions.append(ActionLatency(action, direction, stat.count, rate, stat.p50_ms, stat.p99_ms, failed))
             self._actions = (actions, errors)
             self._merged = MetricsSnapshot(
-                histograms={key: _encoded(h) for key, h in histograms.items()}, errors=errors_by_key
+                histograms={key: encode_histogram(h) for key, h in histograms.items()}, errors=errors_by_key
             )
         finally:
             self._metrics_at = trio.current_time()
@@ -911,7 +911,3 @@ class FleetBackend:
         raw = await links[0].request("csms_send", fields, timeout=(timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN)
         return msgspec.json.decode(raw, type=SendResult)
 
-
-def _encoded(histogram: HdrHistogram) -> str:
-    encoded = histogram.encode()
-    return encoded.decode() if isinstance(encoded, bytes) else str(encoded)
