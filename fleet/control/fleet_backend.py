@@ -53,10 +53,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import trio
-from hdrh.histogram import HdrHistogram
 
 from .. import __version__
-from ..metrics import MetricsSnapshot, encode_histogram, new_histogram, summarize
+from ..metrics import MetricsSnapshot
 from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
 from .backend import ControlError, EventStream, LocalBackend, RateTracker
 from .messages import (
@@ -578,39 +577,25 @@ class FleetBackend:
         try:
             links = [link for link in self.station_links if link is not None and link.closed is None]
             results = await self._gather([(link, "_metrics", {}) for link in links], REQUEST_TIMEOUT)
-            histograms: dict[str, HdrHistogram] = {}
-            errors_by_key: dict[str, dict[str, int]] = {}
-            for result in results:
-                if not isinstance(result, bytes):
-                    continue
-                snapshot = msgspec.json.decode(result, type=MetricsSnapshot)
-                for key, encoded in snapshot.histograms.items():
-                    histogram = histograms.get(key)
-                    if histogram is None:
-                        histogram = histograms[key] = new_histogram()
-                    if encoded:
-                        histogram.decode_and_add(encoded)
-                for key, codes in snapshot.errors.items():
-                    target = errors_by_key.setdefault(key, {})
-                    for code, n in codes.items():
-                        target[code] = target.get(code, 0) + n
-            if not any(isinstance(r, bytes) for r in results):
+            snapshots = [msgspec.json.decode(r, type=MetricsSnapshot) for r in results if isinstance(r, bytes)]
+            if not snapshots:
                 return  # keep the previous figures
+            merged = snapshots[0]
+            for snapshot in snapshots[1:]:
+                merged = merged.merge(snapshot)
             now = time.monotonic()
             actions: list[ActionLatency] = []
             errors: dict[str, int] = {}
-            for key in sorted(set(histograms) | set(errors_by_key)):
-                direction, _, action = key.partition(":")
-                stat = summarize(action, direction, histograms.get(key) or new_histogram(), errors_by_key.get(key, {}))
+            for stat in merged.action_stats():
                 failed = sum(stat.errors.values())
                 for code, n in stat.errors.items():
                     errors[code] = errors.get(code, 0) + n
-                rate = round(self._rates.rate(f"{direction}:{action}", stat.count, now), 2)
-                actions.append(ActionLatency(action, direction, stat.count, rate, stat.p50_ms, stat.p99_ms, failed))
+                rate = round(self._rates.rate(f"{stat.direction}:{stat.action}", stat.count, now), 2)
+                actions.append(
+                    ActionLatency(stat.action, stat.direction, stat.count, rate, stat.p50_ms, stat.p99_ms, failed)
+                )
             self._actions = (actions, errors)
-            self._merged = MetricsSnapshot(
-                histograms={key: encode_histogram(h) for key, h in histograms.items()}, errors=errors_by_key
-            )
+            self._merged = merged
         finally:
             self._metrics_at = trio.current_time()
             self._metrics_running = False
