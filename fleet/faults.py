@@ -65,11 +65,14 @@ __all__ = [
     "MalformedClass",
     "RecoveryClock",
     "StationFaults",
+    "abort_websocket",
     "boot_statuses",
+    "csms_side_faults",
     "fault_spec",
     "merge_fault_records",
     "merge_faults",
     "parse_fault_options",
+    "pick_share",
 ]
 
 #: A number, or ``[min, max]`` drawn uniformly (as in profiles).
@@ -118,9 +121,13 @@ class FaultSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         partition_at: when the partition begins, seconds (real) after the run started.
         partition_duration: how long it lasts, seconds (real); 0: no partition.
         csms_restart_at: when the built-in CSMS restarts, seconds (real) after the run
-            started: every station loses its connection and reconnects with its back-off
-            and jitter (a mass reconnect); the report gives the time until the whole fleet
-            is back. Not set: no restart. (A CSMS you run yourself: restart it yourself.)
+            started: it stops listening and drops every connection, so every station
+            reconnects with its back-off and jitter (a mass reconnect); the report gives
+            the time until as many stations are online again as before. Its processes
+            keep what they recorded (the listener goes down, not the state, as for a
+            CSMS whose state lives in a database), so the audit stays whole. Not set: no
+            restart. CSMS-side faults (this and the boot shares) need the built-in CSMS:
+            ``fleet run --csms URL`` refuses them (restart a CSMS you run yourself).
         csms_downtime: seconds (real) the built-in CSMS stays down when it restarts.
         slow_share: share of the stations that answer the CSMS's calls slowly.
         response_delay: a slow station's delay per answer, seconds (real), ``[min, max]``
@@ -341,6 +348,61 @@ def boot_statuses(stations: Iterable[tuple[str, int | None, FaultSpec]]) -> dict
 # ------------------------------------------------------------ the websocket
 
 
+async def abort_websocket(websocket: Any) -> None:
+    """Drop a trio-websocket connection abruptly, as when a link dies: the TCP connection
+    is reset (SO_LINGER 0) with no websocket close handshake. Either end may do it (a
+    station's connection, or the CSMS's connection of a station); a :class:`FaultyWebSocket`
+    is unwrapped. The peer sees a reset; this end's reader sees the connection closed."""
+    if isinstance(websocket, FaultyWebSocket):
+        websocket.aborted = True
+        websocket = websocket.websocket
+    stream = getattr(websocket, "_stream", None)  # trio-websocket's transport
+    transport = getattr(stream, "transport_stream", stream)  # under TLS: the TCP stream
+    sock = getattr(transport, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # SO_LINGER 0: the peer gets a TCP reset
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if transport is not None:
+        try:
+            await transport.aclose()
+            return
+        except Exception:  # fall back to a websocket close
+            pass
+    with contextlib.suppress(Exception):
+        await websocket.aclose(1001, "link dropped")
+
+
+def pick_share(station_ids: Iterable[str], share: float, seed: int, salt: str = "") -> list[str]:
+    """A seeded share of ``station_ids``: ``round(share * n)`` of them, sorted.
+
+    Each station gets a key drawn from ``(seed, salt, station id)`` and the lowest keys
+    are taken, so the same seed picks the same stations whatever their order, and a
+    larger share picks a superset of a smaller one (``salt`` separates independent
+    draws, e.g. ``"disconnect"`` from ``"partition"``).
+    """
+    ids = list(dict.fromkeys(station_ids))
+    count = round(min(max(share, 0.0), 1.0) * len(ids))
+    if count <= 0:
+        return []
+
+    def key(station_id: str) -> bytes:
+        return hashlib.blake2b(f"fleet-pick:{salt}:{seed}:{station_id}".encode(), digest_size=8).digest()
+
+    return sorted(sorted(ids, key=key)[:count])
+
+
+def csms_side_faults(spec: FaultSpec) -> list[str]:
+    """The CSMS-side faults ``spec`` sets (they need the built-in CSMS), by field name."""
+    names = []
+    if spec.csms_restart_at is not None:
+        names.append("csms_restart_at")
+    if spec.boot_pending_share > 0:
+        names.append("boot_pending_share")
+    if spec.boot_rejected_share > 0:
+        names.append("boot_rejected_share")
+    return names
+
+
 class FaultyWebSocket:
     """A station's websocket with fault-injection powers (wraps a trio-websocket connection).
 
@@ -397,19 +459,7 @@ class FaultyWebSocket:
     async def abort(self) -> None:
         """Drop the link: reset the TCP connection, no websocket close handshake."""
         self.aborted = True
-        stream = getattr(self.websocket, "_stream", None)  # trio-websocket's transport
-        transport = getattr(stream, "transport_stream", stream)  # under TLS: the TCP stream
-        sock = getattr(transport, "socket", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):  # SO_LINGER 0: the peer gets a TCP reset, as when a link dies
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        if transport is not None:
-            try:
-                await transport.aclose()
-                return
-            except Exception:  # fall back to a websocket close
-                pass
-        await self.websocket.aclose(1001, "link dropped")
+        await abort_websocket(self.websocket)
 
     async def probe(self, probe: Probe, timeout: float) -> ProbeRun | None:
         """Send the probe's raw frames and wait (at most ``timeout``) for its answers;

@@ -122,13 +122,15 @@ def render_summary(report: Report) -> str:
         lines.append(f"  {'peak RSS':<20}{total_rss / 2**20:>10,.0f} MiB (all processes)")
     if report.faults:
         lines.append("")
-        lines.append("FAULTS (injected by the stations)")
+        lines.append("FAULTS")
         counts = ", ".join(f"{k} {v:,}" for k, v in sorted(report.faults.items())
                            if isinstance(v, int | float) and not isinstance(v, bool))
-        lines.append(f"  {counts or '-'}")
+        if counts:
+            lines.append(f"  injected by the stations: {counts}")
         for klass, entry in report.faults.get("malformed", {}).items():
             lines.append(f"  malformed {klass:<20} tried {entry.get('tried', 0):,}, answered as expected "
                          f"{entry.get('matched', 0):,}, unanswered {entry.get('unanswered', 0):,}")
+        lines.extend(_csms_fault_lines(report.faults))
     if report.audit:
         audit = report.audit
         ok = not audit.get("missing_events") and not audit.get("duplicated_events") and not audit.get("energy_mismatches")
@@ -138,6 +140,34 @@ def render_summary(report: Report) -> str:
                      f"missing events {audit.get('missing_events', 0)}, duplicated {audit.get('duplicated_events', 0)}, "
                      f"energy mismatches {audit.get('energy_mismatches', 0)}")
     return "\n".join(lines)
+
+
+def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:
+    """The built-in CSMS's faults: its restarts (with the time until the fleet was back)
+    and the boots it refused."""
+    lines = []
+    for restart in faults.get("csms_restarts", []):
+        when = f"CSMS restart at {restart.get('at_s', 0):,.1f} s"
+        if restart.get("by") == "control":
+            when += " (control API)"
+        if "skipped" in restart:
+            lines.append(f"  {when}: skipped ({restart['skipped']})")
+            continue
+        down = f"down {restart.get('downtime_s', 0):g} s"
+        before = restart.get("online_before")
+        if restart.get("fleet_back_after_s") is not None:
+            back = f"fleet back after {restart['fleet_back_after_s']:,.2f} s ({before:,} stations)"
+        elif before is None:
+            back = "recovery not timed (the station count was unknown)"
+        else:
+            back = f"fleet not back by the end ({before:,} stations online before, lowest {restart.get('lowest_online')})"
+        lines.append(f"  {when}, {down}, {back}")
+    refusals = faults.get("boot_refusals")
+    if refusals:
+        per_status = ", ".join(f"{status} to {n:,} stations ({refusals.get('answers', {}).get(status, 0):,} answers)"
+                               for status, n in refusals.get("stations", {}).items())
+        lines.append(f"  boots refused by the CSMS: {per_status}; accepted later {refusals.get('accepted_later', 0):,}")
+    return lines
 
 
 def _action_table(metrics: MetricsSnapshot) -> list[str]:

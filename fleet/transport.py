@@ -272,7 +272,10 @@ async def open_listeners(
 
 
 def _remote(websocket: WebSocketConnection) -> str:
-    remote = websocket.remote
+    try:
+        remote = websocket.remote
+    except OSError:  # the peer is gone already (e.g. a reset right after the handshake)
+        return "?"
     return str(getattr(remote, "address", remote))
 
 

@@ -11,7 +11,9 @@ transmission: the answer was lost with the connection, or timed out) and
 ``undelivered`` the seqNos still queued when the records were taken. On the CSMS
 side ``seq`` lists the seqNos received, in arrival order, and ``energy`` the last
 register value received; optional ``retransmitted`` lists the seqNos of the copies
-the CSMS found identical to an event it already had.
+the CSMS found identical to an event it already had, and ``first_at`` (wall clock) when
+the first of them arrived, so that the pieces of a transaction recorded by several CSMS
+processes (the station reconnected to another one) are joined in the order they came.
 
 A transaction is sound when the CSMS received every event the station generated,
 in order, and the energy totals agree. Receiving an event twice is sound only as a
@@ -34,25 +36,36 @@ ENERGY_TOLERANCE_WH = 0.01
 _LISTS = ("resent", "undelivered", "retransmitted")
 
 
+def _chunks(records: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(station, transaction, record) of every process, a transaction's pieces from
+    several CSMS processes in the order they arrived (``first_at``; a station talks to
+    one process at a time, e.g. another one after a CSMS restart)."""
+    chunks = [(station_id, tx_id, tx)
+              for record in records
+              for station_id, transactions in record.get("transactions", {}).items()
+              for tx_id, tx in transactions.items()]
+    if any("first_at" in tx for _, _, tx in chunks):
+        chunks.sort(key=lambda chunk: chunk[2].get("first_at", 0.0))  # stable: the rest keep their order
+    return chunks
+
+
 def _merge(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
     merged: dict[str, dict[str, dict[str, Any]]] = {}
-    for record in records:
-        for station_id, transactions in record.get("transactions", {}).items():
-            target = merged.setdefault(station_id, {})
-            for tx_id, tx in transactions.items():
-                entry = {"seq": list(tx["seq"]), "energy": tx.get("energy")}
-                for key in _LISTS:
-                    if key in tx:
-                        entry[key] = list(tx[key])
-                if tx_id in target:  # a station reconnected to another CSMS process
-                    previous = target[tx_id]
-                    entry["seq"] = previous["seq"] + entry["seq"]
-                    if entry["energy"] is None:
-                        entry["energy"] = previous.get("energy")
-                    for key in _LISTS:
-                        if key in previous or key in entry:
-                            entry[key] = list(previous.get(key, [])) + list(entry.get(key, []))
-                target[tx_id] = entry
+    for station_id, tx_id, tx in _chunks(records):
+        target = merged.setdefault(station_id, {})
+        entry: dict[str, Any] = {"seq": list(tx["seq"]), "energy": tx.get("energy")}
+        for key in _LISTS:
+            if key in tx:
+                entry[key] = list(tx[key])
+        if tx_id in target:  # a station reconnected to another CSMS process
+            previous = target[tx_id]
+            entry["seq"] = previous["seq"] + entry["seq"]
+            if entry["energy"] is None:
+                entry["energy"] = previous.get("energy")
+            for key in _LISTS:
+                if key in previous or key in entry:
+                    entry[key] = list(previous.get(key, [])) + list(entry.get(key, []))
+        target[tx_id] = entry
     return merged
 
 

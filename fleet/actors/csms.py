@@ -41,6 +41,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
@@ -52,6 +53,7 @@ import trio
 
 from ..auth import IdTokenEntry, parse_auth_list, parse_id_tokens
 from ..events import Connected, Disconnected, FleetEvent
+from ..faults import abort_websocket
 from ..ocpp import CallFailure, ConnectionLost, ResultReceived, Session
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..ocpp_log import OcppLog
@@ -85,6 +87,8 @@ REPLACE_TIMEOUT = 5.0
 LOG_FLUSH_INTERVAL = 1.0
 #: Default seconds a connection may stay silent after its handshake before it is closed.
 IDLE_TIMEOUT = 60.0
+#: Seconds between attempts to listen again after a restart, while the port cannot be bound.
+RESTART_RETRY_INTERVAL = 0.5
 
 
 class StationNotConnected(ConnectionLost):
@@ -140,7 +144,8 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
         connected: stations connected now.
         connections: connections accepted in total.
         replaced: connections closed because the same station connected again.
-        refused: refused handshakes by HTTP status (``"400"``: no common subprotocol).
+        refused: refused handshakes by HTTP status (``"400"``: no common subprotocol;
+            ``"partition"``: connections dropped while :meth:`Csms.partition` cuts the station off).
         messages: CALLs received from stations, by action.
         transactions_started: transactions with a ``Started`` event.
         transactions_ended: transactions with an ``Ended`` event.
@@ -149,6 +154,7 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
         calls_failed: of those, the ones that failed (CALLERROR, invalid, timeout, lost).
         violations: invalid frames received from stations.
         events_dropped: events a slow subscriber missed.
+        restarts: restarts so far (:meth:`Csms.restart`).
     """
 
     url: str | None
@@ -165,6 +171,7 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
     calls_failed: int
     violations: int
     events_dropped: int
+    restarts: int = 0
 
 
 class _Link:
@@ -218,6 +225,8 @@ class Csms:
     """An OCPP 2.0.1 CSMS serving stations over websockets.
 
     Run it with ``async with open_csms(...) as csms`` or ``await nursery.start(csms.run)``.
+    For fault injection, :meth:`restart` takes it down and up again (keeping its records),
+    and :meth:`drop_connection` / :meth:`partition` cut stations off from its side.
 
     Args:
         host: the address to listen on.
@@ -318,6 +327,11 @@ class Csms:
         self._calls_sent = 0
         self._messages: dict[str, int] = {}
         self._dispatch: dict[str, Handler] = {action: self._dispatcher(action) for action in STATION_ACTIONS}
+        self._serving: trio.CancelScope | None = None
+        self._down: trio.Event | None = None
+        self._downtime = 0.0
+        self._restarts = 0
+        self._cut_off: dict[str, float] = {}  # station id -> until (trio time): partitioned
 
     def __repr__(self) -> str:
         auth = "off" if self._auth is None else f"{len(self._auth)} stations"
@@ -353,31 +367,111 @@ class Csms:
             with _bind_errors_unwrapped(lambda: self._port is None), trio.CancelScope() as scope:
                 self._cancel_scope = scope
                 async with trio.open_nursery() as nursery:
-                    self._port = await nursery.start(
-                        functools.partial(
-                            serve_ocpp,
-                            self._on_station,
-                            self.host,
-                            self._requested_port,
-                            path=self.path,
-                            password_of=self._password_of,
-                            auth_required=self._auth_required,
-                            ssl_context=self.ssl_context,
-                            max_message_size=self.max_message_size,
-                            on_refused=self._on_refused,
-                            reuse_port=self.reuse_port,
-                        )
-                    )
                     if log is not None:
                         nursery.start_soon(self._flush_log, log)
-                    logger.info("listening on %s (auth %s)", self.url, "on" if self._auth is not None else "off")
-                    task_status.started(self._port)
+                    while True:  # once, plus once more after each restart()
+                        with trio.CancelScope() as serving:
+                            self._serving = serving
+                            try:
+                                async with trio.open_nursery() as listener:
+                                    await self._listen(listener, task_status)
+                            finally:
+                                self._serving = None
+                        if self._down is not None:
+                            self._down.set()
+                        await trio.sleep(self._downtime)
         finally:
             self._cancel_scope = None
+            self._serving = None
             self._port = None
             self._log = None
+            if self._down is not None:
+                self._down.set()
             if log is not None:
                 log.close()
+
+    async def _listen(self, listener: trio.Nursery, task_status: trio.TaskStatus[int]) -> None:
+        """Serve in ``listener``: the first time on the requested port, after a restart on
+        the same port again (retrying while it cannot be bound)."""
+        serve = functools.partial(
+            serve_ocpp,
+            self._on_station,
+            self.host,
+            path=self.path,
+            password_of=self._password_of,
+            auth_required=self._auth_required,
+            ssl_context=self.ssl_context,
+            max_message_size=self.max_message_size,
+            on_refused=self._on_refused,
+            reuse_port=self.reuse_port,
+        )
+        if self._port is None:
+            self._port = await listener.start(functools.partial(serve, self._requested_port))
+            logger.info("listening on %s (auth %s)", self.url, "on" if self._auth is not None else "off")
+            task_status.started(self._port)
+            return
+        while True:
+            try:
+                with _bind_errors_unwrapped(lambda: True):
+                    await listener.start(functools.partial(serve, self._port))
+            except OSError as exc:
+                logger.warning("restart: cannot listen on %s yet (%s); retrying", self.url, exc)
+                await trio.sleep(RESTART_RETRY_INTERVAL)
+                continue
+            logger.info("listening again on %s after a restart", self.url)
+            return
+
+    async def restart(self, downtime: float = 5.0) -> int:
+        """Restart: stop listening and close every connection, then listen again on the
+        same port ``downtime`` seconds later (stations reconnect with their back-off).
+
+        Only the listener and the connections go down: what the CSMS recorded, its
+        settings and handlers are kept, as in a CSMS whose state lives in a database (so
+        an audit still sees every message). Returns once it is down, with the number of
+        connections it closed.
+
+        Raises:
+            ValueError: a negative or infinite ``downtime``.
+            RuntimeError: it is not listening (not running, or restarting already).
+        """
+        if not (0 <= downtime < math.inf):
+            raise ValueError(f"downtime: expected seconds >= 0, got {downtime}")
+        serving = self._serving
+        if self._cancel_scope is None or serving is None or self._port is None:
+            raise RuntimeError("the CSMS is not listening (not running, or restarting already)")
+        closed = len(self._links)
+        self._downtime = downtime
+        self._restarts += 1
+        down = self._down = trio.Event()
+        serving.cancel()
+        await down.wait()
+        return closed
+
+    @property
+    def listening(self) -> bool:
+        """Whether it accepts connections now (not while stopped or down for a restart)."""
+        return self._serving is not None and self._port is not None
+
+    async def drop_connection(self, station_id: str, reason: str = "link dropped by the CSMS") -> bool:
+        """Drop a station's connection abruptly, as when a link dies: a TCP reset, no
+        websocket close handshake. Return whether it was connected."""
+        link = self._links.get(station_id)
+        if link is None:
+            return False
+        link.conn.close_reason = link.conn.close_reason or reason
+        await abort_websocket(link.conn.websocket)
+        return True
+
+    async def partition(self, station_id: str, duration: float) -> bool:
+        """Cut a station off for ``duration`` seconds, from the CSMS's side: its connection
+        is dropped (:meth:`drop_connection`) and, until the time is up, every new
+        connection of it is dropped right after its handshake, before it can send a
+        message. Return whether it was connected."""
+        if not (0 < duration < math.inf):
+            raise ValueError(f"duration: expected seconds > 0, got {duration}")
+        until = trio.current_time() + duration
+        self._cut_off[station_id] = max(until, self._cut_off.get(station_id, until))
+        return await self.drop_connection(station_id, "network partition (fault injection)")
 
     def stop(self) -> None:
         """Stop serving: every connection is closed and :meth:`run` returns (records are kept)."""
@@ -649,6 +743,7 @@ class Csms:
             calls_failed=self._observer.calls_failed,
             violations=self._observer.violations,
             events_dropped=self._hub.dropped,
+            restarts=self._restarts,
         )
 
     # -------------------------------------------------------------- internals
@@ -700,6 +795,14 @@ class Csms:
 
     async def _on_station(self, accepted: Accepted) -> None:
         station_id = accepted.station_id
+        if self._cut_off:
+            until = self._cut_off.get(station_id)
+            if until is not None:
+                if trio.current_time() < until:
+                    self._refused["partition"] = self._refused.get("partition", 0) + 1
+                    await abort_websocket(accepted.websocket)
+                    return
+                del self._cut_off[station_id]
         session = Session(
             accepted.version, role="csms", call_timeout=self.call_timeout, supported_actions=STATION_ACTIONS
         )

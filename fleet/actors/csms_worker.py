@@ -7,6 +7,7 @@ to it (:class:`~fleet.control.fleet_backend.WorkerControl` over a
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import trio
@@ -17,7 +18,7 @@ from ..metrics import Metrics
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
 from .csms import Csms
 
-__all__ = ["csms_records", "run_csms_worker"]
+__all__ = ["BootAnswers", "apply_boot_refusals", "csms_records", "run_csms_worker"]
 
 #: Settings of the built-in CSMS a fleet run may pass through ``csms_options``.
 CSMS_SETTINGS = ("path", "boot_status", "heartbeat_interval", "boot_retry_interval", "id_tokens",
@@ -30,10 +31,56 @@ def csms_records(csms: Csms) -> dict[str, Any]:
     for station_id, record in csms.stations().items():
         if record.transactions:
             transactions[station_id] = {
-                tx_id: {"seq": [e.seq_no for e in tx.events], "energy": tx.energy_wh}
+                tx_id: {"seq": [e.seq_no for e in tx.events], "energy": tx.energy_wh,
+                        "first_at": tx.events[0].received_at if tx.events else 0.0}
                 for tx_id, tx in record.transactions.items()
             }
     return {"transactions": transactions, "messages": dict(csms.statistics().messages)}
+
+
+class BootAnswers:
+    """Counts the BootNotifications the CSMS answered with something other than Accepted,
+    per status and station, and the stations it accepted after refusing them (wraps the
+    CSMS's BootNotification handler)."""
+
+    def __init__(self, csms: Csms) -> None:
+        self.refused: dict[str, dict[str, int]] = {}
+        self.accepted_later: set[str] = set()
+        default = csms.handler("BootNotification")
+
+        def answer(request: Any, ctx: Any) -> Any:
+            response = default(request, ctx)
+            status = str(getattr(response, "status", "Accepted"))
+            station_id = ctx.station_id
+            if status != "Accepted":
+                per = self.refused.setdefault(status, {})
+                per[station_id] = per.get(station_id, 0) + 1
+            elif self.refused and any(station_id in per for per in self.refused.values()):
+                self.accepted_later.add(station_id)
+            return response
+
+        csms.on("BootNotification", answer)
+
+    def records(self) -> dict[str, Any]:
+        return {"refused": self.refused, "accepted_later": sorted(self.accepted_later)}
+
+
+def apply_boot_refusals(csms: Csms, refusals: dict[str, Any]) -> list[tuple[float, list[str]]]:
+    """Set the boot answers of the ``[faults]`` boot shares (station id -> ``[status, until]``,
+    ``until`` a wall-clock time or ``None``); return when to lift which (sorted)."""
+    lifts: dict[float, list[str]] = {}
+    for station_id, (status, until) in refusals.items():
+        csms.set_boot_status(status, station_id)
+        if until is not None:
+            lifts.setdefault(float(until), []).append(station_id)
+    return sorted(lifts.items())
+
+
+async def _lift_boot_refusals(csms: Csms, lifts: list[tuple[float, list[str]]]) -> None:
+    for until, station_ids in lifts:
+        await trio.sleep(max(0.0, until - time.time()))
+        for station_id in station_ids:
+            csms.set_boot_status(None, station_id)
 
 
 def _control_handlers(csms: Csms) -> dict[str, Any]:
@@ -79,8 +126,12 @@ async def run_csms_worker(
         **settings,
     )
     peak = 0
+    boots = BootAnswers(csms)
+    lifts = apply_boot_refusals(csms, options.get("boot_refusals") or {})
     async with trio.open_nursery() as nursery:
         await nursery.start(csms.run)
+        if lifts:
+            nursery.start_soon(_lift_boot_refusals, csms, lifts)
         if control is not None:
             control.attach(LocalBackend(csms=csms, kind="csms"), _control_handlers(csms))
         while not stop.is_set():
@@ -94,6 +145,8 @@ async def run_csms_worker(
             with trio.move_on_after(1.0):
                 await stop.wait()
         records = csms_records(csms)
+        records["boots"] = boots.records()
+        records["restarts"] = csms.statistics().restarts
         csms.stop()
         nursery.cancel_scope.cancel()
     await wire.send(Final_(index=index, role="csms", metrics=metrics.export(), records=records,

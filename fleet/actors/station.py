@@ -45,7 +45,7 @@ import trio
 from trio_websocket import ConnectionClosed, HandshakeError
 
 from ..events import Connected, Disconnected, FleetEvent
-from ..faults import FaultInjector, FaultSpec
+from ..faults import FaultInjector, FaultSpec, abort_websocket
 from ..ocpp import (
     CallTimeout,
     ConnectionLost,
@@ -548,6 +548,7 @@ class Station:
         self._attempt = 0
         self._stopping = False
         self._stop_deadline = math.inf
+        self._cut_until = -math.inf  # partitioned until then (trio time), see partition()
         # registration
         self._registration: RegistrationStatus | None = None
         self._boot_reason: BootReason | None = BootReason.POWER_UP
@@ -882,6 +883,41 @@ class Station:
         if faults is not None:
             await self._command(_Call(faults.stop))
 
+    async def drop_connection(self, reason: str = "link dropped (fault injection)") -> bool:
+        """Drop the connection abruptly, as when a cellular link dies: the TCP connection
+        is reset, no websocket close handshake; the station reconnects with its back-off.
+        Return whether it was connected."""
+        dropped: list[bool] = []
+        await self._command(_Call(lambda: dropped.append(self._drop_link(reason))))
+        return dropped[0]
+
+    async def partition(self, duration: float) -> bool:
+        """Cut the station off the network for ``duration`` real seconds: its connection
+        drops (as :meth:`drop_connection`) and every connection attempt fails until the
+        time is up; then it reconnects with its back-off. Return whether it was connected."""
+        if not (0 < duration < math.inf):
+            raise ValueError(f"duration: expected seconds > 0, got {duration}")
+        dropped: list[bool] = []
+
+        def cut() -> None:
+            self._cut_until = max(self._cut_until, trio.current_time() + duration)
+            dropped.append(self._drop_link("network partition (fault injection)"))
+            if self._connecting:  # an attempt in flight would get through: start over (it fails)
+                self._generation += 1
+                self._connecting = False
+                self._reconnect_at = trio.current_time()
+
+        await self._command(_Call(cut))
+        return dropped[0]
+
+    def _drop_link(self, reason: str) -> bool:
+        conn = self._conn
+        if conn is None or conn.closed or self._closing:
+            return False
+        conn.close_reason = conn.close_reason or reason
+        self._spawn(abort_websocket, conn.websocket)
+        return True
+
     # ================================================================ main loop
 
     async def _command(self, command: Any) -> None:
@@ -1105,7 +1141,7 @@ class Station:
         reason = ""
         connected = False
         faults = self._faults
-        if faults is not None and faults.partitioned():
+        if (faults is not None and faults.partitioned()) or trio.current_time() < self._cut_until:
             await trio.lowlevel.checkpoint()
             self._post(_Down(generation, "network partition (fault injection): no route to the CSMS", False))
             return

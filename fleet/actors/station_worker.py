@@ -134,9 +134,13 @@ async def run_station_worker(
         async def export_metrics() -> MetricsSnapshot:
             return metrics.export()
 
+        async def online() -> int:
+            """Stations connected and accepted now (the fleet's recovery after a CSMS restart)."""
+            return sum(1 for station in stations.values() if station.online())
+
         backend = LocalBackend(stations, retire=retire, kind="fleet")
         if control is not None:
-            control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics})
+            control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics, "_online": online})
         nursery.start_soon(report)
         interval = 1.0 / assign.ramp if assign.ramp > 0 else 0.0
         next_start = trio.current_time()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import random
 import signal
@@ -33,8 +34,9 @@ from typing import Any
 import msgspec
 import trio
 
+from ..control.backend import ControlError
 from ..control.fleet_backend import FleetBackend, WorkerLink
-from ..faults import merge_fault_records
+from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot
 from ..report import Report
@@ -42,7 +44,12 @@ from ..thresholds import Threshold, evaluate
 from ..wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 from .audit import audit_run
 
-__all__ = ["FleetStatus", "RunOptions", "pick_port", "run_fleet"]
+__all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "run_fleet"]
+
+logger = logging.getLogger("fleet.run")
+
+#: Station ids listed per boot status in the report (the counts are complete).
+BOOT_IDS_SHOWN = 1000
 
 
 class RunOptions(msgspec.Struct, frozen=True):
@@ -166,6 +173,7 @@ async def run_fleet(
     fault_epoch = time.time()  # faults scheduled "t seconds after the start" count from here
     workers_n = options.workers or os.cpu_count() or 1
     builtin = not plan.config.csms
+    check_csms_faults(plan)
     total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
     workers_n = max(1, min(workers_n, total or 1))
     status = FleetStatus(total=total)
@@ -268,8 +276,7 @@ async def run_fleet(
                     stop_event.set()
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
-        if options.control_port is not None or options.prometheus is not None:
-            await nursery.start(backend.run)
+        await nursery.start(backend.run)  # (background work: metrics pulls, timing a CSMS restart)
         if options.control_port is not None:
             url = await _serve_control(nursery, backend, options)
             if on_control is not None:
@@ -294,13 +301,14 @@ async def run_fleet(
                 await spawn(nursery, w, control_port)
             auth = _auth_list(plan, options.shard) if options.csms_options.get("auth", True) else None
             id_tokens = options.csms_options.get("id_tokens") or _id_tokens(plan)
+            boot_refusals = _boot_refusals(plan, options.shard, fault_epoch)
             for w in csms_workers:
                 with trio.fail_after(30):
                     await w.connected.wait()
                 assert w.wire is not None
                 await w.wire.send(Assign(
                     options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
-                             "auth": auth, "id_tokens": id_tokens},
+                             "auth": auth, "id_tokens": id_tokens, "boot_refusals": boot_refusals},
                 ))
             for w in csms_workers:  # listening once its first status arrives
                 with trio.fail_after(30):
@@ -322,6 +330,11 @@ async def run_fleet(
                 plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
                 ramp=plan.config.ramp / workers_n, options={"fault_epoch": fault_epoch, **options.station_options},
             ))
+
+        # A CSMS restart at `csms_restart_at` (the built-in CSMS only; see check_csms_faults).
+        if builtin and plan.faults.csms_restart_at is not None:
+            nursery.start_soon(_scheduled_restart, backend, plan.faults.csms_restart_at, plan.faults.csms_downtime,
+                               fault_epoch, stop_event)
 
         # 3. Watch until the duration has passed after the ramp, or a stop.
         ramp_done_at: float | None = None
@@ -352,7 +365,90 @@ async def run_fleet(
         nursery.cancel_scope.cancel()
 
     status.states = final_states
-    return _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+    report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+    csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
+    if csms_faults:
+        report.faults = {**report.faults, **csms_faults}
+    return report
+
+
+def check_csms_faults(plan: FleetPlan) -> None:
+    """Refuse CSMS-side faults (a CSMS restart, Pending/Rejected boots) for a fleet that runs
+    against an external CSMS: fleet cannot restart it or choose its answers, and a run that
+    quietly skipped them would report a test that did not happen.
+
+    Raises:
+        ValueError: which faults, and what to do instead.
+    """
+    if not plan.config.csms:
+        return
+    names = sorted({name for spec in (plan.faults, *(p.faults for p in plan.profiles)) for name in csms_side_faults(spec)})
+    if names:
+        raise ValueError(
+            f"{', '.join(names)}: CSMS-side faults need the built-in CSMS (run without --csms); against "
+            f"{', '.join(plan.config.csms)} restart the CSMS or set its boot answers yourself, or turn them off "
+            f"with --fault {names[0]}={'none' if names[0] == 'csms_restart_at' else '0'}"
+        )
+
+
+def _boot_refusals(plan: FleetPlan, shard: tuple[int, int], epoch: float) -> dict[str, list[Any]]:
+    """Station id -> [Pending or Rejected, until (wall clock) or None] for the boot shares of
+    each station's ``[faults]`` (drawn from its seed, as :func:`fleet.faults.boot_statuses`)."""
+    specs = [p.faults for p in plan.profiles]
+    if not any(f.boot_pending_share > 0 or f.boot_rejected_share > 0 for f in specs):
+        return {}
+    refusals: dict[str, list[Any]] = {}
+    for station in plan.stations(shard=shard):
+        spec = specs[station.group]
+        for station_id, status in boot_statuses([(station.station_id, station.seed, spec)]).items():
+            until = epoch + spec.boot_refusal_duration if spec.boot_refusal_duration > 0 else None
+            refusals[station_id] = [status, until]
+    return refusals
+
+
+async def _scheduled_restart(backend: FleetBackend, at: float, downtime: float, epoch: float,
+                             stop_event: trio.Event) -> None:
+    with trio.move_on_after(max(0.0, epoch + at - time.time())):
+        await stop_event.wait()
+    if stop_event.is_set() or backend.status.phase in ("stopping", "done"):
+        return
+    try:
+        await backend.restart_csms(downtime, scheduled=True)
+    except ControlError as exc:  # recorded in backend.restarts; the run goes on
+        logger.warning("the scheduled CSMS restart failed: %s", exc.message)
+
+
+def _csms_fault_records(plan: FleetPlan, csms_workers: list[_Worker], restarts: list[dict[str, Any]],
+                        epoch: float) -> dict[str, Any]:
+    """The CSMS side of the FAULTS section: its restarts and the boots it refused."""
+    out: dict[str, Any] = {}
+    scheduled = plan.faults.csms_restart_at
+    if restarts or (scheduled is not None and csms_workers):
+        entries = []
+        for record in restarts:
+            entry = {k: v for k, v in record.items() if k != "at"}
+            entries.append({"at_s": round(record["at"] - epoch, 2), **entry})
+        if scheduled is not None and csms_workers and not any(r["by"] == "schedule" for r in restarts):
+            entries.append({"by": "schedule", "at_s": scheduled, "downtime_s": plan.faults.csms_downtime,
+                            "skipped": "the run ended before csms_restart_at"})
+        out["csms_restarts"] = entries
+    refused: dict[str, dict[str, int]] = {}
+    accepted_later: set[str] = set()
+    for w in csms_workers:
+        boots = w.final.records.get("boots", {}) if w.final is not None else {}
+        for status, per in boots.get("refused", {}).items():
+            into = refused.setdefault(status, {})
+            for station_id, n in per.items():
+                into[station_id] = into.get(station_id, 0) + n
+        accepted_later.update(boots.get("accepted_later", ()))
+    if refused:
+        out["boot_refusals"] = {
+            "stations": {status: len(per) for status, per in sorted(refused.items())},
+            "answers": {status: sum(per.values()) for status, per in sorted(refused.items())},
+            "accepted_later": len(accepted_later),
+            "station_ids": {status: sorted(per)[:BOOT_IDS_SHOWN] for status, per in sorted(refused.items())},
+        }
+    return out
 
 
 async def _serve_control(nursery: trio.Nursery, backend: FleetBackend, options: RunOptions) -> str:

@@ -135,7 +135,7 @@ def main(args: argparse.Namespace) -> int:
     import msgspec
     import trio
 
-    from ..actors.supervisor import RunOptions, run_fleet
+    from ..actors.supervisor import RunOptions, check_csms_faults, run_fleet
     from ..fleetfile import FleetError
     from ..report import render_summary, write_report
     from ..thresholds import ThresholdError, parse_threshold
@@ -143,7 +143,8 @@ def main(args: argparse.Namespace) -> int:
     try:
         plan = load_plan(args)
         thresholds = [parse_threshold(t) for t in args.threshold]
-    except (FleetError, ThresholdError) as exc:
+        check_csms_faults(plan)
+    except (FleetError, ThresholdError, ValueError) as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
         return 2
     try:
@@ -215,6 +216,10 @@ def child_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--csms", url]
     for expression in args.threshold:
         argv += ["--threshold", expression]
+    for fault in args.fault:
+        argv += ["--fault", fault]
+    if args.heartbeat_interval:
+        argv += ["--heartbeat-interval", str(args.heartbeat_interval)]
     port = args.control_port if args.control_port is not None else 0
     return [*argv, "--quiet", "--control-host", args.control_host, "--control-port", str(port)]
 

@@ -49,6 +49,10 @@ command                fields                                                   
 ``get_auth_cs``        station_id                                                   {has_password, ...}
 ``set_auth_cs``        station_id, password (null removes it)                       Ack
 ``csms_send``          station_id, action, payload={}, message_id, tag, timeout     SendResult
+``disconnect``         station_ids | share (0..1), seed=null                        FaultResult
+``partition``          duration (s), station_ids | share (0..1), seed=null          FaultResult
+``restart_csms``       downtime=5 (s)                                               FaultResult
+``set_boot_status``    status ("Accepted"|"Pending"|"Rejected"|null), station_ids   FaultResult
 =====================  ===========================================================  ======================
 
 * ``FleetSnapshot``: ``at``, ``kind`` (fleet / csms), ``phase``, ``total``,
@@ -70,6 +74,24 @@ command                fields                                                   
   ``frame`` (the raw OCPP-J array), ``ocpp_version``, ``reason``.
 * Passwords are secrets: ``get_auth_list`` lists ids only and ``get_auth_cs``
   only says whether a password is set.
+* Fault commands (fault injection on demand; see :mod:`fleet.faults` for the
+  scheduled kind): ``disconnect`` drops links abruptly (a TCP reset, no websocket
+  close) and the stations reconnect with their back-off; ``partition`` also makes
+  every connection attempt fail for ``duration`` seconds. Both take ``station_ids``
+  (an unknown id: ``not_found``, nothing done) or a ``share`` of the fleet drawn from
+  ``seed`` (default: the fleet's seed; the same seed picks the same stations, and
+  ``round(share * stations)`` of them). The stations act them out where this server
+  runs them (``fleet run``, stations in the process); a CSMS alone (``fleet csms``)
+  does it from its side (it drops the connections and, while partitioned, drops a
+  station's new connections right after the handshake). ``restart_csms`` (the
+  built-in CSMS only: ``unsupported`` against an external one) stops listening and
+  drops every connection, then listens again on the same port after ``downtime``
+  (what the CSMS recorded is kept; ``fleet run`` times the fleet's return and reports
+  it); a second one while it is down: ``conflict``. ``set_boot_status`` sets the
+  CSMS's answer to the stations' next BootNotification (``null``: the usual answer;
+  without ``station_ids``: every station's). ``FaultResult``: ``command``,
+  ``station_ids`` (the stations hit), ``dropped`` (links dropped now), ``until`` (when
+  a partition or a restart ends, wall clock), ``message``.
 
 A Python client::
 

@@ -52,6 +52,7 @@ from .messages import (
     CsmsPendingResult,
     ErrorCode,
     EvseInfo,
+    FaultResult,
     FleetSnapshot,
     PendingRow,
     RemoveStationsResult,
@@ -74,6 +75,7 @@ __all__ = [
     "RateTracker",
     "control_event",
     "decode_ocpp_request",
+    "fault_targets",
     "ocpp_frame",
     "row_from_station_snapshot",
 ]
@@ -190,8 +192,70 @@ class ControlBackend(Protocol):
         timeout: float | None = None,
     ) -> SendResult: ...
 
+    async def disconnect(
+        self, station_ids: list[str] | None = None, *, share: float | None = None, seed: int | None = None
+    ) -> FaultResult: ...
+
+    async def partition(
+        self, duration: float, station_ids: list[str] | None = None, *, share: float | None = None,
+        seed: int | None = None,
+    ) -> FaultResult: ...
+
+    async def restart_csms(self, downtime: float = 5.0) -> FaultResult: ...
+
+    async def set_boot_status(self, status: str | None, station_ids: list[str] | None = None) -> FaultResult: ...
+
 
 # ------------------------------------------------------------------ helpers
+
+
+def fault_targets(
+    command: str, known: Iterable[str], station_ids: list[str] | None, share: float | None, seed: int
+) -> list[str]:
+    """The stations a fault command hits: ``station_ids`` (each must be ``known``), or a
+    seeded ``share`` of the ``known`` ones (:func:`fleet.faults.pick_share`, drawn apart
+    for each ``command``).
+
+    Raises:
+        ControlError: ``bad_request`` (neither or both given), ``not_found`` (an unknown id).
+    """
+    from ..faults import pick_share
+
+    if (station_ids is None) == (share is None):
+        raise ControlError(ErrorCode.BAD_REQUEST, f"{command}: give station_ids or share (one of them)")
+    if station_ids is not None:
+        ids = list(dict.fromkeys(station_ids))
+        have = known if isinstance(known, (Mapping, set, frozenset)) else set(known)
+        unknown = [sid for sid in ids if sid not in have]
+        if unknown:
+            shown = ", ".join(repr(sid) for sid in unknown[:10]) + (" ..." if len(unknown) > 10 else "")
+            raise ControlError(ErrorCode.NOT_FOUND, f"{command}: no station {shown}", {"unknown": unknown[:1000]})
+        return ids
+    return pick_share(known, float(share or 0.0), seed, command)
+
+
+async def _each(ids: list[str], act: Callable[[str], Awaitable[Any]]) -> int:
+    """``act(id)`` for every id at once; how many returned a true value. A station that
+    is not running (``conflict``) just does not count; another error is raised once
+    every id had its turn."""
+    hits = 0
+    errors: list[ControlError] = []
+
+    async def one(sid: str) -> None:
+        nonlocal hits
+        try:
+            if await act(sid):
+                hits += 1
+        except ControlError as exc:
+            if exc.code != ErrorCode.CONFLICT:
+                errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        for sid in ids:
+            nursery.start_soon(one, sid)
+    if errors:
+        raise errors[0]
+    return hits
 
 
 def decode_ocpp_request(action: str, payload: Mapping[str, Any]) -> Any:
@@ -829,6 +893,7 @@ class LocalBackend:
         retire: stops a station for ``remove_stations`` (default: its ``close()``).
         phase: returns the run's phase for snapshots.
         kind: ``fleet`` or ``csms`` (default: ``csms`` when there is a CSMS and no stations).
+        seed: the default seed of the fault commands' ``share`` draws.
     """
 
     def __init__(
@@ -842,6 +907,7 @@ class LocalBackend:
         retire: RetireStation | None = None,
         phase: Callable[[], str] | None = None,
         kind: str | None = None,
+        seed: int = 0,
     ) -> None:
         self.stations: MutableMapping[str, Any] = stations if stations is not None else {}
         self.csms = csms
@@ -851,6 +917,7 @@ class LocalBackend:
         self.retire = retire
         self.phase = phase
         self.kind = kind or ("csms" if csms is not None and stations is None else "fleet")
+        self.seed = seed
         self._rates = RateTracker()
         self._stats_cache: tuple[float, list[Any]] = (0.0, [])
         self._row_cache: dict[str, tuple[Any, StationRow]] = {}
@@ -873,7 +940,8 @@ class LocalBackend:
     async def info(self) -> ServerInfo:
         commands = sorted(COMMANDS)
         if self.csms is None:
-            commands = [c for c in commands if not c.startswith("csms_") and "auth" not in c]
+            commands = [c for c in commands
+                        if not c.startswith("csms_") and "auth" not in c and c not in ("restart_csms", "set_boot_status")]
         if not self.stations and self.kind == "csms":
             commands = [c for c in commands if c not in _STATION_COMMANDS]
         return ServerInfo(self.kind, __version__, commands, len(self.stations), self.csms is not None)
@@ -1187,6 +1255,76 @@ class LocalBackend:
     ) -> SendResult:
         csms = self._csms()
         return await _ocpp_call(csms, (station_id,), station_id, action, payload, message_id, tag, timeout)
+
+    # ----------------------------------------------------------- fault commands
+    #
+    # With stations in this process they act in the stations (the link drops at the
+    # station's end, a partitioned station cannot connect); a CSMS alone (``fleet csms``)
+    # does it from its side (it drops the connections, and a partitioned station's new
+    # connections right after their handshake).
+
+    async def disconnect(
+        self, station_ids: list[str] | None = None, *, share: float | None = None, seed: int | None = None
+    ) -> FaultResult:
+        seed = self.seed if seed is None else seed
+        if self.stations or self.csms is None:
+            ids = fault_targets("disconnect", self.stations, station_ids, share, seed)
+            stations = self.stations
+            dropped = await _each(ids, lambda sid: _invoke(stations[sid], "drop_connection"))
+        else:
+            csms = self.csms
+            known = self._csms_known(station_ids)
+            ids = fault_targets("disconnect", known, station_ids, share, seed)
+            dropped = await _each(ids, lambda sid: _invoke(csms, "drop_connection", sid))
+        return FaultResult("disconnect", sorted(ids), dropped,
+                           message=f"dropped {dropped} links of {len(ids)} stations (the others were not connected)")
+
+    async def partition(
+        self, duration: float, station_ids: list[str] | None = None, *, share: float | None = None,
+        seed: int | None = None,
+    ) -> FaultResult:
+        seed = self.seed if seed is None else seed
+        if self.stations or self.csms is None:
+            ids = fault_targets("partition", self.stations, station_ids, share, seed)
+            stations = self.stations
+            dropped = await _each(ids, lambda sid: _invoke(stations[sid], "partition", duration))
+        else:
+            csms = self.csms
+            ids = fault_targets("partition", self._csms_known(station_ids), station_ids, share, seed)
+            dropped = await _each(ids, lambda sid: _invoke(csms, "partition", sid, duration))
+        return FaultResult("partition", sorted(ids), dropped, until=time.time() + duration,
+                           message=f"{len(ids)} stations cut off for {duration:g} s ({dropped} links dropped)")
+
+    def _csms_known(self, station_ids: list[str] | None) -> set[str]:
+        """Stations a CSMS alone can name: those it ever saw (ids), those connected now (a share)."""
+        csms = self._csms()
+        if station_ids is not None:
+            return set(csms.stations())
+        return {str(_get(c, "station_id")) for c in csms.connections()}
+
+    async def restart_csms(self, downtime: float = 5.0) -> FaultResult:
+        closed = await _invoke(self._csms(), "restart", downtime)
+        return FaultResult("restart_csms", dropped=_count(closed), until=time.time() + downtime,
+                           message=f"the CSMS is down ({_count(closed)} connections closed); it listens again "
+                                   f"in {downtime:g} s")
+
+    async def set_boot_status(self, status: str | None, station_ids: list[str] | None = None) -> FaultResult:
+        csms = self._csms()
+        if station_ids is None:
+            if status is None:
+                raise ControlError(ErrorCode.BAD_REQUEST,
+                                   "set_boot_status: the answer for every station cannot be null: give a status "
+                                   "(or station_ids, to restore the usual answer for them)")
+            await _invoke(csms, "set_boot_status", status)
+            return FaultResult("set_boot_status", message=f"every station's boot is answered {status}")
+        ids = list(dict.fromkeys(station_ids))
+        if self.stations:  # a fleet in this process: its stations, or any the CSMS saw
+            fault_targets("set_boot_status", set(self.stations) | set(csms.stations()), ids, None, 0)
+        for sid in ids:
+            await _invoke(csms, "set_boot_status", status, sid)
+        answer = status if status is not None else "the usual answer"
+        return FaultResult("set_boot_status", sorted(ids),
+                           message=f"{len(ids)} stations get {answer} at their next BootNotification")
 
 
 _STATION_COMMANDS = frozenset({

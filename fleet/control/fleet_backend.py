@@ -55,9 +55,10 @@ import msgspec
 import trio
 
 from .. import __version__
+from ..faults import RecoveryClock
 from ..metrics import MetricsSnapshot
 from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
-from .backend import ControlError, EventStream, LocalBackend, RateTracker
+from .backend import ControlError, EventStream, LocalBackend, RateTracker, fault_targets
 from .messages import (
     COMMANDS,
     Ack,
@@ -69,6 +70,7 @@ from .messages import (
     CsmsConnectionsResult,
     CsmsPendingResult,
     ErrorCode,
+    FaultResult,
     FleetSnapshot,
     RemoveStationsResult,
     SendResult,
@@ -117,7 +119,10 @@ DEFAULT_SEND_TIMEOUT: Final = 60.0
 _BACKEND_COMMANDS: Final = frozenset(COMMANDS) - {"subscribe", "unsubscribe"}
 _CSMS_COMMANDS: Final = frozenset({
     "csms_connections", "csms_pending", "get_auth_list", "set_auth_list", "get_auth_cs", "set_auth_cs", "csms_send",
+    "restart_csms", "set_boot_status",
 })
+#: Seconds between two counts of the stations online while the fleet recovers from a CSMS restart.
+RECOVERY_POLL: Final = 0.1
 
 _event_decoder: Final = msgspec.json.Decoder(ControlEvent)
 _rows_decoder: Final = msgspec.json.Decoder(list[StationRow])
@@ -467,6 +472,10 @@ class FleetBackend:
         self._metrics_at = -math.inf
         self._metrics_running = False
         self._nursery: trio.Nursery | None = None
+        #: every CSMS restart (scheduled or by command): when, how long, and how long the
+        #: fleet took to be back (``fleet_back_after_s``: ``None`` until it is)
+        self.restarts: list[dict[str, Any]] = []
+        self._restarting_until = -math.inf
 
     @property
     def builtin(self) -> bool:
@@ -841,6 +850,109 @@ class FleetBackend:
             station_id, "send", SendResult, (timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN,
             action=action, payload=payload, message_id=message_id, tag=tag, timeout=timeout,
         )
+        return result
+
+    # ------------------------------------------------------------ fault commands
+
+    async def disconnect(
+        self, station_ids: list[str] | None = None, *, share: float | None = None, seed: int | None = None
+    ) -> FaultResult:
+        return await self._station_fault("disconnect", station_ids, share, seed, {})
+
+    async def partition(
+        self, duration: float, station_ids: list[str] | None = None, *, share: float | None = None,
+        seed: int | None = None,
+    ) -> FaultResult:
+        return await self._station_fault("partition", station_ids, share, seed, {"duration": duration})
+
+    async def _station_fault(self, command: str, station_ids: list[str] | None, share: float | None,
+                             seed: int | None, fields: dict[str, Any]) -> FaultResult:
+        """A fault the stations act out: pick them fleet-wide, have each owner act for its own."""
+        owners = await self._owners()
+        ids = fault_targets(command, owners, station_ids, share, self.plan.config.seed if seed is None else seed)
+        by_worker: dict[int, list[str]] = {}
+        for sid in ids:
+            by_worker.setdefault(owners[sid], []).append(sid)
+        calls = [(self._usable(self.station_links[index], f"station worker {index}"), command,
+                  {**fields, "station_ids": part}) for index, part in by_worker.items()]
+        results = await self._gather(calls, REQUEST_TIMEOUT + len(ids) / 1000)
+        dropped = 0
+        for result in results:
+            if isinstance(result, ControlError):
+                raise result
+            dropped += msgspec.json.decode(result, type=FaultResult).dropped
+        if command == "partition":
+            duration = float(fields["duration"])
+            return FaultResult(command, sorted(ids), dropped, until=time.time() + duration,
+                               message=f"{len(ids)} stations cut off for {duration:g} s ({dropped} links dropped)")
+        return FaultResult(command, sorted(ids), dropped,
+                           message=f"dropped {dropped} links of {len(ids)} stations (the others were not connected)")
+
+    async def online(self) -> int | None:
+        """Stations connected and accepted now, over every station worker (``None``: a
+        worker did not answer, so the count would be wrong)."""
+        links = [link for link in self.station_links if link is not None and link.closed is None]
+        results = await self._gather([(link, "_online", {}) for link in links], ROWS_TIMEOUT)
+        if any(not isinstance(r, bytes) for r in results) or len(links) < len(self.station_links):
+            return None
+        return sum(int(msgspec.json.decode(r)) for r in results)
+
+    async def restart_csms(self, downtime: float = 5.0, *, scheduled: bool = False) -> FaultResult:
+        """Restart every built-in CSMS process (each keeps what it recorded) and time the
+        fleet's return in the background (in :attr:`restarts`)."""
+        links = self._csms()
+        if trio.current_time() < self._restarting_until:
+            raise ControlError(ErrorCode.CONFLICT, "the CSMS is restarting already; try again once it is back")
+        self._restarting_until = math.inf
+        try:
+            before = await self.online()
+            at = time.time()
+            results = await self._gather([(link, "restart_csms", {"downtime": downtime}) for link in links],
+                                         REQUEST_TIMEOUT + 10)
+            back_at = trio.current_time() + downtime
+        finally:
+            self._restarting_until = trio.current_time() + downtime
+        dropped = 0
+        for result in results:
+            if isinstance(result, bytes):
+                dropped += msgspec.json.decode(result, type=FaultResult).dropped
+        failed = [r for r in results if isinstance(r, ControlError)]
+        record: dict[str, Any] = {
+            "by": "schedule" if scheduled else "control", "at": at, "downtime_s": downtime,
+            "connections_closed": dropped, "online_before": before, "fleet_back_after_s": None, "lowest_online": None,
+        }
+        if failed:
+            record["errors"] = [f"{e.code}: {e.message}" for e in failed]
+        self.restarts.append(record)
+        if len(failed) == len(results):
+            self._restarting_until = -math.inf
+            raise failed[0]
+        if before is not None and self._nursery is not None:
+            self._nursery.start_soon(self._time_recovery, record, back_at, before)
+        return FaultResult("restart_csms", dropped=dropped, until=at + downtime,
+                           message=f"the CSMS is down ({dropped} connections closed; {before} stations were online); "
+                                   f"it listens again in {downtime:g} s")
+
+    async def _time_recovery(self, record: dict[str, Any], back_at: float, before: int) -> None:
+        clock = RecoveryClock()
+        clock.outage(back_at, before)
+        while clock.recovery is None and self.status.phase not in ("stopping", "done"):
+            online = await self.online()
+            if online is not None:
+                clock.observe(trio.current_time(), online)
+                record["lowest_online"] = clock.lowest
+            if clock.recovery is None:
+                await trio.sleep(RECOVERY_POLL)
+        if clock.recovery is not None:
+            record["fleet_back_after_s"] = round(clock.recovery, 2)
+            record["online_after"] = clock.expected
+
+    async def set_boot_status(self, status: str | None, station_ids: list[str] | None = None) -> FaultResult:
+        self._csms()
+        if station_ids is not None:
+            fault_targets("set_boot_status", await self._owners(), station_ids, None, 0)  # every id is ours
+        result: FaultResult = await self._csms_each("set_boot_status", {"status": status, "station_ids": station_ids},
+                                                    FaultResult)
         return result
 
     # ------------------------------------------------------------ CSMS commands

@@ -40,26 +40,31 @@ __all__ = [
     "CsmsPending",
     "CsmsPendingResult",
     "CsmsSend",
+    "Disconnect",
     "Error",
     "ErrorCode",
     "Event",
     "EvseInfo",
+    "FaultResult",
     "FleetSnapshot",
     "GetAuthCs",
     "GetAuthList",
     "Info",
+    "Partition",
     "PendingRow",
     "Plug",
     "RemoveStations",
     "RemoveStationsResult",
     "Reply",
     "Reset",
+    "RestartCsms",
     "Result",
     "Send",
     "SendResult",
     "ServerInfo",
     "SetAuthCs",
     "SetAuthList",
+    "SetBootStatus",
     "SetRetryBackoff",
     "Snapshot",
     "StartTransaction",
@@ -88,6 +93,8 @@ ActionName = Annotated[str, Meta(min_length=1, max_length=64)]
 EvseId = Annotated[int, Meta(ge=0)]
 ConnectorId = Annotated[int, Meta(ge=1)]
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
+StationIds = Annotated[list[StationId], Meta(min_length=1, max_length=100_000)]
+Share = Annotated[float, Meta(ge=0, le=1)]
 
 
 class ErrorCode:
@@ -298,6 +305,44 @@ class CsmsSend(_Command, tag="csms_send", frozen=True, kw_only=True):
     timeout: Seconds | None = None
 
 
+class Disconnect(_Command, tag="disconnect", frozen=True, kw_only=True):
+    """Drop the links of stations abruptly (a TCP reset, no websocket close); they reconnect
+    with their back-off. Give ``station_ids``, or a ``share`` (0..1) of the fleet drawn
+    from ``seed`` (default: the fleet's seed; the same seed picks the same stations)."""
+
+    station_ids: StationIds | None = None
+    share: Share | None = None
+    seed: int | None = None
+
+
+class Partition(_Command, tag="partition", frozen=True, kw_only=True):
+    """Cut stations off the CSMS for ``duration`` seconds (their links drop and every
+    connection attempt fails), then they reconnect with their back-off. Give
+    ``station_ids``, or a ``share`` of the fleet drawn from ``seed``."""
+
+    duration: Seconds
+    station_ids: StationIds | None = None
+    share: Share | None = None
+    seed: int | None = None
+
+
+class RestartCsms(_Command, tag="restart_csms", frozen=True, kw_only=True):
+    """Restart the built-in CSMS: it stops listening and drops every connection, and listens
+    again on the same port after ``downtime`` seconds (what it recorded is kept); the
+    fleet reconnects with its back-off and jitter."""
+
+    downtime: Annotated[float, Meta(ge=0, le=3600)] = 5.0
+
+
+class SetBootStatus(_Command, tag="set_boot_status", frozen=True, kw_only=True):
+    """Have the CSMS answer these stations' next BootNotifications with ``status``
+    (``Accepted``, ``Pending`` or ``Rejected``; ``null``: the usual answer again). Without
+    ``station_ids``: the answer for every station (then ``status`` cannot be null)."""
+
+    status: Literal["Accepted", "Pending", "Rejected"] | None
+    station_ids: StationIds | None = None
+
+
 Command = (
     Info
     | Snapshot
@@ -322,6 +367,10 @@ Command = (
     | GetAuthCs
     | SetAuthCs
     | CsmsSend
+    | Disconnect
+    | Partition
+    | RestartCsms
+    | SetBootStatus
 )
 
 #: Command name (its ``type``) -> command Struct.
@@ -595,6 +644,26 @@ class AuthCs(msgspec.Struct, frozen=True):
     auth_enabled: bool
 
 
+class FaultResult(msgspec.Struct, frozen=True):
+    """What a fault command did (``disconnect``, ``partition``, ``restart_csms``, ``set_boot_status``).
+
+    Attributes:
+        command: the command.
+        station_ids: the stations it hit (for a ``share``: the seeded pick), sorted.
+        dropped: connections dropped now (stations that were connected; for
+            ``restart_csms``: every connection the CSMS had).
+        until: wall-clock time the fault ends (``partition``: the stations may
+            reconnect; ``restart_csms``: the CSMS listens again).
+        message: what happened, for people.
+    """
+
+    command: str
+    station_ids: list[str] = []
+    dropped: int = 0
+    until: float | None = None
+    message: str = ""
+
+
 class ControlEvent(msgspec.Struct, frozen=True):
     """One event of a subscription.
 
@@ -688,6 +757,10 @@ RESULT_TYPES: Final[dict[str, Any]] = {
     "get_auth_cs": AuthCs,
     "set_auth_cs": Ack,
     "csms_send": SendResult,
+    "disconnect": FaultResult,
+    "partition": FaultResult,
+    "restart_csms": FaultResult,
+    "set_boot_status": FaultResult,
 }
 
 _encoder: Final = msgspec.json.Encoder(enc_hook=enc_hook)
