@@ -721,6 +721,10 @@ class Csms:
         """Snapshots of every station's record, by station id."""
         return {sid: state.snapshot() for sid, state in self._records.items()}
 
+    def connected_count(self) -> int:
+        """How many stations are connected now."""
+        return len(self._links)
+
     def statistics(self) -> CsmsStatistics:
         """A snapshot of the CSMS's counters (cheap: one pass over the stations, none over messages)."""
         seen = started = ended = 0

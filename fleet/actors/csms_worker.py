@@ -17,6 +17,7 @@ from ..control.fleet_backend import WorkerControl
 from ..metrics import Metrics
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
 from .csms import Csms
+from .heap import collect_after_exodus
 
 __all__ = ["BootAnswers", "apply_boot_refusals", "csms_records", "run_csms_worker"]
 
@@ -129,6 +130,7 @@ async def run_csms_worker(
     boots = BootAnswers(csms)
     lifts = apply_boot_refusals(csms, options.get("boot_refusals") or {})
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(collect_after_exodus, csms.connected_count)
         await nursery.start(csms.run)
         if lifts:
             nursery.start_soon(_lift_boot_refusals, csms, lifts)

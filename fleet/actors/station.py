@@ -612,6 +612,10 @@ class Station:
         """The current connection, if connected."""
         return self._conn
 
+    def connection_counts(self) -> tuple[int, int, int]:
+        """Connects, failed connection attempts and disconnects so far (cheaper than :meth:`snapshot`)."""
+        return self._connects, self._connect_failures, self._disconnects
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run the station until :meth:`shutdown` (or cancellation).
 

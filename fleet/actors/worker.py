@@ -9,16 +9,14 @@ Started by the supervisor as ``python -m fleet.actors.worker --control HOST:PORT
 (:class:`~fleet.wire.ControlRequest`) are answered by a
 :class:`~fleet.control.fleet_backend.WorkerControl` over the worker's actors.
 
-Garbage collection: steady-state websocket traffic makes no cyclic garbage, so
-once the ramp is done a worker moves everything alive into the permanent
-generation (``gc.freeze()``) and raises the collection thresholds; full
-collections then have almost nothing to scan and stay out of the latency figures.
+Garbage collection follows :mod:`fleet.actors.heap`: the automatic collector is off
+and a task collects the youngest generation on a clock, in pauses of about a
+millisecond, so collections stay out of the latency figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import sys
@@ -27,18 +25,9 @@ import trio
 
 from ..control.fleet_backend import WorkerControl
 from ..wire import Assign, ControlRequest, Hello, Stop, WireStream
+from .heap import collect_young
 
 __all__ = ["main"]
-
-GC_THRESHOLDS = (50_000, 50, 1000)
-
-
-def tune_gc_after_ramp() -> None:
-    """Freeze what the ramp allocated and collect rarely from now on."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
 
 async def _serve(control: str, role: str, index: int) -> None:
     host, _, port = control.rpartition(":")
@@ -66,6 +55,7 @@ async def _serve(control: str, role: str, index: int) -> None:
                     return  # Stop: keep answering control commands while winding down
 
     async with trio.open_nursery() as nursery:
+        nursery.start_soon(collect_young)
         await nursery.start(commands.run)
         nursery.start_soon(listen)
         if role == "csms":
