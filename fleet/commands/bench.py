@@ -1,13 +1,16 @@
 """``fleet bench``: measure fleet on this machine and print the figures.
 
-Three modes:
+Four modes:
 
 * ``fleet bench --codec``: decode+validate and encode rates beside json + jsonschema;
 * ``fleet bench --stations N --duration S --call ACTION [--peer ocpp]``: the closed-loop
   load benchmark (:mod:`fleet.benchmarks.load`), optionally side by side with the
   ``ocpp`` package (:mod:`fleet.benchmarks.ocpp_peer`);
 * ``fleet bench --matrix``: a fixed list of load cases, printed as the README's table
-  (:mod:`fleet.benchmarks.matrix`).
+  (:mod:`fleet.benchmarks.matrix`);
+* ``fleet bench --tui --stations N --duration S``: the dashboard's UI loop lag and
+  keyboard-to-screen latency with a real fleet of N stations behind it
+  (:mod:`fleet.benchmarks.tui`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ import platform
 import sys
 from typing import Any
 
-HELP = "benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, or the --codec"
+HELP = ("benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, the --codec, "
+        "or the dashboard (--tui)")
 EXAMPLE = "fleet bench --stations 1000 --duration 10 --call Heartbeat --peer ocpp"
 
 
@@ -45,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     codec = parser.add_argument_group("codec")
     codec.add_argument("--codec", action="store_true", help="decode+validate and encode rates vs json + jsonschema")
     codec.add_argument("--seconds", type=float, default=1.0, help="seconds per codec case (default 1)")
+    dashboard = parser.add_argument_group("dashboard (--tui: --stations, --duration, --workers and --csms-workers apply)")
+    dashboard.add_argument("--tui", action="store_true",
+                           help="UI loop lag and keyboard-to-screen latency of the dashboard, attached to a "
+                                "fleet of --stations running in its own processes, for --duration seconds")
+    dashboard.add_argument("--fleet", metavar="F",
+                           help="the fleet file or profile the dashboard watches (default: the shipped "
+                                "realistic-fleet.toml, rescaled to --stations)")
     parser.add_argument("--json", metavar="F", help="also write the figures as JSON to F")
 
 
@@ -53,6 +64,8 @@ def machine() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.tui:
+        return _tui(args)
     if args.codec:
         return _codec(args)
     if args.matrix:
@@ -162,6 +175,44 @@ def _matrix(args: argparse.Namespace) -> int:
     from ..benchmarks.matrix import run_matrix
 
     return run_matrix(json_path=args.json, peer=args.peer or "ocpp", machine=machine())
+
+
+# ----------------------------------------------------------------------------- tui
+
+
+def _tui(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from ..benchmarks.load import default_csms_workers
+    from ..benchmarks.tui import (
+        DEFAULT_FLEET,
+        TuiBenchError,
+        TuiConfig,
+        print_progress,
+        render,
+        run_tui_benchmark,
+    )
+    from ..fleetfile import shipped_profiles_dir
+
+    fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
+    csms_workers = args.csms_workers or default_csms_workers(args.stations)
+    print(f"fleet bench --tui: the dashboard attached to {args.stations:,} stations ({fleet}), "
+          f"{args.duration:g} s window; {machine()}", flush=True)
+    config = TuiConfig(stations=args.stations, seconds=args.duration, fleet=fleet, workers=args.workers,
+                       csms_workers=csms_workers, progress=print_progress)
+    try:
+        result = run_tui_benchmark(config)
+    except TuiBenchError as exc:
+        print(f"fleet bench --tui: {exc}", file=sys.stderr)
+        return 1
+    print(render(result))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"machine": machine(), "config": {"mode": "tui", "stations": args.stations, "fleet": fleet,
+                                                        "duration": args.duration, "workers": args.workers,
+                                                        "csms_workers": csms_workers},
+                       "result": msgspec.to_builtins(result)}, f, indent=2)
+    return 0 if result.booted >= result.stations and not result.missed_keys else 1
 
 
 # --------------------------------------------------------------------------- codec

@@ -62,11 +62,14 @@ class _Core:
     def __init__(self) -> None:
         self._ids = itertools.count(1)
         self.commands: dict[int, str] = {}
+        self.result_types: dict[int, Any] = {}
         self._decoder = reply_decoder()
 
-    def prepare(self, command: str, fields: dict[str, Any]) -> tuple[int, str]:
+    def prepare(self, command: str, fields: dict[str, Any], result_type: Any = None) -> tuple[int, str]:
         rid = next(self._ids)
         self.commands[rid] = command
+        if result_type is not None:
+            self.result_types[rid] = result_type
         return rid, encode({**fields, "type": command, "id": rid}).decode()
 
     def decode(self, data: str | bytes) -> tuple[str, Any, Any]:
@@ -74,11 +77,12 @@ class _Core:
         reply = self._decoder.decode(data)
         if isinstance(reply, Error):
             self.commands.pop(reply.id, None)  # type: ignore[arg-type]
+            self.result_types.pop(reply.id, None)  # type: ignore[arg-type]
             return "error", reply.id, ControlRequestError(reply.code, reply.message, reply.details)
         if hasattr(reply, "subscription"):
             return "event", None, reply.event
         command = self.commands.pop(reply.id, None)
-        result_type = RESULT_TYPES.get(command or "", Any)
+        result_type = self.result_types.pop(reply.id, None) or RESULT_TYPES.get(command or "", Any)
         return "result", reply.id, msgspec.json.decode(reply.result, type=result_type)
 
 
@@ -160,9 +164,14 @@ class ControlClient:
             ControlRequestError: the server answered with an error.
             ControlConnectionError: the connection closed first.
         """
+        return await self.request_as(None, command, **fields)
+
+    async def request_as(self, result_type: Any, command: str, /, **fields: Any) -> Any:
+        """:meth:`request`, with the result decoded as ``result_type`` (``None``: the command's own
+        result type); e.g. a leaner Struct of the same JSON (the dashboard's stations table)."""
         if not self.connected:
             raise ControlConnectionError(self._closed_reason or "not connected")
-        rid, text = self._core.prepare(command, fields)
+        rid, text = self._core.prepare(command, fields, result_type)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:

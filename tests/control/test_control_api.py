@@ -1,12 +1,19 @@
-"""The control API end to end: a real control server, the real CSMS actor, stations that speak
-real OCPP-J over real websockets (stand-ins until the station actor lands: see standins.py),
-and the trio client.
+"""The control API end to end: a real control server, the real CSMS actor, real stations
+(:class:`fleet.actors.station.Station`) speaking OCPP-J over real websockets, and the trio client.
 
 Every command of the API is exercised, plus malformed input, oversized messages and the token.
+Each station command is checked where it lands: on the CSMS side (the connector statuses,
+transactions, boots and connections the CSMS recorded, or the station's device model as the
+CSMS reads it with GetVariables). The stations run a profile without automatic sessions, so
+what they do is what the test tells them.
+
+One case needs the stand-in of ``standins.py``: how the backend maps a ``LookupError`` raised
+by a station to ``not_found``; no command of a real station raises one (why: see that file).
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +26,8 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from fleet.actors.csms import Csms, open_csms
+from fleet.actors.csms_state import StationRecord, TransactionRecord
+from fleet.actors.station import Station
 from fleet.control import (
     ControlConnectionError,
     ControlRequestError,
@@ -45,17 +54,22 @@ from fleet.control.messages import (
     SubscribeResult,
 )
 from fleet.control.server import is_loopback
+from fleet.fleetfile import shipped_profiles_dir
 from fleet.metrics import Metrics
 from fleet.ocpp import ErrorCode, OcppError
+from fleet.profiles import SessionGenerator, StationProfile, load_profile
 
 sys.path.insert(0, str(Path(__file__).parent))
-from standins import StandInStation
+from standins import LookupFailingStation
+
+#: The stations' profile: one EVSE with one connector, no automatic sessions, a quick reboot.
+MANUAL = StationProfile(name="manual", sessions=SessionGenerator(enabled=False), reboot_delay=0.1)
 
 
 class Fleet:
     """What a test gets: the CSMS, the stations, the backend, the server and a client."""
 
-    def __init__(self, csms: Csms, stations: dict[str, StandInStation], backend: LocalBackend,
+    def __init__(self, csms: Csms, stations: dict[str, Station], backend: LocalBackend,
                  server: ControlServer, client: TrioControlClient, nursery: trio.Nursery) -> None:
         self.csms = csms
         self.stations = stations
@@ -72,6 +86,20 @@ class Fleet:
             await self.client.request(command, **fields)
         return caught.value
 
+    def record(self, station_id: str) -> StationRecord:
+        """What the CSMS knows about ``station_id``."""
+        record = self.csms.station(station_id)
+        assert record is not None, station_id
+        return record
+
+    def connector(self, station_id: str, evse_id: int = 1, connector_id: int = 1) -> str | None:
+        """The connector's last status the CSMS received."""
+        return next((c.status for c in self.record(station_id).connectors
+                     if (c.evse_id, c.connector_id) == (evse_id, connector_id)), None)
+
+    def transactions(self, station_id: str) -> list[TransactionRecord]:
+        return list(self.record(station_id).transactions.values())
+
 
 async def _wait_for(predicate: Any, timeout: float = 5.0) -> None:
     with trio.fail_after(timeout):
@@ -79,27 +107,33 @@ async def _wait_for(predicate: Any, timeout: float = 5.0) -> None:
             await trio.sleep(0.01)
 
 
+def _shipped_profile(name: str) -> StationProfile:
+    """A shipped profile by name or path, without its automatic sessions."""
+    path = shipped_profiles_dir() / Path(name if name.endswith(".toml") else f"{name}.toml").name
+    if not path.is_file():
+        raise LookupError(f"no profile {name!r}")
+    return msgspec.structs.replace(load_profile(path), sessions=SessionGenerator(enabled=False))
+
+
 @asynccontextmanager
 async def running_fleet(n: int = 2, *, connect: bool = True, spawn: bool = True,
                         auth: dict[str, str] | None = None) -> AsyncIterator[Fleet]:
     metrics = Metrics()
     async with open_csms(port=0, auth=auth) as csms, trio.open_nursery() as nursery:
-        stations: dict[str, StandInStation] = {}
+        stations: dict[str, Station] = {}
         for i in range(1, n + 1):
             sid = f"CS{i:03d}"
-            station = StandInStation(sid, csms.url, observer=metrics, password=(auth or {}).get(sid))
+            station = Station(sid, csms.url, profile=MANUAL, password=(auth or {}).get(sid), observer=metrics,
+                              seed=i, auto_connect=connect)
             await nursery.start(station.run)
             stations[sid] = station
 
         async def spawn_stations(profile: str, ids: list[str], connect_now: bool) -> dict[str, Any]:
-            if profile == "missing":
-                raise LookupError("no such profile")
+            kind = _shipped_profile(profile)
             made = {}
             for sid in ids:
-                station = StandInStation(sid, csms.url, profile=profile, observer=metrics)
+                station = Station(sid, csms.url, profile=kind, observer=metrics, auto_connect=connect_now)
                 await nursery.start(station.run)
-                if connect_now:
-                    await station.connect()
                 made[sid] = station
             return made
 
@@ -107,9 +141,7 @@ async def running_fleet(n: int = 2, *, connect: bool = True, spawn: bool = True,
                                phase=lambda: "running")
         server = await nursery.start(serve_control, backend)
         if connect:
-            for station in stations.values():
-                await station.connect()
-            await _wait_for(lambda: all(s.state == "available" for s in stations.values()))
+            await _wait_for(lambda: all(s.state == "available" for s in stations.values()), 10)
         async with open_trio_client(server.url) as client:
             yield Fleet(csms, stations, backend, server, client, nursery)
         for station in backend.stations.values():
@@ -128,26 +160,36 @@ async def test_info_lists_every_command() -> None:
         assert set(info.commands) == set(COMMANDS)
 
 
+async def _charge(fleet: Fleet, station_id: str, id_token: str = "TAG-1") -> TransactionRecord:
+    """Plug a vehicle in and start a transaction; return it as the CSMS recorded it."""
+    await fleet.request("plug", station_id=station_id, evse_id=1)
+    await fleet.request("start_transaction", station_id=station_id, evse_id=1, id_token=id_token)
+    await _wait_for(lambda: any(t.started for t in fleet.transactions(station_id)))
+    await _wait_for(lambda: fleet.stations[station_id].state == "charging")
+    [tx] = fleet.transactions(station_id)
+    return tx
+
+
 async def test_snapshot_rows_states_metrics_and_paging() -> None:
     async with running_fleet(3) as fleet:
         await fleet.request("send", station_id="CS001", action="Heartbeat", payload={})
-        await fleet.request("start_transaction", station_id="CS002")
+        tx = await _charge(fleet, "CS002")
         snap = await fleet.request("snapshot")
         assert isinstance(snap, FleetSnapshot)
         assert snap.total == 3 and snap.kind == "fleet" and snap.phase == "running"
         assert snap.states == {"available": 2, "charging": 1}
         assert snap.rows is not None and [r.id for r in snap.rows] == ["CS001", "CS002", "CS003"]
         charging = snap.rows[1]
-        assert (charging.state, charging.tx_id, charging.power_w, charging.energy_wh, charging.soc) == (
-            "charging", "tx-CS002", 7400.0, 1250.0, 42.0)
-        assert charging.connectors == ["Available"] and charging.profile == "standin"
+        assert (charging.state, charging.tx_id, charging.connectors, charging.profile) == (
+            "charging", tx.transaction_id, ["Occupied"], "manual")
+        assert charging.power_w > 0 and charging.energy_wh >= 0
         assert snap.csms_connected == 3
         # every station booted through the metrics observer: BootNotification and Heartbeat latencies
         actions = {(a.direction, a.action): a for a in snap.actions}
         assert actions[("out", "BootNotification")].count == 3
-        assert actions[("out", "Heartbeat")].count == 1
-        assert actions[("out", "Heartbeat")].p99_ms > 0
-        assert snap.completed == 4
+        assert actions[("out", "Heartbeat")].count == 1 and actions[("out", "Heartbeat")].p99_ms > 0
+        assert actions[("out", "TransactionEvent")].count >= 1
+        assert snap.completed == sum(a.count for a in snap.actions if a.direction == "out")
         page = await fleet.request("snapshot", offset=1, limit=1)
         assert [r.id for r in page.rows] == ["CS002"] and page.total == 3
         bare = await fleet.request("snapshot", rows=False)
@@ -156,14 +198,14 @@ async def test_snapshot_rows_states_metrics_and_paging() -> None:
 
 async def test_station_detail_and_unknown_station() -> None:
     async with running_fleet(1) as fleet:
-        await fleet.request("start_transaction", station_id="CS001", id_token="TAG1")
+        tx = await _charge(fleet, "CS001", "TAG1")
         detail = await fleet.request("station", station_id="CS001")
         assert isinstance(detail, StationDetail)
         assert detail.row.id == "CS001" and detail.url == fleet.csms.url
-        assert [(e.id, [(c.id, c.status) for c in e.connectors]) for e in detail.evses] == [(1, [(1, "Available")])]
-        assert detail.evses[0].transaction is not None and detail.evses[0].transaction.id == "tx-CS001"
-        assert {(v.component, v.variable, v.value) for v in detail.variables} >= {
-            ("OCPPCommCtrlr", "HeartbeatInterval", "60")}
+        assert [(e.id, [(c.id, c.status) for c in e.connectors]) for e in detail.evses] == [(1, [(1, "Occupied")])]
+        assert detail.evses[0].transaction is not None and detail.evses[0].transaction.id == tx.transaction_id
+        assert detail.evses[0].transaction.id_token == tx.id_token == "TAG1"
+        assert {(v.component, v.variable) for v in detail.variables} >= {("OCPPCommCtrlr", "HeartbeatInterval")}
         assert (await fleet.error("station", station_id="nope")).code == "not_found"
 
 
@@ -177,7 +219,8 @@ async def test_csms_only_backend_reports_the_csms_records() -> None:
         assert {a.action for a in snap.actions} >= {"BootNotification"}
         detail = await backend.station("CS001")
         assert detail.row.state == "available"
-        assert ("ChargingStation", "model", "StandIn") in {(v.component, v.variable, v.value) for v in detail.variables}
+        model = MANUAL.identity.model
+        assert ("ChargingStation", "model", model) in {(v.component, v.variable, v.value) for v in detail.variables}
         info = await backend.info()
         assert "plug" not in info.commands and "csms_send" in info.commands
         await fleet.stations["CS002"].close()
@@ -186,40 +229,97 @@ async def test_csms_only_backend_reports_the_csms_records() -> None:
         assert snap.states == {"available": 1, "offline": 1}
 
 
-# ---------------------------------------------------------------- station commands
+# ---------------------------------------------------------------- station commands, seen by the CSMS
 
 
-async def test_every_station_command_reaches_its_station() -> None:
+async def test_plug_transactions_and_unplug_reach_the_csms() -> None:
     async with running_fleet(2) as fleet:
-        st = fleet.stations["CS001"]
-        cases: list[tuple[str, dict[str, Any], tuple[str, dict[str, Any]]]] = [
-            ("plug", {"evse_id": 1, "connector_id": 1}, ("plug", {"evse_id": 1, "connector_id": 1})),
-            ("unplug", {}, ("unplug", {"evse_id": 1, "connector_id": 1})),
-            ("start_transaction", {"id_token": "TAG9"},
-             ("start_transaction", {"evse_id": 1, "connector_id": 1, "id_token": "TAG9"})),
-            ("stop_transaction", {"reason": "Local"}, ("stop_transaction", {"evse_id": 1, "reason": "Local"})),
-            ("reset", {"reset_type": "OnIdle"}, ("reset", {"type": "OnIdle"})),
-            ("set_retry_backoff", {"minimum": 2, "repeat": 2, "random_range": 0},
-             ("set_retry_backoff", {"minimum": 2, "repeat": 2, "random_range": 0})),
-            ("close", {}, ("close", {})),
-            ("connect", {"password": "pw"}, ("connect", {"url": None, "password": "pw", "station_id": None})),
-        ]
-        for command, fields, expected in cases:
-            ack = await fleet.request(command, station_id="CS001", **fields)
-            assert isinstance(ack, Ack) and ack.ok and ack.station_id == "CS001", command
-            assert st.calls[-1] == expected, command
-        assert fleet.stations["CS002"].calls == [("connect", {"url": None, "password": None, "station_id": None})]
+        def ack(reply: Any) -> None:
+            assert isinstance(reply, Ack) and reply.ok and reply.station_id == "CS001"
+
+        ack(await fleet.request("plug", station_id="CS001", evse_id=1, connector_id=1))
+        await _wait_for(lambda: fleet.connector("CS001") == "Occupied")
+        ack(await fleet.request("unplug", station_id="CS001"))
+        await _wait_for(lambda: fleet.connector("CS001") == "Available")
+
+        before = {t.transaction_id for t in fleet.transactions("CS001")}  # plugging in may start one (TxStartPoint)
+        ack(await fleet.request("plug", station_id="CS001"))
+        ack(await fleet.request("start_transaction", station_id="CS001", id_token="TAG9"))
+
+        def authorized() -> list[TransactionRecord]:
+            return [t for t in fleet.transactions("CS001") if t.transaction_id not in before and t.id_token == "TAG9"]
+
+        await _wait_for(lambda: bool(authorized()) and authorized()[0].started)
+        [tx] = authorized()
+        assert (tx.evse_id, tx.connector_id, tx.ended) == (1, 1, False)
+        ack(await fleet.request("stop_transaction", station_id="CS001", reason="Local"))
+        await _wait_for(lambda: authorized()[0].ended)
+        assert authorized()[0].stopped_reason == "Local"
+        ack(await fleet.request("unplug", station_id="CS001"))
+        await _wait_for(lambda: fleet.connector("CS001") == "Available")
+
+        # the other station saw none of it
+        other = fleet.record("CS002")
+        assert other.transactions == {} and other.connections == 1 and "TransactionEvent" not in other.messages
         for command in ("plug", "close", "reset", "connect", "unplug", "start_transaction", "stop_transaction"):
             assert (await fleet.error(command, station_id="CS404")).code == "not_found"
 
 
+async def test_reset_reboots_the_station_as_the_csms_sees_it() -> None:
+    async with running_fleet(1) as fleet:
+        first = fleet.record("CS001")
+        assert first.boot is not None and first.boot.reason == "PowerUp" and first.connections == 1
+        assert (await fleet.request("reset", station_id="CS001", reset_type="OnIdle")).ok
+        await _wait_for(lambda: (fleet.record("CS001").boot or first.boot).reason == "LocalReset")
+        record = fleet.record("CS001")
+        assert record.connections == 2 and record.connected and record.messages["BootNotification"] == 2
+        assert record.boot is not None and record.boot.at > first.boot.at
+
+
+async def test_retry_backoff_lands_in_the_device_model_the_csms_reads() -> None:
+    async with running_fleet(1) as fleet:
+        ack = await fleet.request("set_retry_backoff", station_id="CS001", minimum=2, repeat=3, random_range=0)
+        assert isinstance(ack, Ack) and ack.ok
+        names = ("RetryBackOffWaitMinimum", "RetryBackOffRepeatTimes", "RetryBackOffRandomRange")
+        reply = await fleet.request("csms_send", station_id="CS001", action="GetVariables", payload={
+            "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}} for n in names]})
+        assert reply.outcome == "response"
+        values = {r["variable"]["name"]: r.get("attributeValue") for r in reply.response["getVariableResult"]}
+        assert values == {"RetryBackOffWaitMinimum": "2", "RetryBackOffRepeatTimes": "3",
+                          "RetryBackOffRandomRange": "0"}
+
+
+async def test_close_and_connect_with_a_new_password_as_the_csms_sees_them() -> None:
+    async with running_fleet(1, auth={"CS001": "first-secret-0001"}) as fleet:
+        assert (await fleet.request("close", station_id="CS001")).ok
+        await _wait_for(lambda: not fleet.csms.is_connected("CS001"))
+        assert fleet.record("CS001").connections == 1
+        # the CSMS now wants another password: the station gets in with it, and only with it
+        fleet.csms.set_station_password("CS001", "second-secret-0002")
+        await fleet.request("connect", station_id="CS001", password="wrong-secret-0003")
+        await trio.sleep(0.3)
+        assert not fleet.csms.is_connected("CS001") and fleet.record("CS001").connections == 1
+        await fleet.request("connect", station_id="CS001", password="second-secret-0002")
+        await _wait_for(lambda: fleet.csms.is_connected("CS001"))
+        assert fleet.record("CS001").connections == 2
+
+
 async def test_station_command_failures_become_error_replies() -> None:
     async with running_fleet(1) as fleet:
-        assert (await fleet.error("plug", station_id="CS001", evse_id=2)).code == "not_found"  # KeyError
-        await fleet.request("start_transaction", station_id="CS001")
-        assert (await fleet.error("start_transaction", station_id="CS001")).code == "conflict"  # RuntimeError
+        error = await fleet.error("plug", station_id="CS001", evse_id=2)  # the station has one EVSE
+        assert error.code == "bad_request" and "EVSE 2" in error.message
         assert (await fleet.error("set_retry_backoff", station_id="CS001")).code == "bad_request"
-        assert (await fleet.error("set_retry_backoff", station_id="CS001", minimum=-1)).code == "bad_request"
+        await fleet.stations["CS001"].shutdown()  # a station that no longer runs refuses commands
+        assert (await fleet.error("start_transaction", station_id="CS001")).code == "conflict"
+    # A LookupError raised by a station becomes not_found; a real station raises none (see standins.py).
+    backend = LocalBackend({"S": LookupFailingStation("S")})
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(serve_control, backend)
+        async with open_trio_client(server.url) as client:
+            with pytest.raises(ControlRequestError) as caught:
+                await client.request("plug", station_id="S", evse_id=2)
+            assert caught.value.code == "not_found"
+        nursery.cancel_scope.cancel()
 
 
 async def test_connect_with_a_new_station_id_renames_it() -> None:
@@ -228,23 +328,28 @@ async def test_connect_with_a_new_station_id_renames_it() -> None:
         assert ack.station_id == "CS001B"
         assert "CS001B" in fleet.backend.stations and "CS001" not in fleet.backend.stations
         await _wait_for(lambda: fleet.csms.is_connected("CS001B"))
-        fleet.backend.stations["OTHER"] = StandInStation("OTHER")
+        assert fleet.csms.station("CS001") is None
+        fleet.backend.stations["OTHER"] = Station("OTHER", fleet.csms.url, profile=MANUAL, auto_connect=False)
         assert (await fleet.error("connect", station_id="CS001B", new_station_id="OTHER")).code == "conflict"
+        del fleet.backend.stations["OTHER"]
 
 
 async def test_add_and_remove_stations() -> None:
     async with running_fleet(1) as fleet:
-        added = await fleet.request("add_stations", profile="profiles/ac-22kw.toml", count=3)
+        added = await fleet.request("add_stations", profile="profiles/home-wallbox.toml", count=3)
         assert isinstance(added, AddStationsResult)
-        assert added.station_ids == ["ac-22kw-00001", "ac-22kw-00002", "ac-22kw-00003"]
+        assert added.station_ids == ["home-wallbox-00001", "home-wallbox-00002", "home-wallbox-00003"]
         await _wait_for(lambda: all(fleet.csms.is_connected(s) for s in added.station_ids))
-        again = await fleet.request("add_stations", profile="dc", count=1, prefix="CS", connect=False)
+        again = await fleet.request("add_stations", profile="dc-fast", count=1, prefix="CS", connect=False)
         assert again.station_ids == ["CS00001"]
+        await trio.sleep(0.2)
+        assert fleet.csms.station("CS00001") is None  # not connected: the CSMS never heard of it
         snap = await fleet.request("snapshot")
-        assert snap.total == 5 and {r.profile for r in snap.rows} == {"standin", "profiles/ac-22kw.toml", "dc"}
-        removed = await fleet.request("remove_stations", station_ids=["ac-22kw-00002", "ghost"])
+        assert snap.total == 5 and {r.profile for r in snap.rows} == {"manual", "profiles/home-wallbox.toml", "dc-fast"}
+        removed = await fleet.request("remove_stations", station_ids=["home-wallbox-00002", "ghost"])
         assert isinstance(removed, RemoveStationsResult)
-        assert (removed.removed, removed.missing) == (["ac-22kw-00002"], ["ghost"])
+        assert (removed.removed, removed.missing) == (["home-wallbox-00002"], ["ghost"])
+        await _wait_for(lambda: not fleet.csms.is_connected("home-wallbox-00002"))
         assert (await fleet.request("snapshot", rows=False)).total == 4
         assert (await fleet.error("add_stations", profile="missing")).code == "bad_request"
         assert (await fleet.error("add_stations", profile="x", count=0)).code == "bad_request"
@@ -301,16 +406,34 @@ async def test_send_on_a_closed_station_reports_connection_lost() -> None:
 
 async def test_csms_send_and_pending_requests() -> None:
     async with running_fleet(1) as fleet:
+        station = fleet.stations["CS001"]
         reply = await fleet.request("csms_send", station_id="CS001", action="Reset",
                                     payload={"type": "Immediate"}, tag=[1, 2])
         assert (reply.outcome, reply.response, reply.tag) == ("response", {"status": "Accepted"}, [1, 2])
+        # the station rebooted: the CSMS sees it come back
+        await _wait_for(lambda: getattr(fleet.record("CS001").boot, "reason", None) == "RemoteReset")
+        assert fleet.record("CS001").connections == 2
+        await _wait_for(lambda: station.state == "available")
+
+        @station.on("ClearCache")
+        def refuse(request: Any, ctx: Any) -> Any:
+            raise OcppError(ErrorCode.NOT_SUPPORTED, "no cache here")
+
         unsupported = await fleet.request("csms_send", station_id="CS001", action="ClearCache", payload={})
         assert unsupported.outcome == "callerror" and unsupported.error.code == "NotSupported"
         assert (await fleet.error("csms_send", station_id="CS404", action="ClearCache")).code == "not_connected"
         assert (await fleet.error("csms_send", station_id="CS001", action="Reset", payload={"type": "Later"})
                 ).code == "invalid_payload"
 
-        fleet.stations["CS001"].trigger_delay = 0.5
+        answer = station.default_handler("TriggerMessage")
+
+        @station.on("TriggerMessage")
+        async def slowly(request: Any, ctx: Any) -> Any:
+            await trio.sleep(0.5)
+            result = answer(request, ctx)
+            return await result if inspect.isawaitable(result) else result
+
+        heartbeats = fleet.record("CS001").messages.get("Heartbeat", 0)
         results: list[SendResult] = []
 
         async def trigger() -> None:
@@ -327,7 +450,9 @@ async def test_csms_send_and_pending_requests() -> None:
                 ("CS001", "trig-1", "TriggerMessage", "slow")]
             assert (await fleet.request("csms_pending", station_id="CS002")).pending == []
         assert results[0].outcome == "response" and results[0].tag == "slow"
+        assert results[0].response == {"status": "Accepted"}
         assert (await fleet.request("csms_pending")).pending == []
+        await _wait_for(lambda: fleet.record("CS001").messages.get("Heartbeat", 0) == heartbeats + 1)  # triggered
 
 
 async def test_csms_connections() -> None:
@@ -370,8 +495,13 @@ async def test_auth_list_commands_never_reveal_passwords() -> None:
                 assert "secret" not in text and '"type":"result"' in text
 
 
+def _idle_station(station_id: str = "S") -> Station:
+    """A real station that is never started (for servers whose stations are not the point)."""
+    return Station(station_id, "ws://127.0.0.1:9/ocpp", profile=MANUAL, auto_connect=False)
+
+
 async def test_csms_commands_unsupported_without_a_csms() -> None:
-    backend = LocalBackend({"S": StandInStation("S")})
+    backend = LocalBackend({"S": _idle_station()})
     async with trio.open_nursery() as nursery:
         server = await nursery.start(serve_control, backend)
         async with open_trio_client(server.url) as client:
@@ -519,7 +649,7 @@ def test_a_token_is_required_beyond_loopback() -> None:
 
 
 async def test_token_checked_at_the_handshake() -> None:
-    backend = LocalBackend({"S": StandInStation("S")})
+    backend = LocalBackend({"S": _idle_station()})
     async with trio.open_nursery() as nursery:
         server = ControlServer(backend, "127.0.0.1", 0, token="s3cret-token")
         await nursery.start(server.run)

@@ -1,12 +1,12 @@
 """The dashboard, driven with Textual's Pilot against a real control server.
 
 Each test runs the Textual app on asyncio and, in the same thread, a trio guest run
-that hosts the control server and what it drives: the real CSMS actor and stations
-speaking real OCPP-J (stand-ins until the station actor lands, see
-tests/control/standins.py), or a synthetic backend of 20,000 rows for the table.
+that hosts the control server and what it drives: the real CSMS actor and real stations
+(:class:`fleet.actors.station.Station`, a profile without automatic sessions) speaking
+OCPP-J, or a synthetic backend of 20,000 rows for the table.
 
 Screens are checked through their text (rebuilt from the SVG screenshot), and the
-key actions through what reached the stations. With FLEET_UPDATE_SCREENSHOTS=1 the
+key actions through what reached the CSMS (its records of each station). With FLEET_UPDATE_SCREENSHOTS=1 the
 SVGs of the main screens are written to docs/screenshots/ (for the README).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
+import inspect
 import os
 import re
 import subprocess
@@ -40,15 +41,14 @@ from fleet.control import (
     serve_control,
 )
 from fleet.control.messages import COMMANDS, SendResult, StationRow
+from fleet.fleetfile import shipped_profiles_dir
 from fleet.metrics import Metrics
 from fleet.ocpp.v201 import ACTIONS
+from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile, load_profile
 from fleet.tui import FleetDashboard
 from fleet.tui.model import Verdict, payload_skeleton, validate_payload
 from fleet.tui.screens import CommandForm, ComposerScreen, CsmsScreen, StationScreen, StationsScreen
 from fleet.tui.widgets import FrameLog, StationsTable
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "control"))
-from standins import StandInStation
 
 ROOT = Path(__file__).parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -79,6 +79,10 @@ class SyntheticBackend(LocalBackend):
     def _all_rows(self) -> list[StationRow]:
         return self.rows
 
+
+#: The real stations' profile: one EVSE with two connectors, no automatic sessions, a quick reboot.
+MANUAL = StationProfile(name="manual", sessions=SessionGenerator(enabled=False), reboot_delay=0.1,
+                        evses=[EvseProfile(connectors=[ConnectorProfile(), ConnectorProfile()])])
 
 STATE_CYCLE = ("available", "charging", "faulted", "offline", "booting")
 PROFILES = ("ac-7kw", "ac-22kw", "dc-150kw")
@@ -122,10 +126,8 @@ def run_dashboard_test(
     auth: dict[str, str] | None = None,
     size: tuple[int, int] = (150, 45),
     token: str | None = None,
-    real: bool = False,
 ) -> None:
-    """Run ``body(app, pilot, env)`` with the trio side hosted in guest mode (``real``: with
-    the real station actor instead of the stand-ins)."""
+    """Run ``body(app, pilot, env)`` with the trio side hosted in guest mode."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -153,24 +155,22 @@ def run_dashboard_test(
                     env.csms = csms
 
                     async def spawn(profile: str, ids: list[str], connect: bool) -> dict[str, Any]:
+                        path = shipped_profiles_dir() / f"{profile.removesuffix('.toml')}.toml"
+                        if not path.is_file():
+                            raise LookupError(f"no profile {profile!r}")
+                        kind = msgspec.structs.replace(load_profile(path), sessions=SessionGenerator(enabled=False))
                         made = {}
                         for sid in ids:
-                            station = StandInStation(sid, csms.url, profile=profile, observer=metrics)
+                            station = Station(sid, csms.url, profile=kind, observer=metrics, auto_connect=connect)
                             await nursery.start(station.run)
                             made[sid] = station
                         return made
 
                     for i in range(1, stations + 1):
                         sid = f"CS{i:03d}"
-                        station: Any
-                        if real:
-                            station = Station(sid, csms.url, observer=metrics, seed=i)
-                            await nursery.start(station.run)
-                        else:
-                            station = StandInStation(sid, csms.url, profile=PROFILES[i % 3], observer=metrics,
-                                                     password=(auth or {}).get(sid))
-                            await nursery.start(station.run)
-                            await station.connect()
+                        station = Station(sid, csms.url, profile=MANUAL, password=(auth or {}).get(sid),
+                                          observer=metrics, seed=i)
+                        await nursery.start(station.run)
                         env.stations[sid] = station
                     with trio.fail_after(10):
                         while not all(s.state == "available" for s in env.stations.values()):
@@ -253,7 +253,7 @@ def test_overview_shows_states_throughput_latency_and_errors(tmp_path: Path) -> 
                          "TransactionEvent", "p99 ms", "p99 trend", "errors by code", "reconnects"):
             assert expected in text, expected
 
-    run_dashboard_test(body, real=True)
+    run_dashboard_test(body)
 
 
 def test_stations_table_with_20000_rows_filters_and_sorts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -391,7 +391,7 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
         await _until(lambda: app.command_log[-1][0] == "unsubscribe" or any(
             c[0] == "unsubscribe" for c in app.command_log), pilot)
 
-    run_dashboard_test(body, stations=3, real=True)
+    run_dashboard_test(body, stations=3)
 
 
 def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> None:
@@ -399,7 +399,14 @@ def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> 
         await pilot.press("m")
         await _until(lambda: isinstance(app.screen, CsmsScreen) and app.screen.ticks >= 2, pilot)
         await pilot.pause(0.3)
-        env.stations["CS002"].trigger_delay = 3.0
+        station = env.stations["CS002"]
+        answer = station.default_handler("TriggerMessage")
+
+        @station.on("TriggerMessage")
+        async def slowly(request: Any, ctx: Any) -> Any:  # the CSMS's request stays pending a while
+            await trio.sleep(3.0)
+            result = answer(request, ctx)
+            return await result if inspect.isawaitable(result) else result
 
         async def slow_trigger() -> None:
             await app.control("csms_send", station_id="CS002", action="TriggerMessage",
@@ -411,44 +418,60 @@ def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> 
         for expected in ("connected stations", "CS001", "CS002", "2.0.1", "auth list", "••••••",
                          "pending requests", "TriggerMessage", "waiting"):
             assert expected in text, expected
-        assert "pw-CS001" not in text  # passwords never shown
+        assert "pw-CS001-secret" not in text  # passwords never shown
         await pilot.press("enter")
         await _until(lambda: isinstance(app.screen, StationScreen), pilot)
         assert app.screen.source == "csms"  # type: ignore[attr-defined]
         await pilot.press("escape")
         await task
 
-    run_dashboard_test(body, stations=2, auth={"CS001": "pw-CS001", "CS002": "pw-CS002"})
+    run_dashboard_test(body, stations=2, auth={"CS001": "pw-CS001-secret", "CS002": "pw-CS002-secret"})
 
 
 # ------------------------------------------------------------------ actions
 
 
-def test_each_action_key_sends_its_control_command() -> None:
+def test_each_action_key_reaches_the_station_as_the_csms_sees_it() -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("s")
         await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 3, pilot)
         await pilot.press("down")
         table = app.screen.query_one(StationsTable)
         assert table.current_id == "CS002"
-        station = env.stations["CS002"]
-        station.calls.clear()
-        expected = [
-            ("p", ("plug", {"evse_id": 1, "connector_id": 1})),
-            ("u", ("unplug", {"evse_id": 1, "connector_id": 1})),
-            ("t", ("start_transaction", {"evse_id": 1, "connector_id": 1, "id_token": "FLEETCONTROL"})),
-            ("T", ("stop_transaction", {"evse_id": 1, "reason": None})),
-            ("r", ("reset", {"type": "Immediate"})),
-            ("x", ("close", {})),
-            ("c", ("connect", {"url": None, "password": None, "station_id": None})),
-        ]
-        for key, call in expected:
-            await pilot.press(key)
-            await _until(functools.partial(station.calls.__contains__, call), pilot)
-        assert [c[0] for c in station.calls] == [c[1][0] for c in expected]
-        assert env.stations["CS001"].calls == [("connect", {"url": None, "password": None, "station_id": None})]
+        csms = env.csms
+        assert csms is not None
 
-        # keys with a form: backoff, add stations, remove
+        def record(sid: str = "CS002") -> Any:
+            return csms.station(sid)
+
+        def connector() -> str | None:
+            return next((c.status for c in record().connectors if (c.evse_id, c.connector_id) == (1, 1)), None)
+
+        def transaction(token: str = "FLEETCONTROL") -> Any:
+            return next((t for t in record().transactions.values() if t.id_token == token), None)
+
+        untouched = record("CS001")
+        steps: list[tuple[str, Callable[[], bool]]] = [
+            ("p", lambda: connector() == "Occupied"),
+            ("u", lambda: connector() == "Available"),
+            ("p", lambda: connector() == "Occupied"),
+            ("t", lambda: transaction() is not None and transaction().started),
+            ("T", lambda: transaction().ended and transaction().stopped_reason == "Local"),
+            ("u", lambda: connector() == "Available"),
+            ("r", lambda: record().connections == 2 and record().connected
+                  and record().boot.reason == "LocalReset"),
+            ("x", lambda: not csms.is_connected("CS002")),
+            ("c", lambda: csms.is_connected("CS002") and record().connections == 3),
+        ]
+        for key, reached in steps:
+            if key == "c":
+                await _until(lambda: env.stations["CS002"].state in ("closed", "idle", "offline"), pilot)
+            await pilot.press(key)
+            await _until(reached, pilot)
+        assert record("CS001") == untouched  # the keys went to the station under the cursor only
+
+        # keys with a form: backoff (read back from the station by the CSMS), add stations, remove
+        await _until(lambda: env.stations["CS002"].state == "available", pilot)
         await pilot.press("b")
         await _until(lambda: isinstance(app.screen, CommandForm), pilot)
         form = app.screen
@@ -456,16 +479,19 @@ def test_each_action_key_sends_its_control_command() -> None:
         form.query_one("#field-minimum").value = "2"  # type: ignore[attr-defined]
         form.query_one("#field-repeat").value = "3"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: station.calls[-1][0] == "set_retry_backoff", pilot)
-        assert station.calls[-1] == ("set_retry_backoff", {"minimum": 2, "repeat": 3, "random_range": None})
+        await _until(lambda: app.command_log[-1][0] == "set_retry_backoff", pilot)
+        names = ("RetryBackOffWaitMinimum", "RetryBackOffRepeatTimes")
+        reply = await app.control("csms_send", station_id="CS002", action="GetVariables", payload={
+            "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}} for n in names]})
+        assert [r["attributeValue"] for r in reply.response["getVariableResult"]] == ["2", "3"]
 
         await pilot.press("a")
         await _until(lambda: isinstance(app.screen, CommandForm), pilot)
-        app.screen.query_one("#field-profile").value = "dc-150kw"  # type: ignore[attr-defined]
+        app.screen.query_one("#field-profile").value = "dc-fast"  # type: ignore[attr-defined]
         app.screen.query_one("#field-count").value = "2"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: len(env.backend.stations) == 5, pilot)  # type: ignore[union-attr]
-        assert {"dc-150kw-00001", "dc-150kw-00002"} <= set(env.backend.stations)  # type: ignore[union-attr]
+        await _until(lambda: csms.is_connected("dc-fast-00001") and csms.is_connected("dc-fast-00002"), pilot)
+        assert len(env.backend.stations) == 5  # type: ignore[union-attr]
         await pilot.press("escape")  # the result window
 
         await _until(lambda: isinstance(app.screen, StationsScreen), pilot)
@@ -474,6 +500,7 @@ def test_each_action_key_sends_its_control_command() -> None:
         assert app.screen.query_one("#field-station_ids").value == "CS002"  # type: ignore[attr-defined]
         await pilot.press("enter")
         await _until(lambda: "CS002" not in env.backend.stations, pilot)  # type: ignore[union-attr]
+        await _until(lambda: not csms.is_connected("CS002"), pilot)
 
     run_dashboard_test(body)
 
@@ -548,7 +575,8 @@ def test_command_palette_offers_every_control_command() -> None:
         assert form.query_one("#field-station_id").value == "CS001"  # type: ignore[attr-defined]
         form.query_one("#field-connector_id").value = "2"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: ("plug", {"evse_id": 1, "connector_id": 2}) in env.stations["CS001"].calls, pilot)
+        await _until(lambda: any((c.evse_id, c.connector_id, c.status) == (1, 2, "Occupied")
+                                 for c in env.csms.station("CS001").connectors), pilot)  # type: ignore[union-attr]
 
     run_dashboard_test(body, stations=2)
 

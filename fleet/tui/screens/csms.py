@@ -1,27 +1,46 @@
-"""The CSMS: connected stations, the auth list (ids only), pending requests."""
+"""The CSMS: connected stations, the auth list (ids only), pending requests.
+
+Each list may hold every station of the fleet (20,000 and more), so each is a
+:class:`~fleet.tui.widgets.VirtualTable` (only the visible lines are drawn), and
+the screen polls only while it is shown.
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import Header
 
 from ...control.messages import AuthList, CsmsConnectionsResult, CsmsPendingResult
 from ..model import DashboardModel
-from ..widgets import StatusLine
+from ..widgets import KeyBar, StatusLine, VirtualTable
 
 if TYPE_CHECKING:
     from ..app import FleetDashboard
 
 __all__ = ["CsmsScreen"]
+
+
+_clocks: dict[int, str] = {}
+
+
+def _clock(at: float) -> str:
+    """``at`` as HH:MM:SS local time (cached by the second: thousands of stations share a few seconds)."""
+    if not at:
+        return ""
+    second = int(at)
+    text = _clocks.get(second)
+    if text is None:
+        if len(_clocks) > 100_000:
+            _clocks.clear()
+        text = _clocks[second] = datetime.datetime.fromtimestamp(second).strftime("%H:%M:%S")
+    return text
 
 
 class CsmsScreen(Screen[None]):
@@ -50,39 +69,36 @@ class CsmsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="csms-top"):
-            connections: DataTable[Text] = DataTable(id="connections", cursor_type="row")
+            connections = VirtualTable([("station", 20), ("OCPP", 6), ("remote", 22), ("since", 8)], id="connections")
             connections.border_title = "connected stations"
             yield connections
             with Vertical(id="csms-side"):
-                auth: DataTable[Text] = DataTable(id="auth", cursor_type="row")
+                auth = VirtualTable([("station", 20), ("password", 8)], id="auth")
                 auth.border_title = "auth list"
                 yield auth
-        pending: DataTable[Text] = DataTable(id="pending", cursor_type="row")
+        pending = VirtualTable([("station", 20), ("message id", 36), ("action", 24), ("tag", 10)], id="pending")
         pending.border_title = "pending requests"
         yield pending
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#connections", DataTable).add_columns("station", "OCPP", "remote", "since")
-        self.query_one("#auth", DataTable).add_columns("station", "password")
-        self.query_one("#pending", DataTable).add_columns("station", "message id", "action", "tag")
-        self.query_one("#connections", DataTable).focus()
+        self.query_one("#connections", VirtualTable).focus()
         self.set_interval(0.5, self._poll)
         self._poll()
 
+    def on_screen_resume(self) -> None:
+        self._poll()  # shown again: fresh lists now, not at the next tick
+
     def refresh_model(self, model: DashboardModel) -> None:
-        pass  # this screen polls the CSMS commands itself
+        pass  # this screen polls the CSMS commands itself (only while it is shown)
 
     def _selected(self) -> str | None:
-        table = self.query_one("#connections", DataTable)
-        if table.row_count == 0:
-            return None
-        return str(table.get_row_at(table.cursor_row)[0])
+        return self.query_one("#connections", VirtualTable).current_key
 
     @work(group="csms-poll")
     async def _poll(self) -> None:
-        if self._busy or not self.supported or not self.dashboard.connected:
+        if self._busy or not self.supported or not self.dashboard.connected or not self.is_current:
             return
         self._busy = True
         try:
@@ -100,40 +116,31 @@ class CsmsScreen(Screen[None]):
         pending = await self.dashboard.control("csms_pending", quiet=True)
         if isinstance(connections, CsmsConnectionsResult):
             self._fill("#connections", [
-                (c.station_id, c.ocpp_version, c.remote,
-                 datetime.datetime.fromtimestamp(c.connected_at).strftime("%H:%M:%S") if c.connected_at else "")
-                for c in connections.connections
+                (c.station_id, c.ocpp_version, c.remote, _clock(c.connected_at)) for c in connections.connections
             ])
         if isinstance(pending, CsmsPendingResult):
             self._fill("#pending", [(p.station_id, p.message_id, p.action, str(p.tag or "")) for p in pending.pending])
         if self.ticks % 4 == 1:
             auth = await self.dashboard.control("get_auth_list", quiet=True)
             if isinstance(auth, AuthList):
-                rows = [(sid, "••••••") for sid in auth.station_ids] if auth.enabled else [("(off)", "any station")]
+                rows: list[tuple[str, ...]] = (
+                    [(sid, "••••••") for sid in auth.station_ids] if auth.enabled else [("(off)", "any station")])
                 self._fill("#auth", rows)
         n = len(connections.connections) if isinstance(connections, CsmsConnectionsResult) else 0
         self.query_one(StatusLine).show(f"{n:,} stations connected · {self.dashboard.model.status}")
 
-    def _fill(self, selector: str, rows: Sequence[tuple[str, ...]]) -> None:
-        table: DataTable[Text] = self.query_one(selector, DataTable)
-        current = [tuple(str(c) for c in table.get_row_at(i)) for i in range(table.row_count)]
-        if current == list(rows):
-            return
-        cursor = table.cursor_row
-        table.clear()
-        table.add_rows([tuple(Text(cell) for cell in row) for row in rows])
-        if rows:
-            table.move_cursor(row=min(cursor, len(rows) - 1))
+    def _fill(self, selector: str, rows: list[tuple[str, ...]]) -> None:
+        self.query_one(selector, VirtualTable).set_rows(rows)
 
     def action_open(self) -> None:
         sid = self._selected()
         if sid is not None:
             self.dashboard.open_station(sid, source="csms")
 
-    @on(DataTable.RowSelected, "#connections")
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
+    @on(VirtualTable.Selected, "#connections")
+    def _row_selected(self, event: VirtualTable.Selected) -> None:
         event.stop()
-        self.action_open()
+        self.dashboard.open_station(event.key, source="csms")
 
     def action_compose(self) -> None:
         self.dashboard.open_composer(station_id=self._selected(), target="csms", action="GetVariables")

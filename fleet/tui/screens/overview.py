@@ -5,10 +5,10 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from ..model import DashboardModel
-from ..widgets import ErrorsPanel, LatencyTable, StateCounts, StatusLine, Throughput
+from ..widgets import ErrorsPanel, KeyBar, LatencyTable, StateCounts, StatusLine, Throughput
 
 __all__ = ["OverviewScreen"]
 
@@ -35,7 +35,7 @@ class OverviewScreen(Screen[None]):
                 errors.border_title = "errors by code"
                 yield errors
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar()
 
     def refresh_model(self, model: DashboardModel) -> None:
         self.query_one(StatusLine).show(model.status)

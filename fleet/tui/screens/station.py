@@ -11,10 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from ...control.messages import ControlEvent, StationDetail, SubscribeResult
-from ..widgets import FrameLog, StationDetailView, StatusLine
+from ..widgets import FrameLog, KeyBar, StationDetailView, StatusLine
 from .station_actions import STATION_BINDINGS, StationActions
 
 __all__ = ["StationScreen"]
@@ -52,7 +52,7 @@ class StationScreen(StationActions, Screen[None]):
         log.border_title = f"OCPP frames of {self.station_id}"
         yield log
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar()
 
     def current_station_id(self) -> str | None:
         return self.station_id

@@ -8,10 +8,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Header, Input
 
 from ..model import COLUMNS, DashboardModel
-from ..widgets import StationsTable, StatusLine
+from ..widgets import KeyBar, StationsTable, StatusLine
 from .station_actions import STATION_BINDINGS, StationActions
 
 __all__ = ["SORT_KEYS", "StationsScreen"]
@@ -45,7 +45,7 @@ class StationsScreen(StationActions, Screen[None]):
                     id="filter")
         yield StationsTable(self.dashboard.model.table, id="stations")
         yield StatusLine(id="status")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(StationsTable).focus()
@@ -79,8 +79,9 @@ class StationsScreen(StationActions, Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        self.dashboard.model.table.set_filter(event.value)
-        self._changed()
+        if event.value != self.dashboard.model.table.filter_text:
+            self.dashboard.model.table.set_filter(event.value)
+            self._changed()
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:
@@ -93,6 +94,9 @@ class StationsScreen(StationActions, Screen[None]):
         self.query_one("#filter", Input).focus()
 
     def action_clear_filter(self) -> None:
+        if self.dashboard.model.table.filter_text:  # at once, in this frame (the Changed message comes later)
+            self.dashboard.model.table.set_filter("")
+            self._changed()
         self.query_one("#filter", Input).value = ""
         self.table.focus()
 

@@ -73,8 +73,9 @@ class StationsTable(ScrollView, can_focus=True):
     def refresh_rows(self) -> None:
         """The model changed: keep the cursor on the selected station and redraw."""
         view = self.model.view
-        if self.selected_id is not None:
-            index = self.model.index_of(self.selected_id)
+        selected = self.selected_id
+        if selected is not None and not (self.cursor < len(view) and view[self.cursor].id == selected):
+            index = self.model.index_of(selected)  # it moved: look it up (a dict of the view, built once)
             if index is not None:
                 self.cursor = index
         self.cursor = max(0, min(self.cursor, len(view) - 1))
@@ -141,6 +142,13 @@ class StationsTable(ScrollView, can_focus=True):
             style = self._styles[name] = self.get_component_rich_style(f"stations-table--{name}", partial=True)
         return style
 
+    def _base_style(self) -> Style:
+        """The widget's own style (``rich_style`` walks the ancestors: once per style update, not per line)."""
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
     def render_lines_timed(self) -> float:
         """Render every visible line once; return the time it took in ms (for measurements)."""
         started = time.perf_counter()
@@ -152,7 +160,7 @@ class StationsTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base = self._base_style()
         if y == 0:
             text = " ".join(_fit(c.title + self._sort_mark(c.key), c.width, c.right) for c in COLUMNS)
             strip = Strip([Segment(text, base + self._style("header"))], len(text))

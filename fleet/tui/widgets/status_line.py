@@ -10,5 +10,10 @@ __all__ = ["StatusLine"]
 class StatusLine(Static):
     """A short status text (set with :meth:`show`)."""
 
+    _text: str | None = None
+
     def show(self, text: str) -> None:
-        self.update(text)
+        """Show ``text``; one line that never changes size, so no layout pass (the screen's is costly)."""
+        if text != self._text:
+            self._text = text
+            self.update(text, layout=False)
