@@ -12,12 +12,11 @@ from typing import ClassVar
 
 import msgspec
 from rich.segment import Segment
-from rich.style import Style
 from textual.geometry import Size
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ...control.messages import ControlEvent
+from .line_view import LineView
 
 __all__ = ["FrameLog", "format_event"]
 
@@ -34,10 +33,11 @@ def format_event(event: ControlEvent) -> str:
     return f"{at} · {event.kind:<8} {extra}"
 
 
-class FrameLog(ScrollView, can_focus=True):
+class FrameLog(LineView, can_focus=True):
     """The frames of one station, newest last; follows the end unless paused."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"frame-log--in", "frame-log--out", "frame-log--match", "frame-log--other"}
+    STYLE_PREFIX: ClassVar[str] = "frame-log"
 
     def __init__(self, limit: int = 5000, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -46,7 +46,6 @@ class FrameLog(ScrollView, can_focus=True):
         self.search = ""
         self._shown: list[tuple[str, str]] = []
         self._dirty = False
-        self._styles: dict[str, Style] = {}
         self.text_width = 0
 
     def add(self, event: ControlEvent) -> None:
@@ -85,16 +84,6 @@ class FrameLog(ScrollView, can_focus=True):
         if at_end and not self.paused:
             self.scroll_end(animate=False, immediate=True)
         self.refresh()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles = {}
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"frame-log--{name}", partial=True)
-        return style
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset

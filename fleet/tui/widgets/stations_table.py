@@ -11,14 +11,13 @@ import time
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..model import COLUMNS, STATES, StationTableModel
+from .line_view import CursorLines
 
 __all__ = ["StationsTable"]
 
@@ -32,8 +31,10 @@ def _fit(text: str, width: int, right: bool) -> str:
     return text.rjust(width) if right else text.ljust(width)
 
 
-class StationsTable(ScrollView, can_focus=True):
+class StationsTable(CursorLines, can_focus=True):
     """The stations, one line each; ``enter`` opens the station under the cursor."""
+
+    STYLE_PREFIX: ClassVar[str] = "stations-table"
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "stations-table--header",
@@ -42,15 +43,7 @@ class StationsTable(ScrollView, can_focus=True):
         *(f"stations-table--{state}" for state in STATES),
     }
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "page(-1)", "page up", show=False),
-        Binding("pagedown", "page(1)", "page down", show=False),
-        Binding("home", "jump(0)", "first", show=False),
-        Binding("end", "jump(-1)", "last", show=False),
-        Binding("enter", "select", "open", show=True),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "open", show=True)]
 
     class Selected(Message):
         """The user opened a station (``enter``)."""
@@ -63,9 +56,7 @@ class StationsTable(ScrollView, can_focus=True):
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.model = model
-        self.cursor = 0
         self.selected_id: str | None = None
-        self._styles: dict[str, Style] = {}
         self.last_render_ms = 0.0
 
     # ---------------------------------------------------------------- data
@@ -99,31 +90,14 @@ class StationsTable(ScrollView, can_focus=True):
 
     # -------------------------------------------------------------- actions
 
-    def _move_to(self, index: int) -> None:
-        view = self.model.view
-        if not view:
-            return
-        self.cursor = max(0, min(index, len(view) - 1))
-        self.selected_id = view[self.cursor].id
-        self._scroll_cursor_into_view()
-        self.refresh()
+    def _row_count(self) -> int:
+        return len(self.model.view)
 
-    def _scroll_cursor_into_view(self) -> None:
-        visible = max(1, self.size.height - 1)
-        top = int(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False)
+    def _cursor_moved(self) -> None:
+        self.selected_id = self.model.view[self.cursor].id
 
-    def action_cursor(self, step: int) -> None:
-        self._move_to(self.cursor + step)
-
-    def action_page(self, step: int) -> None:
-        self._move_to(self.cursor + step * max(1, self.size.height - 2))
-
-    def action_jump(self, index: int) -> None:
-        self._move_to(index if index >= 0 else len(self.model.view) - 1)
+    def _view_height(self) -> int:
+        return self.size.height
 
     def action_select(self) -> None:
         current = self.current_id
@@ -131,23 +105,6 @@ class StationsTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(current))
 
     # -------------------------------------------------------------- drawing
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles = {}
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"stations-table--{name}", partial=True)
-        return style
-
-    def _base_style(self) -> Style:
-        """The widget's own style (``rich_style`` walks the ancestors: once per style update, not per line)."""
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
 
     def render_lines_timed(self) -> float:
         """Render every visible line once; return the time it took in ms (for measurements)."""

@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.segment import Segment
-from rich.style import Style
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from .line_view import CursorLines
 
 __all__ = ["VirtualTable"]
 
@@ -30,11 +30,12 @@ def _fit(text: str, width: int) -> str:
     return text.ljust(width)
 
 
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(CursorLines, can_focus=True):
     """Rows of text under a header of ``columns`` ((title, width) pairs; the last one takes
     what is left). ``enter`` posts :class:`VirtualTable.Selected` with the row's first cell."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"virtual-table--header", "virtual-table--cursor"}
+    STYLE_PREFIX: ClassVar[str] = "virtual-table"
 
     DEFAULT_CSS = """
     VirtualTable { background: $surface; }
@@ -43,15 +44,7 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable:blur > .virtual-table--cursor { background: $block-cursor-blurred-background; }
     """
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "cursor(-1)", "up", show=False),
-        Binding("down", "cursor(1)", "down", show=False),
-        Binding("pageup", "page(-1)", "page up", show=False),
-        Binding("pagedown", "page(1)", "page down", show=False),
-        Binding("home", "jump(0)", "first", show=False),
-        Binding("end", "jump(-1)", "last", show=False),
-        Binding("enter", "select", "open", show=False),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select", "open", show=False)]
 
     class Selected(Message):
         """The user chose a row (``enter``): ``key`` is its first cell."""
@@ -70,10 +63,8 @@ class VirtualTable(ScrollView, can_focus=True):
         super().__init__(name=name, id=id, classes=classes)
         self.columns = list(columns)
         self.rows: list[tuple[str, ...]] = []
-        self.cursor = 0
         self.selected_key: str | None = None
         self._widths = [width for _, width in self.columns]
-        self._styles: dict[str, Style] = {}
 
     # ---------------------------------------------------------------- data
 
@@ -104,30 +95,11 @@ class VirtualTable(ScrollView, can_focus=True):
 
     # -------------------------------------------------------------- actions
 
-    def _move_to(self, index: int) -> None:
-        if not self.rows:
-            return
-        self.cursor = max(0, min(index, len(self.rows) - 1))
+    def _row_count(self) -> int:
+        return len(self.rows)
+
+    def _cursor_moved(self) -> None:
         self.selected_key = self.current_key
-        self._scroll_cursor_into_view()
-        self.refresh()
-
-    def _scroll_cursor_into_view(self) -> None:
-        visible = max(1, self.scrollable_content_region.height - 1)
-        top = int(self.scroll_y)
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False)
-        elif self.cursor >= top + visible:
-            self.scroll_to(y=self.cursor - visible + 1, animate=False)
-
-    def action_cursor(self, step: int) -> None:
-        self._move_to(self.cursor + step)
-
-    def action_page(self, step: int) -> None:
-        self._move_to(self.cursor + step * max(1, self.scrollable_content_region.height - 2))
-
-    def action_jump(self, index: int) -> None:
-        self._move_to(index if index >= 0 else len(self.rows) - 1)
 
     def action_select(self) -> None:
         key = self.current_key
@@ -135,23 +107,6 @@ class VirtualTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self, key))
 
     # -------------------------------------------------------------- drawing
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles = {}
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"virtual-table--{name}", partial=True)
-        return style
-
-    def _base_style(self) -> Style:
-        """The widget's own style (``rich_style`` walks the ancestors: once per style update, not per line)."""
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
 
     def _line(self, cells: Sequence[str], width: int) -> str:
         widths = self._widths
