@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 import trio
+from fleet_runs import controlled_run
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.station import Station
-from fleet.actors.supervisor import RunOptions, run_fleet
+from fleet.actors.supervisor import RunOptions
 from fleet.control import ControlRequestError, LocalBackend, open_trio_client, serve_control
 from fleet.control.client import TrioControlClient
 from fleet.control.messages import FaultResult
@@ -258,30 +259,11 @@ class Run:
 @asynccontextmanager
 async def fleet_run(tmp_path: Path, count: int, *, csms: str | None = None, csms_workers: int = 1) -> AsyncIterator[Run]:
     plan = load_fleet(write_fleet(tmp_path, count, csms=csms))
-    stop = trio.Event()
-    urls: list[str] = []
-    listening = trio.Event()
-    reports: list[Report] = []
-
-    def on_control(url: str) -> None:
-        urls.append(url)
-        listening.set()
-
-    async def run() -> None:
-        options = RunOptions(workers=2, csms_workers=csms_workers, control_port=0, stop_timeout=10)
-        reports.append(await run_fleet(plan, options, stop_event=stop, on_control=on_control, status_interval=0.2))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        with trio.fail_after(20):
-            await listening.wait()
-        async with open_trio_client(urls[0]) as client:
-            fleet = Run(client)
-            await fleet.until_available(count)
-            try:
-                yield fleet
-            finally:
-                stop.set()
+    options = RunOptions(workers=2, csms_workers=csms_workers, control_port=0, stop_timeout=10)
+    async with controlled_run(plan, options) as (url, reports), open_trio_client(url) as client:
+        fleet = Run(client)
+        await fleet.until_available(count)
+        yield fleet
     fleet.report = reports[0]
 
 

@@ -22,6 +22,7 @@ import msgspec
 import pytest
 import trio
 import trio.testing
+from fleet_runs import controlled_run
 from trio_websocket import open_websocket_url
 
 from fleet.actors.supervisor import RunOptions, run_fleet
@@ -125,33 +126,15 @@ async def running_fleet(tmp_path: Path, count: int = 20, *, workers: int = 2, cs
                         csms_workers: int = 1, control_port: int = 0,
                         control_fallback: bool = False) -> AsyncIterator[Run]:
     plan = load_fleet(write_fleet(tmp_path, count, csms=csms))
-    stop = trio.Event()
-    urls: list[str] = []
-    listening = trio.Event()
-    reports: list[Report] = []
-
-    def on_control(url: str) -> None:
-        urls.append(url)
-        listening.set()
-
-    async def run() -> None:
-        options = RunOptions(workers=workers, csms_workers=csms_workers, control_port=control_port,
-                             control_fallback=control_fallback, stop_timeout=10)
-        reports.append(await run_fleet(plan, options, stop_event=stop, on_control=on_control, status_interval=0.2))
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run)
-        with trio.fail_after(20):
-            await listening.wait()
-        assert urls[0].startswith("ws://127.0.0.1:")
-        async with open_trio_client(urls[0]) as client:
-            fleet = Run(client, urls[0])
+    options = RunOptions(workers=workers, csms_workers=csms_workers, control_port=control_port,
+                         control_fallback=control_fallback, stop_timeout=10)
+    async with controlled_run(plan, options) as (url, reports):
+        assert url.startswith("ws://127.0.0.1:")
+        async with open_trio_client(url) as client:
+            fleet = Run(client, url)
             await fleet.until(lambda s: s.states.get("available", 0) == count and s.phase == "running",
                               "every station accepted", 20)
-            try:
-                yield fleet
-            finally:
-                stop.set()
+            yield fleet
     fleet.report = reports[0]
 
 
