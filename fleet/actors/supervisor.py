@@ -50,6 +50,8 @@ logger = logging.getLogger("fleet.run")
 
 #: Station ids listed per boot status in the report (the counts are complete).
 BOOT_IDS_SHOWN = 1000
+#: How long the stop waits for a last count of the stations online after a CSMS restart.
+RECOVERY_SETTLE_TIMEOUT = 5.0
 
 
 class RunOptions(msgspec.Struct, frozen=True):
@@ -354,6 +356,8 @@ async def run_fleet(
                 break
 
         # 4. Stop stations first (transactions end, sockets close), then the CSMS.
+        with trio.move_on_after(RECOVERY_SETTLE_TIMEOUT):
+            await backend.settle_recoveries()
         status.phase = "stopping"
         final_states = dict(refresh().states)
         if on_status is not None:

@@ -475,6 +475,7 @@ class FleetBackend:
         #: every CSMS restart (scheduled or by command): when, how long, and how long the
         #: fleet took to be back (``fleet_back_after_s``: ``None`` until it is)
         self.restarts: list[dict[str, Any]] = []
+        self._recoveries: list[tuple[dict[str, Any], RecoveryClock]] = []
         self._restarting_until = -math.inf
 
     @property
@@ -936,16 +937,29 @@ class FleetBackend:
     async def _time_recovery(self, record: dict[str, Any], back_at: float, before: int) -> None:
         clock = RecoveryClock()
         clock.outage(back_at, before)
+        self._recoveries.append((record, clock))
         while clock.recovery is None and self.status.phase not in ("stopping", "done"):
             online = await self.online()
             if online is not None:
-                clock.observe(trio.current_time(), online)
-                record["lowest_online"] = clock.lowest
+                self._observe_recovery(record, clock, online)
             if clock.recovery is None:
                 await trio.sleep(RECOVERY_POLL)
+
+    @staticmethod
+    def _observe_recovery(record: dict[str, Any], clock: RecoveryClock, online: int) -> None:
+        clock.observe(trio.current_time(), online)
+        record["lowest_online"] = clock.lowest
         if clock.recovery is not None:
             record["fleet_back_after_s"] = round(clock.recovery, 2)
             record["online_after"] = clock.expected
+
+    async def settle_recoveries(self) -> None:
+        """One last look for the restarts whose fleet is not back yet, before the run
+        stops its stations (a fleet back between two polls still gets its figure)."""
+        pending = [(record, clock) for record, clock in self._recoveries if clock.recovery is None]
+        if pending and (online := await self.online()) is not None:
+            for record, clock in pending:
+                self._observe_recovery(record, clock, online)
 
     async def set_boot_status(self, status: str | None, station_ids: list[str] | None = None) -> FaultResult:
         self._csms()

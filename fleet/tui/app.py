@@ -23,10 +23,12 @@ import gc
 import time
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, ClassVar
 
 from textual.app import App, ScreenStackError
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from ..control.client import ControlClient, ControlConnectionError, ControlRequestError
@@ -193,8 +195,11 @@ class FleetDashboard(App[int]):
             return None
 
     def _redraw(self) -> None:
-        refresh = getattr(self._current_screen(), "refresh_model", None)
-        if refresh is not None:
+        screen = self._current_screen()
+        refresh = getattr(screen, "refresh_model", None)
+        if refresh is None or screen is None or not screen.is_mounted:
+            return
+        with suppress(NoMatches):  # the screen is composing or being torn down: nothing to show yet
             refresh(self.model)
 
     async def _route_events(self, client: ControlClient) -> None:
