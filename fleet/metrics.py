@@ -189,6 +189,8 @@ class Metrics:
         self.failed = 0
         #: While set, every call is also recorded here: the steady-state window of a run.
         self.steady: Metrics | None = None
+        #: Our calls since the last :meth:`take_recent` (the live summary's p99).
+        self._recent = new_histogram()
 
     # ConnectionObserver -------------------------------------------------------
 
@@ -199,6 +201,8 @@ class Metrics:
             histogram = self._histograms[key] = new_histogram()
         micros = int(latency * 1_000_000)
         histogram.record_value(micros if micros >= LOWEST_US else LOWEST_US)
+        if outgoing:
+            self._recent.record_value(micros if micros >= LOWEST_US else LOWEST_US)
         self.completed += 1
         if self.steady is not None:
             self.steady.call_completed(action, outgoing, latency)
@@ -260,6 +264,14 @@ class Metrics:
             handshake_failures=dict(self.handshake_failures),
             boot_histogram=encode_histogram(self.boot) if self.boot.get_total_count() else "",
         )
+
+    def take_recent(self) -> str:
+        """The round trips of our calls since the last call, encoded (``""`` if none), and start anew."""
+        recent = self._recent
+        if not recent.get_total_count():
+            return ""
+        self._recent = new_histogram()
+        return encode_histogram(recent)
 
     def live(self) -> dict[str, Any]:
         """Cheap running totals for a status line."""

@@ -83,7 +83,8 @@ async def run_station_worker(
             states, connection_counters = _counts(stations)
             peak = max(peak, rss_bytes())
             await wire.send(Status(index=index, role="stations", states=states, started=len(stations),
-                                   total=len(specs), metrics={**metrics.live(), **connection_counters}, rss=peak))
+                                   total=len(specs), metrics={**metrics.live(), **connection_counters}, rss=peak,
+                                   extra={"recent": metrics.take_recent()}))
             await trio.sleep(STATUS_INTERVAL)
 
     async with trio.open_nursery() as nursery:

@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +39,7 @@ from ..control.backend import ControlError
 from ..control.fleet_backend import FleetBackend, WorkerLink
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
-from ..metrics import MetricsSnapshot
+from ..metrics import MetricsSnapshot, new_histogram
 from ..report import Report
 from ..thresholds import Threshold, evaluate
 from ..wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
@@ -52,6 +53,8 @@ logger = logging.getLogger("fleet.run")
 BOOT_IDS_SHOWN = 1000
 #: How long the stop waits for a last count of the stations online after a CSMS restart.
 RECOVERY_SETTLE_TIMEOUT = 5.0
+#: Seconds of calls behind the live p99 (the workers report theirs once a second).
+LIVE_WINDOW = 5.0
 
 
 class RunOptions(msgspec.Struct, frozen=True):
@@ -104,6 +107,9 @@ class FleetStatus(msgspec.Struct):
         rss: resident memory per process (``"stations/0"``, ``"csms/0"``, ``"supervisor"``).
         elapsed: seconds since the start.
         csms_urls: where the stations connect.
+        recent_p99_ms: p99 round trip of the fleet's calls over the last
+            :data:`LIVE_WINDOW` seconds (``None`` without calls).
+        recent_calls: calls answered over that window.
     """
 
     phase: str = "starting"
@@ -117,6 +123,8 @@ class FleetStatus(msgspec.Struct):
     rss: dict[str, int] = {}
     elapsed: float = 0.0
     csms_urls: list[str] = []
+    recent_p99_ms: float | None = None
+    recent_calls: int = 0
 
 
 def pick_port(host: str = "127.0.0.1") -> int:
@@ -220,6 +228,8 @@ async def run_fleet(
                     link.deliver(message)
                 elif isinstance(message, Status):
                     worker.status = message
+                    if message.extra.get("recent"):
+                        recent.append((time.monotonic(), message.extra["recent"]))
                     worker.peak_rss = max(worker.peak_rss, message.rss)
                 elif isinstance(message, Final_):
                     worker.final = message
@@ -234,6 +244,24 @@ async def run_fleet(
             "--control", f"127.0.0.1:{control_port}", "--role", worker.role, "--index", str(worker.index),
         ]
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
+
+    recent: deque[tuple[float, str]] = deque()  # (when, encoded histogram) from the workers' reports
+    recent_newest: tuple[float, str] | None = None  # the report the live p99 was last computed with
+
+    def refresh_recent() -> None:
+        nonlocal recent_newest
+        while recent and recent[0][0] < time.monotonic() - LIVE_WINDOW:
+            recent.popleft()
+        newest = recent[-1] if recent else None
+        if newest is recent_newest:
+            return
+        recent_newest = newest
+        window = new_histogram()
+        for _, encoded in recent:
+            window.decode_and_add(encoded)
+        calls = window.get_total_count()
+        status.recent_calls = calls
+        status.recent_p99_ms = window.get_value_at_percentile(99.0) / 1000 if calls else None
 
     def refresh() -> FleetStatus:
         states: dict[str, int] = {}
@@ -262,6 +290,7 @@ async def run_fleet(
         status.completed, status.failed, status.csms_connected, status.rss = completed, failed, connected, rss
         status.elapsed = time.monotonic() - started_at
         status.csms_urls = csms_urls
+        refresh_recent()
         return status
 
     backend = FleetBackend(plan, shard=options.shard, workers=workers_n, csms_workers=len(csms_workers),

@@ -127,8 +127,9 @@ class _Progress:
         self.last_line, self.last_completed, self.last_elapsed = status.elapsed, status.completed, status.elapsed
         by_state = " ".join(f"{k}={v:,}" for k, v in sorted(states.items()))
         prefix = "\r\n" if self.tty else ""
-        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | {rate:,.0f} calls/s | "
-              f"errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}", flush=True)
+        p99 = f"p99 {status.recent_p99_ms:,.1f} ms" if status.recent_p99_ms is not None else "p99 -"
+        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | {rate:,.0f} calls/s "
+              f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}", flush=True)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -50,8 +50,13 @@ async def test_a_few_hundred_stations_with_transactions_match_what_the_csms_reco
     plan = load_fleet(write_fleet(tmp_path, 300))
     thresholds = [parse_threshold("errors==0"), parse_threshold("BootNotification.count>=300"),
                   parse_threshold("p99<0.001ms")]
-    report = await run_fleet(plan, RunOptions(workers=2, thresholds=thresholds))
+    live: list[tuple[int, float | None, int]] = []
+    report = await run_fleet(plan, RunOptions(workers=2, thresholds=thresholds),
+                             on_status=lambda s: live.append((s.recent_calls, s.recent_p99_ms, s.completed)))
     assert report.fleet["stations"] == 300 and report.fleet["workers"] == 2
+    # The live summary's p99 covers the calls of the last seconds of both workers (never more than so far).
+    assert any(calls > 0 and p99 is not None and p99 > 0 for calls, p99, _ in live), live
+    assert all(calls <= completed for calls, _, completed in live), live
     assert report.fleet["workers_without_final_report"] == []
     assert sum(report.stations.values()) == 300
     # Every call the fleet made and got answered is a call the CSMS received, action by action.
