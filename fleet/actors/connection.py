@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -32,7 +33,7 @@ from ..ocpp import (
 from ..ocpp_log import OcppLog
 from .hub import EventHub
 
-__all__ = ["CallContext", "ConnectionObserver", "Handler", "OcppConnection"]
+__all__ = ["CallContext", "ConnectionObserver", "Handler", "OcppConnection", "ping_phase"]
 
 logger = logging.getLogger("fleet.connection")
 
@@ -72,6 +73,13 @@ class ConnectionObserver(Protocol):
 
     def violation(self, code: str) -> None:
         """The peer sent an invalid frame."""
+
+
+def ping_phase(station_id: str) -> float:
+    """When in its first interval a connection sends its first websocket ping, in (0, 1],
+    fixed by the station id: connections opened together (a ramp, a mass reconnect) then
+    do not ping in step for the rest of their lives."""
+    return (zlib.crc32(station_id.encode()) % 1000 + 1) / 1000
 
 
 class _Waiter:
@@ -362,8 +370,10 @@ class OcppConnection:
             await self._flush()
 
     async def _keep_alive(self, interval: float) -> None:
+        delay = interval * ping_phase(self.station_id)
         while True:
-            await trio.sleep(interval)
+            await trio.sleep(delay)
+            delay = interval
             with trio.move_on_after(interval) as scope:
                 try:
                     await self.websocket.ping()

@@ -20,6 +20,7 @@ import pytest
 import trio
 from station_helpers import TestCsms, minimal, now, open_test_csms
 
+from fleet.actors.connection import ping_phase
 from fleet.actors.station import Station, backoff_base, backoff_delay, open_station
 from fleet.actors.station_handlers import CSMS_INITIATED, HANDLERS, STATION_INITIATED
 from fleet.events import OcppMessage
@@ -109,6 +110,13 @@ def test_backoff_doubles_up_to_repeat_times_then_stays() -> None:
         delay = backoff_delay(attempt, 2, 2, 3, rng)
         assert backoff_base(attempt, 2, 2) <= delay <= backoff_base(attempt, 2, 2) + 3
     assert backoff_delay(1, 2, 2, 0, rng) == 4.0
+
+
+def test_pings_of_stations_connected_together_are_spread_over_the_interval() -> None:
+    phases = [ping_phase(f"CS{i:06d}") for i in range(5000)]
+    assert all(0 < p <= 1 for p in phases) and ping_phase("CS000001") == phases[1]  # fixed by the id
+    per_tenth = [sum(1 for p in phases if k / 10 < p <= (k + 1) / 10) for k in range(10)]
+    assert min(per_tenth) > 400 and max(per_tenth) < 600, per_tenth  # about 500 in each tenth
 
 
 def test_same_seed_same_random_choices() -> None:
