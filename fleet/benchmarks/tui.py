@@ -30,7 +30,6 @@ import asyncio
 import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -400,12 +399,12 @@ def run_tui_benchmark(config: TuiConfig) -> TuiResult:
     Raises:
         TuiBenchError: the fleet did not come up or did not boot in time.
     """
-    from ..commands.run import _wait_for_control, stop_child
+    from ..commands.run import _wait_for_control, spawn_run, stop_child
 
     argv = fleet_command(config.stations, config.fleet, workers=config.workers, csms_workers=config.csms_workers)
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        child = spawn_run(argv, out, err)
         try:
             url = _wait_for_control(child, out, 60.0)
             if url is None:

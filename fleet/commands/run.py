@@ -33,6 +33,12 @@ EXAMPLE = "fleet run profiles/mixed-fleet.toml --stations 2000 --duration 60 --t
 DEMO_FLEET = "demo-fleet.toml"
 
 
+#: How much lower the run behind a dashboard is scheduled than the dashboard (``nice``): with
+#: both on one machine, a key press then gets a core at once, even from a fleet that keeps
+#: every core busy; the fleet loses only the few milliseconds the dashboard needs.
+RUN_NICENESS = 10
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fleet", nargs="?", metavar="FLEET_OR_PROFILE",
                         help=f"a fleet file or a station profile (default: the shipped {DEMO_FLEET})")
@@ -59,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prometheus", metavar="HOST:PORT",
                         help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
+    parser.add_argument("--nice", type=int, default=0, metavar="N",
+                        help=f"run the fleet's processes at this lower scheduling priority (as nice(1); --tui: at "
+                             f"least {RUN_NICENESS}, so the dashboard stays quick on a busy machine)")
     parser.add_argument("--tui", action="store_true",
                         help="watch and drive the run in the terminal dashboard (the run goes to its own "
                              "processes; quitting the dashboard stops it and prints the summary)")
@@ -155,6 +164,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if args.tui:
         return _run_with_dashboard(args, control.token if control is not None else None)
+    if args.nice > 0 and hasattr(os, "nice"):
+        os.nice(args.nice)  # (the worker processes inherit it)
     prometheus = None
     if args.prometheus:
         host, _, port = args.prometheus.rpartition(":")
@@ -222,7 +233,8 @@ def child_argv(args: argparse.Namespace) -> list[str]:
     if args.heartbeat_interval:
         argv += ["--heartbeat-interval", str(args.heartbeat_interval)]
     port = args.control_port if args.control_port is not None else 0
-    return [*argv, "--quiet", "--control-host", args.control_host, "--control-port", str(port)]
+    return [*argv, "--quiet", "--control-host", args.control_host, "--control-port", str(port),
+            "--nice", str(max(args.nice, RUN_NICENESS))]
 
 
 def _read(file: IO[str]) -> str:
@@ -277,12 +289,17 @@ def run_dashboard_app(url: str, token: str | None, child: subprocess.Popen[Any])
     return RunDashboard(url, token)
 
 
+def spawn_run(argv: list[str], out: IO[str], err: IO[str], env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
+    """Start the ``fleet run`` behind a dashboard (``argv`` from :func:`child_argv`)."""
+    return subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+
+
 def _run_with_dashboard(args: argparse.Namespace, token: str | None) -> int:
     env = dict(os.environ)
     if token:
         env[TOKEN_ENV] = token  # not on the command line, where `ps` shows it
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(child_argv(args), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        child = spawn_run(child_argv(args), out, err, env)
         url = None
         try:
             url = _wait_for_control(child, out, STARTUP_TIMEOUT)

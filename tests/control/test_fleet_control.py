@@ -9,6 +9,7 @@ profile run no automatic sessions, so what they do is what the test tells them.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -417,7 +418,7 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
     assert args.tui
     argv = run_command.child_argv(args)
     assert argv[1:4] == ["-m", "fleet", "run"] and "--quiet" in argv and "--tui" not in argv
-    assert argv[-2:] == ["--control-port", "0"]
+    assert argv[-4:] == ["--control-port", "0", "--nice", str(run_command.RUN_NICENESS)]
     seen: dict[str, Any] = {}
 
     class Attached:
@@ -431,6 +432,8 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
                         while (await client.request("snapshot", rows=False)).states.get("available", 0) < 4:
                             await trio.sleep(0.1)
                     seen["rows"] = [r.id for r in (await client.request("snapshot")).rows]
+                    # the run is scheduled below the dashboard
+                    seen["nice"] = os.getpriority(os.PRIO_PROCESS, seen["child"].pid) - os.getpriority(os.PRIO_PROCESS, 0)
 
             trio.run(look)
 
@@ -438,6 +441,7 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
     code = run_command.main(args)
     out = capsys.readouterr().out
     assert seen["rows"] == ["T0000", "T0001", "T0002", "T0003"]
+    assert seen["nice"] == min(run_command.RUN_NICENESS, 19 - os.getpriority(os.PRIO_PROCESS, 0))
     assert seen["child"].returncode == 0 and code == 0
     assert re.match(r"ws://127\.0\.0\.1:\d+/", seen["url"])
     assert "control on" not in out and "round trip of the calls the fleet made" in out and "report written to" in out
