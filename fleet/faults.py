@@ -349,14 +349,14 @@ def boot_statuses(stations: Iterable[tuple[str, int | None, FaultSpec]]) -> dict
 
 
 async def abort_websocket(websocket: Any) -> None:
-    """Drop a trio-websocket connection abruptly, as when a link dies: the TCP connection
+    """Drop a websocket connection abruptly, as when a link dies: the TCP connection
     is reset (SO_LINGER 0) with no websocket close handshake. Either end may do it (a
     station's connection, or the CSMS's connection of a station); a :class:`FaultyWebSocket`
     is unwrapped. The peer sees a reset; this end's reader sees the connection closed."""
     if isinstance(websocket, FaultyWebSocket):
         websocket.aborted = True
         websocket = websocket.websocket
-    stream = getattr(websocket, "_stream", None)  # trio-websocket's transport
+    stream = getattr(websocket, "stream", None)  # the websocket's byte stream
     transport = getattr(stream, "transport_stream", stream)  # under TLS: the TCP stream
     sock = getattr(transport, "socket", None)
     if sock is not None:

@@ -1,4 +1,4 @@
-"""The websocket edge of fleet: OCPP-J handshakes over trio-websocket.
+"""The websocket edge of fleet: OCPP-J handshakes (websockets from :mod:`fleet.websocket`).
 
 Server side (:func:`serve_ocpp`): stations connect at ``<path>/<stationId>``
 (case-insensitive path, optional trailing slash, anything else gets 404); the
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 import socket
 import ssl
@@ -23,18 +24,20 @@ import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import trio
-from trio_websocket import (
-    ConnectionRejected,
-    HandshakeError,
-    WebSocketConnection,
-    WebSocketRequest,
-    WebSocketServer,
-    connect_websocket_url,
-)
 
 from .ocpp import VERSIONS, ProtocolVersion, select_subprotocol
+from .websocket import (
+    ConnectionClosed,
+    HandshakeError,
+    HandshakeRequest,
+    Rejected,
+    WebSocket,
+    client_handshake,
+    server_handshake,
+)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -73,7 +76,7 @@ class Accepted:
 
     station_id: str
     version: ProtocolVersion
-    websocket: WebSocketConnection
+    websocket: WebSocket
     remote: str
 
 
@@ -153,7 +156,7 @@ def client_ssl_context(
 AuthCheck = Callable[[str], str | None]
 
 
-def _header(request: WebSocketRequest, name: bytes) -> str | None:
+def _header(request: HandshakeRequest, name: bytes) -> str | None:
     for key, value in request.headers:
         if key.lower() == name:
             return value.decode("latin-1")
@@ -197,7 +200,15 @@ async def serve_ocpp(
         if on_refused is not None:
             on_refused(status, who)
 
-    async def handle(request: WebSocketRequest) -> None:
+    async def handle(stream: trio.abc.Stream) -> None:
+        with trio.move_on_after(HANDSHAKE_TIMEOUT) as waited:
+            request = await server_handshake(stream, max_message_size=max_message_size)
+        if waited.cancelled_caught:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            return
+        if request is None:
+            return
         station_id = station_id_from_path(request.path, path)
         if station_id is None:
             refused(404, request.path)
@@ -227,23 +238,26 @@ async def serve_ocpp(
             return
         websocket = await request.accept(subprotocol=version.subprotocol)
         try:
-            await on_station(Accepted(station_id, version, websocket, _remote(websocket)))
+            await on_station(Accepted(station_id, version, websocket, websocket.remote))
         finally:
             with trio.CancelScope(shield=True), trio.move_on_after(2):
                 await websocket.aclose()
+            await websocket.abort()  # (the stream is closed even if the closing handshake timed out)
 
-    listeners = await open_listeners(host, port, ssl_context=ssl_context, reuse_port=reuse_port)
-    server = WebSocketServer(
-        handle,
-        listeners,
-        handler_nursery=handler_nursery,
-        max_message_size=max_message_size,
-        connect_timeout=HANDSHAKE_TIMEOUT,
-        disconnect_timeout=5,
-    )
+    async def handle_safely(stream: trio.abc.Stream) -> None:
+        try:
+            await handle(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, ConnectionClosed, OSError, ssl.SSLError):
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+
+    listeners: list[Any] = list(await open_listeners(host, port, ssl_context=ssl_context, reuse_port=reuse_port))
+    bound = getattr(listeners[0], "transport_listener", listeners[0])
     async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        task_status.started(server.port)
+        nursery.start_soon(
+            functools.partial(trio.serve_listeners, handle_safely, listeners, handler_nursery=handler_nursery)
+        )
+        task_status.started(bound.socket.getsockname()[1])
 
 
 async def open_listeners(
@@ -271,14 +285,6 @@ async def open_listeners(
     return [trio.SSLListener(listener, ssl_context, https_compatible=True)]
 
 
-def _remote(websocket: WebSocketConnection) -> str:
-    try:
-        remote = websocket.remote
-    except OSError:  # the peer is gone already (e.g. a reset right after the handshake)
-        return "?"
-    return str(getattr(remote, "address", remote))
-
-
 @asynccontextmanager
 async def open_station_websocket(
     csms_url: str,
@@ -289,7 +295,7 @@ async def open_station_websocket(
     subprotocols: tuple[str, ...] = tuple(VERSIONS),
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connect_timeout: float = HANDSHAKE_TIMEOUT,
-) -> AsyncIterator[tuple[WebSocketConnection, ProtocolVersion]]:
+) -> AsyncIterator[tuple[WebSocket, ProtocolVersion]]:
     """Connect a station to a CSMS; yield the websocket and the negotiated version.
 
     Raises:
@@ -297,48 +303,43 @@ async def open_station_websocket(
         OSError, trio.TooSlowError, HandshakeError: the connection could not be made.
     """
     url = station_url(csms_url, station_id)
-    if url.startswith("wss://") and ssl_context is None:
+    parts = urllib.parse.urlsplit(url)
+    secure = parts.scheme == "wss"
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError(f"not a ws:// or wss:// URL: {csms_url!r}")
+    if secure and ssl_context is None:
         ssl_context = client_ssl_context()
-    headers = [basic_auth_header(station_id, password)] if password is not None else None
-    try:
-        async with trio.open_nursery() as nursery:
-            # trio-websocket's own connect_timeout does not bound a server that accepts
-            # the TCP connection and never answers (or a TLS handshake that stalls).
-            try:
-                with trio.fail_after(connect_timeout):
-                    websocket = await connect_websocket_url(
-                        nursery,
-                        url,
-                        ssl_context,
-                        subprotocols=list(subprotocols),
-                        extra_headers=headers,
-                        max_message_size=max_message_size,
-                    )
-            except ConnectionRejected as error:
-                raise _refused(error) from None
-            try:
-                version = VERSIONS.get(websocket.subprotocol or "")
-                if version is None:
-                    raise HandshakeRefused(
-                        None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})"
-                    )
-                yield websocket, version
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(2):
-                    await websocket.aclose()
-                nursery.cancel_scope.cancel()
-    except BaseExceptionGroup as group:
-        # One failure inside the nursery: raise it as itself, so callers catch OSError & co.
-        if len(group.exceptions) != 1:
+    port = parts.port or (443 if secure else 80)
+    default_port = port == (443 if secure else 80)
+    host_header = parts.hostname if default_port else f"{parts.hostname}:{port}"
+    if ":" in parts.hostname:  # IPv6 literal
+        host_header = f"[{parts.hostname}]" if default_port else f"[{parts.hostname}]:{port}"
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = [basic_auth_header(station_id, password)] if password is not None else []
+    with trio.fail_after(connect_timeout):  # connect, TLS and the handshake: a server may stall in any
+        stream: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port)
+        try:
+            if secure:
+                assert ssl_context is not None
+                stream = trio.SSLStream(stream, ssl_context, server_hostname=parts.hostname, https_compatible=True)
+                await stream.do_handshake()
+            websocket = await client_handshake(stream, host=host_header, target=target, subprotocols=subprotocols,
+                                               extra_headers=headers, max_message_size=max_message_size)
+        except Rejected as error:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
+            raise HandshakeRefused(error.status_code,
+                                   f"the CSMS refused the connection: HTTP {error.status_code}") from None
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await stream.aclose()
             raise
-        only = group.exceptions[0]
-        if isinstance(only, ConnectionRejected):
-            raise _refused(only) from None
-        raise only from None
-    except ConnectionRejected as error:
-        raise _refused(error) from None
-
-
-def _refused(error: ConnectionRejected) -> HandshakeRefused:
-    return HandshakeRefused(error.status_code, f"the CSMS refused the connection: HTTP {error.status_code}")
-
+    try:
+        version = VERSIONS.get(websocket.subprotocol or "")
+        if version is None:
+            raise HandshakeRefused(None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})")
+        yield websocket, version
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(2):
+            await websocket.aclose()
+        await websocket.abort()

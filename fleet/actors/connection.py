@@ -16,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from ..events import FleetEvent, OcppMessage
 from ..ocpp import (
@@ -31,6 +30,7 @@ from ..ocpp import (
     Session,
 )
 from ..ocpp_log import OcppLog
+from ..websocket import ConnectionClosed, WebSocket
 from .hub import EventHub
 
 __all__ = ["CallContext", "ConnectionObserver", "Handler", "OcppConnection", "ping_phase"]
@@ -83,10 +83,11 @@ def ping_phase(station_id: str) -> float:
 
 
 class _Waiter:
-    __slots__ = ("done", "outcome")
+    __slots__ = ("done", "outcome", "taken")
 
     def __init__(self) -> None:
         self.done = trio.Event()
+        self.taken = trio.Event()  # the caller has run on after its outcome (or is gone)
         self.outcome: ResultReceived | CallFailed | None = None
 
 
@@ -111,7 +112,7 @@ class OcppConnection:
 
     def __init__(
         self,
-        websocket: WebSocketConnection,
+        websocket: WebSocket,
         session: Session,
         station_id: str,
         *,
@@ -202,12 +203,15 @@ class OcppConnection:
         )
         waiter = _Waiter()
         self._waiters[message_id] = waiter
-        if self.hub is not None and self.hub.active:
-            action_name = action or self.session.version.action_of.get(type(request), "?")
-            self._publish("out", "request", message_id, action_name, request, tag)
-        self._arm_timer()
-        await self._flush()
-        await waiter.done.wait()
+        try:
+            if self.hub is not None and self.hub.active:
+                action_name = action or self.session.version.action_of.get(type(request), "?")
+                self._publish("out", "request", message_id, action_name, request, tag)
+            self._arm_timer()
+            await self._flush()
+            await waiter.done.wait()
+        finally:
+            waiter.taken.set()  # (also when cancelled: the read loop must not wait for us)
         outcome = waiter.outcome
         if isinstance(outcome, ResultReceived):
             return outcome
@@ -243,6 +247,7 @@ class OcppConnection:
                 return
             if log is not None:
                 log.write(self.station_id, "in", text if isinstance(text, str) else text.decode(errors="replace"))
+            answered = None
             for event in session.receive_frame(text, trio.current_time()):
                 if type(event) is CallReceived:
                     self._on_call(event)
@@ -250,9 +255,14 @@ class OcppConnection:
                     if self.observer is not None:
                         self.observer.violation(str(event.code))
                 else:
-                    self._on_outcome(event)  # type: ignore[arg-type]
+                    answered = self._on_outcome(event)  # type: ignore[arg-type]
             self._arm_timer()
             await self._flush()
+            if answered is not None:
+                # Frames are handled in the order they came: the caller acts on its answer
+                # (e.g. a station drops the delivered event from its queue) before the
+                # next frame, which may ask about it, is read.
+                await answered.taken.wait()
 
     def _on_call(self, event: CallReceived) -> None:
         if self.hub is not None and self.hub.active:
@@ -315,7 +325,8 @@ class OcppConnection:
         if not self.session.closed:
             self.session.reply_exception(event.message_id, exc)
 
-    def _on_outcome(self, event: ResultReceived | CallFailed) -> None:
+    def _on_outcome(self, event: ResultReceived | CallFailed) -> _Waiter | None:
+        """Record the outcome of one of our calls and wake its caller (returned, if any)."""
         observer = self.observer
         if type(event) is ResultReceived:
             if observer is not None:
@@ -334,6 +345,7 @@ class OcppConnection:
         if waiter is not None:
             waiter.outcome = event
             waiter.done.set()
+        return waiter
 
     def _publish(self, direction: Any, kind: Any, message_id: str, action: str, payload: Any, tag: Any) -> None:
         assert self.hub is not None

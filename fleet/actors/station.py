@@ -42,7 +42,6 @@ from typing import Any, Final, Literal
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed, HandshakeError
 
 from ..events import Connected, Disconnected, FleetEvent
 from ..faults import FaultInjector, FaultSpec, abort_websocket
@@ -90,6 +89,7 @@ from ..ocpp.v201 import (
 from ..ocpp_log import OcppLog
 from ..profiles import StationProfile, draw, render_pattern, station_password
 from ..transport import HandshakeRefused, open_station_websocket
+from ..websocket import ConnectionClosed, HandshakeError
 from .connection import ConnectionObserver, Handler, OcppConnection
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
 from .hub import EventHub

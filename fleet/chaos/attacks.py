@@ -30,12 +30,12 @@ from typing import Any, Final
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from ..faults import MALFORMED_CLASSES, record_probe
 from ..ocpp import V201
 from ..ocpp.errors import ErrorCode
 from ..transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
+from ..websocket import ConnectionClosed, WebSocket
 from .malformed import (
     ANY_ERROR,
     CLOSED,
@@ -299,7 +299,7 @@ async def websocket_attack(
             await trio.sleep(0.05)
 
 
-async def _run_probe(websocket: WebSocketConnection, probe: Probe, timeout: float) -> ProbeRun:
+async def _run_probe(websocket: WebSocket, probe: Probe, timeout: float) -> ProbeRun:
     run = ProbeRun(probe)
     try:
         for frame in probe.frames:
@@ -372,7 +372,7 @@ class HostileCsms:
 
 
 class _HostileLink:
-    def __init__(self, owner: HostileCsms, websocket: WebSocketConnection, rng: random.Random) -> None:
+    def __init__(self, owner: HostileCsms, websocket: WebSocket, rng: random.Random) -> None:
         self.owner = owner
         self.websocket = websocket
         self.rng = rng
