@@ -1,0 +1,170 @@
+"""fleet.websocket over real loopback sockets: messages, large writes, pings, closes, refusals."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+
+from fleet.websocket import (
+    ConnectionClosed,
+    HandshakeRequest,
+    Rejected,
+    WebSocket,
+    client_handshake,
+    server_handshake,
+)
+
+LIMIT = 1024 * 1024
+Decide = Callable[[HandshakeRequest], Awaitable[WebSocket | None]]  # accept (or not) a handshake
+
+
+async def _accept(request: HandshakeRequest) -> WebSocket | None:
+    return await request.accept(subprotocol=request.proposed_subprotocols[0] if request.proposed_subprotocols else None)
+
+
+@asynccontextmanager
+async def pair(decide: Decide = _accept, *, limit: int = LIMIT) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
+    """A (client, server) pair of websockets over a real TCP connection on 127.0.0.1."""
+    accepted: trio.MemorySendChannel[WebSocket]
+    accepted, incoming = trio.open_memory_channel[WebSocket](1)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        request = await server_handshake(stream, max_message_size=limit)
+        assert request is not None
+        websocket = await decide(request)
+        if websocket is not None:
+            await accepted.send(websocket)
+            await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        client = await client_handshake(stream, host=f"127.0.0.1:{port}", target="/ocpp/CS1",
+                                        subprotocols=["ocpp2.0.1"], max_message_size=limit)
+        server = await incoming.receive()
+        yield client, server
+        await client.abort()
+        await server.abort()
+        nursery.cancel_scope.cancel()
+
+
+async def test_messages_both_ways_in_order_with_writes_larger_than_the_socket_buffer() -> None:
+    big = "x" * 600_000  # larger than the kernel's socket buffers: the writer must wait for the reader
+    async with pair() as (client, server):
+        assert client.subprotocol == server.subprotocol == "ocpp2.0.1" and server.path == "/ocpp/CS1"
+        received: list[str | bytes] = []
+
+        async def read(n: int) -> None:
+            for _ in range(n):
+                received.append(await server.get_message())
+
+        sent: list[str] = []
+
+        async def send(tag: str) -> None:
+            for i in range(3):
+                await client.send_message(f"{tag}{i}" + big)
+            sent.append(tag)
+
+        with trio.fail_after(20):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(send, "a")
+                nursery.start_soon(send, "b")  # a second sender queues behind the first
+                await trio.sleep(0.2)
+                assert sent == []  # both are blocked on the full socket now
+                nursery.start_soon(read, 6)
+            await client.send_message(b"\x00\xff")
+            assert await server.get_message() == b"\x00\xff"
+            await server.send_message("answer")
+            assert await client.get_message() == "answer"
+        assert sorted(str(m)[:2] for m in received) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+        assert all(len(m) == len(big) + 2 for m in received)
+        assert [m[:2] for m in received if str(m).startswith("a")] == ["a0", "a1", "a2"]  # each sender's order kept
+
+
+async def test_ping_is_answered_by_the_peers_reader() -> None:
+    async with pair() as (client, server), trio.open_nursery() as nursery:
+        nursery.start_soon(client.ping, b"p1")  # in flight: nobody reads at the server yet
+        await trio.sleep(0.1)
+        with pytest.raises(ValueError):
+            await client.ping(b"p1")  # the same payload twice at once
+        nursery.start_soon(server.get_message)  # the server's reader answers the ping
+        nursery.start_soon(client.get_message)  # ours receives the pong
+        with trio.fail_after(5):
+            await client.ping(b"p2")  # answers p1 as well
+            await server.ping()
+        nursery.cancel_scope.cancel()
+
+
+async def test_close_handshake_carries_code_and_reason_to_the_peer() -> None:
+    async with pair() as (client, server):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.aclose, 4000, "bye")
+            with pytest.raises(ConnectionClosed) as caught, trio.fail_after(5):
+                await server.get_message()
+        assert (caught.value.reason.code, caught.value.reason.reason) == (4000, "bye")
+        assert client.closed is not None and client.closed.code == 4000
+        with pytest.raises(ConnectionClosed):
+            await client.send_message("late")
+        with pytest.raises(ConnectionClosed):
+            await server.ping()
+
+
+async def test_a_message_over_the_limit_closes_with_1009() -> None:
+    async with pair(limit=1000) as (client, server):
+        await client.send_message("y" * 1001)
+        with pytest.raises(ConnectionClosed) as at_server, trio.fail_after(5):
+            await server.get_message()
+        with pytest.raises(ConnectionClosed) as at_client, trio.fail_after(5):
+            await client.get_message()
+    assert at_server.value.reason.code == 1009 and at_client.value.reason.code == 1009
+
+
+async def test_a_dropped_connection_is_1006_for_the_reader() -> None:
+    async with pair() as (client, server):
+        await client.stream.aclose()  # no websocket close: the TCP connection just ends
+        with pytest.raises(ConnectionClosed) as caught, trio.fail_after(5):
+            await server.get_message()
+        assert caught.value.reason.code == 1006
+        with pytest.raises(ConnectionClosed), trio.fail_after(5):
+            await client.send_message("after the socket closed")
+
+
+async def test_a_refused_handshake_gives_the_status_and_headers() -> None:
+    async def handle(stream: trio.SocketStream) -> None:
+        request = await server_handshake(stream, max_message_size=LIMIT)
+        assert request is not None and request.headers[0][0] == request.headers[0][0].lower()
+        await request.reject(401, extra_headers=[(b"www-authenticate", b'Basic realm="fleet"')], body=b"no\n")
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        with pytest.raises(Rejected) as caught, trio.fail_after(5):
+            await client_handshake(stream, host=f"127.0.0.1:{port}", target="/ocpp/CS1", max_message_size=LIMIT)
+        nursery.cancel_scope.cancel()
+    assert caught.value.status_code == 401
+    assert (b"www-authenticate", b'Basic realm="fleet"') in [(bytes(k).lower(), bytes(v)) for k, v in caught.value.headers]
+
+
+async def test_garbage_instead_of_a_handshake_gets_400_and_a_closed_stream() -> None:
+    results: list[HandshakeRequest | None] = []
+
+    async def handle(stream: trio.SocketStream) -> None:
+        results.append(await server_handshake(stream, max_message_size=LIMIT))
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+        stream = await trio.open_tcp_stream("127.0.0.1", listeners[0].socket.getsockname()[1])
+        await stream.send_all(b"\x16\x03\x01 not http at all\r\n\r\n")
+        answer = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(4096):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400")
+        nursery.cancel_scope.cancel()
+    assert results == [None]
