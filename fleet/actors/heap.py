@@ -13,8 +13,9 @@ CSMS processes — the latency spikes were exactly those pauses.
 
 The policy, for the whole life of a worker: the automatic collector is off; a
 task (:func:`collect_young`) collects the youngest generation every 50 ms (what
-was allocated since and is still alive: a few thousand objects, about a
-millisecond). What survives that is never collected again in a run: it is
+was allocated since and is still alive; measured in a station worker at 20,000
+stations: p50 0.1-2 ms, p99 up to 15 ms; a 20 ms period made them shorter but
+left the latency figures where they were). What survives that is never collected again in a run: it is
 stations, connections and suspended calls, freed by reference counting when
 they go. Collecting it too was tried: the middle generation every second took
 100-300 ms a time at 20,000 stations, since it holds every chain rebuilt in that
