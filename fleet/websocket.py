@@ -399,7 +399,11 @@ class WebSocket:
         for answered in self._pings.values():
             answered.set()
         with trio.CancelScope(shield=True):
-            await self.stream.aclose()
+            # (TLS says goodbye over the wire, and a peer that reads nothing could hold that forever)
+            with trio.move_on_after(CLOSE_TIMEOUT) as waited:
+                await self.stream.aclose()
+            if waited.cancelled_caught:
+                await trio.aclose_forcefully(self.stream)
 
 
 # ------------------------------------------------------------------ handshakes
