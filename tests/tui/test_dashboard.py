@@ -46,6 +46,7 @@ from fleet.metrics import Metrics
 from fleet.ocpp.v201 import ACTIONS
 from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile, load_profile
 from fleet.tui import FleetDashboard
+from fleet.tui.app import ROWS_AT_FULL_RATE, rows_interval
 from fleet.tui.model import Verdict, payload_skeleton, validate_payload
 from fleet.tui.screens import CommandForm, ComposerScreen, CsmsScreen, StationScreen, StationsScreen
 from fleet.tui.widgets import FrameLog, StationsTable
@@ -615,6 +616,11 @@ def test_every_action_skeleton_is_a_valid_request() -> None:
         assert isinstance(payload, dict)
     assert validate_payload("Nope", "{}")[0] is Verdict.UNKNOWN_ACTION
     assert validate_payload("Heartbeat", "[]")[0] is Verdict.INVALID
+
+
+def test_rows_of_large_fleets_are_pulled_less_often() -> None:
+    assert rows_interval(0.5, 2_000) == rows_interval(0.5, ROWS_AT_FULL_RATE) == 0.5
+    assert rows_interval(0.5, 20_000) == 1.0 and rows_interval(0.5, 40_000) == 2.0
 
 
 def test_tui_command_line() -> None:
