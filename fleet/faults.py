@@ -404,7 +404,7 @@ def csms_side_faults(spec: FaultSpec) -> list[str]:
 
 
 class FaultyWebSocket:
-    """A station's websocket with fault-injection powers (wraps a trio-websocket connection).
+    """A station's websocket with fault-injection powers (wraps a :class:`~fleet.websocket.WebSocket`).
 
     It is what the station's :class:`~fleet.actors.connection.OcppConnection` reads and
     writes; besides passing messages through it can drop the link abruptly (TCP reset,

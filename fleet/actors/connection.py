@@ -95,7 +95,7 @@ class OcppConnection:
     """Runs a session over a websocket until it closes.
 
     Args:
-        websocket: an open trio-websocket connection.
+        websocket: an open :class:`~fleet.websocket.WebSocket`.
         session: the session for it (fresh, owned from now on by this object).
         station_id: the station this connection belongs to.
         handlers: action -> handler for the peer's CALLs; read at each CALL, so the
