@@ -164,7 +164,8 @@ async def _charge(fleet: Fleet, station_id: str, id_token: str = "TAG-1") -> Tra
     """Plug a vehicle in and start a transaction; return it as the CSMS recorded it."""
     await fleet.request("plug", station_id=station_id, evse_id=1)
     await fleet.request("start_transaction", station_id=station_id, evse_id=1, id_token=id_token)
-    await _wait_for(lambda: any(t.started for t in fleet.transactions(station_id)))
+    # (the station charges once it sent the event with the token; the CSMS may record it a moment later)
+    await _wait_for(lambda: any(t.started and t.id_token == id_token for t in fleet.transactions(station_id)))
     await _wait_for(lambda: fleet.stations[station_id].state == "charging")
     [tx] = fleet.transactions(station_id)
     return tx
