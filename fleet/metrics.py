@@ -177,7 +177,7 @@ class Metrics:
     Recording a latency costs one dictionary look-up and one histogram update.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, recent: bool = True) -> None:
         self.started_at = time.time()
         self._histograms: dict[str, HdrHistogram] = {}
         self._errors: dict[str, Counter[str]] = {}
@@ -189,8 +189,9 @@ class Metrics:
         self.failed = 0
         #: While set, every call is also recorded here: the steady-state window of a run.
         self.steady: Metrics | None = None
-        #: Our calls since the last :meth:`take_recent` (the live summary's p99).
-        self._recent = new_histogram()
+        #: Our calls since the last :meth:`take_recent` (the live summary's p99); not kept
+        #: by the steady-state window, which nobody takes it from.
+        self._recent: HdrHistogram | None = new_histogram() if recent else None
 
     # ConnectionObserver -------------------------------------------------------
 
@@ -199,10 +200,10 @@ class Metrics:
         histogram = self._histograms.get(key)
         if histogram is None:
             histogram = self._histograms[key] = new_histogram()
-        micros = int(latency * 1_000_000)
-        histogram.record_value(micros if micros >= LOWEST_US else LOWEST_US)
-        if outgoing:
-            self._recent.record_value(micros if micros >= LOWEST_US else LOWEST_US)
+        micros = max(int(latency * 1_000_000), LOWEST_US)
+        histogram.record_value(micros)
+        if outgoing and self._recent is not None:
+            self._recent.record_value(micros)
         self.completed += 1
         if self.steady is not None:
             self.steady.call_completed(action, outgoing, latency)
@@ -230,7 +231,7 @@ class Metrics:
     def start_steady(self) -> None:
         """From now on, also record every call in a separate window (the run's steady state)."""
         if self.steady is None:
-            self.steady = Metrics()
+            self.steady = Metrics(recent=False)
 
     def end_steady(self) -> MetricsSnapshot | None:
         """Close the steady-state window and return what it recorded (``None`` if it never opened)."""
@@ -268,10 +269,11 @@ class Metrics:
     def take_recent(self) -> str:
         """The round trips of our calls since the last call, encoded (``""`` if none), and start anew."""
         recent = self._recent
-        if not recent.get_total_count():
+        if recent is None or not recent.get_total_count():
             return ""
-        self._recent = new_histogram()
-        return encode_histogram(recent)
+        encoded = encode_histogram(recent)
+        recent.reset()
+        return encoded
 
     def live(self) -> dict[str, Any]:
         """Cheap running totals for a status line."""
