@@ -240,9 +240,8 @@ async def serve_ocpp(
         try:
             await on_station(Accepted(station_id, version, websocket, websocket.remote))
         finally:
-            with trio.CancelScope(shield=True), trio.move_on_after(2):
-                await websocket.aclose()
-            await websocket.abort()  # (the stream is closed even if the closing handshake timed out)
+            with trio.CancelScope(shield=True):
+                await websocket.aclose()  # (bounded: it closes the stream in any case)
 
     async def handle_safely(stream: trio.abc.Stream) -> None:
         try:
@@ -340,6 +339,5 @@ async def open_station_websocket(
             raise HandshakeRefused(None, f"the CSMS selected no OCPP subprotocol we speak ({websocket.subprotocol!r})")
         yield websocket, version
     finally:
-        with trio.CancelScope(shield=True), trio.move_on_after(2):
-            await websocket.aclose()
-        await websocket.abort()
+        with trio.CancelScope(shield=True):
+            await websocket.aclose()  # (bounded: it closes the stream in any case)

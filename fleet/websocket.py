@@ -150,7 +150,6 @@ class WebSocket:
         stream: the byte stream under it (TCP, or TLS over TCP).
         subprotocol: the subprotocol agreed in the handshake, if any.
         path: the request target (the server's view; the client's own request).
-        is_client: which end this is.
     """
 
     def __init__(
@@ -165,7 +164,6 @@ class WebSocket:
         self.stream = stream
         self.subprotocol = subprotocol
         self.path = path
-        self.is_client = protocol.client
         self._endpoint = _Endpoint(stream)
         self._protocol = protocol
         self._max_message_size = max_message_size
@@ -264,13 +262,14 @@ class WebSocket:
             raise ConnectionClosed(self._close_reason)
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
-        """Close: send a close frame, wait (up to :data:`CLOSE_TIMEOUT`) for the peer's, then
-        close the stream. Does nothing more if the websocket is closed already."""
+        """Close: send a close frame, wait for the peer's, then close the stream; the closing
+        handshake gets :data:`CLOSE_TIMEOUT` (a full socket or a silent peer cannot hold it
+        longer). Does nothing more if the websocket is closed already."""
         if self._close_reason is None:
             self._close_reason = CloseReason(code, reason)
-            if self._protocol.state is ConnectionState.OPEN:
-                await self._send(CloseConnection(code=code, reason=reason), closing=True)
             with trio.move_on_after(CLOSE_TIMEOUT):
+                if self._protocol.state is ConnectionState.OPEN:
+                    await self._send(CloseConnection(code=code, reason=reason), closing=True)
                 if self._reading:
                     await self._closed.wait()  # the reader sees the peer's close
                 else:
