@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import trio
 
 from fleet.actors.supervisor import RunOptions, run_fleet
 from fleet.fleetfile import FleetPlan
 from fleet.report import Report
+
+
+def write_fleet_file(tmp_path: Path, profiles: dict[str, str], count: int, *, seed: int, station_id: str,
+                     csms: str | None = None, speed: float = 20) -> Path:
+    """Write ``profiles`` (name -> TOML) and a fleet file of ``count`` stations of the first one,
+    ramping at 500/s and running until stopped; return the fleet file."""
+    for name, text in profiles.items():
+        (tmp_path / f"{name}.toml").write_text(text)
+    fleet = tmp_path / "fleet.toml"
+    csms_line = f'csms = ["{csms}"]\n' if csms else ""
+    fleet.write_text(
+        f"[fleet]\nseed = {seed}\nramp = 500\nduration = 0\nspeed = {speed}\n{csms_line}\n"
+        f'[[group]]\nprofile = "{next(iter(profiles))}.toml"\ncount = {count}\nstation_id = "{station_id}"\n'
+    )
+    return fleet
 
 
 @asynccontextmanager

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import trio
-from fleet_runs import controlled_run
+from fleet_runs import controlled_run, write_fleet_file
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.station import Station
@@ -221,14 +221,8 @@ async def test_fault_commands_without_a_csms_are_unsupported_where_they_need_one
 
 
 def write_fleet(tmp_path: Path, count: int, *, csms: str | None = None) -> Path:
-    (tmp_path / "manual.toml").write_text(MANUAL_PROFILE)
-    fleet = tmp_path / "fleet.toml"
-    csms_line = f'csms = ["{csms}"]\n' if csms else ""
-    fleet.write_text(
-        f"[fleet]\nseed = 5\nramp = 500\nduration = 0\nspeed = {SPEED}\n{csms_line}\n"
-        f'[[group]]\nprofile = "manual.toml"\ncount = {count}\nstation_id = "F{{index:04d}}"\n'
-    )
-    return fleet
+    return write_fleet_file(tmp_path, {"manual": MANUAL_PROFILE}, count, seed=5, station_id="F{index:04d}",
+                            csms=csms, speed=SPEED)
 
 
 class Run:

@@ -23,7 +23,7 @@ import msgspec
 import pytest
 import trio
 import trio.testing
-from fleet_runs import controlled_run
+from fleet_runs import controlled_run, write_fleet_file
 from trio_websocket import open_websocket_url
 
 from fleet.actors.supervisor import RunOptions, run_fleet
@@ -75,15 +75,8 @@ GET_HEARTBEAT_INTERVAL = {
 
 
 def write_fleet(tmp_path: Path, count: int, *, csms: str | None = None) -> Path:
-    (tmp_path / "manual.toml").write_text(MANUAL_PROFILE)
-    (tmp_path / "extra.toml").write_text(EXTRA_PROFILE)
-    fleet = tmp_path / "fleet.toml"
-    csms_line = f'csms = ["{csms}"]\n' if csms else ""
-    fleet.write_text(
-        f"[fleet]\nseed = 3\nramp = 500\nduration = 0\nspeed = 20\n{csms_line}\n"
-        f'[[group]]\nprofile = "manual.toml"\ncount = {count}\nstation_id = "T{{index:04d}}"\n'
-    )
-    return fleet
+    return write_fleet_file(tmp_path, {"manual": MANUAL_PROFILE, "extra": EXTRA_PROFILE}, count, seed=3,
+                            station_id="T{index:04d}", csms=csms)
 
 
 class Run:
