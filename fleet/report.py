@@ -31,6 +31,12 @@ class Report(msgspec.Struct):
         faults: what fault injection did (see :func:`fleet.faults.merge_fault_records`), if any.
         steady: the steady-state window only: from a settle time after the ramp until the
             stop (no ramp, no wind-down), when the run lasted long enough to have one.
+        problems: why the run could not be carried out as asked (no station came online, a
+            worker died, ...), one plain sentence each; a run with problems is failed
+            (exit code :data:`fleet.exit_codes.RUN_FAILED`) whatever its thresholds say.
+        execution: fleet's own processes per role: CPU use, event-loop lag and schedule lag,
+            and whether fleet itself limited the figures.
+        interrupted: the run was stopped by Ctrl-C or SIGTERM before its end.
     """
 
     fleet: dict[str, Any] = {}
@@ -42,6 +48,9 @@ class Report(msgspec.Struct):
     actions: list[ActionStats] = []
     steady: MetricsSnapshot | None = None
     faults: dict[str, Any] = {}
+    problems: list[str] = []
+    execution: dict[str, Any] = {}
+    interrupted: bool = False
 
     def with_derived(self) -> Report:
         """This report with ``actions`` recomputed from the histograms."""

@@ -86,11 +86,13 @@ class Threshold(msgspec.Struct, frozen=True):
 
 
 class ThresholdResult(msgspec.Struct, frozen=True):
-    """A threshold checked against a run: ``ok`` and the measured ``actual`` value."""
+    """A threshold checked against a run: ``ok``, the measured ``actual`` value, and
+    ``reason`` when it could not be measured (no data for its action or window)."""
 
     expression: str
     ok: bool
     actual: float
+    reason: str = ""
 
 
 def parse_threshold(expression: str) -> Threshold:
