@@ -94,7 +94,10 @@ class MetricsSnapshot(msgspec.Struct):
         histograms: ``"<direction>:<action>"`` -> HDR histogram, encoded (base64, compressed).
         errors: ``"<direction>:<action>"`` -> CALLERROR code -> count.
         counters: connects, disconnects, reconnects, violations, ... -> count.
-        handshake_failures: HTTP status (as text; ``"other"`` for non-HTTP failures) -> count.
+        handshake_failures: handshakes the CSMS refused: HTTP status (as text; ``"subprotocol"``
+            when no OCPP subprotocol was agreed) -> count (a subset of ``connect_failures``).
+        connect_failures: failed connection attempts by cause (``refused``, ``timeout``,
+            ``tls``, ``http_401``, ... see :func:`fleet.transport.connect_failure_cause`) -> count.
         boot_histogram: encoded histogram of connect-to-Accepted times (microseconds).
     """
 
@@ -105,6 +108,7 @@ class MetricsSnapshot(msgspec.Struct):
     counters: dict[str, int] = {}
     handshake_failures: dict[str, int] = {}
     boot_histogram: str = ""
+    connect_failures: dict[str, int] = {}
 
     def merge(self, other: MetricsSnapshot) -> MetricsSnapshot:
         """The exact union of two snapshots (histograms added, counters summed)."""
@@ -125,6 +129,7 @@ class MetricsSnapshot(msgspec.Struct):
             counters=dict(Counter(self.counters) + Counter(other.counters)),
             handshake_failures=dict(Counter(self.handshake_failures) + Counter(other.handshake_failures)),
             boot_histogram=_add_encoded(self.boot_histogram, other.boot_histogram),
+            connect_failures=dict(Counter(self.connect_failures) + Counter(other.connect_failures)),
         )
 
     def histogram(self, key: str) -> HdrHistogram:
@@ -183,6 +188,7 @@ class Metrics:
         self._errors: dict[str, Counter[str]] = {}
         self.counters: Counter[str] = Counter()
         self.handshake_failures: Counter[str] = Counter()
+        self.connect_failures: Counter[str] = Counter()
         self.boot = new_histogram()
         # Running totals for live summaries (cheap to read at a few Hz).
         self.completed = 0
@@ -248,6 +254,18 @@ class Metrics:
         """A connection attempt failed: HTTP ``status``, or ``None`` for a network error."""
         self.handshake_failures[str(status) if status is not None else "other"] += 1
 
+    def connect_failed(self, cause: str) -> None:
+        """A station's connection attempt failed, for ``cause`` (``refused``, ``http_401``, ...;
+        see :func:`fleet.transport.connect_failure_cause`). HTTP refusals and a subprotocol not
+        agreed are also counted as handshake failures."""
+        self.connect_failures[cause] += 1
+        if cause.startswith("http_"):
+            self.handshake_failures[cause[5:]] += 1
+        elif cause == "subprotocol":
+            self.handshake_failures[cause] += 1
+        if self.steady is not None:
+            self.steady.connect_failed(cause)
+
     def booted(self, seconds: float) -> None:
         """A station was Accepted ``seconds`` after its connection attempt began."""
         self.boot.record_value(max(LOWEST_US, int(seconds * 1_000_000)))
@@ -264,6 +282,7 @@ class Metrics:
             counters=dict(self.counters),
             handshake_failures=dict(self.handshake_failures),
             boot_histogram=encode_histogram(self.boot) if self.boot.get_total_count() else "",
+            connect_failures=dict(self.connect_failures),
         )
 
     def take_recent(self) -> str:

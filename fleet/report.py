@@ -101,7 +101,12 @@ def render_summary(report: Report) -> str:
     if report.thresholds:
         lines.append("THRESHOLDS")
         for t in report.thresholds:
-            lines.append(f"  {'✓' if t.ok else '✗'} {t.expression:<32} actual {t.actual:,.3f}")
+            measured = t.reason if t.reason else f"actual {t.actual:,.3f}"
+            lines.append(f"  {'✓' if t.ok else '✗'} {t.expression:<32} {measured}")
+        lines.append("")
+    if report.problems:
+        lines.append("PROBLEMS (the run failed)")
+        lines.extend(f"  ✗ {problem}" for problem in report.problems)
         lines.append("")
     metrics = report.metrics
     elapsed = max(metrics.ended_at - metrics.started_at, 1e-9)
@@ -115,8 +120,7 @@ def render_summary(report: Report) -> str:
     counters = metrics.counters
     for name in ("connects", "disconnects", "reconnects", "violations"):
         lines.append(f"  {name:<20}{counters.get(name, 0):>10,}")
-    failures = ", ".join(f"{k}: {v}" for k, v in sorted(metrics.handshake_failures.items())) or "none"
-    lines.append(f"  {'handshake failures':<20}{failures:>10}")
+    lines.extend(_connection_failure_lines(metrics, report.fleet.get("never_online") or {}))
     if metrics.boot_histogram:
         boot = summarize("boot", "", decode_histogram(metrics.boot_histogram), {})
         lines.append(f"  {'boot time':<20}p50 {_ms(boot.p50_ms)} ms, p99 {_ms(boot.p99_ms)} ms, max {_ms(boot.max_ms)} ms ({boot.count:,} booted)")
@@ -149,6 +153,28 @@ def render_summary(report: Report) -> str:
                      f"missing events {audit.get('missing_events', 0)}, duplicated {audit.get('duplicated_events', 0)}, "
                      f"energy mismatches {audit.get('energy_mismatches', 0)}")
     return "\n".join(lines)
+
+
+def _connection_failure_lines(metrics: MetricsSnapshot, never_online: dict[str, Any]) -> list[str]:
+    """Failed connection attempts by cause (with what the common ones mean) and the stations
+    that never came online."""
+    from .transport import connect_failure_hint
+
+    causes = metrics.connect_failures
+    total = sum(causes.values()) or metrics.counters.get("connect_failures", 0)
+    lines = [f"  {'connect failures':<20}{total:>10,}"]
+    for cause, n in sorted(causes.items(), key=lambda item: (-item[1], item[0])):
+        hint = connect_failure_hint(cause)
+        lines.append(f"    {cause:<18}{n:>10,}" + (f"   {hint}" if hint else ""))
+    refused = ", ".join(f"{k} {v:,}" for k, v in sorted(metrics.handshake_failures.items())) or "none"
+    lines.append(f"  {'handshakes refused':<20}{sum(metrics.handshake_failures.values()):>10,}"
+                 + (f"   {refused}" if metrics.handshake_failures else ""))
+    if never_online:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(never_online.get("reasons", {}).items()))
+        by_plan = int(never_online.get("by_plan", 0))
+        note = f" ({by_plan:,} refused on purpose by the fault plan)" if by_plan else ""
+        lines.append(f"  {'never online':<20}{int(never_online.get('stations', 0)):>10,}{note}   {reasons}")
+    return lines
 
 
 def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:

@@ -1,25 +1,37 @@
 """Pass/fail expressions on a run's metrics, for CI gates (``--threshold``).
 
-Grammar: ``[steady.][Action.]metric op value[unit]``, e.g. ``p99<200ms``,
-``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``, ``steady.p99<50ms``.
+Grammar: ``[steady.][Action.]metric[.cause] op value[unit]``, e.g. ``p99<200ms``,
+``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``, ``steady.p99<50ms``,
+``connect_failures==0``, ``connect_failures.http_401==0``.
 
 Thresholds are checked against the whole run; with the ``steady.`` prefix, against
-the steady-state window only (from a settle time after the ramp until the stop), which
-a run that ended before it opened does not have (the threshold then fails).
+the steady-state window only (from a settle time after the ramp until the stop).
 
 - latency metrics (``p50 p90 p95 p99 p99.9 max mean``) are round-trip times of the
   CALLs the fleet made, over all actions or over one action; units ``us``, ``ms``
   (default) or ``s``;
 - counts: ``count`` (answered calls), ``errors`` (failed calls and violations),
   ``timeouts``, ``connects``, ``disconnects``, ``reconnects``, ``violations``,
-  ``handshake_failures``, ``lost`` (events missing in the audit), ``rate``
+  ``connect_failures`` (failed connection attempts; ``connect_failures.<cause>`` for one
+  cause: ``refused``, ``timeout``, ``tls``, ``http`` (any HTTP refusal), ``http_401``,
+  ``http_404``, ... ``subprotocol``, ``closed``, ``dns``, ``network``, ``partition``,
+  ``aborted``, ``other``), ``handshake_failures`` (the handshakes the CSMS refused: HTTP
+  refusals and no subprotocol agreed), ``lost`` (events missing in the audit), ``rate``
   (answered calls per second), ``error_rate`` (failed / all calls, in ``%``).
 
-A bad expression is refused when parsed, before anything starts.
+A threshold never passes without data: one on an action that made no call, on calls when
+there were none, on a steady-state window the run did not have, or on ``lost`` without an
+audit (it needs the built-in CSMS) fails, and its ``reason`` says why. ``count`` and the
+connection counts are measured as they are (0 is a count).
+
+A bad expression is refused when parsed, before anything starts: a bad form, an unknown
+metric or cause, or an action that no OCPP version fleet speaks has (see
+:data:`KNOWN_ACTIONS`).
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 import re
@@ -29,11 +41,13 @@ from typing import Final
 import msgspec
 
 from .metrics import MetricsSnapshot
+from .ocpp import VERSIONS
 
-__all__ = ["Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
+__all__ = ["KNOWN_ACTIONS", "Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
 
 _PATTERN: Final = re.compile(
-    r"^\s*(?P<steady>steady\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)\s*"
+    r"^\s*(?P<steady>steady\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?"
+    r"(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)(?:\.(?P<cause>[a-z0-9_]+))?\s*"
     r"(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|%)?\s*$"
 )
 _OPS: Final[dict[str, Callable[[float, float], bool]]] = {
@@ -53,11 +67,24 @@ _COUNTS: Final = {
     "disconnects",
     "reconnects",
     "violations",
+    "connect_failures",
     "handshake_failures",
     "lost",
     "rate",
     "error_rate",
 }
+#: Metrics measured from the fleet's calls: without a call they have nothing to say.
+_CALL_METRICS: Final = {"errors", "timeouts", "rate", "error_rate"}
+#: Metrics an action scope applies to (the others count connections or the audit).
+_SCOPED: Final = {"count", "errors", "timeouts", "rate", "error_rate"}
+#: Counted over the whole run only (the steady-state window records calls and failed attempts).
+_WHOLE_RUN_ONLY: Final = {"connects", "disconnects", "reconnects", "lost"}
+#: The causes of ``connect_failures.<cause>`` besides ``http_<status>`` (fleet.transport).
+_CAUSES: Final = {
+    "refused", "timeout", "tls", "http", "subprotocol", "closed", "dns", "network", "partition", "aborted", "other",
+}
+#: OCPP version -> the actions it has: an action scope must name one of them.
+KNOWN_ACTIONS: Final[dict[str, frozenset[str]]] = {v.name: frozenset(v.actions) for v in VERSIONS.values()}
 _TO_MS: Final = {"us": 0.001, "ms": 1.0, "s": 1000.0, None: 1.0}
 
 
@@ -75,6 +102,7 @@ class Threshold(msgspec.Struct, frozen=True):
         metric: the metric name (``p99``, ``errors``, ...).
         op: the comparison.
         value: the bound, in milliseconds for latencies.
+        cause: for ``connect_failures.<cause>``, the cause.
     """
 
     expression: str
@@ -83,6 +111,7 @@ class Threshold(msgspec.Struct, frozen=True):
     op: str
     value: float
     steady: bool = False
+    cause: str | None = None
 
 
 class ThresholdResult(msgspec.Struct, frozen=True):
@@ -102,11 +131,26 @@ def parse_threshold(expression: str) -> Threshold:
         raise ThresholdError(
             f"threshold {expression!r}: expected '[Action.]metric op value[unit]', e.g. 'p99<200ms' or 'errors==0'"
         )
-    metric, unit = match["metric"], match["unit"]
+    metric, unit, scope, cause = match["metric"], match["unit"], match["scope"], match["cause"]
     is_latency = metric in _LATENCY or re.fullmatch(r"p\d+(?:\.\d+)?", metric) is not None
     if not is_latency and metric not in _COUNTS:
         known = ", ".join(sorted(_COUNTS | _LATENCY | {"p50", "p90", "p95", "p99", "p99.9"}))
         raise ThresholdError(f"threshold {expression!r}: unknown metric {metric!r} (known: {known})")
+    if scope is not None:
+        _check_action(expression, scope)
+        if not is_latency and metric not in _SCOPED:
+            raise ThresholdError(f"threshold {expression!r}: {metric} is counted for the whole fleet, not per action; "
+                                 f"write {metric}{match['op']}{match['value']}")
+    if cause is not None:
+        if metric != "connect_failures":
+            raise ThresholdError(f"threshold {expression!r}: only connect_failures takes a cause "
+                                 f"(e.g. connect_failures.http_401==0)")
+        if cause not in _CAUSES and re.fullmatch(r"http_[1-5]\d\d", cause) is None:
+            raise ThresholdError(f"threshold {expression!r}: unknown cause {cause!r} (known: "
+                                 f"{', '.join(sorted(_CAUSES))}, http_<status> such as http_401)")
+    if match["steady"] and metric in _WHOLE_RUN_ONLY:
+        raise ThresholdError(f"threshold {expression!r}: {metric} is counted over the whole run only, "
+                             f"not in the steady-state window")
     if is_latency:
         if unit == "%":
             raise ThresholdError(f"threshold {expression!r}: a latency takes us, ms or s, not %")
@@ -118,22 +162,40 @@ def parse_threshold(expression: str) -> Threshold:
         if unit not in (None, "%") or (unit == "%" and metric != "error_rate"):
             raise ThresholdError(f"threshold {expression!r}: {metric} takes no unit")
         value = float(match["value"])
-    return Threshold(expression.strip(), match["scope"], metric, match["op"], value, steady=bool(match["steady"]))
+    return Threshold(expression.strip(), scope, metric, match["op"], value, steady=bool(match["steady"]), cause=cause)
 
 
-def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int) -> float:
+def _check_action(expression: str, action: str) -> None:
+    """Refuse an action no known OCPP version has (a typo would otherwise measure nothing)."""
+    known = set().union(*KNOWN_ACTIONS.values())
+    if action in known:
+        return
+    close = difflib.get_close_matches(action, known, n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    versions = ", ".join(f"OCPP {name}" for name in KNOWN_ACTIONS)
+    raise ThresholdError(f"threshold {expression!r}: {action} is not an action of {versions}{hint}")
+
+
+def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, where: str) -> tuple[float, str]:
+    """The measured value, and why it could not be measured (``""`` when it could)."""
     metric = threshold.metric
     scope = threshold.action
-    if metric in _LATENCY or metric.startswith("p"):
-        histogram = metrics.histogram(f"out:{scope}") if scope else metrics.total_histogram("out")
-        if histogram.get_total_count() == 0:
-            return 0.0
-        if metric == "max":
-            return float(histogram.get_max_value()) / 1000.0
-        if metric == "mean":
-            return float(histogram.get_mean_value()) / 1000.0
-        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0
-    if metric in ("count", "rate", "errors", "error_rate", "timeouts") and scope:
+    if metric == "lost":
+        if lost is None:
+            return math.nan, "no audit in this run (it needs the built-in CSMS)"
+        return float(lost), ""
+    if metric == "connect_failures":
+        causes = metrics.connect_failures
+        if threshold.cause is None:
+            return float(sum(causes.values())), ""
+        if threshold.cause == "http":
+            return float(sum(n for c, n in causes.items() if c.startswith("http_"))), ""
+        return float(causes.get(threshold.cause, 0)), ""
+    if metric == "handshake_failures":
+        return float(sum(metrics.handshake_failures.values())), ""
+    if metric in ("connects", "disconnects", "reconnects", "violations"):
+        return float(metrics.counters.get(metric, 0)), ""
+    if scope:
         answered = metrics.histogram(f"out:{scope}").get_total_count()
         failed_by_code = metrics.errors.get(f"out:{scope}", {})
     else:
@@ -144,37 +206,55 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int) -> float
                 for code, n in codes.items():
                     failed_by_code[code] = failed_by_code.get(code, 0) + n
     failed = sum(failed_by_code.values())
+    calls = f"{scope} calls" if scope else "calls"
+    if metric in _LATENCY or metric.startswith("p"):
+        if answered == 0:
+            if failed:
+                return math.nan, f"no {scope + ' ' if scope else ''}call answered {where} ({failed:,} failed)"
+            return math.nan, f"no {calls} {where}"
+        histogram = metrics.histogram(f"out:{scope}") if scope else metrics.total_histogram("out")
+        if metric == "max":
+            return float(histogram.get_max_value()) / 1000.0, ""
+        if metric == "mean":
+            return float(histogram.get_mean_value()) / 1000.0, ""
+        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0, ""
+    if metric in _CALL_METRICS and answered + failed == 0:
+        return math.nan, f"no {calls} {where}"
     if metric == "count":
-        return float(answered)
+        return float(answered), ""
     if metric == "rate":
         elapsed = max(metrics.ended_at - metrics.started_at, 1e-9)
-        return float(answered) / elapsed
+        return float(answered) / elapsed, ""
     if metric == "errors":
-        return float(failed + (0 if scope else metrics.counters.get("violations", 0)))
+        return float(failed + (0 if scope else metrics.counters.get("violations", 0))), ""
     if metric == "error_rate":
-        total = answered + failed
-        return 100.0 * failed / total if total else 0.0
-    if metric == "timeouts":
-        return float(failed_by_code.get("Timeout", 0))
-    if metric == "handshake_failures":
-        return float(sum(metrics.handshake_failures.values()))
-    if metric == "lost":
-        return float(lost)
-    count: int = metrics.counters.get(metric, 0)
-    return float(count)
+        return 100.0 * failed / (answered + failed), ""
+    return float(failed_by_code.get("Timeout", 0)), ""  # timeouts
 
 
 def evaluate(
-    thresholds: list[Threshold], metrics: MetricsSnapshot, *, lost: int = 0, steady: MetricsSnapshot | None = None
+    thresholds: list[Threshold],
+    metrics: MetricsSnapshot,
+    *,
+    lost: int | None = 0,
+    steady: MetricsSnapshot | None = None,
+    settle: float | None = None,
 ) -> list[ThresholdResult]:
-    """Check each threshold against a run's metrics (``steady.`` ones against ``steady``)."""
+    """Check each threshold against a run's metrics (``steady.`` ones against ``steady``).
+
+    ``lost`` is ``None`` when the run had no audit; ``settle`` (seconds after the ramp until
+    the steady-state window opens) only words the reason when there was no such window.
+    A threshold that cannot be measured fails with ``actual`` NaN and a ``reason``.
+    """
     results = []
     for threshold in thresholds:
         if threshold.steady and steady is None:
-            results.append(ThresholdResult(threshold.expression, False, math.nan))
+            when = f" ({settle:g} s after the ramp)" if settle is not None else ""
+            results.append(ThresholdResult(threshold.expression, False, math.nan,
+                                           f"the run ended before its steady-state window opened{when}"))
             continue
-        actual = _measure(threshold, steady if threshold.steady and steady is not None else metrics, lost)
-        results.append(ThresholdResult(threshold.expression, _OPS[threshold.op](actual, threshold.value), actual))
+        where = "in the steady-state window" if threshold.steady else "in this run"
+        actual, reason = _measure(threshold, steady if threshold.steady and steady is not None else metrics, lost, where)
+        ok = not reason and _OPS[threshold.op](actual, threshold.value)
+        results.append(ThresholdResult(threshold.expression, ok, actual, reason))
     return results
-
-

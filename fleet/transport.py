@@ -47,6 +47,8 @@ __all__ = [
     "HandshakeRefused",
     "basic_auth_header",
     "client_ssl_context",
+    "connect_failure_cause",
+    "connect_failure_hint",
     "open_listeners",
     "open_station_websocket",
     "parse_basic_auth",
@@ -154,6 +156,66 @@ def client_ssl_context(
 
 
 AuthCheck = Callable[[str], str | None]
+
+#: Why a station's connection attempt failed (:func:`connect_failure_cause`), besides
+#: ``http_<status>`` for an HTTP refusal of the handshake (``http_401``, ``http_404``, ...).
+CONNECT_FAILURE_CAUSES = (
+    "refused", "timeout", "tls", "subprotocol", "closed", "dns", "network", "partition", "aborted", "other",
+)
+_HINTS = {
+    "refused": "nothing listens there: check the CSMS URL's host and port, and that the CSMS runs",
+    "timeout": "no answer in time: a wrong host, a firewall, or a CSMS too busy to answer",
+    "tls": "the TLS handshake failed: check ws:// against wss://, the CA (--ca) and the certificates",
+    "subprotocol": "the CSMS agreed no OCPP subprotocol we speak (ocpp2.0.1)",
+    "closed": "the CSMS closed the connection during the websocket handshake",
+    "dns": "the CSMS host name does not resolve",
+    "partition": "the run's own fault plan cut the network (partition)",
+    "aborted": "attempts still under way when the station stopped or reconnected",
+    "http_400": "the CSMS refused the handshake as a bad request",
+    "http_401": "wrong password: check the stations' Basic-auth passwords (and that the user is the station id)",
+    "http_403": "forbidden: the CSMS does not accept these stations (unknown ids, or a client certificate needed)",
+    "http_404": "wrong path: check the route in the CSMS URL (the station id is appended to it)",
+}
+
+
+def connect_failure_cause(exc: BaseException) -> str:
+    """The cause of a failed connection attempt, as counted in the report: ``refused``,
+    ``timeout``, ``tls``, ``http_<status>`` (the CSMS answered the handshake with that HTTP
+    status), ``subprotocol`` (no common OCPP subprotocol), ``closed`` (the connection ended
+    during the handshake), ``dns``, ``network`` (another network error) or ``other``."""
+    if isinstance(exc, HandshakeRefused):
+        return f"http_{exc.status}" if exc.status is not None else "subprotocol"
+    if isinstance(exc, trio.TooSlowError):
+        return "timeout"
+    seen: list[BaseException] = [exc]
+    for inner in seen:  # the error, its causes and the members of groups (trio's connect raises those)
+        if isinstance(inner, ssl.SSLError | ssl.CertificateError):
+            return "tls"
+        if isinstance(inner, ConnectionRefusedError):
+            return "refused"
+        if isinstance(inner, socket.gaierror):
+            return "dns"
+        if isinstance(inner, TimeoutError):
+            return "timeout"
+        if len(seen) < 32:
+            if isinstance(inner, BaseExceptionGroup):
+                seen.extend(inner.exceptions)
+            for linked in (inner.__cause__, inner.__context__):
+                if linked is not None and linked not in seen:
+                    seen.append(linked)
+    if isinstance(exc, HandshakeError | ConnectionClosed | trio.BrokenResourceError | trio.ClosedResourceError):
+        return "closed"
+    if isinstance(exc, OSError):
+        return "network"
+    return "other"
+
+
+def connect_failure_hint(cause: str) -> str:
+    """What a cause of :func:`connect_failure_cause` most likely means, or ``""``."""
+    hint = _HINTS.get(cause, "")
+    if not hint and cause.startswith("http_5"):
+        hint = "the CSMS failed while answering the handshake: see its logs"
+    return hint
 
 
 def _header(request: HandshakeRequest, name: bytes) -> str | None:

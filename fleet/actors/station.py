@@ -88,7 +88,7 @@ from ..ocpp.v201 import (
 )
 from ..ocpp_log import OcppLog
 from ..profiles import StationProfile, draw, render_pattern, station_password
-from ..transport import HandshakeRefused, open_station_websocket
+from ..transport import HandshakeRefused, connect_failure_cause, open_station_websocket
 from ..websocket import ConnectionClosed, HandshakeError
 from .connection import ConnectionObserver, Handler, OcppConnection
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
@@ -363,12 +363,14 @@ class _Up:
 
 
 class _Down:
-    __slots__ = ("generation", "reason", "was_connected")
+    __slots__ = ("cause", "generation", "reason", "was_connected")
 
-    def __init__(self, generation: int, reason: str, was_connected: bool) -> None:
+    def __init__(self, generation: int, reason: str, was_connected: bool, cause: str = "") -> None:
         self.generation = generation
         self.reason = reason
         self.was_connected = was_connected
+        #: why the attempt failed, when it never connected (see fleet.transport.connect_failure_cause)
+        self.cause = cause
 
 
 class _Reply:
@@ -509,6 +511,8 @@ class Station:
         self.auto_connect = auto_connect
         self.ocpp_log = ocpp_log
         self.observer = observer
+        #: the observer's count of failed connection attempts by cause, if it keeps one (fleet.metrics.Metrics)
+        self._count_connect_failure: Callable[[str], None] | None = getattr(observer, "connect_failed", None)
         self.speed = speed
         self.audit = audit
         self.handler_timeout = handler_timeout
@@ -584,6 +588,10 @@ class Station:
         self._event_id = 0
         # counters
         self._connects = self._connect_failures = self._disconnects = 0
+        #: the cause of the last failed connection attempt (see fleet.transport.connect_failure_cause)
+        self.last_connect_failure: str | None = None
+        #: the status of the last BootNotification answer (``Accepted``, ``Pending``, ``Rejected``)
+        self.last_boot_status: str | None = None
         self._boots = self._reboots = self._heartbeats = 0
         self._tx_started = self._tx_ended = 0
         self._events_generated = self._events_sent = self._events_dropped = 0
@@ -1147,8 +1155,9 @@ class Station:
         faults = self._faults
         if (faults is not None and faults.partitioned()) or trio.current_time() < self._cut_until:
             await trio.lowlevel.checkpoint()
-            self._post(_Down(generation, "network partition (fault injection): no route to the CSMS", False))
+            self._post(_Down(generation, "network partition (fault injection): no route to the CSMS", False, "partition"))
             return
+        cause = ""
         with scope:
             try:
                 async with open_station_websocket(
@@ -1174,13 +1183,17 @@ class Station:
                     reason = await conn.serve()
             except HandshakeRefused as exc:
                 reason = str(exc)
+                cause = connect_failure_cause(exc)
             except (OSError, HandshakeError, trio.TooSlowError, ConnectionClosed) as exc:
                 reason = _describe_error(exc)
+                cause = connect_failure_cause(exc)
             except Exception as exc:  # a bad URL and the like: report, never crash
                 reason = f"{type(exc).__name__}: {exc}"
+                cause = "other"
         if scope.cancelled_caught and not reason:
             reason = "closed locally"
-        self._post(_Down(generation, reason or "closed", connected))
+            cause = "aborted"
+        self._post(_Down(generation, reason or "closed", connected, "" if connected else cause or "other"))
 
     def _on_up(self, up: _Up) -> None:
         if up.generation != self._generation:
@@ -1223,6 +1236,9 @@ class Station:
             self.hub.publish(Disconnected(self.station_id, down.reason, time.time()))
         else:
             self._connect_failures += 1
+            self.last_connect_failure = down.cause or "other"
+            if self._count_connect_failure is not None:
+                self._count_connect_failure(self.last_connect_failure)
         if down.reason and not down.reason.startswith("closed locally"):
             self._last_error = down.reason
         if self._registration in (RegistrationStatus.PENDING, RegistrationStatus.REJECTED):
@@ -1475,6 +1491,7 @@ class Station:
             return
         self._boots += 1
         self._registration = result.status
+        self.last_boot_status = str(result.status)
         interval = result.interval
         if result.status == RegistrationStatus.ACCEPTED:
             security_event = _BOOT_SECURITY_EVENTS.get(self._boot_reason) if self._boot_reason else None

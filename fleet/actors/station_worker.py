@@ -19,7 +19,7 @@ import trio
 from ..control.backend import ControlError, LocalBackend
 from ..control.fleet_backend import WorkerControl, station_seed
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
-from ..faults import merge_fault_records
+from ..faults import boot_statuses, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import Metrics, MetricsSnapshot
 from ..profiles import StationProfile
@@ -64,6 +64,49 @@ async def _watch_boot(station: Station, started: float, metrics: Metrics) -> Non
     await station.wait_until(lambda s: s.registration == "Accepted" or s.state == "closed")
     if station.snapshot().registration == "Accepted":
         metrics.booted(time.monotonic() - started)
+
+
+#: Station ids a worker lists per reason a station never came online (the counts are complete).
+NEVER_ONLINE_IDS = 20
+
+
+def never_online(stations: dict[str, Station], specs: list[Any], plan: FleetPlan) -> dict[str, Any]:
+    """The stations that were to connect and were never accepted by the CSMS, by reason:
+    the cause of their last failed attempt (``refused``, ``http_401``, ... ``in_progress``
+    when no attempt had ended) when they never connected, else ``boot_rejected``,
+    ``boot_pending`` or ``boot_unanswered``; ``by_plan`` counts those the run's own fault
+    plan had the CSMS refuse (its boot Pending/Rejected shares: reasons ``boot_*_by_plan``)."""
+    missing: list[tuple[str, str]] = []
+    for sid, station in stations.items():
+        connects, failures, _ = station.connection_counts()
+        if station.booted or (not station.auto_connect and connects + failures == 0):
+            continue
+        if connects == 0:
+            reason = station.last_connect_failure or "in_progress"
+        elif station.last_boot_status in ("Rejected", "Pending"):
+            reason = f"boot_{station.last_boot_status.lower()}"
+        else:
+            reason = "boot_unanswered"
+        missing.append((sid, reason))
+    if not missing:
+        return {}
+    planned: dict[str, str] = {}
+    if any(p.faults.boot_pending_share > 0 or p.faults.boot_rejected_share > 0 for p in plan.profiles):
+        wanted = {sid for sid, reason in missing if reason in ("boot_rejected", "boot_pending")}
+        planned = boot_statuses((s.station_id, s.seed, plan.profiles[s.group].faults)
+                                for s in specs if s.station_id in wanted)
+    reasons: Counter[str] = Counter()
+    ids: dict[str, list[str]] = {}
+    by_plan = 0
+    for sid, reason in missing:
+        if sid in planned and reason.startswith("boot_"):
+            reason += "_by_plan"
+            by_plan += 1
+        reasons[reason] += 1
+        listed = ids.setdefault(reason, [])
+        if len(listed) < NEVER_ONLINE_IDS:
+            listed.append(sid)
+    return {"stations": len(missing), "by_plan": by_plan, "reasons": dict(reasons), "ids": ids}
 
 
 def _merge_records(target: dict[str, dict[str, Any]], station_id: str, records: dict[str, Any]) -> None:
@@ -194,6 +237,9 @@ async def run_station_worker(
     for sid, station in stations.items():
         _merge_records(transactions, sid, station.transaction_records())
     records: dict[str, Any] = {"states": states, "transactions": transactions}
+    missing = never_online(stations, specs, plan)
+    if missing:
+        records["never_online"] = missing
     if steady is not None:
         records["steady"] = steady
     fault_records = [r for st in stations.values() if (r := st.fault_records())]

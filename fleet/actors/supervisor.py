@@ -42,8 +42,10 @@ from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot, new_histogram
 from ..report import Report
 from ..thresholds import Threshold, evaluate
+from ..transport import connect_failure_hint
 from ..wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 from .audit import audit_run
+from .station_worker import NEVER_ONLINE_IDS, SETTLE_SECONDS
 
 __all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "run_fleet"]
 
@@ -152,6 +154,8 @@ class _Worker:
         self.finished = trio.Event()
         self.peak_rss = 0
         self.link: WorkerLink | None = None
+        #: the process's exit status once it ended (negative: killed by that signal)
+        self.returncode: int | None = None
 
     @property
     def name(self) -> str:
@@ -510,7 +514,8 @@ def _bind_error(error: BaseException) -> OSError | None:
 
 async def _run_worker_process(command: list[str], worker: _Worker) -> None:
     try:
-        await trio.run_process(command, check=False, stdin=subprocess.DEVNULL)
+        process = await trio.run_process(command, check=False, stdin=subprocess.DEVNULL)
+        worker.returncode = process.returncode
     finally:
         worker.finished.set()
 
@@ -577,8 +582,9 @@ def _build_report(
         if w.final is not None:
             for action, n in w.final.records.get("messages", {}).items():
                 csms_messages[action] = csms_messages.get(action, 0) + n
-    lost = int(audit.get("missing_events", 0)) if audit else 0
-    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady)
+    lost = int(audit.get("missing_events", 0)) if audit else None
+    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady,
+                          settle=float(options.station_options.get("settle", SETTLE_SECONDS)))
     peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
     resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
     fleet = {
@@ -595,9 +601,97 @@ def _build_report(
         "interrupted": interrupted,
         "workers_without_final_report": missing_workers,
     }
+    offline = _merge_never_online([w.final.records.get("never_online", {}) for w in station_workers if w.final])
+    if offline:
+        fleet["never_online"] = offline
+    problems = run_problems(plan, options, station_workers + csms_workers, metrics, offline, status.total,
+                            interrupted)
     if csms_workers:
         fleet["csms_received"] = csms_messages
     fault_records = [w.final.records["faults"] for w in station_workers if w.final and "faults" in w.final.records]
     faults = merge_fault_records(fault_records) if fault_records else {}
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
-                  resources=resources, steady=steady, faults=faults).with_derived()
+                  resources=resources, steady=steady, faults=faults, problems=problems).with_derived()
+
+
+def _merge_never_online(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The station workers' ``never_online`` records added up (ids: the first few per reason)."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        if not part:
+            continue
+        merged["stations"] = merged.get("stations", 0) + int(part.get("stations", 0))
+        merged["by_plan"] = merged.get("by_plan", 0) + int(part.get("by_plan", 0))
+        reasons = merged.setdefault("reasons", {})
+        for reason, n in part.get("reasons", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+        ids = merged.setdefault("ids", {})
+        for reason, listed in part.get("ids", {}).items():
+            ids[reason] = sorted([*ids.get(reason, []), *listed])[:NEVER_ONLINE_IDS]
+    return merged
+
+
+def _exit_text(returncode: int | None) -> str:
+    if returncode is None:
+        return "it did not end within the stop timeout"
+    if returncode < 0:
+        try:
+            return f"killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit status {returncode}"
+
+
+def _station_range(plan: FleetPlan, shard: tuple[int, int], worker: tuple[int, int]) -> str:
+    ids = [spec.station_id for spec in plan.stations(shard=shard, worker=worker)] if plan.size < 2_000_000 else []
+    if not ids:
+        return "its stations"
+    if len(ids) <= 3:
+        return f"its {len(ids)} station(s) {', '.join(ids)}"
+    return f"its {len(ids):,} stations {ids[0]}, {ids[1]} ... {ids[-1]}"
+
+
+def _causes_text(causes: dict[str, int]) -> str:
+    """``refused 22 (nothing listens there: ...), http_401 3 (wrong password ...)``."""
+    parts = []
+    for cause, n in sorted(causes.items(), key=lambda item: -item[1]):
+        hint = connect_failure_hint(cause)
+        parts.append(f"{cause} {n:,}" + (f" ({hint})" if hint else ""))
+    return ", ".join(parts)
+
+
+def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], metrics: MetricsSnapshot,
+                 never: dict[str, Any], total: int, interrupted: bool) -> list[str]:
+    """Why the run could not be carried out as asked, one plain sentence each (empty: it was):
+    a worker process that died (named, with its stations), no station ever online, stations
+    that never came online (those the fault plan had the CSMS refuse on purpose excepted)."""
+    problems = []
+    station_workers = [w for w in workers if w.role == "stations"]
+    for w in workers:
+        if w.final is not None:
+            continue
+        how = _exit_text(w.returncode)
+        if w.role == "stations":
+            which = _station_range(plan, options.shard, (w.index, len(station_workers)))
+            problems.append(f"station worker {w.name} ended without its final report ({how}): the measurements "
+                            f"of {which} are missing and the run was stopped early.")
+        else:
+            problems.append(f"built-in CSMS process {w.name} ended without its final report ({how}): what it "
+                            f"recorded is missing (the audit is incomplete).")
+    if total and any(w.final is not None for w in station_workers) and not metrics.counters.get("connects", 0):
+        causes = metrics.connect_failures
+        attempts = sum(causes.values())
+        why = f"all {attempts:,} connection attempts failed: {_causes_text(causes)}" if attempts else \
+            "no connection attempt ended (the CSMS never answered in time?)"
+        problems.append(f"no station came online: {why}.")
+    elif never and not interrupted:
+        refused_by_plan = int(never.get("by_plan", 0))
+        failed = int(never.get("stations", 0)) - refused_by_plan
+        if failed > 0:
+            reasons = {r: n for r, n in never.get("reasons", {}).items() if not r.endswith("_by_plan")}
+            shown = ", ".join(f"{r} {n:,}" for r, n in sorted(reasons.items(), key=lambda item: -item[1]))
+            examples = [sid for r, listed in never.get("ids", {}).items() if r in reasons for sid in listed][:5]
+            plan_note = f" ({refused_by_plan:,} more refused on purpose by the fault plan)" if refused_by_plan else ""
+            problems.append(f"{failed:,} of {total:,} stations never came online{plan_note}: {shown} "
+                            f"(e.g. {', '.join(examples)}).")
+    return problems

@@ -127,7 +127,7 @@ class _Progress:
             width = 30
             done = int(width * status.started / max(status.total, 1))
             line = (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
-                    f"booted {max(booted, 0):,} failed {status.counters.get('handshake_failures', 0):,}   ")
+                    f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}   ")
             print(line, end="", flush=True)
             return
         if status.elapsed - self.last_line < 5 and status.phase not in ("stopping",):
@@ -200,8 +200,11 @@ def main(args: argparse.Namespace) -> int:
     if args.report:
         write_report(report, args.report)
         print(f"\nreport written to {args.report}")
-    failed = [t for t in report.thresholds if not t.ok]
-    return 1 if failed else 0
+    from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED
+
+    if report.problems:
+        return RUN_FAILED
+    return THRESHOLDS_FAILED if any(not t.ok for t in report.thresholds) else OK
 
 
 # ------------------------------------------------------------------ --tui
