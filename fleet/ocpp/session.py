@@ -13,7 +13,8 @@ What it guarantees:
 * answers are matched to the pending CALL of this session only, decoded and
   validated with the action's response type, and returned with the caller's tag;
 * a CALL that is not answered within its timeout fails with ``CallTimeout``; a
-  reply that arrives later is dropped with a logged warning;
+  reply that arrives later is dropped with a logged warning and counted in
+  ``late_replies`` only (the call already failed as a timeout: it is no violation);
 * every bad input is turned into the CALLERROR that OCPP-J 2.0.1 prescribes (or,
   for a bad response, into a failure of the call it answers); no input makes the
   session raise.
@@ -89,6 +90,8 @@ class SessionStatistics(msgspec.Struct, frozen=True):
         failures: our CALLs that failed (CALLERROR, invalid result, timeout, connection lost).
         timeouts: of those, the ones that timed out.
         violations: invalid frames received from the peer.
+        late_replies: answers to our CALLs that came after the call had timed out (dropped;
+            the call is counted once, as a timeout).
         queued: our CALLs waiting for the one in flight.
         in_flight: whether a CALL of ours awaits its answer.
         awaiting_reply: CALLs of the peer not yet answered by the application.
@@ -103,6 +106,7 @@ class SessionStatistics(msgspec.Struct, frozen=True):
     queued: int
     in_flight: bool
     awaiting_reply: int
+    late_replies: int = 0
 
 
 class _Pending:
@@ -187,6 +191,7 @@ class Session:
         self._failures = 0
         self._timeouts = 0
         self._violations = 0
+        self._late_replies = 0
 
     # ------------------------------------------------------------------ sending
 
@@ -398,6 +403,7 @@ class Session:
             queued=len(self._queue or ()),
             in_flight=self._in_flight is not None,
             awaiting_reply=len(self._awaiting_reply),
+            late_replies=self._late_replies,
         )
 
     # ----------------------------------------------------------------- internals
@@ -511,11 +517,16 @@ class Session:
         if pending is not None and pending.message_id == message_id:
             self._in_flight = None
             return pending
-        late = self._expired is not None and message_id in self._expired
-        why = "late" if late else "unexpected"
-        logger.log(logging.WARNING if late else logging.DEBUG, "dropped %s %s for message id %r", why, kind, message_id)
+        if self._expired is not None and message_id in self._expired:
+            # The answer to a call that already failed as a timeout: that failure is its only
+            # count (a violation too would count one slow answer twice in a run's errors).
+            self._expired.remove(message_id)
+            self._late_replies += 1
+            logger.warning("dropped late %s for message id %r", kind, message_id)
+            return []
+        logger.debug("dropped unexpected %s for message id %r", kind, message_id)
         return self._violation(
-            ErrorCode.GENERIC_ERROR, f"{why} {kind} for message id {message_id!r} dropped", message_id, False, now
+            ErrorCode.GENERIC_ERROR, f"unexpected {kind} for message id {message_id!r} dropped", message_id, False, now
         )
 
     def _on_result(self, frame: CallResult, now: float) -> list[Event]:

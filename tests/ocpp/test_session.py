@@ -222,16 +222,19 @@ def test_call_times_out_at_its_deadline_and_the_next_goes_out() -> None:
     assert session.next_deadline() == 13.0
 
 
-def test_late_reply_is_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_late_reply_is_dropped_with_a_warning_and_counted_once_as_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
     session = Session(call_timeout=1.0)
     session.call(m.HeartbeatRequest(), 0.0, message_id="slow")
     frames(session)
     session.handle_timeouts(1.0)
-    event = only(session.receive_frame(json.dumps([3, "slow", {"currentTime": NOW}]), 2.0))
-    assert isinstance(event, ProtocolViolation) and not event.answered
-    assert "late" in event.description
+    assert session.receive_frame(json.dumps([3, "slow", {"currentTime": NOW}]), 2.0) == []
     assert any("late" in r.getMessage() for r in caplog.records)
     assert frames(session) == []
+    stats = session.statistics()
+    assert (stats.timeouts, stats.failures, stats.violations, stats.late_replies) == (1, 1, 0, 1)
+    # A second answer with that id is no longer a late one: a stray, a violation.
+    event = only(session.receive_frame(json.dumps([3, "slow", {"currentTime": NOW}]), 3.0))
+    assert isinstance(event, ProtocolViolation) and "unexpected" in event.description
 
 
 def test_reply_to_unknown_id_is_dropped() -> None:
