@@ -57,7 +57,8 @@ class OcppMessage(msgspec.Struct, frozen=True, tag=True):
         message_id: the OCPP message id.
         action: the action of the request (for answers, the action they answer).
         payload: the decoded payload Struct (requests and responses), or for errors a
-            dict with ``code``, ``description`` and ``details``.
+            dict with ``code``, ``description``, ``details`` and ``callerror`` (whether the
+            peer answered with a CALLERROR, rather than a timeout or a lost connection).
         tag: the opaque tag the caller attached to its request, on the answer to it.
         at: wall-clock time (seconds since the epoch).
     """

@@ -26,6 +26,7 @@ from ..ocpp import (
     ErrorCode,
     LocalProtocolError,
     ProtocolViolation,
+    RemoteCallError,
     ResultReceived,
     Session,
 )
@@ -339,7 +340,7 @@ class OcppConnection:
                 observer.call_failed(event.action, event.error)
             if self.hub is not None and self.hub.active:
                 error = {"code": str(event.error.code), "description": event.error.description,
-                         "details": event.error.details}
+                         "details": event.error.details, "callerror": type(event.error) is RemoteCallError}
                 self._publish("in", "error", event.message_id, event.action, error, event.tag)
         waiter = self._waiters.pop(event.message_id, None)
         if waiter is not None:

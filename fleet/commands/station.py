@@ -7,8 +7,14 @@ cleanly (TransactionEvent Ended), the queue is delivered and the socket closed.
 One status line is printed per change of state (connected, booted, offline,
 transactions), never per message.
 
+Each CALLERROR the CSMS answers one of the station's calls with is printed once (action,
+code, description; repeats are counted in the last line); each transaction's start and
+end once, however often its TransactionEvent had to be sent.
+
 Exit status: 0 when the station was accepted by the CSMS and shut down cleanly,
-1 when it never got accepted, 2 for bad arguments or a bad profile.
+1 when it never got accepted, 2 for bad arguments or a bad profile, 3 when
+TransactionEvents were left undelivered at the end (the CSMS refused or never
+acknowledged them).
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ import argparse
 import math
 import signal
 import sys
+from collections import Counter
 from typing import Any
 
 import trio
 
 from ..events import Connected, Disconnected, OcppMessage
+from ..exit_codes import RUN_FAILED
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
 from ..transport import client_ssl_context
@@ -55,6 +63,8 @@ def _interesting(event: Any) -> bool:
     if isinstance(event, (Connected, Disconnected)):
         return True
     if isinstance(event, OcppMessage):
+        if event.kind == "error" and isinstance(event.payload, dict) and event.payload.get("callerror"):
+            return True
         if event.action == "BootNotification":
             return event.kind == "response" or event.kind == "error"
         if event.action == "TransactionEvent" and event.kind == "request" and event.direction == "out":
@@ -62,7 +72,10 @@ def _interesting(event: Any) -> bool:
     return False
 
 
-async def _report(station: Any) -> None:
+async def _report(station: Any, callerrors: Counter[tuple[str, str, str]]) -> None:
+    """Print the station's changes of state; count the CALLERRORs in ``callerrors``."""
+    started: set[str] = set()  # transactions whose start (or end) was printed: retries are not news
+    ended: set[str] = set()
     async with station.subscribe(accept=_interesting) as events:
         async for event in events:
             sid = station.station_id
@@ -70,6 +83,12 @@ async def _report(station: Any) -> None:
                 _say(sid, f"connected to {station.csms_url} (OCPP {event.ocpp_version})")
             elif isinstance(event, Disconnected):
                 _say(sid, f"offline ({event.reason})")
+            elif event.kind == "error" and event.payload.get("callerror"):
+                error = (event.action, str(event.payload.get("code", "")), str(event.payload.get("description", "")))
+                callerrors[error] += 1
+                if callerrors[error] == 1:
+                    _say(sid, f"the CSMS answered {error[0]} with CALLERROR {error[1]}"
+                              + (f": {error[2]}" if error[2] else ""))
             elif event.action == "BootNotification":
                 if event.kind == "error":
                     _say(sid, f"boot failed: {event.payload.get('description', '')}")
@@ -79,7 +98,11 @@ async def _report(station: Any) -> None:
             else:
                 payload = event.payload
                 info = payload.transaction_info
-                if str(payload.event_type) == "Started":
+                seen = started if str(payload.event_type) == "Started" else ended
+                if info.transaction_id in seen:
+                    continue
+                seen.add(info.transaction_id)
+                if seen is started:
                     evse = payload.evse.id if payload.evse else "?"
                     _say(sid, f"transaction {info.transaction_id} started on EVSE {evse} ({payload.trigger_reason})")
                 else:
@@ -110,9 +133,10 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
         seed=args.seed,
         speed=args.speed,
     )
+    callerrors: Counter[tuple[str, str, str]] = Counter()
     try:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_report, station)
+            nursery.start_soon(_report, station, callerrors)
             nursery.start_soon(_watch_failures, station)
             await nursery.start(station.run)
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -129,9 +153,16 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
     counters = snapshot.counters
     _say(args.station_id, f"stopped: {counters.boots} boot(s), {counters.transactions_started} transaction(s), "
                           f"{counters.events_sent} event(s) delivered, {snapshot.queued_events} left in queue")
+    repeated = [f"{action} {code} {n} times" for (action, code, _), n in sorted(callerrors.items()) if n > 1]
+    if repeated:
+        _say(args.station_id, f"CALLERRORs repeated: {', '.join(repeated)}")
     if not station.booted:
         _say(args.station_id, "never accepted by the CSMS")
         return 1
+    if snapshot.queued_events or counters.events_dropped:
+        _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} TransactionEvent(s) undelivered: "
+                              f"{snapshot.queued_events} left in the queue, {counters.events_dropped} given up")
+        return RUN_FAILED
     return 0
 
 
