@@ -101,7 +101,7 @@ def render_summary(report: Report) -> str:
     if report.thresholds:
         lines.append("THRESHOLDS")
         for t in report.thresholds:
-            measured = t.reason if t.reason else f"actual {t.actual:,.3f}"
+            measured = t.reason if t.reason or t.actual is None else f"actual {t.actual:,.3f}"
             lines.append(f"  {'✓' if t.ok else '✗'} {t.expression:<32} {measured}")
         lines.append("")
     if report.problems:

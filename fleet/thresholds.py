@@ -116,11 +116,12 @@ class Threshold(msgspec.Struct, frozen=True):
 
 class ThresholdResult(msgspec.Struct, frozen=True):
     """A threshold checked against a run: ``ok``, the measured ``actual`` value, and
-    ``reason`` when it could not be measured (no data for its action or window)."""
+    ``reason`` when it could not be measured (no data for its action or window; ``actual``
+    is then ``None``, ``null`` in JSON, and the threshold failed)."""
 
     expression: str
     ok: bool
-    actual: float
+    actual: float | None
     reason: str = ""
 
 
@@ -177,6 +178,7 @@ def _check_action(expression: str, action: str) -> None:
 
 
 def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, where: str) -> tuple[float, str]:
+    # (not measured: NaN here, with the reason; the result says None)
     """The measured value, and why it could not be measured (``""`` when it could)."""
     metric = threshold.metric
     scope = threshold.action
@@ -244,17 +246,17 @@ def evaluate(
 
     ``lost`` is ``None`` when the run had no audit; ``settle`` (seconds after the ramp until
     the steady-state window opens) only words the reason when there was no such window.
-    A threshold that cannot be measured fails with ``actual`` NaN and a ``reason``.
+    A threshold that cannot be measured fails with ``actual`` ``None`` and a ``reason``.
     """
     results = []
     for threshold in thresholds:
         if threshold.steady and steady is None:
             when = f" ({settle:g} s after the ramp)" if settle is not None else ""
-            results.append(ThresholdResult(threshold.expression, False, math.nan,
+            results.append(ThresholdResult(threshold.expression, False, None,
                                            f"the run ended before its steady-state window opened{when}"))
             continue
         where = "in the steady-state window" if threshold.steady else "in this run"
         actual, reason = _measure(threshold, steady if threshold.steady and steady is not None else metrics, lost, where)
         ok = not reason and _OPS[threshold.op](actual, threshold.value)
-        results.append(ThresholdResult(threshold.expression, ok, actual, reason))
+        results.append(ThresholdResult(threshold.expression, ok, None if reason else actual, reason))
     return results

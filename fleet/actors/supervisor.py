@@ -678,9 +678,10 @@ def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], m
         else:
             problems.append(f"built-in CSMS process {w.name} ended without its final report ({how}): what it "
                             f"recorded is missing (the audit is incomplete).")
-    if total and any(w.final is not None for w in station_workers) and not metrics.counters.get("connects", 0):
-        causes = metrics.connect_failures
-        attempts = sum(causes.values())
+    causes = metrics.connect_failures
+    attempts = sum(causes.values())
+    if total and any(w.final is not None for w in station_workers) and not metrics.counters.get("connects", 0) \
+            and (attempts or not interrupted):  # (stopped by hand before any attempt ended: no verdict)
         why = f"all {attempts:,} connection attempts failed: {_causes_text(causes)}" if attempts else \
             "no connection attempt ended (the CSMS never answered in time?)"
         problems.append(f"no station came online: {why}.")

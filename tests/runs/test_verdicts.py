@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
@@ -208,7 +208,7 @@ def test_thresholds_without_data_fail_with_the_reason() -> None:
               "connect_failures.http_401<1", "handshake_failures==1", "errors==0"]
     results = {r.expression: r for r in evaluate([parse_threshold(c) for c in checks], snapshot, lost=None, settle=10)}
     assert not results["Heartbeat.p99<1s"].ok and results["Heartbeat.p99<1s"].reason == "no Heartbeat calls in this run"
-    assert math.isnan(results["Heartbeat.p99<1s"].actual)
+    assert results["Heartbeat.p99<1s"].actual is None
     assert not results["Heartbeat.errors==0"].ok and "no Heartbeat calls" in results["Heartbeat.errors==0"].reason
     assert results["Heartbeat.count==0"].ok  # a count of 0 is a measurement
     assert results["BootNotification.p99<1s"].ok and not results["BootNotification.p99<1s"].reason
@@ -219,8 +219,12 @@ def test_thresholds_without_data_fail_with_the_reason() -> None:
     assert not results["connect_failures.http_401<1"].ok and results["connect_failures.http_401<1"].actual == 1
     assert results["handshake_failures==1"].ok
     assert results["errors==0"].ok
-    text = render_summary(Report(metrics=snapshot, thresholds=list(results.values())))
+    report = Report(metrics=snapshot, thresholds=list(results.values()))
+    text = render_summary(report)
     assert "✗ Heartbeat.p99<1s" in text and "no Heartbeat calls in this run" in text
+    # A report with thresholds that could not be measured is written and read back.
+    again = msgspec.json.decode(msgspec.json.encode(report), type=Report)
+    assert again.thresholds == report.thresholds
 
 
 async def test_connect_failure_causes_from_real_connections() -> None:
