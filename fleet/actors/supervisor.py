@@ -682,8 +682,10 @@ def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], m
     attempts = sum(causes.values())
     if total and any(w.final is not None for w in station_workers) and not metrics.counters.get("connects", 0) \
             and (attempts or not interrupted):  # (stopped by hand before any attempt ended: no verdict)
-        why = f"all {attempts:,} connection attempts failed: {_causes_text(causes)}" if attempts else \
-            "no connection attempt ended (the CSMS never answered in time?)"
+        waiting = int(never.get("reasons", {}).get("in_progress", 0))
+        why = f"all {attempts:,} connection attempts failed: {_causes_text(causes)}" if attempts else (
+            f"no connection attempt ended: {waiting:,} were still waiting for the CSMS's answer to the websocket "
+            f"handshake when the run stopped (does it answer HTTP there?)" if waiting else "no connection was attempted")
         problems.append(f"no station came online: {why}.")
     elif never and not interrupted:
         refused_by_plan = int(never.get("by_plan", 0))
