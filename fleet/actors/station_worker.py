@@ -75,7 +75,8 @@ def never_online(stations: dict[str, Station], specs: list[Any], plan: FleetPlan
     the cause of their last failed attempt (``refused``, ``http_401``, ... ``in_progress``
     when no attempt had ended) when they never connected, else ``boot_rejected``,
     ``boot_pending`` or ``boot_unanswered``; ``by_plan`` counts those the run's own fault
-    plan had the CSMS refuse (its boot Pending/Rejected shares: reasons ``boot_*_by_plan``)."""
+    plan kept off on purpose (its boot Pending/Rejected shares, reasons ``boot_*_by_plan``;
+    its network partition, reason ``partition_by_plan``)."""
     missing: list[tuple[str, str]] = []
     for sid, station in stations.items():
         connects, failures, _ = station.connection_counts()
@@ -99,7 +100,7 @@ def never_online(stations: dict[str, Station], specs: list[Any], plan: FleetPlan
     ids: dict[str, list[str]] = {}
     by_plan = 0
     for sid, reason in missing:
-        if sid in planned and reason.startswith("boot_"):
+        if (sid in planned and reason.startswith("boot_")) or reason == "partition":
             reason += "_by_plan"
             by_plan += 1
         reasons[reason] += 1

@@ -681,7 +681,9 @@ def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], m
     causes = metrics.connect_failures
     attempts = sum(causes.values())
     if total and any(w.final is not None for w in station_workers) and not metrics.counters.get("connects", 0) \
-            and (attempts or not interrupted):  # (stopped by hand before any attempt ended: no verdict)
+            and (attempts or not interrupted) and set(causes) != {"partition"}:
+        # (stopped by hand before any attempt ended: no verdict; all cut off by the fault plan's
+        # partition: on purpose, reported with the stations never online)
         waiting = int(never.get("reasons", {}).get("in_progress", 0))
         why = f"all {attempts:,} connection attempts failed: {_causes_text(causes)}" if attempts else (
             f"no connection attempt ended: {waiting:,} were still waiting for the CSMS's answer to the websocket "

@@ -6,6 +6,8 @@ station gave up on it; the late answer must not count again as a protocol violat
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 import trio
 
@@ -24,7 +26,7 @@ async def test_a_late_callresult_is_one_timeout_and_no_violation() -> None:
     async def slow_heartbeat(request: object, ctx: object) -> v201.HeartbeatResponse:
         await release.wait()  # answer only once the station has given up on the call
         answered.set()
-        return v201.HeartbeatResponse(current_time=_now())
+        return v201.HeartbeatResponse(current_time=datetime.datetime.now(datetime.UTC))
 
     metrics = Metrics()
     profile = StationProfile(message_timeout=1)
@@ -56,8 +58,3 @@ async def test_a_late_callresult_is_one_timeout_and_no_violation() -> None:
         await station.shutdown(5)
         nursery.cancel_scope.cancel()
 
-
-def _now() -> object:
-    import datetime
-
-    return datetime.datetime.now(datetime.UTC)

@@ -168,6 +168,15 @@ async def test_boots_refused_on_purpose_by_the_fault_plan_do_not_fail_the_run(tm
     assert "refused on purpose by the fault plan" in render_summary(report)
 
 
+async def test_stations_cut_off_by_the_fault_plans_partition_do_not_fail_the_run(tmp_path: Path) -> None:
+    faults = "[faults]\npartition_share = 1.0\npartition_at = 0\npartition_duration = 600\n"
+    plan = load_fleet(write_fleet(tmp_path, 3, duration=1, faults=faults))
+    report = await run_fleet(plan, RunOptions(workers=1))
+    assert report.metrics.connect_failures.get("partition", 0) >= 3
+    assert report.fleet["never_online"]["reasons"] == {"partition_by_plan": 3}
+    assert report.problems == []
+
+
 async def test_stations_the_csms_rejects_fail_the_run(tmp_path: Path) -> None:
     async with open_csms(port=0) as csms:
         csms.set_boot_status("Rejected", "V0001")
