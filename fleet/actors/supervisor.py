@@ -383,8 +383,12 @@ async def run_fleet(
                 status.phase = "running"
             if on_status is not None:
                 on_status(current)
-            if any(w.finished.is_set() and w.final is None for w in station_workers):
-                break  # a worker died: stop the run and report what we have
+            dead = [w for w in station_workers if w.finished.is_set() and w.final is None]
+            if dead:  # a worker died: stop the run and report what we have (Report.problems says so)
+                for w in dead:
+                    logger.warning("station worker %s ended without its final report (%s): stopping the run",
+                                   w.name, _exit_text(w.returncode))
+                break
             if ramp_done_at is not None and duration and time.monotonic() - ramp_done_at >= duration:
                 break
 
