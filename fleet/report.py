@@ -172,7 +172,7 @@ def _connection_failure_lines(metrics: MetricsSnapshot, never_online: dict[str, 
     if never_online:
         reasons = ", ".join(f"{k} {v:,}" for k, v in sorted(never_online.get("reasons", {}).items()))
         by_plan = int(never_online.get("by_plan", 0))
-        note = f" ({by_plan:,} refused on purpose by the fault plan)" if by_plan else ""
+        note = f" ({by_plan:,} kept off on purpose by the fault plan)" if by_plan else ""
         lines.append(f"  {'never online':<20}{int(never_online.get('stations', 0)):>10,}{note}   {reasons}")
     return lines
 

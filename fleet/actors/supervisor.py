@@ -608,7 +608,7 @@ def _build_report(
     offline = _merge_never_online([w.final.records.get("never_online", {}) for w in station_workers if w.final])
     if offline:
         fleet["never_online"] = offline
-    problems = run_problems(plan, options, station_workers + csms_workers, metrics, offline, status.total,
+    problems = _run_problems(plan, options, station_workers + csms_workers, metrics, offline, status.total,
                             interrupted)
     if csms_workers:
         fleet["csms_received"] = csms_messages
@@ -664,11 +664,12 @@ def _causes_text(causes: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], metrics: MetricsSnapshot,
+def _run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], metrics: MetricsSnapshot,
                  never: dict[str, Any], total: int, interrupted: bool) -> list[str]:
     """Why the run could not be carried out as asked, one plain sentence each (empty: it was):
     a worker process that died (named, with its stations), no station ever online, stations
-    that never came online (those the fault plan had the CSMS refuse on purpose excepted)."""
+    that never came online (those the fault plan kept off on purpose excepted: boots it had the
+    built-in CSMS refuse, its network partition)."""
     problems = []
     station_workers = [w for w in workers if w.role == "stations"]
     for w in workers:
@@ -700,7 +701,7 @@ def run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], m
             reasons = {r: n for r, n in never.get("reasons", {}).items() if not r.endswith("_by_plan")}
             shown = ", ".join(f"{r} {n:,}" for r, n in sorted(reasons.items(), key=lambda item: -item[1]))
             examples = [sid for r, listed in never.get("ids", {}).items() if r in reasons for sid in listed][:5]
-            plan_note = f" ({refused_by_plan:,} more refused on purpose by the fault plan)" if refused_by_plan else ""
+            plan_note = f" ({refused_by_plan:,} more kept off on purpose by the fault plan)" if refused_by_plan else ""
             problems.append(f"{failed:,} of {total:,} stations never came online{plan_note}: {shown} "
                             f"(e.g. {', '.join(examples)}).")
     return problems

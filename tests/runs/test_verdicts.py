@@ -165,7 +165,7 @@ async def test_boots_refused_on_purpose_by_the_fault_plan_do_not_fail_the_run(tm
     never = report.fleet["never_online"]
     assert never["by_plan"] > 0 and never["stations"] == never["by_plan"], never
     assert report.problems == []
-    assert "refused on purpose by the fault plan" in render_summary(report)
+    assert "kept off on purpose by the fault plan" in render_summary(report)
 
 
 async def test_stations_cut_off_by_the_fault_plans_partition_do_not_fail_the_run(tmp_path: Path) -> None:
