@@ -588,7 +588,8 @@ class Station:
         self._event_id = 0
         # counters
         self._connects = self._connect_failures = self._disconnects = 0
-        #: the cause of the last failed connection attempt (see fleet.transport.connect_failure_cause)
+        #: the cause of the last failed connection attempt since the last connection (see
+        #: fleet.transport.connect_failure_cause)
         self.last_connect_failure: str | None = None
         #: the status of the last BootNotification answer (``Accepted``, ``Pending``, ``Rejected``)
         self.last_boot_status: str | None = None
@@ -1206,6 +1207,7 @@ class Station:
         self._closing = False
         self._attempt = 0
         self._connects += 1
+        self.last_connect_failure = None
         self.hub.publish(Connected(self.station_id, up.connection.session.version.name, time.time()))
         if self._registration != RegistrationStatus.ACCEPTED or self._boot_reason is not None:
             self._boot_due = True

@@ -32,7 +32,7 @@ from ..events import Connected, Disconnected, OcppMessage
 from ..exit_codes import RUN_FAILED
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
-from ..transport import client_ssl_context
+from ..transport import client_ssl_context, connect_failure_hint
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
@@ -115,7 +115,8 @@ async def _watch_failures(station: Any) -> None:
         snapshot = station.snapshot()
         if not snapshot.connected and snapshot.last_error and snapshot.last_error != last:
             last = snapshot.last_error
-            _say(station.station_id, f"cannot connect: {last}")
+            hint = connect_failure_hint(station.last_connect_failure or "")
+            _say(station.station_id, f"cannot connect: {last}" + (f" ({hint})" if hint else ""))
         await trio.sleep(0.5)
 
 

@@ -59,3 +59,15 @@ async def test_station_prints_each_callerror_once_each_transaction_once_and_fail
     assert len(started) == 1, out  # once per transaction, not per attempt
     assert "undelivered" in out
     assert result.returncode == RUN_FAILED, out + result.stderr.decode()
+
+
+async def test_station_says_what_a_failed_connection_most_likely_means() -> None:
+    from fleet.transport import connect_failure_hint
+
+    with trio.fail_after(30):
+        result = await trio.run_process(
+            [sys.executable, "-m", "fleet", "station", "ws://127.0.0.1:1/ocpp", "CMD2", "--duration", "1"],
+            capture_stdout=True, capture_stderr=True, check=False,
+        )
+    out = result.stdout.decode()
+    assert "cannot connect:" in out and connect_failure_hint("refused") in out, out
