@@ -121,6 +121,11 @@ BAD_ARGUMENTS = [
     (["csms", "--ocpp-log", "/nonexistent-dir/f.jsonl"], ["--ocpp-log", "does not exist"]),
     (["report", "show", "no-such-report.json"], ["no-such-report.json"]),
     (["report", "show", "README.md"], ["README.md", "not a fleet report"]),
+    (["station", "ws://127.0.0.1:1/ocpp", "CS/1"], ["station id", "'/'"]),
+    (["bench", "--stations", "0"], ["--stations", ">= 1"]),
+    (["bench", "--json", "/nonexistent-dir/b.json"], ["--json", "does not exist"]),
+    (["chaos", "--seconds", "-1"], ["--seconds", "> 0"]),
+    (["chaos", "--report", "/nonexistent-dir/c.json"], ["--report", "does not exist"]),
 ]
 
 
