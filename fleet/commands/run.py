@@ -198,13 +198,29 @@ class _Progress:
               f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}", flush=True)
 
 
+def _with_report_on_stdout(args: argparse.Namespace) -> int:
+    """``main`` with standard output kept for the JSON report: everything else, the worker
+    processes' output included (they inherit file descriptor 1), goes to standard error."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output at all: nothing to keep apart
+        return main(args, sys.stdout)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(saved), "w") as report_out, contextlib.redirect_stdout(sys.stderr):
+            return main(args, report_out)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
     """Run; ``--report -``: the JSON report alone goes to standard output (``report_out``),
     everything else to standard error."""
     if args.report == "-" and report_out is None:
-        report_out = sys.stdout
-        with contextlib.redirect_stdout(sys.stderr):
-            return main(args, report_out)
+        return _with_report_on_stdout(args)
 
     import msgspec
     import trio
