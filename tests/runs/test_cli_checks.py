@@ -125,6 +125,7 @@ BAD_ARGUMENTS = [
     (["bench", "--stations", "0"], ["--stations", ">= 1"]),
     (["bench", "--json", "/nonexistent-dir/b.json"], ["--json", "does not exist"]),
     (["chaos", "--seconds", "-1"], ["--seconds", "> 0"]),
+    (["tui", "http://127.0.0.1:7700/"], ["ws://HOST:PORT/"]),
     (["chaos", "--report", "/nonexistent-dir/c.json"], ["--report", "does not exist"]),
 ]
 
