@@ -15,6 +15,7 @@ from .checks import (
     output_file_problem,
     positive_int,
     positive_number,
+    seed,
 )
 
 HELP = "robustness suite: attack the built-in CSMS and stations, inject faults, check nothing is lost"
@@ -45,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random inputs fed to the frame decoder, per role (default 20000)")
     parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
                         help="change one of the faulted fleet's faults, e.g. disconnect_rate=120 (repeatable)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
+    parser.add_argument("--seed", type=seed, default=1, help="seed of every random choice (default 1)")
     parser.add_argument("--report", metavar="F", help="write the JSON report to F")
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "port",
     "positive_int",
     "positive_number",
+    "seed",
 ]
 
 
@@ -72,6 +73,14 @@ def non_negative_int(text: str) -> int:
     value = _integer(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number that fits in 64 bits (it travels to the workers as one)."""
+    value = _integer(text)
+    if not -(2**63) <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at most 64 bits, got {text!r}")
     return value
 
 

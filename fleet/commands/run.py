@@ -30,6 +30,7 @@ from .checks import (
     output_file_problem,
     positive_int,
     positive_number,
+    seed,
 )
 from .control_options import add_control_arguments, control_line, control_settings, first_error
 from .tui import TOKEN_ENV
@@ -63,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="station worker processes (default: cores)")
     parser.add_argument("--csms-workers", type=positive_int, default=1, metavar="K",
                         help="processes of the built-in CSMS on one port (default 1)")
-    parser.add_argument("--seed", type=int, help="seed of every random choice")
+    parser.add_argument("--seed", type=seed, help="seed of every random choice")
     parser.add_argument("--speed", type=positive_number,
                         help="simulated seconds per real second of the stations' timers")
     parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")

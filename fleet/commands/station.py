@@ -27,7 +27,7 @@ from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
 from ..transport import client_ssl_context
-from .checks import csms_url, non_negative_number, output_file_problem, positive_number
+from .checks import csms_url, non_negative_number, output_file_problem, positive_number, seed
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca", metavar="CA", help="CA file to verify a wss:// CSMS")
     parser.add_argument("--cert", metavar="C", help="client certificate (security profile 3)")
     parser.add_argument("--key", metavar="K", help="client certificate key")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the station's random choices")
+    parser.add_argument("--seed", type=seed, default=None, help="seed of the station's random choices")
     parser.add_argument("--speed", type=positive_number, default=1.0,
                         help="simulated seconds per real second for the station's timers (default 1)")
     parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")

@@ -104,6 +104,7 @@ BAD_ARGUMENTS = [
     (["run", "--csms", "ws://"], ["--csms", "no host"]),
     (["run", "--csms-workers", "0"], ["--csms-workers"]),
     (["run", "--nice", "-5"], ["--nice"]),
+    (["run", "--seed", str(2**70)], ["--seed", "64 bits"]),
     (["run", "--shard", "3/2"], ["--shard"]),
     (["run", "--shard", "7/8", "--stations", "3"], ["--shard 7/8", "nothing to run"]),
     (["run", "--prometheus", "127.0.0.1:99999"], ["--prometheus"]),
