@@ -91,6 +91,7 @@ def assert_refused(result: subprocess.CompletedProcess[bytes], *words: str) -> N
         assert word in err, (word, err)
 
 
+#: Run as `fleet` processes: the cases of the issue, and those checked after parsing.
 BAD_ARGUMENTS = [
     (["run", "--duration", "-10"], ["--duration", ">= 0"]),
     (["run", "--duration", "nan"], ["--duration", "finite"]),
@@ -101,10 +102,6 @@ BAD_ARGUMENTS = [
     (["run", "--stations", "0"], ["--stations", "nothing to run"]),
     (["run", "--csms", "foo"], ["--csms", "ws://"]),
     (["run", "--csms", "http://127.0.0.1:9000/ocpp"], ["--csms", "ws://"]),
-    (["run", "--csms", "ws://"], ["--csms", "no host"]),
-    (["run", "--csms-workers", "0"], ["--csms-workers"]),
-    (["run", "--nice", "-5"], ["--nice"]),
-    (["run", "--seed", str(2**70)], ["--seed", "64 bits"]),
     (["run", "--shard", "3/2"], ["--shard"]),
     (["run", "--shard", "7/8", "--stations", "3"], ["--shard 7/8", "nothing to run"]),
     (["run", "--prometheus", "127.0.0.1:99999"], ["--prometheus"]),
@@ -114,18 +111,13 @@ BAD_ARGUMENTS = [
     (["run", "--tui", "--report", "-"], ["--report -", "--tui"]),
     (["run", "no-such-fleet.toml"], ["no-such-fleet.toml"]),
     (["station", "ws://127.0.0.1:1/ocpp", "CS1", "--duration", "-1"], ["--duration", ">= 0"]),
-    (["station", "ws://127.0.0.1:1/ocpp", "CS1", "--speed", "0"], ["--speed", "> 0"]),
-    (["station", "ws://", "CS1"], ["no host"]),
     (["station", "ws://127.0.0.1:1/ocpp", "CS1", "--ocpp-log", "/nonexistent-dir/f.jsonl"], ["--ocpp-log"]),
     (["csms", "--port", "70000"], ["--port", "0..65535"]),
-    (["csms", "--heartbeat-interval", "0"], ["--heartbeat-interval", ">= 1"]),
     (["csms", "--ocpp-log", "/nonexistent-dir/f.jsonl"], ["--ocpp-log", "does not exist"]),
     (["report", "show", "no-such-report.json"], ["no-such-report.json"]),
     (["report", "show", "README.md"], ["README.md", "not a fleet report"]),
     (["station", "ws://127.0.0.1:1/ocpp", "CS/1"], ["station id", "'/'"]),
-    (["bench", "--stations", "0"], ["--stations", ">= 1"]),
     (["bench", "--json", "/nonexistent-dir/b.json"], ["--json", "does not exist"]),
-    (["chaos", "--seconds", "-1"], ["--seconds", "> 0"]),
     (["tui", "http://127.0.0.1:7700/"], ["ws://HOST:PORT/"]),
     (["chaos", "--report", "/nonexistent-dir/c.json"], ["--report", "does not exist"]),
 ]
@@ -146,25 +138,68 @@ def test_a_bad_argument_is_refused_before_anything_starts(
     assert_refused(refusals[tuple(argv)], *words)
 
 
-@pytest.mark.parametrize(
-    ("fleet_text", "profile_text", "words"),
-    [
-        ("[fleet]\nramp = inf\n", "", ["$.fleet.ramp", "finite"]),
-        ("[fleet]\nspeed = nan\n", "", ["$.fleet.speed"]),
-        ("[fleet]\nduration = -1\n", "", ["$.fleet.duration"]),
-        ('[fleet]\ncsms = ["ws://"]\n', "", ["$.fleet.csms", "no host"]),
-        ('[fleet]\ncsms = ["http://127.0.0.1:9000/ocpp"]\n', "", ["$.fleet.csms", "ws://"]),
-        ("[fleet]\n", "", ["nothing to run"]),  # every group has 0 stations
-        ("[fleet]\n", "[sessions]\nstart_delay = [0, nan]\n", ["$.sessions.start_delay", "finite"]),
-        ("[fleet]\n", "[[evses]]\nmax_power = inf\n", ["$.evses[0].max_power", "finite"]),
-    ],
-)
+#: Refused while the arguments are parsed (checked in this process: a regression cannot start anything).
+BAD_VALUES = [
+    (["run", "--csms", "ws://"], ["--csms", "no host"]),
+    (["run", "--csms-workers", "0"], ["--csms-workers"]),
+    (["run", "--nice", "-5"], ["--nice"]),
+    (["run", "--seed", str(2**70)], ["--seed", "64 bits"]),
+    (["station", "ws://127.0.0.1:1/ocpp", "CS1", "--speed", "0"], ["--speed", "> 0"]),
+    (["station", "ws://", "CS1"], ["no host"]),
+    (["csms", "--heartbeat-interval", "0"], ["--heartbeat-interval", ">= 1"]),
+    (["bench", "--stations", "0"], ["--stations", ">= 1"]),
+    (["chaos", "--seconds", "-1"], ["--seconds", "> 0"]),
+]
+
+
+@pytest.mark.parametrize(("argv", "words"), BAD_VALUES)
+def test_a_bad_value_is_refused_while_parsing(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                              words: list[str]) -> None:
+    from fleet.cli import build_parser
+
+    with pytest.raises(SystemExit) as refused:
+        build_parser().parse_args(argv)
+    assert refused.value.code == USAGE
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    for word in words:
+        assert word in err, (word, err)
+
+
+BAD_FLEETS = [
+    ("[fleet]\nramp = inf\n", "", ["$.fleet.ramp", "finite"]),
+    ("[fleet]\nspeed = nan\n", "", ["$.fleet.speed"]),
+    ("[fleet]\nduration = -1\n", "", ["$.fleet.duration"]),
+    ('[fleet]\ncsms = ["ws://"]\n', "", ["$.fleet.csms", "no host"]),
+    ('[fleet]\ncsms = ["http://127.0.0.1:9000/ocpp"]\n', "", ["$.fleet.csms", "ws://"]),
+    ("[fleet]\n", "[sessions]\nstart_delay = [0, nan]\n", ["$.sessions.start_delay", "finite"]),
+    ("[fleet]\n", "[[evses]]\nmax_power = inf\n", ["$.evses[0].max_power", "finite"]),
+]
+
+
+def write_fleet(where: Path, fleet_text: str, profile_text: str, count: int = 2) -> Path:
+    (where / "p.toml").write_text('name = "p"\n' + profile_text)
+    (where / "fleet.toml").write_text(fleet_text + f'\n[[group]]\nprofile = "p.toml"\ncount = {count}\n')
+    return where / "fleet.toml"
+
+
+@pytest.mark.parametrize(("fleet_text", "profile_text", "words"), BAD_FLEETS)
 def test_a_bad_value_in_a_fleet_file_or_profile_is_refused(tmp_path: Path, fleet_text: str, profile_text: str,
                                                            words: list[str]) -> None:
-    count = 0 if "nothing to run" in words else 2
-    (tmp_path / "p.toml").write_text('name = "p"\n' + profile_text)
-    (tmp_path / "fleet.toml").write_text(fleet_text + f'\n[[group]]\nprofile = "p.toml"\ncount = {count}\n')
-    assert_refused(fleet("run", str(tmp_path / "fleet.toml")), "fleet.toml" if not profile_text else "p.toml", *words)
+    from fleet.fleetfile import FleetError, load_fleet
+
+    with pytest.raises(FleetError) as refused:
+        load_fleet(write_fleet(tmp_path, fleet_text, profile_text))
+    for word in ["fleet.toml" if not profile_text else "p.toml", *words]:
+        assert word in str(refused.value), (word, str(refused.value))
+
+
+def test_fleet_run_refuses_a_bad_fleet_file_or_one_with_nothing_to_run(tmp_path: Path) -> None:
+    fleet_text, profile_text, words = BAD_FLEETS[0]
+    (tmp_path / "bad").mkdir()
+    assert_refused(fleet("run", str(write_fleet(tmp_path / "bad", fleet_text, profile_text))), "fleet.toml", *words)
+    (tmp_path / "empty").mkdir()
+    assert_refused(fleet("run", str(write_fleet(tmp_path / "empty", "[fleet]\n", "", count=0))), "nothing to run")
 
 
 def test_an_override_outside_the_bounds_is_refused_by_the_plan_too() -> None:
@@ -253,11 +288,20 @@ def test_merge_refuses_the_same_shard_twice(shards: dict[str, Any], tmp_path: Pa
         ("not json", ["not valid JSON"]),
     ],
 )
-def test_merge_refuses_what_is_not_a_fleet_report(shards: dict[str, Any], tmp_path: Path, text: str,
-                                                  words: list[str]) -> None:
+def test_what_is_not_a_fleet_report_is_refused(text: str, words: list[str]) -> None:
+    from fleet.report import parse_report
+
+    with pytest.raises(ValueError, match=r"bad\.json: not a fleet report") as refused:
+        parse_report(text.encode(), "bad.json")
+    for word in words:
+        assert word in str(refused.value), (word, str(refused.value))
+
+
+def test_merge_refuses_what_is_not_a_fleet_report(shards: dict[str, Any], tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(text)
-    assert_refused(fleet("report", "merge", str(shards["s1"]), str(bad)), "bad.json", "not a fleet report", *words)
+    bad.write_text("{}")
+    assert_refused(fleet("report", "merge", str(shards["s1"]), str(bad)), "bad.json", "not a fleet report")
+    assert_refused(fleet("report", "show", str(bad)), "bad.json", "not a fleet report")
 
 
 def test_merge_reads_several_reports_from_stdin_and_writes_json_to_stdout(shards: dict[str, Any]) -> None:
