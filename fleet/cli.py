@@ -29,6 +29,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.exit(exit_codes.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
+
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
 #: ``HELP`` (one line), ``EXAMPLE`` (one command line), ``add_arguments(parser)``
 #: and ``main(args) -> int``.
