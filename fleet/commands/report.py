@@ -18,6 +18,7 @@ import sys
 
 import msgspec
 
+from ..cli import EXIT_CODES
 from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from ..report import (
     Report,
@@ -40,10 +41,12 @@ _THRESHOLD_HELP = ("pass/fail expression as for `fleet run`, e.g. 'p99<200ms', '
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="report_command", metavar="ACTION", required=True)
-    show = sub.add_parser("show", help="print the summary of a report")
+    raw = argparse.RawDescriptionHelpFormatter
+    show = sub.add_parser("show", help="print the summary of a report", epilog=EXIT_CODES, formatter_class=raw)
     show.add_argument("report", help="the JSON report ('-': standard input)")
     show.add_argument("--threshold", action="append", default=[], metavar="EXPR", help=_THRESHOLD_HELP)
-    merge = sub.add_parser("merge", help="merge shard reports (histograms added exactly; each shard once)")
+    merge = sub.add_parser("merge", help="merge shard reports (histograms added exactly; each shard once)",
+                           epilog=EXIT_CODES, formatter_class=raw)
     merge.add_argument("reports", nargs="+", metavar="REPORT",
                        help="shard reports ('-': standard input, which may hold several)")
     merge.add_argument("-o", "--output", metavar="F",
