@@ -7,10 +7,28 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
+from . import exit_codes
 from .program import is_interrupt
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "main"]
+
+#: The exit codes, as ``fleet --help`` and every command's ``--help`` list them (README "Exit codes").
+EXIT_CODES = f"""exit codes:
+  {exit_codes.OK:<4} passed: carried out, every threshold held
+  {exit_codes.THRESHOLDS_FAILED:<4} a threshold failed (or could not be measured)
+  {exit_codes.USAGE:<4} bad argument, option, profile, fleet file or report; nothing was started
+  {exit_codes.RUN_FAILED:<4} the run could not be carried out (no station online, a worker died, ...)
+  {exit_codes.INTERRUPTED:<4} interrupted by Ctrl-C or SIGTERM (what was measured is still reported)"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line naming the option and what was expected, exit code USAGE."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(exit_codes.USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
 #: ``HELP`` (one line), ``EXAMPLE`` (one command line), ``add_arguments(parser)``
@@ -19,7 +37,7 @@ COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fleet",
         description="OCPP 2.0.1 charging-station fleet simulator and CSMS.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -38,12 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
             name,
             help=module.HELP,
             description=f"{module.HELP}\n\nexample:\n  {module.EXAMPLE}",
+            epilog=EXIT_CODES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub)
         sub.set_defaults(handler=module.main)
         lines.append(f"  {name:<9} {module.HELP}\n            e.g. {module.EXAMPLE}")
-    parser.epilog = "\n".join(lines)
+    parser.epilog = "\n".join(lines) + "\n\n" + EXIT_CODES
     return parser
 
 
@@ -56,12 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if getattr(args, "handler", None) is None:
         parser.print_help()
-        return 2
+        return exit_codes.USAGE
     try:
         return int(args.handler(args) or 0)
     except BaseException as exc:
         if is_interrupt(exc):  # Ctrl-C, also when raised inside a nursery
-            return 130
+            return exit_codes.INTERRUPTED
         raise
 
 

@@ -27,10 +27,12 @@ reproducible and ``--shard I/N`` slices are disjoint and complete.
 from __future__ import annotations
 
 import hashlib
+import math
 import string
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -45,6 +47,7 @@ __all__ = [
     "FleetPlan",
     "Group",
     "StationSpec",
+    "csms_url_problem",
     "load_fleet",
     "shipped_profiles_dir",
 ]
@@ -177,13 +180,25 @@ class FleetPlan(msgspec.Struct, frozen=True):
         speed: float | None = None,
     ) -> FleetPlan:
         """This plan with command-line overrides; ``stations`` rescales the group counts
-        proportionally (largest remainders), keeping at least the given total."""
+        proportionally (largest remainders), keeping at least the given total.
+
+        Raises:
+            FleetError: an override out of its field's bounds (the same checks as a fleet file's).
+        """
         config = msgspec.structs.replace(
             self.config,
             **{k: v for k, v in {"csms": csms, "ramp": ramp, "duration": duration, "seed": seed, "speed": speed}.items() if v is not None},
         )
+        try:
+            config = msgspec.convert(msgspec.to_builtins(config), FleetConfig)
+        except msgspec.ValidationError as exc:
+            raise FleetError(f"{self.source} with the command-line options: {exc}".replace("`$.", "`$.fleet.")) from None
+        _check_urls(config.csms, f"{self.source} with the command-line options")
+        _check_config(config, f"{self.source} with the command-line options")
         groups = self.groups
         if stations is not None:
+            if stations < 0:
+                raise FleetError(f"stations: expected a count >= 0, got {stations}")
             groups = _rescale(groups, stations)
         return FleetPlan(self.source, config, groups, self.profiles, self.faults)
 
@@ -240,10 +255,36 @@ def _check_pattern(pattern: str, where: str) -> None:
         raise FleetError(f"{where}: station-id pattern {pattern!r} must contain {{index}} and no other field")
 
 
+def csms_url_problem(url: str) -> str | None:
+    """What is wrong with a CSMS URL (``None``: nothing): it must be ``ws://`` or
+    ``wss://`` with a host (and, if given, a port 1..65535)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return f"CSMS URL {url!r} is not a valid URL (expected e.g. ws://host:9000/ocpp)"
+    if parts.scheme not in ("ws", "wss"):
+        return f"CSMS URL {url!r} must start with ws:// or wss:// (e.g. ws://host:9000/ocpp)"
+    if not parts.hostname:
+        return f"CSMS URL {url!r} has no host (expected e.g. ws://host:9000/ocpp)"
+    if port == 0:
+        return f"CSMS URL {url!r}: port 0 cannot be connected to"
+    return None
+
+
 def _check_urls(urls: list[str], where: str) -> None:
     for url in urls:
-        if not url.startswith(("ws://", "wss://")):
-            raise FleetError(f"{where}: CSMS URL {url!r} must start with ws:// or wss://")
+        problem = csms_url_problem(url)
+        if problem:
+            raise FleetError(f"{where}: {problem}")
+
+
+def _check_config(config: FleetConfig, where: str) -> None:
+    """What msgspec's bounds do not say: numbers finite (TOML allows inf and nan)."""
+    for name in ("ramp", "duration", "speed"):
+        value = getattr(config, name)
+        if not math.isfinite(value):
+            raise FleetError(f"{where}: `$.fleet.{name}`: expected a finite number, got {value}")
 
 
 def load_fleet(path: str | Path) -> FleetPlan:
@@ -267,6 +308,7 @@ def load_fleet(path: str | Path) -> FleetPlan:
         raise FleetError(f"{path}: `$.group`: expected at least one [[group]] with a profile and a count")
     _check_pattern(fleet.fleet.station_id, f"{path}: `$.fleet.station_id`")
     _check_urls(fleet.fleet.csms, f"{path}: `$.fleet.csms`")
+    _check_config(fleet.fleet, str(path))
     profiles = []
     for i, group in enumerate(fleet.group):
         if group.station_id is not None:

@@ -72,10 +72,11 @@ was expected and, when it can be found, the line.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -518,6 +519,23 @@ def _key_line(lines: list[str], start: int, key: str) -> int | None:
     return None
 
 
+def _non_finite(value: Any, path: str) -> tuple[str, float] | None:
+    """The path and value of the first infinite or NaN number in decoded ``value``."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (path, value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _non_finite(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = _non_finite(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
 def _describe(path: Path, text: str, message: str) -> str:
     field = _path_of(message)
     unknown = re.search(r"unknown field `([^`]*)`", message)
@@ -552,6 +570,10 @@ def load_profile(path: str | Path) -> StationProfile:
         raise ProfileError(_describe(path, text, str(exc))) from None
     except msgspec.DecodeError as exc:
         raise ProfileError(f"{path}: not valid TOML: {exc}") from None
+    infinite = _non_finite(msgspec.to_builtins(profile), "$")
+    if infinite is not None:  # TOML has inf and nan; no field of a profile takes them
+        field, value = infinite
+        raise ProfileError(_describe(path, text, f"Expected a finite number, got {value} - at `{field}`"))
     from .actors.device_model import check_overrides
 
     problem = check_overrides(profile)

@@ -14,7 +14,16 @@ import msgspec
 from .metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
 from .thresholds import ThresholdResult
 
-__all__ = ["Report", "load_report", "merge_reports", "render_summary", "write_report"]
+__all__ = [
+    "Report",
+    "load_report",
+    "merge_reports",
+    "parse_report",
+    "render_summary",
+    "report_json",
+    "split_reports",
+    "write_report",
+]
 
 
 class Report(msgspec.Struct):
@@ -57,38 +66,159 @@ class Report(msgspec.Struct):
         return msgspec.structs.replace(self, actions=self.metrics.action_stats())
 
 
+def report_json(report: Report) -> bytes:
+    """The report as indented JSON (what ``--report`` writes): a line ``{`` to a line ``}``."""
+    return msgspec.json.format(msgspec.json.encode(report.with_derived()), indent=2) + b"\n"
+
+
 def write_report(report: Report, path: str | Path) -> None:
     """Write the report as indented JSON."""
-    Path(path).write_bytes(msgspec.json.format(msgspec.json.encode(report.with_derived()), indent=2) + b"\n")
+    Path(path).write_bytes(report_json(report))
 
 
 def load_report(path: str | Path) -> Report:
-    """Read a report written by :func:`write_report`."""
+    """Read a report written by :func:`write_report`.
+
+    Raises:
+        ValueError: the file cannot be read or is not a fleet report (the message says why).
+    """
     try:
-        return msgspec.json.decode(Path(path).read_bytes(), type=Report)
-    except (OSError, msgspec.DecodeError) as exc:
-        raise ValueError(f"{path}: not a fleet report: {exc}") from None
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_report(data, str(path))
 
 
-def merge_reports(reports: list[Report]) -> Report:
-    """The exact merge of several shard reports (histograms added, counts summed)."""
+def parse_report(data: bytes, name: str) -> Report:
+    """A report from its JSON, checked: a JSON object with a ``fleet`` and a ``metrics``
+    object whose histograms decode (``{}`` or any other JSON is refused).
+
+    Raises:
+        ValueError: naming ``name``, the field and what was expected.
+    """
+    expected = "expected the JSON report that `fleet run --report` writes"
+    try:
+        top = msgspec.json.decode(data, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError:
+        raise ValueError(f"{name}: not a fleet report: not a JSON object ({expected})") from None
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{name}: not a fleet report: not valid JSON: {exc} ({expected})") from None
+    missing = [key for key in ("fleet", "metrics") if key not in top]
+    if missing:
+        raise ValueError(f"{name}: not a fleet report: no {' and no '.join(repr(k) for k in missing)} ({expected})")
+    try:
+        report = msgspec.json.decode(data, type=Report)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{name}: not a fleet report: {exc}") from None
+    if not report.fleet:
+        raise ValueError(f"{name}: not a fleet report: `$.fleet` is empty ({expected})")
+    windows = [("metrics", report.metrics)] + ([("steady", report.steady)] if report.steady is not None else [])
+    for where, snapshot in windows:
+        encoded = [(f"histograms.{key}", value) for key, value in snapshot.histograms.items()]
+        for field, value in [*encoded, ("boot_histogram", snapshot.boot_histogram)]:
+            try:
+                decode_histogram(value)
+            except Exception:  # the HDR decoder raises several kinds on corrupt input
+                raise ValueError(f"{name}: not a fleet report: `$.{where}.{field}` is not an encoded histogram") from None
+    return report
+
+
+def split_reports(data: bytes, name: str) -> list[Report]:
+    """The reports in a stream of one or more (e.g. the logs of several ``fleet run
+    --report -``): each from a line ``{`` to a line ``}``; lines outside them (progress and
+    summary lines where standard error was mixed in) are skipped.
+
+    Raises:
+        ValueError: no report in the stream, or one that is not a fleet report.
+    """
+    reports: list[Report] = []
+    lines = data.splitlines(keepends=True)
+    start: int | None = None
+    for i, line in enumerate(lines):
+        text = line.rstrip()
+        if start is None and text == b"{":
+            start = i
+        elif start is not None and text == b"}":
+            reports.append(parse_report(b"".join(lines[start : i + 1]), f"{name} (report {len(reports) + 1})"))
+            start = None
+    if not reports:
+        stripped = data.strip()
+        if stripped:  # not in the layout fleet writes: one JSON document, or an error that names it
+            return [parse_report(stripped, name)]
+        raise ValueError(f"{name}: no fleet report in it")
+    return reports
+
+
+def _identity(report: Report) -> tuple[str, tuple[int, int]]:
+    """Which run and which shard a report is (reports older than ``run_id`` are told apart by
+    their measuring times)."""
+    run = report.fleet.get("run_id") or f"started {report.metrics.started_at!r}, ended {report.metrics.ended_at!r}"
+    shard = report.fleet.get("shard") or [0, 1]
+    try:
+        index, count = int(shard[0]), int(shard[1])
+    except (TypeError, ValueError, IndexError):
+        index, count = 0, 1
+    return str(run), (index, count)
+
+
+def merge_reports(reports: list[Report], names: list[str] | None = None) -> Report:
+    """The exact merge of several shard reports (histograms added, counts summed).
+
+    The same shard twice is refused (the same report given twice, or the same slice ``I/N``
+    of a fleet from two reports), and so are slices of different splits (``0/2`` with ``0/3``),
+    which overlap: merged, they would count stations twice.
+
+    Raises:
+        ValueError: nothing to merge, or shards that do not add up (naming the reports).
+    """
     if not reports:
         raise ValueError("nothing to merge")
+    names = names if names is not None else [f"report {i + 1}" for i in range(len(reports))]
+    seen: dict[tuple[str, tuple[int, int]], str] = {}
+    slices: dict[tuple[int, int], str] = {}
+    for report, name in zip(reports, names, strict=True):
+        run, shard = _identity(report)
+        where = f"shard {shard[0]}/{shard[1]}" if shard[1] > 1 else "an unsharded run"
+        if (run, shard) in seen:
+            first = seen[run, shard]
+            said = f"{name} is given twice" if first == name else f"{name} is the same report as {first}"
+            raise ValueError(f"{said} ({where}, run {run}): merged, it would be counted twice; give each shard once")
+        if shard[1] > 1 and shard in slices:
+            raise ValueError(f"{name} and {slices[shard]} are both shard {shard[0]}/{shard[1]} (of different runs): "
+                             "merged, its stations would be counted twice; give each shard once")
+        seen[run, shard] = name
+        slices[shard] = name
+    splits = sorted({count for _, count in slices if count > 1})
+    if len(splits) > 1 or (splits and any(count == 1 for _, count in slices)):
+        described = ", ".join(f"{name}: {index}/{count}" for (index, count), name in slices.items())
+        raise ValueError(f"the reports are slices of different splits of the fleet ({described}); "
+                         "merge the shards of one split")
     metrics = reports[0].metrics
     stations: dict[str, int] = dict(reports[0].stations)
     for other in reports[1:]:
         metrics = metrics.merge(other.metrics)
         for state, n in other.stations.items():
             stations[state] = stations.get(state, 0) + n
+    steady: MetricsSnapshot | None = None
+    if all(r.steady is not None for r in reports):
+        for r in reports:
+            assert r.steady is not None
+            steady = r.steady if steady is None else steady.merge(r.steady)
     fleet = dict(reports[0].fleet)
     fleet["merged_from"] = len(reports)
-    fleet["stations"] = sum(int(r.fleet.get("stations", 0)) for r in reports)
+    fleet["shards"] = [list(_identity(r)[1]) for r in reports]
+    fleet.pop("shard", None)
+    fleet["run_id"] = ",".join(dict.fromkeys(_identity(r)[0] for r in reports))
+    for key in ("stations", "started"):
+        fleet[key] = sum(int(r.fleet.get(key) or 0) for r in reports)
     audit: dict[str, Any] = {}
     for key in ("checked_transactions", "missing_events", "duplicated_events", "energy_mismatches"):
         values = [r.audit.get(key) for r in reports if key in r.audit]
         if values:
             audit[key] = sum(int(v) for v in values if v is not None)
-    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit).with_derived()
+    problems = [f"{name}: {problem}" for r, name in zip(reports, names, strict=True) for problem in r.problems]
+    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems,
+                  interrupted=any(r.interrupted for r in reports)).with_derived()
 
 
 def _ms(value: float) -> str:

@@ -23,6 +23,16 @@ import platform
 import sys
 from typing import Any
 
+from ..exit_codes import USAGE
+from .checks import (
+    csms_url,
+    non_negative_int,
+    non_negative_number,
+    output_file_problem,
+    positive_int,
+    positive_number,
+)
+
 HELP = ("benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, the --codec, "
         "or the dashboard (--tui)")
 EXAMPLE = "fleet bench --stations 1000 --duration 10 --call Heartbeat --peer ocpp"
@@ -30,25 +40,25 @@ EXAMPLE = "fleet bench --stations 1000 --duration 10 --call Heartbeat --peer ocp
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("closed-loop load (the default mode)")
-    load.add_argument("--stations", type=int, default=1000, metavar="N", help="stations (default 1000)")
-    load.add_argument("--duration", type=float, default=10.0, metavar="S",
+    load.add_argument("--stations", type=positive_int, default=1000, metavar="N", help="stations (default 1000)")
+    load.add_argument("--duration", type=positive_number, default=10.0, metavar="S",
                       help="seconds of measurement after all stations are booted (default 10)")
     load.add_argument("--call", default="Heartbeat", metavar="ACTION",
                       help="the call each station keeps in flight: Heartbeat (default), TransactionEvent, "
                            "StatusNotification, Authorize or MeterValues")
-    load.add_argument("--csms", metavar="URL", help="an external CSMS (default: start the built-in one)")
-    load.add_argument("--workers", type=int, default=0, metavar="W",
+    load.add_argument("--csms", type=csms_url, metavar="URL", help="an external CSMS (default: start the built-in one)")
+    load.add_argument("--workers", type=non_negative_int, default=0, metavar="W",
                       help="station processes (default: the number of cores)")
-    load.add_argument("--csms-workers", type=int, default=0, metavar="K",
+    load.add_argument("--csms-workers", type=non_negative_int, default=0, metavar="K",
                       help="processes of the built-in CSMS, sharing one port (default: 1, "
                            "or as many as 20,000 open files per process need)")
     load.add_argument("--peer", choices=("ocpp",), help="also run the same closed loop with the ocpp package")
-    load.add_argument("--warmup", type=float, metavar="S",
+    load.add_argument("--warmup", type=non_negative_number, metavar="S",
                       help="seconds between the start of the loop and the measurement (default 1-5)")
     load.add_argument("--matrix", action="store_true", help="run the fixed list of cases; print the README table")
     codec = parser.add_argument_group("codec")
     codec.add_argument("--codec", action="store_true", help="decode+validate and encode rates vs json + jsonschema")
-    codec.add_argument("--seconds", type=float, default=1.0, help="seconds per codec case (default 1)")
+    codec.add_argument("--seconds", type=positive_number, default=1.0, help="seconds per codec case (default 1)")
     dashboard = parser.add_argument_group("dashboard (--tui: --stations, --duration, --workers and --csms-workers apply)")
     dashboard.add_argument("--tui", action="store_true",
                            help="UI loop lag and keyboard-to-screen latency of the dashboard, attached to a "
@@ -64,6 +74,10 @@ def machine() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    problem = output_file_problem(args.json) if args.json else None
+    if problem:
+        print(f"fleet bench: --json {args.json}: {problem}", file=sys.stderr)
+        return USAGE
     if args.tui:
         return _tui(args)
     if args.codec:

@@ -7,39 +7,54 @@ import logging
 import sys
 from pathlib import Path
 
+from ..exit_codes import USAGE
+from .checks import (
+    csms_url,
+    non_negative_int,
+    non_negative_number,
+    output_file_problem,
+    positive_int,
+    positive_number,
+    seed,
+)
+
 HELP = "robustness suite: attack the built-in CSMS and stations, inject faults, check nothing is lost"
 EXAMPLE = "fleet chaos --seconds 20 --report chaos.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--csms", metavar="URL",
+    parser.add_argument("--csms", type=csms_url, metavar="URL",
                         help="probe this CSMS with every class of malformed traffic and print its answers "
                              "(instead of the whole suite against the built-in CSMS)")
     parser.add_argument("--station-id", default="FLEET-CHAOS", help="with --csms: the station id to connect as")
     parser.add_argument("--password", help="with --csms: the station's Basic-auth password")
-    parser.add_argument("--per-class", type=int, default=10, metavar="N", help="with --csms: probes per class (default 10)")
+    parser.add_argument("--per-class", type=positive_int, default=10, metavar="N", help="with --csms: probes per class (default 10)")
     parser.add_argument("--no-boot", action="store_true",
                         help="with --csms: do not send a BootNotification before the probes")
-    parser.add_argument("--seconds", type=float, default=20.0, metavar="S", help="length of the attack phase (default 20)")
-    parser.add_argument("--healthy", type=int, default=20, metavar="N", help="healthy stations (default 20)")
-    parser.add_argument("--faulted", type=int, default=20, metavar="N", help="stations with faults (default 20)")
-    parser.add_argument("--victims", type=int, default=4, metavar="N", help="stations on the hostile CSMS (default 4)")
-    parser.add_argument("--attackers", type=int, default=4, metavar="N", help="concurrent raw attackers (default 4)")
-    parser.add_argument("--speed", type=float, default=20.0, metavar="X",
+    parser.add_argument("--seconds", type=positive_number, default=20.0, metavar="S", help="length of the attack phase (default 20)")
+    parser.add_argument("--healthy", type=non_negative_int, default=20, metavar="N", help="healthy stations (default 20)")
+    parser.add_argument("--faulted", type=non_negative_int, default=20, metavar="N", help="stations with faults (default 20)")
+    parser.add_argument("--victims", type=non_negative_int, default=4, metavar="N", help="stations on the hostile CSMS (default 4)")
+    parser.add_argument("--attackers", type=non_negative_int, default=4, metavar="N", help="concurrent raw attackers (default 4)")
+    parser.add_argument("--speed", type=positive_number, default=20.0, metavar="X",
                         help="simulated seconds per real second of the stations' timers (default 20)")
-    parser.add_argument("--downtime", type=float, default=2.0, metavar="S",
+    parser.add_argument("--downtime", type=non_negative_number, default=2.0, metavar="S",
                         help="seconds the CSMS stays down when it restarts (default 2)")
-    parser.add_argument("--idle-timeout", type=float, default=3.0, metavar="S",
+    parser.add_argument("--idle-timeout", type=positive_number, default=3.0, metavar="S",
                         help="the CSMS closes connections silent this long after their handshake (default 3)")
-    parser.add_argument("--decoder-inputs", type=int, default=20000, metavar="N",
+    parser.add_argument("--decoder-inputs", type=non_negative_int, default=20000, metavar="N",
                         help="random inputs fed to the frame decoder, per role (default 20000)")
     parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
                         help="change one of the faulted fleet's faults, e.g. disconnect_rate=120 (repeatable)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of every random choice (default 1)")
+    parser.add_argument("--seed", type=seed, default=1, help="seed of every random choice (default 1)")
     parser.add_argument("--report", metavar="F", help="write the JSON report to F")
 
 
 def main(args: argparse.Namespace) -> int:
+    problem = output_file_problem(args.report) if args.report else None
+    if problem:
+        print(f"fleet chaos: --report {args.report}: {problem}", file=sys.stderr)
+        return USAGE
     quiet = ("fleet.ocpp", "fleet.connection", "trio-websocket") if getattr(args, "verbose", 0) == 0 else ()
     levels = {name: logging.getLogger(name).level for name in quiet}
     try:

@@ -15,8 +15,10 @@ import trio
 
 from ..actors.csms import Csms
 from ..auth import AuthFileError, load_auth_file, load_id_tokens
+from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..transport import server_ssl_context
+from .checks import output_file_problem, port, positive_int
 from .control_options import (
     ControlSettings,
     add_control_arguments,
@@ -31,7 +33,7 @@ EXAMPLE = "fleet csms --port 9000 --auth-file stations.toml --boot Accepted --he
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 picks a free one)")
+    parser.add_argument("--port", type=port, default=9000, help="port (default 9000; 0 picks a free one)")
     parser.add_argument("--path", default="/ocpp", help="route; stations connect at <path>/<stationId> (default /ocpp)")
     parser.add_argument(
         "--auth-file",
@@ -52,11 +54,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="BootNotification answer (default Accepted)",
     )
     parser.add_argument(
-        "--heartbeat-interval", type=int, default=300, metavar="S", help="heartbeat interval given at boot (default 300)"
+        "--heartbeat-interval", type=positive_int, default=300, metavar="S", help="heartbeat interval given at boot (default 300)"
     )
     parser.add_argument(
         "--boot-retry-interval",
-        type=int,
+        type=positive_int,
         default=30,
         metavar="S",
         help="interval given with a Pending or Rejected boot (default 30)",
@@ -103,6 +105,12 @@ async def _serve_control(nursery: trio.Nursery, csms: Csms, control: ControlSett
 def _build(args: argparse.Namespace) -> Csms:
     if (args.tls_key or args.tls_client_ca) and not args.tls_cert:
         raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+    if not args.host:
+        raise ValueError("--host: expected an address to listen on, e.g. 127.0.0.1")
+    if args.ocpp_log and args.ocpp_log != "-":
+        problem = output_file_problem(args.ocpp_log)
+        if problem:
+            raise ValueError(f"--ocpp-log {args.ocpp_log}: {problem}")
     ssl_context = None
     if args.tls_cert:
         ssl_context = server_ssl_context(args.tls_cert, args.tls_key, args.tls_client_ca)
@@ -142,10 +150,10 @@ def main(args: argparse.Namespace) -> int:
         csms = _build(args)
     except AuthFileError as exc:
         print(f"fleet csms: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     except (ValueError, OSError) as exc:  # OSError includes ssl.SSLError
         print(f"fleet csms: error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     if csms.get_auth_list() is None:
         print("fleet csms: no --auth-file: accepting every station without authentication", file=sys.stderr)
     failure: BaseException | None = None
@@ -158,8 +166,8 @@ def main(args: argparse.Namespace) -> int:
         failure = first_error(group)
     if control_failure is not None:
         print(f"fleet csms: {control_failure}", file=sys.stderr)
-        return 1
+        return RUN_FAILED
     if failure is not None:
         print(f"fleet csms: cannot listen on {args.host}:{args.port}: {failure}", file=sys.stderr)
-        return 1
+        return RUN_FAILED
     return 0

@@ -10,6 +10,7 @@ takes the terminal; quitting the dashboard stops the run and prints the summary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -17,9 +18,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
+from .checks import (
+    csms_url,
+    non_negative_int,
+    non_negative_number,
+    output_file_problem,
+    positive_int,
+    positive_number,
+    seed,
+)
 from .control_options import add_control_arguments, control_line, control_settings, first_error
 from .tui import TOKEN_ENV
 
@@ -42,30 +54,38 @@ RUN_NICENESS = 10
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("fleet", nargs="?", metavar="FLEET_OR_PROFILE",
                         help=f"a fleet file or a station profile (default: the shipped {DEMO_FLEET})")
-    parser.add_argument("--stations", type=int, metavar="N", help="number of stations (rescales the fleet's groups)")
-    parser.add_argument("--csms", action="append", metavar="URL",
+    parser.add_argument("--stations", type=_station_count, metavar="N", help="number of stations (rescales the fleet's groups)")
+    parser.add_argument("--csms", action="append", type=csms_url, metavar="URL",
                         help="CSMS URL (ws:// or wss://), repeatable; default: start the built-in CSMS")
-    parser.add_argument("--ramp", type=float, metavar="STATIONS_PER_S", help="stations started per second")
-    parser.add_argument("--duration", type=float, metavar="S", help="seconds to run after the ramp (0: until Ctrl-C)")
-    parser.add_argument("--workers", type=int, default=0, metavar="W", help="station worker processes (default: cores)")
-    parser.add_argument("--csms-workers", type=int, default=1, metavar="K",
+    parser.add_argument("--ramp", type=positive_number, metavar="STATIONS_PER_S", help="stations started per second")
+    parser.add_argument("--duration", type=non_negative_number, metavar="S",
+                        help="seconds to run after the ramp (0: until Ctrl-C)")
+    parser.add_argument("--workers", type=non_negative_int, default=0, metavar="W",
+                        help="station worker processes (default: cores)")
+    parser.add_argument("--csms-workers", type=positive_int, default=1, metavar="K",
                         help="processes of the built-in CSMS on one port (default 1)")
-    parser.add_argument("--seed", type=int, help="seed of every random choice")
-    parser.add_argument("--speed", type=float, help="simulated seconds per real second of the stations' timers")
+    parser.add_argument("--seed", type=seed, help="seed of every random choice")
+    parser.add_argument("--speed", type=positive_number,
+                        help="simulated seconds per real second of the stations' timers")
     parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")
-    parser.add_argument("--report", metavar="F", help="write the JSON report to F")
+    parser.add_argument("--report", metavar="F",
+                        help="write the JSON report to F ('-': to standard output, and the progress and "
+                             "summary to standard error, so standard output is the JSON alone)")
+    parser.add_argument("--run-id", metavar="ID",
+                        help="identifier of the run recorded in the report (default: a random one); give "
+                             "every shard of a sharded run the same one")
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
                         help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
                              "(repeatable; exit 1 when one fails)")
     parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
                         help="fault injection over the fleet's [faults], e.g. disconnect_rate=6, "
                              "response_delay=1,5, malformed_classes=not_json,oversize (repeatable; see fleet.faults)")
-    parser.add_argument("--heartbeat-interval", type=int, metavar="S",
+    parser.add_argument("--heartbeat-interval", type=positive_int, metavar="S",
                         help="heartbeat interval the built-in CSMS gives at boot (default 300)")
     parser.add_argument("--prometheus", metavar="HOST:PORT",
                         help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
-    parser.add_argument("--nice", type=int, default=0, metavar="N",
+    parser.add_argument("--nice", type=non_negative_int, default=0, metavar="N",
                         help=f"run the fleet's processes at this lower scheduling priority (as nice(1); --tui: at "
                              f"least {RUN_NICENESS}, so the dashboard stays quick on a busy machine)")
     parser.add_argument("--tui", action="store_true",
@@ -74,16 +94,54 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_control_arguments(parser)
 
 
+def _station_count(text: str) -> int:
+    if text.strip() == "0":
+        raise argparse.ArgumentTypeError("nothing to run with 0 stations; expected a whole number >= 1")
+    return positive_int(text)
+
+
 def _parse_shard(text: str | None) -> tuple[int, int]:
     if not text:
         return (0, 1)
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
-        raise SystemExit(f"fleet run: --shard {text!r}: expected I/N, e.g. 0/4") from None
+        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
     if not (count >= 1 and 0 <= index < count):
-        raise SystemExit(f"fleet run: --shard {text!r}: need 0 <= I < N")
+        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
     return (index, count)
+
+
+def _parse_prometheus(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--prometheus {text!r}: expected HOST:PORT with a port 0..65535, e.g. 127.0.0.1:9464")
+    return (host, int(port))
+
+
+def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int]) -> None:
+    """What the options and the plan must satisfy before anything starts (the values
+    themselves are checked while parsing and by the plan).
+
+    Raises:
+        ValueError: naming the option or file and what was expected.
+    """
+    if plan.size == 0:
+        raise ValueError(f"{plan.source}: nothing to run (0 stations); give --stations N or a group count > 0")
+    index, count = shard
+    if count > 1 and plan.size <= index:
+        raise ValueError(f"--shard {index}/{count}: nothing to run, the fleet has only {plan.size} station(s) "
+                         f"(shard I takes the stations I, I+N, I+2N, ...)")
+    if args.report == "-":
+        if args.tui:
+            raise ValueError("--report - (standard output) cannot go with --tui, which takes the terminal; "
+                             "give a file name")
+    elif args.report:
+        problem = output_file_problem(args.report)
+        if problem:
+            raise ValueError(f"--report {args.report}: {problem}")
 
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:
@@ -141,39 +199,58 @@ class _Progress:
               f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}", flush=True)
 
 
-def main(args: argparse.Namespace) -> int:
+def _with_report_on_stdout(args: argparse.Namespace) -> int:
+    """``main`` with standard output kept for the JSON report: everything else, the worker
+    processes' output included (they inherit file descriptor 1), goes to standard error."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no standard output at all: nothing to keep apart
+        return main(args, sys.stdout)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(saved), "w") as report_out, contextlib.redirect_stdout(sys.stderr):
+            return main(args, report_out)
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
+    """Run; ``--report -``: the JSON report alone goes to standard output (``report_out``),
+    everything else to standard error."""
+    if args.report == "-" and report_out is None:
+        return _with_report_on_stdout(args)
+
     import msgspec
     import trio
 
     from ..actors.supervisor import RunOptions, check_csms_faults, run_fleet
     from ..fleetfile import FleetError
-    from ..report import render_summary, write_report
+    from ..report import render_summary, report_json, write_report
     from ..thresholds import ThresholdError, parse_threshold
 
     try:
         plan = load_plan(args)
         thresholds = [parse_threshold(t) for t in args.threshold]
         check_csms_faults(plan)
+        shard = _parse_shard(args.shard)
+        prometheus = _parse_prometheus(args.prometheus)
+        check_run(args, plan, shard)
     except (FleetError, ThresholdError, ValueError) as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     try:
         control = control_settings(args)
     except ValueError as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     if args.tui:
         return _run_with_dashboard(args, control.token if control is not None else None)
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)  # (the worker processes inherit it)
-    prometheus = None
-    if args.prometheus:
-        host, _, port = args.prometheus.rpartition(":")
-        if not host or not port.isdigit():
-            print(f"fleet run: --prometheus {args.prometheus!r}: expected HOST:PORT, e.g. 127.0.0.1:9464", file=sys.stderr)
-            return 2
-        prometheus = (host, int(port))
-    options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=_parse_shard(args.shard),
+    options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=shard,
                          thresholds=thresholds, prometheus=prometheus,
                          csms_options={"heartbeat_interval": args.heartbeat_interval} if args.heartbeat_interval else {})
     if control is not None:
@@ -195,13 +272,19 @@ def main(args: argparse.Namespace) -> int:
     if failure is not None:
         print(f"\nfleet run: {failure}", file=sys.stderr)
         return 2
+    report = msgspec.structs.replace(report, fleet={**report.fleet, "run_id": args.run_id or uuid.uuid4().hex})
     print()
     print(render_summary(report))
-    if args.report:
-        write_report(report, args.report)
+    if report_out is not None:
+        report_out.write(report_json(report).decode())
+        report_out.flush()
+    elif args.report:
+        try:
+            write_report(report, args.report)
+        except OSError as exc:
+            print(f"\nfleet run: cannot write the report to {args.report}: {exc.strerror or exc}", file=sys.stderr)
+            return RUN_FAILED
         print(f"\nreport written to {args.report}")
-    from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED
-
     if report.problems:
         return RUN_FAILED
     return THRESHOLDS_FAILED if any(not t.ok for t in report.thresholds) else OK
@@ -224,7 +307,7 @@ def child_argv(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--stations", args.stations), ("--ramp", args.ramp), ("--duration", args.duration),
                         ("--workers", args.workers or None), ("--csms-workers", args.csms_workers),
                         ("--seed", args.seed), ("--speed", args.speed), ("--shard", args.shard),
-                        ("--report", args.report)):
+                        ("--report", args.report), ("--run-id", args.run_id)):
         if value is not None:
             argv += [flag, str(value)]
     for url in args.csms or ():

@@ -12,9 +12,9 @@ code, description; repeats are counted in the last line); each transaction's sta
 end once, however often its TransactionEvent had to be sent.
 
 Exit status: 0 when the station was accepted by the CSMS and shut down cleanly,
-1 when it never got accepted, 2 for bad arguments or a bad profile, 3 when
-TransactionEvents were left undelivered at the end (the CSMS refused or never
-acknowledged them).
+3 when it never got accepted or TransactionEvents were left undelivered at the end
+(the CSMS refused or never acknowledged them): the run could not be carried out;
+2 for bad arguments or a bad profile (checked before it starts).
 """
 
 from __future__ import annotations
@@ -29,28 +29,30 @@ from typing import Any
 import trio
 
 from ..events import Connected, Disconnected, OcppMessage
-from ..exit_codes import RUN_FAILED
+from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
 from ..transport import client_ssl_context, connect_failure_hint
+from .checks import csms_url, non_negative_number, output_file_problem, positive_number, seed
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="the CSMS URL (ws:// or wss://, with port and route); the id is appended")
+    parser.add_argument("url", type=csms_url,
+                        help="the CSMS URL (ws:// or wss://, with port and route); the id is appended")
     parser.add_argument("station_id", help="the station id")
     parser.add_argument("--password", help="Basic-auth password (default: the profile's password pattern)")
     parser.add_argument("--profile", metavar="F", help="station profile (TOML); default: a single-EVSE AC wallbox")
-    parser.add_argument("--duration", type=float, default=0.0, metavar="S",
+    parser.add_argument("--duration", type=non_negative_number, default=0.0, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C)")
     parser.add_argument("--ocpp-log", metavar="F", help="write every raw frame to F (JSON lines; '-' for stdout)")
     parser.add_argument("--ca", metavar="CA", help="CA file to verify a wss:// CSMS")
     parser.add_argument("--cert", metavar="C", help="client certificate (security profile 3)")
     parser.add_argument("--key", metavar="K", help="client certificate key")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the station's random choices")
-    parser.add_argument("--speed", type=float, default=1.0,
+    parser.add_argument("--seed", type=seed, default=None, help="seed of the station's random choices")
+    parser.add_argument("--speed", type=positive_number, default=1.0,
                         help="simulated seconds per real second for the station's timers (default 1)")
     parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")
 
@@ -159,7 +161,7 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
         _say(args.station_id, f"CALLERRORs repeated: {', '.join(repeated)}")
     if not station.booted:
         _say(args.station_id, "never accepted by the CSMS")
-        return 1
+        return RUN_FAILED
     if snapshot.queued_events or counters.events_dropped:
         _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} TransactionEvent(s) undelivered: "
                               f"{snapshot.queued_events} left in the queue, {counters.events_dropped} given up")
@@ -168,26 +170,28 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
 
 
 def main(args: argparse.Namespace) -> int:
-    if not args.url.startswith(("ws://", "wss://")):
-        print(f"fleet station: the CSMS URL must start with ws:// or wss:// (got {args.url!r})", file=sys.stderr)
-        return 2
+    if not args.station_id or "/" in args.station_id:
+        print(f"fleet station: station id {args.station_id!r}: expected a non-empty id without '/'", file=sys.stderr)
+        return USAGE
+    if args.ocpp_log and args.ocpp_log != "-":
+        problem = output_file_problem(args.ocpp_log)
+        if problem:
+            print(f"fleet station: --ocpp-log {args.ocpp_log}: {problem}", file=sys.stderr)
+            return USAGE
     try:
         profile = load_profile(args.profile) if args.profile else StationProfile()
     except ProfileError as exc:
         print(f"fleet station: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     if args.no_sessions:
         import msgspec
 
         profile = msgspec.structs.replace(profile, sessions=msgspec.structs.replace(profile.sessions, enabled=False))
-    if args.speed <= 0:
-        print("fleet station: --speed must be > 0", file=sys.stderr)
-        return 2
     ssl_context = None
     if args.ca or args.cert:
         try:
             ssl_context = client_ssl_context(args.ca, args.cert, args.key)
         except (OSError, ValueError) as exc:
             print(f"fleet station: cannot load TLS files: {exc}", file=sys.stderr)
-            return 2
+            return USAGE
     return trio.run(_run, args, profile, ssl_context)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from urllib.parse import urlsplit
+
+from ..exit_codes import USAGE
 
 HELP = "watch and drive a running fleet or CSMS in a terminal dashboard (attaches to its control API)"
 EXAMPLE = "fleet tui ws://127.0.0.1:7700/ --token \"$FLEET_CONTROL_TOKEN\""
@@ -23,4 +27,13 @@ def main(args: argparse.Namespace) -> int:
     from ..tui import run_dashboard
 
     url = args.url if "://" in args.url else f"ws://{args.url}/"
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("ws", "wss") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # e.g. a port out of range
+        valid = False
+    if not valid:
+        print(f"fleet tui: {args.url!r}: expected the control API's URL, ws://HOST:PORT/ or wss://HOST:PORT/ "
+              "(as `fleet run` and `fleet csms` print it)", file=sys.stderr)
+        return USAGE
     return run_dashboard(url, args.token or os.environ.get(TOKEN_ENV) or None)
