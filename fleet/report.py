@@ -126,6 +126,7 @@ def render_summary(report: Report) -> str:
     lines.append(f"  {'stations':<20}{fleet.get('stations', 0):>10,}   by state: "
                  + (", ".join(f"{k} {v:,}" for k, v in sorted(report.stations.items())) or "-"))
     lines.append(f"  {'duration':<20}{elapsed:>10,.1f} s")
+    lines.extend(_speed_lines(fleet.get("speed")))
     if report.resources:
         total_rss = report.resources.get("total_rss", 0)
         lines.append(f"  {'peak RSS':<20}{total_rss / 2**20:>10,.0f} MiB (all processes)")
@@ -149,6 +150,22 @@ def render_summary(report: Report) -> str:
                      f"missing events {audit.get('missing_events', 0)}, duplicated {audit.get('duplicated_events', 0)}, "
                      f"energy mismatches {audit.get('energy_mismatches', 0)}")
     return "\n".join(lines)
+
+
+def _speed_lines(speed: Any) -> list[str]:
+    """One line saying what ``speed`` changed (none at speed 1 with real protocol timings)."""
+    if not isinstance(speed, dict):
+        return []
+    factor, protocol = float(speed.get("factor", 1.0)), float(speed.get("protocol_factor", 1.0))
+    if factor == 1.0 and protocol == 1.0:
+        return []
+    world = ", ".join(speed.get("simulated_world", ())) or "the simulated world"
+    timings = ", ".join(speed.get("protocol_timings", ())) or "protocol timings"
+    if protocol == 1.0:
+        tail = f"protocol timings real ({timings})"
+    else:
+        tail = f"protocol timings compressed x{protocol:g} too ({timings}): a load no real fleet makes"
+    return [f"  {'speed':<20}{'x' + format(factor, 'g'):>10}   simulated world compressed ({world}); {tail}"]
 
 
 def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:

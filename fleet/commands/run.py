@@ -51,7 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csms-workers", type=int, default=1, metavar="K",
                         help="processes of the built-in CSMS on one port (default 1)")
     parser.add_argument("--seed", type=int, help="seed of every random choice")
-    parser.add_argument("--speed", type=float, help="simulated seconds per real second of the stations' timers")
+    parser.add_argument("--speed", type=float,
+                        help="simulated seconds per real second of the drivers, sessions, energy and fault schedules "
+                             "(protocol timings stay real: back-off, heartbeat, meter-value and retry intervals)")
+    parser.add_argument("--speed-protocol", action="store_true", default=None,
+                        help="compress the protocol timings by --speed too (a load no real fleet makes)")
     parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")
     parser.add_argument("--report", metavar="F", help="write the JSON report to F")
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
@@ -97,7 +101,7 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
     else:
         plan = load_fleet(path)
     plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
-                               seed=args.seed, speed=args.speed)
+                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol)
     if args.fault:
         from ..faults import parse_fault_options
 
@@ -224,6 +228,8 @@ def child_argv(args: argparse.Namespace) -> list[str]:
                         ("--report", args.report)):
         if value is not None:
             argv += [flag, str(value)]
+    if args.speed_protocol:
+        argv.append("--speed-protocol")
     for url in args.csms or ():
         argv += ["--csms", url]
     for expression in args.threshold:
