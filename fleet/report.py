@@ -98,6 +98,10 @@ def _ms(value: float) -> str:
 def render_summary(report: Report) -> str:
     """The end-of-run summary: thresholds first (✓/✗), then OCPP, CONNECTIONS and EXECUTION."""
     lines: list[str] = []
+    if report.interrupted:
+        lines.append("INTERRUPTED (Ctrl-C or SIGTERM): the run was stopped before its end; the figures "
+                     "cover the time until then")
+        lines.append("")
     if report.thresholds:
         lines.append("THRESHOLDS")
         for t in report.thresholds:
@@ -159,13 +163,12 @@ def _speed_lines(speed: Any) -> list[str]:
     factor, protocol = float(speed.get("factor", 1.0)), float(speed.get("protocol_factor", 1.0))
     if factor == 1.0 and protocol == 1.0:
         return []
-    world = ", ".join(speed.get("simulated_world", ())) or "the simulated world"
     timings = ", ".join(speed.get("protocol_timings", ())) or "protocol timings"
     if protocol == 1.0:
         tail = f"protocol timings real ({timings})"
     else:
-        tail = f"protocol timings compressed x{protocol:g} too ({timings}): a load no real fleet makes"
-    return [f"  {'speed':<20}{'x' + format(factor, 'g'):>10}   simulated world compressed ({world}); {tail}"]
+        tail = f"protocol timings x{protocol:g} too ({timings}): a load no real fleet makes"
+    return [f"  {'speed':<20}{'x' + format(factor, 'g'):>10}   drivers, sessions, energy, fault schedules; {tail}"]
 
 
 def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:

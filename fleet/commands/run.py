@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from .. import exit_codes
 from .control_options import add_control_arguments, control_line, control_settings, first_error
 from .tui import TOKEN_ENV
 
@@ -191,9 +192,14 @@ def main(args: argparse.Namespace) -> int:
     def announce(url: str) -> None:
         print(control_line(url, options.control_token), flush=True)
 
+    def interrupted() -> None:
+        if not args.quiet:
+            print(f"\nstopping... (Ctrl-C again to stop at once; at most {options.interrupt_timeout:g} s)", flush=True)
+
     failure: BaseException | None = None
     try:
-        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce))
+        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce,
+                                            on_interrupt=interrupted))
     except* OSError as group:
         failure = first_error(group)
     if failure is not None:
@@ -204,6 +210,8 @@ def main(args: argparse.Namespace) -> int:
     if args.report:
         write_report(report, args.report)
         print(f"\nreport written to {args.report}")
+    if report.interrupted:
+        return exit_codes.INTERRUPTED
     failed = [t for t in report.thresholds if not t.ok]
     return 1 if failed else 0
 
