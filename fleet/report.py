@@ -88,7 +88,8 @@ def merge_reports(reports: list[Report]) -> Report:
         values = [r.audit.get(key) for r in reports if key in r.audit]
         if values:
             audit[key] = sum(int(v) for v in values if v is not None)
-    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit).with_derived()
+    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit,
+                  interrupted=any(r.interrupted for r in reports)).with_derived()
 
 
 def _ms(value: float) -> str:

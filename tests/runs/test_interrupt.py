@@ -18,6 +18,7 @@ import trio
 
 from fleet import exit_codes
 from fleet.control.client import open_trio_client
+from fleet.report import Report, merge_reports, render_summary
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -148,3 +149,9 @@ async def test_a_second_ctrl_c_stops_the_run_at_once(tmp_path: Path) -> None:
     assert not [pid for pid in workers if alive(pid)]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["interrupted"] is True
+
+
+def test_a_merge_with_an_interrupted_shard_is_interrupted() -> None:
+    merged = merge_reports([Report(), Report(interrupted=True)])
+    assert merged.interrupted and render_summary(merged).startswith("INTERRUPTED")
+    assert not merge_reports([Report(), Report()]).interrupted
