@@ -9,7 +9,10 @@ A fleet file is TOML::
     csms = ["ws://127.0.0.1:9000/ocpp"]   # optional: one or several CSMS URLs; stations are
                                           # spread over them round-robin. Absent: the built-in CSMS.
     station_id = "CS{index:06d}"   # default id pattern; {index} counts from 0 over the whole fleet
-    speed = 1                      # simulated seconds per real second for the stations' own timers
+    speed = 1                      # simulated seconds per real second of the simulated world (drivers,
+                                   # sessions, energy, fault schedules); protocol timings stay real
+    speed_protocol = false         # true: compress the protocol timings by `speed` too (back-off,
+                                   # heartbeat, meter-value and retry intervals): a load no real fleet makes
 
     [[group]]
     profile = "home-wallbox.toml"  # a station profile, relative to this file (or a shipped name)
@@ -56,6 +59,16 @@ __all__ = [
 BUILTIN_CSMS = "builtin"
 
 
+#: What ``speed`` compresses: the world the stations simulate.
+SIMULATED_WORLD = ("plug-in, idle and session times", "energy and SoC", "EV connection timeout", "fault schedules",
+                   "firmware and log steps")
+#: What ``speed`` leaves real unless ``speed_protocol`` is set: the protocol's own timings.
+PROTOCOL_TIMINGS = ("reconnect back-off", "boot retries", "heartbeat interval", "meter-value intervals",
+                    "message retry intervals", "reboot time")
+#: Never compressed.
+ALWAYS_REAL = ("call timeouts", "websocket pings", "handshake timeouts", "clock-aligned meter values")
+
+
 class FleetError(ValueError):
     """A fleet file that cannot be used; the message names the file, the field and what was expected."""
 
@@ -69,9 +82,14 @@ class FleetConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         duration: seconds the fleet runs once ramped up; ``0`` runs until interrupted.
         csms: CSMS URLs (``ws://`` or ``wss://``); empty means the built-in CSMS.
         station_id: the default station-id pattern, a Python format string with ``{index}``.
-        speed: simulated seconds per real second for the stations' own timers (heartbeat,
-            meter values, sessions, back-off); ``60`` plays an hour in a minute. Network
-            timeouts stay real.
+        speed: simulated seconds per real second of the simulated world: drivers and
+            vehicles (plug-in, idle and session times, energy, SoC), fault schedules,
+            firmware and log steps; ``60`` plays an hour of it in a minute. Protocol
+            timings stay real, so the stations offer the load real ones would.
+        speed_protocol: compress the protocol timings by ``speed`` as well (reconnect
+            back-off, boot retries, the heartbeat interval the CSMS sets, meter-value
+            and message retry intervals, the reboot time): a load no real fleet makes,
+            e.g. to hurry a functional test. Call timeouts and pings stay real anyway.
     """
 
     seed: int = 1
@@ -80,6 +98,23 @@ class FleetConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     csms: list[str] = []
     station_id: str = "CS{index:06d}"
     speed: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    speed_protocol: bool = False
+
+    def protocol_speed(self) -> float:
+        """The factor the stations divide their protocol timings by (1: real)."""
+        return self.speed if self.speed_protocol else 1.0
+
+    def speed_record(self) -> dict[str, object]:
+        """What ``speed`` changed, for the report: the factor, what it compressed, what stayed real."""
+        protocol = self.protocol_speed()
+        return {
+            "factor": self.speed,
+            "simulated_world": list(SIMULATED_WORLD),
+            "protocol_factor": protocol,
+            "protocol_timings": list(PROTOCOL_TIMINGS),
+            "protocol_timings_real": protocol == 1.0,
+            "always_real": list(ALWAYS_REAL),
+        }
 
 
 class Group(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -178,6 +213,7 @@ class FleetPlan(msgspec.Struct, frozen=True):
         duration: float | None = None,
         seed: int | None = None,
         speed: float | None = None,
+        speed_protocol: bool | None = None,
     ) -> FleetPlan:
         """This plan with command-line overrides; ``stations`` rescales the group counts
         proportionally (largest remainders), keeping at least the given total.
@@ -187,7 +223,8 @@ class FleetPlan(msgspec.Struct, frozen=True):
         """
         config = msgspec.structs.replace(
             self.config,
-            **{k: v for k, v in {"csms": csms, "ramp": ramp, "duration": duration, "seed": seed, "speed": speed}.items() if v is not None},
+            **{k: v for k, v in {"csms": csms, "ramp": ramp, "duration": duration, "seed": seed, "speed": speed,
+                                 "speed_protocol": speed_protocol}.items() if v is not None},
         )
         try:
             config = msgspec.convert(msgspec.to_builtins(config), FleetConfig)

@@ -228,6 +228,10 @@ def _ms(value: float) -> str:
 def render_summary(report: Report) -> str:
     """The end-of-run summary: thresholds first (✓/✗), then OCPP, CONNECTIONS and EXECUTION."""
     lines: list[str] = []
+    if report.interrupted:
+        lines.append("INTERRUPTED (Ctrl-C or SIGTERM): the run was stopped before its end; the figures "
+                     "cover the time until then")
+        lines.append("")
     if report.thresholds:
         lines.append("THRESHOLDS")
         for t in report.thresholds:
@@ -260,6 +264,7 @@ def render_summary(report: Report) -> str:
     lines.append(f"  {'stations':<20}{fleet.get('stations', 0):>10,}   by state: "
                  + (", ".join(f"{k} {v:,}" for k, v in sorted(report.stations.items())) or "-"))
     lines.append(f"  {'duration':<20}{elapsed:>10,.1f} s")
+    lines.extend(_speed_lines(fleet.get("speed")))
     if report.resources:
         total_rss = report.resources.get("total_rss", 0)
         lines.append(f"  {'peak RSS':<20}{total_rss / 2**20:>10,.0f} MiB (all processes)")
@@ -305,6 +310,21 @@ def _connection_failure_lines(metrics: MetricsSnapshot, never_online: dict[str, 
         note = f" ({by_plan:,} kept off on purpose by the fault plan)" if by_plan else ""
         lines.append(f"  {'never online':<20}{int(never_online.get('stations', 0)):>10,}{note}   {reasons}")
     return lines
+
+
+def _speed_lines(speed: Any) -> list[str]:
+    """One line saying what ``speed`` changed (none at speed 1 with real protocol timings)."""
+    if not isinstance(speed, dict):
+        return []
+    factor, protocol = float(speed.get("factor", 1.0)), float(speed.get("protocol_factor", 1.0))
+    if factor == 1.0 and protocol == 1.0:
+        return []
+    timings = ", ".join(speed.get("protocol_timings", ())) or "protocol timings"
+    if protocol == 1.0:
+        tail = f"protocol timings real ({timings})"
+    else:
+        tail = f"protocol timings x{protocol:g} too ({timings}): a load no real fleet makes"
+    return [f"  {'speed':<20}{'x' + format(factor, 'g'):>10}   drivers, sessions, energy, fault schedules; {tail}"]
 
 
 def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:

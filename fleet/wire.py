@@ -94,9 +94,14 @@ class Status(msgspec.Struct, tag="status"):
 
 
 class Stop(msgspec.Struct, tag="stop"):
-    """Stop: end transactions, close connections, then send :class:`Final_`."""
+    """Stop: end transactions, close connections, then send :class:`Final_`.
+
+    ``timeout``: seconds the stations get to end their transactions and deliver their
+    queues (a Ctrl-C stop is bounded); ``None``: the worker's own setting.
+    """
 
     reason: str = ""
+    timeout: float | None = None
 
 
 class Final_(msgspec.Struct, tag="final"):

@@ -322,11 +322,18 @@ def test_bad_arguments_are_refused() -> None:
     assert exit_.value.code == 2
 
 
-async def test_basic_examples_run_as_programs() -> None:
-    csms = await trio.lowlevel.open_process(
-        [sys.executable, "-u", str(EXAMPLES / "basic_csms.py"), "--port", "0", "--heartbeat-interval", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+#: Start a command with SIGINT ignored, as a shell script's background job (``prog &``) starts it.
+SIGINT_IGNORED = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.executable, sys.argv[1:])"
+
+
+@pytest.mark.parametrize("sigint", ["default", "inherited ignored"])
+async def test_basic_examples_run_as_programs(sigint: str) -> None:
+    """The CSMS stops on Ctrl-C (exit 130), also when it inherited SIGINT ignored: it then
+    ignored SIGINT and ran on (``make test`` started that way failed here)."""
+    command = [sys.executable, "-u", str(EXAMPLES / "basic_csms.py"), "--port", "0", "--heartbeat-interval", "1"]
+    if sigint == "inherited ignored":
+        command = [sys.executable, "-c", SIGINT_IGNORED, *command]
+    csms = await trio.lowlevel.open_process(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = b""
     try:
         assert csms.stdout is not None

@@ -469,9 +469,15 @@ class Station:
         ocpp_log: the raw frame log, if any.
         seed: seed of every random choice (``None``: random).
         observer: the metrics collector of its connections.
-        speed: simulated seconds per real second for the station's own timers
-            (heartbeat, meter values, back-off, generator, reboot); ``10`` runs a
-            station ten times faster. Call timeouts and pings stay real.
+        speed: simulated seconds per real second of the simulated world: the driver
+            and the vehicle (plug-in, idle and session times, energy and SoC, the
+            EV connection timeout), fault schedules, firmware and log steps; ``10``
+            plays them ten times faster. Protocol timings stay real (see
+            ``protocol_speed``), so the load is what real stations would offer.
+        protocol_speed: the same for the protocol's timings: reconnect back-off, boot
+            retries, the heartbeat interval (as the CSMS set it), meter-value
+            intervals, message retry intervals, the reboot time. ``1`` (default):
+            real. Call timeouts and websocket pings are always real.
         audit: keep each transaction's seqNos and final energy for the
             nothing-lost audit (:meth:`transaction_records`).
         handler_timeout: seconds an (async) override handler may take.
@@ -496,13 +502,14 @@ class Station:
         seed: int | None = None,
         observer: ConnectionObserver | None = None,
         speed: float = 1.0,
+        protocol_speed: float = 1.0,
         audit: bool = False,
         handler_timeout: float = 10.0,
         faults: FaultSpec | None = None,
         fault_epoch: float | None = None,
     ) -> None:
-        if speed <= 0:
-            raise ValueError("speed must be > 0")
+        if speed <= 0 or protocol_speed <= 0:
+            raise ValueError("speed and protocol_speed must be > 0")
         self.station_id = station_id
         self.csms_url = csms_url
         self.profile = profile if profile is not None else StationProfile()
@@ -514,6 +521,7 @@ class Station:
         #: the observer's count of failed connection attempts by cause, if it keeps one (fleet.metrics.Metrics)
         self._count_connect_failure: Callable[[str], None] | None = getattr(observer, "connect_failed", None)
         self.speed = speed
+        self.protocol_speed = protocol_speed
         self.audit = audit
         self.handler_timeout = handler_timeout
         self.rng = random.Random(seed)
@@ -1087,6 +1095,11 @@ class Station:
         """Like :meth:`set_timer`, ``seconds`` being simulated time (divided by ``speed``)."""
         self.set_timer(name, seconds / self.speed, callback)
 
+    def protocol_timer(self, name: Any, seconds: float, callback: Callable[[], None]) -> None:
+        """Like :meth:`set_timer`, ``seconds`` being a protocol timing (divided by
+        ``protocol_speed``, real by default)."""
+        self.set_timer(name, seconds / self.protocol_speed, callback)
+
     def cancel_timer(self, name: Any) -> None:
         self._timers.pop(name, None)
 
@@ -1250,7 +1263,7 @@ class Station:
             self._reconnect_at = None
         elif self._reboot_pending:
             self._reboot_pending = False
-            self._reconnect_at = now + self.profile.reboot_delay / self.speed
+            self._reconnect_at = now + self.profile.reboot_delay / self.protocol_speed
         elif self._reconnect_now:
             self._reconnect_now = False
             self._reconnect_at = now
@@ -1263,7 +1276,7 @@ class Station:
                 self.rng,
             )
             self._attempt += 1
-            self._reconnect_at = now + delay / self.speed
+            self._reconnect_at = now + delay / self.protocol_speed
         else:
             self._reconnect_at = None
         self._set_state("offline" if self._want_connection and not self._stopping else "closed")
@@ -1302,7 +1315,7 @@ class Station:
                 self._reconnect_at = trio.current_time()
             elif self._reboot_pending:
                 self._reboot_pending = False
-                self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.speed
+                self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.protocol_speed
 
     @staticmethod
     async def _aclose(
@@ -1435,7 +1448,7 @@ class Station:
 
     def _attempt_interval(self, attempts: int) -> float:
         interval = self.model.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", default=10)
-        return interval * max(attempts, 1) / self.speed
+        return interval * max(attempts, 1) / self.protocol_speed
 
     def _failed(self, item: OutItem, exc: Exception) -> None:
         if item.transaction_id is None:
@@ -1489,7 +1502,7 @@ class Station:
     def _on_boot_result(self, result: Any) -> None:
         if isinstance(result, Exception):
             if self._conn is not None:
-                self.sim_timer("boot", self.profile.boot_retry_interval, self._boot_timer)
+                self.protocol_timer("boot", self.profile.boot_retry_interval, self._boot_timer)
             return
         self._boots += 1
         self._registration = result.status
@@ -1529,7 +1542,7 @@ class Station:
             self._update_state()
         else:
             delay = interval if interval > 0 else self.profile.boot_retry_interval
-            self.sim_timer("boot", delay, self._boot_timer)
+            self.protocol_timer("boot", delay, self._boot_timer)
             self._set_state("pending" if result.status == RegistrationStatus.PENDING else "rejected")
 
     def _boot_timer(self) -> None:
@@ -1549,7 +1562,7 @@ class Station:
     def _arm_heartbeat(self) -> None:
         interval = self.model.get_int("OCPPCommCtrlr", "HeartbeatInterval", default=self.profile.heartbeat_interval)
         if interval > 0 and self._conn is not None:
-            self.sim_timer("heartbeat", interval, self._heartbeat)
+            self.protocol_timer("heartbeat", interval, self._heartbeat)
 
     def rearm_heartbeat(self) -> None:
         if self.online():
@@ -1935,7 +1948,7 @@ class Station:
             return
         interval = self.model.get_int("SampledDataCtrlr", "TxUpdatedInterval")
         if interval > 0:
-            self.sim_timer("meter", interval, self._meter_tick)
+            self.protocol_timer("meter", interval, self._meter_tick)
 
     def rearm_meter_timer(self) -> None:
         self.cancel_timer("meter")
@@ -2297,7 +2310,7 @@ class Station:
             self._reboot_pending = True
             self._close_connection(1000, "rebooting")
         else:
-            self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.speed
+            self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.protocol_speed
         self._set_state("offline")
 
     def request_reboot(self, reason: BootReason) -> None:

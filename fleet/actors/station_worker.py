@@ -116,8 +116,11 @@ def _merge_records(target: dict[str, dict[str, Any]], station_id: str, records: 
 
 
 async def run_station_worker(
-    wire: WireStream, assign: Assign, index: int, stop: trio.Event, control: WorkerControl | None = None
+    wire: WireStream, assign: Assign, index: int, stop: trio.Event, control: WorkerControl | None = None,
+    stop_info: dict[str, float] | None = None,
 ) -> None:
+    """Run this worker's stations until ``stop``; then wind them down (within
+    ``stop_info["timeout"]`` when the Stop set one, e.g. after a Ctrl-C) and send the Final."""
     plan = msgspec.msgpack.decode(assign.plan, type=FleetPlan)
     specs = list(plan.stations(shard=assign.shard, worker=assign.worker))
     urls = assign.csms_urls or plan.config.csms
@@ -128,6 +131,7 @@ async def run_station_worker(
     retired_records: dict[str, dict[str, Any]] = {}
     shutdown_timeout = float(options.get("shutdown_timeout", 10.0))
     speed = float(options.get("speed", plan.config.speed))
+    protocol_speed = float(options.get("protocol_speed", plan.config.protocol_speed()))
     peak = 0
 
     async def report() -> None:
@@ -158,7 +162,7 @@ async def run_station_worker(
                     continue
                 station = Station(sid, urls[len(stations) % len(urls)], profile=station_profile,
                                   seed=station_seed(plan.config.seed, sid), observer=metrics, audit=True,
-                                  speed=speed, auto_connect=connect)
+                                  speed=speed, protocol_speed=protocol_speed, auto_connect=connect)
                 stations[sid] = station
                 await nursery.start(station.run)
                 nursery.start_soon(_watch_boot, station, time.monotonic(), metrics)
@@ -207,7 +211,8 @@ async def run_station_worker(
                 continue  # the id was taken meanwhile (the supervisor prevents it; never run two)
             url = urls[spec.index % len(urls)] if spec.csms_url == BUILTIN_CSMS else spec.csms_url
             station = Station(spec.station_id, url, profile=plan.profiles[spec.group], seed=spec.seed,
-                              observer=metrics, audit=True, speed=speed, fault_epoch=options.get("fault_epoch"))
+                              observer=metrics, audit=True, speed=speed, protocol_speed=protocol_speed,
+                              fault_epoch=options.get("fault_epoch"))
             stations[spec.station_id] = station
             nursery.start_soon(station.run)
             nursery.start_soon(_watch_boot, station, time.monotonic(), metrics)
@@ -225,6 +230,8 @@ async def run_station_worker(
         nursery.start_soon(open_steady_window)
         await stop.wait()
         steady = metrics.end_steady()  # the wind-down below is not steady state
+        if stop_info and "timeout" in stop_info:
+            shutdown_timeout = min(shutdown_timeout, stop_info["timeout"])
         # Wind down: every station ends its transactions, delivers its queue and closes.
         async with trio.open_nursery() as closing:
             for station in [*stations.values(), *retiring.values()]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import random
 import signal
@@ -57,6 +58,15 @@ BOOT_IDS_SHOWN = 1000
 RECOVERY_SETTLE_TIMEOUT = 5.0
 #: Seconds of calls behind the live p99 (the workers report theirs once a second).
 LIVE_WINDOW = 5.0
+#: Of a Ctrl-C stop's time (``RunOptions.interrupt_timeout``): the share the stations get to
+#: end their transactions and deliver their queues (their closes and Final reports, the
+#: CSMS's, and the report come after).
+INTERRUPT_STATION_SHARE = 0.5
+#: Seconds of a Ctrl-C stop kept for killing what is left and writing the report.
+INTERRUPT_RESERVE = 1.0
+#: Seconds of a Ctrl-C stop after the stations' time to end transactions and deliver
+#: queues: their closes (bounded at 2 s), their Final reports, then the CSMS's.
+INTERRUPT_AFTER_STATIONS = 4.0
 
 
 class RunOptions(msgspec.Struct, frozen=True):
@@ -77,6 +87,10 @@ class RunOptions(msgspec.Struct, frozen=True):
         control_token: the token clients must present.
         control_fallback: when ``control_port`` is taken, serve on a free port instead of failing.
         prometheus: (host, port) to serve the run's metrics for Prometheus at ``/metrics``.
+        interrupt_timeout: seconds a stop after Ctrl-C or SIGTERM takes at most, report
+            included: the stations end their transactions and deliver their queues while
+            the CSMS answers, the workers send what they measured, then whatever is left
+            is killed. A second Ctrl-C kills at once.
     """
 
     workers: int = 0
@@ -93,6 +107,7 @@ class RunOptions(msgspec.Struct, frozen=True):
     control_token: str | None = None
     control_fallback: bool = False
     prometheus: tuple[str, int] | None = None
+    interrupt_timeout: float = 10.0
 
 
 class FleetStatus(msgspec.Struct):
@@ -170,6 +185,7 @@ async def run_fleet(
     status_interval: float = 1.0,
     stop_event: trio.Event | None = None,
     on_control: Callable[[str], None] | None = None,
+    on_interrupt: Callable[[], None] | None = None,
 ) -> Report:
     """Run ``plan`` to the end (its duration, ``stop_event``, or SIGINT/SIGTERM) and return the report.
 
@@ -179,6 +195,8 @@ async def run_fleet(
         on_status: called with a fresh :class:`FleetStatus` every ``status_interval`` seconds.
         stop_event: set it to stop the run early (the dashboard's quit).
         on_control: called with the control API's URL once it listens (with ``options.control_port``).
+        on_interrupt: called at the first Ctrl-C or SIGTERM (the run then stops within
+            ``options.interrupt_timeout``; a second one stops it at once).
 
     Raises:
         OSError: the control API cannot listen where asked.
@@ -300,15 +318,29 @@ async def run_fleet(
     backend = FleetBackend(plan, shard=options.shard, workers=workers_n, csms_workers=len(csms_workers),
                            status=status, refresh=refresh)
     stopped_by_signal = False
+    interrupt_deadline = math.inf  # (trio time) when a Ctrl-C stop must be over, report aside
+    final_states: dict[str, int] | None = None
     async with trio.open_nursery() as nursery:
 
+        async def kill_at_deadline() -> None:
+            """A Ctrl-C stop that runs out of time: what is left is killed (and reported as such)."""
+            await trio.sleep_until(interrupt_deadline)
+            nursery.cancel_scope.cancel()
+
         async def watch_signals(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-            nonlocal stopped_by_signal
+            nonlocal stopped_by_signal, interrupt_deadline
             with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 task_status.started()
                 async for _ in signals:
+                    if stopped_by_signal:  # the second one: kill the processes, report what came in
+                        nursery.cancel_scope.cancel()
+                        return
                     stopped_by_signal = True
+                    interrupt_deadline = trio.current_time() + options.interrupt_timeout - INTERRUPT_RESERVE
+                    if on_interrupt is not None:
+                        on_interrupt()
                     stop_event.set()
+                    nursery.start_soon(kill_at_deadline)
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
         await nursery.start(backend.run)  # (background work: metrics pulls, timing a CSMS restart)
@@ -392,20 +424,25 @@ async def run_fleet(
             if ramp_done_at is not None and duration and time.monotonic() - ramp_done_at >= duration:
                 break
 
-        # 4. Stop stations first (transactions end, sockets close), then the CSMS.
-        with trio.move_on_after(RECOVERY_SETTLE_TIMEOUT):
-            await backend.settle_recoveries()
+        # 4. Stop stations first (transactions end, sockets close), then the CSMS. After a
+        #    Ctrl-C all within the deadline: the stations get what is left but the time their
+        #    closes, the Finals and the CSMS's stop need.
+        if not stopped_by_signal:
+            with trio.move_on_after(RECOVERY_SETTLE_TIMEOUT):
+                await backend.settle_recoveries()
         status.phase = "stopping"
         final_states = dict(refresh().states)
         if on_status is not None:
             on_status(status)
-        await _stop_all(station_workers, options.stop_timeout)
-        await _stop_all(csms_workers, options.stop_timeout)
+        left = interrupt_deadline - trio.current_time()
+        await _stop_all(station_workers, min(options.stop_timeout, left - 1.0),
+                        max(0.0, left - INTERRUPT_AFTER_STATIONS) if stopped_by_signal else None)
+        await _stop_all(csms_workers, min(options.stop_timeout, interrupt_deadline - trio.current_time()))
         status.phase = "done"
         refresh()
         nursery.cancel_scope.cancel()
 
-    status.states = final_states
+    status.states = final_states if final_states is not None else dict(refresh().states)
     report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
     csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
     if csms_faults:
@@ -516,19 +553,26 @@ def _bind_error(error: BaseException) -> OSError | None:
     return error if isinstance(error, OSError) else None
 
 
+async def _kill(process: trio.Process) -> None:
+    process.kill()  # (workers ignore SIGINT and SIGTERM: the supervisor stops them)
+
+
 async def _run_worker_process(command: list[str], worker: _Worker) -> None:
+    """Run a worker process; cancelled, kill it (its Stop has been sent and waited for)."""
     try:
-        process = await trio.run_process(command, check=False, stdin=subprocess.DEVNULL)
+        process = await trio.run_process(command, check=False, stdin=subprocess.DEVNULL, deliver_cancel=_kill)
         worker.returncode = process.returncode
     finally:
         worker.finished.set()
 
 
-async def _stop_all(workers: list[_Worker], timeout: float) -> None:
+async def _stop_all(workers: list[_Worker], timeout: float, station_timeout: float | None = None) -> None:
+    """Send each worker a Stop (``station_timeout``: the time its stations get to wind
+    down) and wait at most ``timeout`` for them to finish."""
     for w in workers:
         if w.wire is not None and not w.finished.is_set():
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await w.wire.send(Stop(reason="run ended"))
+                await w.wire.send(Stop(reason="run ended", timeout=station_timeout))
     with trio.move_on_after(timeout):
         for w in workers:
             await w.finished.wait()
@@ -576,11 +620,12 @@ def _build_report(
                 window = msgspec.convert(w.final.records["steady"], MetricsSnapshot)
                 steady = window if steady is None else steady.merge(window)
     states = dict(status.states)  # as they were when the run was told to stop
+    missing_workers = [w.name for w in station_workers + csms_workers if w.final is None]
+    # (an interrupted run killed before every process reported has nothing to audit against)
     audit = audit_run(
         [w.final.records for w in station_workers if w.final is not None],
         [w.final.records for w in csms_workers if w.final is not None],
-    ) if csms_workers else {}
-    missing_workers = [w.name for w in station_workers + csms_workers if w.final is None]
+    ) if csms_workers and not (interrupted and missing_workers) else {}
     csms_messages: dict[str, int] = {}
     for w in csms_workers:
         if w.final is not None:
@@ -602,6 +647,7 @@ def _build_report(
         "seed": plan.config.seed,
         "ramp": plan.config.ramp,
         "duration": plan.config.duration,
+        "speed": plan.config.speed_record(),
         "interrupted": interrupted,
         "workers_without_final_report": missing_workers,
     }
@@ -615,7 +661,8 @@ def _build_report(
     fault_records = [w.final.records["faults"] for w in station_workers if w.final and "faults" in w.final.records]
     faults = merge_fault_records(fault_records) if fault_records else {}
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
-                  resources=resources, steady=steady, faults=faults, problems=problems).with_derived()
+                  resources=resources, steady=steady, faults=faults, problems=problems,
+                  interrupted=interrupted).with_derived()
 
 
 def _merge_never_online(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -38,6 +38,7 @@ async def _serve(control: str, role: str, index: int) -> None:
     if not isinstance(message, Assign):
         return
     stop = trio.Event()
+    stop_info: dict[str, float] = {}  # the Stop's timeout, if it set one
     commands = WorkerControl(wire)
 
     async def listen() -> None:
@@ -50,6 +51,8 @@ async def _serve(control: str, role: str, index: int) -> None:
                 commands.handle(incoming)
                 continue
             if incoming is None or isinstance(incoming, Stop):
+                if isinstance(incoming, Stop) and incoming.timeout is not None and not stop.is_set():
+                    stop_info["timeout"] = incoming.timeout
                 stop.set()
                 if incoming is None:
                     return  # Stop: keep answering control commands while winding down
@@ -65,7 +68,7 @@ async def _serve(control: str, role: str, index: int) -> None:
         else:
             from .station_worker import run_station_worker
 
-            await run_station_worker(wire, message, index, stop, commands)
+            await run_station_worker(wire, message, index, stop, commands, stop_info)
         nursery.cancel_scope.cancel()
     await wire.aclose()
 
@@ -76,9 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--role", choices=("stations", "csms"), required=True)
     parser.add_argument("--index", type=int, required=True)
     args = parser.parse_args(argv)
-    # The supervisor decides when to stop: Ctrl-C in the terminal reaches the whole
-    # process group, so workers ignore SIGINT and wait for the supervisor's Stop.
+    # The supervisor decides when to stop: Ctrl-C in the terminal (or a SIGTERM to the
+    # group) reaches every process, so workers ignore both and wait for the supervisor's
+    # Stop (it kills them when a stop runs out of time; a worker whose supervisor is gone
+    # winds down by itself).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         trio.run(_serve, args.control, args.role, args.index)
     except (OSError, trio.BrokenResourceError) as exc:

@@ -87,7 +87,8 @@ class SuiteConfig(msgspec.Struct, frozen=True, kw_only=True):
         victims: stations against the hostile CSMS.
         attackers: concurrent raw attackers against the built-in CSMS.
         attack_seconds: how long the attack phase lasts (real seconds).
-        speed: simulated seconds per real second of the stations' timers.
+        speed: simulated seconds per real second of the stations' timers, protocol timings
+            included (a robustness suite, not a load: it hurries reconnections and retries).
         decoder_inputs: random inputs fed to the frame decoder (per role).
         idle_timeout: the CSMS's limit for connections that never send a message.
         csms_call_timeout: the CSMS's call timeout (late answers come after it).
@@ -401,15 +402,16 @@ async def _run_actors(config: SuiteConfig, spec: FaultSpec, report: SuiteReport,
     async with trio.open_nursery() as nursery:
         runner = _CsmsRunner(csms, nursery, crashes)
         await runner.start()
-        healthy = [Station(sid, csms.url, profile=profile, seed=seeds[sid], speed=config.speed, audit=True)
+        healthy = [Station(sid, csms.url, profile=profile, seed=seeds[sid], speed=config.speed,
+                           protocol_speed=config.speed, audit=True)
                    for sid in healthy_ids]
-        faulted = [Station(sid, csms.url, profile=profile, seed=seeds[sid], speed=config.speed, audit=True,
-                           faults=spec, fault_epoch=epoch) for sid in faulted_ids]
+        faulted = [Station(sid, csms.url, profile=profile, seed=seeds[sid], speed=config.speed,
+                           protocol_speed=config.speed, audit=True, faults=spec, fault_epoch=epoch) for sid in faulted_ids]
         hostile = HostileCsms(rng.getrandbits(63), oversize_bytes=spec.oversize_bytes)
         hostile_url = await nursery.start(functools.partial(_guarded, "hostile CSMS", crashes, hostile.run))
         victim_profile = chaos_profile(password=False)
         victims = [Station(VICTIM.format(i), hostile_url, profile=victim_profile, seed=seeds[VICTIM.format(i)],
-                           speed=config.speed, handler_timeout=5.0) for i in range(config.victims)]
+                           speed=config.speed, protocol_speed=config.speed, handler_timeout=5.0) for i in range(config.victims)]
         stations = healthy + faulted
         async with trio.open_nursery() as fleet:
             for station in stations + victims:

@@ -22,7 +22,7 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
+from ..exit_codes import INTERRUPTED, OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from .checks import (
     csms_url,
     non_negative_int,
@@ -66,7 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes of the built-in CSMS on one port (default 1)")
     parser.add_argument("--seed", type=seed, help="seed of every random choice")
     parser.add_argument("--speed", type=positive_number,
-                        help="simulated seconds per real second of the stations' timers")
+                        help="simulated seconds per real second of the drivers, sessions, energy and fault schedules "
+                             "(protocol timings stay real: back-off, heartbeat, meter-value and retry intervals)")
+    parser.add_argument("--speed-protocol", action="store_true", default=None,
+                        help="compress the protocol timings by --speed too (a load no real fleet makes)")
     parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")
     parser.add_argument("--report", metavar="F",
                         help="write the JSON report to F ('-': to standard output, and the progress and "
@@ -155,7 +158,7 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
     else:
         plan = load_fleet(path)
     plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
-                               seed=args.seed, speed=args.speed)
+                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol)
     if args.fault:
         from ..faults import parse_fault_options
 
@@ -264,9 +267,14 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
     def announce(url: str) -> None:
         print(control_line(url, options.control_token), flush=True)
 
+    def interrupted() -> None:
+        if not args.quiet:
+            print(f"\nstopping... (Ctrl-C again to stop at once; at most {options.interrupt_timeout:g} s)", flush=True)
+
     failure: BaseException | None = None
     try:
-        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce))
+        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce,
+                                            on_interrupt=interrupted))
     except* OSError as group:
         failure = first_error(group)
     if failure is not None:
@@ -285,6 +293,8 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
             print(f"\nfleet run: cannot write the report to {args.report}: {exc.strerror or exc}", file=sys.stderr)
             return RUN_FAILED
         print(f"\nreport written to {args.report}")
+    if report.interrupted:
+        return INTERRUPTED
     if report.problems:
         return RUN_FAILED
     return THRESHOLDS_FAILED if any(not t.ok for t in report.thresholds) else OK
@@ -310,6 +320,8 @@ def child_argv(args: argparse.Namespace) -> list[str]:
                         ("--report", args.report), ("--run-id", args.run_id)):
         if value is not None:
             argv += [flag, str(value)]
+    if args.speed_protocol:
+        argv.append("--speed-protocol")
     for url in args.csms or ():
         argv += ["--csms", url]
     for expression in args.threshold:

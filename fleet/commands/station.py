@@ -53,7 +53,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", metavar="K", help="client certificate key")
     parser.add_argument("--seed", type=seed, default=None, help="seed of the station's random choices")
     parser.add_argument("--speed", type=positive_number, default=1.0,
-                        help="simulated seconds per real second for the station's timers (default 1)")
+                        help="simulated seconds per real second of the driver, sessions and energy (default 1; "
+                             "protocol timings such as back-off and heartbeat stay real)")
     parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")
 
 

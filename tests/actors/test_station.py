@@ -145,7 +145,7 @@ async def test_boot_accepted_heartbeats_and_one_status_per_connector(csms: TestC
     profile = quick_profile(evses=[EvseProfile(connectors=[ConnectorProfile(), ConnectorProfile()]),
                                    EvseProfile(max_power=22000)])
     assert Station("CS1", csms.url, profile=profile).snapshot().state == "idle"
-    async with open_station("CS1", csms.url, profile=profile, speed=20) as station:
+    async with open_station("CS1", csms.url, profile=profile, speed=20, protocol_speed=20) as station:
         await csms.wait_for("Heartbeat", count=3)
         boot = csms.requests("BootNotification")[0]
         assert boot.reason == v201.BootReason.POWER_UP
@@ -175,7 +175,7 @@ async def test_boot_pending_retries_and_answers_csms_meanwhile(csms: TestCsms) -
         return v201.BootNotificationResponse(current_time=now(), interval=2, status=status)
 
     csms.handlers["BootNotification"] = boot
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=10) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=10, protocol_speed=10) as station:
         await wait_state(station, "pending")
         # while Pending the station answers the CSMS, and may send what the CSMS asks for
         reply = await csms.call("CS1", v201.GetVariablesRequest(get_variable_data=[
@@ -197,7 +197,7 @@ async def test_boot_pending_retries_and_answers_csms_meanwhile(csms: TestCsms) -
 async def test_boot_rejected_sends_nothing_but_boot(csms: TestCsms) -> None:
     csms.handlers["BootNotification"] = lambda sid, r: v201.BootNotificationResponse(
         current_time=now(), interval=1, status=v201.RegistrationStatus.REJECTED)
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await csms.wait_for("BootNotification", count=4)
         await station.plug(1)  # a vehicle arrives: still nothing but BootNotification goes out
         await csms.wait_for("BootNotification", count=6)
@@ -209,7 +209,7 @@ async def test_boot_rejected_sends_nothing_but_boot(csms: TestCsms) -> None:
 
 
 async def test_full_transaction_authorize_started_updated_ended(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=SPEED, audit=True) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=SPEED, protocol_speed=SPEED, audit=True) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "TOKEN-1")
@@ -258,7 +258,7 @@ async def test_full_transaction_authorize_started_updated_ended(csms: TestCsms) 
 
 
 async def test_remote_start_and_stop(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=SPEED) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         reply = await csms.call("CS1", v201.RequestStartTransactionRequest(
             id_token=v201.IdToken(id_token="REMOTE", type=v201.IdTokenEnum.CENTRAL), remote_start_id=42, evse_id=1))
@@ -292,7 +292,7 @@ async def test_remote_start_and_stop(csms: TestCsms) -> None:
 async def test_invalid_token_is_not_authorized_and_ev_connect_timeout(csms: TestCsms) -> None:
     csms.invalid_tokens.add("BAD")
     profile = quick_profile(variables={"TxCtrlr.EVConnectionTimeOut": 20})
-    async with open_station("CS1", csms.url, profile=profile, speed=SPEED) as station:
+    async with open_station("CS1", csms.url, profile=profile, speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "BAD")
@@ -314,7 +314,7 @@ async def test_invalid_token_is_not_authorized_and_ev_connect_timeout(csms: Test
 
 
 async def test_reconnects_after_clean_close_and_close_command_stops_retrying(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
         await csms.close_station("CS1", 1000, "clean close")
         await csms.wait_connected("CS1", connects=2)
@@ -336,7 +336,7 @@ async def test_reconnects_after_clean_close_and_close_command_stops_retrying(csm
 
 
 async def test_waits_for_connect_command_when_not_auto_connecting(csms: TestCsms) -> None:
-    async with open_station("CS1", "ws://127.0.0.1:9/nowhere", profile=quick_profile(), speed=20,
+    async with open_station("CS1", "ws://127.0.0.1:9/nowhere", profile=quick_profile(), speed=20, protocol_speed=20,
                             auto_connect=False) as station:
         await trio.sleep(0.1)
         assert station.snapshot().state == "idle" and csms.connects == []
@@ -346,7 +346,7 @@ async def test_waits_for_connect_command_when_not_auto_connecting(csms: TestCsms
 
 async def test_queued_transaction_events_delivered_in_order_offline(csms: TestCsms) -> None:
     async with open_station("CS1", csms.url, profile=quick_profile(
-            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED) as station:
+            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "TOKEN-1")
@@ -380,7 +380,7 @@ async def test_queued_transaction_events_delivered_in_order_offline(csms: TestCs
 
 
 async def test_get_and_set_variables_statuses(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
 
         def get(component: str, name: str, attribute: str | None = None, **kw: Any) -> v201.GetVariableData:
@@ -439,7 +439,7 @@ async def test_basic_auth_password_rotation_reconnects_with_new_password() -> No
     old, new = "old-password-0123456", "new-password-0123456789"
     async with (
         open_test_csms(passwords={"CS1": old}) as csms,
-        open_station("CS1", csms.url, password=old, profile=quick_profile(), speed=20) as station,
+        open_station("CS1", csms.url, password=old, profile=quick_profile(), speed=20, protocol_speed=20) as station,
     ):
         await wait_state(station, "available")
         reply = await csms.call("CS1", v201.SetVariablesRequest(set_variable_data=[
@@ -463,7 +463,7 @@ async def test_basic_auth_password_rotation_reconnects_with_new_password() -> No
 
 async def test_get_base_report_parts_and_get_report_filters(csms: TestCsms) -> None:
     profile = quick_profile(variables={"DeviceDataCtrlr.ItemsPerMessage[GetReport]": 20})
-    async with open_station("CS1", csms.url, profile=profile, speed=20) as station:
+    async with open_station("CS1", csms.url, profile=profile, speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
         reply = await csms.call("CS1", v201.GetBaseReportRequest(request_id=7, report_base=v201.ReportBase.FULL_INVENTORY))
         assert reply.status == v201.GenericDeviceModelStatus.ACCEPTED
@@ -510,7 +510,7 @@ async def test_get_base_report_parts_and_get_report_filters(csms: TestCsms) -> N
 
 async def test_reset_immediate_ends_transaction_and_boots_with_remote_reset(csms: TestCsms) -> None:
     async with open_station("CS1", csms.url, profile=quick_profile(
-            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED) as station:
+            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "T")
@@ -540,7 +540,7 @@ async def test_reset_immediate_ends_transaction_and_boots_with_remote_reset(csms
 
 async def test_reset_on_idle_waits_for_the_transaction(csms: TestCsms) -> None:
     async with open_station("CS1", csms.url, profile=quick_profile(
-            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED) as station:
+            sessions=SessionGenerator(enabled=False, energy_demand=5000.0)), speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "T")
@@ -559,7 +559,7 @@ async def test_reset_on_idle_waits_for_the_transaction(csms: TestCsms) -> None:
 
 async def test_charging_profile_limits_power_in_meter_values(csms: TestCsms) -> None:
     profile = quick_profile(sessions=SessionGenerator(enabled=False, energy_demand=30000.0))
-    async with open_station("CS1", csms.url, profile=profile, speed=SPEED) as station:
+    async with open_station("CS1", csms.url, profile=profile, speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         await station.plug(1)
         await station.start_transaction(1, "T")
@@ -609,7 +609,7 @@ async def test_charging_profile_limits_power_in_meter_values(csms: TestCsms) -> 
 
 
 async def test_trigger_message(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
 
         async def trigger(message: str, evse: v201.EVSE | None = None) -> str:
@@ -645,7 +645,7 @@ async def test_trigger_message(csms: TestCsms) -> None:
 
 async def test_availability_and_reservation(csms: TestCsms) -> None:
     async with open_station("CS1", csms.url, profile=quick_profile(evses=[EvseProfile(), EvseProfile()]),
-                            speed=20) as station:
+                            speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
         await csms.wait_for("StatusNotification", count=2)
 
@@ -690,7 +690,7 @@ async def test_availability_and_reservation(csms: TestCsms) -> None:
 
 
 async def test_firmware_update_and_log_upload_sequences(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(firmware_step=1.0), speed=SPEED) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(firmware_step=1.0), speed=SPEED, protocol_speed=SPEED) as station:
         await wait_state(station, "available")
         reply = await csms.call("CS1", v201.UpdateFirmwareRequest(request_id=9, firmware=v201.Firmware(
             location="https://127.0.0.1/fw-2.0.bin", retrieve_date_time=now())))
@@ -718,7 +718,7 @@ async def test_firmware_update_and_log_upload_sequences(csms: TestCsms) -> None:
 
 
 async def test_fault_reports_status_event_and_state(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
         await station.set_faulted(1, 1)
         await wait_state(station, "faulted")
@@ -767,7 +767,7 @@ def _sample_requests() -> dict[str, Any]:
 
 async def test_every_csms_initiated_action_gets_a_valid_answer(csms: TestCsms) -> None:
     samples = _sample_requests()
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         await wait_state(station, "available")
         answered: dict[str, Any] = {}
         ordered = [*sorted(CSMS_INITIATED - {"Reset"}), "Reset"]  # Reset last: it reboots the station
@@ -803,7 +803,7 @@ async def test_every_csms_initiated_action_gets_a_valid_answer(csms: TestCsms) -
 
 
 async def test_handler_override_and_own_message_id_and_tag(csms: TestCsms) -> None:
-    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20) as station:
+    async with open_station("CS1", csms.url, profile=quick_profile(), speed=20, protocol_speed=20) as station:
         @station.on("DataTransfer")
         def custom(request: Any, context: Any) -> Any:
             return {"status": "Accepted", "data": f"custom {request.vendor_id} {context.message_id}"}
@@ -847,7 +847,7 @@ async def test_generator_runs_sessions(csms: TestCsms) -> None:
         authorization_failure_share=0.3, stop_by_unplug_share=0.5,
     )
     profile = quick_profile(sessions=sessions, evses=[EvseProfile(), EvseProfile()])
-    async with open_station("CS1", csms.url, profile=profile, speed=100, seed=3):
+    async with open_station("CS1", csms.url, profile=profile, speed=100, protocol_speed=100, seed=3):
         await csms.wait_for("TransactionEvent", lambda e: e.event_type == "Ended", count=4, timeout=15)
         await csms.wait_for("Authorize", count=6, timeout=15)
     by_tx: dict[str, list[v201.TransactionEventRequest]] = {}

@@ -22,7 +22,7 @@ def write_fleet_file(tmp_path: Path, profiles: dict[str, str], count: int, *, se
     fleet = tmp_path / "fleet.toml"
     csms_line = f'csms = ["{csms}"]\n' if csms else ""
     fleet.write_text(
-        f"[fleet]\nseed = {seed}\nramp = 500\nduration = 0\nspeed = {speed}\n{csms_line}\n"
+        f"[fleet]\nseed = {seed}\nramp = 500\nduration = 0\nspeed = {speed}\nspeed_protocol = true\n{csms_line}\n"
         f'[[group]]\nprofile = "{next(iter(profiles))}.toml"\ncount = {count}\nstation_id = "{station_id}"\n'
     )
     return fleet

@@ -85,7 +85,7 @@ async def local_fleet(n: int, *, csms_only: bool = False) -> AsyncIterator[tuple
                                                                                 TrioControlClient]]:
     """Stations and the CSMS in this process; the control server over both (or the CSMS alone)."""
     async with open_csms(port=0, boot_retry_interval=1) as csms, trio.open_nursery() as nursery:
-        stations = {f"L{i:02d}": Station(f"L{i:02d}", csms.url, profile=profile(), seed=i, speed=SPEED)
+        stations = {f"L{i:02d}": Station(f"L{i:02d}", csms.url, profile=profile(), seed=i, speed=SPEED, protocol_speed=SPEED)
                     for i in range(n)}
         for station in stations.values():
             await nursery.start(station.run)
@@ -204,7 +204,7 @@ async def test_a_csms_alone_acts_the_faults_out_from_its_side() -> None:
 
 async def test_fault_commands_without_a_csms_are_unsupported_where_they_need_one() -> None:
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        station = Station("U00", csms.url, profile=profile(), seed=1, speed=SPEED)
+        station = Station("U00", csms.url, profile=profile(), seed=1, speed=SPEED, protocol_speed=SPEED)
         await nursery.start(station.run)
         await until(station.online, "accepted")
         server = await nursery.start(serve_control, LocalBackend({"U00": station}))

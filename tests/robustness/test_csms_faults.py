@@ -45,12 +45,14 @@ id_tokens = [{ id_token = "OK-1" }]
 """
 
 
-def write_fleet(tmp_path: Path, count: int, *, duration: float, csms: str | None = None) -> Path:
+def write_fleet(tmp_path: Path, count: int, *, duration: float, csms: str | None = None,
+                speed_protocol: bool = False) -> Path:
     (tmp_path / "busy.toml").write_text(PROFILE)
     fleet = tmp_path / "fleet.toml"
     csms_line = f'csms = ["{csms}"]\n' if csms else ""
     fleet.write_text(
-        f"[fleet]\nseed = 11\nramp = 400\nduration = {duration}\nspeed = 20\n{csms_line}\n"
+        f"[fleet]\nseed = 11\nramp = 400\nduration = {duration}\nspeed = 20\n"
+        f"speed_protocol = {'true' if speed_protocol else 'false'}\n{csms_line}\n"
         f'[[group]]\nprofile = "busy.toml"\ncount = {count}\nstation_id = "R{{index:04d}}"\n'
     )
     return fleet
@@ -65,7 +67,7 @@ async def test_a_restarted_csms_listens_again_on_its_port_and_keeps_its_records(
                              security=Security(profile=0, password=None))
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
         port = csms.port
-        stations = [Station(f"S{i}", csms.url, profile=profile, seed=i, speed=10.0) for i in range(3)]
+        stations = [Station(f"S{i}", csms.url, profile=profile, seed=i, speed=10.0, protocol_speed=10.0) for i in range(3)]
         for station in stations:
             await nursery.start(station.run)
         with trio.fail_after(10):
@@ -115,7 +117,7 @@ async def test_fleet_run_restarts_the_builtin_csms_and_reports_when_the_fleet_wa
 
 
 async def test_fleet_run_boot_shares_are_answered_pending_and_rejected_by_the_csms(tmp_path: Path) -> None:
-    plan = load_fleet(write_fleet(tmp_path, 30, duration=4))
+    plan = load_fleet(write_fleet(tmp_path, 30, duration=4, speed_protocol=True))  # boot retries in seconds
     plan = plan.with_faults(parse_fault_options([
         "boot_pending_share=0.2", "boot_rejected_share=0.2", "boot_refusal_duration=2.5",
         "csms_restart_at=300",  # after the end: reported as skipped

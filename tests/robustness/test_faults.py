@@ -203,7 +203,7 @@ async def test_random_disconnects_and_a_partition() -> None:
     spec = FaultSpec(disconnect_rate=3600.0 * 4 / SPEED, partition_share=1.0, partition_at=0.8, partition_duration=1.0)
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
         epoch = time.time()
-        stations = [Station(f"D{i}", csms.url, profile=profile(), seed=i, speed=SPEED, faults=spec, fault_epoch=epoch)
+        stations = [Station(f"D{i}", csms.url, profile=profile(), seed=i, speed=SPEED, protocol_speed=SPEED, faults=spec, fault_epoch=epoch)
                     for i in range(3)]
         for station in stations:
             await nursery.start(station.run)
@@ -224,10 +224,10 @@ async def test_random_disconnects_and_a_partition() -> None:
 
 async def test_slow_silent_and_late_answers() -> None:
     async with open_csms(port=0, call_timeout=0.5) as csms, trio.open_nursery() as nursery:
-        slow = Station("SLOW", csms.url, profile=profile(), seed=1, speed=SPEED,
+        slow = Station("SLOW", csms.url, profile=profile(), seed=1, speed=SPEED, protocol_speed=SPEED,
                        faults=FaultSpec(slow_share=1.0, response_delay=(0.05, 0.2)))
-        silent = Station("SILENT", csms.url, profile=profile(), seed=2, speed=SPEED, faults=FaultSpec(silent_share=1.0))
-        late = Station("LATE", csms.url, profile=profile(), seed=3, speed=SPEED,
+        silent = Station("SILENT", csms.url, profile=profile(), seed=2, speed=SPEED, protocol_speed=SPEED, faults=FaultSpec(silent_share=1.0))
+        late = Station("LATE", csms.url, profile=profile(), seed=3, speed=SPEED, protocol_speed=SPEED,
                        faults=FaultSpec(late_share=1.0, late_delay=0.8))
         for station in (slow, silent, late):
             await nursery.start(station.run)
@@ -254,7 +254,7 @@ async def test_slow_silent_and_late_answers() -> None:
 async def test_malformed_traffic_answers_are_recorded_per_class() -> None:
     spec = FaultSpec(malformed_rate=3600.0 * 40 / SPEED, oversize_bytes=300 * 1024, answer_timeout=2.0)
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        station = Station("BAD", csms.url, profile=profile(), seed=5, speed=SPEED, faults=spec)
+        station = Station("BAD", csms.url, profile=profile(), seed=5, speed=SPEED, protocol_speed=SPEED, faults=spec)
         await nursery.start(station.run)
         with trio.fail_after(20):
             while True:
@@ -279,12 +279,12 @@ async def test_boot_loops_and_refused_boots() -> None:
     loop = FaultSpec(boot_loop_share=1.0, boot_loop_interval=(5.0, 10.0))
     refused = FaultSpec(boot_pending_share=0.5, boot_rejected_share=0.5)
     async with open_csms(port=0, boot_retry_interval=1) as csms, trio.open_nursery() as nursery:
-        looping = Station("LOOP", csms.url, profile=profile(reboot_delay=1.0), seed=1, speed=SPEED, faults=loop)
+        looping = Station("LOOP", csms.url, profile=profile(reboot_delay=1.0), seed=1, speed=SPEED, protocol_speed=SPEED, faults=loop)
         statuses = boot_statuses((f"REF{i}", i, refused) for i in range(2))
         assert sorted(statuses.values()) in (["Pending", "Rejected"], ["Pending", "Pending"], ["Rejected", "Rejected"])
         for station_id, status in statuses.items():
             csms.set_boot_status(status, station_id)
-        refusing = [Station(f"REF{i}", csms.url, profile=profile(), seed=i, speed=SPEED, faults=refused)
+        refusing = [Station(f"REF{i}", csms.url, profile=profile(), seed=i, speed=SPEED, protocol_speed=SPEED, faults=refused)
                     for i in range(2)]
         assert all(s.faults is None for s in refusing)  # a CSMS-side fault: nothing to do in the station
         for station in (looping, *refusing):
@@ -304,7 +304,7 @@ async def test_boot_loops_and_refused_boots() -> None:
 
 async def test_clock_skew_shifts_the_timestamps_a_station_sends() -> None:
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        station = Station("SKEW", csms.url, profile=profile(), seed=1, speed=SPEED, faults=FaultSpec(clock_skew=3600.0))
+        station = Station("SKEW", csms.url, profile=profile(), seed=1, speed=SPEED, protocol_speed=SPEED, faults=FaultSpec(clock_skew=3600.0))
         await nursery.start(station.run)
         await settle([station])
         await station.plug(1)

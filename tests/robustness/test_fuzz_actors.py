@@ -43,7 +43,7 @@ PROFILE = chaos_profile()
 
 
 def healthy_fleet(url: str, count: int) -> list[Station]:
-    return [Station(f"H{i}", url, profile=PROFILE, seed=i, speed=SPEED, audit=True) for i in range(count)]
+    return [Station(f"H{i}", url, profile=PROFILE, seed=i, speed=SPEED, protocol_speed=SPEED, audit=True) for i in range(count)]
 
 
 def assert_healthy(stations: list[Station]) -> None:
@@ -166,9 +166,9 @@ async def test_stations_survive_a_hostile_csms_beside_healthy_stations(fleet_err
     hostile = HostileCsms(seed=11, probe_interval=0.02, garbage_share=0.3, cycle=True, answer_timeout=3.0)
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
         url = await nursery.start(hostile.run)
-        victims = [Station(f"V{i}", url, profile=chaos_profile(password=False), seed=i, speed=SPEED,
+        victims = [Station(f"V{i}", url, profile=chaos_profile(password=False), seed=i, speed=SPEED, protocol_speed=SPEED,
                            handler_timeout=2.0) for i in range(2)]
-        healthy = [Station(f"H{i}", csms.url, profile=chaos_profile(password=False), seed=100 + i, speed=SPEED,
+        healthy = [Station(f"H{i}", csms.url, profile=chaos_profile(password=False), seed=100 + i, speed=SPEED, protocol_speed=SPEED,
                            audit=True) for i in range(3)]
         for station in victims + healthy:
             await nursery.start(station.run)
@@ -196,7 +196,7 @@ async def test_random_valid_requests_of_every_action_never_break_a_station(fleet
     rng = random.Random(21)
     codes: dict[str, int] = {}
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        station = Station("FUZZ", csms.url, profile=chaos_profile(password=False), seed=1, speed=SPEED)
+        station = Station("FUZZ", csms.url, profile=chaos_profile(password=False), seed=1, speed=SPEED, protocol_speed=SPEED)
         await nursery.start(station.run)
         for action in sorted(CSMS_INITIATED):
             for _ in range(6):

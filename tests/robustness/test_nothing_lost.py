@@ -128,7 +128,7 @@ async def test_an_answer_lost_with_the_connection_is_retransmitted_not_duplicate
 
         csms.on("TransactionEvent", lose_the_first_answer)
         station = Station("LOSS", csms.url, profile=profile(sessions=SessionGenerator(enabled=False)), seed=1,
-                          speed=SPEED, audit=True)
+                          speed=SPEED, protocol_speed=SPEED, audit=True)
         await nursery.start(station.run)
         with trio.fail_after(10):
             await station.wait_until(lambda s: s.registration == "Accepted")
@@ -151,7 +151,7 @@ async def test_an_answer_lost_with_the_connection_is_retransmitted_not_duplicate
 async def test_random_disconnects_lose_nothing() -> None:
     spec = FaultSpec(disconnect_rate=3600.0 * 3 / SPEED)
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        stations = [Station(f"R{i}", csms.url, profile=profile(), seed=i, speed=SPEED, audit=True, faults=spec,
+        stations = [Station(f"R{i}", csms.url, profile=profile(), seed=i, speed=SPEED, protocol_speed=SPEED, audit=True, faults=spec,
                             fault_epoch=time.time()) for i in range(8)]
         for station in stations:
             await nursery.start(station.run)
@@ -173,7 +173,7 @@ async def test_events_shed_from_a_full_offline_queue_are_reported_lost() -> None
     busy = profile(sessions=SessionGenerator(enabled=False), offline_queue_limit=10,
                    sampled_data=SampledData(tx_updated_interval=1))
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
-        station = Station("SHED", csms.url, profile=busy, seed=1, speed=SPEED, audit=True)
+        station = Station("SHED", csms.url, profile=busy, seed=1, speed=SPEED, protocol_speed=SPEED, audit=True)
         await nursery.start(station.run)
         with trio.fail_after(10):
             await station.wait_until(lambda s: s.registration == "Accepted")
@@ -197,7 +197,7 @@ async def test_a_fleet_run_with_faults_in_its_fleet_file_loses_nothing(tmp_path:
         "session_duration = [30, 90]\nplug_in_delay = [1, 2]\nplug_out_delay = [1, 2]\n"
     )
     (tmp_path / "fleet.toml").write_text(
-        '[fleet]\nseed = 5\nramp = 400\nduration = 4\nspeed = 20\n[[group]]\nprofile = "busy.toml"\ncount = 30\n'
+        '[fleet]\nseed = 5\nramp = 400\nduration = 4\nspeed = 20\nspeed_protocol = true\n[[group]]\nprofile = "busy.toml"\ncount = 30\n'
         "[faults]\ndisconnect_rate = 120\nclock_skew = [-30, 30]\n"
     )
     plan = load_fleet(tmp_path / "fleet.toml")
