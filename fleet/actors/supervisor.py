@@ -37,6 +37,7 @@ import trio
 
 from ..control.backend import ControlError
 from ..control.fleet_backend import FleetBackend, WorkerLink
+from ..execution import LoopMonitor, live_roles, summarize_roles
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot, new_histogram
@@ -110,6 +111,9 @@ class FleetStatus(msgspec.Struct):
         recent_p99_ms: p99 round trip of the fleet's calls over the last
             :data:`LIVE_WINDOW` seconds (``None`` without calls).
         recent_calls: calls answered over that window.
+        execution: fleet's own load now, per role (``stations``, ``csms``, ``supervisor``):
+            the busiest process's ``cpu`` (%), ``lag_p99_ms`` and ``lag_max_ms`` over its
+            last status (see :mod:`fleet.execution`).
     """
 
     phase: str = "starting"
@@ -125,6 +129,7 @@ class FleetStatus(msgspec.Struct):
     csms_urls: list[str] = []
     recent_p99_ms: float | None = None
     recent_calls: int = 0
+    execution: dict[str, dict[str, float]] = {}
 
 
 def pick_port(host: str = "127.0.0.1") -> int:
@@ -245,6 +250,8 @@ async def run_fleet(
         ]
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
 
+    monitor = LoopMonitor()  # the supervisor's own loop lag and CPU
+    own_load: dict[str, Any] = {}  # its latest sample (taken once per status interval)
     recent: deque[tuple[float, str]] = deque()  # (when, encoded histogram) from the workers' reports
     recent_newest: tuple[float, str] | None = None  # the report the live p99 was last computed with
 
@@ -291,7 +298,15 @@ async def run_fleet(
         status.elapsed = time.monotonic() - started_at
         status.csms_urls = csms_urls
         refresh_recent()
+        refresh_execution()
         return status
+
+    def refresh_execution() -> None:
+        samples: dict[str, list[dict[str, Any]]] = {"supervisor": [own_load]}
+        for w in workers.values():
+            if w.status is not None:
+                samples.setdefault(w.role, []).append(w.status.execution)
+        status.execution = live_roles(samples)
 
     backend = FleetBackend(plan, shard=options.shard, workers=workers_n, csms_workers=len(csms_workers),
                            status=status, refresh=refresh)
@@ -307,6 +322,7 @@ async def run_fleet(
                     stop_event.set()
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
+        await nursery.start(monitor.run)
         await nursery.start(backend.run)  # (background work: metrics pulls, timing a CSMS restart)
         if options.control_port is not None:
             url = await _serve_control(nursery, backend, options)
@@ -373,6 +389,7 @@ async def run_fleet(
         while not stop_event.is_set():
             with trio.move_on_after(status_interval):
                 await stop_event.wait()
+            own_load = monitor.sample()
             current = refresh()
             if ramp_done_at is None and current.started >= status.total:
                 ramp_done_at = time.monotonic()
@@ -398,7 +415,8 @@ async def run_fleet(
         nursery.cancel_scope.cancel()
 
     status.states = final_states
-    report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+    report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal,
+                           monitor.summary())
     csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
     if csms_faults:
         report.faults = {**report.faults, **csms_faults}
@@ -557,6 +575,7 @@ def _build_report(
     status: FleetStatus,
     csms_urls: list[str],
     interrupted: bool,
+    supervisor_load: dict[str, Any] | None = None,
 ) -> Report:
     metrics = MetricsSnapshot()
     steady: MetricsSnapshot | None = None
@@ -578,7 +597,8 @@ def _build_report(
             for action, n in w.final.records.get("messages", {}).items():
                 csms_messages[action] = csms_messages.get(action, 0) + n
     lost = int(audit.get("missing_events", 0)) if audit else 0
-    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady)
+    execution = _execution(station_workers, csms_workers, metrics, supervisor_load or {})
+    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady, execution=execution)
     peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
     resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
     fleet = {
@@ -600,4 +620,20 @@ def _build_report(
     fault_records = [w.final.records["faults"] for w in station_workers if w.final and "faults" in w.final.records]
     faults = merge_fault_records(fault_records) if fault_records else {}
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
-                  resources=resources, steady=steady, faults=faults).with_derived()
+                  resources=resources, steady=steady, faults=faults, execution=execution).with_derived()
+
+
+def _execution(station_workers: list[_Worker], csms_workers: list[_Worker], metrics: MetricsSnapshot,
+               supervisor_load: dict[str, Any]) -> dict[str, Any]:
+    """The report's ``execution``: each role's CPU, loop lag and schedule lag (see :mod:`fleet.execution`)."""
+    csms_schedule = MetricsSnapshot()
+    for w in csms_workers:
+        if w.final is not None:
+            csms_schedule = csms_schedule.merge(MetricsSnapshot(schedule_histogram=w.final.metrics.schedule_histogram))
+    processes = {
+        "stations": [w.final.execution for w in station_workers if w.final is not None],
+        "csms": [w.final.execution for w in csms_workers if w.final is not None],
+        "supervisor": [supervisor_load],
+    }
+    return summarize_roles(processes, {"stations": metrics.schedule_histogram,
+                                       "csms": csms_schedule.schedule_histogram})
