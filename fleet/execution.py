@@ -81,16 +81,18 @@ class LoopMonitor:
         """Wake every ``period`` seconds and record how late; runs until cancelled."""
         period = self.period
         task_status.started()
+        due = trio.current_time() + period
         while True:
-            due = trio.current_time() + period
             await trio.sleep_until(due)
-            micros = int((trio.current_time() - due) * 1_000_000)
+            now = trio.current_time()
+            micros = int((now - due) * 1_000_000)
             if micros < LOWEST_US:
                 micros = LOWEST_US
             self.lag.record_value(micros)
             self._recent.record_value(micros)
             if self.burn > 0:
                 _hold_loop(self.burn)
+            due = now + period  # from the wake-up: whatever holds the loop from here on shows as lag
 
     def sample(self) -> dict[str, Any]:
         """The figures since the last sample (for a status report), and start a new window:
