@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: Seconds the monitor sleeps between wake-ups.
-PERIOD: Final = 0.02
+PERIOD: Final = 0.05
 #: A role whose loop lag p99 is above this (ms) limited the run's figures...
 LAG_SATURATED_MS: Final = 100.0
 #: ...or whose busiest process spent more than this share of a second on CPU with a
