@@ -21,6 +21,7 @@ and :func:`saturation_warnings` says which role limited the run and what to do.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Final
 
@@ -34,6 +35,7 @@ __all__ = [
     "PERIOD",
     "ROLES",
     "LoopMonitor",
+    "MachineLoad",
     "live_roles",
     "live_text",
     "saturation_warnings",
@@ -51,6 +53,11 @@ LAG_BUSY_MS: Final = 25.0
 #: The roles, in the order the report shows them, and what to do when each is saturated.
 ROLES: Final = ("stations", "csms", "supervisor")
 _NAMES: Final = {"stations": "station workers were", "csms": "CSMS workers were", "supervisor": "the supervisor was"}
+#: A role busier than this (% of one core in its busiest second) used its core up; a role
+#: that woke late while using less was kept waiting for a core (the machine was busy).
+CPU_BUSY_PCT: Final = 80.0
+_STARVED_ADVICE: Final = ("give fleet's processes the cores: stop other load on this machine, run fewer "
+                          "processes than cores (--workers, --csms-workers), or shard across machines (--shard)")
 _ADVICE: Final = {
     "stations": "run fewer stations per core, add --workers, or shard across machines (--shard)",
     "csms": "add --csms-workers, or point the fleet at your own CSMS (--csms)",
@@ -123,6 +130,54 @@ class LoopMonitor:
         return self.cpu_last
 
 
+class MachineLoad:
+    """The whole machine's CPU use (all cores, from ``/proc/stat``; nothing where there is
+    none): whether fleet's processes had the cores to themselves."""
+
+    def __init__(self) -> None:
+        self.cores = os.cpu_count() or 1
+        self._start = self._mark = _cpu_ticks()
+        self.peak = 0.0
+
+    def sample(self) -> float | None:
+        """% of all cores busy since the last sample (``None`` where unknown)."""
+        now = _cpu_ticks()
+        if now is None or self._mark is None:
+            return None
+        busy = _busy_share(self._mark, now)
+        if busy is not None:
+            self.peak = max(self.peak, busy)
+            self._mark = now
+        return busy
+
+    def summary(self) -> dict[str, Any]:
+        """``cores``, ``busy_mean`` and ``busy_peak`` (% of all cores; ``{}`` where unknown)."""
+        now = _cpu_ticks()
+        if now is None or self._start is None:
+            return {}
+        self.sample()
+        mean = _busy_share(self._start, now)
+        return {"cores": self.cores, "busy_mean": round(mean or 0.0, 1), "busy_peak": round(self.peak, 1)}
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot (Linux), ``None`` elsewhere."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    if len(fields) < 5:
+        return None
+    total = sum(fields[:8])
+    return total - fields[3] - fields[4], total  # less idle and iowait
+
+
+def _busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else None
+
+
 def _hold_loop(seconds: float) -> None:
     """Keep the CPU busy for ``seconds`` without yielding (the saturation test hook)."""
     end = time.perf_counter() + seconds
@@ -157,7 +212,8 @@ def live_text(roles: dict[str, dict[str, float]]) -> str:
     return text + (f" SATURATED: {', '.join(hot)}" if hot else "")
 
 
-def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[str, str]) -> dict[str, Any]:
+def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[str, str],
+                    machine: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report's ``execution``: per role, from its processes' :meth:`LoopMonitor.summary`
     and the role's schedule-lag histogram (encoded; ``""`` for none).
 
@@ -165,7 +221,8 @@ def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[s
     one core) and ``cpu_peak`` (its busiest second); ``loop_lag`` (the merged histogram),
     ``loop_lag_p50_ms``, ``loop_lag_p99_ms``, ``loop_lag_max_ms``; ``schedule_lag_p99_ms``
     and ``schedule_lag_max_ms`` (timer-driven sends, ramp connects) and ``schedule_lag``.
-    Then ``warnings``: see :func:`saturation_warnings`.
+    Then ``machine`` (see :meth:`MachineLoad.summary`) and ``warnings`` (see
+    :func:`saturation_warnings`).
     """
     roles: dict[str, Any] = {}
     for role in ROLES:
@@ -192,7 +249,7 @@ def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[s
             figures["schedule_lag_max_ms"] = _ms(scheduled.get_max_value())
             figures["schedule_lag"] = encoded
         roles[role] = figures
-    return {"roles": roles, "warnings": saturation_warnings(roles)}
+    return {"roles": roles, "machine": dict(machine or {}), "warnings": saturation_warnings(roles, machine)}
 
 
 def saturated(figures: dict[str, Any]) -> bool:
@@ -203,16 +260,30 @@ def saturated(figures: dict[str, Any]) -> bool:
     return lag > LAG_SATURATED_MS or (float(figures.get("cpu_peak", 0.0)) > CPU_SATURATED_PCT and lag > LAG_BUSY_MS)
 
 
-def saturation_warnings(roles: dict[str, Any]) -> list[str]:
-    """One sentence per saturated role: which, its figures, and what to do."""
+def saturation_warnings(roles: dict[str, Any], machine: dict[str, Any] | None = None) -> list[str]:
+    """One sentence per saturated role: which, its figures, why, and what to do.
+
+    A role that used its core up (above :data:`CPU_BUSY_PCT` in its busiest second) was
+    saturated by its own work; one that woke late using less waited for a core: the
+    machine was busy (with other fleet processes or other work)."""
     warnings = []
     for role in ROLES:
         figures = roles.get(role)
         if figures is None or not saturated(figures):
             continue
+        cpu, lag = float(figures.get("cpu_peak", 0.0)), float(figures.get("loop_lag_p99_ms", 0.0))
+        if cpu >= CPU_BUSY_PCT:
+            warnings.append(
+                f"{_NAMES[role]} saturated (CPU {cpu:,.0f}% in the busiest second, loop lag p99 {lag:,.0f} ms): "
+                f"the latencies above include fleet's own delay; {_ADVICE[role]}"
+            )
+            continue
+        busy = ""
+        if machine and machine.get("busy_peak") is not None:
+            busy = (f"; the machine's {machine.get('cores', '?')} cores were {machine['busy_mean']:,.0f}% busy on "
+                    f"average, {machine['busy_peak']:,.0f}% at peak")
         warnings.append(
-            f"{_NAMES[role]} saturated (CPU {figures.get('cpu_peak', 0):,.0f}% in the busiest second, "
-            f"loop lag p99 {figures.get('loop_lag_p99_ms', 0):,.0f} ms): the latencies above include fleet's "
-            f"own delay; {_ADVICE[role]}"
+            f"{_NAMES[role]} kept waiting for a core (loop lag p99 {lag:,.0f} ms at only {cpu:,.0f}% CPU{busy}): "
+            f"the latencies above include fleet's own delay; {_STARVED_ADVICE}"
         )
     return warnings

@@ -173,6 +173,10 @@ def _execution_lines(report: Report) -> list[str]:
             lines.append(f"  {name:<24}{figures.get('cpu_mean', 0):>8,.0f}%{figures.get('cpu_peak', 0):>6,.0f}%"
                          f"{'':>11}{_ms(figures.get('loop_lag_p50_ms', 0)):>6}{_ms(figures.get('loop_lag_p99_ms', 0)):>8}"
                          f"{_ms(figures.get('loop_lag_max_ms', 0)):>8}{'':>15}{scheduled}")
+        machine = report.execution.get("machine") or {}
+        if machine:
+            lines.append(f"  {'machine (' + str(machine.get('cores', '?')) + ' cores)':<24}"
+                         f"{machine.get('busy_mean', 0):>8,.0f}%{machine.get('busy_peak', 0):>6,.0f}%   of all cores busy")
     intended = report.metrics.intended
     actions = sorted(key.partition(":")[2] for key in intended if key.startswith("due:"))
     if actions:

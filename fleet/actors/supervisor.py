@@ -37,7 +37,7 @@ import trio
 
 from ..control.backend import ControlError
 from ..control.fleet_backend import FleetBackend, WorkerLink
-from ..execution import LoopMonitor, live_roles, summarize_roles
+from ..execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot, new_histogram
@@ -251,6 +251,7 @@ async def run_fleet(
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
 
     monitor = LoopMonitor()  # the supervisor's own loop lag and CPU
+    machine = MachineLoad()  # and the whole machine's
     own_load: dict[str, Any] = {}  # its latest sample (taken once per status interval)
     recent: deque[tuple[float, str]] = deque()  # (when, encoded histogram) from the workers' reports
     recent_newest: tuple[float, str] | None = None  # the report the live p99 was last computed with
@@ -390,6 +391,7 @@ async def run_fleet(
             with trio.move_on_after(status_interval):
                 await stop_event.wait()
             own_load = monitor.sample()
+            machine.sample()
             current = refresh()
             if ramp_done_at is None and current.started >= status.total:
                 ramp_done_at = time.monotonic()
@@ -416,7 +418,7 @@ async def run_fleet(
 
     status.states = final_states
     report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal,
-                           monitor.summary())
+                           monitor.summary(), machine.summary())
     csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
     if csms_faults:
         report.faults = {**report.faults, **csms_faults}
@@ -576,6 +578,7 @@ def _build_report(
     csms_urls: list[str],
     interrupted: bool,
     supervisor_load: dict[str, Any] | None = None,
+    machine_load: dict[str, Any] | None = None,
 ) -> Report:
     metrics = MetricsSnapshot()
     steady: MetricsSnapshot | None = None
@@ -597,7 +600,7 @@ def _build_report(
             for action, n in w.final.records.get("messages", {}).items():
                 csms_messages[action] = csms_messages.get(action, 0) + n
     lost = int(audit.get("missing_events", 0)) if audit else 0
-    execution = _execution(station_workers, csms_workers, metrics, supervisor_load or {})
+    execution = _execution(station_workers, csms_workers, metrics, supervisor_load or {}, machine_load or {})
     thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady, execution=execution)
     peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
     resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
@@ -624,7 +627,7 @@ def _build_report(
 
 
 def _execution(station_workers: list[_Worker], csms_workers: list[_Worker], metrics: MetricsSnapshot,
-               supervisor_load: dict[str, Any]) -> dict[str, Any]:
+               supervisor_load: dict[str, Any], machine_load: dict[str, Any]) -> dict[str, Any]:
     """The report's ``execution``: each role's CPU, loop lag and schedule lag (see :mod:`fleet.execution`)."""
     csms_schedule = MetricsSnapshot()
     for w in csms_workers:
@@ -636,4 +639,4 @@ def _execution(station_workers: list[_Worker], csms_workers: list[_Worker], metr
         "supervisor": [supervisor_load],
     }
     return summarize_roles(processes, {"stations": metrics.schedule_histogram,
-                                       "csms": csms_schedule.schedule_histogram})
+                                       "csms": csms_schedule.schedule_histogram}, machine_load)
