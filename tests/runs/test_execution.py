@@ -124,7 +124,7 @@ async def test_a_small_run_reports_each_role_without_a_warning(tmp_path: Path) -
     text = render_summary(report)
     assert "station workers (1)" in text and "CSMS workers (1)" in text and "supervisor" in text
     assert "timer-driven calls" in text and "⚠" not in text
-    assert 0 < report.execution["machine"]["cores"] and "machine (" in text
+    assert report.execution["machine"]["cores"] > 0 and "machine (" in text
 
 
 async def test_a_saturated_station_worker_gets_the_warning(tmp_path: Path) -> None:
