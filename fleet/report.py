@@ -162,14 +162,14 @@ def _execution_lines(report: Report) -> list[str]:
     lines: list[str] = []
     if roles:
         lines.append(f"  {'fleet itself':<24}{'CPU mean':>9}{'peak':>7}   loop lag{'p50':>6}{'p99':>8}{'max':>8}"
-                     f"   schedule lag{'p99':>7}{'max':>8}  (ms)")
+                     f"   schedule lag{'p99':>9}{'max':>9}  (ms)")
         for role, label in _ROLE_LABELS.items():
             figures = roles.get(role)
             if figures is None:
                 continue
             name = f"{label} ({figures.get('processes', 1)})" if role != "supervisor" else label
-            scheduled = (f"{_ms(figures['schedule_lag_p99_ms']):>7}{_ms(figures['schedule_lag_max_ms']):>8}"
-                         if "schedule_lag_p99_ms" in figures else f"{'-':>7}{'-':>8}")
+            scheduled = (f"{_ms(figures['schedule_lag_p99_ms']):>9}{_ms(figures['schedule_lag_max_ms']):>9}"
+                         if "schedule_lag_p99_ms" in figures else f"{'-':>9}{'-':>9}")
             lines.append(f"  {name:<24}{figures.get('cpu_mean', 0):>8,.0f}%{figures.get('cpu_peak', 0):>6,.0f}%"
                          f"{'':>11}{_ms(figures.get('loop_lag_p50_ms', 0)):>6}{_ms(figures.get('loop_lag_p99_ms', 0)):>8}"
                          f"{_ms(figures.get('loop_lag_max_ms', 0)):>8}{'':>15}{scheduled}")
@@ -180,13 +180,13 @@ def _execution_lines(report: Report) -> list[str]:
     intended = report.metrics.intended
     actions = sorted(key.partition(":")[2] for key in intended if key.startswith("due:"))
     if actions:
-        lines.append(f"  {'timer-driven calls':<24}{'calls':>9}   round trip{'p99':>6}{'max':>8}"
-                     f"   from due time{'p99':>6}{'max':>8}  (ms)")
+        lines.append(f"  {'timer-driven calls':<24}{'calls':>9}   round trip{'p99':>8}{'max':>9}"
+                     f"   from due time{'p99':>9}{'max':>9}  (ms)")
         for action in actions:
             since_due = summarize(action, "out", decode_histogram(intended[f"due:{action}"]), {})
             round_trip = summarize(action, "out", decode_histogram(intended.get(f"rtt:{action}", "")), {})
-            lines.append(f"  {action:<24}{since_due.count:>9,}{'':>13}{_ms(round_trip.p99_ms):>6}{_ms(round_trip.max_ms):>8}"
-                         f"{'':>16}{_ms(since_due.p99_ms):>6}{_ms(since_due.max_ms):>8}")
+            lines.append(f"  {action:<24}{since_due.count:>9,}{'':>13}{_ms(round_trip.p99_ms):>8}{_ms(round_trip.max_ms):>9}"
+                         f"{'':>16}{_ms(since_due.p99_ms):>9}{_ms(since_due.max_ms):>9}")
     for warning in report.execution.get("warnings", []):
         lines.append(f"  ⚠ {warning}")
     return lines
