@@ -88,7 +88,11 @@ def merge_reports(reports: list[Report]) -> Report:
         values = [r.audit.get(key) for r in reports if key in r.audit]
         if values:
             audit[key] = sum(int(v) for v in values if v is not None)
-    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit).with_derived()
+    # Fleet's own load is per machine: keep each shard's warnings, naming the shard.
+    warnings = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
+                for r in reports for w in r.execution.get("warnings", [])]
+    execution = {"warnings": warnings} if warnings else {}
+    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, execution=execution).with_derived()
 
 
 def _ms(value: float) -> str:

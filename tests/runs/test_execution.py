@@ -200,3 +200,15 @@ def test_the_dashboard_overview_shows_each_roles_load() -> None:
                              "csms": {"cpu": 20.0, "lag_p99_ms": 2.0, "lag_max_ms": 3.0}})
     assert "stations CPU 98% lag p99 850 ms SATURATED" in text.plain
     assert "csms CPU 20% lag p99 2 ms  " in text.plain
+
+
+def test_merged_shard_reports_keep_each_shards_warning() -> None:
+    from fleet.report import merge_reports
+
+    hot = Report(fleet={"shard": [0, 2]}, execution=_execution(850.0, 99.0))
+    calm = Report(fleet={"shard": [1, 2]}, execution=_execution(3.0, 20.0))
+    merged = merge_reports([hot, calm])
+    warnings = merged.execution["warnings"]
+    assert warnings and all(w.startswith("shard 0/2: ") for w in warnings), warnings
+    assert warnings[0].startswith("shard 0/2: station workers were saturated")
+    assert "⚠ shard 0/2: station workers" in render_summary(merged)
