@@ -99,6 +99,13 @@ class MetricsSnapshot(msgspec.Struct):
         connect_failures: failed connection attempts by cause (``refused``, ``timeout``,
             ``tls``, ``http_401``, ... see :func:`fleet.transport.connect_failure_cause`) -> count.
         boot_histogram: encoded histogram of connect-to-Accepted times (microseconds).
+        schedule_histogram: encoded histogram of how late timer-driven sends (heartbeats,
+            meter values, transaction events) and the ramp's connects went out versus when
+            they were due (microseconds).
+        intended: ``"due:<action>"`` -> encoded histogram of the time from when a
+            timer-driven call was due to its answer (schedule lag plus round trip: what
+            coordinated omission hides from the round trip alone), and ``"rtt:<action>"``
+            -> the round trip of the same calls.
     """
 
     started_at: float = 0.0
@@ -109,6 +116,8 @@ class MetricsSnapshot(msgspec.Struct):
     handshake_failures: dict[str, int] = {}
     boot_histogram: str = ""
     connect_failures: dict[str, int] = {}
+    schedule_histogram: str = ""
+    intended: dict[str, str] = {}
 
     def merge(self, other: MetricsSnapshot) -> MetricsSnapshot:
         """The exact union of two snapshots (histograms added, counters summed)."""
@@ -130,6 +139,8 @@ class MetricsSnapshot(msgspec.Struct):
             handshake_failures=dict(Counter(self.handshake_failures) + Counter(other.handshake_failures)),
             boot_histogram=_add_encoded(self.boot_histogram, other.boot_histogram),
             connect_failures=dict(Counter(self.connect_failures) + Counter(other.connect_failures)),
+            schedule_histogram=_add_encoded(self.schedule_histogram, other.schedule_histogram),
+            intended=_merge_encoded(self.intended, other.intended),
         )
 
     def histogram(self, key: str) -> HdrHistogram:
@@ -166,6 +177,13 @@ def decode_histogram(encoded: str) -> HdrHistogram:
     return histogram
 
 
+def _merge_encoded(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
+    merged = dict(a)
+    for key, encoded in b.items():
+        merged[key] = _add_encoded(merged.get(key, ""), encoded)
+    return merged
+
+
 def _add_encoded(a: str, b: str) -> str:
     if not a:
         return b
@@ -190,6 +208,8 @@ class Metrics:
         self.handshake_failures: Counter[str] = Counter()
         self.connect_failures: Counter[str] = Counter()
         self.boot = new_histogram()
+        self.schedule = new_histogram()
+        self._intended: dict[str, HdrHistogram] = {}
         # Running totals for live summaries (cheap to read at a few Hz).
         self.completed = 0
         self.failed = 0
@@ -270,6 +290,21 @@ class Metrics:
         """A station was Accepted ``seconds`` after its connection attempt began."""
         self.boot.record_value(max(LOWEST_US, int(seconds * 1_000_000)))
 
+    # Schedule lag ---------------------------------------------------------------
+
+    def scheduled(self, lateness: float) -> None:
+        """A timer-driven send (or a ramp's connect) went out ``lateness`` seconds after it was due."""
+        self.schedule.record_value(max(LOWEST_US, int(lateness * 1_000_000)))
+
+    def answered_since_due(self, action: str, since_due: float, round_trip: float) -> None:
+        """A timer-driven call was answered ``since_due`` seconds after it was due (schedule
+        lag + round trip), ``round_trip`` seconds after it went out."""
+        for key, seconds in (("due:" + action, since_due), ("rtt:" + action, round_trip)):
+            histogram = self._intended.get(key)
+            if histogram is None:
+                histogram = self._intended[key] = new_histogram()
+            histogram.record_value(max(LOWEST_US, int(seconds * 1_000_000)))
+
     # Export ---------------------------------------------------------------------
 
     def export(self) -> MetricsSnapshot:
@@ -283,6 +318,8 @@ class Metrics:
             handshake_failures=dict(self.handshake_failures),
             boot_histogram=encode_histogram(self.boot) if self.boot.get_total_count() else "",
             connect_failures=dict(self.connect_failures),
+            schedule_histogram=encode_histogram(self.schedule) if self.schedule.get_total_count() else "",
+            intended={k: encode_histogram(h) for k, h in self._intended.items()},
         )
 
     def take_recent(self) -> str:

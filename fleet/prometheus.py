@@ -15,6 +15,10 @@ Metrics (all prefixed ``fleet_``):
 - ``fleet_call_errors_total{action,code}`` counter; ``fleet_events_total{name}``
   counter (connects, disconnects, reconnects, timeouts, violations, ...).
 - ``fleet_handshake_failures_total{status}`` counter; ``fleet_process_resident_memory_bytes{process}`` gauge.
+- fleet's own load per role (``stations``, ``csms``, ``supervisor``; the busiest process of
+  the role over its last second, see :mod:`fleet.execution`): ``fleet_self_cpu_ratio{role}``
+  gauge (share of one core), ``fleet_self_loop_lag_seconds{role,quantile}`` gauge (``0.99``
+  and ``1``, the max), ``fleet_self_saturated{role}`` gauge (1 while the role cannot keep up).
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ def render_metrics(status: Any, metrics: MetricsSnapshot | None) -> str:
     family("fleet_process_resident_memory_bytes", "gauge", "Resident memory per process.")
     for process, rss in sorted(status.rss.items()):
         out.append(f"fleet_process_resident_memory_bytes{_labels(process=process)} {rss}")
+    _execution_lines(getattr(status, "execution", {}), family, out)
     if metrics is not None:
         family("fleet_call_duration_seconds", "histogram", "Round trip of OCPP calls.")
         for key in sorted(metrics.histograms):
@@ -87,6 +92,26 @@ def render_metrics(status: Any, metrics: MetricsSnapshot | None) -> str:
         for status_code, n in sorted(metrics.handshake_failures.items()):
             out.append(f"fleet_handshake_failures_total{_labels(status=status_code)} {n}")
     return "\n".join(out) + "\n"
+
+
+def _execution_lines(roles: dict[str, dict[str, float]], family: Callable[[str, str, str], None],
+                     out: list[str]) -> None:
+    """Fleet's own load per role (see :mod:`fleet.execution`)."""
+    if not roles:
+        return
+    from .execution import saturated
+
+    family("fleet_self_cpu_ratio", "gauge", "CPU use of fleet's busiest process of the role (share of one core).")
+    for role, figures in sorted(roles.items()):
+        out.append(f"fleet_self_cpu_ratio{_labels(role=role)} {figures.get('cpu', 0.0) / 100:.4f}")
+    family("fleet_self_loop_lag_seconds", "gauge", "Event-loop lag of fleet's busiest process of the role.")
+    for role, figures in sorted(roles.items()):
+        out.append(f"fleet_self_loop_lag_seconds{_labels(role=role, quantile='0.99')} {figures.get('lag_p99_ms', 0.0) / 1000:.6f}")
+        out.append(f"fleet_self_loop_lag_seconds{_labels(role=role, quantile='1')} {figures.get('lag_max_ms', 0.0) / 1000:.6f}")
+    family("fleet_self_saturated", "gauge", "1 while fleet's processes of the role cannot keep up (its figures include fleet's delay).")
+    for role, figures in sorted(roles.items()):
+        hot = saturated({"loop_lag_p99_ms": figures.get("lag_p99_ms", 0.0), "cpu_peak": figures.get("cpu", 0.0)})
+        out.append(f"fleet_self_saturated{_labels(role=role)} {int(hot)}")
 
 
 def _count_at_or_below(histogram: Any, bound_seconds: float) -> int:

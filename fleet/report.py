@@ -216,8 +216,12 @@ def merge_reports(reports: list[Report], names: list[str] | None = None) -> Repo
         values = [r.audit.get(key) for r in reports if key in r.audit]
         if values:
             audit[key] = sum(int(v) for v in values if v is not None)
+    # Fleet's own load is per machine: keep each shard's warnings, naming the shard.
+    warnings = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
+                for r in reports for w in r.execution.get("warnings", [])]
+    execution = {"warnings": warnings} if warnings else {}
     problems = [f"{name}: {problem}" for r, name in zip(reports, names, strict=True) for problem in r.problems]
-    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems,
+    return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems, execution=execution,
                   interrupted=any(r.interrupted for r in reports)).with_derived()
 
 
@@ -268,6 +272,7 @@ def render_summary(report: Report) -> str:
     if report.resources:
         total_rss = report.resources.get("total_rss", 0)
         lines.append(f"  {'peak RSS':<20}{total_rss / 2**20:>10,.0f} MiB (all processes)")
+    lines.extend(_execution_lines(report))
     if report.faults:
         lines.append("")
         lines.append("FAULTS")
@@ -325,6 +330,46 @@ def _speed_lines(speed: Any) -> list[str]:
     else:
         tail = f"protocol timings x{protocol:g} too ({timings}): a load no real fleet makes"
     return [f"  {'speed':<20}{'x' + format(factor, 'g'):>10}   drivers, sessions, energy, fault schedules; {tail}"]
+
+
+_ROLE_LABELS = {"stations": "station workers", "csms": "CSMS workers", "supervisor": "supervisor"}
+
+
+def _execution_lines(report: Report) -> list[str]:
+    """Fleet's own load per role, the timer-driven calls timed from when they were due,
+    and a warning for each role that limited the figures (see :mod:`fleet.execution`)."""
+    roles = report.execution.get("roles", {})
+    lines: list[str] = []
+    if roles:
+        lines.append(f"  {'fleet itself':<24}{'CPU mean':>9}{'peak':>7}   loop lag{'p50':>6}{'p99':>8}{'max':>8}"
+                     f"   schedule lag{'p99':>9}{'max':>9}  (ms)")
+        for role, label in _ROLE_LABELS.items():
+            figures = roles.get(role)
+            if figures is None:
+                continue
+            name = f"{label} ({figures.get('processes', 1)})" if role != "supervisor" else label
+            scheduled = (f"{_ms(figures['schedule_lag_p99_ms']):>9}{_ms(figures['schedule_lag_max_ms']):>9}"
+                         if "schedule_lag_p99_ms" in figures else f"{'-':>9}{'-':>9}")
+            lines.append(f"  {name:<24}{figures.get('cpu_mean', 0):>8,.0f}%{figures.get('cpu_peak', 0):>6,.0f}%"
+                         f"{'':>11}{_ms(figures.get('loop_lag_p50_ms', 0)):>6}{_ms(figures.get('loop_lag_p99_ms', 0)):>8}"
+                         f"{_ms(figures.get('loop_lag_max_ms', 0)):>8}{'':>15}{scheduled}")
+        machine = report.execution.get("machine") or {}
+        if machine:
+            lines.append(f"  {'machine (' + str(machine.get('cores', '?')) + ' cores)':<24}"
+                         f"{machine.get('busy_mean', 0):>8,.0f}%{machine.get('busy_peak', 0):>6,.0f}%   of all cores busy")
+    intended = report.metrics.intended
+    actions = sorted(key.partition(":")[2] for key in intended if key.startswith("due:"))
+    if actions:
+        lines.append(f"  {'timer-driven calls':<24}{'calls':>9}   round trip{'p99':>8}{'max':>9}"
+                     f"   from due time{'p99':>9}{'max':>9}  (ms)")
+        for action in actions:
+            since_due = summarize(action, "out", decode_histogram(intended[f"due:{action}"]), {})
+            round_trip = summarize(action, "out", decode_histogram(intended.get(f"rtt:{action}", "")), {})
+            lines.append(f"  {action:<24}{since_due.count:>9,}{'':>13}{_ms(round_trip.p99_ms):>8}{_ms(round_trip.max_ms):>9}"
+                         f"{'':>16}{_ms(since_due.p99_ms):>9}{_ms(since_due.max_ms):>9}")
+    for warning in report.execution.get("warnings", []):
+        lines.append(f"  ⚠ {warning}")
+    return lines
 
 
 def _csms_fault_lines(faults: dict[str, Any]) -> list[str]:

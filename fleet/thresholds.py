@@ -27,6 +27,16 @@ connection counts are measured as they are (0 is a count).
 A bad expression is refused when parsed, before anything starts: a bad form, an unknown
 metric or cause, or an action that no OCPP version fleet speaks has (see
 :data:`KNOWN_ACTIONS`).
+
+Fleet's own load (see :mod:`fleet.execution`): ``fleet.[role.]metric op value[unit]``,
+e.g. ``fleet.loop_lag.p99<50ms``, ``fleet.cpu<90%``, ``fleet.schedule_lag.p99<1s``,
+``fleet.stations.loop_lag.max<500ms``; the role (``stations``, ``csms``,
+``supervisor``) defaults to the worst of them. Metrics: ``cpu`` (the busiest
+process's mean over the run, % of one core), ``cpu_peak`` (its busiest second),
+``loop_lag.pNN`` / ``loop_lag.max`` and ``schedule_lag.pNN`` / ``schedule_lag.max``
+(how late timer-driven sends and the ramp's connects went out).
+
+A bad expression is refused when parsed, before anything starts.
 """
 
 from __future__ import annotations
@@ -36,11 +46,11 @@ import math
 import operator
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import msgspec
 
-from .metrics import MetricsSnapshot
+from .metrics import MetricsSnapshot, decode_histogram
 from .ocpp import VERSIONS
 
 __all__ = ["KNOWN_ACTIONS", "Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
@@ -86,6 +96,11 @@ _CAUSES: Final = {
 #: OCPP version -> the actions it has: an action scope must name one of them.
 KNOWN_ACTIONS: Final[dict[str, frozenset[str]]] = {v.name: frozenset(v.actions) for v in VERSIONS.values()}
 _TO_MS: Final = {"us": 0.001, "ms": 1.0, "s": 1000.0, None: 1.0}
+_FLEET_PATTERN: Final = re.compile(
+    r"^\s*fleet\.(?:(?P<role>stations|csms|supervisor)\.)?"
+    r"(?P<metric>cpu|cpu_peak|(?:loop_lag|schedule_lag)\.(?:p\d+(?:\.\d+)?|max))\s*"
+    r"(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|%)?\s*$"
+)
 
 
 class ThresholdError(ValueError):
@@ -127,6 +142,8 @@ class ThresholdResult(msgspec.Struct, frozen=True):
 
 def parse_threshold(expression: str) -> Threshold:
     """Parse one expression; raises :class:`ThresholdError` naming what is wrong."""
+    if expression.strip().startswith("fleet."):
+        return _parse_fleet(expression)
     match = _PATTERN.match(expression)
     if match is None:
         raise ThresholdError(
@@ -175,6 +192,54 @@ def _check_action(expression: str, action: str) -> None:
     hint = f" (did you mean {close[0]}?)" if close else ""
     versions = ", ".join(f"OCPP {name}" for name in KNOWN_ACTIONS)
     raise ThresholdError(f"threshold {expression!r}: {action} is not an action of {versions}{hint}")
+
+
+def _parse_fleet(expression: str) -> Threshold:
+    """A threshold on fleet's own load: ``fleet.[role.]metric op value[unit]``.
+
+    The role, if any, is kept as the threshold's ``action``; the metric is the whole
+    ``fleet.`` name (``fleet.cpu``, ``fleet.loop_lag.p99``, ...)."""
+    match = _FLEET_PATTERN.match(expression)
+    if match is None:
+        raise ThresholdError(
+            f"threshold {expression!r}: expected 'fleet.[stations.|csms.|supervisor.]metric op value', metric one of "
+            "cpu, cpu_peak (in %), loop_lag.p99, loop_lag.max, schedule_lag.p99, ... (in us, ms or s), "
+            "e.g. 'fleet.loop_lag.p99<50ms' or 'fleet.cpu<90%'"
+        )
+    metric, unit = match["metric"], match["unit"]
+    if metric.startswith("cpu"):
+        if unit not in (None, "%"):
+            raise ThresholdError(f"threshold {expression!r}: {metric} is a share of one core, in %")
+        value = float(match["value"])
+    else:
+        if unit == "%":
+            raise ThresholdError(f"threshold {expression!r}: a lag takes us, ms or s, not %")
+        which = metric.partition(".")[2]
+        if which != "max" and not 0 < float(which[1:]) <= 100:
+            raise ThresholdError(f"threshold {expression!r}: percentile must be in (0, 100]")
+        value = float(match["value"]) * _TO_MS[unit]
+    return Threshold(expression.strip(), match["role"], "fleet." + metric, match["op"], value)
+
+
+def _measure_fleet(threshold: Threshold, execution: dict[str, Any] | None) -> float | None:
+    """The worst (or the named role's) figure of a ``fleet.`` threshold; ``None`` without figures."""
+    roles: dict[str, Any] = (execution or {}).get("roles", {})
+    if threshold.action is not None:
+        roles = {threshold.action: roles[threshold.action]} if threshold.action in roles else {}
+    metric = threshold.metric.removeprefix("fleet.")
+    values: list[float] = []
+    for figures in roles.values():
+        if metric in ("cpu", "cpu_peak"):
+            values.append(float(figures.get("cpu_mean" if metric == "cpu" else "cpu_peak", 0.0)))
+            continue
+        kind, _, which = metric.partition(".")
+        encoded = figures.get(kind, "")
+        if not encoded:
+            continue
+        histogram = decode_histogram(encoded)
+        micros = histogram.get_max_value() if which == "max" else histogram.get_value_at_percentile(float(which[1:]))
+        values.append(float(micros) / 1000.0)
+    return max(values) if values else None
 
 
 def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, where: str) -> tuple[float, str]:
@@ -241,8 +306,10 @@ def evaluate(
     lost: int | None = 0,
     steady: MetricsSnapshot | None = None,
     settle: float | None = None,
+    execution: dict[str, Any] | None = None,
 ) -> list[ThresholdResult]:
-    """Check each threshold against a run's metrics (``steady.`` ones against ``steady``).
+    """Check each threshold against a run's metrics (``steady.`` ones against ``steady``,
+    ``fleet.`` ones against ``execution``, the report's figures of fleet's own load).
 
     ``lost`` is ``None`` when the run had no audit; ``settle`` (seconds after the ramp until
     the steady-state window opens) only words the reason when there was no such window.
@@ -250,6 +317,9 @@ def evaluate(
     """
     results = []
     for threshold in thresholds:
+        if threshold.metric.startswith("fleet."):
+            results.append(_evaluate_fleet(threshold, execution))
+            continue
         if threshold.steady and steady is None:
             when = f" ({settle:g} s after the ramp)" if settle is not None else ""
             results.append(ThresholdResult(threshold.expression, False, None,
@@ -260,3 +330,12 @@ def evaluate(
         ok = not reason and _OPS[threshold.op](actual, threshold.value)
         results.append(ThresholdResult(threshold.expression, ok, None if reason else actual, reason))
     return results
+
+
+def _evaluate_fleet(threshold: Threshold, execution: dict[str, Any] | None) -> ThresholdResult:
+    actual = _measure_fleet(threshold, execution)
+    if actual is None:
+        where = f"the {threshold.action} processes" if threshold.action else "fleet's processes"
+        return ThresholdResult(threshold.expression, False, None,
+                               reason=f"no figures of {where} for {threshold.metric}")
+    return ThresholdResult(threshold.expression, _OPS[threshold.op](actual, threshold.value), actual)

@@ -81,6 +81,8 @@ class Status(msgspec.Struct, tag="status"):
         metrics: live totals (completed, failed calls, counters).
         rss: the process's resident memory in bytes.
         extra: role-specific figures.
+        execution: the process's own load since its last status (``cpu`` %, ``lag_p99_ms``,
+            ``lag_max_ms``; see :meth:`fleet.execution.LoopMonitor.sample`).
     """
 
     index: int
@@ -91,6 +93,7 @@ class Status(msgspec.Struct, tag="status"):
     metrics: dict[str, int] = {}
     rss: int = 0
     extra: dict[str, Any] = {}
+    execution: dict[str, Any] = {}
 
 
 class Stop(msgspec.Struct, tag="stop"):
@@ -113,6 +116,8 @@ class Final_(msgspec.Struct, tag="final"):
         metrics: the worker's whole metrics.
         records: role-specific records (e.g. per-station transaction events sent or recorded).
         rss: peak resident memory in bytes.
+        execution: the process's own load over the run (CPU, loop-lag histogram; see
+            :meth:`fleet.execution.LoopMonitor.summary`).
     """
 
     index: int
@@ -120,6 +125,7 @@ class Final_(msgspec.Struct, tag="final"):
     metrics: MetricsSnapshot = msgspec.field(default_factory=MetricsSnapshot)
     records: dict[str, Any] = {}
     rss: int = 0
+    execution: dict[str, Any] = {}
 
 
 class ControlRequest(msgspec.Struct, tag="control"):

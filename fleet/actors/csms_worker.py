@@ -14,6 +14,7 @@ import trio
 
 from ..control.backend import LocalBackend
 from ..control.fleet_backend import WorkerControl
+from ..execution import LoopMonitor
 from ..metrics import Metrics
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
 from .csms import Csms
@@ -127,10 +128,12 @@ async def run_csms_worker(
         **settings,
     )
     peak = 0
+    monitor = LoopMonitor(burn=float(options.get("debug_saturate", 0.0)))
     boots = BootAnswers(csms)
     lifts = apply_boot_refusals(csms, options.get("boot_refusals") or {})
     async with trio.open_nursery() as nursery:
         nursery.start_soon(collect_after_exodus, csms.connected_count)
+        await nursery.start(monitor.run)
         await nursery.start(csms.run)
         if lifts:
             nursery.start_soon(_lift_boot_refusals, csms, lifts)
@@ -143,6 +146,7 @@ async def run_csms_worker(
                 index=index, role="csms", states={"connected": stats.connected}, metrics=metrics.live(), rss=peak,
                 extra={"connected": stats.connected, "transactions_active": stats.transactions_active,
                        "messages": sum(stats.messages.values()), "violations": stats.violations},
+                execution=monitor.sample(),
             ))
             with trio.move_on_after(1.0):
                 await stop.wait()
@@ -152,4 +156,4 @@ async def run_csms_worker(
         csms.stop()
         nursery.cancel_scope.cancel()
     await wire.send(Final_(index=index, role="csms", metrics=metrics.export(), records=records,
-                           rss=max(peak, rss_bytes())))
+                           rss=max(peak, rss_bytes()), execution=monitor.summary()))

@@ -520,6 +520,10 @@ class Station:
         self.observer = observer
         #: the observer's count of failed connection attempts by cause, if it keeps one (fleet.metrics.Metrics)
         self._count_connect_failure: Callable[[str], None] | None = getattr(observer, "connect_failed", None)
+        # Schedule lag of timer-driven sends, where the observer records it (fleet.metrics.Metrics).
+        self._on_schedule: Callable[[float], None] | None = getattr(observer, "scheduled", None)
+        self._on_answered_since_due: Callable[[str, float, float], None] | None = getattr(
+            observer, "answered_since_due", None)
         self.speed = speed
         self.protocol_speed = protocol_speed
         self.audit = audit
@@ -1108,15 +1112,28 @@ class Station:
         if not timers:
             return
         due = [name for name, (at, _) in timers.items() if at <= now]
+        items = self.queue.items
         for name in due:
             entry = timers.pop(name, None)
             if entry is None:
                 continue
+            queued = len(items)
             try:
                 entry[1]()
             except Exception as exc:
                 logger.exception("%s: timer %r failed", self.station_id, name)
                 self._last_error = f"timer {name!r} failed: {exc}"
+            if len(items) > queued and self._on_schedule is not None:
+                self._stamp_due(len(items) - queued, entry[0])
+
+    def _stamp_due(self, added: int, at: float) -> None:
+        """The requests a timer just queued were due at ``at`` (for the schedule lag)."""
+        for item in reversed(self.queue.items):
+            if added <= 0:
+                return
+            added -= 1
+            if not item.due:
+                item.due = at
 
     def _next_deadline(self) -> float:
         deadline = self._stop_deadline
@@ -1387,6 +1404,10 @@ class Station:
                 self._sent_and_done(sent, item)
 
     async def _transmit_item(self, conn: OcppConnection, item: OutItem) -> None:
+        due = item.due
+        sent_at = trio.current_time()
+        if due and self._on_schedule is not None and not item.attempts and item.not_before == 0.0:
+            self._on_schedule(sent_at - due)  # first time out: how late
         try:
             response = await conn.call(item.request)
         except ConnectionLost as exc:
@@ -1418,6 +1439,10 @@ class Station:
             self._failed(item, exc)
         else:
             self.queue.remove(item)
+            if due and self._on_answered_since_due is not None:
+                now = trio.current_time()
+                self._on_answered_since_due(type(item.request).__name__.removesuffix("Request"), now - due,
+                                            now - sent_at)
             if item.transaction_id is not None:
                 self._events_sent += 1
             if item.on_result is not None:

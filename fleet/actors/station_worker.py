@@ -19,6 +19,7 @@ import trio
 from ..control.backend import ControlError, LocalBackend
 from ..control.fleet_backend import WorkerControl, station_seed
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
+from ..execution import LoopMonitor
 from ..faults import boot_statuses, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import Metrics, MetricsSnapshot
@@ -126,6 +127,7 @@ async def run_station_worker(
     urls = assign.csms_urls or plan.config.csms
     options = assign.options
     metrics = Metrics()
+    monitor = LoopMonitor(burn=float(options.get("debug_saturate", 0.0)))
     stations: dict[str, Station] = {}
     retiring: dict[int, Station] = {}  # removed stations still winding down
     retired_records: dict[str, dict[str, Any]] = {}
@@ -141,7 +143,7 @@ async def run_station_worker(
             peak = max(peak, rss_bytes())
             await wire.send(Status(index=index, role="stations", states=states, started=len(stations),
                                    total=len(specs), metrics={**metrics.live(), **connection_counters}, rss=peak,
-                                   extra={"recent": metrics.take_recent()}))
+                                   extra={"recent": metrics.take_recent()}, execution=monitor.sample()))
             await trio.sleep(STATUS_INTERVAL)
 
     async with trio.open_nursery() as nursery:
@@ -197,6 +199,7 @@ async def run_station_worker(
         backend = LocalBackend(stations, retire=retire, kind="fleet")
         if control is not None:
             control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics, "_online": online})
+        await nursery.start(monitor.run)
         nursery.start_soon(report)
         # The ramp starts each station on schedule without waiting for it to run: under
         # load a wait costs a whole scheduler round, which capped the ramp at the
@@ -216,6 +219,8 @@ async def run_station_worker(
             stations[spec.station_id] = station
             nursery.start_soon(station.run)
             nursery.start_soon(_watch_boot, station, time.monotonic(), metrics)
+            if interval:
+                metrics.scheduled(trio.current_time() - (ramp_start + (started - 1) * interval))
             due = ramp_start + started * interval
             if due > trio.current_time():
                 with trio.move_on_at(due):
@@ -254,4 +259,4 @@ async def run_station_worker(
     if fault_records:
         records["faults"] = merge_fault_records(fault_records)
     await wire.send(Final_(index=index, role="stations", metrics=metrics.export(), records=records,
-                           rss=max(peak, rss_bytes())))
+                           rss=max(peak, rss_bytes()), execution=monitor.summary()))

@@ -38,6 +38,7 @@ import trio
 
 from ..control.backend import ControlError
 from ..control.fleet_backend import FleetBackend, WorkerLink
+from ..execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot, new_histogram
@@ -127,6 +128,9 @@ class FleetStatus(msgspec.Struct):
         recent_p99_ms: p99 round trip of the fleet's calls over the last
             :data:`LIVE_WINDOW` seconds (``None`` without calls).
         recent_calls: calls answered over that window.
+        execution: fleet's own load now, per role (``stations``, ``csms``, ``supervisor``):
+            the busiest process's ``cpu`` (%), ``lag_p99_ms`` and ``lag_max_ms`` over its
+            last status (see :mod:`fleet.execution`).
     """
 
     phase: str = "starting"
@@ -142,6 +146,7 @@ class FleetStatus(msgspec.Struct):
     csms_urls: list[str] = []
     recent_p99_ms: float | None = None
     recent_calls: int = 0
+    execution: dict[str, dict[str, float]] = {}
 
 
 def pick_port(host: str = "127.0.0.1") -> int:
@@ -267,6 +272,9 @@ async def run_fleet(
         ]
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
 
+    monitor = LoopMonitor()  # the supervisor's own loop lag and CPU
+    machine = MachineLoad()  # and the whole machine's
+    own_load: dict[str, Any] = {}  # its latest sample (taken once per status interval)
     recent: deque[tuple[float, str]] = deque()  # (when, encoded histogram) from the workers' reports
     recent_newest: tuple[float, str] | None = None  # the report the live p99 was last computed with
 
@@ -313,7 +321,15 @@ async def run_fleet(
         status.elapsed = time.monotonic() - started_at
         status.csms_urls = csms_urls
         refresh_recent()
+        refresh_execution()
         return status
+
+    def refresh_execution() -> None:
+        samples: dict[str, list[dict[str, Any]]] = {"supervisor": [own_load]}
+        for w in workers.values():
+            if w.status is not None:
+                samples.setdefault(w.role, []).append(w.status.execution)
+        status.execution = live_roles(samples)
 
     backend = FleetBackend(plan, shard=options.shard, workers=workers_n, csms_workers=len(csms_workers),
                            status=status, refresh=refresh)
@@ -343,6 +359,7 @@ async def run_fleet(
                     nursery.start_soon(kill_at_deadline)
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
+        await nursery.start(monitor.run)
         await nursery.start(backend.run)  # (background work: metrics pulls, timing a CSMS restart)
         if options.control_port is not None:
             url = await _serve_control(nursery, backend, options)
@@ -409,6 +426,8 @@ async def run_fleet(
         while not stop_event.is_set():
             with trio.move_on_after(status_interval):
                 await stop_event.wait()
+            own_load = monitor.sample()
+            machine.sample()
             current = refresh()
             if ramp_done_at is None and current.started >= status.total:
                 ramp_done_at = time.monotonic()
@@ -443,7 +462,8 @@ async def run_fleet(
         nursery.cancel_scope.cancel()
 
     status.states = final_states if final_states is not None else dict(refresh().states)
-    report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal)
+    report = _build_report(plan, options, station_workers, csms_workers, status, csms_urls, stopped_by_signal,
+                           monitor.summary(), machine.summary())
     csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
     if csms_faults:
         report.faults = {**report.faults, **csms_faults}
@@ -610,6 +630,8 @@ def _build_report(
     status: FleetStatus,
     csms_urls: list[str],
     interrupted: bool,
+    supervisor_load: dict[str, Any] | None = None,
+    machine_load: dict[str, Any] | None = None,
 ) -> Report:
     metrics = MetricsSnapshot()
     steady: MetricsSnapshot | None = None
@@ -632,7 +654,8 @@ def _build_report(
             for action, n in w.final.records.get("messages", {}).items():
                 csms_messages[action] = csms_messages.get(action, 0) + n
     lost = int(audit.get("missing_events", 0)) if audit else None
-    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady,
+    execution = _execution(station_workers, csms_workers, metrics, supervisor_load or {}, machine_load or {})
+    thresholds = evaluate(list(options.thresholds), metrics, lost=lost, steady=steady, execution=execution,
                           settle=float(options.station_options.get("settle", SETTLE_SECONDS)))
     peak_rss = {w.name: w.peak_rss for w in station_workers + csms_workers}
     resources: dict[str, Any] = {"peak_rss": peak_rss, "total_rss": sum(peak_rss.values())}
@@ -662,7 +685,7 @@ def _build_report(
     faults = merge_fault_records(fault_records) if fault_records else {}
     return Report(fleet=fleet, metrics=metrics, stations=states, thresholds=thresholds, audit=audit,
                   resources=resources, steady=steady, faults=faults, problems=problems,
-                  interrupted=interrupted).with_derived()
+                  interrupted=interrupted, execution=execution).with_derived()
 
 
 def _merge_never_online(parts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -752,3 +775,19 @@ def _run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], 
             problems.append(f"{failed:,} of {total:,} stations never came online{plan_note}: {shown} "
                             f"(e.g. {', '.join(examples)}).")
     return problems
+
+
+def _execution(station_workers: list[_Worker], csms_workers: list[_Worker], metrics: MetricsSnapshot,
+               supervisor_load: dict[str, Any], machine_load: dict[str, Any]) -> dict[str, Any]:
+    """The report's ``execution``: each role's CPU, loop lag and schedule lag (see :mod:`fleet.execution`)."""
+    csms_schedule = MetricsSnapshot()
+    for w in csms_workers:
+        if w.final is not None:
+            csms_schedule = csms_schedule.merge(MetricsSnapshot(schedule_histogram=w.final.metrics.schedule_histogram))
+    processes = {
+        "stations": [w.final.execution for w in station_workers if w.final is not None],
+        "csms": [w.final.execution for w in csms_workers if w.final is not None],
+        "supervisor": [supervisor_load],
+    }
+    return summarize_roles(processes, {"stations": metrics.schedule_histogram,
+                                       "csms": csms_schedule.schedule_histogram}, machine_load)

@@ -389,9 +389,11 @@ class OutItem:
         transaction_id: the transaction a TransactionEvent belongs to.
         attempts: CALLERRORs so far (for TransactionEvent retries).
         not_before: do not send before this (trio) time.
+        due: when a timer meant it to go out (trio time; 0 when not timer-driven), for the
+            schedule lag.
     """
 
-    __slots__ = ("attempts", "durable", "followup", "not_before", "on_result", "request", "transaction_id")
+    __slots__ = ("attempts", "due", "durable", "followup", "not_before", "on_result", "request", "transaction_id")
 
     def __init__(
         self,
@@ -409,6 +411,7 @@ class OutItem:
         self.transaction_id = transaction_id
         self.attempts = 0
         self.not_before = 0.0
+        self.due = 0.0
 
 
 class OutQueue:

@@ -182,13 +182,17 @@ class _Progress:
     def __call__(self, status: FleetStatus) -> None:
         if self.quiet:
             return
+        from ..execution import live_text
+
         states = status.states
         booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
         if status.phase == "ramping" and self.tty:
             width = 30
             done = int(width * status.started / max(status.total, 1))
+            load = live_text(status.execution)
             line = (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
-                    f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}   ")
+                    f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}"
+                    + (f" | {load}" if load else "") + "   ")
             print(line, end="", flush=True)
             return
         if status.elapsed - self.last_line < 5 and status.phase not in ("stopping",):
@@ -198,8 +202,10 @@ class _Progress:
         by_state = " ".join(f"{k}={v:,}" for k, v in sorted(states.items()))
         prefix = "\r\n" if self.tty else ""
         p99 = f"p99 {status.recent_p99_ms:,.1f} ms" if status.recent_p99_ms is not None else "p99 -"
+        load = live_text(status.execution)
         print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | {rate:,.0f} calls/s "
-              f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}", flush=True)
+              f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}"
+              + (f" | {load}" if load else ""), flush=True)
 
 
 def _with_report_on_stdout(args: argparse.Namespace) -> int:

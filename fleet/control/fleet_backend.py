@@ -652,6 +652,7 @@ class FleetBackend:
             counters=dict(status.counters),
             csms_connected=status.csms_connected,
             rows=page,
+            execution={role: dict(figures) for role, figures in status.execution.items()},
         )
 
     async def station(self, station_id: str) -> StationDetail:

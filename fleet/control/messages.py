@@ -451,6 +451,8 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
         counters: other counters (connects, disconnects, violations, ...).
         csms_connected: stations connected to the CSMS, where known.
         rows: the stations (``offset`` / ``limit`` applied), or ``None`` if not asked for.
+        execution: fleet's own load per role (``cpu`` %, ``lag_p99_ms``, ``lag_max_ms``; a
+            fleet run only, see :mod:`fleet.execution`).
     """
 
     at: float
@@ -467,6 +469,7 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
     counters: dict[str, int] = {}
     csms_connected: int = 0
     rows: list[StationRow] | None = None
+    execution: dict[str, dict[str, float]] = {}
 
 
 class TransactionInfo(msgspec.Struct, frozen=True):

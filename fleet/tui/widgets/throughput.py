@@ -30,4 +30,23 @@ class Throughput(Static):
             text.append(f"   connected to the CSMS {snapshot.csms_connected:,}")
         if snapshot.phase:
             text.append(f"   phase {snapshot.phase}", style="bold")
+        if snapshot.execution:
+            _append_execution(text, snapshot.execution)
         self.update(text)
+
+
+def _append_execution(text: Text, roles: dict[str, dict[str, float]]) -> None:
+    """Fleet's own load per role; a saturated role in red (see :mod:`fleet.execution`)."""
+    from ...execution import ROLES, saturated
+
+    text.append(f"\n{'fleet':<9}", style="bold")
+    for role in ROLES:
+        figures = roles.get(role)
+        if figures is None:
+            continue
+        hot = saturated({"loop_lag_p99_ms": figures.get("lag_p99_ms", 0.0), "cpu_peak": figures.get("cpu", 0.0)})
+        text.append(f" {role} CPU {figures.get('cpu', 0.0):.0f}% lag p99 {figures.get('lag_p99_ms', 0.0):,.0f} ms",
+                    style="bold red" if hot else "")
+        if hot:
+            text.append(" SATURATED", style="bold red reverse")
+        text.append("  ")
