@@ -206,6 +206,7 @@ class WireStream:
         self._send_lock = trio.Lock()  # one message (of any size) at a time
         self._pen = trio.Lock()  # whoever writes bytes now: frames never mix
         self._urgent: deque[bytes] = deque(maxlen=URGENT_QUEUE)
+        self._tail = b""  # the rest of a frame :meth:`send_now` could not write whole
         self._broken = False
 
     async def send(self, message: Message) -> None:
@@ -256,7 +257,38 @@ class WireStream:
         if scope.cancelled_caught:
             await self._stalled()
 
+    def send_now(self, message: Status) -> None:
+        """Write a status at once, from synchronous code (it never yields).
+
+        If someone is writing, or the socket is full, it waits among the urgent
+        messages for the next writer; if the socket takes only part of it, the next
+        writer sends the rest before anything else.
+        """
+        self._check()
+        body = _encoder.encode(message)
+        frame = _LENGTH.pack(URGENT | len(body)) + body
+        sock = self._socket
+        if sock is None or self._pen.locked() or self._tail or self._urgent:
+            self._urgent.append(frame)
+            return
+        try:
+            written = os.write(sock.fileno(), frame)
+        except OSError:  # full (BlockingIOError), or closed: the next writer finds out
+            self._urgent.append(frame)
+            return
+        if written < len(frame):
+            self._tail = frame[written:]
+
+    async def flush(self) -> None:
+        """Write what :meth:`send_now` left waiting, unless someone is writing (who will)."""
+        if (self._tail or self._urgent) and not self._pen.locked():
+            async with self._pen:
+                await self._flush_urgent()
+
     async def _flush_urgent(self) -> None:
+        if self._tail:
+            tail, self._tail = self._tail, b""
+            await self._write(tail)
         while self._urgent:
             await self._write(self._urgent.popleft())
 

@@ -81,3 +81,23 @@ async def test_large_messages_go_in_parts_and_arrive_whole_in_both_directions() 
             back = await a.receive()
     assert [(m.id, len(m.result)) for m in got] == list(enumerate(sizes))  # type: ignore[union-attr]
     assert isinstance(back, ControlReply) and back.result == b"z" * (2 * CHUNK)
+
+
+async def test_send_now_writes_a_status_from_synchronous_code_or_leaves_it_to_the_writer() -> None:
+    """The worker's stations send its status between two calls (no await there): written at
+    once on a free stream, else sent by the writer of the large message before its next part."""
+    worker_end, supervisor_end = await _tcp_pair()
+    worker, supervisor = WireStream(worker_end), WireStream(supervisor_end)
+    bulk = ControlReply(8, result=b"b" * (32 * 1024 * 1024))
+    async with worker_end, supervisor_end, trio.open_nursery() as nursery:
+        worker.send_now(_status(1))
+        with trio.fail_after(10):
+            first = await supervisor.receive()
+        nursery.start_soon(worker.send, bulk)
+        await trio.testing.wait_all_tasks_blocked()
+        worker.send_now(_status(2))
+        with trio.fail_after(20):
+            received = [await supervisor.receive() for _ in range(2)]
+    assert isinstance(first, Status) and first.metrics == {"completed": 1}
+    assert [type(m).__name__ for m in received] == ["Status", "ControlReply"]
+    assert received[0].metrics == {"completed": 2} and received[1] == bulk  # type: ignore[union-attr]

@@ -624,14 +624,14 @@ class Station:
     def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
         if outgoing:
             self._calls += 1
-            self._touch()
+            self._snapshot = None  # (the cached snapshot would hide it; nobody waits for a count)
         if self.observer is not None:
             self.observer.call_completed(action, outgoing, latency)
 
     def call_failed(self, action: str, error: CallFailure) -> None:
         self._calls += 1
         self._calls_failed += 1
-        self._touch()
+        self._snapshot = None
         if self.observer is not None:
             self.observer.call_failed(action, error)
 
