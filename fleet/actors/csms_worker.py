@@ -22,6 +22,9 @@ from .heap import collect_after_exodus
 
 __all__ = ["BootAnswers", "apply_boot_refusals", "csms_records", "run_csms_worker"]
 
+#: Seconds between two status reports.
+STATUS_INTERVAL = 1.0
+
 #: Settings of the built-in CSMS a fleet run may pass through ``csms_options``.
 CSMS_SETTINGS = ("path", "boot_status", "heartbeat_interval", "boot_retry_interval", "id_tokens",
                  "unknown_token_status", "call_timeout", "ping_interval")
@@ -139,6 +142,7 @@ async def run_csms_worker(
             nursery.start_soon(_lift_boot_refusals, csms, lifts)
         if control is not None:
             control.attach(LocalBackend(csms=csms, kind="csms"), _control_handlers(csms))
+        next_at = trio.current_time()
         while not stop.is_set():
             stats = csms.statistics()
             peak = max(peak, rss_bytes())
@@ -147,8 +151,10 @@ async def run_csms_worker(
                 extra={"connected": stats.connected, "transactions_active": stats.transactions_active,
                        "messages": sum(stats.messages.values()), "violations": stats.violations},
                 execution=monitor.sample(),
+                at=time.monotonic(),
             ))
-            with trio.move_on_after(1.0):
+            next_at = max(next_at + STATUS_INTERVAL, trio.current_time() + STATUS_INTERVAL / 2)
+            with trio.move_on_at(next_at):
                 await stop.wait()
         records = csms_records(csms)
         records["boots"] = boots.records()

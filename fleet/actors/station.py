@@ -46,6 +46,7 @@ import trio
 from ..events import Connected, Disconnected, FleetEvent
 from ..faults import FaultInjector, FaultSpec, abort_websocket
 from ..ocpp import (
+    CallFailure,
     CallTimeout,
     ConnectionLost,
     InvalidResponse,
@@ -227,6 +228,9 @@ class StationCounters(msgspec.Struct, frozen=True, gc=False):
         events_dropped: TransactionEvents given up (CALLERROR after all attempts,
             or shed from a full offline queue).
         requests_failed: other requests of ours that failed.
+        calls: OCPP calls of ours that got an answer or failed (every kind, also those
+            sent through :meth:`Station.call`); ``calls_failed``: of those, the ones that
+            failed (CALLERROR, invalid answer, timeout, connection lost).
     """
 
     connects: int
@@ -241,6 +245,8 @@ class StationCounters(msgspec.Struct, frozen=True, gc=False):
     events_sent: int
     events_dropped: int
     requests_failed: int
+    calls: int = 0
+    calls_failed: int = 0
 
 
 class StationSnapshot(msgspec.Struct, frozen=True):
@@ -609,6 +615,7 @@ class Station:
         self._tx_started = self._tx_ended = 0
         self._events_generated = self._events_sent = self._events_dropped = 0
         self._requests_failed = 0
+        self._calls = self._calls_failed = 0  # counted as its connections' observer
         self._last_error: str | None = None
         self._records: dict[str, dict[str, Any]] = {}
         self._sent_events: set[tuple[str, int]] = set()  # (transaction, seqNo) sent at least once (audit)
@@ -632,6 +639,26 @@ class Station:
     def connection(self) -> OcppConnection | None:
         """The current connection, if connected."""
         return self._conn
+
+    # The observer of its connections: counts its calls, passes everything on to ``observer``.
+
+    def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
+        if outgoing:
+            self._calls += 1
+            self._snapshot = None  # (the cached snapshot would hide it; nobody waits for a count)
+        if self.observer is not None:
+            self.observer.call_completed(action, outgoing, latency)
+
+    def call_failed(self, action: str, error: CallFailure) -> None:
+        self._calls += 1
+        self._calls_failed += 1
+        self._snapshot = None
+        if self.observer is not None:
+            self.observer.call_failed(action, error)
+
+    def violation(self, code: str) -> None:
+        if self.observer is not None:
+            self.observer.violation(code)
 
     def connection_counts(self) -> tuple[int, int, int]:
         """Connects, failed connection attempts and disconnects so far (cheaper than :meth:`snapshot`)."""
@@ -847,6 +874,8 @@ class Station:
                 events_sent=self._events_sent,
                 events_dropped=self._events_dropped + self.queue.dropped,
                 requests_failed=self._requests_failed,
+                calls=self._calls,
+                calls_failed=self._calls_failed,
             ),
             last_error=self._last_error,
         )
@@ -1203,7 +1232,7 @@ class Station:
                         handlers=self._handlers,
                         hub=self.hub,
                         ocpp_log=self.ocpp_log,
-                        observer=self.observer,
+                        observer=self,
                         handler_timeout=(
                             faults.handler_timeout(self.handler_timeout) if faults is not None else self.handler_timeout
                         ),

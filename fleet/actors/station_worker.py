@@ -9,8 +9,10 @@ records stay in the final report, for the audit).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -36,6 +38,10 @@ RAMP_BATCH = 50
 SETTLE_SECONDS = 10.0
 #: Stations counted between two checkpoints of the per-second status.
 COUNT_CHUNK = 500
+#: A checkpoint that took longer (seconds) means a saturated loop: count the rest in one go.
+SATURATED = 0.05
+#: Calls completed between two looks at the clock for a status due (see :class:`_OnTime`).
+CHECK_EVERY = 64
 
 
 async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[str, int]]:
@@ -43,13 +49,21 @@ async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[st
 
     This runs every second over every station, so it reads counters (no snapshots) and
     lets the other tasks run every :data:`COUNT_CHUNK` stations: 10,000 stations in one
-    go held the loop ~20 ms, and every frame arriving meanwhile waited that long.
+    go held the loop ~20 ms, and every frame arriving meanwhile waited that long. In a
+    saturated loop, though, each checkpoint waits a whole round of the scheduler (whole
+    seconds when the worker is far over its capacity) and the count would be that many
+    rounds old: after a checkpoint that took longer than :data:`SATURATED` it counts the
+    rest in one go (a few milliseconds, against rounds of seconds).
     """
     states: Counter[str] = Counter()
     connects = failures = disconnects = reconnects = 0
+    chunk = COUNT_CHUNK
     for n, station in enumerate(list(stations.values()), 1):
-        if n % COUNT_CHUNK == 0:
+        if n % chunk == 0:
+            before = time.monotonic()
             await trio.lowlevel.checkpoint()
+            if time.monotonic() - before > SATURATED:
+                chunk = len(stations) + 1
         states[station.state] += 1
         connected, failed, dropped = station.connection_counts()
         connects += connected
@@ -111,6 +125,47 @@ def never_online(stations: dict[str, Station], specs: list[Any], plan: FleetPlan
     return {"stations": len(missing), "by_plan": by_plan, "reasons": dict(reasons), "ids": ids}
 
 
+class _OnTime:
+    """The stations' observer in a worker: passes everything on to the worker's metrics,
+    and every :data:`CHECK_EVERY` answered calls calls ``tick`` (which sends the status
+    if it is due).
+
+    A saturated loop runs each task once per round of the scheduler, and a round lasts
+    seconds when the worker is far over its capacity, so a status task alone reports
+    once per round; calls complete all through the round, and the status goes out
+    between them (written without yielding, see :meth:`fleet.wire.WireStream.send_now`).
+    """
+
+    __slots__ = ("_left", "metrics", "tick")
+
+    def __init__(self, metrics: Metrics, tick: Callable[[], None]) -> None:
+        self.metrics = metrics
+        self.tick = tick
+        self._left = CHECK_EVERY
+
+    def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
+        self.metrics.call_completed(action, outgoing, latency)
+        self._left -= 1
+        if self._left <= 0:
+            self._left = CHECK_EVERY
+            self.tick()
+
+    def call_failed(self, action: str, error: Any) -> None:
+        self.metrics.call_failed(action, error)
+
+    def violation(self, code: str) -> None:
+        self.metrics.violation(code)
+
+    def connect_failed(self, cause: str) -> None:
+        self.metrics.connect_failed(cause)
+
+    def scheduled(self, lateness: float) -> None:
+        self.metrics.scheduled(lateness)
+
+    def answered_since_due(self, action: str, since_due: float, round_trip: float) -> None:
+        self.metrics.answered_since_due(action, since_due, round_trip)
+
+
 def _merge_records(target: dict[str, dict[str, Any]], station_id: str, records: dict[str, Any]) -> None:
     if records:
         target.setdefault(station_id, {}).update(records)
@@ -136,15 +191,50 @@ async def run_station_worker(
     protocol_speed = float(options.get("protocol_speed", plan.config.protocol_speed()))
     peak = 0
 
-    async def report() -> None:
-        nonlocal peak
+    counts = await _counts(stations)
+
+    async def count() -> None:
+        """Count the stations by state in the background (in chunks, see :func:`_counts`):
+        under a saturated loop each chunk waits a whole round of the scheduler, and the
+        status must not wait for all of them."""
+        nonlocal counts
         while True:
-            states, connection_counters = await _counts(stations)
-            peak = max(peak, rss_bytes())
-            await wire.send(Status(index=index, role="stations", states=states, started=len(stations),
-                                   total=len(specs), metrics={**metrics.live(), **connection_counters}, rss=peak,
-                                   extra={"recent": metrics.take_recent()}, execution=monitor.sample()))
             await trio.sleep(STATUS_INTERVAL)
+            counts = await _counts(stations)
+
+    status_due = time.monotonic()  # when the next status is due
+
+    def status() -> Status:
+        """The status now, built without yielding (running totals, the last count), stamped
+        with the time its totals were taken; the next one is due an interval later."""
+        nonlocal peak, status_due
+        states, connection_counters = counts
+        peak = max(peak, rss_bytes())
+        now = time.monotonic()
+        # On schedule; late (a long round of the scheduler), at most one interval after this one.
+        status_due = max(status_due + STATUS_INTERVAL, now + STATUS_INTERVAL / 2)
+        return Status(index=index, role="stations", states=states, started=len(stations), total=len(specs),
+                      metrics={**metrics.live(), **connection_counters}, rss=peak,
+                      extra={"recent": metrics.take_recent()}, at=now, execution=monitor.sample())
+
+    def tick() -> None:
+        """A status between two calls, if one is due (see _OnTime)."""
+        if time.monotonic() >= status_due:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                wire.send_now(status())
+
+    observer = _OnTime(metrics, tick)
+
+    async def report() -> None:
+        """A status every STATUS_INTERVAL (unless the stations' calls sent it meanwhile),
+        ahead of bulk data."""
+        while True:
+            await wire.flush()  # what send_now left waiting (the socket was full)
+            wait = status_due - time.monotonic()
+            if wait > 0:
+                await trio.sleep(wait)
+                continue
+            await wire.send(status())
 
     async with trio.open_nursery() as nursery:
 
@@ -163,7 +253,7 @@ async def run_station_worker(
                 if sid in stations or stop.is_set():
                     continue
                 station = Station(sid, urls[len(stations) % len(urls)], profile=station_profile,
-                                  seed=station_seed(plan.config.seed, sid), observer=metrics, audit=True,
+                                  seed=station_seed(plan.config.seed, sid), observer=observer, audit=True,
                                   speed=speed, protocol_speed=protocol_speed, auto_connect=connect)
                 stations[sid] = station
                 await nursery.start(station.run)
@@ -200,6 +290,7 @@ async def run_station_worker(
         if control is not None:
             control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics, "_online": online})
         await nursery.start(monitor.run)
+        nursery.start_soon(count)
         nursery.start_soon(report)
         # The ramp starts each station on schedule without waiting for it to run: under
         # load a wait costs a whole scheduler round, which capped the ramp at the
@@ -214,7 +305,7 @@ async def run_station_worker(
                 continue  # the id was taken meanwhile (the supervisor prevents it; never run two)
             url = urls[spec.index % len(urls)] if spec.csms_url == BUILTIN_CSMS else spec.csms_url
             station = Station(spec.station_id, url, profile=plan.profiles[spec.group], seed=spec.seed,
-                              observer=metrics, audit=True, speed=speed, protocol_speed=protocol_speed,
+                              observer=observer, audit=True, speed=speed, protocol_speed=protocol_speed,
                               fault_epoch=options.get("fault_epoch"))
             stations[spec.station_id] = station
             nursery.start_soon(station.run)

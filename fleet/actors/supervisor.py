@@ -36,7 +36,7 @@ from typing import Any
 import msgspec
 import trio
 
-from ..control.backend import ControlError
+from ..control.backend import ControlError, RateTracker
 from ..control.fleet_backend import FleetBackend, WorkerLink
 from ..execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
@@ -131,6 +131,10 @@ class FleetStatus(msgspec.Struct):
         execution: fleet's own load now, per role (``stations``, ``csms``, ``supervisor``):
             the busiest process's ``cpu`` (%), ``lag_p99_ms`` and ``lag_max_ms`` over its
             last status (see :mod:`fleet.execution`).
+        calls_per_s, failed_per_s: calls answered / failed per second lately, from each
+            worker's totals and the times it took them (they hold between two reports).
+        figures_age_s: seconds since the slowest station worker took the figures (about
+            a second normally; more when a worker is too busy to report).
     """
 
     phase: str = "starting"
@@ -147,6 +151,9 @@ class FleetStatus(msgspec.Struct):
     recent_p99_ms: float | None = None
     recent_calls: int = 0
     execution: dict[str, dict[str, float]] = {}
+    calls_per_s: float = 0.0
+    failed_per_s: float = 0.0
+    figures_age_s: float = 0.0
 
 
 def pick_port(host: str = "127.0.0.1") -> int:
@@ -256,7 +263,7 @@ async def run_fleet(
                 elif isinstance(message, Status):
                     worker.status = message
                     if message.extra.get("recent"):
-                        recent.append((time.monotonic(), message.extra["recent"]))
+                        recent.append((message.at, message.extra["recent"]))
                     worker.peak_rss = max(worker.peak_rss, message.rss)
                 elif isinstance(message, Final_):
                     worker.final = message
@@ -280,7 +287,9 @@ async def run_fleet(
 
     def refresh_recent() -> None:
         nonlocal recent_newest
-        while recent and recent[0][0] < time.monotonic() - LIVE_WINDOW:
+        # The window ends at the newest report (when its worker took it): a late report
+        # leaves the last p99 in place (with figures_age_s saying how old), not none.
+        while recent and recent[0][0] < recent[-1][0] - LIVE_WINDOW:
             recent.popleft()
         newest = recent[-1] if recent else None
         if newest is recent_newest:
@@ -293,10 +302,14 @@ async def run_fleet(
         status.recent_calls = calls
         status.recent_p99_ms = window.get_value_at_percentile(99.0) / 1000 if calls else None
 
+    rates = RateTracker()
+
     def refresh() -> FleetStatus:
         states: dict[str, int] = {}
         counters: dict[str, int] = {}
         started = completed = failed = connected = 0
+        calls_per_s = failed_per_s = 0.0
+        oldest = now = time.monotonic()
         rss: dict[str, int] = {}
         for w in workers.values():
             s = w.status
@@ -306,6 +319,9 @@ async def run_fleet(
             if w.role == "csms":
                 connected += int(s.extra.get("connected", 0))
                 continue
+            calls_per_s += rates.rate(f"{w.name}:completed", s.metrics.get("completed", 0), s.at)
+            failed_per_s += rates.rate(f"{w.name}:failed", s.metrics.get("failed", 0), s.at)
+            oldest = min(oldest, s.at)
             started += s.started
             for k, v in s.states.items():
                 states[k] = states.get(k, 0) + v
@@ -318,6 +334,8 @@ async def run_fleet(
                     counters[k] = counters.get(k, 0) + v
         status.started, status.states, status.counters = started, states, counters
         status.completed, status.failed, status.csms_connected, status.rss = completed, failed, connected, rss
+        status.calls_per_s, status.failed_per_s = round(calls_per_s, 2), round(failed_per_s, 2)
+        status.figures_age_s = round(max(0.0, now - oldest), 2)
         status.elapsed = time.monotonic() - started_at
         status.csms_urls = csms_urls
         refresh_recent()

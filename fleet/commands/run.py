@@ -169,6 +169,10 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
     return plan
 
 
+#: Figures older than this (seconds) are marked with their age on the progress line.
+STALE_AFTER = 3.0
+
+
 class _Progress:
     """Headless progress: a ramp bar while starting, then a summary line every few seconds."""
 
@@ -176,8 +180,6 @@ class _Progress:
         self.quiet = quiet
         self.tty = sys.stdout.isatty()
         self.last_line = 0.0
-        self.last_completed = 0
-        self.last_elapsed = 0.0
 
     def __call__(self, status: FleetStatus) -> None:
         if self.quiet:
@@ -197,14 +199,15 @@ class _Progress:
             return
         if status.elapsed - self.last_line < 5 and status.phase not in ("stopping",):
             return
-        rate = (status.completed - self.last_completed) / max(status.elapsed - self.last_elapsed, 1e-9)
-        self.last_line, self.last_completed, self.last_elapsed = status.elapsed, status.completed, status.elapsed
+        self.last_line = status.elapsed
         by_state = " ".join(f"{k}={v:,}" for k, v in sorted(states.items()))
         prefix = "\r\n" if self.tty else ""
         p99 = f"p99 {status.recent_p99_ms:,.1f} ms" if status.recent_p99_ms is not None else "p99 -"
         load = live_text(status.execution)
-        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | {rate:,.0f} calls/s "
-              f"{p99} | errors {status.failed:,} | reconnects {status.counters.get('reconnects', 0):,}"
+        stale = f" (figures {status.figures_age_s:,.0f} s old)" if status.figures_age_s >= STALE_AFTER else ""
+        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | "
+              f"{status.calls_per_s:,.0f} calls/s {p99} | errors {status.failed:,} | "
+              f"reconnects {status.counters.get('reconnects', 0):,}{stale}"
               + (f" | {load}" if load else ""), flush=True)
 
 

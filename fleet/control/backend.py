@@ -20,6 +20,7 @@ import inspect
 import math
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, Protocol
@@ -338,25 +339,39 @@ class _MappedEvents:
 
 
 class RateTracker:
-    """Per-second rates from running totals, sampled at most every ``min_interval`` seconds."""
+    """Per-second rates of running totals, from samples ``(time taken, total)``.
 
-    def __init__(self, min_interval: float = 0.4) -> None:
+    A rate is the change of a total over about the last ``window`` seconds of its
+    samples, divided by the time between them, where the times are those at which the
+    totals were *taken* (at their source, e.g. a worker's status): a reader that asks
+    more often than the totals change gets the same rate again (never 0 between two
+    updates), and a sample that arrives late still counts over the time it covers.
+    """
+
+    def __init__(self, window: float = 3.0, min_interval: float = 0.25) -> None:
+        self.window = window
         self.min_interval = min_interval
-        self._last: dict[str, tuple[float, float]] = {}
+        self._samples: dict[str, deque[tuple[float, float]]] = {}
         self._rates: dict[str, float] = {}
 
-    def rate(self, key: str, total: float, now: float | None = None) -> float:
-        now = time.monotonic() if now is None else now
-        last = self._last.get(key)
-        if last is None:
-            self._last[key] = (now, total)
+    def rate(self, key: str, total: float, at: float | None = None) -> float:
+        """The rate of ``key`` given its ``total`` taken at ``at`` (default: now, ``time.monotonic()``)."""
+        at = time.monotonic() if at is None else at
+        samples = self._samples.get(key)
+        if samples is None or (samples and total < samples[-1][1]):  # new, or the total started anew
+            self._samples[key] = deque([(at, total)])
             self._rates[key] = 0.0
             return 0.0
-        elapsed = now - last[0]
-        if elapsed >= self.min_interval:
-            self._rates[key] = max(0.0, (total - last[1]) / elapsed)
-            self._last[key] = (now, total)
-        return self._rates[key]
+        newest_at = samples[-1][0]
+        if at <= newest_at:  # the same figures again (or older ones)
+            return self._rates[key]
+        while len(samples) > 1 and samples[1][0] <= at - self.window:
+            samples.popleft()
+        base_at, base_total = samples[0]
+        rate = self._rates[key] = (total - base_total) / (at - base_at)
+        if at - newest_at >= self.min_interval:
+            samples.append((at, total))
+        return rate
 
 
 _MISSING: Any = object()
@@ -522,8 +537,8 @@ def row_from_station_snapshot(snapshot: Any, profile: str = "") -> StationRow:
         soc=soc,
         tx_id=tx_id,
         last_error=_text(_get(snapshot, "last_error")),
-        calls=_count(get("calls", get("calls_sent", get("requests_sent", 0)))),
-        errors=_count(get("errors", get("calls_failed", get("requests_failed", 0)))),
+        calls=_count(get("calls", 0)),  # StationCounters.calls: our CALLs that got an answer or failed
+        errors=_count(get("calls_failed", 0)),  # StationCounters.calls_failed: of those, failed
         reconnects=_count(reconnects),
         queued=_count(_get(snapshot, "queued_events", "queued", "queue", default=0)),
     )
@@ -971,14 +986,16 @@ class LocalBackend:
         self._row_cache = fresh
         return rows
 
-    def _action_stats(self, now: float) -> list[Any]:
+    def _action_stats(self, now: float) -> tuple[float, list[Any]]:
+        """The latency per action (exported at most once a second) and when it was taken."""
         if self.metrics is None:
-            return []
+            return now, []
         cached_at, stats = self._stats_cache
         if now - cached_at >= 1.0:
             stats = self.metrics.export().action_stats()
             self._stats_cache = (now, stats)
-        return stats
+            cached_at = now
+        return cached_at, stats
 
     async def snapshot(self, *, rows: bool = True, offset: int = 0, limit: int | None = None) -> FleetSnapshot:
         now = time.monotonic()
@@ -994,13 +1011,14 @@ class LocalBackend:
         if metrics is not None:
             completed, failed = int(metrics.completed), int(metrics.failed)
             counters = {str(k): int(v) for k, v in dict(metrics.counters).items()}
-            for stat in self._action_stats(now):
+            taken_at, stats = self._action_stats(now)
+            for stat in stats:
                 err = sum(stat.errors.values())
                 for code, n in stat.errors.items():
                     errors[code] = errors.get(code, 0) + n
                 actions.append(ActionLatency(
                     stat.action, stat.direction, stat.count,
-                    round(self._rates.rate(f"{stat.direction}:{stat.action}", stat.count, now), 2),
+                    round(self._rates.rate(f"{stat.direction}:{stat.action}", stat.count, taken_at), 2),
                     stat.p50_ms, stat.p99_ms, err,
                 ))
         elif self.csms is not None and self.kind == "csms":
@@ -1015,7 +1033,7 @@ class LocalBackend:
             for status, n in stats.refused.items():
                 counters[f"refused_{status}"] = n
         else:
-            completed = sum(r.calls for r in all_rows)
+            completed = sum(r.calls - r.errors for r in all_rows)
             failed = sum(r.errors for r in all_rows)
         reconnects = counters.get("reconnects", sum(r.reconnects for r in all_rows))
         csms_connected = len(self.csms.connections()) if self.csms is not None else 0
@@ -1029,6 +1047,7 @@ class LocalBackend:
             total=len(all_rows),
             states=states,
             calls_per_s=round(self._rates.rate("calls", completed, now), 2),
+            failed_per_s=round(self._rates.rate("failed", failed, now), 2),
             completed=completed,
             failed=failed,
             actions=actions,

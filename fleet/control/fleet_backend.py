@@ -630,12 +630,12 @@ class FleetBackend:
         return list(heapq.merge(*self._rows_cache, key=attrgetter("id")))
 
     async def snapshot(self, *, rows: bool = True, offset: int = 0, limit: int | None = None) -> FleetSnapshot:
-        status = self.refresh()
         self._want_metrics()
         page: list[StationRow] | None = None
         if rows:
             merged = await self._rows(None if limit is None else offset + limit)
             page = merged[offset:] if limit is None else merged[offset : offset + limit]
+        status = self.refresh()  # after the rows (busy workers take up to ROWS_TIMEOUT): the latest figures
         actions, errors = self._actions
         return FleetSnapshot(
             at=time.time(),
@@ -643,7 +643,9 @@ class FleetBackend:
             phase=status.phase,
             total=status.total,
             states=dict(status.states),
-            calls_per_s=round(self._rates.rate("calls", status.completed), 2),
+            calls_per_s=status.calls_per_s,
+            failed_per_s=status.failed_per_s,
+            figures_age_s=status.figures_age_s,
             completed=status.completed,
             failed=status.failed,
             actions=list(actions),

@@ -396,7 +396,8 @@ class StationRow(msgspec.Struct, frozen=True, gc=False):
         soc: the EV's state of charge (percent), if known.
         tx_id: the running transaction's id (the first one, if several).
         last_error: the last error the station saw (empty if none).
-        calls: OCPP calls it made; ``errors``: of those, failed; ``reconnects``;
+        calls: OCPP calls it made that got an answer or failed (its counter ``calls``);
+            ``errors``: of those, failed (its counter ``calls_failed``); ``reconnects``;
             ``queued``: transaction events waiting to be sent.
     """
 
@@ -443,7 +444,9 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
         phase: the run's phase (``starting``, ``ramping``, ``running``, ``stopping``, ``done``), if any.
         total: stations in all.
         states: stations by state.
-        calls_per_s: OCPP calls answered per second lately.
+        calls_per_s: OCPP calls answered per second lately; ``failed_per_s``: failed.
+            Both come from running totals and the times their processes took them, so
+            they hold between two updates (never 0 while calls flow).
         completed, failed: calls answered / failed so far.
         actions: latency per action and direction.
         errors: failed calls by CALLERROR code (``Timeout`` for timeouts).
@@ -453,6 +456,9 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
         rows: the stations (``offset`` / ``limit`` applied), or ``None`` if not asked for.
         execution: fleet's own load per role (``cpu`` %, ``lag_p99_ms``, ``lag_max_ms``; a
             fleet run only, see :mod:`fleet.execution`).
+        figures_age_s: how old the figures (states, totals, rates) are: seconds since the
+            slowest worker took them (about a second normally; more when a worker is too
+            busy to report: the figures are then its last ones, not zeros).
     """
 
     at: float
@@ -470,6 +476,8 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
     csms_connected: int = 0
     rows: list[StationRow] | None = None
     execution: dict[str, dict[str, float]] = {}
+    failed_per_s: float = 0.0
+    figures_age_s: float = 0.0
 
 
 class TransactionInfo(msgspec.Struct, frozen=True):

@@ -245,16 +245,12 @@ class History:
         self.p50: dict[str, deque[float]] = {}
         self.p99: dict[str, deque[float]] = {}
         self.rate: dict[str, deque[float]] = {}
-        self._last_failed: tuple[float, int] | None = None
 
     def add(self, snapshot: FleetSnapshot) -> None:
+        # Rates as the server computed them from its sources' totals: they hold between
+        # two updates, so a poll faster than the updates plots no false zeros.
         self.calls_per_s.append(snapshot.calls_per_s)
-        last = self._last_failed
-        rate = 0.0
-        if last is not None and snapshot.failed >= last[1] and snapshot.at > last[0]:
-            rate = (snapshot.failed - last[1]) / (snapshot.at - last[0])
-        self.failed.append(rate)
-        self._last_failed = (snapshot.at, snapshot.failed)
+        self.failed.append(snapshot.failed_per_s)
         for action in snapshot.actions:
             key = f"{action.direction}:{action.action}"
             for series, value in ((self.p50, action.p50_ms), (self.p99, action.p99_ms), (self.rate, action.rate)):

@@ -8,7 +8,10 @@ from textual.widgets import Static
 from ...control.messages import FleetSnapshot
 from ..model import History, sparkline
 
-__all__ = ["Throughput"]
+__all__ = ["STALE_AFTER", "Throughput"]
+
+#: Figures older than this (seconds) show their age: a busy worker reported late.
+STALE_AFTER = 3.0
 
 
 class Throughput(Static):
@@ -19,6 +22,8 @@ class Throughput(Static):
         text.append(f"{'calls/s':<9}", style="bold")
         text.append(f"{snapshot.calls_per_s:>10,.1f}  ", style="bold cyan")
         text.append(sparkline(history.calls_per_s, width), style="cyan")
+        if snapshot.figures_age_s >= STALE_AFTER:
+            text.append(f"  figures {snapshot.figures_age_s:,.0f} s old", style="bold yellow")
         failed_now = history.failed[-1] if history.failed else 0.0
         text.append(f"\n{'failed/s':<9}", style="bold")
         text.append(f"{failed_now:>10,.1f}  ", style="bold red" if failed_now else "")
