@@ -76,6 +76,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reuse-port", action="store_true", help="set SO_REUSEPORT so several processes can share the port"
     )
+    flood = parser.add_argument_group(
+        "floods (per connection; every CALL is answered, in order: pipelined CALLs, sent before the answer to "
+        "the previous one, are answered and counted; beyond the rate a CALL gets a CALLERROR GenericError "
+        "instead of being handled; after --flood-close-after of those the connection is closed with 1008)"
+    )
+    flood.add_argument("--max-call-rate", type=float, default=200.0, metavar="R",
+                       help="CALLs per second a station may send on average (default 200; 0: no limit)")
+    flood.add_argument("--call-burst", type=int, metavar="N",
+                       help="CALLs a station may send at once above the rate (default: 2 s worth)")
+    flood.add_argument("--flood-close-after", type=int, default=100, metavar="N",
+                       help="refused CALLs before the connection is closed with 1008 (default 100; 0: never)")
     add_control_arguments(parser)
 
 
@@ -119,6 +130,9 @@ def _build(args: argparse.Namespace) -> Csms:
         id_tokens=load_id_tokens(args.id_tokens) if args.id_tokens else None,
         unknown_token_status=args.unknown_token_status,
         ocpp_log=args.ocpp_log,
+        max_call_rate=args.max_call_rate or None,
+        call_burst=args.call_burst,
+        flood_close_after=args.flood_close_after or None,
     )
 
 
