@@ -187,6 +187,9 @@ class WebSocket:
         self._written: trio.Event | None = None
         self._stream_closed = False
         self._unparsed = False  # wsproto may hold frames not parsed yet
+        #: Reads of the socket so far (messages that came in one read were all sent
+        #: before the reader could answer the first of them).
+        self.reads = 0
         self._busy = 0  # work units parsed since the reader last let the other tasks run
 
     # ------------------------------------------------------------------ public
@@ -264,6 +267,7 @@ class WebSocket:
                 except RemoteProtocolError as exc:  # (the handshake is over: not expected)
                     await self._lost(f"protocol error: {exc}")
                     continue
+                self.reads += 1
                 self._unparsed = True
         finally:
             self._reading = False
@@ -393,19 +397,30 @@ class WebSocket:
         await self._close_stream()
 
     async def _drain_until_closed(self) -> None:
-        data = b""
+        """Read (and drop) until the peer's close frame, in slices like :meth:`get_message`:
+        a peer still flooding while we close cannot hold the event loop either."""
         while not self._closed.is_set():
             if not self._unparsed:
                 data = await self._endpoint.read()
                 if not data:
                     return
-            self._unparsed = False
-            try:
-                if data:
+                try:
                     self._protocol.receive_data(data)
+                except RemoteProtocolError:
+                    return
+            await trio.lowlevel.checkpoint()
+            self._unparsed = False
+            units = 0
+            try:
                 for event in self._protocol.events():
                     if type(event) is CloseConnection:
                         self._closed.set()
+                        break
+                    data_of = getattr(event, "data", b"")
+                    units += 1 + (len(data_of) >> 12)
+                    if units >= PARSE_BUDGET:
+                        self._unparsed = True
+                        break
             except RemoteProtocolError:
                 return
 

@@ -89,6 +89,10 @@ LOG_FLUSH_INTERVAL = 1.0
 IDLE_TIMEOUT = 60.0
 #: Seconds between attempts to listen again after a restart, while the port cannot be bound.
 RESTART_RETRY_INTERVAL = 0.5
+#: ``fleet csms``'s flood limits (the Python API sets none unless asked): CALLs per second
+#: per connection, and refused CALLs before a 1008 close.
+DEFAULT_MAX_CALL_RATE = 200.0
+DEFAULT_FLOOD_CLOSE_AFTER = 100
 
 
 class StationNotConnected(ConnectionLost):

@@ -13,7 +13,7 @@ import sys
 
 import trio
 
-from ..actors.csms import Csms
+from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
 from ..auth import AuthFileError, load_auth_file, load_id_tokens
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..transport import server_ssl_context
@@ -81,12 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the previous one, are answered and counted; beyond the rate a CALL gets a CALLERROR GenericError "
         "instead of being handled; after --flood-close-after of those the connection is closed with 1008)"
     )
-    flood.add_argument("--max-call-rate", type=float, default=200.0, metavar="R",
-                       help="CALLs per second a station may send on average (default 200; 0: no limit)")
+    flood.add_argument("--max-call-rate", type=float, default=DEFAULT_MAX_CALL_RATE, metavar="R",
+                       help=f"CALLs per second a station may send on average (default {DEFAULT_MAX_CALL_RATE:g}; "
+                       "0: no limit)")
     flood.add_argument("--call-burst", type=int, metavar="N",
                        help="CALLs a station may send at once above the rate (default: 2 s worth)")
-    flood.add_argument("--flood-close-after", type=int, default=100, metavar="N",
-                       help="refused CALLs before the connection is closed with 1008 (default 100; 0: never)")
+    flood.add_argument("--flood-close-after", type=int, default=DEFAULT_FLOOD_CLOSE_AFTER, metavar="N",
+                       help=f"refused CALLs before the connection is closed with 1008 (default "
+                       f"{DEFAULT_FLOOD_CLOSE_AFTER}; 0: never)")
     add_control_arguments(parser)
 
 
