@@ -115,6 +115,9 @@ def render_summary(report: Report) -> str:
     counters = metrics.counters
     for name in ("connects", "disconnects", "reconnects", "violations"):
         lines.append(f"  {name:<20}{counters.get(name, 0):>10,}")
+    flood = {name[6:]: n for name, n in sorted(counters.items()) if name.startswith("flood_") and n}
+    if flood:  # the built-in CSMS's flood policy acted (see fleet csms)
+        lines.append(f"  {'floods (CSMS)':<20}" + ", ".join(f"{name} {n:,}" for name, n in flood.items()))
     failures = ", ".join(f"{k}: {v}" for k, v in sorted(metrics.handshake_failures.items())) or "none"
     lines.append(f"  {'handshake failures':<20}{failures:>10}")
     if metrics.boot_histogram:

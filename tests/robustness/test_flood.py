@@ -17,8 +17,10 @@ import trio
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
+from fleet.metrics import Metrics
 from fleet.ocpp.v201 import GetLocalListVersionRequest
 from fleet.profiles import StationProfile
+from fleet.report import Report, render_summary
 from fleet.transport import Accepted, open_station_websocket, serve_ocpp
 from fleet.websocket import ConnectionClosed, WebSocket
 
@@ -108,7 +110,9 @@ async def test_a_flooding_station_does_not_stall_a_healthy_one_and_gets_every_an
 
 
 async def test_a_flooder_beyond_the_rate_gets_callerrors_then_a_1008_close_while_others_are_answered() -> None:
-    async with open_csms(port=0, idle_timeout=None, max_call_rate=50, call_burst=20, flood_close_after=30) as csms:
+    metrics = Metrics()  # (as the built-in CSMS of a run has: its counters go into the run report)
+    async with open_csms(port=0, idle_timeout=None, max_call_rate=50, call_burst=20, flood_close_after=30,
+                         observer=metrics) as csms:
         answers = Answers()
         seen: list[bool] = []
         stop = trio.Event()
@@ -139,6 +143,10 @@ async def test_a_flooder_beyond_the_rate_gets_callerrors_then_a_1008_close_while
         assert answers.kinds[:20] == ["CALLRESULT"] * 20
         stats = csms.statistics()
         assert stats.flood["refused_rate"] == 30 and stats.flood["closed"] == 1
+        assert metrics.counters["flood_refused_rate"] == 30 and metrics.counters["flood_closed"] == 1
+        assert metrics.counters["flood_pipelined"] == stats.flood["pipelined"] > 0
+        summary = render_summary(Report(metrics=metrics.export()))
+        assert "floods (CSMS)" in summary and "refused_rate 30" in summary
         assert healthy_connected
         # the flooder's refused CALLs were not handled (nor recorded)
         record = csms.station("FLOODER")
@@ -200,3 +208,32 @@ async def test_a_station_flooded_by_its_csms_does_not_stall_the_other_stations_o
     conn = flooded.connection
     counters = conn.flood_counters.as_dict() if conn is not None else {}
     assert not counters or counters["refused_rate"] == 0  # a station answers all (no rate limit)
+
+
+async def test_calls_beyond_the_handlers_allowed_at_once_are_refused_and_the_others_answered_later() -> None:
+    release = trio.Event()
+    async with open_csms(port=0, idle_timeout=None, max_pending_calls=4) as csms:
+
+        @csms.on("Heartbeat")
+        async def slow(request: Any, ctx: Any) -> Any:
+            await release.wait()
+            return csms.default_handler("Heartbeat")(request, ctx)
+
+        answers = Answers()
+        with trio.fail_after(20):
+            async with open_station_websocket(csms.url, "FLOODER") as (flooder, _), trio.open_nursery() as nursery:
+                nursery.start_soon(answers.read, flooder)
+                for n in range(10):  # ten Heartbeats (no big frames), none waiting for its answer
+                    await flooder.send_message(f'[2,"flood-{n}","Heartbeat",{{}}]')
+                while len(answers.ids) < 6:
+                    await trio.sleep(0.01)
+                release.set()
+                while len(answers.ids) < 10:
+                    await trio.sleep(0.01)
+                nursery.cancel_scope.cancel()
+        # four handlers ran at once; the six CALLs that came meanwhile were refused at once,
+        # in order; the four were answered when their handlers finished
+        assert answers.ids[:6] == list(range(4, 10)) and answers.kinds[:6] == ["GenericError"] * 6
+        assert sorted(answers.ids[6:]) == [0, 1, 2, 3] and answers.kinds[6:] == ["CALLRESULT"] * 4
+        flood = csms.statistics().flood
+        assert flood["refused_pending"] == 6 and flood["closed"] == 0
