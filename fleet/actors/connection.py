@@ -380,8 +380,8 @@ class OcppConnection:
         the limits with a CALLERROR (``False``), and mark the connection for closing after
         ``close_after`` refusals."""
         limits = self.limits
-        reads = self._reads_of.reads if self._reads_of is not None else -2
-        if reads == self._last_call_read or self._handling:
+        reads = self._reads_of.reads if self._reads_of is not None else -1  # (-1: not known)
+        if (reads >= 0 and reads == self._last_call_read) or self._handling:
             # It came in the same read as the previous CALL, or while that one is still
             # being handled: the peer sent it before it had our answer.
             self._count("pipelined")
