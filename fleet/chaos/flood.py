@@ -408,6 +408,7 @@ async def _role_hostile(config: FloodConfig) -> None:
                 with trio.move_on_after(1.0):
                     while websocket.closed is None and count.answered < count.sent:
                         await trio.sleep(0.01)
+                flooding = False
                 print(json.dumps(count.as_dict()), flush=True)
         nursery.cancel_scope.cancel()
 
@@ -651,6 +652,8 @@ async def _to_station(config: FloodConfig, say: Callable[[str], None]) -> dict[s
             lag_scope.cancel()
             for station in [*healthy, flooded]:
                 fleet.start_soon(station.shutdown, 2.0)
+            # (a station may wait for an answer the hostile CSMS never sent: a bound on the whole)
+            fleet.cancel_scope.deadline = trio.current_time() + 5.0
         await hostile.stop()
         await csms.stop()
     baseline, flood = _summary(phases.rtts["baseline"], config.baseline_s), _summary(phases.rtts["flood"], config.flood_s)

@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.report:
             Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(table), indent=2) + b"\n")
         return 0 if table and all(e["matched"] == e["tried"] for e in table.values()) else 1
-    if not args.flood_seconds >= 0 or (args.flood_only and not args.flood_seconds > 0):
+    if not 0 <= args.flood_seconds < float("inf") or (args.flood_only and not args.flood_seconds > 0):
         print(f"fleet chaos: --flood-seconds {args.flood_seconds:g}: expected seconds > 0"
               + ("" if args.flood_only else " (or 0 for no floods)"), file=sys.stderr)
         return 2

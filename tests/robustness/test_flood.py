@@ -237,3 +237,25 @@ async def test_calls_beyond_the_handlers_allowed_at_once_are_refused_and_the_oth
         assert sorted(answers.ids[6:]) == [0, 1, 2, 3] and answers.kinds[6:] == ["CALLRESULT"] * 4
         flood = csms.statistics().flood
         assert flood["refused_pending"] == 6 and flood["closed"] == 0
+
+
+async def test_the_chaos_flood_runs_every_direction_and_reports_its_figures() -> None:
+    """``fleet chaos``'s floods (peers in their own processes), briefly: the figures are
+    there and the flooders got what the policy says; how fast is not judged here."""
+    from fleet.chaos.flood import FloodConfig, render_flood, run_flood
+
+    with trio.fail_after(50):
+        flood = await run_flood(FloodConfig(healthy=1, baseline_s=0.5, flood_s=0.7))
+    for direction in ("to_csms", "to_csms_limited", "to_station"):
+        figures = flood[direction]
+        assert figures["baseline"]["answers"] > 0 and figures["flood"]["answers"] > 0
+        assert figures["flooder"]["sent"] >= 1000 and figures["flooder"]["results"] > 0
+        assert set(figures["goals"]) == {"p99_within_noise", "max_under_250ms", "memory_bounded"}
+    assert not flood["to_csms"]["flooder"]["errors"] and not flood["to_csms"]["flooder"]["closes"]
+    limited = flood["to_csms_limited"]
+    assert limited["flooder"]["errors"].get("GenericError", 0) > 0
+    assert any(close.startswith("1008") for close in limited["flooder"]["closes"])
+    assert limited["csms_flood_counters"]["closed"] >= 1
+    assert flood["to_station"]["station_flood_counters"]["pipelined"] > 0
+    text = "\n".join(render_flood(flood))
+    assert "a hostile CSMS floods a station" in text and "1008" in text
