@@ -415,6 +415,16 @@ class OcppConnection:
         if self._on_flood is not None:
             self._on_flood(kind)
 
+    @property
+    def rate_state(self) -> tuple[float, float]:
+        """The rate limit's bucket: (tokens, when last filled), to carry over to the peer's
+        next connection (:meth:`resume_rate`), so connecting again does not refill it."""
+        return self._tokens, self._refilled
+
+    def resume_rate(self, state: tuple[float, float]) -> None:
+        """Start the rate limit's bucket where the peer's previous connection left it."""
+        self._tokens, self._refilled = state
+
     async def _close_for_flood(self) -> None:
         reason, self._flood_close = self._flood_close, None
         if reason is None or self.websocket.closed is not None:

@@ -333,6 +333,8 @@ class Csms:
         self.idle_timeout = idle_timeout
         self.limits = CallLimits(max_call_rate, call_burst, flood_close_after, max_pending_calls)
         self._flood = FloodCounters()
+        #: station id -> its rate limit's bucket when its last connection ended (limit on only)
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._requested_port = port
         self._port: int | None = None
         self._auth: dict[str, str] | None = parse_auth_list(auth, "auth") if auth is not None else None
@@ -856,6 +858,10 @@ class Csms:
             flood_counters=self._flood,
             on_flood=self._observer.flood,
         )
+        if self.limits.max_call_rate is not None:
+            bucket = self._buckets.pop(station_id, None)
+            if bucket is not None:  # (a station cannot refill it by connecting again)
+                conn.resume_rate(bucket)
         link = _Link(conn, accepted.version.name, accepted.remote, time.time())
         previous = self._links.get(station_id)
         self._links[station_id] = link
@@ -890,6 +896,8 @@ class Csms:
                     reason = await conn.serve() or reason
             finally:
                 at = time.time()
+                if self.limits.max_call_rate is not None:
+                    self._buckets[station_id] = conn.rate_state
                 if self._links.get(station_id) is link:
                     del self._links[station_id]
                     state.record_disconnected(reason, at)

@@ -82,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "instead of being handled; after --flood-close-after of those the connection is closed with 1008)"
     )
     flood.add_argument("--max-call-rate", type=float, default=DEFAULT_MAX_CALL_RATE, metavar="R",
-                       help=f"CALLs per second a station may send on average (default {DEFAULT_MAX_CALL_RATE:g}; "
-                       "0: no limit)")
+                       help=f"CALLs per second a station may send on average, across its connections (default "
+                       f"{DEFAULT_MAX_CALL_RATE:g}; 0: no limit)")
     flood.add_argument("--call-burst", type=int, metavar="N",
                        help="CALLs a station may send at once above the rate (default: 2 s worth)")
     flood.add_argument("--flood-close-after", type=int, default=DEFAULT_FLOOD_CLOSE_AFTER, metavar="N",

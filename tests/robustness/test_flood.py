@@ -259,3 +259,27 @@ async def test_the_chaos_flood_runs_every_direction_and_reports_its_figures() ->
     assert flood["to_station"]["station_flood_counters"]["pipelined"] > 0
     text = "\n".join(render_flood(flood))
     assert "a hostile CSMS floods a station" in text and "1008" in text
+
+
+async def test_connecting_again_does_not_refill_the_rate_limit() -> None:
+    # one CALL per 100 s on average, five at once: a flooder spends the burst at once
+    async with open_csms(port=0, idle_timeout=None, max_call_rate=0.01, call_burst=5, flood_close_after=3) as csms:
+        rounds = []
+        with trio.fail_after(20):
+            for _ in range(2):
+                answers = Answers()
+                async with open_station_websocket(csms.url, "FLOODER") as (flooder, _), \
+                        trio.open_nursery() as nursery:
+                    nursery.start_soon(answers.read, flooder)
+                    await write_flood(flooder, 20)
+                    while answers.close_code is None:
+                        await trio.sleep(0.01)
+                    nursery.cancel_scope.cancel()
+                while csms.is_connected("FLOODER"):
+                    await trio.sleep(0.01)
+                rounds.append(answers)
+        first, second = rounds
+        assert first.kinds == ["CALLRESULT"] * 5 + ["GenericError"] * 3 and first.close_code == 1008
+        # the second connection starts with the bucket the first left empty
+        assert second.kinds == ["GenericError"] * 3 and second.close_code == 1008
+        assert csms.statistics().flood["closed"] == 2
