@@ -858,10 +858,6 @@ class Csms:
             flood_counters=self._flood,
             on_flood=self._observer.flood,
         )
-        if self.limits.max_call_rate is not None:
-            bucket = self._buckets.pop(station_id, None)
-            if bucket is not None:  # (a station cannot refill it by connecting again)
-                conn.resume_rate(bucket)
         link = _Link(conn, accepted.version.name, accepted.remote, time.time())
         previous = self._links.get(station_id)
         self._links[station_id] = link
@@ -876,6 +872,10 @@ class Csms:
                     await previous.done.wait()
                 if self._links.get(station_id) is not link:
                     return  # replaced in turn while waiting
+            if self.limits.max_call_rate is not None:
+                bucket = self._buckets.pop(station_id, None)
+                if bucket is not None:  # (a station cannot refill it by connecting again)
+                    conn.resume_rate(bucket)
             state = self._records.get(station_id)
             if state is None:
                 state = self._records[station_id] = StationState(station_id, self.transaction_history)
