@@ -258,6 +258,9 @@ def render_summary(report: Report) -> str:
     counters = metrics.counters
     for name in ("connects", "disconnects", "reconnects", "violations"):
         lines.append(f"  {name:<20}{counters.get(name, 0):>10,}")
+    flood = {name[6:]: n for name, n in sorted(counters.items()) if name.startswith("flood_") and n}
+    if flood:  # the built-in CSMS's flood policy acted (see fleet csms)
+        lines.append(f"  {'floods (CSMS)':<20}" + ", ".join(f"{name} {n:,}" for name, n in flood.items()))
     lines.extend(_connection_failure_lines(metrics, report.fleet.get("never_online") or {}))
     if metrics.boot_histogram:
         boot = summarize("boot", "", decode_histogram(metrics.boot_histogram), {})

@@ -67,6 +67,9 @@ __all__ = [
 RECEIVE_SIZE = 64 * 1024
 #: Seconds :meth:`WebSocket.aclose` waits for the peer's close frame.
 CLOSE_TIMEOUT = 2.0
+#: Work units (one per frame, plus one per 4 KiB of its data) a reader parses before it
+#: lets the other tasks run, when the bytes arrive faster than it handles them.
+PARSE_BUDGET = 16
 
 Header = tuple[bytes, bytes]
 
@@ -81,10 +84,12 @@ class Rejected(HandshakeError):
 
 
 class _Endpoint:
-    __slots__ = ("socket", "stream")
+    __slots__ = ("socket", "stream", "waited")
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
+        #: Whether the last :meth:`read` passed a scheduling point (waited for the socket).
+        self.waited = False
         # Plain TCP: read and write the non-blocking descriptor directly (no checkpoint
         # unless it would block). Under TLS: through the stream. The descriptor is asked
         # of the socket at each use: once the socket is closed (by whoever) it is -1, and
@@ -95,10 +100,12 @@ class _Endpoint:
         """Some bytes, or ``b""`` at the end of the stream (or when it broke)."""
         sock = self.socket
         if sock is None:
+            self.waited = True  # (receive_some always passes a scheduling point)
             try:
                 return bytes(await self.stream.receive_some(RECEIVE_SIZE))
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 return b""
+        self.waited = False
         while True:
             fd = sock.fileno()
             if fd < 0:
@@ -109,6 +116,7 @@ class _Endpoint:
                 pass
             except OSError:
                 return b""
+            self.waited = True
             try:
                 await trio.lowlevel.wait_readable(sock)
             except (trio.ClosedResourceError, OSError):
@@ -178,6 +186,11 @@ class WebSocket:
         self._queued: list[bytes] = []
         self._written: trio.Event | None = None
         self._stream_closed = False
+        self._unparsed = False  # wsproto may hold frames not parsed yet
+        #: Reads of the socket so far (messages that came in one read were all sent
+        #: before the reader could answer the first of them).
+        self.reads = 0
+        self._busy = 0  # work units parsed since the reader last let the other tasks run
 
     # ------------------------------------------------------------------ public
 
@@ -197,8 +210,25 @@ class WebSocket:
             return "?"
         return f"{host}:{port}"
 
+    @property
+    def buffered(self) -> int:
+        """Bytes received and not yet taken by the reader (messages and frames not parsed
+        yet); the socket is read only once they are taken, so this stays below one read
+        (:data:`RECEIVE_SIZE`) plus one message."""
+        held = self._size + sum(len(m) for m in self._messages)
+        with contextlib.suppress(AttributeError):  # (wsproto's frame buffer)
+            held += len(self._protocol.connection._proto._frame_decoder.buffer)  # type: ignore[union-attr]
+        return held
+
     async def get_message(self) -> str | bytes:
         """The next message (text as ``str``, binary as ``bytes``).
+
+        Fair to the other tasks: a message that was already received (the peer sends
+        faster than the reader takes) is returned only after a scheduling point, and
+        frames are parsed in slices of :data:`PARSE_BUDGET`, so one busy connection
+        cannot hold the event loop (nor a cancel scope around the reader) while data
+        keeps arriving. A reader that waits for each message, as in OCPP's one call in
+        flight, pays nothing for it.
 
         Raises:
             ConnectionClosed: the websocket closed (messages received before the
@@ -207,13 +237,28 @@ class WebSocket:
         if self._reading:
             raise trio.BusyResourceError("another task is reading this websocket")
         self._reading = True
+        endpoint = self._endpoint
+        waited = False  # whether this call passed a scheduling point
         try:
             while True:
                 if self._messages:
+                    if not waited:
+                        await trio.lowlevel.checkpoint()  # (before taking it: a cancel loses nothing)
+                        self._busy = 0
                     return self._messages.popleft()
                 if self._close_reason is not None:
                     raise ConnectionClosed(self._close_reason)
-                data = await self._endpoint.read()
+                if self._unparsed:
+                    if self._busy >= PARSE_BUDGET:
+                        await trio.lowlevel.checkpoint()
+                        self._busy = 0
+                        waited = True
+                    await self._handle_events()
+                    continue
+                data = await endpoint.read()
+                if endpoint.waited:
+                    waited = True
+                    self._busy = 0
                 if not data:
                     await self._lost("the connection ended without a websocket close")
                     continue
@@ -222,7 +267,8 @@ class WebSocket:
                 except RemoteProtocolError as exc:  # (the handshake is over: not expected)
                     await self._lost(f"protocol error: {exc}")
                     continue
-                await self._handle_events()
+                self.reads += 1
+                self._unparsed = True
         finally:
             self._reading = False
 
@@ -287,16 +333,24 @@ class WebSocket:
     # --------------------------------------------------------------- internals
 
     async def _handle_events(self) -> None:
+        """Handle the parsed frames, up to :data:`PARSE_BUDGET` work units (the rest stay
+        in wsproto's buffer, ``_unparsed``, for the next slice)."""
         for event in self._protocol.events():
             kind = type(event)
             if kind is TextMessage or kind is BytesMessage:
+                self._busy += 1 + (len(event.data) >> 12)  # type: ignore[attr-defined]
                 await self._on_message(event)  # type: ignore[arg-type]
-            elif kind is Ping:
-                await self._send(event.response())  # type: ignore[attr-defined]
-            elif kind is Pong:
-                self._on_pong(bytes(event.payload))  # type: ignore[attr-defined]
-            elif kind is CloseConnection:
-                await self._on_close(event)  # type: ignore[arg-type]
+            else:
+                self._busy += 1
+                if kind is Ping:
+                    await self._send(event.response())  # type: ignore[attr-defined]
+                elif kind is Pong:
+                    self._on_pong(bytes(event.payload))  # type: ignore[attr-defined]
+                elif kind is CloseConnection:
+                    await self._on_close(event)  # type: ignore[arg-type]
+            if self._busy >= PARSE_BUDGET:
+                return
+        self._unparsed = False
 
     async def _on_message(self, event: TextMessage | BytesMessage) -> None:
         if self._close_reason is not None:
@@ -343,17 +397,32 @@ class WebSocket:
         await self._close_stream()
 
     async def _drain_until_closed(self) -> None:
+        """Read (and drop) until the peer's close frame, in slices like :meth:`get_message`:
+        a peer still flooding while we close cannot hold the event loop either."""
         while not self._closed.is_set():
-            data = await self._endpoint.read()
-            if not data:
-                return
+            if not self._unparsed:
+                data = await self._endpoint.read()
+                if not data:
+                    return
+                try:
+                    self._protocol.receive_data(data)
+                except RemoteProtocolError:
+                    return
+            await trio.lowlevel.checkpoint()
+            self._unparsed = False
+            units = 0
             try:
-                self._protocol.receive_data(data)
+                for event in self._protocol.events():
+                    if type(event) is CloseConnection:
+                        self._closed.set()
+                        break
+                    data_of = getattr(event, "data", b"")
+                    units += 1 + (len(data_of) >> 12)
+                    if units >= PARSE_BUDGET:
+                        self._unparsed = True
+                        break
             except RemoteProtocolError:
                 return
-            for event in self._protocol.events():
-                if type(event) is CloseConnection:
-                    self._closed.set()
 
     async def _send(self, event: Event, *, closing: bool = False) -> None:
         try:

@@ -34,7 +34,7 @@ from ..ocpp_log import OcppLog
 from ..websocket import ConnectionClosed, WebSocket
 from .hub import EventHub
 
-__all__ = ["CallContext", "ConnectionObserver", "Handler", "OcppConnection", "ping_phase"]
+__all__ = ["CallContext", "CallLimits", "ConnectionObserver", "FloodCounters", "Handler", "OcppConnection", "ping_phase"]
 
 logger = logging.getLogger("fleet.connection")
 
@@ -76,6 +76,67 @@ class ConnectionObserver(Protocol):
         """The peer sent an invalid frame."""
 
 
+class CallLimits:
+    """What a connection tolerates of the peer's CALLs (OCPP-J: one in flight at a time).
+
+    Every CALL is answered, in the order it came. CALLs the peer sent before it had our
+    answer to its previous one (*pipelined*) are answered as usual and counted. Beyond
+    the limits a CALL is answered at once with a CALLERROR (GenericError) instead of
+    being handled (*refused*), and after ``close_after`` refusals the connection is
+    closed with 1008 (policy violation).
+
+    Attributes:
+        max_call_rate: CALLs per second a connection may send on average (a token
+            bucket); ``None``: no limit.
+        call_burst: CALLs it may send at once above that rate (the bucket's size).
+        close_after: refused CALLs before the connection is closed; ``None``: never.
+        max_pending: the peer's CALLs whose (asynchronous) handlers may run at once.
+    """
+
+    __slots__ = ("call_burst", "close_after", "max_call_rate", "max_pending")
+
+    def __init__(self, max_call_rate: float | None = None, call_burst: int | None = None,
+                 close_after: int | None = None, max_pending: int = 16) -> None:
+        if max_call_rate is not None and not max_call_rate > 0:
+            raise ValueError(f"max_call_rate: expected CALLs per second > 0, got {max_call_rate}")
+        if call_burst is not None and call_burst < 1:
+            raise ValueError(f"call_burst: expected at least 1 CALL, got {call_burst}")
+        if close_after is not None and close_after < 1:
+            raise ValueError(f"close_after: expected at least 1 refused CALL, got {close_after}")
+        if max_pending < 1:
+            raise ValueError(f"max_pending: expected at least 1 CALL, got {max_pending}")
+        self.max_call_rate = max_call_rate
+        self.call_burst = call_burst if call_burst is not None else max(1, round(2 * (max_call_rate or 0)))
+        self.close_after = close_after
+        self.max_pending = max_pending
+
+
+class FloodCounters:
+    """What the flood policy did (see :class:`CallLimits`); may be shared by connections.
+
+    Attributes:
+        pipelined: CALLs the peer sent before it had the answer to its previous one.
+        refused_rate: CALLs refused for the rate.
+        refused_pending: CALLs refused for too many in flight.
+        closed: connections closed with 1008 for floods.
+    """
+
+    __slots__ = ("closed", "pipelined", "refused_pending", "refused_rate")
+
+    def __init__(self) -> None:
+        self.pipelined = 0
+        self.refused_rate = 0
+        self.refused_pending = 0
+        self.closed = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"pipelined": self.pipelined, "refused_rate": self.refused_rate,
+                "refused_pending": self.refused_pending, "closed": self.closed}
+
+
+_NO_LIMITS = CallLimits()
+
+
 def ping_phase(station_id: str) -> float:
     """When in its first interval a connection sends its first websocket ping, in (0, 1],
     fixed by the station id: connections opened together (a ramp, a mass reconnect) then
@@ -109,6 +170,12 @@ class OcppConnection:
             with InternalError.
         ping_interval: seconds between websocket pings (``None``: no pings); a ping
             unanswered for as long closes the connection.
+        limits: what it tolerates of the peer's CALLs (default: no rate limit, 16
+            handlers at once); see :class:`CallLimits`.
+        flood_counters: where to count what the limits did (default: its own,
+            :attr:`flood_counters`).
+        on_flood: called with ``"pipelined"``, ``"refused_rate"``, ``"refused_pending"``
+            or ``"closed"`` each time (e.g. to feed a metrics counter).
     """
 
     def __init__(
@@ -123,6 +190,9 @@ class OcppConnection:
         observer: ConnectionObserver | None = None,
         handler_timeout: float = 10.0,
         ping_interval: float | None = None,
+        limits: CallLimits | None = None,
+        flood_counters: FloodCounters | None = None,
+        on_flood: Callable[[str], None] | None = None,
     ) -> None:
         self.websocket = websocket
         self.session = session
@@ -138,6 +208,17 @@ class OcppConnection:
         self._timer_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._version = session.version.name
+        self.limits = limits or _NO_LIMITS
+        self.flood_counters = flood_counters if flood_counters is not None else FloodCounters()
+        self._on_flood = on_flood
+        inner = getattr(websocket, "websocket", websocket)  # (under a fault-injection wrapper)
+        self._reads_of: Any = inner if hasattr(inner, "reads") else None
+        self._last_call_read = -1  # the socket read the peer's previous CALL came in
+        self._handling = 0  # the peer's CALLs whose asynchronous handlers run now
+        self._tokens = float(self.limits.call_burst)
+        self._refilled = 0.0
+        self._refused = 0
+        self._flood_close: str | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -249,9 +330,10 @@ class OcppConnection:
             if log is not None:
                 log.write(self.station_id, "in", text if isinstance(text, str) else text.decode(errors="replace"))
             answered = None
-            for event in session.receive_frame(text, trio.current_time()):
+            now = trio.current_time()
+            for event in session.receive_frame(text, now):
                 if type(event) is CallReceived:
-                    self._on_call(event)
+                    self._on_call(event, now)
                 elif type(event) is ProtocolViolation:
                     if self.observer is not None:
                         self.observer.violation(str(event.code))
@@ -259,13 +341,18 @@ class OcppConnection:
                     answered = self._on_outcome(event)  # type: ignore[arg-type]
             self._arm_timer()
             await self._flush()
+            if self._flood_close is not None:
+                await self._close_for_flood()  # (what the peer sent after it is not handled)
+                return
             if answered is not None:
                 # Frames are handled in the order they came: the caller acts on its answer
                 # (e.g. a station drops the delivered event from its queue) before the
                 # next frame, which may ask about it, is read.
                 await answered.taken.wait()
 
-    def _on_call(self, event: CallReceived) -> None:
+    def _on_call(self, event: CallReceived, now: float) -> None:
+        if self._admit(event, now) is False:
+            return
         if self.hub is not None and self.hub.active:
             self._publish("in", "request", event.message_id, event.action, event.request, None)
         handler = self.handlers.get(event.action)
@@ -275,6 +362,7 @@ class OcppConnection:
         context = CallContext(self.station_id, event.message_id, event.action, self)
         if inspect.iscoroutinefunction(handler) or self._nursery is None:
             assert self._nursery is not None
+            self._handling += 1
             self._nursery.start_soon(self._run_async_handler, handler, event, context)
             return
         try:
@@ -283,14 +371,80 @@ class OcppConnection:
             self._handler_failed(event, exc)
             return
         if inspect.isawaitable(response):
+            self._handling += 1
             self._nursery.start_soon(self._await_handler, response, event)
             return
         self._reply(event, response)
+
+    def _admit(self, event: CallReceived, now: float) -> bool:
+        """The flood policy (:class:`CallLimits`): count a pipelined CALL; refuse one beyond
+        the limits with a CALLERROR (``False``), and mark the connection for closing after
+        ``close_after`` refusals."""
+        limits = self.limits
+        reads = self._reads_of.reads if self._reads_of is not None else -1  # (-1: not known)
+        if (reads >= 0 and reads == self._last_call_read) or self._handling:
+            # It came in the same read as the previous CALL, or while that one is still
+            # being handled: the peer sent it before it had our answer.
+            self._count("pipelined")
+        self._last_call_read = reads
+        refused = None
+        rate = limits.max_call_rate
+        if rate is not None:
+            tokens = min(float(limits.call_burst), self._tokens + (now - self._refilled) * rate)
+            self._refilled = now
+            if tokens < 1.0:
+                refused = "refused_rate"
+                description = f"rate limit: more than {rate:g} CALLs per second on this connection"
+            else:
+                tokens -= 1.0
+            self._tokens = tokens
+        if refused is None and self._handling >= limits.max_pending:
+            refused = "refused_pending"
+            description = f"more than {limits.max_pending} CALLs in flight (OCPP-J allows one)"
+        if refused is None:
+            return True
+        self._count(refused)
+        self.session.reply_error(event.message_id, ErrorCode.GENERIC_ERROR, description)
+        self._refused += 1
+        if limits.close_after is not None and self._refused >= limits.close_after and self._flood_close is None:
+            self._flood_close = f"policy violation: {self._refused} CALLs refused ({description})"
+        return False
+
+    def _count(self, kind: str) -> None:
+        counters = self.flood_counters
+        setattr(counters, kind, getattr(counters, kind) + 1)
+        if self._on_flood is not None:
+            self._on_flood(kind)
+
+    @property
+    def rate_state(self) -> tuple[float, float]:
+        """The rate limit's bucket: (tokens, when last filled), to carry over to the peer's
+        next connection (:meth:`resume_rate`), so connecting again does not refill it."""
+        return self._tokens, self._refilled
+
+    def resume_rate(self, state: tuple[float, float]) -> None:
+        """Start the rate limit's bucket where the peer's previous connection left it."""
+        self._tokens, self._refilled = state
+
+    async def _close_for_flood(self) -> None:
+        reason, self._flood_close = self._flood_close, None
+        if reason is None or self.websocket.closed is not None:
+            return
+        self._count("closed")
+        self.close_reason = reason
+        logger.info("%s: closing the connection (1008): %s", self.station_id, reason)
+        await self.websocket.aclose(1008, "policy violation: CALL flood")
 
     async def _run_async_handler(self, handler: Handler, event: CallReceived, context: CallContext) -> None:
         await self._await_handler(handler(event.request, context), event)
 
     async def _await_handler(self, pending: Awaitable[Any], event: CallReceived) -> None:
+        try:
+            await self._answer_later(pending, event)
+        finally:
+            self._handling -= 1
+
+    async def _answer_later(self, pending: Awaitable[Any], event: CallReceived) -> None:
         with trio.move_on_after(self.handler_timeout) as scope:
             try:
                 response = await pending

@@ -58,7 +58,7 @@ from ..ocpp import CallFailure, ConnectionLost, ResultReceived, Session
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..ocpp_log import OcppLog
 from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
-from .connection import ConnectionObserver, Handler, OcppConnection
+from .connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
 from .csms_handlers import (
     DEFAULT_BOOT_RETRY_INTERVAL,
     DEFAULT_HEARTBEAT_INTERVAL,
@@ -89,6 +89,10 @@ LOG_FLUSH_INTERVAL = 1.0
 IDLE_TIMEOUT = 60.0
 #: Seconds between attempts to listen again after a restart, while the port cannot be bound.
 RESTART_RETRY_INTERVAL = 0.5
+#: ``fleet csms``'s flood limits (the Python API sets none unless asked): CALLs per second
+#: per connection, and refused CALLs before a 1008 close.
+DEFAULT_MAX_CALL_RATE = 200.0
+DEFAULT_FLOOD_CLOSE_AFTER = 100
 
 
 class StationNotConnected(ConnectionLost):
@@ -155,6 +159,10 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
         violations: invalid frames received from stations.
         events_dropped: events a slow subscriber missed.
         restarts: restarts so far (:meth:`Csms.restart`).
+        flood: what the flood policy did (see ``max_call_rate``): ``pipelined`` CALLs
+            (sent before the answer to the previous one), CALLs refused for the rate
+            (``refused_rate``) or for too many in flight (``refused_pending``), and
+            connections ``closed`` with 1008.
     """
 
     url: str | None
@@ -172,6 +180,7 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
     violations: int
     events_dropped: int
     restarts: int = 0
+    flood: dict[str, int] = {}
 
 
 class _Link:
@@ -208,6 +217,12 @@ class _Observer:
         self.violations += 1
         if self.forward is not None:
             self.forward.violation(code)
+
+    def flood(self, kind: str) -> None:
+        """The flood policy acted (counted by the CSMS); tell a metrics collector (its ``count``)."""
+        count = getattr(self.forward, "count", None)
+        if count is not None:
+            count(f"flood_{kind}")
 
 
 #: What the CSMS records from each action (besides counting it), before the handler answers.
@@ -261,6 +276,16 @@ class Csms:
             sending a single OCPP message before it is closed (1008); ``None``: no
             limit. (Handshakes themselves must complete within
             :data:`fleet.transport.HANDSHAKE_TIMEOUT`.)
+        max_call_rate: CALLs per second a station may send on average on one
+            connection; beyond it (and a burst of ``call_burst``) a CALL is answered with a
+            CALLERROR (GenericError) without being handled. ``None``: no limit. Every
+            CALL is answered, in order; see :class:`~fleet.actors.connection.CallLimits`.
+        call_burst: CALLs a station may send at once above the rate (default: two
+            seconds' worth).
+        flood_close_after: refused CALLs after which the connection is closed with 1008
+            (policy violation); ``None``: never.
+        max_pending_calls: a station's CALLs whose asynchronous handlers may run at once;
+            more are refused (a station that waits for each answer has one).
 
     Raises:
         ValueError: a bad setting (the message says which); :class:`fleet.auth.AuthFileError`
@@ -290,6 +315,10 @@ class Csms:
         observer: ConnectionObserver | None = None,
         transaction_history: int | None = None,
         idle_timeout: float | None = IDLE_TIMEOUT,
+        max_call_rate: float | None = None,
+        call_burst: int | None = None,
+        flood_close_after: int | None = None,
+        max_pending_calls: int = 16,
     ) -> None:
         self.host = host
         self.path = "/" + path.strip("/") if path.strip("/") else ""
@@ -302,6 +331,10 @@ class Csms:
         self.ocpp_log_path = ocpp_log
         self.transaction_history = transaction_history
         self.idle_timeout = idle_timeout
+        self.limits = CallLimits(max_call_rate, call_burst, flood_close_after, max_pending_calls)
+        self._flood = FloodCounters()
+        #: station id -> its rate limit's bucket when its last connection ended (limit on only)
+        self._buckets: dict[str, tuple[float, float]] = {}
         self._requested_port = port
         self._port: int | None = None
         self._auth: dict[str, str] | None = parse_auth_list(auth, "auth") if auth is not None else None
@@ -748,6 +781,7 @@ class Csms:
             violations=self._observer.violations,
             events_dropped=self._hub.dropped,
             restarts=self._restarts,
+            flood=self._flood.as_dict(),
         )
 
     # -------------------------------------------------------------- internals
@@ -820,6 +854,9 @@ class Csms:
             observer=self._observer,
             handler_timeout=self.handler_timeout,
             ping_interval=self.ping_interval,
+            limits=self.limits,
+            flood_counters=self._flood,
+            on_flood=self._observer.flood,
         )
         link = _Link(conn, accepted.version.name, accepted.remote, time.time())
         previous = self._links.get(station_id)
@@ -835,6 +872,10 @@ class Csms:
                     await previous.done.wait()
                 if self._links.get(station_id) is not link:
                     return  # replaced in turn while waiting
+            if self.limits.max_call_rate is not None:
+                bucket = self._buckets.pop(station_id, None)
+                if bucket is not None:  # (a station cannot refill it by connecting again)
+                    conn.resume_rate(bucket)
             state = self._records.get(station_id)
             if state is None:
                 state = self._records[station_id] = StationState(station_id, self.transaction_history)
@@ -855,6 +896,8 @@ class Csms:
                     reason = await conn.serve() or reason
             finally:
                 at = time.time()
+                if self.limits.max_call_rate is not None:
+                    self._buckets[station_id] = conn.rate_state
                 if self._links.get(station_id) is link:
                     del self._links[station_id]
                     state.record_disconnected(reason, at)

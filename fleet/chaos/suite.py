@@ -14,7 +14,9 @@
 4. a CSMS restart: every station reconnects with its back-off and jitter (a mass
    reconnect), timed until the whole fleet is back;
 5. the nothing-lost audit of every transaction of both fleets against what the CSMS
-   recorded.
+   recorded;
+6. floods (:mod:`.flood`): one station floods the CSMS, and a hostile CSMS floods one
+   station, while healthy stations' round trips are compared with a baseline.
 
 The :class:`SuiteReport` counts the inputs tried per class, the answers, crashes
 (must be 0), the healthy fleet's errors (must be 0) and lost events (must be 0).
@@ -95,6 +97,7 @@ class SuiteConfig(msgspec.Struct, frozen=True, kw_only=True):
         csms_downtime: seconds the CSMS stays down when it restarts.
         settle_timeout: seconds to wait for the fleet to reconnect and drain its queues.
         faults: the faulted fleet's faults (default: :func:`chaos_faults`).
+        flood_seconds: seconds of each flood (:mod:`.flood`); 0 skips the floods.
     """
 
     seed: int = 1
@@ -110,6 +113,7 @@ class SuiteConfig(msgspec.Struct, frozen=True, kw_only=True):
     csms_downtime: float = 2.0
     settle_timeout: float = 60.0
     faults: FaultSpec | None = None
+    flood_seconds: float = 6.0
 
 
 class SuiteReport(msgspec.Struct, kw_only=True):
@@ -132,6 +136,8 @@ class SuiteReport(msgspec.Struct, kw_only=True):
         mass_reconnect: the CSMS restart: stations, downtime, seconds until the fleet was back.
         audit: the nothing-lost audit (missing, duplicated, retransmissions, ...).
         memory: resident memory before and after, and the limits that bound it.
+        flood: the floods: per direction the healthy round trips (baseline and flood),
+            what the flooder got back, the memory held for it, and the goals met.
         lost_events: missing events in the audit (must be 0).
         passed: no crash, healthy fleet without errors, nothing lost, fleet back,
             every attack answered as expected.
@@ -156,6 +162,7 @@ class SuiteReport(msgspec.Struct, kw_only=True):
     mass_reconnect: dict[str, Any] = {}
     audit: dict[str, Any] = {}
     memory: dict[str, Any] = {}
+    flood: dict[str, Any] = {}
     lost_events: int = 0
     passed: bool = False
     problems: list[str] = []
@@ -360,6 +367,10 @@ async def run_suite(config: SuiteConfig | None = None,
         say(f"decoder: {config.decoder_inputs:,} random inputs per role")
         report.decoder = fuzz_decoder(config.decoder_inputs, config.seed)
         await _run_actors(config, spec, report, crashes, say)
+        if config.flood_seconds > 0:
+            from .flood import FloodConfig, run_flood
+
+            report.flood = await run_flood(FloodConfig(flood_s=config.flood_seconds), say)
     finally:
         fleet_logger.removeHandler(errors)
     report.crashes = len(crashes) + int(report.decoder.get("exceptions", 0))
@@ -623,6 +634,12 @@ def _verdict(report: SuiteReport) -> None:
                         f"for {memory['fleet_stations']} stations after the attack")
     if memory.get("victims_running_at_end", 0) != memory.get("victims", 0):
         problems.append("a station attacked by the hostile CSMS stopped")
+    for direction, figures in report.flood.items():
+        if isinstance(figures, dict) and "goals" in figures:
+            missed = [goal for goal, met in figures["goals"].items() if not met]
+            if missed:
+                problems.append(f"flood {direction}: goals missed: {', '.join(missed)} "
+                                f"(baseline {figures['baseline']}, flood {figures['flood']})")
     report.problems = problems
     report.passed = not problems
 
@@ -752,6 +769,11 @@ def render_report(report: SuiteReport) -> str:
                  f"max frame {mem.get('max_message_size', 0) // 1024} KiB, handshake timeout "
                  f"{mem.get('handshake_timeout_s')} s, idle timeout {mem.get('idle_timeout_s')} s; CSMS connections "
                  f"after the attack {mem.get('csms_connections_after_attack')} (fleet {mem.get('fleet_stations')})")
+    if report.flood:
+        from .flood import render_flood
+
+        lines.append("")
+        lines += render_flood(report.flood)
     if report.problems:
         lines.append("")
         lines.append("PROBLEMS")

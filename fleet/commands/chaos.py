@@ -46,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="random inputs fed to the frame decoder, per role (default 20000)")
     parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
                         help="change one of the faulted fleet's faults, e.g. disconnect_rate=120 (repeatable)")
+    parser.add_argument("--flood-seconds", type=non_negative_number, default=6.0, metavar="S",
+                        help="seconds of each flood: a station floods the CSMS, a hostile CSMS floods a station, "
+                             "while healthy stations' round trips are compared with a baseline (default 6; 0: none)")
+    parser.add_argument("--flood-only", action="store_true", help="run only the floods")
     parser.add_argument("--seed", type=seed, default=1, help="seed of every random choice (default 1)")
     parser.add_argument("--report", metavar="F", help="write the JSON report to F")
 
@@ -91,10 +95,25 @@ def _run(args: argparse.Namespace) -> int:
         if args.report:
             Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(table), indent=2) + b"\n")
         return 0 if table and all(e["matched"] == e["tried"] for e in table.values()) else 1
+    if not 0 <= args.flood_seconds < float("inf") or (args.flood_only and not args.flood_seconds > 0):
+        print(f"fleet chaos: --flood-seconds {args.flood_seconds:g}: expected seconds > 0"
+              + ("" if args.flood_only else " (or 0 for no floods)"), file=sys.stderr)
+        return 2
+    if args.flood_only:
+        from ..chaos.flood import FloodConfig, render_flood, run_flood
+
+        flood = trio.run(lambda: run_flood(FloodConfig(flood_s=args.flood_seconds),
+                                           lambda text: print(f"chaos: {text}", flush=True)))
+        print()
+        print("\n".join(render_flood(flood)))
+        if args.report:
+            Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode({"flood": flood}), indent=2) + b"\n")
+            print(f"\nreport written to {args.report}")
+        return 0 if flood["passed"] else 1
     config = SuiteConfig(seed=args.seed, healthy=args.healthy, faulted=args.faulted, victims=args.victims,
                          attackers=args.attackers, attack_seconds=args.seconds, speed=args.speed,
                          csms_downtime=args.downtime, idle_timeout=args.idle_timeout,
-                         decoder_inputs=args.decoder_inputs)
+                         decoder_inputs=args.decoder_inputs, flood_seconds=args.flood_seconds)
     try:
         faults = parse_fault_options(args.fault, chaos_faults(config))
     except ValueError as exc:

@@ -13,7 +13,7 @@ import sys
 
 import trio
 
-from ..actors.csms import Csms
+from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
 from ..auth import AuthFileError, load_auth_file, load_id_tokens
 from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
@@ -78,6 +78,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--reuse-port", action="store_true", help="set SO_REUSEPORT so several processes can share the port"
     )
+    flood = parser.add_argument_group(
+        "floods (per connection; every CALL is answered, in order: pipelined CALLs, sent before the answer to "
+        "the previous one, are answered and counted; beyond the rate a CALL gets a CALLERROR GenericError "
+        "instead of being handled; after --flood-close-after of those the connection is closed with 1008)"
+    )
+    flood.add_argument("--max-call-rate", type=float, default=DEFAULT_MAX_CALL_RATE, metavar="R",
+                       help=f"CALLs per second a station may send on average, across its connections (default "
+                       f"{DEFAULT_MAX_CALL_RATE:g}; 0: no limit)")
+    flood.add_argument("--call-burst", type=int, metavar="N",
+                       help="CALLs a station may send at once above the rate (default: 2 s worth)")
+    flood.add_argument("--flood-close-after", type=int, default=DEFAULT_FLOOD_CLOSE_AFTER, metavar="N",
+                       help=f"refused CALLs before the connection is closed with 1008 (default "
+                       f"{DEFAULT_FLOOD_CLOSE_AFTER}; 0: never)")
     add_control_arguments(parser)
 
 
@@ -127,6 +140,9 @@ def _build(args: argparse.Namespace) -> Csms:
         id_tokens=load_id_tokens(args.id_tokens) if args.id_tokens else None,
         unknown_token_status=args.unknown_token_status,
         ocpp_log=args.ocpp_log,
+        max_call_rate=args.max_call_rate or None,
+        call_burst=args.call_burst,
+        flood_close_after=args.flood_close_after or None,
     )
 
 
