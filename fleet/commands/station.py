@@ -24,7 +24,7 @@ import trio
 from ..events import Connected, Disconnected, OcppMessage
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
-from ..transport import client_ssl_context
+from ..transport import TlsFileError, client_ssl_context
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
@@ -151,11 +151,26 @@ def main(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("fleet station: --speed must be > 0", file=sys.stderr)
         return 2
-    ssl_context = None
-    if args.ca or args.cert:
-        try:
-            ssl_context = client_ssl_context(args.ca, args.cert, args.key)
-        except (OSError, ValueError) as exc:
-            print(f"fleet station: cannot load TLS files: {exc}", file=sys.stderr)
-            return 2
+    try:
+        ssl_context = _tls_context(args)
+    except ValueError as exc:
+        print(f"fleet station: {exc}", file=sys.stderr)
+        return 2
     return trio.run(_run, args, profile, ssl_context)
+
+
+def _tls_context(args: argparse.Namespace) -> Any:
+    """The station's TLS context from ``--ca``/``--cert``/``--key`` (``None``: none given).
+
+    Raises:
+        ValueError: a missing, unreadable or unfit file, a key without a certificate, or
+            TLS options with a ``ws://`` URL (the message names the option).
+    """
+    if not (args.ca or args.cert or args.key):
+        return None
+    if not args.url.startswith("wss://"):
+        raise ValueError(f"--ca, --cert and --key are for a wss:// CSMS URL (got {args.url!r})")
+    try:
+        return client_ssl_context(args.ca, args.cert, args.key)
+    except TlsFileError as exc:
+        raise ValueError(exc.describe({"ca": "--ca", "cert": "--cert", "key": "--key"})) from None
