@@ -123,9 +123,11 @@ _CLIENT_CERT_HINT = (
 
 def _ssl_error(error: BaseException | None) -> ssl.SSLError | None:
     """The :class:`ssl.SSLError` behind ``error`` (trio wraps it in BrokenResourceError)."""
-    while error is not None and not isinstance(error, ssl.SSLError):
+    for _ in range(8):  # (a short chain; bounded in case of a cycle)
+        if error is None or isinstance(error, ssl.SSLError):
+            return error
         error = error.__cause__ or error.__context__
-    return error
+    return None
 
 
 def _tls_failure(error: BaseException | None, where: str) -> ConnectFailure:
