@@ -18,13 +18,14 @@ import base64
 import binascii
 import functools
 import hmac
+import logging
 import socket
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import trio
 
@@ -34,6 +35,7 @@ from .websocket import (
     HandshakeError,
     HandshakeRequest,
     Rejected,
+    Unanswered,
     WebSocket,
     client_handshake,
     server_handshake,
@@ -43,8 +45,10 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "Accepted",
     "AuthCheck",
+    "ConnectFailure",
     "HandshakeError",
     "HandshakeRefused",
+    "TlsFileError",
     "basic_auth_header",
     "client_ssl_context",
     "connect_failure_cause",
@@ -63,6 +67,8 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
 #: Seconds a client may take to complete its opening handshake.
 HANDSHAKE_TIMEOUT = 10.0
 REALM = "fleet"
+
+logger = logging.getLogger("fleet.transport")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +94,67 @@ class HandshakeRefused(Exception):
     def __init__(self, status: int | None, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ConnectFailure(OSError):
+    """A station's connection attempt failed for a reason fleet recognised.
+
+    Attributes:
+        cause: the kind of failure, for counters: ``"tls"`` (the TLS handshake failed,
+            or the CSMS closed the TLS connection without answering: the certificates
+            do not fit).
+        message: what went wrong and what to do, in one line (also ``str(exc)``).
+    """
+
+    def __init__(self, cause: str, message: str) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+#: OpenSSL verify codes of a CSMS certificate no CA the station trusts vouches for.
+_UNTRUSTED = {2, 18, 19, 20, 21}
+_CLIENT_CERT_HINT = (
+    "under security profile 3 the CSMS wants a client certificate signed by a CA it trusts, with the "
+    "station id as CN: fleet station --cert FILE --key FILE (fleet run presents none)"
+)
+
+
+def _ssl_error(error: BaseException | None) -> ssl.SSLError | None:
+    """The :class:`ssl.SSLError` behind ``error`` (trio wraps it in BrokenResourceError)."""
+    for _ in range(8):  # (a short chain; bounded in case of a cycle)
+        if error is None or isinstance(error, ssl.SSLError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _tls_failure(error: BaseException | None, where: str) -> ConnectFailure:
+    """A readable :class:`ConnectFailure` for a TLS handshake with ``where`` that failed with ``error``."""
+    head = f"TLS handshake with {where} failed"
+    cause = _ssl_error(error)
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        why = (cause.verify_message or cause.reason or str(cause)).rstrip(".")
+        if cause.verify_code in _UNTRUSTED:
+            hint = "pass the CSMS's CA with --ca FILE (fleet run: set SSL_CERT_FILE=FILE)"
+        elif cause.verify_code in (62, 64):  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
+            hint = "connect with a host name or address the CSMS's certificate holds"
+        else:
+            hint = "the CSMS's certificate is not valid for the station"
+        return ConnectFailure("tls", f"{head}: certificate verify failed: {why} — {hint}")
+    if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLEOFError):
+        why = (cause.reason or str(cause)).lower().replace("_", " ")
+        if "alert" in why and ("certificate" in why or "unknown ca" in why):
+            return ConnectFailure("tls", f"{head}: the CSMS refused the station's certificate ({why}) — {_CLIENT_CERT_HINT}")
+        if "wrong version number" in why or "record layer failure" in why:
+            return ConnectFailure("tls", f"{head}: {why} — the server does not speak TLS there (a ws:// CSMS?)")
+        return ConnectFailure("tls", f"{head}: {why}")
+    return ConnectFailure(
+        "tls", f"{head}: the CSMS closed the connection during the handshake — {_CLIENT_CERT_HINT}"
+    )
 
 
 def station_id_from_path(path: str, prefix: str) -> str | None:
@@ -131,14 +198,89 @@ def station_url(csms_url: str, station_id: str) -> str:
     return csms_url.rstrip("/") + "/" + urllib.parse.quote(station_id, safe="")
 
 
+class TlsFileError(ValueError):
+    """A TLS file (CA, certificate or key) that cannot be used; nothing was started.
+
+    Attributes:
+        role: the file at fault: ``"ca"``, ``"cert"`` or ``"key"``.
+        path: that file (``None`` when it does not exist or was not given).
+        problem: what is wrong and what to do; ``{ca}``, ``{cert}`` and ``{key}`` in it
+            stand for the names of the options that give those files.
+    """
+
+    NAMES: ClassVar[dict[str, str]] = {"ca": "CA", "cert": "certificate", "key": "key"}
+
+    def __init__(self, role: str, path: str | None, problem: str) -> None:
+        self.role = role
+        self.path = path
+        self.problem = problem
+        super().__init__(self.describe(self.NAMES))
+
+    def describe(self, names: Mapping[str, str]) -> str:
+        """The message, with the files named by ``names`` (role -> e.g. an option such as ``--ca``)."""
+        problem = self.problem
+        for role in ("ca", "cert", "key"):
+            problem = problem.replace("{" + role + "}", names.get(role, role))
+        where = names.get(self.role, self.role)
+        return f"{where} {self.path}: {problem}" if self.path else f"{where}: {problem}"
+
+
+def _pem_text(role: str, path: str) -> str:
+    """The text of a PEM file, or :class:`TlsFileError` naming it (missing, a directory, unreadable)."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return file.read(1 << 20)
+    except FileNotFoundError:
+        raise TlsFileError(role, None, "no such file: " + path) from None
+    except OSError as exc:
+        raise TlsFileError(role, path, f"cannot read it: {exc.strerror or exc}") from None
+
+
+def _encrypted_key(path: str) -> str:
+    raise TlsFileError("key", path, "the private key is encrypted: give an unencrypted key (PEM)")
+
+
+def _check_ca(ca: str) -> None:
+    if "-----BEGIN CERTIFICATE-----" not in _pem_text("ca", ca):
+        raise TlsFileError("ca", ca, "no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)")
+
+
+def _load_cert_chain(context: ssl.SSLContext, certfile: str, keyfile: str | None) -> None:
+    """``context.load_cert_chain`` with a readable error naming the file at fault."""
+    cert_text = _pem_text("cert", certfile)
+    if "-----BEGIN CERTIFICATE-----" not in cert_text:
+        raise TlsFileError("cert", certfile, "no PEM certificate in it (expected -----BEGIN CERTIFICATE-----)")
+    if keyfile is None:
+        if "PRIVATE KEY-----" not in cert_text:
+            raise TlsFileError("cert", certfile, "no private key in it and no {key} given: pass its key with {key} FILE")
+    elif "PRIVATE KEY-----" not in _pem_text("key", keyfile):
+        raise TlsFileError("key", keyfile, "no PEM private key in it (expected -----BEGIN ... PRIVATE KEY-----)")
+    try:
+        context.load_cert_chain(certfile, keyfile, password=functools.partial(_encrypted_key, keyfile or certfile))
+    except ssl.SSLError as exc:
+        if exc.reason == "KEY_VALUES_MISMATCH":
+            raise TlsFileError("key", keyfile or certfile, "does not match the certificate given with {cert}") from None
+        raise TlsFileError("cert", certfile, f"cannot load the certificate and its key: {exc}") from None
+
+
 def server_ssl_context(certfile: str, keyfile: str | None = None, client_ca: str | None = None) -> ssl.SSLContext:
     """TLS for the CSMS: profile 2 (server certificate) or, with ``client_ca``, profile 3
-    (client certificates required and verified against that CA)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    (client certificates required and verified against that CA; :func:`serve_ocpp` then
+    also requires the certificate's CN to be the station id of the path).
+
+    Raises:
+        TlsFileError: a file is missing, unreadable, not PEM, or the key does not match.
+    """
+    # Not create_default_context: that would also trust the system's CAs for client certificates.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile)
+    _load_cert_chain(context, certfile, keyfile)
     if client_ca:
-        context.load_verify_locations(client_ca)
+        _check_ca(client_ca)
+        try:
+            context.load_verify_locations(client_ca)
+        except ssl.SSLError as exc:
+            raise TlsFileError("ca", client_ca, f"not a usable CA certificate: {exc}") from None
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
@@ -147,11 +289,23 @@ def client_ssl_context(
     ca: str | None = None, certfile: str | None = None, keyfile: str | None = None
 ) -> ssl.SSLContext:
     """TLS for a station: verify the CSMS against ``ca`` (default: the system's CAs); present
-    ``certfile`` as client certificate for security profile 3."""
-    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    ``certfile`` as client certificate for security profile 3.
+
+    Raises:
+        TlsFileError: a file is missing, unreadable, not PEM, or the key does not match;
+            a key without a certificate.
+    """
+    if ca:
+        _check_ca(ca)
+    try:
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+    except ssl.SSLError as exc:
+        raise TlsFileError("ca", ca, f"not a usable CA certificate: {exc}") from None
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if keyfile and not certfile:
+        raise TlsFileError("key", keyfile, "a key without a certificate: give the certificate with {cert} FILE")
     if certfile:
-        context.load_cert_chain(certfile, keyfile)
+        _load_cert_chain(context, certfile, keyfile)
     return context
 
 
@@ -185,6 +339,8 @@ def connect_failure_cause(exc: BaseException) -> str:
     during the handshake), ``dns``, ``network`` (another network error) or ``other``."""
     if isinstance(exc, HandshakeRefused):
         return f"http_{exc.status}" if exc.status is not None else "subprotocol"
+    if isinstance(exc, ConnectFailure):
+        return exc.cause
     if isinstance(exc, trio.TooSlowError):
         return "timeout"
     seen: list[BaseException] = [exc]
@@ -218,6 +374,45 @@ def connect_failure_hint(cause: str) -> str:
     return hint
 
 
+def _peer(stream: trio.abc.Stream) -> str:
+    """``host:port`` of the peer of a (TLS over) TCP stream, for logs."""
+    try:
+        tcp: Any = getattr(stream, "transport_stream", stream)
+        host, port = tcp.socket.getpeername()[:2]
+    except (AttributeError, OSError, ValueError):
+        return "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _tls_refusal(error: BaseException) -> str | None:
+    """Why a client's TLS handshake failed on our side, or ``None`` when the client merely
+    hung up (a port probe, a station that gave up): not worth counting."""
+    cause = _ssl_error(error)
+    if cause is None or isinstance(cause, ssl.SSLEOFError):
+        return None
+    return (cause.reason or str(cause)).lower().replace("_", " ")
+
+
+def _certificate_mismatch(stream: trio.abc.Stream, station_id: str) -> str | None:
+    """Why the client certificate on ``stream`` does not belong to ``station_id``, or ``None``.
+
+    Security profile 3 (OCPP 2.0.1 A00.FR.405, A00.FR.511): the CN of the station's
+    certificate is the station's identity, here the id in the path. Without a client
+    certificate (plain ``ws://``, or TLS that asks for none) there is nothing to bind.
+    """
+    getpeercert = getattr(stream, "getpeercert", None)
+    if getpeercert is None:
+        return None
+    certificate = getpeercert()
+    if not certificate:
+        return None
+    names = [value for rdn in certificate.get("subject", ()) for key, value in rdn if key == "commonName"]
+    if names == [station_id]:
+        return None
+    shown = ", ".join(repr(name) for name in names) or "none"
+    return f"client certificate CN {shown} is not the station id {station_id!r} (security profile 3)"
+
+
 def _header(request: HandshakeRequest, name: bytes) -> str | None:
     for key, value in request.headers:
         if key.lower() == name:
@@ -235,7 +430,7 @@ async def serve_ocpp(
     auth_required: Callable[[], bool] | None = None,
     ssl_context: ssl.SSLContext | None = None,
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
-    on_refused: Callable[[int, str], None] | None = None,
+    on_refused: Callable[[int | str, str], None] | None = None,
     handler_nursery: trio.Nursery | None = None,
     reuse_port: bool = False,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
@@ -254,16 +449,29 @@ async def serve_ocpp(
             without it, auth is required whenever ``password_of`` is given.
         ssl_context: TLS (security profiles 2 and 3); ``None`` serves plain ``ws://``.
         max_message_size: larger messages close the connection with 1009.
-        on_refused: told (HTTP status, station id or path) of each refused handshake.
+        on_refused: told (HTTP status, station id or path) of each refused handshake;
+            ``("tls", peer address)`` for a failed TLS handshake (e.g. no or an untrusted
+            client certificate; not for a peer that merely hung up), and ``403`` for a
+            client certificate whose CN is not the station id of the path (security
+            profile 3, OCPP 2.0.1 A00.FR.405: each is logged as a warning too).
         reuse_port: share the port with other processes (SO_REUSEPORT).
     """
 
-    def refused(status: int, who: str) -> None:
+    def refused(status: int | str, who: str) -> None:
         if on_refused is not None:
             on_refused(status, who)
 
     async def handle(stream: trio.abc.Stream) -> None:
         with trio.move_on_after(HANDSHAKE_TIMEOUT) as waited:
+            if isinstance(stream, trio.SSLStream):
+                try:
+                    await stream.do_handshake()
+                except trio.BrokenResourceError as error:
+                    why = _tls_refusal(error)
+                    if why is not None:
+                        refused("tls", _peer(stream))
+                        logger.warning("refused a TLS connection from %s: %s", _peer(stream), why)
+                    raise
             request = await server_handshake(stream, max_message_size=max_message_size)
         if waited.cancelled_caught:
             with trio.CancelScope(shield=True):
@@ -275,6 +483,12 @@ async def serve_ocpp(
         if station_id is None:
             refused(404, request.path)
             await request.reject(404, body=b"unknown path\n")
+            return
+        mismatch = _certificate_mismatch(stream, station_id)
+        if mismatch is not None:  # security profile 3: the certificate is bound to the station id
+            refused(403, station_id)
+            logger.warning("refused station %r from %s: %s", station_id, _peer(stream), mismatch)
+            await request.reject(403, body=f"{mismatch}\n".encode())
             return
         if password_of is not None and (auth_required is None or auth_required()):
             credentials = parse_basic_auth(_header(request, b"authorization"))
@@ -360,7 +574,9 @@ async def open_station_websocket(
     """Connect a station to a CSMS; yield the websocket and the negotiated version.
 
     Raises:
-        HandshakeRefused: HTTP refusal (e.g. 401, 404) or no common subprotocol.
+        HandshakeRefused: HTTP refusal (e.g. 401, 403, 404) or no common subprotocol.
+        ConnectFailure: (an ``OSError``) a failure fleet classified: ``cause="tls"`` for
+            TLS (certificates that do not fit), with a readable ``message``.
         OSError, trio.TooSlowError, HandshakeError: the connection could not be made.
     """
     url = station_url(csms_url, station_id)
@@ -376,6 +592,7 @@ async def open_station_websocket(
     if ":" in parts.hostname:  # IPv6 literal
         host_header = f"[{parts.hostname}]" if default_port else f"[{parts.hostname}]:{port}"
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    where = f"[{parts.hostname}]:{port}" if ":" in parts.hostname else f"{parts.hostname}:{port}"
     headers = [basic_auth_header(station_id, password)] if password is not None else []
     with trio.fail_after(connect_timeout):  # connect, TLS and the handshake: a server may stall in any
         stream: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port)
@@ -383,14 +600,28 @@ async def open_station_websocket(
             if secure:
                 assert ssl_context is not None
                 stream = trio.SSLStream(stream, ssl_context, server_hostname=parts.hostname, https_compatible=True)
-                await stream.do_handshake()
-            websocket = await client_handshake(stream, host=host_header, target=target, subprotocols=subprotocols,
-                                               extra_headers=headers, max_message_size=max_message_size)
+                try:
+                    await stream.do_handshake()
+                except trio.BrokenResourceError as error:
+                    raise _tls_failure(error, where) from None
+            try:
+                websocket = await client_handshake(stream, host=host_header, target=target, subprotocols=subprotocols,
+                                                   extra_headers=headers, max_message_size=max_message_size)
+            except Unanswered as error:
+                if not secure:
+                    raise
+                if _ssl_error(error.error) is not None:  # e.g. the CSMS's TLS alert about our certificate
+                    raise _tls_failure(error.error, where) from None
+                raise ConnectFailure("tls", f"the CSMS {where} closed the TLS connection without answering "
+                                            f"the websocket handshake — {_CLIENT_CERT_HINT}") from None
         except Rejected as error:
             with trio.CancelScope(shield=True):
                 await stream.aclose()
+            hint = ""
+            if secure and error.status_code == 403:
+                hint = " (forbidden: under security profile 3 the client certificate's CN must be the station id)"
             raise HandshakeRefused(error.status_code,
-                                   f"the CSMS refused the connection: HTTP {error.status_code}") from None
+                                   f"the CSMS refused the connection: HTTP {error.status_code}{hint}") from None
         except BaseException:
             with trio.CancelScope(shield=True):
                 await stream.aclose()

@@ -58,6 +58,7 @@ __all__ = [
     "HandshakeError",
     "HandshakeRequest",
     "Rejected",
+    "Unanswered",
     "WebSocket",
     "client_handshake",
     "server_handshake",
@@ -81,6 +82,20 @@ class Rejected(HandshakeError):
         super().__init__(f"HTTP {status_code}")
         self.status_code = status_code
         self.headers = list(headers)
+
+
+class Unanswered(HandshakeError):
+    """The server ended the connection without answering the opening handshake at all
+    (under TLS: typically a server that refused the client's certificate).
+
+    Attributes:
+        error: what the read raised (e.g. ``trio.BrokenResourceError`` from a TLS
+            alert), or ``None`` at a clean end of the stream.
+    """
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        super().__init__("the server closed the connection without answering the handshake")
+        self.error = error
 
 
 class _Endpoint:
@@ -500,6 +515,7 @@ async def client_handshake(
 
     Raises:
         Rejected: the server answered with another HTTP status than 101.
+        Unanswered: the stream ended (or broke) before any byte of an answer.
         HandshakeError: the answer was not a valid handshake, or the stream ended first.
     """
     protocol = WSConnection(ConnectionType.CLIENT)
@@ -507,10 +523,22 @@ async def client_handshake(
     try:
         await stream.send_all(protocol.send(request))
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-        raise HandshakeError(f"the connection broke while sending the handshake: {exc}") from None
+        raise Unanswered(exc) from None  # (a server that closed at once, e.g. after a TLS refusal)
+    answered = False
     while True:  # (h11 refuses an answer whose head exceeds 16 KiB; the caller bounds the time)
         try:
-            ended = not await _feed(stream, protocol)
+            if not answered:
+                try:
+                    data = await stream.receive_some(RECEIVE_SIZE)
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    raise Unanswered(exc) from None
+                if not data:
+                    raise Unanswered()
+                answered = True
+                protocol.receive_data(bytes(data))
+                ended = False
+            else:
+                ended = not await _feed(stream, protocol)
             events = list(protocol.events())
         except RemoteProtocolError as exc:
             raise HandshakeError(f"invalid handshake answer: {exc}") from None

@@ -149,7 +149,10 @@ class CsmsStatistics(msgspec.Struct, frozen=True):
         connections: connections accepted in total.
         replaced: connections closed because the same station connected again.
         refused: refused handshakes by HTTP status (``"400"``: no common subprotocol;
-            ``"partition"``: connections dropped while :meth:`Csms.partition` cuts the station off).
+            ``"403"``: a client certificate whose CN is not the station id, security
+            profile 3; ``"tls"``: failed TLS handshakes, e.g. no or an untrusted client
+            certificate; ``"partition"``: connections dropped while :meth:`Csms.partition`
+            cuts the station off).
         messages: CALLs received from stations, by action.
         transactions_started: transactions with a ``Started`` event.
         transactions_ended: transactions with an ``Ended`` event.
@@ -385,6 +388,12 @@ class Csms:
         port = self._port if self._port is not None else self._requested_port
         return f"{scheme}://{host}:{port}{self.path}"
 
+    @property
+    def client_certificates_required(self) -> bool:
+        """Security profile 3: stations must present a client certificate (verified against
+        the CA of the TLS context), and its CN must be the station id."""
+        return self.ssl_context is not None and self.ssl_context.verify_mode == ssl.CERT_REQUIRED
+
     async def run(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve stations until cancelled or :meth:`stop`; ``task_status.started(port)`` once listening.
 
@@ -440,7 +449,8 @@ class Csms:
         )
         if self._port is None:
             self._port = await listener.start(functools.partial(serve, self._requested_port))
-            logger.info("listening on %s (auth %s)", self.url, "on" if self._auth is not None else "off")
+            logger.info("listening on %s (auth %s%s)", self.url, "on" if self._auth is not None else "off",
+                        ", client certificates with CN = station id" if self.client_certificates_required else "")
             task_status.started(self._port)
             return
         while True:
@@ -799,7 +809,7 @@ class Csms:
     def _auth_required(self) -> bool:
         return self._auth is not None
 
-    def _on_refused(self, status: int, who: str) -> None:
+    def _on_refused(self, status: int | str, who: str) -> None:
         key = str(status)
         self._refused[key] = self._refused.get(key, 0) + 1
 

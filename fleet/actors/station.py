@@ -89,7 +89,7 @@ from ..ocpp.v201 import (
 )
 from ..ocpp_log import OcppLog
 from ..profiles import StationProfile, draw, render_pattern, station_password
-from ..transport import HandshakeRefused, connect_failure_cause, open_station_websocket
+from ..transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
 from ..websocket import ConnectionClosed, HandshakeError
 from .connection import ConnectionObserver, Handler, OcppConnection
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
@@ -446,6 +446,8 @@ def _describe_error(exc: BaseException) -> str:
     """A short text for a connection failure (the innermost meaningful error)."""
     if isinstance(exc, trio.TooSlowError):
         return "connection timed out"
+    if isinstance(exc, ConnectFailure):  # already says what went wrong and what to do
+        return exc.message
     if isinstance(exc, HandshakeError) and exc.__cause__ is not None:
         exc = exc.__cause__
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import signal
+import ssl
 import sys
 
 import trio
@@ -17,7 +18,7 @@ from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
 from ..auth import AuthFileError, load_auth_file, load_id_tokens
 from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
-from ..transport import server_ssl_context
+from ..transport import TlsFileError, server_ssl_context
 from .checks import output_file_problem, port, positive_int
 from .control_options import (
     ControlSettings,
@@ -124,9 +125,7 @@ def _build(args: argparse.Namespace) -> Csms:
         problem = output_file_problem(args.ocpp_log)
         if problem:
             raise ValueError(f"--ocpp-log {args.ocpp_log}: {problem}")
-    ssl_context = None
-    if args.tls_cert:
-        ssl_context = server_ssl_context(args.tls_cert, args.tls_key, args.tls_client_ca)
+    ssl_context = _tls_context(args)
     return Csms(
         args.host,
         args.port,
@@ -144,6 +143,34 @@ def _build(args: argparse.Namespace) -> Csms:
         call_burst=args.call_burst,
         flood_close_after=args.flood_close_after or None,
     )
+
+
+def _tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The CSMS's TLS context from ``--tls-cert``/``--tls-key``/``--tls-client-ca``.
+
+    Raises:
+        ValueError: a missing, unreadable or unfit file, or a key/CA without ``--tls-cert``
+            (the message names the option).
+    """
+    if (args.tls_key or args.tls_client_ca) and not args.tls_cert:
+        raise ValueError("--tls-key and --tls-client-ca need --tls-cert")
+    if not args.tls_cert:
+        return None
+    try:
+        return server_ssl_context(args.tls_cert, args.tls_key, args.tls_client_ca)
+    except TlsFileError as exc:
+        raise ValueError(exc.describe({"ca": "--tls-client-ca", "cert": "--tls-cert", "key": "--tls-key"})) from None
+
+
+def _authentication_line(csms: Csms) -> str | None:
+    """What the CSMS asks of stations, when it is worth a warning or not obvious."""
+    if csms.client_certificates_required:
+        basic = " and HTTP Basic auth (--auth-file)" if csms.get_auth_list() is not None else ""
+        return ("security profile 3: stations authenticate by client certificate (signed by --tls-client-ca; "
+                f"its CN must equal the station id){basic}")
+    if csms.get_auth_list() is None:
+        return "no --auth-file: accepting every station without authentication"
+    return None
 
 
 async def _serve(csms: Csms, control: ControlSettings | None = None) -> None:
@@ -170,8 +197,9 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:  # OSError includes ssl.SSLError
         print(f"fleet csms: error: {exc}", file=sys.stderr)
         return USAGE
-    if csms.get_auth_list() is None:
-        print("fleet csms: no --auth-file: accepting every station without authentication", file=sys.stderr)
+    authentication = _authentication_line(csms)
+    if authentication is not None:
+        print(f"fleet csms: {authentication}", file=sys.stderr)
     failure: BaseException | None = None
     control_failure: BaseException | None = None
     try:

@@ -32,7 +32,7 @@ from ..events import Connected, Disconnected, OcppMessage
 from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp_log import OcppLog
 from ..profiles import ProfileError, StationProfile, load_profile
-from ..transport import client_ssl_context, connect_failure_hint
+from ..transport import TlsFileError, client_ssl_context, connect_failure_hint
 from .checks import csms_url, non_negative_number, output_file_problem, positive_number, seed
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
@@ -188,11 +188,26 @@ def main(args: argparse.Namespace) -> int:
         import msgspec
 
         profile = msgspec.structs.replace(profile, sessions=msgspec.structs.replace(profile.sessions, enabled=False))
-    ssl_context = None
-    if args.ca or args.cert:
-        try:
-            ssl_context = client_ssl_context(args.ca, args.cert, args.key)
-        except (OSError, ValueError) as exc:
-            print(f"fleet station: cannot load TLS files: {exc}", file=sys.stderr)
-            return USAGE
+    try:
+        ssl_context = _tls_context(args)
+    except ValueError as exc:
+        print(f"fleet station: {exc}", file=sys.stderr)
+        return USAGE
     return trio.run(_run, args, profile, ssl_context)
+
+
+def _tls_context(args: argparse.Namespace) -> Any:
+    """The station's TLS context from ``--ca``/``--cert``/``--key`` (``None``: none given).
+
+    Raises:
+        ValueError: a missing, unreadable or unfit file, a key without a certificate, or
+            TLS options with a ``ws://`` URL (the message names the option).
+    """
+    if not (args.ca or args.cert or args.key):
+        return None
+    if not args.url.startswith("wss://"):
+        raise ValueError(f"--ca, --cert and --key are for a wss:// CSMS URL (got {args.url!r})")
+    try:
+        return client_ssl_context(args.ca, args.cert, args.key)
+    except TlsFileError as exc:
+        raise ValueError(exc.describe({"ca": "--ca", "cert": "--cert", "key": "--key"})) from None

@@ -719,7 +719,8 @@ def _tls_files(tmp_path: Path) -> dict[str, str]:
     paths = {name: str(tmp_path / f"{name}.pem") for name in ("ca", "server", "client")}
     ca.cert_pem.write_to_path(paths["ca"])
     ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(paths["server"])
-    ca.issue_cert("TLS3").private_key_and_cert_chain_pem.write_to_path(paths["client"])
+    # profile 3: the CN is the station id (A00.FR.405; tests/test_tls.py tests the binding)
+    ca.issue_cert("TLS3", common_name="TLS3").private_key_and_cert_chain_pem.write_to_path(paths["client"])
     return paths
 
 
@@ -740,8 +741,8 @@ async def test_tls_security_profiles_2_and_3(tmp_path: Path, monkeypatch: pytest
         async with station(csms.url, "TLS3", ssl_context=with_cert) as conn:
             assert (await conn.call(boot())).status == "Accepted"
         # Without a client certificate the TLS handshake fails on the server; the client
-        # never gets a websocket. (It notices at its connect timeout: trio's SSLStream does
-        # not send the TLS alert, so open_station_websocket bounds the wait itself.)
+        # never gets a websocket. (trio's SSLStream sends no TLS alert: the client sees the
+        # connection closed; open_station_websocket bounds the wait in any case.)
         no_cert = client_ssl_context(files["ca"])
         with pytest.raises((HandshakeError, trio.BrokenResourceError, trio.TooSlowError, OSError)):
             async with open_station_websocket(csms.url, "NOCERT", ssl_context=no_cert, connect_timeout=0.5):
