@@ -27,6 +27,8 @@ plug_in_delay = [0, 0.5]
 idle_time = [1000, 1000]
 session_duration = [1000, 1000]
 id_tokens = [{ id_token = "OK-1" }]
+[variables]
+"OCPPCommCtrlr.MessageAttemptInterval[TransactionEvent]" = 1
 """
 
 
