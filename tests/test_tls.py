@@ -18,6 +18,7 @@ import trustme
 
 from fleet import cli, exit_codes
 from fleet.actors.csms import open_csms
+from fleet.exit_codes import RUN_FAILED
 from fleet.ocpp import v201
 from fleet.transport import (
     ConnectFailure,
@@ -232,4 +233,4 @@ async def test_cli_station_and_csms_say_what_tls_does(pki: dict[str, str]) -> No
     no_cert = results["no-cert"].stdout.decode()
     assert "CS001: cannot connect: the CSMS 127.0.0.1:" in no_cert, no_cert
     assert "client certificate" in no_cert and "--cert FILE --key FILE" in no_cert, no_cert
-    assert results["no-ca"].returncode == results["no-cert"].returncode == 1  # never accepted
+    assert results["no-ca"].returncode == results["no-cert"].returncode == RUN_FAILED  # never accepted

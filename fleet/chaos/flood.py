@@ -596,7 +596,8 @@ async def _to_station(config: FloodConfig, say: Callable[[str], None]) -> dict[s
 
     phases = _Phases()
     lag = _Phases()
-    speed = 1.0 / config.interval  # the CSMS asks a Heartbeat every simulated second
+    speed = 1.0 / config.interval  # the CSMS asks a Heartbeat every simulated second (a protocol timing:
+    # compressed on purpose here, the healthy stations are probes, not a realistic load)
     profile = StationProfile(name="flood", heartbeat_interval=1, ping_interval=0)
     sampled = {"user": 0, "kernel": 0}
     async with trio.open_nursery() as nursery:
@@ -604,9 +605,9 @@ async def _to_station(config: FloodConfig, say: Callable[[str], None]) -> dict[s
         url = f"ws://127.0.0.1:{int((await csms.line()).split()[1])}/ocpp"
         hostile = await _Peer.start(nursery, "hostile", config)
         hostile_url = f"ws://127.0.0.1:{int((await hostile.line()).split()[1])}/ocpp"
-        healthy = [Station(f"HEALTHY{i:03d}", url, profile=profile, seed=i, speed=speed,
+        healthy = [Station(f"HEALTHY{i:03d}", url, profile=profile, seed=i, speed=speed, protocol_speed=speed,
                            observer=_HeartbeatObserver(phases)) for i in range(config.healthy)]
-        flooded = Station(FLOODED, hostile_url, profile=profile, seed=99, speed=speed)
+        flooded = Station(FLOODED, hostile_url, profile=profile, seed=99, speed=speed, protocol_speed=speed)
         async with trio.open_nursery() as fleet:
             for station in [*healthy, flooded]:
                 await fleet.start(station.run)

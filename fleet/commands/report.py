@@ -71,7 +71,7 @@ def _load(names: list[str]) -> tuple[list[Report], list[str]]:
 
 def _verdict(report: Report, thresholds: list[Threshold]) -> tuple[Report, int]:
     if thresholds:
-        lost = int(report.audit.get("missing_events") or 0)
+        lost = int(report.audit.get("missing_events") or 0) if report.audit else None
         results = evaluate(thresholds, report.metrics, lost=lost, steady=report.steady, execution=report.execution)
         report = msgspec.structs.replace(report, thresholds=results)
     if report.problems:

@@ -152,6 +152,9 @@ async def test_a_second_ctrl_c_stops_the_run_at_once(tmp_path: Path) -> None:
 
 
 def test_a_merge_with_an_interrupted_shard_is_interrupted() -> None:
-    merged = merge_reports([Report(), Report(interrupted=True)])
+    def shard(i: int, interrupted: bool = False) -> Report:
+        return Report(fleet={"run_id": "r1", "shard": [i, 2], "stations": 1}, interrupted=interrupted)
+
+    merged = merge_reports([shard(0), shard(1, interrupted=True)])
     assert merged.interrupted and render_summary(merged).startswith("INTERRUPTED")
-    assert not merge_reports([Report(), Report()]).interrupted
+    assert not merge_reports([shard(0), shard(1)]).interrupted
