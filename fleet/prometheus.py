@@ -91,6 +91,10 @@ def render_metrics(status: Any, metrics: MetricsSnapshot | None) -> str:
         family("fleet_handshake_failures_total", "counter", "Failed websocket handshakes by HTTP status.")
         for status_code, n in sorted(metrics.handshake_failures.items()):
             out.append(f"fleet_handshake_failures_total{_labels(status=status_code)} {n}")
+        family("fleet_connect_failures_total", "counter",
+               "Failed connection attempts by cause (refused, timeout, tls, http_401, ...).")
+        for cause, n in sorted(metrics.connect_failures.items()):
+            out.append(f"fleet_connect_failures_total{_labels(cause=cause)} {n}")
     return "\n".join(out) + "\n"
 
 

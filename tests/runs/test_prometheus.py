@@ -17,6 +17,8 @@ def sample() -> tuple[FleetStatus, Metrics]:
         metrics.call_completed("Heartbeat", True, ms / 1000)
     metrics.count("reconnects", 2)
     metrics.handshake_failed(401)
+    metrics.connect_failed("refused")
+    metrics.connect_failed("refused")
     status = FleetStatus(phase="running", total=3, states={"available": 2, "charging": 1}, completed=5,
                          counters={"reconnects": 2}, rss={"stations/0": 1000})
     return status, metrics
@@ -30,6 +32,7 @@ def test_histogram_buckets_are_cumulative_and_complete() -> None:
     assert 'fleet_call_duration_seconds_bucket{action="Heartbeat",direction="out",le="0.05"} 4' in text
     assert 'fleet_call_duration_seconds_bucket{action="Heartbeat",direction="out",le="+Inf"} 5' in text
     assert 'fleet_handshake_failures_total{status="401"} 1' in text
+    assert 'fleet_connect_failures_total{cause="refused"} 2' in text
     assert 'fleet_events_total{name="reconnects"} 2' in text
 
 
