@@ -21,6 +21,7 @@ and :func:`saturation_warnings` says which role limited the run and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import Any, Final
@@ -38,6 +39,7 @@ __all__ = [
     "MachineLoad",
     "live_roles",
     "live_text",
+    "ramp_notes",
     "saturation_warnings",
     "summarize_roles",
 ]
@@ -83,6 +85,10 @@ class LoopMonitor:
         self._wall_start = self._wall_mark = time.monotonic()
         self.cpu_peak = 0.0
         self.cpu_last = 0.0
+        #: The steady-state window (see :meth:`start_steady`): its loop lag, CPU at its
+        #: start and busiest second; ``None`` until it opens.
+        self._steady: _Window | None = None
+        self._steady_closed = False
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Wake every ``period`` seconds and record how late; runs until cancelled."""
@@ -97,6 +103,8 @@ class LoopMonitor:
                 micros = LOWEST_US
             self.lag.record_value(micros)
             self._recent.record_value(micros)
+            if self._steady is not None and self._steady.open:
+                self._steady.lag.record_value(micros)
             if self.burn > 0:
                 _hold_loop(self.burn)
             due = now + period  # from the wake-up: whatever holds the loop from here on shows as lag
@@ -111,23 +119,71 @@ class LoopMonitor:
         recent.reset()
         return out
 
+    def start_steady(self) -> None:
+        """Open the steady-state window (after the ramp has settled): from now until
+        :meth:`end_steady`, the lag and CPU are also kept apart, so a ramp that used the
+        cores up is not mistaken for a saturated steady state."""
+        if self._steady is None and not self._steady_closed:
+            self._cpu_window()
+            self._steady = _Window(lag=new_histogram(), cpu_start=time.process_time(), wall_start=time.monotonic())
+
+    def end_steady(self) -> None:
+        """Close the steady-state window (the wind-down is not steady state)."""
+        self._steady_closed = True  # (a late start_steady does not open it again)
+        window = self._steady
+        if window is not None and window.open:
+            self._cpu_window()
+            window.open = False
+            window.cpu_end, window.wall_end = time.process_time(), time.monotonic()
+
     def summary(self) -> dict[str, Any]:
-        """The whole run so far: CPU mean and busiest window (%), the loop-lag histogram (encoded)."""
+        """The whole run so far: CPU mean and busiest window (%), the loop-lag histogram
+        (encoded); and ``steady``, the same for the steady-state window if it opened."""
         self._cpu_window()
-        wall = max(time.monotonic() - self._wall_start, 1e-9)
-        return {
-            "cpu_mean": round(100.0 * (time.process_time() - self._cpu_start) / wall, 1),
-            "cpu_peak": round(self.cpu_peak, 1),
+        mean = _share(time.process_time() - self._cpu_start, time.monotonic() - self._wall_start)
+        out: dict[str, Any] = {
+            "cpu_mean": round(mean, 1),
+            # The busiest window is at least the mean (the short tail since the last
+            # window, left out of the peak as noise, still counts in the mean).
+            "cpu_peak": round(max(self.cpu_peak, mean), 1),
             "loop_lag": encode_histogram(self.lag) if self.lag.get_total_count() else "",
         }
+        window = self._steady
+        if window is not None and window.lag.get_total_count():
+            cpu_end = window.cpu_end if not window.open else time.process_time()
+            wall_end = window.wall_end if not window.open else time.monotonic()
+            steady_mean = _share(cpu_end - window.cpu_start, wall_end - window.wall_start)
+            out["steady"] = {"cpu_mean": round(steady_mean, 1), "cpu_peak": round(max(window.cpu_peak, steady_mean), 1),
+                             "loop_lag": encode_histogram(window.lag)}
+        return out
 
     def _cpu_window(self) -> float:
         cpu, wall = time.process_time(), time.monotonic()
         if wall - self._wall_mark >= 0.2:  # shorter windows are noise
             self.cpu_last = 100.0 * (cpu - self._cpu_mark) / (wall - self._wall_mark)
             self.cpu_peak = max(self.cpu_peak, self.cpu_last)
+            if self._steady is not None and self._steady.open and self._wall_mark >= self._steady.wall_start:
+                self._steady.cpu_peak = max(self._steady.cpu_peak, self.cpu_last)
             self._cpu_mark, self._wall_mark = cpu, wall
         return self.cpu_last
+
+
+@dataclasses.dataclass
+class _Window:
+    """A :class:`LoopMonitor`'s steady-state window."""
+
+    lag: Any
+    cpu_start: float
+    wall_start: float
+    cpu_peak: float = 0.0
+    open: bool = True
+    cpu_end: float = 0.0
+    wall_end: float = 0.0
+
+
+def _share(cpu: float, wall: float) -> float:
+    """CPU seconds over wall seconds, in % of one core."""
+    return 100.0 * cpu / max(wall, 1e-9)
 
 
 class MachineLoad:
@@ -178,6 +234,23 @@ def _busy_share(before: tuple[int, int], after: tuple[int, int]) -> float | None
     return 100.0 * (after[0] - before[0]) / total if total > 0 else None
 
 
+def ramp_notes(roles: dict[str, Any]) -> list[str]:
+    """One sentence per role that was saturated over the whole run but not in its
+    steady-state window: the ramp (or the settle after it) used its cores up."""
+    notes = []
+    for role in ROLES:
+        figures = roles.get(role)
+        if not figures or not figures.get("steady") or saturated(figures["steady"]) or not saturated(figures):
+            continue
+        cpu, lag = float(figures.get("cpu_peak", 0.0)), float(figures.get("loop_lag_p99_ms", 0.0))
+        notes.append(
+            f"{_NAMES[role]} busy during the ramp (CPU {cpu:,.0f}% in the busiest second, loop lag p99 {lag:,.0f} ms "
+            f"over the whole run): calls during the ramp include fleet's own delay; the steady state did not "
+            f"(loop lag p99 {float(figures['steady'].get('loop_lag_p99_ms', 0.0)):,.0f} ms). A lower --ramp spreads the start."
+        )
+    return notes
+
+
 def _hold_loop(seconds: float) -> None:
     """Keep the CPU busy for ``seconds`` without yielding (the saturation test hook)."""
     end = time.perf_counter() + seconds
@@ -221,27 +294,20 @@ def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[s
     one core) and ``cpu_peak`` (its busiest second); ``loop_lag`` (the merged histogram),
     ``loop_lag_p50_ms``, ``loop_lag_p99_ms``, ``loop_lag_max_ms``; ``schedule_lag_p99_ms``
     and ``schedule_lag_max_ms`` (timer-driven sends, ramp connects) and ``schedule_lag``.
-    Then ``machine`` (see :meth:`MachineLoad.summary`) and ``warnings`` (see
-    :func:`saturation_warnings`).
+    ``steady``: the same load figures for the steady-state window, when every process of
+    the role had one (see :meth:`LoopMonitor.start_steady`). Then ``machine`` (see
+    :meth:`MachineLoad.summary`), ``warnings`` (see :func:`saturation_warnings`) and
+    ``notes`` (see :func:`ramp_notes`).
     """
     roles: dict[str, Any] = {}
     for role in ROLES:
         entries = [e for e in processes.get(role, []) if e]
         if not entries:
             continue
-        lag = new_histogram()
-        for entry in entries:
-            if entry.get("loop_lag"):
-                lag.decode_and_add(entry["loop_lag"])
-        figures: dict[str, Any] = {
-            "processes": len(entries),
-            "cpu_mean": max(float(e.get("cpu_mean", 0.0)) for e in entries),
-            "cpu_peak": max(float(e.get("cpu_peak", 0.0)) for e in entries),
-            "loop_lag_p50_ms": _ms(lag.get_value_at_percentile(50.0)) if lag.get_total_count() else 0.0,
-            "loop_lag_p99_ms": _ms(lag.get_value_at_percentile(99.0)) if lag.get_total_count() else 0.0,
-            "loop_lag_max_ms": _ms(lag.get_max_value()),
-            "loop_lag": encode_histogram(lag) if lag.get_total_count() else "",
-        }
+        figures: dict[str, Any] = {"processes": len(entries), **_load_figures(entries)}
+        windows = [e.get("steady") for e in entries]
+        if all(windows):
+            figures["steady"] = _load_figures([w for w in windows if w])
         encoded = schedule.get(role, "")
         if encoded:
             scheduled = decode_histogram(encoded)
@@ -249,7 +315,24 @@ def summarize_roles(processes: dict[str, list[dict[str, Any]]], schedule: dict[s
             figures["schedule_lag_max_ms"] = _ms(scheduled.get_max_value())
             figures["schedule_lag"] = encoded
         roles[role] = figures
-    return {"roles": roles, "machine": dict(machine or {}), "warnings": saturation_warnings(roles, machine)}
+    return {"roles": roles, "machine": dict(machine or {}), "warnings": saturation_warnings(roles, machine),
+            "notes": ramp_notes(roles)}
+
+
+def _load_figures(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """CPU (the busiest process's) and the merged loop lag of a role's processes."""
+    lag = new_histogram()
+    for entry in entries:
+        if entry.get("loop_lag"):
+            lag.decode_and_add(entry["loop_lag"])
+    return {
+        "cpu_mean": max(float(e.get("cpu_mean", 0.0)) for e in entries),
+        "cpu_peak": max(float(e.get("cpu_peak", 0.0)) for e in entries),
+        "loop_lag_p50_ms": _ms(lag.get_value_at_percentile(50.0)) if lag.get_total_count() else 0.0,
+        "loop_lag_p99_ms": _ms(lag.get_value_at_percentile(99.0)) if lag.get_total_count() else 0.0,
+        "loop_lag_max_ms": _ms(lag.get_max_value()),
+        "loop_lag": encode_histogram(lag) if lag.get_total_count() else "",
+    }
 
 
 def saturated(figures: dict[str, Any]) -> bool:
@@ -265,10 +348,16 @@ def saturation_warnings(roles: dict[str, Any], machine: dict[str, Any] | None = 
 
     A role that used its core up (above :data:`CPU_BUSY_PCT` in its busiest second) was
     saturated by its own work; one that woke late using less waited for a core: the
-    machine was busy (with other fleet processes or other work)."""
+    machine was busy (with other fleet processes or other work).
+
+    A role with a steady-state window (the run went on past the ramp and its settle
+    time) is judged on that window: the figures a run is gated on. A ramp that used the
+    cores up is a note (:func:`ramp_notes`), not a warning."""
     warnings = []
     for role in ROLES:
         figures = roles.get(role)
+        if figures is not None and figures.get("steady"):
+            figures = figures["steady"]
         if figures is None or not saturated(figures):
             continue
         cpu, lag = float(figures.get("cpu_peak", 0.0)), float(figures.get("loop_lag_p99_ms", 0.0))

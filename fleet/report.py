@@ -216,10 +216,13 @@ def merge_reports(reports: list[Report], names: list[str] | None = None) -> Repo
         values = [r.audit.get(key) for r in reports if key in r.audit]
         if values:
             audit[key] = sum(int(v) for v in values if v is not None)
-    # Fleet's own load is per machine: keep each shard's warnings, naming the shard.
-    warnings = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
-                for r in reports for w in r.execution.get("warnings", [])]
-    execution = {"warnings": warnings} if warnings else {}
+    # Fleet's own load is per machine: keep each shard's warnings and notes, naming the shard.
+    execution: dict[str, Any] = {}
+    for said_as in ("warnings", "notes"):
+        said = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
+                for r in reports for w in r.execution.get(said_as, [])]
+        if said:
+            execution[said_as] = said
     problems = [f"{name}: {problem}" for r, name in zip(reports, names, strict=True) for problem in r.problems]
     return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems, execution=execution,
                   interrupted=any(r.interrupted for r in reports)).with_derived()
@@ -356,6 +359,11 @@ def _execution_lines(report: Report) -> list[str]:
             lines.append(f"  {name:<24}{figures.get('cpu_mean', 0):>8,.0f}%{figures.get('cpu_peak', 0):>6,.0f}%"
                          f"{'':>11}{_ms(figures.get('loop_lag_p50_ms', 0)):>6}{_ms(figures.get('loop_lag_p99_ms', 0)):>8}"
                          f"{_ms(figures.get('loop_lag_max_ms', 0)):>8}{'':>15}{scheduled}")
+            steady = figures.get("steady")
+            if steady:
+                lines.append(f"  {'  steady state':<24}{steady.get('cpu_mean', 0):>8,.0f}%{steady.get('cpu_peak', 0):>6,.0f}%"
+                             f"{'':>11}{_ms(steady.get('loop_lag_p50_ms', 0)):>6}{_ms(steady.get('loop_lag_p99_ms', 0)):>8}"
+                             f"{_ms(steady.get('loop_lag_max_ms', 0)):>8}")
         machine = report.execution.get("machine") or {}
         if machine:
             lines.append(f"  {'machine (' + str(machine.get('cores', '?')) + ' cores)':<24}"
@@ -370,6 +378,8 @@ def _execution_lines(report: Report) -> list[str]:
             round_trip = summarize(action, "out", decode_histogram(intended.get(f"rtt:{action}", "")), {})
             lines.append(f"  {action:<24}{since_due.count:>9,}{'':>13}{_ms(round_trip.p99_ms):>8}{_ms(round_trip.max_ms):>9}"
                          f"{'':>16}{_ms(since_due.p99_ms):>9}{_ms(since_due.max_ms):>9}")
+    for note in report.execution.get("notes", []):
+        lines.append(f"  note: {note}")
     for warning in report.execution.get("warnings", []):
         lines.append(f"  ⚠ {warning}")
     return lines

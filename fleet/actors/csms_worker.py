@@ -88,8 +88,17 @@ async def _lift_boot_refusals(csms: Csms, lifts: list[tuple[float, list[str]]]) 
             csms.set_boot_status(None, station_id)
 
 
-def _control_handlers(csms: Csms) -> dict[str, Any]:
+def _control_handlers(csms: Csms, monitor: LoopMonitor) -> dict[str, Any]:
     """The internal commands of the fleet backend for a CSMS process."""
+
+    async def steady(open: bool) -> bool:
+        """Open the loop monitor's steady-state window (the fleet's ramp has settled) or
+        close it (the fleet is stopping: its wind-down is not steady state)."""
+        if open:
+            monitor.start_steady()
+        else:
+            monitor.end_steady()
+        return True
 
     async def has_station(station_id: str) -> bool:
         return csms.is_connected(station_id)
@@ -113,7 +122,8 @@ def _control_handlers(csms: Csms) -> dict[str, Any]:
         csms.set_id_tokens(merged)
         return True
 
-    return {"_has_station": has_station, "_set_passwords": set_passwords, "_merge_id_tokens": merge_id_tokens}
+    return {"_has_station": has_station, "_set_passwords": set_passwords, "_merge_id_tokens": merge_id_tokens,
+            "_steady": steady}
 
 
 async def run_csms_worker(
@@ -141,7 +151,7 @@ async def run_csms_worker(
         if lifts:
             nursery.start_soon(_lift_boot_refusals, csms, lifts)
         if control is not None:
-            control.attach(LocalBackend(csms=csms, kind="csms"), _control_handlers(csms))
+            control.attach(LocalBackend(csms=csms, kind="csms"), _control_handlers(csms, monitor))
         next_at = trio.current_time()
         while not stop.is_set():
             stats = csms.statistics()
@@ -156,6 +166,7 @@ async def run_csms_worker(
             next_at = max(next_at + STATUS_INTERVAL, trio.current_time() + STATUS_INTERVAL / 2)
             with trio.move_on_at(next_at):
                 await stop.wait()
+        monitor.end_steady()
         records = csms_records(csms)
         records["boots"] = boots.records()
         records["restarts"] = csms.statistics().restarts

@@ -322,10 +322,12 @@ async def run_station_worker(
         async def open_steady_window() -> None:
             await trio.sleep(float(options.get("settle", SETTLE_SECONDS)))
             metrics.start_steady()
+            monitor.start_steady()
 
         nursery.start_soon(open_steady_window)
         await stop.wait()
         steady = metrics.end_steady()  # the wind-down below is not steady state
+        monitor.end_steady()
         if stop_info and "timeout" in stop_info:
             shutdown_timeout = min(shutdown_timeout, stop_info["timeout"])
         # Wind down: every station ends its transactions, delivers its queue and closes.

@@ -440,6 +440,8 @@ async def run_fleet(
 
         # 3. Watch until the duration has passed after the ramp, or a stop.
         ramp_done_at: float | None = None
+        steady_open = False  # the steady-state window of fleet's own load (see LoopMonitor.start_steady)
+        settle = float(options.station_options.get("settle", SETTLE_SECONDS))
         duration = plan.config.duration
         while not stop_event.is_set():
             with trio.move_on_after(status_interval):
@@ -450,6 +452,11 @@ async def run_fleet(
             if ramp_done_at is None and current.started >= status.total:
                 ramp_done_at = time.monotonic()
                 status.phase = "running"
+            if not steady_open and ramp_done_at is not None and time.monotonic() - ramp_done_at >= settle:
+                steady_open = True
+                monitor.start_steady()
+                if builtin:
+                    nursery.start_soon(backend.steady_window, True)
             if on_status is not None:
                 on_status(current)
             dead = [w for w in station_workers if w.finished.is_set() and w.final is None]
@@ -464,6 +471,10 @@ async def run_fleet(
         # 4. Stop stations first (transactions end, sockets close), then the CSMS. After a
         #    Ctrl-C all within the deadline: the stations get what is left but the time their
         #    closes, the Finals and the CSMS's stop need.
+        monitor.end_steady()
+        if builtin and steady_open:  # the stations' wind-down below is not the CSMS's steady state
+            with trio.move_on_after(2.0):
+                await backend.steady_window(False)
         if not stopped_by_signal:
             with trio.move_on_after(RECOVERY_SETTLE_TIMEOUT):
                 await backend.settle_recoveries()

@@ -567,6 +567,15 @@ class FleetBackend:
                 raise result
         return msgspec.json.decode(results[0], type=result_type)
 
+    async def steady_window(self, open: bool) -> None:
+        """Tell every built-in CSMS process the ramp has settled (``open``: its loop
+        monitor's steady-state window opens; see :meth:`fleet.execution.LoopMonitor.start_steady`)
+        or the fleet is stopping (the window closes)."""
+        try:
+            await self._csms_each("_steady", {"open": open}, bool)
+        except ControlError as error:
+            logger.debug("the CSMS's steady-state window (open=%s): %s", open, error)
+
     # ------------------------------------------------------------ reading
 
     async def info(self) -> ServerInfo:

@@ -13,7 +13,7 @@ import trio.testing
 from fleet.actors.supervisor import FleetStatus, RunOptions, run_fleet
 from fleet.execution import LoopMonitor, live_text, saturation_warnings, summarize_roles
 from fleet.fleetfile import load_fleet
-from fleet.metrics import Metrics, encode_histogram, new_histogram
+from fleet.metrics import Metrics, decode_histogram, encode_histogram, new_histogram
 from fleet.prometheus import render_metrics
 from fleet.report import Report, render_summary
 from fleet.thresholds import ThresholdError, evaluate, parse_threshold
@@ -100,6 +100,66 @@ def test_warnings_name_the_saturated_role_and_what_to_do() -> None:
     assert "station workers (1)" in text and "⚠ station workers were saturated" in text
 
 
+def test_the_busiest_second_is_never_below_the_mean() -> None:
+    monitor = LoopMonitor()
+    end = time.process_time() + 0.1
+    while time.process_time() < end:  # busy, shorter than a CPU window: only the mean sees it
+        pass
+    summary = monitor.summary()
+    assert summary["cpu_mean"] > 0.0
+    assert summary["cpu_peak"] >= summary["cpu_mean"], summary
+
+
+async def test_the_steady_window_keeps_its_own_lag(autojump_clock: trio.testing.MockClock) -> None:
+    monitor = LoopMonitor(period=0.02)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(monitor.run)
+        await trio.sleep(0.2)
+        autojump_clock.jump(0.5)  # the ramp held the loop 0.5 s
+        await trio.sleep(0.2)
+        monitor.start_steady()
+        await trio.sleep(1.0)
+        monitor.end_steady()
+        await trio.sleep(0.2)
+        autojump_clock.jump(0.3)  # the wind-down holds it too: not steady state either
+        await trio.sleep(0.1)
+        nursery.cancel_scope.cancel()
+    summary = monitor.summary()
+    assert monitor.lag.get_max_value() >= 480_000
+    steady = decode_histogram(summary["steady"]["loop_lag"])
+    assert 40 <= steady.get_total_count() <= 60, steady.get_total_count()
+    assert steady.get_max_value() < 1000, steady.get_max_value()
+    assert summary["steady"]["cpu_peak"] >= summary["steady"]["cpu_mean"] >= 0.0
+
+
+def _lag(micros: int) -> str:
+    histogram = new_histogram()
+    for _ in range(100):
+        histogram.record_value(micros)
+    return encode_histogram(histogram)
+
+
+def test_a_busy_ramp_is_a_note_and_a_busy_steady_state_a_warning() -> None:
+    steady_calm = {"cpu_mean": 40.0, "cpu_peak": 60.0, "loop_lag": _lag(3_000)}
+    ramp_busy = {"cpu_mean": 70.0, "cpu_peak": 99.0, "loop_lag": _lag(320_000), "steady": steady_calm}
+    execution = summarize_roles({"stations": [ramp_busy, ramp_busy]}, {})
+    assert execution["roles"]["stations"]["steady"]["loop_lag_p99_ms"] < 5
+    assert execution["warnings"] == []
+    [note] = execution["notes"]
+    assert note.startswith("station workers were busy during the ramp (CPU 99%") and "loop lag p99 3 ms" in note, note
+    text = render_summary(Report(execution=execution))
+    assert "note: station workers were busy during the ramp" in text and "steady state" in text and "⚠" not in text
+    # Busy in the steady state too: the warning, judged on the steady state's figures.
+    steady_busy = {"cpu_mean": 95.0, "cpu_peak": 99.0, "loop_lag": _lag(250_000)}
+    execution = summarize_roles({"stations": [dict(ramp_busy, steady=steady_busy)]}, {})
+    [warning] = execution["warnings"]
+    assert warning.startswith("station workers were saturated (CPU 99%") and "loop lag p99 250 ms" in warning
+    assert execution["notes"] == []
+    # Without a steady-state window (a run shorter than the ramp and its settle): the whole run.
+    execution = summarize_roles({"stations": [{k: v for k, v in ramp_busy.items() if k != "steady"}]}, {})
+    assert len(execution["warnings"]) == 1 and execution["notes"] == []
+
+
 # ------------------------------------------------------------------ runs
 
 
@@ -124,6 +184,17 @@ async def test_a_small_run_reports_each_role_without_a_warning(tmp_path: Path) -
     assert "station workers (1)" in text and "CSMS workers (1)" in text and "supervisor" in text
     assert "timer-driven calls" in text and "⚠" not in text
     assert report.execution["machine"]["cores"] > 0 and "machine (" in text
+
+
+async def test_every_role_keeps_a_steady_state_window_after_the_settle_time(tmp_path: Path) -> None:
+    plan = load_fleet(write_fleet(tmp_path, 10, duration=4))
+    report = await run_fleet(plan, RunOptions(workers=1, station_options={"settle": 1.0}))
+    roles = report.execution["roles"]
+    for role in ("stations", "csms", "supervisor"):
+        steady = roles[role].get("steady")
+        assert steady, (role, roles[role])
+        assert steady["loop_lag"] and 0.0 <= steady["cpu_mean"] <= steady["cpu_peak"], (role, steady)
+    assert report.steady is not None and report.execution["warnings"] == []
 
 
 async def test_a_saturated_station_worker_gets_the_warning(tmp_path: Path) -> None:
