@@ -218,11 +218,11 @@ def merge_reports(reports: list[Report], names: list[str] | None = None) -> Repo
             audit[key] = sum(int(v) for v in values if v is not None)
     # Fleet's own load is per machine: keep each shard's warnings and notes, naming the shard.
     execution: dict[str, Any] = {}
-    for said_as in ("warnings", "notes"):
-        said = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
-                for r in reports for w in r.execution.get(said_as, [])]
-        if said:
-            execution[said_as] = said
+    for kind in ("warnings", "notes"):
+        lines = [f"shard {'/'.join(str(v) for v in r.fleet.get('shard', ['?']))}: {w}"
+                 for r in reports for w in r.execution.get(kind, [])]
+        if lines:
+            execution[kind] = lines
     problems = [f"{name}: {problem}" for r, name in zip(reports, names, strict=True) for problem in r.problems]
     return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems, execution=execution,
                   interrupted=any(r.interrupted for r in reports)).with_derived()
