@@ -183,7 +183,11 @@ def test_steady_thresholds_use_the_steady_window_and_fail_without_one() -> None:
 async def test_faults_from_the_command_line_reach_the_stations_and_nothing_is_lost(tmp_path: Path) -> None:
     from fleet.faults import parse_fault_options
 
-    plan = load_fleet(write_fleet(tmp_path, 30, duration=4, speed=30))
+    fleet = write_fleet(tmp_path, 30, duration=4, speed=30)
+    # Reconnect back-off is a protocol timing, real at any speed (5-10 s by default): wait 0
+    # so a station dropped by the fault reconnects within the run, however late the drop.
+    (tmp_path / "busy.toml").write_text(BUSY_PROFILE + "[retry_backoff]\nwait_minimum = 0\nrandom_range = 0\n")
+    plan = load_fleet(fleet)
     plan = plan.with_faults(parse_fault_options(["disconnect_rate=300", "malformed_rate=300", "malformed_share=0.5",
                                                  "malformed_classes=not_json,unknown_action"]))
     report = await run_fleet(plan, RunOptions(workers=2))
