@@ -118,7 +118,8 @@ class FaultSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         partition_share: share of the stations (0..1) cut off by a network partition:
             their connection drops at ``partition_at`` and every connection attempt fails
             until the partition ends; then they reconnect with their back-off.
-        partition_at: when the partition begins, seconds (real) after the run started.
+        partition_at: when the partition begins, seconds (real) after the run started
+            (fault times count from when fleet's processes are up, before the ramp begins).
         partition_duration: how long it lasts, seconds (real); 0: no partition.
         csms_restart_at: when the built-in CSMS restarts, seconds (real) after the run
             started: it stops listening and drops every connection, so every station

@@ -214,7 +214,7 @@ async def run_fleet(
         OSError: the control API cannot listen where asked.
     """
     started_at = time.monotonic()
-    fault_epoch = time.time()  # faults scheduled "t seconds after the start" count from here
+    fault_epoch = time.time()  # (set again once every process is up: see step 0 below)
     workers_n = options.workers or os.cpu_count() or 1
     builtin = not plan.config.csms
     check_csms_faults(plan)
@@ -394,19 +394,24 @@ async def run_fleet(
         control_port = listeners[0].socket.getsockname()[1]
         nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))
 
+        # 0. Every process first: their start-up (seconds on a busy machine) is not the run's
+        #    time, so faults scheduled "t seconds after the start" count from when all are up.
+        for w in csms_workers + station_workers:
+            await spawn(nursery, w, control_port)
+        for w in csms_workers + station_workers:
+            with trio.fail_after(60):
+                await w.connected.wait()
+        fault_epoch = time.time()
+
         # 1. The built-in CSMS, if no CSMS was given.
         if builtin:
             port = options.csms_port or pick_port(options.csms_host)
             path = str(options.csms_options.get("path", "/ocpp"))
             csms_urls = [f"ws://{options.csms_host}:{port}{path}"]
-            for w in csms_workers:
-                await spawn(nursery, w, control_port)
             auth = _auth_list(plan, options.shard) if options.csms_options.get("auth", True) else None
             id_tokens = options.csms_options.get("id_tokens") or _id_tokens(plan)
             boot_refusals = _boot_refusals(plan, options.shard, fault_epoch)
             for w in csms_workers:
-                with trio.fail_after(30):
-                    await w.connected.wait()
                 assert w.wire is not None
                 await w.wire.send(Assign(
                     options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
@@ -423,10 +428,6 @@ async def run_fleet(
         status.phase = "ramping"
         encoded_plan = msgspec.msgpack.encode(plan)
         for w in station_workers:
-            await spawn(nursery, w, control_port)
-        for w in station_workers:
-            with trio.fail_after(60):
-                await w.connected.wait()
             assert w.wire is not None
             await w.wire.send(Assign(
                 plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
