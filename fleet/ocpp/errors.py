@@ -98,7 +98,12 @@ class CallFailure(OcppError):
 
 
 class RemoteCallError(CallFailure):
-    """The peer answered our CALL with a CALLERROR."""
+    """The peer answered our CALL with a CALLERROR.
+
+    ``code`` is the meaning of the peer's code as its version reads it (a 1.6 peer's
+    ``FormationViolation`` is ``ErrorCode.FORMAT_VIOLATION``), or the peer's string
+    unchanged if the version has no such code.
+    """
 
 
 class InvalidResponse(CallFailure):
