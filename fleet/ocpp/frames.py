@@ -161,7 +161,7 @@ class FrameDiagnosis(msgspec.Struct, frozen=True):
     Attributes:
         message_type: the message type number, when one could be read.
         message_id: the message id, when one could be read (else ``None``).
-        code: the CALLERROR code that names the fault.
+        code: the meaning of the CALLERROR that names the fault (spelled by the session as its version does).
         description: a short human-readable account of the fault.
     """
 
