@@ -81,6 +81,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from .faults import FaultSpec
+from .ocpp import VERSIONS_BY_NAME, ProtocolVersion
 from .ocpp.v201 import Connector, IdTokenEnum, Measurand
 
 __all__ = [
@@ -383,7 +384,9 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     Attributes:
         name: a short name for reports.
         description: free text.
-        ocpp_version: the OCPP version spoken (``"2.0.1"``).
+        ocpp_version: the OCPP version spoken (``"2.0.1"``), one of
+            :data:`fleet.ocpp.VERSIONS_BY_NAME`; the station offers exactly its
+            subprotocol (:attr:`protocol_version`).
         identity: what BootNotification reports.
         security: authentication to the CSMS.
         retry_backoff: reconnection back-off.
@@ -416,7 +419,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     name: str = "default"
     description: str = ""
-    ocpp_version: Literal["2.0.1"] = "2.0.1"
+    ocpp_version: str = "2.0.1"
     identity: Identity = Identity()
     security: Security = Security()
     retry_backoff: RetryBackoff = RetryBackoff()
@@ -438,6 +441,19 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     variables: dict[str, str | int | float | bool] = {}
     custom_variables: list[CustomVariable] = []
     faults: FaultSpec = FaultSpec()
+
+    def __post_init__(self) -> None:
+        if self.ocpp_version not in VERSIONS_BY_NAME:
+            known = ", ".join(f'"{name}"' for name in VERSIONS_BY_NAME)
+            raise ValueError(
+                f"Expected one of {known} (the OCPP versions fleet speaks), got {self.ocpp_version!r}"
+                " - at `$.ocpp_version`"
+            )
+
+    @property
+    def protocol_version(self) -> ProtocolVersion:
+        """The OCPP version of :attr:`ocpp_version`: its subprotocol, codec and RPC framework."""
+        return VERSIONS_BY_NAME[self.ocpp_version]
 
 
 def station_password(profile: StationProfile, station_id: str) -> str | None:

@@ -37,6 +37,7 @@ from typing import Any, Final
 from msgspec import UNSET
 
 from ..auth import IdTokenEntry
+from ..ocpp import V201
 from ..ocpp.v201 import (
     ACTIONS,
     AuthorizationStatus,
@@ -85,37 +86,9 @@ __all__ = [
 ]
 
 #: The OCPP 2.0.1 messages a charging station sends (the CSMS receives them).
-STATION_ACTIONS: Final = frozenset(
-    {
-        "Authorize",
-        "BootNotification",
-        "ClearedChargingLimit",
-        "DataTransfer",
-        "FirmwareStatusNotification",
-        "Get15118EVCertificate",
-        "GetCertificateStatus",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "NotifyChargingLimit",
-        "NotifyCustomerInformation",
-        "NotifyDisplayMessages",
-        "NotifyEVChargingNeeds",
-        "NotifyEVChargingSchedule",
-        "NotifyEvent",
-        "NotifyMonitoringReport",
-        "NotifyReport",
-        "PublishFirmwareStatusNotification",
-        "ReportChargingProfiles",
-        "ReservationStatusUpdate",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "StatusNotification",
-        "TransactionEvent",
-    }
-)
+STATION_ACTIONS: Final = V201.initiated_by_station
 #: The OCPP 2.0.1 messages the CSMS sends (DataTransfer goes both ways).
-CSMS_ACTIONS: Final = frozenset(set(ACTIONS) - STATION_ACTIONS | {"DataTransfer"})
+CSMS_ACTIONS: Final = V201.initiated_by_csms
 
 #: Seconds between heartbeats the CSMS asks for when it accepts a station.
 DEFAULT_HEARTBEAT_INTERVAL: Final = 300

@@ -1223,7 +1223,8 @@ class Station:
         with scope:
             try:
                 async with open_station_websocket(
-                    url, station_id, password=password, ssl_context=self.ssl_context
+                    url, station_id, password=password, ssl_context=self.ssl_context,
+                    subprotocols=(self.profile.protocol_version.subprotocol,),
                 ) as (websocket, version):
                     session = Session(version, role="station", call_timeout=float(self._message_timeout()))
                     ping = self.model.get_int("OCPPCommCtrlr", "WebSocketPingInterval")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
-from ..ocpp import ErrorCode, RemoteProtocolError
+from ..ocpp import V201, ErrorCode, RemoteProtocolError
 from ..ocpp.v201 import BootReason as _BootReason
 from ..ocpp.v201 import (
     CancelReservationRequest,
@@ -186,25 +186,9 @@ __all__ = ["CSMS_INITIATED", "HANDLERS", "STATION_INITIATED"]
 
 
 #: Actions the CSMS sends to a station (DataTransfer goes both ways).
-CSMS_INITIATED = frozenset({
-    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache", "ClearChargingProfile",
-    "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated", "CustomerInformation", "DataTransfer",
-    "DeleteCertificate", "GetBaseReport", "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
-    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport", "GetReport",
-    "GetTransactionStatus", "GetVariables", "InstallCertificate", "PublishFirmware", "RequestStartTransaction",
-    "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
-    "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
-    "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
-})
+CSMS_INITIATED = V201.initiated_by_csms
 #: Actions a station sends to the CSMS.
-STATION_INITIATED = frozenset({
-    "Authorize", "BootNotification", "ClearedChargingLimit", "DataTransfer", "FirmwareStatusNotification",
-    "Get15118EVCertificate", "GetCertificateStatus", "Heartbeat", "LogStatusNotification", "MeterValues",
-    "NotifyChargingLimit", "NotifyCustomerInformation", "NotifyDisplayMessages", "NotifyEVChargingNeeds",
-    "NotifyEVChargingSchedule", "NotifyEvent", "NotifyMonitoringReport", "NotifyReport",
-    "PublishFirmwareStatusNotification", "ReportChargingProfiles", "ReservationStatusUpdate",
-    "SecurityEventNotification", "SignCertificate", "StatusNotification", "TransactionEvent",
-})
+STATION_INITIATED = V201.initiated_by_station
 
 #: Vendor id of fleet's own DataTransfer messages (``echo`` answers with the data it got).
 VENDOR_ID = "fleet"

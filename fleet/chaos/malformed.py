@@ -212,11 +212,10 @@ class Direction:
 
 @functools.cache
 def _directions() -> tuple[Direction, Direction]:
-    from ..actors.station_handlers import CSMS_INITIATED, STATION_INITIATED
-
-    to_csms = Direction("csms", tuple(sorted(STATION_INITIATED)), tuple(sorted(CSMS_INITIATED - STATION_INITIATED)),
+    by_station, by_csms = V201.initiated_by_station, V201.initiated_by_csms
+    to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)),
                         ("Heartbeat", "{}"))
-    to_station = Direction("station", tuple(sorted(CSMS_INITIATED)), tuple(sorted(STATION_INITIATED - CSMS_INITIATED)),
+    to_station = Direction("station", tuple(sorted(by_csms)), tuple(sorted(by_station - by_csms)),
                            ("GetLocalListVersion", "{}"))
     return to_csms, to_station
 

@@ -1,8 +1,14 @@
 """fleet's sans-IO OCPP-J core: frames, typed messages and the RPC session.
 
-Imports only the standard library and msgspec; does no I/O.
+Imports only the standard library and msgspec; does no I/O. Version-free: all that
+differs between OCPP versions (the codec, the message types allowed, the CALLERROR
+codes and their spellings, which role initiates which action) is data on a
+:class:`ProtocolVersion`, registered in :data:`VERSIONS` (by subprotocol) and
+:data:`VERSIONS_BY_NAME`; the generated payload types live in per-version packages
+(``fleet.ocpp.v201``).
 """
 
+from .error_codes import ErrorCodes
 from .errors import (
     CallFailure,
     CallTimeout,
@@ -17,12 +23,13 @@ from .errors import (
 from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
 from .frames import Call, CallError, CallResult, Frame, decode_frame, encode_frame
 from .session import DEFAULT_CALL_TIMEOUT, Role, Session, SessionStatistics
-from .versions import V201, VERSIONS, ProtocolVersion, select_subprotocol
+from .versions import V201, VERSIONS, VERSIONS_BY_NAME, ProtocolVersion, select_subprotocol
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "V201",
     "VERSIONS",
+    "VERSIONS_BY_NAME",
     "Call",
     "CallError",
     "CallFailed",
@@ -32,6 +39,7 @@ __all__ = [
     "CallTimeout",
     "ConnectionLost",
     "ErrorCode",
+    "ErrorCodes",
     "Event",
     "Frame",
     "InvalidResponse",

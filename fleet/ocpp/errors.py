@@ -1,5 +1,11 @@
 """Errors of the OCPP-J RPC layer, each carrying the CALLERROR code it maps to.
 
+:class:`ErrorCode` is fleet's one vocabulary of error *meanings*, whatever the
+version: the session and the handlers raise and report these. How a version spells
+a meaning on the wire (and which codes it may send at all) is that version's
+:class:`~fleet.ocpp.error_codes.ErrorCodes` table; the session spells a meaning on
+the way out and reads the peer's code back into a meaning on the way in.
+
 Two families, as in h11: :class:`RemoteProtocolError` when the peer broke the
 protocol (the session answers it with a CALLERROR where an answer is due), and
 :class:`LocalProtocolError` when our own side tried to send something invalid
@@ -28,7 +34,11 @@ __all__ = [
 
 
 class ErrorCode(enum.StrEnum):
-    """The CALLERROR error codes of OCPP-J 2.0.1 (part 4, section 4.3)."""
+    """The meanings of CALLERROR codes, named and valued as OCPP-J 2.0.1 spells them (part 4, section 4.3).
+
+    A version that spells a meaning differently, or lacks it, says so in its
+    :class:`~fleet.ocpp.error_codes.ErrorCodes`; OCPP 2.0.1's table is the identity.
+    """
 
     #: Payload for Action is syntactically incorrect.
     FORMAT_VIOLATION = "FormatViolation"
@@ -57,7 +67,11 @@ class ErrorCode(enum.StrEnum):
 
 
 class OcppError(Exception):
-    """Base of every OCPP-J error; ``code`` is the CALLERROR code it stands for."""
+    """Base of every OCPP-J error; ``code`` is the CALLERROR meaning it stands for.
+
+    ``code`` is an :class:`ErrorCode`, or a plain string for a code outside fleet's
+    vocabulary (a peer's unknown code, or an application's own).
+    """
 
     def __init__(
         self,
@@ -84,7 +98,12 @@ class CallFailure(OcppError):
 
 
 class RemoteCallError(CallFailure):
-    """The peer answered our CALL with a CALLERROR."""
+    """The peer answered our CALL with a CALLERROR.
+
+    ``code`` is the meaning of the peer's code as its version reads it (a 1.6 peer's
+    ``FormationViolation`` is ``ErrorCode.FORMAT_VIOLATION``), or the peer's string
+    unchanged if the version has no such code.
+    """
 
 
 class InvalidResponse(CallFailure):

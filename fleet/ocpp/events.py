@@ -60,7 +60,8 @@ class CallFailed(msgspec.Struct, frozen=True, gc=False):
         action: the action of our CALL.
         error: why: ``RemoteCallError`` (the peer sent a CALLERROR), ``InvalidResponse``
             (the CALLRESULT did not validate), ``CallTimeout`` or ``ConnectionLost``;
-            ``error.code`` and ``error.description`` carry the details.
+            ``error.code`` (a meaning, read with the version's codes, or the peer's own
+            string if the version has no such code) and ``error.description`` carry the details.
         tag: the opaque tag given to ``Session.call``.
         sent_at: when our CALL was handed to the transport (``None`` if it never was).
         failed_at: when the failure was noticed.
@@ -80,7 +81,8 @@ class ProtocolViolation(msgspec.Struct, frozen=True, gc=False):
     Reported so applications can count and log faults; nothing needs to be done.
 
     Attributes:
-        code: the CALLERROR code that names the fault.
+        code: the meaning of the fault (the same whatever the version; the CALLERROR
+            sent back carries the version's spelling of it).
         description: what was wrong.
         message_id: the offending frame's id, when it could be read.
         answered: whether a CALLERROR was sent back (responses are never answered).

@@ -15,9 +15,19 @@ What it guarantees:
 * a CALL that is not answered within its timeout fails with ``CallTimeout``; a
   reply that arrives later is dropped with a logged warning and counted in
   ``late_replies`` only (the call already failed as a timeout: it is no violation);
-* every bad input is turned into the CALLERROR that OCPP-J 2.0.1 prescribes (or,
-  for a bad response, into a failure of the call it answers); no input makes the
-  session raise.
+* every bad input is turned into the CALLERROR that its OCPP version prescribes
+  (or, for a bad response, into a failure of the call it answers); no input makes
+  the session raise.
+
+Everything version-specific comes from the session's
+:class:`~fleet.ocpp.versions.ProtocolVersion`, as data: the payload codec, the
+message types it accepts (any other is answered as unsupported), and its CALLERROR
+vocabulary. Inside, errors are meanings (:class:`~fleet.ocpp.errors.ErrorCode`): a
+CALLERROR we send is spelled as the version spells that meaning (OCPP 1.6 writes
+``FormationViolation`` for FormatViolation, and answers a meaning it has no code for
+with the code its table falls back to); a CALLERROR we receive is read back into a
+meaning (``RemoteCallError.code``), or kept as the peer's string if the version has
+no such code.
 
 Typical use::
 
@@ -36,7 +46,7 @@ import collections
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
 
@@ -53,15 +63,15 @@ from .errors import (
 )
 from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
 from .frames import (
+    BASIC_MESSAGE_TYPES,
     MAX_MESSAGE_ID_LENGTH,
     UNKNOWN_MESSAGE_ID,
     Call,
     CallError,
     CallResult,
-    decode_frame,
     diagnose,
 )
-from .versions import V201, ProtocolVersion
+from .versions import V201, ProtocolVersion, Role
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "Role", "Session", "SessionStatistics"]
 
@@ -74,7 +84,8 @@ _EXPIRED_MEMORY: Final = 256
 #: OCPP-J limits a CALLERROR's description to 255 characters.
 _MAX_DESCRIPTION: Final = 255
 
-Role = Literal["station", "csms"]
+#: The message types this session knows how to handle (2.1's CALLRESULTERROR and SEND come with 2.1).
+_HANDLED_MESSAGE_TYPES: Final = BASIC_MESSAGE_TYPES
 
 _encoder: Final = msgspec.json.Encoder()
 _any_decoder: Final = msgspec.json.Decoder()
@@ -148,7 +159,8 @@ class Session:
     """One end of an OCPP-J connection, as a state machine.
 
     Args:
-        version: the OCPP version negotiated for the connection.
+        version: the OCPP version negotiated for the connection: its codec, the
+            message types it accepts and its CALLERROR codes.
         role: which end this is, ``"station"`` or ``"csms"``; informative, kept
             for logs and for applications that serve both.
         call_timeout: seconds our CALLs wait for their answer by default.
@@ -158,6 +170,9 @@ class Session:
         validate_outgoing: check every payload we send against its type before
             it leaves (a bad one raises :class:`LocalProtocolError`).
         id_factory: makes message ids; UUIDv4 by default.
+
+    Raises:
+        ValueError: the version allows a message type this session does not handle.
     """
 
     def __init__(
@@ -170,7 +185,11 @@ class Session:
         validate_outgoing: bool = True,
         id_factory: Callable[[], str] = new_message_id,
     ) -> None:
+        unhandled = version.message_types - _HANDLED_MESSAGE_TYPES
+        if unhandled:
+            raise ValueError(f"OCPP {version.name}: this session does not handle message types {sorted(unhandled)}")
         self.version = version
+        self._decode_frame = version.frame_decoder.decode
         self.role = role
         self.call_timeout = call_timeout
         self.supported_actions = frozenset(supported_actions) if supported_actions is not None else None
@@ -269,6 +288,9 @@ class Session:
     ) -> None:
         """Answer the peer's CALL ``message_id`` with a CALLERROR.
 
+        ``code`` is a meaning, sent as the session's version spells it; a string
+        outside fleet's vocabulary goes out as given.
+
         Raises:
             LocalProtocolError: no such CALL awaits an answer.
         """
@@ -327,7 +349,7 @@ class Session:
             except UnicodeDecodeError:
                 return self._violation(ErrorCode.RPC_FRAMEWORK_ERROR, "frame is not valid UTF-8", None, True, now)
         try:
-            frame = decode_frame(data)
+            frame = self._decode_frame(data)
         except msgspec.DecodeError:
             return self._bad_frame(data, now)
         except UnicodeEncodeError:  # lone surrogates (never from a websocket, which checks UTF-8)
@@ -477,7 +499,7 @@ class Session:
     ) -> None:
         frame = CallError(
             message_id,
-            str(code),
+            self.version.error_codes.spell(code),
             description[:_MAX_DESCRIPTION],
             msgspec.Raw(_encoder.encode(details or {})),
         )
@@ -556,13 +578,17 @@ class Session:
             details = _any_decoder.decode(frame.error_details)
         except msgspec.DecodeError:  # pragma: no cover - Raw came from a valid document
             details = {}
-        error = RemoteCallError(frame.error_code, frame.error_description, details if isinstance(details, dict) else {})
+        error = RemoteCallError(
+            self.version.error_codes.read(frame.error_code),
+            frame.error_description,
+            details if isinstance(details, dict) else {},
+        )
         event = self._failed(pending, error, now)
         self._send_next(now)
         return [event]
 
     def _bad_frame(self, data: str | bytes, now: float) -> list[Event]:
-        diagnosis = diagnose(data)
+        diagnosis = diagnose(data, self.version.message_types)
         if diagnosis.message_type in (3, 4):
             # Responses are never answered; a broken answer to our CALL fails that call.
             pending = self._in_flight

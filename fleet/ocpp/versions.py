@@ -1,29 +1,53 @@
-"""The OCPP versions fleet speaks, selected by websocket subprotocol.
+"""The OCPP versions fleet speaks: everything version-specific, as data.
 
 Each version is a package beside ``fleet.ocpp.v201`` with the same shape
 (``ACTIONS``, ``ACTION_OF``, ``request_decoder``, ``response_decoder``,
-``ENCODER``); this module wraps each in a :class:`ProtocolVersion` and keys them by
-the subprotocol name of the OCPP-J handshake (``ocpp2.0.1``; later ``ocpp2.1``,
-``ocpp1.6``).
+``ENCODER``, ``INITIATED_BY_STATION``, ``INITIATED_BY_CSMS``, ``MESSAGE_TYPES``,
+``ERROR_CODES``); this module wraps each in a :class:`ProtocolVersion` and
+registers it:
+
+* :data:`VERSIONS`: by the subprotocol name of the OCPP-J handshake (``ocpp2.0.1``;
+  later ``ocpp2.1``, ``ocpp1.6``), in order of preference: a CSMS selects the first
+  one a station offers (:func:`select_subprotocol`);
+* :data:`VERSIONS_BY_NAME`: by the version as people write it (``"2.0.1"``), as a
+  station profile's ``ocpp_version`` names it; a station offers exactly its
+  version's subprotocol.
+
+The session reads all it needs from its version: the codec, the frames it accepts
+(``message_types``), how it spells its CALLERROR codes (``error_codes``); nothing in
+the core branches on a version's name. Adding a version is one package and one line
+in :data:`VERSIONS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
 from . import v201
+from .error_codes import ErrorCodes
+from .frames import BASIC_MESSAGE_TYPES, frame_decoder
 
-__all__ = ["V201", "VERSIONS", "ProtocolVersion", "select_subprotocol"]
+__all__ = [
+    "V201",
+    "VERSIONS",
+    "VERSIONS_BY_NAME",
+    "ProtocolVersion",
+    "Role",
+    "select_subprotocol",
+]
+
+#: The two ends of an OCPP connection.
+Role = Literal["station", "csms"]
 
 
 @dataclass(frozen=True, slots=True)
 class ProtocolVersion:
-    """One OCPP version: its names and its typed codec.
+    """One OCPP version: its names, its codec, its RPC framework and who sends what.
 
     Attributes:
         name: the version as people write it, e.g. ``"2.0.1"``.
@@ -33,6 +57,18 @@ class ProtocolVersion:
         request_decoder: action name -> the (cached) decoder of its request payload.
         response_decoder: action name -> the (cached) decoder of its response payload.
         encoder: the encoder for every payload of this version.
+        initiated_by_station: the actions a charging station sends.
+        initiated_by_csms: the actions the CSMS sends (every action is in one of the
+            two sets; an action both send, like DataTransfer, is in both).
+        message_types: the OCPP-J message type numbers it allows (2, 3 and 4 in
+            every version); a frame of any other type is answered as unsupported.
+        error_codes: its CALLERROR codes and how it spells each meaning.
+        frame_decoder: the decoder of exactly the frames of ``message_types``
+            (derived, not given).
+
+    Raises:
+        ValueError: the direction tables do not cover exactly the actions, or the
+            message types lack one of 2, 3 and 4 or name one no frame exists for.
     """
 
     name: str
@@ -42,6 +78,25 @@ class ProtocolVersion:
     request_decoder: Callable[[str], msgspec.json.Decoder[Any]]
     response_decoder: Callable[[str], msgspec.json.Decoder[Any]]
     encoder: msgspec.json.Encoder
+    initiated_by_station: frozenset[str]
+    initiated_by_csms: frozenset[str]
+    message_types: frozenset[int]
+    error_codes: ErrorCodes
+    frame_decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        initiated = self.initiated_by_station | self.initiated_by_csms
+        if initiated != set(self.actions):
+            stray = sorted(initiated - set(self.actions))
+            unsent = sorted(set(self.actions) - initiated)
+            raise ValueError(f"OCPP {self.name}: direction tables name unknown actions {stray} or miss {unsent}")
+        if not self.message_types >= BASIC_MESSAGE_TYPES:
+            raise ValueError(f"OCPP {self.name}: message types {sorted(self.message_types)} lack CALL, CALLRESULT or CALLERROR")
+        object.__setattr__(self, "frame_decoder", frame_decoder(self.message_types))
+
+    def initiated_by(self, role: Role) -> frozenset[str]:
+        """The actions ``role`` sends (its peer receives them)."""
+        return self.initiated_by_station if role == "station" else self.initiated_by_csms
 
 
 V201 = ProtocolVersion(
@@ -52,10 +107,17 @@ V201 = ProtocolVersion(
     request_decoder=v201.request_decoder,
     response_decoder=v201.response_decoder,
     encoder=v201.ENCODER,
+    initiated_by_station=v201.INITIATED_BY_STATION,
+    initiated_by_csms=v201.INITIATED_BY_CSMS,
+    message_types=v201.MESSAGE_TYPES,
+    error_codes=v201.ERROR_CODES,
 )
 
 #: Every supported version, by websocket subprotocol, in order of preference.
 VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201})
+
+#: Every supported version, by name (``"2.0.1"``), in the same order.
+VERSIONS_BY_NAME: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in VERSIONS.values()})
 
 
 def select_subprotocol(offered: list[str] | tuple[str, ...]) -> ProtocolVersion | None:

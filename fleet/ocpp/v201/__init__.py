@@ -18,6 +18,11 @@ by the websocket subprotocol ``ocpp2.0.1``. Future versions (``fleet.ocpp.v21``,
     An unknown action raises ``KeyError``.
 ``ENCODER: msgspec.json.Encoder``
     Encodes any payload (or a whole frame containing one) to JSON bytes.
+``INITIATED_BY_STATION`` / ``INITIATED_BY_CSMS: frozenset[str]``
+    The actions each role sends (hand-written from part 2, in :mod:`.directions`).
+``MESSAGE_TYPES: frozenset[int]`` / ``ERROR_CODES: ErrorCodes``
+    The OCPP-J message types the version allows and its CALLERROR codes (hand-written
+    from part 4, in :mod:`.rpc_framework`).
 
 The payload types themselves (``BootNotificationRequest``, ``ChargingStation``,
 ``BootReason``, ...) are generated into :mod:`.messages`; see its docstring for the
@@ -45,13 +50,19 @@ import msgspec
 
 from ..customdata import CustomData, dec_hook, enc_hook
 from . import messages
+from .directions import INITIATED_BY_CSMS, INITIATED_BY_STATION
 from .messages import *  # noqa: F403  (the generated payload types; see messages.__all__)
 from .messages import ACTIONS
+from .rpc_framework import ERROR_CODES, MESSAGE_TYPES
 
 __all__ = [
     "ACTIONS",
     "ACTION_OF",
     "ENCODER",
+    "ERROR_CODES",
+    "INITIATED_BY_CSMS",
+    "INITIATED_BY_STATION",
+    "MESSAGE_TYPES",
     "CustomData",
     "request_decoder",
     "response_decoder",
