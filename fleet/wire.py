@@ -158,14 +158,18 @@ class ControlRequest(msgspec.Struct, tag="control"):
 
     Attributes:
         id: the supervisor's request id, echoed in the :class:`ControlReply`.
-        command: a control command (``plug``, ``station``, ...) or an internal one
-            (``_rows``, ``_metrics``, ``_spawn``, ...; see :mod:`fleet.control.fleet_backend`).
-        fields: its arguments, already validated by the control server.
+        command: the command's name: a control command (``plug``, ``station``, ...) or an
+            internal one (``_rows``, ``_metrics``, ``_spawn``, ``subscribe``, ...; see
+            :mod:`fleet.control.fleet_backend`).
+        fields: an internal command's arguments.
+        body: a control command, JSON-encoded as the client's (the worker decodes it into
+            its Struct and runs it through :data:`fleet.control.commands.REGISTRY`).
     """
 
     id: int
     command: str
     fields: dict[str, Any] = {}
+    body: bytes = b""
 
 
 class ControlReply(msgspec.Struct, tag="control_reply"):
