@@ -11,19 +11,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, get_args
 
 import msgspec
 import pytest
 import trio
+from fleet_runs import controlled_run, write_fleet_file
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
+from fleet.actors.supervisor import RunOptions
 from fleet.control import ControlRequestError, LocalBackend, open_trio_client, serve_control
 from fleet.control import messages as m
 from fleet.control.client import TrioControlClient
 from fleet.control.commands import CONNECTION_COMMANDS, REGISTRY, OnBackend, OnCsms, OnStation
-from fleet.control.messages import COMMANDS, Command, command_decoder
+from fleet.control.messages import COMMANDS, Command, StationDetail, command_decoder
+from fleet.fleetfile import load_fleet
 from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile
 
 PAYLOAD = {"vendorId": "fleet-test", "messageId": "M-7", "data": "d-7"}
@@ -313,3 +317,44 @@ async def test_an_unknown_field_is_refused_over_the_websocket() -> None:
         error = await _error(client, "plug", station_id="TWO", connector=2)
         assert error.code == "bad_request" and "unknown field `connector`" in error.message
         assert station.snapshot().evses[0].plugged is None  # nothing was done
+
+
+TWO_CONNECTORS_TOML = """
+name = "two-connectors"
+[[evses]]
+[[evses.connectors]]
+[[evses.connectors]]
+[sessions]
+enabled = false
+"""
+
+
+async def _detail_until(client: TrioControlClient, station_id: str, connectors: list[str]) -> StationDetail:
+    """Poll the station's detail until its EVSE 1's connectors have these statuses."""
+    with trio.fail_after(10):
+        while True:
+            detail: StationDetail = await client.request("station", station_id=station_id)
+            if [c.status for c in detail.evses[0].connectors] == connectors:
+                return detail
+            await trio.sleep(0.05)
+
+
+async def test_connector_2_through_a_fleet_runs_supervisor_and_workers(tmp_path: Path) -> None:
+    """The supervisor forwards the command Struct to the station's worker, which runs it
+    through the same registry: every field arrives, the station's refusal comes back."""
+    fleet_file = write_fleet_file(tmp_path, {"two": TWO_CONNECTORS_TOML}, 4, seed=5, station_id="W{index:02d}")
+    options = RunOptions(workers=2, csms_workers=1, control_port=0, stop_timeout=10)
+    async with controlled_run(load_fleet(fleet_file), options) as (url, _), open_trio_client(url) as client:
+        with trio.fail_after(20):
+            while (await client.request("snapshot", rows=False)).states.get("available", 0) < 4:
+                await trio.sleep(0.1)
+        for sid in ("W00", "W01", "W02", "W03"):  # (in both workers)
+            await _detail_until(client, sid, ["Available", "Available"])
+        await client.request("plug", station_id="W03", evse_id=1, connector_id=2)
+        await _detail_until(client, "W03", ["Unavailable", "Occupied"])
+        error = await _error(client, "unplug", station_id="W03", connector_id=1)
+        assert error.code == "bad_request" and "connector 2" in error.message
+        await client.request("unplug", station_id="W03", connector_id=2)
+        await _detail_until(client, "W03", ["Available", "Available"])
+        error = await _error(client, "plug", station_id="W02", connector_id=2, cable=True)
+        assert error.code == "bad_request" and "unknown field `cable`" in error.message
