@@ -158,12 +158,12 @@ class ControlRequest(msgspec.Struct, tag="control"):
 
     Attributes:
         id: the supervisor's request id, echoed in the :class:`ControlReply`.
-        command: the command's name: a control command (``plug``, ``station``, ...) or an
-            internal one (``_rows``, ``_metrics``, ``_spawn``, ``subscribe``, ...; see
-            :mod:`fleet.control.fleet_backend`).
-        fields: an internal command's arguments.
-        body: a control command, JSON-encoded as the client's (the worker decodes it into
-            its Struct and runs it through :data:`fleet.control.commands.REGISTRY`).
+        command: the command's name (for logs and errors): a control command (``plug``,
+            ``station``, ...) or one of the supervisor's own (``_rows``, ``_spawn``, ...).
+        fields: unused by workers (the command is in ``body``).
+        body: the command, JSON-encoded: a control command as a client sends it (the
+            worker runs it through :data:`fleet.control.commands.REGISTRY`) or one of the
+            supervisor's own (:class:`fleet.control.fleet_backend.WorkerCommand`).
     """
 
     id: int

@@ -50,11 +50,11 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import msgspec
 import trio
@@ -83,7 +83,6 @@ from .messages import (
     ServerInfo,
     StationDetail,
     StationRow,
-    command_decoder,
     encode,
 )
 
@@ -96,9 +95,21 @@ __all__ = [
     "MAX_PENDING",
     "OUTBOX",
     "REQUEST_TIMEOUT",
+    "ExportMetrics",
     "FleetBackend",
+    "HasStation",
+    "MergeIdTokens",
+    "Online",
+    "Rows",
+    "SetPasswords",
+    "Spawn",
+    "Steady",
+    "WorkerCommand",
     "WorkerControl",
+    "WorkerHandlers",
     "WorkerLink",
+    "WorkerSubscribe",
+    "WorkerUnsubscribe",
     "station_seed",
 ]
 
@@ -126,23 +137,96 @@ DEFAULT_SEND_TIMEOUT: Final = 60.0
 RECOVERY_POLL: Final = 0.1
 
 _event_decoder: Final = msgspec.json.Decoder(ControlEvent)
-_command_decoder: Final = command_decoder()
 _rows_decoder: Final = msgspec.json.Decoder(list[StationRow])
 _subscription_numbers = itertools.count(1)
 
-#: An internal command's handler in a worker (its ``fields`` as keyword arguments).
-Handler = Callable[..., Awaitable[Any]]
+class WorkerCommand(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base of the supervisor's own commands for its workers (not part of the control API)."""
 
 
-class Internal(NamedTuple):
-    """An internal command of the supervisor for a worker (``_rows``, ``_metrics``, ...)."""
+class Rows(WorkerCommand, tag="_rows", frozen=True, kw_only=True):
+    """A station worker's rows, sorted by id (at most ``limit``)."""
 
-    command: str
-    fields: dict[str, Any] = {}
+    limit: int | None = None
 
 
-#: What the supervisor asks of a worker: a control command, or an internal one.
-Outgoing = Command | Internal
+class Spawn(WorkerCommand, tag="_spawn", frozen=True, kw_only=True):
+    """Start stations of ``profile`` (a msgpack-encoded StationProfile) with these ids."""
+
+    profile: bytes
+    station_ids: list[str]
+    connect: bool = True
+
+
+class ExportMetrics(WorkerCommand, tag="_metrics", frozen=True, kw_only=True):
+    """A station worker's whole metrics."""
+
+
+class Online(WorkerCommand, tag="_online", frozen=True, kw_only=True):
+    """How many of a station worker's stations are connected and accepted now."""
+
+
+class HasStation(WorkerCommand, tag="_has_station", frozen=True, kw_only=True):
+    """Whether a CSMS process holds ``station_id``'s connection."""
+
+    station_id: str
+
+
+class SetPasswords(WorkerCommand, tag="_set_passwords", frozen=True, kw_only=True):
+    """Passwords of stations added while running."""
+
+    passwords: dict[str, str]
+
+
+class MergeIdTokens(WorkerCommand, tag="_merge_id_tokens", frozen=True, kw_only=True):
+    """Id tokens of a profile added while running."""
+
+    tokens: dict[str, str]
+
+
+class Steady(WorkerCommand, tag="_steady", frozen=True, kw_only=True):
+    """The ramp has settled (``open``) or the fleet is stopping."""
+
+    open: bool
+
+
+class WorkerSubscribe(WorkerCommand, tag="_subscribe", frozen=True, kw_only=True):
+    """Push a station's events as :class:`ControlPush` messages numbered ``subscription``."""
+
+    subscription: int
+    station_id: str | None = None
+    source: str = "auto"
+
+
+class WorkerUnsubscribe(WorkerCommand, tag="_unsubscribe", frozen=True, kw_only=True):
+    """End subscription ``subscription``."""
+
+    subscription: int
+
+
+_WorkerCommands = (
+    Rows | Spawn | ExportMetrics | Online | HasStation | SetPasswords | MergeIdTokens | Steady
+    | WorkerSubscribe | WorkerUnsubscribe
+)
+#: What the supervisor asks of a worker: a control command, or one of its own.
+Outgoing = Command | _WorkerCommands
+W = TypeVar("W", bound=WorkerCommand)
+_outgoing_decoder: Final[msgspec.json.Decoder[Outgoing]] = msgspec.json.Decoder(Outgoing)
+
+
+class WorkerHandlers:
+    """A worker's handlers of the supervisor's own commands, by command type."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[WorkerCommand], Callable[[Any], Awaitable[Any]]] = {}
+
+    def on(self, command: type[W], handler: Callable[[W], Awaitable[object]]) -> WorkerHandlers:
+        """Answer ``command`` with ``handler(command)``; returns itself (to chain)."""
+        self._handlers[command] = handler
+        return self
+
+    def handler(self, command: WorkerCommand) -> Callable[[Any], Awaitable[Any]] | None:
+        return self._handlers.get(type(command))
 
 
 def station_seed(fleet_seed: int, station_id: str) -> int:
@@ -168,14 +252,15 @@ class WorkerControl:
     def __init__(self, wire: WireStream) -> None:
         self.wire = wire
         self.backend: LocalBackend[Any] | None = None
-        self.handlers: dict[str, Handler] = {}
+        self.handlers = WorkerHandlers()
         self._nursery: trio.Nursery | None = None
         self._subscriptions: dict[int, tuple[str | None, trio.CancelScope]] = {}
 
-    def attach(self, backend: LocalBackend[Any], handlers: Mapping[str, Handler] | None = None) -> None:
-        """Serve ``backend``, plus internal commands (``_rows``, ``_spawn``, ...) by ``handlers``."""
+    def attach(self, backend: LocalBackend[Any], handlers: WorkerHandlers | None = None) -> None:
+        """Serve ``backend`` (the control commands, through the registry), plus the
+        supervisor's own commands (:class:`Rows`, :class:`Spawn`, ...) by ``handlers``."""
         self.backend = backend
-        self.handlers = dict(handlers or {})
+        self.handlers = handlers if handlers is not None else WorkerHandlers()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the command and subscription tasks until cancelled."""
@@ -216,27 +301,28 @@ class WorkerControl:
         backend = self.backend
         if backend is None:
             raise ControlError(ErrorCode.BUSY, "this worker is still starting")
-        if request.body:
-            return await REGISTRY.run(backend, _command_decoder.decode(request.body))
-        command, fields = request.command, request.fields
-        if command == "subscribe":
-            return await self._subscribe(backend, **fields)
-        if command == "unsubscribe":
-            scope = self._subscriptions.get(int(fields.get("subscription", 0)))
+        if not request.body:
+            raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {request.command!r}")
+        command = _outgoing_decoder.decode(request.body)
+        if isinstance(command, WorkerSubscribe):
+            return await self._subscribe(backend, command)
+        if isinstance(command, WorkerUnsubscribe):
+            scope = self._subscriptions.get(command.subscription)
             if scope is not None:
                 scope[1].cancel()
             return None
-        handler = self.handlers.get(command)
-        if handler is None:
-            raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {command!r}")
-        return await handler(**fields)
+        if isinstance(command, WorkerCommand):
+            handler = self.handlers.handler(command)
+            if handler is None:
+                raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {request.command!r}")
+            return await handler(command)
+        return await REGISTRY.run(backend, command)
 
-    async def _subscribe(self, backend: LocalBackend[Any], subscription: int, station_id: str | None = None,
-                         source: str = "auto") -> None:
+    async def _subscribe(self, backend: LocalBackend[Any], command: WorkerSubscribe) -> None:
         if len(self._subscriptions) >= MAX_WORKER_SUBSCRIPTIONS:
             raise ControlError(ErrorCode.BUSY, f"at most {MAX_WORKER_SUBSCRIPTIONS} subscriptions per worker")
         assert self._nursery is not None
-        await self._nursery.start(self._pump, backend, subscription, station_id, source)
+        await self._nursery.start(self._pump, backend, command.subscription, command.station_id, command.source)
 
     async def _pump(self, backend: LocalBackend[Any], subscription: int, station_id: str | None, source: str,
                     *, task_status: trio.TaskStatus[None]) -> None:
@@ -341,16 +427,17 @@ class WorkerLink:
                     self.close("its connection broke")
                     return
 
-    async def forward(self, command: Command, *, timeout: float = REQUEST_TIMEOUT) -> bytes:
-        """Run the control command ``command`` in the worker (through its registry); return
+    async def forward(self, command: Outgoing, *, timeout: float = REQUEST_TIMEOUT) -> bytes:
+        """Run ``command`` in the worker (a control command through its registry); return
         its JSON-encoded result. Raises as :meth:`request`."""
         name = str(type(command).__struct_config__.tag)
         return await self.request(name, body=encode(command), timeout=timeout)
 
     async def request(self, command: str, fields: dict[str, Any] | None = None, *, body: bytes = b"",
                       timeout: float = REQUEST_TIMEOUT) -> bytes:
-        """Run the internal command ``command`` with ``fields`` (or the control command
-        encoded in ``body``) in the worker; return its JSON-encoded result.
+        """Send the worker the request ``command`` (``body``: the command's JSON; ``fields``:
+        what a worker does not read, kept for the wire's compatibility) and return the
+        JSON-encoded result of its answer.
 
         Raises:
             ControlError: the worker's error; ``busy`` when too many requests are in
@@ -383,10 +470,11 @@ class WorkerLink:
             raise ControlError(reply.code, reply.message, dict(reply.details))
         return reply.result
 
-    def post(self, command: str, fields: dict[str, Any]) -> None:
+    def post(self, command: Outgoing) -> None:
         """Send ``command`` without waiting for (or reading) its answer; dropped if the outbox is full."""
+        name = str(type(command).__struct_config__.tag)
         with suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
-            self._outbox.send_nowait(ControlRequest(0, command, fields))
+            self._outbox.send_nowait(ControlRequest(0, name, body=encode(command)))
 
     def add_subscription(self, number: int, subscription: _Subscription) -> None:
         self._subscriptions[number] = subscription
@@ -395,7 +483,7 @@ class WorkerLink:
         """Stop routing ``number``'s events and tell the worker to end it."""
         if self._subscriptions.pop(number, None) is not None and self.closed is None:
             self._orphans.add(number)
-            self.post("unsubscribe", {"subscription": number})
+            self.post(WorkerUnsubscribe(subscription=number))
 
     def deliver(self, message: ControlReply | ControlPush) -> None:
         """Route a message from the worker (never blocks)."""
@@ -412,7 +500,7 @@ class WorkerLink:
                 self._orphans.discard(number)
             elif number not in self._orphans and len(self._orphans) < 10_000:
                 self._orphans.add(number)  # an event of a subscription nobody reads: end it
-                self.post("unsubscribe", {"subscription": number})
+                self.post(WorkerUnsubscribe(subscription=number))
             return
         if message.ended:
             del self._subscriptions[number]
@@ -555,10 +643,7 @@ class FleetBackend:
 
         async def one(i: int, link: WorkerLink, outgoing: Outgoing) -> None:
             try:
-                if isinstance(outgoing, Internal):
-                    results[i] = await link.request(outgoing.command, outgoing.fields, timeout=timeout)
-                else:
-                    results[i] = await link.forward(outgoing, timeout=timeout)
+                results[i] = await link.forward(outgoing, timeout=timeout)
             except ControlError as exc:
                 results[i] = exc
 
@@ -616,7 +701,7 @@ class FleetBackend:
     async def _on_connection_holder(self, command: m.CsmsSend, result_type: Any) -> Any:
         links = self._csms()
         if len(links) > 1:  # the station's connection lives in one of them
-            ask = Internal("_has_station", {"station_id": command.station_id})
+            ask = HasStation(station_id=command.station_id)
             found = await self._gather([(link, ask) for link in links], REQUEST_TIMEOUT)
             holders = [link for link, r in zip(links, found, strict=True) if r == b"true"]
             if not holders:
@@ -630,7 +715,7 @@ class FleetBackend:
         monitor's steady-state window opens; see :meth:`fleet.execution.LoopMonitor.start_steady`)
         or the fleet is stopping (the window closes)."""
         try:
-            await self._csms_each(Internal("_steady", {"open": open}), bool)
+            await self._csms_each(Steady(open=open), bool)
         except ControlError as error:
             logger.debug("the CSMS's steady-state window (open=%s): %s", open, error)
 
@@ -651,7 +736,7 @@ class FleetBackend:
     async def _pull_metrics(self) -> None:
         try:
             links = [link for link in self.station_links if link is not None and link.closed is None]
-            results = await self._gather([(link, Internal("_metrics")) for link in links], REQUEST_TIMEOUT)
+            results = await self._gather([(link, ExportMetrics()) for link in links], REQUEST_TIMEOUT)
             snapshots = [msgspec.json.decode(r, type=MetricsSnapshot) for r in results if isinstance(r, bytes)]
             if not snapshots:
                 return  # keep the previous figures
@@ -685,7 +770,7 @@ class FleetBackend:
         indexes = []
         for i, link in enumerate(self.station_links):
             if link is not None and link.closed is None:
-                calls.append((link, Internal("_rows", {"limit": limit})))
+                calls.append((link, Rows(limit=limit)))
                 indexes.append(i)
         results = await self._gather(calls, ROWS_TIMEOUT)
         for i, result in zip(indexes, results, strict=True):
@@ -742,7 +827,7 @@ class FleetBackend:
             for link in links:
                 link.add_subscription(number, subscription)
                 started.append(link)
-                await link.request("subscribe", {"subscription": number, "station_id": station_id, "source": source})
+                await link.forward(WorkerSubscribe(subscription=number, station_id=station_id, source=source))
             yield _ChannelEvents(subscription.receive)
         finally:
             for link in started:
@@ -820,15 +905,12 @@ class FleetBackend:
             if self.builtin:
                 passwords = {sid: pw for sid in ids if (pw := station_password(station_profile, sid)) is not None}
                 if passwords:
-                    await self._csms_each(Internal("_set_passwords", {"passwords": passwords}), int)
+                    await self._csms_each(SetPasswords(passwords=passwords), int)
                 if not known and _profile_tokens(station_profile):
                     tokens = _profile_tokens(station_profile)
-                    await self._csms_each(Internal("_merge_id_tokens", {"tokens": tokens}), bool)
-            raw = await link.request(
-                "_spawn",
-                {"profile": msgspec.msgpack.encode(station_profile), "station_ids": ids, "connect": connect},
-                timeout=REQUEST_TIMEOUT + count / 100,
-            )
+                    await self._csms_each(MergeIdTokens(tokens=tokens), bool)
+            spawn = Spawn(profile=msgspec.msgpack.encode(station_profile), station_ids=ids, connect=connect)
+            raw = await link.forward(spawn, timeout=REQUEST_TIMEOUT + count / 100)
         except ControlError as exc:
             if exc.code != ErrorCode.BUSY:  # they did not start (busy: they may still)
                 for sid in ids:
@@ -912,7 +994,7 @@ class FleetBackend:
         """Stations connected and accepted now, over every station worker (``None``: a
         worker did not answer, so the count would be wrong)."""
         links = [link for link in self.station_links if link is not None and link.closed is None]
-        results = await self._gather([(link, Internal("_online")) for link in links], ROWS_TIMEOUT)
+        results = await self._gather([(link, Online()) for link in links], ROWS_TIMEOUT)
         if any(not isinstance(r, bytes) for r in results) or len(links) < len(self.station_links):
             return None
         return sum(int(msgspec.json.decode(r)) for r in results)
