@@ -76,6 +76,7 @@ __all__ = [
 #: The id token of ``start_transaction`` when the command gives none.
 DEFAULT_ID_TOKEN: Final = "FLEETCONTROL"
 
+
 class StationCommand(Protocol):
     """A command addressed to one station."""
 
@@ -114,10 +115,11 @@ class OnCsms(Generic[R]):
 @dataclass(frozen=True, slots=True)
 class OnBackend:
     """Run by the backend itself: ``handler(backend, command)``; ``needs``: what the
-    backend must drive for the command to make sense (else ``info`` leaves it out)."""
+    backend must drive for the command to make sense (else ``info`` leaves it out;
+    ``None``: any backend serves it)."""
 
     handler: Callable[[ControlBackend, Any], Awaitable[Any]]
-    needs: Literal["stations", "csms", "both"] = "both"
+    needs: Literal["stations", "csms"] | None = None
 
 
 Route = OnStation | OnCsms[Any] | OnBackend
@@ -153,7 +155,7 @@ class Registry:
         self,
         command: type[C],
         handler: Callable[[ControlBackend, C], Awaitable[object]],
-        needs: Literal["stations", "csms", "both"] = "both",
+        needs: Literal["stations", "csms"] | None = None,
     ) -> None:
         """``command`` is carried out by the backend (it concerns the whole fleet)."""
         self._add(command, OnBackend(handler, needs))
@@ -177,6 +179,7 @@ class Registry:
         """The commands a server serves (sorted), given whether it drives stations and a CSMS."""
         served = {_name(t) for t in CONNECTION_COMMANDS}
         for command, route in self._routes.items():
+            needs: str | None
             if isinstance(route, OnStation):
                 needs = "stations"
             elif isinstance(route, OnCsms):
