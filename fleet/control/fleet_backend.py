@@ -6,7 +6,7 @@ can answer them; every worker answers with a :class:`~fleet.control.backend.Loca
 over its own actors, wrapped in a :class:`WorkerControl`::
 
     control client ──ws/JSON──▶ ControlServer ─▶ FleetBackend (supervisor)
-                                                   │ ControlRequest(id, command, body | fields)
+                                                   │ ControlRequest(id, command, body)
                                                    ▼ ControlReply(id, result | code) / ControlPush(subscription, event)
                         station worker i: WorkerControl ─▶ REGISTRY ─▶ LocalBackend(its stations)
                         CSMS process k:   WorkerControl ─▶ REGISTRY ─▶ LocalBackend(csms=its Csms)
@@ -14,7 +14,9 @@ over its own actors, wrapped in a :class:`WorkerControl`::
 A control command travels as its Struct (JSON in ``body``); the worker decodes it and
 runs it through the same registry (:data:`fleet.control.commands.REGISTRY`) as a
 server in one process. The plumbing between the supervisor and its workers (rows,
-metrics, starting stations, subscriptions, ...) are internal commands with ``fields``.
+metrics, starting stations, subscriptions, ...) are the supervisor's own commands
+(:class:`WorkerCommand`), typed Structs too, answered by the handlers a worker
+registers for their types (:class:`WorkerHandlers`).
 
 Routing:
 
@@ -31,8 +33,9 @@ Routing:
 * ``add_stations`` picks free ids fleet-wide, registers their passwords and id
   tokens with the built-in CSMS, and has the least loaded worker start them;
   ``remove_stations`` asks each owner to retire its stations;
-* CSMS commands go to the built-in CSMS processes: lists are gathered from all of
-  them, settings are broadcast, and ``csms_send`` goes to the process that holds
+* CSMS commands go to the built-in CSMS processes as their registration says
+  (:class:`~fleet.control.commands.OnCsms`): lists are gathered from all of them and
+  joined, settings are broadcast, and ``csms_send`` goes to the process that holds
   the station's connection. Against an external CSMS they answer ``unsupported``.
 
 Everything is bounded: each link has at most :data:`MAX_PENDING` requests in
