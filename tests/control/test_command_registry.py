@@ -26,7 +26,7 @@ from fleet.control import ControlRequestError, LocalBackend, open_trio_client, s
 from fleet.control import messages as m
 from fleet.control.client import TrioControlClient
 from fleet.control.commands import CONNECTION_COMMANDS, REGISTRY, OnBackend, OnCsms, OnStation
-from fleet.control.messages import COMMANDS, Command, StationDetail, command_decoder
+from fleet.control.messages import COMMANDS, RESULT_TYPES, Command, StationDetail, command_decoder
 from fleet.fleetfile import load_fleet
 from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile
 
@@ -205,6 +205,7 @@ def test_every_command_has_exactly_one_route() -> None:
     assert routed | set(CONNECTION_COMMANDS) == set(get_args(Command))
     assert not routed & set(CONNECTION_COMMANDS)
     assert set(SAMPLES) == routed  # a new command needs a sample here, so the next test covers it
+    assert set(RESULT_TYPES) == set(COMMANDS)  # and the type of its result, for the clients
     REGISTRY.check()
 
 
