@@ -158,14 +158,18 @@ class ControlRequest(msgspec.Struct, tag="control"):
 
     Attributes:
         id: the supervisor's request id, echoed in the :class:`ControlReply`.
-        command: a control command (``plug``, ``station``, ...) or an internal one
-            (``_rows``, ``_metrics``, ``_spawn``, ...; see :mod:`fleet.control.fleet_backend`).
-        fields: its arguments, already validated by the control server.
+        command: the command's name (for logs and errors): a control command (``plug``,
+            ``station``, ...) or one of the supervisor's own (``_rows``, ``_spawn``, ...).
+        fields: unused by workers (the command is in ``body``).
+        body: the command, JSON-encoded: a control command as a client sends it (the
+            worker runs it through :data:`fleet.control.commands.REGISTRY`) or one of the
+            supervisor's own (:class:`fleet.control.fleet_backend.WorkerCommand`).
     """
 
     id: int
     command: str
     fields: dict[str, Any] = {}
+    body: bytes = b""
 
 
 class ControlReply(msgspec.Struct, tag="control_reply"):

@@ -13,7 +13,14 @@ from typing import Any
 import trio
 
 from ..control.backend import LocalBackend
-from ..control.fleet_backend import WorkerControl
+from ..control.fleet_backend import (
+    HasStation,
+    MergeIdTokens,
+    SetPasswords,
+    Steady,
+    WorkerControl,
+    WorkerHandlers,
+)
 from ..execution import LoopMonitor
 from ..metrics import Metrics
 from ..wire import Assign, Final_, Status, WireStream, rss_bytes
@@ -88,42 +95,42 @@ async def _lift_boot_refusals(csms: Csms, lifts: list[tuple[float, list[str]]]) 
             csms.set_boot_status(None, station_id)
 
 
-def _control_handlers(csms: Csms, monitor: LoopMonitor) -> dict[str, Any]:
+def _control_handlers(csms: Csms, monitor: LoopMonitor) -> WorkerHandlers:
     """The internal commands of the fleet backend for a CSMS process."""
 
-    async def steady(open: bool) -> bool:
+    async def steady(command: Steady) -> bool:
         """Open the loop monitor's steady-state window (the fleet's ramp has settled) or
         close it (the fleet is stopping: its wind-down is not steady state)."""
-        if open:
+        if command.open:
             monitor.start_steady()
         else:
             monitor.end_steady()
         return True
 
-    async def has_station(station_id: str) -> bool:
-        return csms.is_connected(station_id)
+    async def has_station(command: HasStation) -> bool:
+        return csms.is_connected(command.station_id)
 
-    async def set_passwords(passwords: dict[str, str]) -> int:
+    async def set_passwords(command: SetPasswords) -> int:
         """Passwords of stations added while running (only when the auth list is on)."""
         if csms.get_auth_list() is None:
             return 0
-        for station_id, password in passwords.items():
+        for station_id, password in command.passwords.items():
             csms.set_station_password(station_id, password)
-        return len(passwords)
+        return len(command.passwords)
 
-    async def merge_id_tokens(tokens: dict[str, str]) -> bool:
+    async def merge_id_tokens(command: MergeIdTokens) -> bool:
         """Id tokens of a profile added while running (only when there is a token list)."""
         current = csms.get_id_tokens()
         if current is None:
             return False
         merged: dict[str, Any] = dict(current)
-        for token, status in tokens.items():
+        for token, status in command.tokens.items():
             merged.setdefault(token.casefold(), status)
         csms.set_id_tokens(merged)
         return True
 
-    return {"_has_station": has_station, "_set_passwords": set_passwords, "_merge_id_tokens": merge_id_tokens,
-            "_steady": steady}
+    return (WorkerHandlers().on(HasStation, has_station).on(SetPasswords, set_passwords)
+            .on(MergeIdTokens, merge_id_tokens).on(Steady, steady))
 
 
 async def run_csms_worker(

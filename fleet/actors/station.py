@@ -315,9 +315,10 @@ class Plug(msgspec.Struct, frozen=True):
 
 
 class Unplug(msgspec.Struct, frozen=True):
-    """The vehicle unplugs from an EVSE."""
+    """The vehicle unplugs from an EVSE (from ``connector_id``, if given: it must be the one in use)."""
 
     evse_id: int
+    connector_id: int | None = None
 
 
 class StartTransaction(msgspec.Struct, frozen=True):
@@ -327,6 +328,7 @@ class StartTransaction(msgspec.Struct, frozen=True):
     id_token: str
     token_type: str = "ISO14443"
     authorize: bool = True
+    connector_id: int | None = None
 
 
 class StopTransaction(msgspec.Struct, frozen=True):
@@ -436,6 +438,17 @@ class _HandlerMap(Mapping[str, Handler]):
 
     def __len__(self) -> int:
         return len(set(HANDLERS) | set(self._station._overrides))
+
+
+def _check_connector(evse: EvseState, connector_id: int | None) -> None:
+    """A command for ``connector_id`` of ``evse`` (``None``: any) is for a connector it has and,
+    while a vehicle is plugged in, for the one it is plugged into."""
+    if connector_id is None:
+        return
+    if evse.connector(connector_id) is None:
+        raise ValueError(f"EVSE {evse.id} has no connector {connector_id}")
+    if evse.plugged is not None and evse.plugged != connector_id:
+        raise ValueError(f"EVSE {evse.id} has its vehicle on connector {evse.plugged}, not on {connector_id}")
 
 
 def _utcnow() -> datetime.datetime:
@@ -719,16 +732,20 @@ class Station:
         """A vehicle (drawn from the profile) plugs into ``connector_id`` of ``evse_id``."""
         await self._command(Plug(evse_id, connector_id))
 
-    async def unplug(self, evse_id: int) -> None:
-        """The vehicle on ``evse_id`` unplugs (ends its transaction if TxStopPoint says so)."""
-        await self._command(Unplug(evse_id))
+    async def unplug(self, evse_id: int, connector_id: int | None = None) -> None:
+        """The vehicle on ``evse_id`` unplugs (ends its transaction if TxStopPoint says so);
+        with ``connector_id``, from that connector (``ValueError`` if its vehicle is on another)."""
+        await self._command(Unplug(evse_id, connector_id))
 
     async def start_transaction(
-        self, evse_id: int, id_token: str, *, token_type: str = "ISO14443", authorize: bool = True
+        self, evse_id: int, id_token: str, *, token_type: str = "ISO14443", authorize: bool = True,
+        connector_id: int | None = None,
     ) -> None:
         """A driver presents ``id_token`` at ``evse_id``: Authorize (unless ``authorize``
-        is false or the local list accepts it), then the transaction per TxStartPoint."""
-        await self._command(StartTransaction(evse_id, id_token, token_type, authorize))
+        is false or the local list accepts it), then the transaction per TxStartPoint.
+        With ``connector_id``, at that connector: it must exist and, if a vehicle is
+        plugged in, be the one it is plugged into (else ``ValueError``)."""
+        await self._command(StartTransaction(evse_id, id_token, token_type, authorize, connector_id))
 
     async def stop_transaction(self, evse_id: int, reason: str = "Local") -> None:
         """The driver stops the transaction on ``evse_id`` (stoppedReason ``reason``)."""
@@ -1066,9 +1083,12 @@ class Station:
                 evse = self._evse(command.evse_id)
                 self.plug_vehicle(evse, command.connector_id)
             case Unplug():
-                self.unplug_vehicle(self._evse(command.evse_id))
+                evse = self._evse(command.evse_id)
+                _check_connector(evse, command.connector_id)
+                self.unplug_vehicle(evse)
             case StartTransaction():
                 evse = self._evse(command.evse_id)
+                _check_connector(evse, command.connector_id)
                 token = IdToken(id_token=command.id_token, type=IdTokenEnum(command.token_type))
                 self.present_token(evse, token, authorize=command.authorize)
             case StopTransaction():

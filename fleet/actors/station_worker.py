@@ -19,7 +19,15 @@ import msgspec
 import trio
 
 from ..control.backend import ControlError, LocalBackend
-from ..control.fleet_backend import WorkerControl, station_seed
+from ..control.fleet_backend import (
+    ExportMetrics,
+    Online,
+    Rows,
+    Spawn,
+    WorkerControl,
+    WorkerHandlers,
+    station_seed,
+)
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
 from ..execution import LoopMonitor
 from ..faults import boot_statuses, merge_fault_records
@@ -238,8 +246,9 @@ async def run_station_worker(
 
     async with trio.open_nursery() as nursery:
 
-        async def spawn(profile: bytes, station_ids: list[str], connect: bool = True) -> AddStationsResult:
-            """Start stations of ``profile`` (msgpack-encoded) with these ids (``add_stations``)."""
+        async def spawn(command: Spawn) -> AddStationsResult:
+            """Start stations of ``command.profile`` (msgpack-encoded) with its ids (``add_stations``)."""
+            profile, station_ids, connect = command.profile, command.station_ids, command.connect
             if stop.is_set():
                 raise ControlError(ErrorCode.CONFLICT, "the run is stopping")
             if not urls:
@@ -275,20 +284,21 @@ async def run_station_worker(
                 control.end_subscriptions(station_id)
             nursery.start_soon(wind_down, station_id, station)
 
-        async def rows(limit: int | None = None) -> list[StationRow]:
-            snapshot = await backend.snapshot(rows=True, limit=limit)
+        async def rows(command: Rows) -> list[StationRow]:
+            snapshot = await backend.snapshot(rows=True, limit=command.limit)
             return snapshot.rows or []
 
-        async def export_metrics() -> MetricsSnapshot:
+        async def export_metrics(command: ExportMetrics) -> MetricsSnapshot:
             return metrics.export()
 
-        async def online() -> int:
+        async def online(command: Online) -> int:
             """Stations connected and accepted now (the fleet's recovery after a CSMS restart)."""
             return sum(1 for station in stations.values() if station.online())
 
         backend = LocalBackend(stations, retire=retire, kind="fleet")
         if control is not None:
-            control.attach(backend, {"_spawn": spawn, "_rows": rows, "_metrics": export_metrics, "_online": online})
+            control.attach(backend, WorkerHandlers().on(Spawn, spawn).on(Rows, rows).on(ExportMetrics, export_metrics)
+                           .on(Online, online))
         await nursery.start(monitor.run)
         nursery.start_soon(count)
         nursery.start_soon(report)

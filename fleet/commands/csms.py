@@ -11,6 +11,7 @@ import functools
 import signal
 import ssl
 import sys
+from typing import Any
 
 import trio
 
@@ -102,7 +103,7 @@ class _ControlBindError(OSError):
 async def _serve_control(nursery: trio.Nursery, csms: Csms, control: ControlSettings) -> None:
     from ..control import LocalBackend, serve_control
 
-    backend = LocalBackend(csms=csms)
+    backend: LocalBackend[Any] = LocalBackend(csms=csms)
     serve = functools.partial(serve_control, backend, control.host, token=control.token)
     try:
         server = await nursery.start(functools.partial(serve, control.port))

@@ -15,7 +15,7 @@ one reply carrying that id::
     ← {"type": "event", "subscription": "s1", "event": {"station_id": "CS00001", "kind": "request", ...}}
 
 Error codes: ``bad_request`` (not JSON, not an object, a missing, unknown or
-wrong field), ``unknown_command``, ``not_found``, ``not_connected``, ``unsupported``
+wrong field, or a field the station cannot honour, e.g. a connector it lacks), ``unknown_command``, ``not_found``, ``not_connected``, ``unsupported``
 (e.g. CSMS commands on a fleet without a CSMS), ``unknown_action``,
 ``invalid_payload`` (the OCPP payload does not validate; ``message`` names the
 JSON path), ``conflict``, ``busy``, ``internal_error``. A bad command never closes
@@ -35,8 +35,8 @@ command                fields                                                   
 ``close``              station_id                                                   Ack
 ``set_retry_backoff``  station_id, minimum, repeat, random_range (seconds)          Ack
 ``plug``               station_id, evse_id=1, connector_id=1                        Ack
-``unplug``             station_id, evse_id=1, connector_id=1                        Ack
-``start_transaction``  station_id, evse_id=1, connector_id=1, id_token=null         Ack
+``unplug``             station_id, evse_id=1, connector_id=null                     Ack
+``start_transaction``  station_id, evse_id=1, connector_id=null, id_token=null      Ack
 ``stop_transaction``   station_id, evse_id=1, reason=null                           Ack
 ``reset``              station_id, reset_type="Immediate"|"OnIdle"                  Ack
 ``add_stations``       profile, count=1, prefix=null, connect=true                  {station_ids}

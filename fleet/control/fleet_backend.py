@@ -6,10 +6,17 @@ can answer them; every worker answers with a :class:`~fleet.control.backend.Loca
 over its own actors, wrapped in a :class:`WorkerControl`::
 
     control client ──ws/JSON──▶ ControlServer ─▶ FleetBackend (supervisor)
-                                                   │ ControlRequest(id, command, fields)
+                                                   │ ControlRequest(id, command, body)
                                                    ▼ ControlReply(id, result | code) / ControlPush(subscription, event)
-                        station worker i: WorkerControl ─▶ LocalBackend(its stations)
-                        CSMS process k:   WorkerControl ─▶ LocalBackend(csms=its Csms)
+                        station worker i: WorkerControl ─▶ REGISTRY ─▶ LocalBackend(its stations)
+                        CSMS process k:   WorkerControl ─▶ REGISTRY ─▶ LocalBackend(csms=its Csms)
+
+A control command travels as its Struct (JSON in ``body``); the worker decodes it and
+runs it through the same registry (:data:`fleet.control.commands.REGISTRY`) as a
+server in one process. The plumbing between the supervisor and its workers (rows,
+metrics, starting stations, subscriptions, ...) are the supervisor's own commands
+(:class:`WorkerCommand`), typed Structs too, answered by the handlers a worker
+registers for their types (:class:`WorkerHandlers`).
 
 Routing:
 
@@ -26,8 +33,9 @@ Routing:
 * ``add_stations`` picks free ids fleet-wide, registers their passwords and id
   tokens with the built-in CSMS, and has the least loaded worker start them;
   ``remove_stations`` asks each owner to retire its stations;
-* CSMS commands go to the built-in CSMS processes: lists are gathered from all of
-  them, settings are broadcast, and ``csms_send`` goes to the process that holds
+* CSMS commands go to the built-in CSMS processes as their registration says
+  (:class:`~fleet.control.commands.OnCsms`): lists are gathered from all of them and
+  joined, settings are broadcast, and ``csms_send`` goes to the process that holds
   the station's connection. Against an external CSMS they answer ``unsupported``.
 
 Everything is bounded: each link has at most :data:`MAX_PENDING` requests in
@@ -45,11 +53,11 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import msgspec
 import trio
@@ -58,22 +66,23 @@ from .. import __version__
 from ..faults import RecoveryClock
 from ..metrics import MetricsSnapshot
 from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
-from .backend import ControlError, EventStream, LocalBackend, RateTracker, fault_targets
+from . import messages as m
+from .backend import EventStream, LocalBackend, RateTracker, fault_targets
+from .commands import REGISTRY, OnCsms, StationCommand
+from .errors import ControlError
+from .handles import StationHandle
 from .messages import (
-    COMMANDS,
+    RESULT_TYPES,
     Ack,
     ActionLatency,
     AddStationsResult,
-    AuthCs,
-    AuthList,
+    BootStatus,
+    Command,
     ControlEvent,
-    CsmsConnectionsResult,
-    CsmsPendingResult,
     ErrorCode,
     FaultResult,
     FleetSnapshot,
     RemoveStationsResult,
-    SendResult,
     ServerInfo,
     StationDetail,
     StationRow,
@@ -89,9 +98,21 @@ __all__ = [
     "MAX_PENDING",
     "OUTBOX",
     "REQUEST_TIMEOUT",
+    "ExportMetrics",
     "FleetBackend",
+    "HasStation",
+    "MergeIdTokens",
+    "Online",
+    "Rows",
+    "SetPasswords",
+    "Spawn",
+    "Steady",
+    "WorkerCommand",
     "WorkerControl",
+    "WorkerHandlers",
     "WorkerLink",
+    "WorkerSubscribe",
+    "WorkerUnsubscribe",
     "station_seed",
 ]
 
@@ -115,12 +136,6 @@ MAX_WORKER_SUBSCRIPTIONS: Final = 256
 SEND_MARGIN: Final = 5.0
 DEFAULT_SEND_TIMEOUT: Final = 60.0
 
-#: Commands a worker runs on its LocalBackend as they come (subscriptions are handled apart).
-_BACKEND_COMMANDS: Final = frozenset(COMMANDS) - {"subscribe", "unsubscribe"}
-_CSMS_COMMANDS: Final = frozenset({
-    "csms_connections", "csms_pending", "get_auth_list", "set_auth_list", "get_auth_cs", "set_auth_cs", "csms_send",
-    "restart_csms", "set_boot_status",
-})
 #: Seconds between two counts of the stations online while the fleet recovers from a CSMS restart.
 RECOVERY_POLL: Final = 0.1
 
@@ -128,7 +143,93 @@ _event_decoder: Final = msgspec.json.Decoder(ControlEvent)
 _rows_decoder: Final = msgspec.json.Decoder(list[StationRow])
 _subscription_numbers = itertools.count(1)
 
-Handler = Callable[..., Awaitable[Any]]
+class WorkerCommand(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Base of the supervisor's own commands for its workers (not part of the control API)."""
+
+
+class Rows(WorkerCommand, tag="_rows", frozen=True, kw_only=True):
+    """A station worker's rows, sorted by id (at most ``limit``)."""
+
+    limit: int | None = None
+
+
+class Spawn(WorkerCommand, tag="_spawn", frozen=True, kw_only=True):
+    """Start stations of ``profile`` (a msgpack-encoded StationProfile) with these ids."""
+
+    profile: bytes
+    station_ids: list[str]
+    connect: bool = True
+
+
+class ExportMetrics(WorkerCommand, tag="_metrics", frozen=True, kw_only=True):
+    """A station worker's whole metrics."""
+
+
+class Online(WorkerCommand, tag="_online", frozen=True, kw_only=True):
+    """How many of a station worker's stations are connected and accepted now."""
+
+
+class HasStation(WorkerCommand, tag="_has_station", frozen=True, kw_only=True):
+    """Whether a CSMS process holds ``station_id``'s connection."""
+
+    station_id: str
+
+
+class SetPasswords(WorkerCommand, tag="_set_passwords", frozen=True, kw_only=True):
+    """Passwords of stations added while running."""
+
+    passwords: dict[str, str]
+
+
+class MergeIdTokens(WorkerCommand, tag="_merge_id_tokens", frozen=True, kw_only=True):
+    """Id tokens of a profile added while running."""
+
+    tokens: dict[str, str]
+
+
+class Steady(WorkerCommand, tag="_steady", frozen=True, kw_only=True):
+    """The ramp has settled (``open``) or the fleet is stopping."""
+
+    open: bool
+
+
+class WorkerSubscribe(WorkerCommand, tag="_subscribe", frozen=True, kw_only=True):
+    """Push a station's events as :class:`ControlPush` messages numbered ``subscription``."""
+
+    subscription: int
+    station_id: str | None = None
+    source: str = "auto"
+
+
+class WorkerUnsubscribe(WorkerCommand, tag="_unsubscribe", frozen=True, kw_only=True):
+    """End subscription ``subscription``."""
+
+    subscription: int
+
+
+_WorkerCommands = (
+    Rows | Spawn | ExportMetrics | Online | HasStation | SetPasswords | MergeIdTokens | Steady
+    | WorkerSubscribe | WorkerUnsubscribe
+)
+#: What the supervisor asks of a worker: a control command, or one of its own.
+Outgoing = Command | _WorkerCommands
+W = TypeVar("W", bound=WorkerCommand)
+_outgoing_decoder: Final[msgspec.json.Decoder[Outgoing]] = msgspec.json.Decoder(Outgoing)
+
+
+class WorkerHandlers:
+    """A worker's handlers of the supervisor's own commands, by command type."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[WorkerCommand], Callable[[Any], Awaitable[Any]]] = {}
+
+    def on(self, command: type[W], handler: Callable[[W], Awaitable[object]]) -> WorkerHandlers:
+        """Answer ``command`` with ``handler(command)``; returns itself (to chain)."""
+        self._handlers[command] = handler
+        return self
+
+    def handler(self, command: WorkerCommand) -> Callable[[Any], Awaitable[Any]] | None:
+        return self._handlers.get(type(command))
 
 
 def station_seed(fleet_seed: int, station_id: str) -> int:
@@ -153,15 +254,16 @@ class WorkerControl:
 
     def __init__(self, wire: WireStream) -> None:
         self.wire = wire
-        self.backend: LocalBackend | None = None
-        self.handlers: dict[str, Handler] = {}
+        self.backend: LocalBackend[Any] | None = None
+        self.handlers = WorkerHandlers()
         self._nursery: trio.Nursery | None = None
         self._subscriptions: dict[int, tuple[str | None, trio.CancelScope]] = {}
 
-    def attach(self, backend: LocalBackend, handlers: Mapping[str, Handler] | None = None) -> None:
-        """Serve ``backend``, plus internal commands (``_rows``, ``_spawn``, ...) by ``handlers``."""
+    def attach(self, backend: LocalBackend[Any], handlers: WorkerHandlers | None = None) -> None:
+        """Serve ``backend`` (the control commands, through the registry), plus the
+        supervisor's own commands (:class:`Rows`, :class:`Spawn`, ...) by ``handlers``."""
         self.backend = backend
-        self.handlers = dict(handlers or {})
+        self.handlers = handlers if handlers is not None else WorkerHandlers()
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Host the command and subscription tasks until cancelled."""
@@ -202,29 +304,30 @@ class WorkerControl:
         backend = self.backend
         if backend is None:
             raise ControlError(ErrorCode.BUSY, "this worker is still starting")
-        command, fields = request.command, request.fields
-        if command == "subscribe":
-            return await self._subscribe(backend, **fields)
-        if command == "unsubscribe":
-            scope = self._subscriptions.get(int(fields.get("subscription", 0)))
+        if not request.body:
+            raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {request.command!r}")
+        command = _outgoing_decoder.decode(request.body)
+        if isinstance(command, WorkerSubscribe):
+            return await self._subscribe(backend, command)
+        if isinstance(command, WorkerUnsubscribe):
+            scope = self._subscriptions.get(command.subscription)
             if scope is not None:
                 scope[1].cancel()
             return None
-        handler = self.handlers.get(command)
-        if handler is None and command in _BACKEND_COMMANDS:
-            handler = getattr(backend, command)
-        if handler is None:
-            raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {command!r}")
-        return await handler(**fields)
+        if isinstance(command, WorkerCommand):
+            handler = self.handlers.handler(command)
+            if handler is None:
+                raise ControlError(ErrorCode.UNKNOWN_COMMAND, f"a worker does not serve {request.command!r}")
+            return await handler(command)
+        return await REGISTRY.run(backend, command)
 
-    async def _subscribe(self, backend: LocalBackend, subscription: int, station_id: str | None = None,
-                         source: str = "auto") -> None:
+    async def _subscribe(self, backend: LocalBackend[Any], command: WorkerSubscribe) -> None:
         if len(self._subscriptions) >= MAX_WORKER_SUBSCRIPTIONS:
             raise ControlError(ErrorCode.BUSY, f"at most {MAX_WORKER_SUBSCRIPTIONS} subscriptions per worker")
         assert self._nursery is not None
-        await self._nursery.start(self._pump, backend, subscription, station_id, source)
+        await self._nursery.start(self._pump, backend, command.subscription, command.station_id, command.source)
 
-    async def _pump(self, backend: LocalBackend, subscription: int, station_id: str | None, source: str,
+    async def _pump(self, backend: LocalBackend[Any], subscription: int, station_id: str | None, source: str,
                     *, task_status: trio.TaskStatus[None]) -> None:
         with trio.CancelScope() as scope:
             self._subscriptions[subscription] = (station_id, scope)
@@ -327,8 +430,17 @@ class WorkerLink:
                     self.close("its connection broke")
                     return
 
-    async def request(self, command: str, fields: dict[str, Any], *, timeout: float = REQUEST_TIMEOUT) -> bytes:
-        """Run ``command`` in the worker; return its JSON-encoded result.
+    async def forward(self, command: Outgoing, *, timeout: float = REQUEST_TIMEOUT) -> bytes:
+        """Run ``command`` in the worker (a control command through its registry); return
+        its JSON-encoded result. Raises as :meth:`request`."""
+        name = str(type(command).__struct_config__.tag)
+        return await self.request(name, body=encode(command), timeout=timeout)
+
+    async def request(self, command: str, fields: dict[str, Any] | None = None, *, body: bytes = b"",
+                      timeout: float = REQUEST_TIMEOUT) -> bytes:
+        """Send the worker the request ``command`` (``body``: the command's JSON; ``fields``:
+        what a worker does not read, kept for the wire's compatibility) and return the
+        JSON-encoded result of its answer.
 
         Raises:
             ControlError: the worker's error; ``busy`` when too many requests are in
@@ -343,7 +455,7 @@ class WorkerLink:
         pending = self._pending[rid] = _Pending()
         try:
             try:
-                self._outbox.send_nowait(ControlRequest(rid, command, fields))
+                self._outbox.send_nowait(ControlRequest(rid, command, fields or {}, body))
             except trio.WouldBlock:
                 raise ControlError(ErrorCode.BUSY, f"{self.name} is not keeping up; try again") from None
             except (trio.ClosedResourceError, trio.BrokenResourceError):
@@ -361,10 +473,11 @@ class WorkerLink:
             raise ControlError(reply.code, reply.message, dict(reply.details))
         return reply.result
 
-    def post(self, command: str, fields: dict[str, Any]) -> None:
+    def post(self, command: Outgoing) -> None:
         """Send ``command`` without waiting for (or reading) its answer; dropped if the outbox is full."""
+        name = str(type(command).__struct_config__.tag)
         with suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
-            self._outbox.send_nowait(ControlRequest(0, command, fields))
+            self._outbox.send_nowait(ControlRequest(0, name, body=encode(command)))
 
     def add_subscription(self, number: int, subscription: _Subscription) -> None:
         self._subscriptions[number] = subscription
@@ -373,7 +486,7 @@ class WorkerLink:
         """Stop routing ``number``'s events and tell the worker to end it."""
         if self._subscriptions.pop(number, None) is not None and self.closed is None:
             self._orphans.add(number)
-            self.post("unsubscribe", {"subscription": number})
+            self.post(WorkerUnsubscribe(subscription=number))
 
     def deliver(self, message: ControlReply | ControlPush) -> None:
         """Route a message from the worker (never blocks)."""
@@ -390,7 +503,7 @@ class WorkerLink:
                 self._orphans.discard(number)
             elif number not in self._orphans and len(self._orphans) < 10_000:
                 self._orphans.add(number)  # an event of a subscription nobody reads: end it
-                self.post("unsubscribe", {"subscription": number})
+                self.post(WorkerUnsubscribe(subscription=number))
             return
         if message.ended:
             del self._subscriptions[number]
@@ -520,26 +633,26 @@ class FleetBackend:
             raise ControlError(ErrorCode.NOT_FOUND, f"no station {station_id!r} in this fleet")
         return self._usable(self.station_links[index], f"station worker {index}")
 
-    async def _forward(self, station_id: str, command: str, result_type: Any, deadline: float = REQUEST_TIMEOUT,
-                       **fields: Any) -> Any:
+    async def _to_owner(self, station_id: str, command: Command, deadline: float = REQUEST_TIMEOUT) -> Any:
+        """Run ``command`` in the worker that owns ``station_id``; its decoded result."""
         link = await self._station_link(station_id)
-        raw = await link.request(command, {"station_id": station_id, **fields}, timeout=deadline)
-        return msgspec.json.decode(raw, type=result_type)
+        raw = await link.forward(command, timeout=deadline)
+        return msgspec.json.decode(raw, type=RESULT_TYPES[str(type(command).__struct_config__.tag)])
 
     @staticmethod
-    async def _gather(calls: list[tuple[WorkerLink, str, dict[str, Any]]], timeout: float) -> list[Any]:
+    async def _gather(calls: Sequence[tuple[WorkerLink, Outgoing]], timeout: float) -> list[Any]:
         """Run requests on several workers at once: each result is its bytes or its ControlError."""
         results: list[Any] = [None] * len(calls)
 
-        async def one(i: int, link: WorkerLink, command: str, fields: dict[str, Any]) -> None:
+        async def one(i: int, link: WorkerLink, outgoing: Outgoing) -> None:
             try:
-                results[i] = await link.request(command, fields, timeout=timeout)
+                results[i] = await link.forward(outgoing, timeout=timeout)
             except ControlError as exc:
                 results[i] = exc
 
         async with trio.open_nursery() as nursery:
-            for i, (link, command, fields) in enumerate(calls):
-                nursery.start_soon(one, i, link, command, fields)
+            for i, (link, outgoing) in enumerate(calls):
+                nursery.start_soon(one, i, link, outgoing)
         return results
 
     def _csms(self) -> list[WorkerLink]:
@@ -548,40 +661,71 @@ class FleetBackend:
                                "this fleet runs against an external CSMS; CSMS commands need the built-in one")
         return [self._usable(link, f"CSMS process {i}") for i, link in enumerate(self.csms_links)]
 
-    async def _csms_all(self, command: str, fields: dict[str, Any], result_type: Any,
-                        timeout: float = REQUEST_TIMEOUT) -> list[Any]:
-        """``command`` on every CSMS process: the decoded results (raises the first error if all failed)."""
+    async def _csms_all(self, outgoing: Outgoing, result_type: Any, timeout: float = REQUEST_TIMEOUT) -> list[Any]:
+        """``outgoing`` on every CSMS process: the decoded results (raises the first error if all failed)."""
         links = self._csms()
-        results = await self._gather([(link, command, fields) for link in links], timeout)
+        results = await self._gather([(link, outgoing) for link in links], timeout)
         decoded = [msgspec.json.decode(r, type=result_type) for r in results if isinstance(r, bytes)]
         if not decoded:
             raise next(r for r in results if isinstance(r, ControlError))
         return decoded
 
-    async def _csms_each(self, command: str, fields: dict[str, Any], result_type: Any) -> Any:
-        """``command`` on every CSMS process, all of which must succeed; the first result."""
+    async def _csms_each(self, outgoing: Outgoing, result_type: Any) -> Any:
+        """``outgoing`` on every CSMS process, all of which must succeed; the first result."""
         links = self._csms()
-        results = await self._gather([(link, command, fields) for link in links], REQUEST_TIMEOUT)
+        results = await self._gather([(link, outgoing) for link in links], REQUEST_TIMEOUT)
         for result in results:
             if isinstance(result, ControlError):
                 raise result
         return msgspec.json.decode(results[0], type=result_type)
+
+    # ------------------------------------------------------------ the registry's routes
+
+    async def on_station(
+        self, command: StationCommand, handler: Callable[[StationHandle, Any], Awaitable[Any]]
+    ) -> Any:
+        """The station's worker runs ``command`` (through its registry, to the same ``handler``)."""
+        deadline = REQUEST_TIMEOUT
+        if isinstance(command, m.Send):
+            deadline = (command.timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN
+        return await self._to_owner(command.station_id, cast(Command, command), deadline)
+
+    async def on_csms(self, command: Any, route: OnCsms[Any]) -> Any:
+        """Every built-in CSMS process runs ``command``: a read's answers are joined by
+        ``route.combine``; a write must succeed in each; a command by connection goes to the
+        process holding the station's connection."""
+        result_type = RESULT_TYPES[str(type(command).__struct_config__.tag)]
+        if route.by_connection:
+            return await self._on_connection_holder(command, result_type)
+        if route.combine is not None:
+            return route.combine(await self._csms_all(command, result_type))
+        return await self._csms_each(command, result_type)
+
+    async def _on_connection_holder(self, command: m.CsmsSend, result_type: Any) -> Any:
+        links = self._csms()
+        if len(links) > 1:  # the station's connection lives in one of them
+            ask = HasStation(station_id=command.station_id)
+            found = await self._gather([(link, ask) for link in links], REQUEST_TIMEOUT)
+            holders = [link for link, r in zip(links, found, strict=True) if r == b"true"]
+            if not holders:
+                raise ControlError(ErrorCode.NOT_CONNECTED, f"station {command.station_id!r} is not connected")
+            links = holders
+        raw = await links[0].forward(command, timeout=(command.timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN)
+        return msgspec.json.decode(raw, type=result_type)
 
     async def steady_window(self, open: bool) -> None:
         """Tell every built-in CSMS process the ramp has settled (``open``: its loop
         monitor's steady-state window opens; see :meth:`fleet.execution.LoopMonitor.start_steady`)
         or the fleet is stopping (the window closes)."""
         try:
-            await self._csms_each("_steady", {"open": open}, bool)
+            await self._csms_each(Steady(open=open), bool)
         except ControlError as error:
             logger.debug("the CSMS's steady-state window (open=%s): %s", open, error)
 
     # ------------------------------------------------------------ reading
 
     async def info(self) -> ServerInfo:
-        commands = sorted(COMMANDS)
-        if not self.builtin:
-            commands = [c for c in commands if c not in _CSMS_COMMANDS]
+        commands = REGISTRY.names(stations=True, csms=self.builtin)
         return ServerInfo("fleet", __version__, commands, self.status.total, self.builtin)
 
     def _want_metrics(self) -> None:
@@ -595,7 +739,7 @@ class FleetBackend:
     async def _pull_metrics(self) -> None:
         try:
             links = [link for link in self.station_links if link is not None and link.closed is None]
-            results = await self._gather([(link, "_metrics", {}) for link in links], REQUEST_TIMEOUT)
+            results = await self._gather([(link, ExportMetrics()) for link in links], REQUEST_TIMEOUT)
             snapshots = [msgspec.json.decode(r, type=MetricsSnapshot) for r in results if isinstance(r, bytes)]
             if not snapshots:
                 return  # keep the previous figures
@@ -629,7 +773,7 @@ class FleetBackend:
         indexes = []
         for i, link in enumerate(self.station_links):
             if link is not None and link.closed is None:
-                calls.append((link, "_rows", {"limit": limit}))
+                calls.append((link, Rows(limit=limit)))
                 indexes.append(i)
         results = await self._gather(calls, ROWS_TIMEOUT)
         for i, result in zip(indexes, results, strict=True):
@@ -667,7 +811,7 @@ class FleetBackend:
         )
 
     async def station(self, station_id: str) -> StationDetail:
-        result: StationDetail = await self._forward(station_id, "station", StationDetail)
+        result: StationDetail = await self._to_owner(station_id, m.Station(station_id=station_id))
         return result
 
     @asynccontextmanager
@@ -686,7 +830,7 @@ class FleetBackend:
             for link in links:
                 link.add_subscription(number, subscription)
                 started.append(link)
-                await link.request("subscribe", {"subscription": number, "station_id": station_id, "source": source})
+                await link.forward(WorkerSubscribe(subscription=number, station_id=station_id, source=source))
             yield _ChannelEvents(subscription.receive)
         finally:
             for link in started:
@@ -707,49 +851,10 @@ class FleetBackend:
         renaming = new_station_id is not None and new_station_id != station_id
         if renaming and new_station_id in owners:
             raise ControlError(ErrorCode.CONFLICT, f"station id {new_station_id!r} is taken")
-        result: Ack = await self._forward(station_id, "connect", Ack, url=url, password=password,
-                                          new_station_id=new_station_id)
+        command = m.Connect(station_id=station_id, url=url, password=password, new_station_id=new_station_id)
+        result: Ack = await self._to_owner(station_id, command)
         if renaming and new_station_id is not None and station_id in owners:
             owners[new_station_id] = owners.pop(station_id)
-        return result
-
-    async def close(self, station_id: str) -> Ack:
-        result: Ack = await self._forward(station_id, "close", Ack)
-        return result
-
-    async def set_retry_backoff(
-        self,
-        station_id: str,
-        *,
-        minimum: int | None = None,
-        repeat: int | None = None,
-        random_range: int | None = None,
-    ) -> Ack:
-        result: Ack = await self._forward(station_id, "set_retry_backoff", Ack, minimum=minimum, repeat=repeat,
-                                          random_range=random_range)
-        return result
-
-    async def plug(self, station_id: str, *, evse_id: int = 1, connector_id: int = 1) -> Ack:
-        result: Ack = await self._forward(station_id, "plug", Ack, evse_id=evse_id, connector_id=connector_id)
-        return result
-
-    async def unplug(self, station_id: str, *, evse_id: int = 1, connector_id: int = 1) -> Ack:
-        result: Ack = await self._forward(station_id, "unplug", Ack, evse_id=evse_id, connector_id=connector_id)
-        return result
-
-    async def start_transaction(
-        self, station_id: str, *, evse_id: int = 1, connector_id: int = 1, id_token: str | None = None
-    ) -> Ack:
-        result: Ack = await self._forward(station_id, "start_transaction", Ack, evse_id=evse_id,
-                                          connector_id=connector_id, id_token=id_token)
-        return result
-
-    async def stop_transaction(self, station_id: str, *, evse_id: int = 1, reason: str | None = None) -> Ack:
-        result: Ack = await self._forward(station_id, "stop_transaction", Ack, evse_id=evse_id, reason=reason)
-        return result
-
-    async def reset(self, station_id: str, *, reset_type: str = "Immediate") -> Ack:
-        result: Ack = await self._forward(station_id, "reset", Ack, reset_type=reset_type)
         return result
 
     def _profile(self, profile: str) -> tuple[StationProfile, bool]:
@@ -803,14 +908,12 @@ class FleetBackend:
             if self.builtin:
                 passwords = {sid: pw for sid in ids if (pw := station_password(station_profile, sid)) is not None}
                 if passwords:
-                    await self._csms_each("_set_passwords", {"passwords": passwords}, int)
+                    await self._csms_each(SetPasswords(passwords=passwords), int)
                 if not known and _profile_tokens(station_profile):
-                    await self._csms_each("_merge_id_tokens", {"tokens": _profile_tokens(station_profile)}, bool)
-            raw = await link.request(
-                "_spawn",
-                {"profile": msgspec.msgpack.encode(station_profile), "station_ids": ids, "connect": connect},
-                timeout=REQUEST_TIMEOUT + count / 100,
-            )
+                    tokens = _profile_tokens(station_profile)
+                    await self._csms_each(MergeIdTokens(tokens=tokens), bool)
+            spawn = Spawn(profile=msgspec.msgpack.encode(station_profile), station_ids=ids, connect=connect)
+            raw = await link.forward(spawn, timeout=REQUEST_TIMEOUT + count / 100)
         except ControlError as exc:
             if exc.code != ErrorCode.BUSY:  # they did not start (busy: they may still)
                 for sid in ids:
@@ -832,10 +935,10 @@ class FleetBackend:
                 missing.append(sid)
             else:
                 by_worker.setdefault(index, []).append(sid)
-        calls = []
+        calls: list[tuple[WorkerLink, Outgoing]] = []
         for index, ids in by_worker.items():
             link = self._usable(self.station_links[index], f"station worker {index}")
-            calls.append((link, "remove_stations", {"station_ids": ids}))
+            calls.append((link, m.RemoveStations(station_ids=ids)))
         results = await self._gather(calls, REQUEST_TIMEOUT)
         removed: list[str] = []
         for result in results:
@@ -849,63 +952,52 @@ class FleetBackend:
         self.status.total = max(0, self.status.total - len(removed))
         return RemoveStationsResult(removed, missing)
 
-    async def send(
-        self,
-        station_id: str,
-        action: str,
-        payload: dict[str, Any],
-        *,
-        message_id: str | None = None,
-        tag: Any = None,
-        timeout: float | None = None,
-    ) -> SendResult:
-        result: SendResult = await self._forward(
-            station_id, "send", SendResult, (timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN,
-            action=action, payload=payload, message_id=message_id, tag=tag, timeout=timeout,
-        )
-        return result
-
     # ------------------------------------------------------------ fault commands
 
     async def disconnect(
         self, station_ids: list[str] | None = None, *, share: float | None = None, seed: int | None = None
     ) -> FaultResult:
-        return await self._station_fault("disconnect", station_ids, share, seed, {})
+        ids, dropped = await self._station_fault("disconnect", station_ids, share, seed,
+                                                 lambda part: m.Disconnect(station_ids=part))
+        return FaultResult("disconnect", sorted(ids), dropped,
+                           message=f"dropped {dropped} links of {len(ids)} stations (the others were not connected)")
 
     async def partition(
         self, duration: float, station_ids: list[str] | None = None, *, share: float | None = None,
         seed: int | None = None,
     ) -> FaultResult:
-        return await self._station_fault("partition", station_ids, share, seed, {"duration": duration})
+        ids, dropped = await self._station_fault("partition", station_ids, share, seed,
+                                                 lambda part: m.Partition(duration=duration, station_ids=part))
+        return FaultResult("partition", sorted(ids), dropped, until=time.time() + duration,
+                           message=f"{len(ids)} stations cut off for {duration:g} s ({dropped} links dropped)")
 
     async def _station_fault(self, command: str, station_ids: list[str] | None, share: float | None,
-                             seed: int | None, fields: dict[str, Any]) -> FaultResult:
-        """A fault the stations act out: pick them fleet-wide, have each owner act for its own."""
+                             seed: int | None, part_command: Callable[[list[str]], Command]) -> tuple[list[str], int]:
+        """A fault the stations act out: pick them fleet-wide, have each owner act for its own
+        (``part_command(ids)``: the command for the owner of ``ids``). The stations hit, and
+        the links dropped."""
         owners = await self._owners()
         ids = fault_targets(command, owners, station_ids, share, self.plan.config.seed if seed is None else seed)
         by_worker: dict[int, list[str]] = {}
         for sid in ids:
             by_worker.setdefault(owners[sid], []).append(sid)
-        calls = [(self._usable(self.station_links[index], f"station worker {index}"), command,
-                  {**fields, "station_ids": part}) for index, part in by_worker.items()]
+        calls: list[tuple[WorkerLink, Outgoing]] = [
+            (self._usable(self.station_links[index], f"station worker {index}"), part_command(part))
+            for index, part in by_worker.items()
+        ]
         results = await self._gather(calls, REQUEST_TIMEOUT + len(ids) / 1000)
         dropped = 0
         for result in results:
             if isinstance(result, ControlError):
                 raise result
             dropped += msgspec.json.decode(result, type=FaultResult).dropped
-        if command == "partition":
-            duration = float(fields["duration"])
-            return FaultResult(command, sorted(ids), dropped, until=time.time() + duration,
-                               message=f"{len(ids)} stations cut off for {duration:g} s ({dropped} links dropped)")
-        return FaultResult(command, sorted(ids), dropped,
-                           message=f"dropped {dropped} links of {len(ids)} stations (the others were not connected)")
+        return ids, dropped
 
     async def online(self) -> int | None:
         """Stations connected and accepted now, over every station worker (``None``: a
         worker did not answer, so the count would be wrong)."""
         links = [link for link in self.station_links if link is not None and link.closed is None]
-        results = await self._gather([(link, "_online", {}) for link in links], ROWS_TIMEOUT)
+        results = await self._gather([(link, Online()) for link in links], ROWS_TIMEOUT)
         if any(not isinstance(r, bytes) for r in results) or len(links) < len(self.station_links):
             return None
         return sum(int(msgspec.json.decode(r)) for r in results)
@@ -920,7 +1012,7 @@ class FleetBackend:
         try:
             before = await self.online()
             at = time.time()
-            results = await self._gather([(link, "restart_csms", {"downtime": downtime}) for link in links],
+            results = await self._gather([(link, m.RestartCsms(downtime=downtime)) for link in links],
                                          REQUEST_TIMEOUT + 10)
             back_at = trio.current_time() + downtime
         finally:
@@ -973,64 +1065,9 @@ class FleetBackend:
             for record, clock in pending:
                 self._observe_recovery(record, clock, online)
 
-    async def set_boot_status(self, status: str | None, station_ids: list[str] | None = None) -> FaultResult:
+    async def set_boot_status(self, status: BootStatus | None, station_ids: list[str] | None = None) -> FaultResult:
         self._csms()
         if station_ids is not None:
             fault_targets("set_boot_status", await self._owners(), station_ids, None, 0)  # every id is ours
-        result: FaultResult = await self._csms_each("set_boot_status", {"status": status, "station_ids": station_ids},
-                                                    FaultResult)
+        result: FaultResult = await self._csms_each(m.SetBootStatus(status=status, station_ids=station_ids), FaultResult)
         return result
-
-    # ------------------------------------------------------------ CSMS commands
-
-    async def csms_connections(self) -> CsmsConnectionsResult:
-        parts = await self._csms_all("csms_connections", {}, CsmsConnectionsResult)
-        rows = [row for part in parts for row in part.connections]
-        rows.sort(key=attrgetter("connected_at"))
-        return CsmsConnectionsResult(rows)
-
-    async def csms_pending(self, station_id: str | None = None) -> CsmsPendingResult:
-        parts = await self._csms_all("csms_pending", {"station_id": station_id}, CsmsPendingResult)
-        return CsmsPendingResult([row for part in parts for row in part.pending])
-
-    async def get_auth_list(self) -> AuthList:
-        parts = await self._csms_all("get_auth_list", {}, AuthList)
-        ids = sorted({sid for part in parts for sid in part.station_ids})
-        return AuthList(enabled=any(part.enabled for part in parts), station_ids=ids)
-
-    async def set_auth_list(self, auth: dict[str, str] | None) -> Ack:
-        result: Ack = await self._csms_each("set_auth_list", {"auth": auth}, Ack)
-        return result
-
-    async def get_auth_cs(self, station_id: str) -> AuthCs:
-        parts = await self._csms_all("get_auth_cs", {"station_id": station_id}, AuthCs)
-        return AuthCs(station_id, has_password=any(p.has_password for p in parts),
-                      auth_enabled=any(p.auth_enabled for p in parts))
-
-    async def set_auth_cs(self, station_id: str, password: str | None) -> Ack:
-        result: Ack = await self._csms_each("set_auth_cs", {"station_id": station_id, "password": password}, Ack)
-        return result
-
-    async def csms_send(
-        self,
-        station_id: str,
-        action: str,
-        payload: dict[str, Any],
-        *,
-        message_id: str | None = None,
-        tag: Any = None,
-        timeout: float | None = None,
-    ) -> SendResult:
-        links = self._csms()
-        if len(links) > 1:  # the station's connection lives in one of them
-            found = await self._gather([(link, "_has_station", {"station_id": station_id}) for link in links],
-                                       REQUEST_TIMEOUT)
-            holders = [link for link, r in zip(links, found, strict=True) if r == b"true"]
-            if not holders:
-                raise ControlError(ErrorCode.NOT_CONNECTED, f"station {station_id!r} is not connected")
-            links = holders
-        fields = {"station_id": station_id, "action": action, "payload": payload, "message_id": message_id,
-                  "tag": tag, "timeout": timeout}
-        raw = await links[0].request("csms_send", fields, timeout=(timeout or DEFAULT_SEND_TIMEOUT) + SEND_MARGIN)
-        return msgspec.json.decode(raw, type=SendResult)
-

@@ -29,6 +29,7 @@ __all__ = [
     "AddStationsResult",
     "AuthCs",
     "AuthList",
+    "BootStatus",
     "CallErrorInfo",
     "Close",
     "Command",
@@ -95,6 +96,8 @@ ConnectorId = Annotated[int, Meta(ge=1)]
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
 StationIds = Annotated[list[StationId], Meta(min_length=1, max_length=100_000)]
 Share = Annotated[float, Meta(ge=0, le=1)]
+#: The CSMS's answers to a BootNotification that ``set_boot_status`` can set.
+BootStatus = Literal["Accepted", "Pending", "Rejected"]
 
 
 class ErrorCode:
@@ -202,20 +205,23 @@ class Plug(_Command, tag="plug", frozen=True, kw_only=True):
 
 
 class Unplug(_Command, tag="unplug", frozen=True, kw_only=True):
-    """Unplug the cable of a connector."""
+    """Unplug the cable of a connector (``connector_id``: the one the vehicle must be on;
+    ``null``: whichever it is on)."""
 
     station_id: StationId
     evse_id: EvseId = 1
-    connector_id: ConnectorId = 1
+    connector_id: ConnectorId | None = None
 
 
 class StartTransaction(_Command, tag="start_transaction", frozen=True, kw_only=True):
     """A driver presents ``id_token`` at an EVSE (default token: ``FLEETCONTROL``) and
-    the transaction starts as the station's TxStartPoint says."""
+    the transaction starts as the station's TxStartPoint says. ``connector_id``: the
+    driver is at that connector (it must exist and, with a vehicle plugged in, be the
+    one it is on); ``null``: at the EVSE."""
 
     station_id: StationId
     evse_id: EvseId = 1
-    connector_id: ConnectorId = 1
+    connector_id: ConnectorId | None = None
     id_token: Annotated[str, Meta(max_length=36)] | None = None
 
 
@@ -339,7 +345,7 @@ class SetBootStatus(_Command, tag="set_boot_status", frozen=True, kw_only=True):
     (``Accepted``, ``Pending`` or ``Rejected``; ``null``: the usual answer again). Without
     ``station_ids``: the answer for every station (then ``status`` cannot be null)."""
 
-    status: Literal["Accepted", "Pending", "Rejected"] | None
+    status: BootStatus | None
     station_ids: StationIds | None = None
 
 

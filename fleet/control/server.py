@@ -1,6 +1,8 @@
 """The control server: JSON commands over a websocket, answered by a :class:`ControlBackend`.
 
-Each connection reads commands, runs each in its own task (at most
+Each connection reads commands, decodes each into its Struct (a field the command
+does not have is refused, ``bad_request``), runs it through the command registry
+(:data:`fleet.control.commands.REGISTRY`) in its own task (at most
 :data:`MAX_IN_FLIGHT` at once; reading waits beyond that), and answers each with
 one ``result`` or ``error`` carrying the command's ``id``. A bad command gets an
 ``error`` reply and the connection goes on; a message larger than
@@ -28,7 +30,9 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
 from ..transport import open_listeners
-from .backend import ControlBackend, ControlError
+from .backend import ControlBackend
+from .commands import REGISTRY
+from .errors import ControlError
 from .messages import (
     COMMANDS,
     MAX_MESSAGE_SIZE,
@@ -231,12 +235,7 @@ class _Connection:
                 return await self._subscribe(nursery, command)
             if isinstance(command, Unsubscribe):
                 return Result(id=rid, result=self._unsubscribe(command))
-            method = getattr(self.backend, str(name), None)
-            if method is None:
-                return Error(id=rid, code=ErrorCode.UNSUPPORTED, message=f"this server does not serve {name}")
-            fields = {f: getattr(command, f) for f in command.__struct_fields__ if f != "id"}
-            result = await method(**fields)
-            return Result(id=rid, result=result)
+            return Result(id=rid, result=await REGISTRY.run(self.backend, command))
         except ControlError as exc:
             return Error(id=rid, code=exc.code, message=exc.message, details=exc.details)
         except Exception as exc:
