@@ -1,10 +1,11 @@
 """Waiting in tests: for the thing itself, never for a fixed time.
 
 :func:`wait_until` polls a condition every few milliseconds until it holds, under a trio
-deadline; when the deadline passes, the test fails with what was awaited and the last value
-the condition returned (or what ``show`` returns: the state worth seeing in a failure).
+deadline; when the deadline passes, the test fails with what was awaited, the last value
+the condition returned and, when asked (``show``), the state worth seeing in a failure.
 :func:`wait_state` waits for a station's state through the station's own change
-notification (no polling).
+notification (no polling). :func:`wait_until_on_pilot` is the same wait for a Textual app
+under test, which runs on asyncio and is driven by its pilot.
 
 Every test directory imports this module by name (``from waiting import wait_until``):
 ``tests/conftest.py`` puts ``tests/`` on the import path.
@@ -13,6 +14,7 @@ Every test directory imports this module by name (``from waiting import wait_unt
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -82,3 +84,23 @@ async def wait_state(station: Station, state: str, timeout: float = 5.0) -> None
             f"waited {timeout} s for station {station.station_id} to be {state!r}; it is {snapshot.state!r}"
             f" (last error: {snapshot.last_error!r})"
         ) from None
+
+
+async def wait_until_on_pilot(
+    predicate: Callable[[], Any],
+    pilot: Any,
+    *,
+    timeout: float = 10.0,
+    what: str = "",
+    period: float = 0.05,
+) -> Any:
+    """:func:`wait_until` for a Textual app under test (asyncio, driven by its ``pilot``):
+    looks every ``period`` seconds, letting the app process its messages in between."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"waited {timeout} s for {what or _described(predicate)}; last observed: {value!r}")
+        await pilot.pause(period)
