@@ -15,15 +15,14 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 import trio
+from waiting import wait_state, wait_until
 
-from fleet.actors.station import Station
 from fleet.events import OcppMessage
 from fleet.ocpp.v201 import (
     Component,
@@ -64,17 +63,6 @@ basic_station = load("basic_station")
 compliance_csms = load("compliance_csms")
 station_device_model = load("station_device_model")
 station_boot_handling = load("station_boot_handling")
-
-
-async def eventually(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.02)
-
-
-async def wait_state(station: Station, state: str, timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        await station.wait_until(lambda s: s.state == state)
 
 
 # ------------------------------------------------------- basic station + basic CSMS
@@ -124,7 +112,7 @@ async def test_compliance_csms_provisions_the_device_model_station_and_rotates_i
             log=station_log.append))
 
         # provisioning, then the password rotation and the reconnection with the new password
-        await eventually(lambda: "CS001" in outcome.reconnected_with_new_password, timeout=10)
+        await wait_until(lambda: "CS001" in outcome.reconnected_with_new_password, timeout=10)
         new_password = csms.get_station_password("CS001")
         assert new_password is not None and new_password != PASSWORD and 16 <= len(new_password) <= 40
         assert outcome.password_rotated == {"CS001": "Accepted"}
@@ -141,7 +129,7 @@ async def test_compliance_csms_provisions_the_device_model_station_and_rotates_i
         assert read["OCPPCommCtrlr.HeartbeatInterval"] == "30"  # from the boot answer
         assert set(outcome.written["CS001"].values()) == {"Accepted"}
         assert outcome.base_report == {"CS001": "Accepted"}
-        await eventually(lambda: outcome.report_items.get("CS001", 0) > 20)
+        await wait_until(lambda: outcome.report_items.get("CS001", 0) > 20)
         assert outcome.local_list == {"CS001": "Accepted"}
         assert outcome.clear_cache == {"CS001": "Accepted"}  # AuthCacheCtrlr.Enabled, overridden by the profile
         assert not outcome.failures
@@ -159,23 +147,23 @@ async def test_compliance_csms_provisions_the_device_model_station_and_rotates_i
         for token, status in (("INVALID-0001", "Invalid"), ("BLOCKED-0001", "Blocked"),
                               ("EXPIRED-0001", "Expired"), ("NOBODY-0001", "Unknown")):
             await station.start_transaction(1, token)
-            await eventually(functools.partial(outcome.authorizations.__contains__, ("CS001", token, status)))
+            await wait_until(functools.partial(outcome.authorizations.__contains__, ("CS001", token, status)))
             assert station.snapshot().evses[0].id_token is None
         assert not csms.station("CS001").transactions
 
         # a group token: charging, then Reset OnIdle (Scheduled) and the remote stop
         await station.plug(1)
         await station.start_transaction(1, "GROUP-A-0001")
-        await eventually(lambda: ("CS001", "GROUP-A-0001", "Accepted") in outcome.authorizations)
+        await wait_until(lambda: ("CS001", "GROUP-A-0001", "Accepted") in outcome.authorizations)
         snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
         transaction_id = snapshot.evses[0].transaction_id
-        await eventually(lambda: outcome.remote_stops.get(transaction_id) == "Accepted")
+        await wait_until(lambda: outcome.remote_stops.get(transaction_id) == "Accepted")
         assert outcome.resets == {"CS001": ["Scheduled"]}
-        await eventually(lambda: csms.station("CS001").transactions[transaction_id].ended)
+        await wait_until(lambda: csms.station("CS001").transactions[transaction_id].ended)
         assert csms.station("CS001").transactions[transaction_id].stopped_reason == "Remote"
 
         # the scheduled reset: the station reboots, reconnects (with the new password) and boots again
-        await eventually(lambda: csms.station("CS001").boot.reason == "RemoteReset")
+        await wait_until(lambda: csms.station("CS001").boot.reason == "RemoteReset")
         await wait_state(station, "available")
         assert station.snapshot().counters.reboots == 1
         assert csms.get_station_password("CS001") == new_password  # rotated once only
@@ -222,7 +210,7 @@ async def test_boot_handling_station_through_rejected_and_pending_then_trigger_a
                 record = csms.station("CS001")
                 return record.messages.get(action, 0) if record is not None else 0
 
-            await eventually(lambda: security_events == ["StartupOfTheDevice"] and count("NotifyEvent") == 1)
+            await wait_until(lambda: security_events == ["StartupOfTheDevice"] and count("NotifyEvent") == 1)
             assert actions[:3] == ["BootNotification"] * 3
             assert "BootNotification" not in actions[3:]
 
@@ -230,19 +218,19 @@ async def test_boot_handling_station_through_rejected_and_pending_then_trigger_a
             answer = await csms.call("CS001", TriggerMessageRequest(
                 requested_message=MessageTrigger.STATUS_NOTIFICATION))
             assert answer.status == TriggerMessageStatus.ACCEPTED
-            await eventually(lambda: count("StatusNotification") == statuses + 1)
+            await wait_until(lambda: count("StatusNotification") == statuses + 1)
             answer = await csms.call("CS001", TriggerMessageRequest(requested_message=MessageTrigger.HEARTBEAT))
             assert answer.status == TriggerMessageStatus.ACCEPTED
-            await eventually(lambda: count("Heartbeat") == 1)
+            await wait_until(lambda: count("Heartbeat") == 1)
             answer = await csms.call("CS001", TriggerMessageRequest(
                 requested_message=MessageTrigger.BOOT_NOTIFICATION))
             assert answer.status == TriggerMessageStatus.REJECTED  # it is accepted already
 
             answer = await csms.call("CS001", ResetRequest(type=Reset.IMMEDIATE))
             assert answer.status == ResetStatus.ACCEPTED
-            await eventually(lambda: csms.station("CS001").boot.reason == "RemoteReset")
+            await wait_until(lambda: csms.station("CS001").boot.reason == "RemoteReset")
             await wait_state(station, "available")
-            await eventually(lambda: "ResetOrReboot" in security_events and count("NotifyEvent") == 2)
+            await wait_until(lambda: "ResetOrReboot" in security_events and count("NotifyEvent") == 2)
             assert security_events.count("StartupOfTheDevice") == 1
             record = csms.station("CS001")
             assert record is not None and record.connections == 2 and record.registration_status == "Accepted"

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 import trio
+import trio.testing
 
 from fleet.websocket import (
     ConnectionClosed,
@@ -74,7 +75,7 @@ async def test_messages_both_ways_in_order_with_writes_larger_than_the_socket_bu
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(send, "a")
                 nursery.start_soon(send, "b")  # a second sender queues behind the first
-                await trio.sleep(0.2)
+                await trio.testing.wait_all_tasks_blocked()  # each sender got as far as it can
                 assert sent == []  # both are blocked on the full socket now
                 nursery.start_soon(read, 6)
             await client.send_message(b"\x00\xff")
@@ -89,7 +90,7 @@ async def test_messages_both_ways_in_order_with_writes_larger_than_the_socket_bu
 async def test_ping_is_answered_by_the_peers_reader() -> None:
     async with pair() as (client, server), trio.open_nursery() as nursery:
         nursery.start_soon(client.ping, b"p1")  # in flight: nobody reads at the server yet
-        await trio.sleep(0.1)
+        await trio.testing.wait_all_tasks_blocked()  # the ping is sent and waits for its pong
         with pytest.raises(ValueError):
             await client.ping(b"p1")  # the same payload twice at once
         nursery.start_soon(server.get_message)  # the server's reader answers the ping

@@ -22,6 +22,7 @@ import pytest
 import trio
 import trustme
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+from waiting import wait_until
 
 import fleet.transport
 from fleet.actors.connection import CallContext, OcppConnection
@@ -176,12 +177,6 @@ async def station(
             await nursery.start(conn.serve)
             yield conn
             nursery.cancel_scope.cancel()
-
-
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.005)
 
 
 async def next_event(rx: trio.MemoryReceiveChannel[Any], kind: type, timeout: float = 5.0) -> Any:
@@ -453,7 +448,7 @@ async def test_handlers_can_be_overridden() -> None:
             return {"currentTime": "2030-01-01T00:00:00Z"}
 
         async def slow_boot(request: Any, ctx: CallContext) -> Any:
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # an async handler that really waits is the point
             default = csms.default_handler("BootNotification")(request, ctx)
             return msgspec.structs.replace(default, status=v201.RegistrationStatus.PENDING, interval=1)
 

@@ -10,6 +10,7 @@ import datetime
 
 import pytest
 import trio
+from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
@@ -41,13 +42,16 @@ async def test_a_late_callresult_is_one_timeout_and_no_violation() -> None:
         conn = station.connection
         assert conn is not None
         release.set()
-        with trio.fail_after(10):  # wait for the late answer to arrive at the station
+        with trio.fail_after(10):
             await answered.wait()
-            while True:  # (dropped as late, or, before issue 10, counted as a violation)
-                stats = conn.session.statistics()
-                if getattr(stats, "late_replies", 0) + stats.violations >= 1:
-                    break
-                await trio.sleep(0.02)
+
+        def late_or_violation() -> int:
+            stats = conn.session.statistics()
+            return getattr(stats, "late_replies", 0) + stats.violations
+
+        await wait_until(lambda: late_or_violation() >= 1, timeout=10, show=conn.session.statistics,
+                         what="the late answer to arrive at the station (dropped as late, or, before issue 10, "
+                              "counted as a violation)")
         snapshot = metrics.export()
         assert snapshot.errors.get("out:Heartbeat") == {"Timeout": 1}
         assert snapshot.counters.get("violations", 0) == 0

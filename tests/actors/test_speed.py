@@ -12,6 +12,7 @@ from typing import Any
 import trio
 import trio.testing
 from station_helpers import open_test_csms
+from waiting import wait_until
 
 from fleet.actors.station import open_station
 from fleet.fleetfile import FleetConfig
@@ -43,9 +44,7 @@ async def _refusal_gaps(protocol_speed: float) -> list[float]:
         csms.refuse = True  # every handshake: HTTP 401 (the station cannot connect)
         csms.refused = _Timed()
         async with open_station("CS1", csms.url, profile=profile(), speed=SPEED, protocol_speed=protocol_speed):
-            with trio.fail_after(600):
-                while len(csms.refused) < 3:
-                    await trio.sleep(0.01)
+            await wait_until(lambda: len(csms.refused) >= 3, timeout=600, what="three refused connection attempts")
         times = [at for at, _ in csms.refused]
     return [later - earlier for earlier, later in itertools.pairwise(times)]
 
@@ -73,7 +72,7 @@ async def _heartbeats_in(seconds: float, protocol_speed: float) -> int:
                                 protocol_speed=protocol_speed) as station:
             with trio.fail_after(60):
                 await station.wait_until(lambda s: s.registration == "Accepted")
-            await trio.sleep(seconds)
+            await trio.sleep(seconds)  # the window heartbeats are counted over (MockClock: no real time)
             return len(csms.requests("Heartbeat", "CS1"))
 
 

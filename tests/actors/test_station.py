@@ -19,6 +19,7 @@ import msgspec
 import pytest
 import trio
 from station_helpers import TestCsms, minimal, now, open_test_csms
+from waiting import wait_state, wait_until
 
 from fleet.actors.connection import ping_phase
 from fleet.actors.station import Station, backoff_base, backoff_delay, open_station
@@ -61,11 +62,6 @@ def quick_profile(**changes: Any) -> StationProfile:
 async def csms() -> Any:
     async with open_test_csms() as server:
         yield server
-
-
-async def wait_state(station: Station, state: str, timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        await station.wait_until(lambda s: s.state == state)
 
 
 def events(csms: TestCsms, station_id: str | None = None) -> list[v201.TransactionEventRequest]:
@@ -327,7 +323,7 @@ async def test_reconnects_after_clean_close_and_close_command_stops_retrying(csm
         assert [r.attribute_value for r in reply.get_variable_result] == ["7", "1", "0"]
         await station.close()
         await wait_state(station, "closed")
-        await trio.sleep(0.3)
+        await trio.sleep(0.3)  # time passing is the point: proves a closed station does not reconnect
         assert csms.connects.count("CS1") == 2
         await station.connect()
         await csms.wait_connected("CS1", connects=3)
@@ -338,7 +334,7 @@ async def test_reconnects_after_clean_close_and_close_command_stops_retrying(csm
 async def test_waits_for_connect_command_when_not_auto_connecting(csms: TestCsms) -> None:
     async with open_station("CS1", "ws://127.0.0.1:9/nowhere", profile=quick_profile(), speed=20, protocol_speed=20,
                             auto_connect=False) as station:
-        await trio.sleep(0.1)
+        await trio.sleep(0.1)  # time passing is the point: proves the station does not connect on its own
         assert station.snapshot().state == "idle" and csms.connects == []
         await station.connect(url=csms.url)
         await wait_state(station, "available")
@@ -455,9 +451,7 @@ async def test_basic_auth_password_rotation_reconnects_with_new_password() -> No
         # a wrong password is refused with 401; the station keeps retrying
         csms.passwords = {"CS1": "something-else-entirely"}
         await csms.close_station("CS1")
-        with trio.fail_after(5):
-            while not csms.refused:
-                await trio.sleep(0.02)
+        await wait_until(lambda: csms.refused, what="the test CSMS refusing CS1")
         assert csms.refused[0] == (401, "CS1")
 
 
@@ -547,7 +541,7 @@ async def test_reset_on_idle_waits_for_the_transaction(csms: TestCsms) -> None:
         await csms.wait_for("TransactionEvent", lambda e: e.trigger_reason == "Authorized")
         reply = await csms.call("CS1", v201.ResetRequest(type=v201.Reset.ON_IDLE))
         assert reply.status == v201.ResetStatus.SCHEDULED
-        await trio.sleep(0.2)
+        await trio.sleep(0.2)  # time passing is the point: proves the station does not reboot mid-transaction
         assert len(csms.requests("BootNotification")) == 1
         await station.stop_transaction(1)
         boots = await csms.wait_for("BootNotification", count=2)
@@ -810,7 +804,7 @@ async def test_handler_override_and_own_message_id_and_tag(csms: TestCsms) -> No
 
         @station.on("ClearCache")
         async def slow(request: Any, context: Any) -> Any:
-            await trio.sleep(0.01)
+            await trio.sleep(0.01)  # an async handler that really waits is the point
             return v201.ClearCacheResponse(status=v201.ClearCacheStatus.ACCEPTED)
 
         with pytest.raises(ValueError):

@@ -61,6 +61,7 @@ from fleet.profiles import SessionGenerator, StationProfile, load_profile
 
 sys.path.insert(0, str(Path(__file__).parent))
 from standins import LookupFailingStation
+from waiting import wait_until
 
 #: The stations' profile: one EVSE with one connector, no automatic sessions, a quick reboot.
 MANUAL = StationProfile(name="manual", sessions=SessionGenerator(enabled=False), reboot_delay=0.1)
@@ -101,12 +102,6 @@ class Fleet:
         return list(self.record(station_id).transactions.values())
 
 
-async def _wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.01)
-
-
 def _shipped_profile(name: str) -> StationProfile:
     """A shipped profile by name or path, without its automatic sessions."""
     path = shipped_profiles_dir() / Path(name if name.endswith(".toml") else f"{name}.toml").name
@@ -141,7 +136,7 @@ async def running_fleet(n: int = 2, *, connect: bool = True, spawn: bool = True,
                                phase=lambda: "running")
         server = await nursery.start(serve_control, backend)
         if connect:
-            await _wait_for(lambda: all(s.state == "available" for s in stations.values()), 10)
+            await wait_until(lambda: all(s.state == "available" for s in stations.values()), timeout=10)
         async with open_trio_client(server.url) as client:
             yield Fleet(csms, stations, backend, server, client, nursery)
         for station in backend.stations.values():
@@ -165,8 +160,8 @@ async def _charge(fleet: Fleet, station_id: str, id_token: str = "TAG-1") -> Tra
     await fleet.request("plug", station_id=station_id, evse_id=1)
     await fleet.request("start_transaction", station_id=station_id, evse_id=1, id_token=id_token)
     # (the station charges once it sent the event with the token; the CSMS may record it a moment later)
-    await _wait_for(lambda: any(t.started and t.id_token == id_token for t in fleet.transactions(station_id)))
-    await _wait_for(lambda: fleet.stations[station_id].state == "charging")
+    await wait_until(lambda: any(t.started and t.id_token == id_token for t in fleet.transactions(station_id)))
+    await wait_until(lambda: fleet.stations[station_id].state == "charging")
     [tx] = fleet.transactions(station_id)
     return tx
 
@@ -225,7 +220,7 @@ async def test_csms_only_backend_reports_the_csms_records() -> None:
         info = await backend.info()
         assert "plug" not in info.commands and "csms_send" in info.commands
         await fleet.stations["CS002"].close()
-        await _wait_for(lambda: not fleet.csms.is_connected("CS002"))
+        await wait_until(lambda: not fleet.csms.is_connected("CS002"))
         snap = await backend.snapshot()
         assert snap.states == {"available": 1, "offline": 1}
 
@@ -239,9 +234,9 @@ async def test_plug_transactions_and_unplug_reach_the_csms() -> None:
             assert isinstance(reply, Ack) and reply.ok and reply.station_id == "CS001"
 
         ack(await fleet.request("plug", station_id="CS001", evse_id=1, connector_id=1))
-        await _wait_for(lambda: fleet.connector("CS001") == "Occupied")
+        await wait_until(lambda: fleet.connector("CS001") == "Occupied")
         ack(await fleet.request("unplug", station_id="CS001"))
-        await _wait_for(lambda: fleet.connector("CS001") == "Available")
+        await wait_until(lambda: fleet.connector("CS001") == "Available")
 
         before = {t.transaction_id for t in fleet.transactions("CS001")}  # plugging in may start one (TxStartPoint)
         ack(await fleet.request("plug", station_id="CS001"))
@@ -250,14 +245,14 @@ async def test_plug_transactions_and_unplug_reach_the_csms() -> None:
         def authorized() -> list[TransactionRecord]:
             return [t for t in fleet.transactions("CS001") if t.transaction_id not in before and t.id_token == "TAG9"]
 
-        await _wait_for(lambda: bool(authorized()) and authorized()[0].started)
+        await wait_until(lambda: bool(authorized()) and authorized()[0].started)
         [tx] = authorized()
         assert (tx.evse_id, tx.connector_id, tx.ended) == (1, 1, False)
         ack(await fleet.request("stop_transaction", station_id="CS001", reason="Local"))
-        await _wait_for(lambda: authorized()[0].ended)
+        await wait_until(lambda: authorized()[0].ended)
         assert authorized()[0].stopped_reason == "Local"
         ack(await fleet.request("unplug", station_id="CS001"))
-        await _wait_for(lambda: fleet.connector("CS001") == "Available")
+        await wait_until(lambda: fleet.connector("CS001") == "Available")
 
         # the other station saw none of it
         other = fleet.record("CS002")
@@ -271,7 +266,7 @@ async def test_reset_reboots_the_station_as_the_csms_sees_it() -> None:
         first = fleet.record("CS001")
         assert first.boot is not None and first.boot.reason == "PowerUp" and first.connections == 1
         assert (await fleet.request("reset", station_id="CS001", reset_type="OnIdle")).ok
-        await _wait_for(lambda: (fleet.record("CS001").boot or first.boot).reason == "LocalReset")
+        await wait_until(lambda: (fleet.record("CS001").boot or first.boot).reason == "LocalReset")
         record = fleet.record("CS001")
         assert record.connections == 2 and record.connected and record.messages["BootNotification"] == 2
         assert record.boot is not None and record.boot.at > first.boot.at
@@ -293,15 +288,17 @@ async def test_retry_backoff_lands_in_the_device_model_the_csms_reads() -> None:
 async def test_close_and_connect_with_a_new_password_as_the_csms_sees_them() -> None:
     async with running_fleet(1, auth={"CS001": "first-secret-0001"}) as fleet:
         assert (await fleet.request("close", station_id="CS001")).ok
-        await _wait_for(lambda: not fleet.csms.is_connected("CS001"))
+        await wait_until(lambda: not fleet.csms.is_connected("CS001"))
         assert fleet.record("CS001").connections == 1
         # the CSMS now wants another password: the station gets in with it, and only with it
         fleet.csms.set_station_password("CS001", "second-secret-0002")
+        refused = fleet.csms.statistics().refused.get("401", 0)
         await fleet.request("connect", station_id="CS001", password="wrong-secret-0003")
-        await trio.sleep(0.3)
+        await wait_until(lambda: fleet.csms.statistics().refused.get("401", 0) > refused,
+                         what="the CSMS refusing the wrong password with 401")
         assert not fleet.csms.is_connected("CS001") and fleet.record("CS001").connections == 1
         await fleet.request("connect", station_id="CS001", password="second-secret-0002")
-        await _wait_for(lambda: fleet.csms.is_connected("CS001"))
+        await wait_until(lambda: fleet.csms.is_connected("CS001"))
         assert fleet.record("CS001").connections == 2
 
 
@@ -328,7 +325,7 @@ async def test_connect_with_a_new_station_id_renames_it() -> None:
         ack = await fleet.request("connect", station_id="CS001", new_station_id="CS001B")
         assert ack.station_id == "CS001B"
         assert "CS001B" in fleet.backend.stations and "CS001" not in fleet.backend.stations
-        await _wait_for(lambda: fleet.csms.is_connected("CS001B"))
+        await wait_until(lambda: fleet.csms.is_connected("CS001B"))
         assert fleet.csms.station("CS001") is None
         fleet.backend.stations["OTHER"] = Station("OTHER", fleet.csms.url, profile=MANUAL, auto_connect=False)
         assert (await fleet.error("connect", station_id="CS001B", new_station_id="OTHER")).code == "conflict"
@@ -340,17 +337,17 @@ async def test_add_and_remove_stations() -> None:
         added = await fleet.request("add_stations", profile="profiles/home-wallbox.toml", count=3)
         assert isinstance(added, AddStationsResult)
         assert added.station_ids == ["home-wallbox-00001", "home-wallbox-00002", "home-wallbox-00003"]
-        await _wait_for(lambda: all(fleet.csms.is_connected(s) for s in added.station_ids))
+        await wait_until(lambda: all(fleet.csms.is_connected(s) for s in added.station_ids))
         again = await fleet.request("add_stations", profile="dc-fast", count=1, prefix="CS", connect=False)
         assert again.station_ids == ["CS00001"]
-        await trio.sleep(0.2)
+        await trio.sleep(0.2)  # time passing is the point: proves the station does not connect on its own
         assert fleet.csms.station("CS00001") is None  # not connected: the CSMS never heard of it
         snap = await fleet.request("snapshot")
         assert snap.total == 5 and {r.profile for r in snap.rows} == {"manual", "profiles/home-wallbox.toml", "dc-fast"}
         removed = await fleet.request("remove_stations", station_ids=["home-wallbox-00002", "ghost"])
         assert isinstance(removed, RemoveStationsResult)
         assert (removed.removed, removed.missing) == (["home-wallbox-00002"], ["ghost"])
-        await _wait_for(lambda: not fleet.csms.is_connected("home-wallbox-00002"))
+        await wait_until(lambda: not fleet.csms.is_connected("home-wallbox-00002"))
         assert (await fleet.request("snapshot", rows=False)).total == 4
         assert (await fleet.error("add_stations", profile="missing")).code == "bad_request"
         assert (await fleet.error("add_stations", profile="x", count=0)).code == "bad_request"
@@ -412,9 +409,9 @@ async def test_csms_send_and_pending_requests() -> None:
                                     payload={"type": "Immediate"}, tag=[1, 2])
         assert (reply.outcome, reply.response, reply.tag) == ("response", {"status": "Accepted"}, [1, 2])
         # the station rebooted: the CSMS sees it come back
-        await _wait_for(lambda: getattr(fleet.record("CS001").boot, "reason", None) == "RemoteReset")
+        await wait_until(lambda: getattr(fleet.record("CS001").boot, "reason", None) == "RemoteReset")
         assert fleet.record("CS001").connections == 2
-        await _wait_for(lambda: station.state == "available")
+        await wait_until(lambda: station.state == "available")
 
         @station.on("ClearCache")
         def refuse(request: Any, ctx: Any) -> Any:
@@ -427,10 +424,11 @@ async def test_csms_send_and_pending_requests() -> None:
                 ).code == "invalid_payload"
 
         answer = station.default_handler("TriggerMessage")
+        release = trio.Event()
 
         @station.on("TriggerMessage")
         async def slowly(request: Any, ctx: Any) -> Any:
-            await trio.sleep(0.5)
+            await release.wait()  # the answer waits until the test has seen the request pending
             result = answer(request, ctx)
             return await result if inspect.isawaitable(result) else result
 
@@ -444,16 +442,17 @@ async def test_csms_send_and_pending_requests() -> None:
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(trigger)
-            await _wait_for(lambda: bool(fleet.csms.pending_requests()))
+            await wait_until(lambda: bool(fleet.csms.pending_requests()))
             pending = await fleet.request("csms_pending")
             assert isinstance(pending, CsmsPendingResult)
             assert [(p.station_id, p.message_id, p.action, p.tag) for p in pending.pending] == [
                 ("CS001", "trig-1", "TriggerMessage", "slow")]
             assert (await fleet.request("csms_pending", station_id="CS002")).pending == []
+            release.set()
         assert results[0].outcome == "response" and results[0].tag == "slow"
         assert results[0].response == {"status": "Accepted"}
         assert (await fleet.request("csms_pending")).pending == []
-        await _wait_for(lambda: fleet.record("CS001").messages.get("Heartbeat", 0) == heartbeats + 1)  # triggered
+        await wait_until(lambda: fleet.record("CS001").messages.get("Heartbeat", 0) == heartbeats + 1)  # triggered
 
 
 async def test_csms_connections() -> None:
@@ -552,7 +551,7 @@ async def test_subscribe_pushes_events_with_raw_frames_until_unsubscribed() -> N
         assert (await fleet.error("unsubscribe", subscription=csms_sub.subscription)).code == "not_found"
         assert (await fleet.error("unsubscribe")).code == "bad_request"
         await fleet.request("send", station_id="CS001", action="Heartbeat", payload={})
-        await trio.sleep(0.2)
+        await trio.sleep(0.2)  # time passing is the point: proves no event comes after the unsubscribes
         with pytest.raises(trio.WouldBlock):
             events.receive_nowait()
         assert (await fleet.error("subscribe", station_id="ghost", source="station")).code == "not_found"
@@ -685,10 +684,13 @@ async def test_client_requests_fail_cleanly_when_the_server_goes_away() -> None:
         async with open_trio_client(server.url) as client:
             assert (await client.request("info")).stations == 0
             server_scope.cancel()
-            with pytest.raises(ControlConnectionError), trio.fail_after(5):
-                while True:
-                    await client.request("info")
-                    await trio.sleep(0.05)
+
+            async def answered() -> bool:
+                await client.request("info")
+                return False  # still answered: ask again
+
+            with pytest.raises(ControlConnectionError):
+                await wait_until(answered, what="a request failing with ControlConnectionError", period=0.05)
         with pytest.raises(ControlConnectionError):
             async with open_trio_client(server.url):
                 pass

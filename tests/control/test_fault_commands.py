@@ -12,7 +12,7 @@ malformed variant gets an error reply. Real websockets on 127.0.0.1 only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import trio
 from fleet_runs import controlled_run, write_fleet_file
+from waiting import wait_until
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.station import Station
@@ -69,12 +70,6 @@ async def error(client: TrioControlClient, command: str, **fields: Any) -> Contr
     return caught.value
 
 
-async def until(predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
-    with trio.fail_after(timeout):
-        while not predicate():
-            await trio.sleep(0.02)
-
-
 def connections(csms: Csms, station_id: str) -> int:
     record = csms.station(station_id)
     return record.connections if record is not None else 0
@@ -89,7 +84,7 @@ async def local_fleet(n: int, *, csms_only: bool = False) -> AsyncIterator[tuple
                     for i in range(n)}
         for station in stations.values():
             await nursery.start(station.run)
-        await until(lambda: all(s.online() for s in stations.values()), "every station accepted")
+        await wait_until(lambda: all(s.online() for s in stations.values()), what="every station accepted", timeout=10)
         backend = LocalBackend(csms=csms, seed=3) if csms_only else LocalBackend(dict(stations), csms, seed=3)
         server = await nursery.start(serve_control, backend)
         async with open_trio_client(server.url) as client:
@@ -108,8 +103,8 @@ async def test_fault_commands_on_stations_in_this_process() -> None:
         # disconnect by id: the link drops without a close handshake (the CSMS sees 1006), then comes back.
         result = await request(client, "disconnect", station_ids=["L01", "L02"])
         assert isinstance(result, FaultResult) and result.station_ids == ["L01", "L02"] and result.dropped == 2
-        await until(lambda: all(connections(csms, s) == 2 and csms.is_connected(s) for s in ("L01", "L02")),
-                    "dropped links back")
+        await wait_until(lambda: all(connections(csms, s) == 2 and csms.is_connected(s) for s in ("L01", "L02")),
+                         what="dropped links back", timeout=10)
         reasons = [csms.station(s).disconnect_reason for s in ("L01", "L02")]  # type: ignore[union-attr]
         assert all("1006" in str(r) for r in reasons), reasons
         assert connections(csms, "L00") == 1  # the others untouched
@@ -123,31 +118,31 @@ async def test_fault_commands_on_stations_in_this_process() -> None:
         assert default_seed.station_ids == pick_share(stations, 0.5, 3, "disconnect")  # the backend's seed
 
         # partition: offline at the CSMS for the whole window, refused attempts, then back.
-        await until(lambda: all(s.online() for s in stations.values()), "fleet back before the partition")
+        await wait_until(lambda: all(s.online() for s in stations.values()), what="fleet back before the partition", timeout=10)
         failures = stations["L03"].snapshot().counters.connect_failures
         cut = await request(client, "partition", station_ids=["L03"], duration=1.5)
         assert cut.station_ids == ["L03"] and cut.dropped == 1 and cut.until is not None
         for _ in range(10):
             await trio.sleep(0.1)
             assert not csms.is_connected("L03")
-        await until(lambda: csms.is_connected("L03") and stations["L03"].online(), "partitioned station back")
+        await wait_until(lambda: csms.is_connected("L03") and stations["L03"].online(), what="partitioned station back", timeout=10)
         assert stations["L03"].snapshot().counters.connect_failures > failures
 
         # set_boot_status: the CSMS answers the next boot Pending (a reset makes one), then the usual again.
         assert (await request(client, "set_boot_status", status="Pending", station_ids=["L04"])).station_ids == ["L04"]
         await request(client, "reset", station_id="L04")
-        await until(lambda: csms.station("L04").registration_status == "Pending",  # type: ignore[union-attr]
-                    "L04 answered Pending")
+        await wait_until(lambda: csms.station("L04").registration_status == "Pending",  # type: ignore[union-attr]
+                         what="L04 answered Pending", timeout=10)
         assert stations["L04"].state == "pending"
         await request(client, "set_boot_status", status=None, station_ids=["L04"])
-        await until(lambda: stations["L04"].online(), "L04 accepted again")
+        await wait_until(lambda: stations["L04"].online(), what="L04 accepted again", timeout=10)
 
         # restart_csms: the CSMS drops everyone and listens again; the fleet comes back.
         restarted = await request(client, "restart_csms", downtime=0.5)
         assert restarted.command == "restart_csms" and restarted.dropped == 6
         assert (await error(client, "restart_csms", downtime=0.5)).code == "conflict"  # down already
-        await until(lambda: all(s.online() for s in stations.values()) and csms.statistics().connected == 6,
-                    "fleet back after the restart")
+        await wait_until(lambda: all(s.online() for s in stations.values()) and csms.statistics().connected == 6,
+                         what="fleet back after the restart", timeout=10)
         assert csms.statistics().restarts == 1
 
         # Malformed and impossible variants: error replies, nothing done.
@@ -181,15 +176,15 @@ async def test_a_csms_alone_acts_the_faults_out_from_its_side() -> None:
         assert {"disconnect", "partition", "restart_csms", "set_boot_status"} <= set(info.commands)
         dropped = await request(client, "disconnect", station_ids=["L00"])
         assert dropped.dropped == 1
-        await until(lambda: stations["L00"].snapshot().counters.disconnects == 1 and stations["L00"].online(),
-                    "L00 dropped and back")
+        await wait_until(lambda: stations["L00"].snapshot().counters.disconnects == 1 and stations["L00"].online(),
+                         what="L00 dropped and back", timeout=10)
         assert (await error(client, "disconnect", station_ids=["NEVER-SEEN"])).code == "not_found"
 
         cut = await request(client, "partition", station_ids=["L01"], duration=1.5)
         assert cut.dropped == 1
-        await until(lambda: csms.statistics().refused.get("partition", 0) >= 1, "a connection of L01 refused", 5)
+        await wait_until(lambda: csms.statistics().refused.get("partition", 0) >= 1, what="a connection of L01 refused", timeout=5)
         assert not stations["L01"].online()
-        await until(lambda: stations["L01"].online() and csms.is_connected("L01"), "L01 back after the partition")
+        await wait_until(lambda: stations["L01"].online() and csms.is_connected("L01"), what="L01 back after the partition", timeout=10)
 
         everyone = await request(client, "set_boot_status", status="Rejected")
         assert everyone.station_ids == []
@@ -197,22 +192,22 @@ async def test_a_csms_alone_acts_the_faults_out_from_its_side() -> None:
             reset = await request(client, "csms_send", station_id=station_id, action="Reset",
                                   payload={"type": "Immediate"})
             assert reset.outcome == "response"
-        await until(lambda: all(s.state == "rejected" for s in stations.values()), "every station rejected")
+        await wait_until(lambda: all(s.state == "rejected" for s in stations.values()), what="every station rejected", timeout=10)
         await request(client, "set_boot_status", status="Accepted")
-        await until(lambda: all(s.online() for s in stations.values()), "every station accepted again")
+        await wait_until(lambda: all(s.online() for s in stations.values()), what="every station accepted again", timeout=10)
 
 
 async def test_fault_commands_without_a_csms_are_unsupported_where_they_need_one() -> None:
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
         station = Station("U00", csms.url, profile=profile(), seed=1, speed=SPEED, protocol_speed=SPEED)
         await nursery.start(station.run)
-        await until(station.online, "accepted")
+        await wait_until(station.online, what="accepted", timeout=10)
         server = await nursery.start(serve_control, LocalBackend({"U00": station}))
         async with open_trio_client(server.url) as client:
             assert (await error(client, "restart_csms")).code == "unsupported"
             assert (await error(client, "set_boot_status", status="Pending")).code == "unsupported"
             assert (await request(client, "disconnect", station_ids=["U00"])).dropped == 1
-            await until(lambda: connections(csms, "U00") == 2 and station.online(), "U00 back")
+            await wait_until(lambda: connections(csms, "U00") == 2 and station.online(), what="U00 back", timeout=10)
         await station.shutdown(1.0)
         nursery.cancel_scope.cancel()
 
@@ -237,17 +232,23 @@ class Run:
 
     async def until_available(self, count: int, timeout: float = 20.0) -> None:
         """Every station accepted, as the workers reported (about once a second)."""
-        with trio.fail_after(timeout):
-            while (await request(self.client, "snapshot", rows=False)).states.get("available", 0) != count:
-                await trio.sleep(0.1)
+        async def available() -> bool:
+            return (await request(self.client, "snapshot", rows=False)).states.get("available", 0) == count
+
+        await wait_until(available, what=f"{count} stations available", timeout=timeout, period=0.1)
 
     async def until_online(self, station_ids: list[str], timeout: float = 20.0) -> None:
         """These stations accepted and connected to the CSMS now (asked of their workers and the CSMS)."""
-        with trio.fail_after(timeout):
-            for station_id in station_ids:
-                while (await request(self.client, "station", station_id=station_id)).row.state != "available" \
-                        or station_id not in await self.connected():
-                    await trio.sleep(0.1)
+        async def offline() -> list[str]:
+            connected = await self.connected()
+            return [station_id for station_id in station_ids
+                    if (await request(self.client, "station", station_id=station_id)).row.state != "available"
+                    or station_id not in connected]
+
+        async def all_online() -> bool:
+            return not await offline()
+
+        await wait_until(all_online, what=f"{station_ids} online", timeout=timeout, period=0.1)
 
 
 @asynccontextmanager
@@ -272,12 +273,11 @@ async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Pa
         before = await fleet.connected()
         dropped = await request(client, "disconnect", station_ids=["F0001", "F0002"])
         assert dropped.station_ids == ["F0001", "F0002"] and dropped.dropped == 2
-        with trio.fail_after(15):
-            while True:
-                now = await fleet.connected()
-                if all(now.get(s, 0) > before[s] for s in ("F0001", "F0002")):
-                    break
-                await trio.sleep(0.1)
+        async def reconnected() -> dict[str, float] | None:
+            now = await fleet.connected()
+            return now if all(now.get(s, 0) > before[s] for s in ("F0001", "F0002")) else None
+
+        now = await wait_until(reconnected, what="F0001 and F0002 connected again", timeout=15, period=0.1)
         assert now["F0000"] == before["F0000"]
         share = await request(client, "disconnect", share=0.25)
         assert share.station_ids == pick_share(ids, 0.25, 5, "disconnect") and len(share.station_ids) == 3
@@ -289,16 +289,18 @@ async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Pa
         for _ in range(6):
             await trio.sleep(0.25)
             assert "F0003" not in await fleet.connected()
-        with trio.fail_after(15):
-            while "F0003" not in await fleet.connected():
-                await trio.sleep(0.1)
+        async def f0003_connected() -> bool:
+            return "F0003" in await fleet.connected()
+
+        await wait_until(f0003_connected, what="F0003 connected after the partition", timeout=15, period=0.1)
 
         # set_boot_status on both CSMS processes: the next boot of F0004 is answered Pending.
         await request(client, "set_boot_status", status="Pending", station_ids=["F0004"])
         await request(client, "reset", station_id="F0004")
-        with trio.fail_after(15):
-            while (await request(client, "station", station_id="F0004")).row.state != "pending":
-                await trio.sleep(0.1)
+        async def f0004_pending() -> bool:
+            return (await request(client, "station", station_id="F0004")).row.state == "pending"
+
+        await wait_until(f0004_pending, what="F0004 pending", timeout=15, period=0.1)
         await request(client, "set_boot_status", status=None, station_ids=["F0004"])
         await fleet.until_online(ids)
 
@@ -333,5 +335,5 @@ async def test_against_an_external_csms_only_the_station_faults_apply(tmp_path: 
         assert "restart_csms" not in (await request(client, "info")).commands
         dropped = await request(client, "disconnect", station_ids=["F0002"])
         assert dropped.dropped == 1
-        await until(lambda: connections(csms, "F0002") == 2 and csms.is_connected("F0002"), "F0002 back", 15)
+        await wait_until(lambda: connections(csms, "F0002") == 2 and csms.is_connected("F0002"), what="F0002 back", timeout=15)
         assert "1006" in str(csms.station("F0002").disconnect_reason)  # type: ignore[union-attr]

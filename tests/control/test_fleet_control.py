@@ -25,6 +25,7 @@ import trio
 import trio.testing
 from fleet_runs import controlled_run, write_fleet_file
 from trio_websocket import open_websocket_url
+from waiting import wait_until, wait_until_on_pilot
 
 from fleet import exit_codes
 from fleet.actors.supervisor import RunOptions, run_fleet
@@ -98,22 +99,20 @@ class Run:
 
     async def until(self, predicate: Any, what: str, timeout: float = 10.0) -> FleetSnapshot:
         """Poll snapshots until ``predicate(snapshot)`` holds."""
-        with trio.fail_after(timeout):
-            while True:
-                snapshot = await self.request("snapshot", rows=False)
-                if predicate(snapshot):
-                    return snapshot  # type: ignore[no-any-return]
-                await trio.sleep(0.1)
-        raise AssertionError(what)  # pragma: no cover
+        async def matching() -> FleetSnapshot | None:
+            snapshot = await self.request("snapshot", rows=False)
+            return snapshot if predicate(snapshot) else None
+
+        snapshot: FleetSnapshot = await wait_until(matching, what=what, timeout=timeout, period=0.1)
+        return snapshot
 
     async def station_until(self, station_id: str, predicate: Any, timeout: float = 10.0) -> StationDetail:
-        with trio.fail_after(timeout):
-            while True:
-                detail = await self.request("station", station_id=station_id)
-                if predicate(detail):
-                    return detail  # type: ignore[no-any-return]
-                await trio.sleep(0.05)
-        raise AssertionError(station_id)  # pragma: no cover
+        async def matching() -> StationDetail | None:
+            detail = await self.request("station", station_id=station_id)
+            return detail if predicate(detail) else None
+
+        detail: StationDetail = await wait_until(matching, what=f"station {station_id}", timeout=timeout, period=0.05)
+        return detail
 
 
 @asynccontextmanager
@@ -289,11 +288,12 @@ async def test_stations_are_added_and_removed_while_running(tmp_path: Path) -> N
         snap = await fleet.until(lambda s: s.total == 9 and sum(s.states.values()) == 9, "removed stations gone")
         rows = (await fleet.request("snapshot")).rows
         assert "T0002" not in {r.id for r in rows} and len(rows) == 9
-        connected = await fleet.request("csms_connections")
-        with trio.fail_after(10):
-            while {"X00001", "T0002"} & {c.station_id for c in connected.connections}:
-                await trio.sleep(0.1)
-                connected = await fleet.request("csms_connections")
+
+        async def removed_disconnected() -> bool:
+            connected = await fleet.request("csms_connections")
+            return not {"X00001", "T0002"} & {c.station_id for c in connected.connections}
+
+        await wait_until(removed_disconnected, what="the CSMS without X00001 and T0002", timeout=10, period=0.1)
         # A removed id is free again.
         assert (await fleet.request("add_stations", profile="manual", count=1)).station_ids == ["manual-00002"]
 
@@ -385,7 +385,7 @@ async def test_a_worker_that_does_not_answer_gets_busy_and_a_gone_one_internal_e
         assert caught.value.code == "not_found"
 
         async def close_soon() -> None:
-            await trio.sleep(0.1)
+            await trio.testing.wait_all_tasks_blocked()  # the request for T3 is out and waits
             link.close("its process ended")
 
         nursery.start_soon(close_soon)
@@ -422,9 +422,10 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
         def run(self) -> None:
             async def look() -> None:
                 async with open_trio_client(seen["url"]) as client:
-                    with trio.fail_after(20):
-                        while (await client.request("snapshot", rows=False)).states.get("available", 0) < 4:
-                            await trio.sleep(0.1)
+                    async def four_available() -> bool:
+                        return (await client.request("snapshot", rows=False)).states.get("available", 0) >= 4
+
+                    await wait_until(four_available, what="four stations available", timeout=20, period=0.1)
                     seen["rows"] = [r.id for r in (await client.request("snapshot")).rows]
                     # the run is scheduled below the dashboard
                     seen["nice"] = os.getpriority(os.PRIO_PROCESS, seen["child"].pid) - os.getpriority(os.PRIO_PROCESS, 0)
@@ -450,9 +451,8 @@ def test_the_run_dashboard_closes_itself_when_the_run_ends() -> None:
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
-            deadline = time.monotonic() + 15
-            while app.is_running and time.monotonic() < deadline:
-                await pilot.pause(0.1)
+            await wait_until_on_pilot(lambda: not app.is_running, pilot, timeout=15, period=0.1,
+                                      what="the dashboard closing itself")
             assert not app.is_running
 
     asyncio.run(main())

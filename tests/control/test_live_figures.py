@@ -15,6 +15,7 @@ from typing import Any
 
 import trio
 from fleet_runs import controlled_run, write_fleet_file
+from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.supervisor import RunOptions
@@ -40,12 +41,12 @@ def _plan(tmp_path: Path, count: int, csms: str | None = None) -> Any:
 
 
 async def _snapshot_until(client: TrioControlClient, predicate: Any, timeout: float = 20.0) -> FleetSnapshot:
-    with trio.fail_after(timeout):
-        while True:
-            snapshot = await client.request("snapshot", rows=False)
-            if predicate(snapshot):
-                return snapshot  # type: ignore[no-any-return]
-            await trio.sleep(0.05)
+    async def matching() -> FleetSnapshot | None:
+        snapshot = await client.request("snapshot", rows=False)
+        return snapshot if predicate(snapshot) else None
+
+    snapshot: FleetSnapshot = await wait_until(matching, what="a matching fleet snapshot", timeout=timeout, period=0.05)
+    return snapshot
 
 
 def _station_workers() -> list[int]:
@@ -76,7 +77,7 @@ async def test_calls_per_s_read_faster_than_the_workers_report_is_never_0_while_
         with trio.fail_after(30):
             while len({s.completed for s in reads}) < 4:  # reads over at least three of the worker's reports
                 reads.append(await client.request("snapshot", rows=False))
-                await trio.sleep(0.05)
+                await trio.sleep(0.05)  # the reading rate is the point: several reads per worker report
         assert len(reads) > 2 * len({s.completed for s in reads})  # read faster than the figures change
         rates = [s.calls_per_s for s in reads]
         assert min(rates) > 0, rates
@@ -114,16 +115,17 @@ async def test_a_station_rows_calls_and_errors_are_its_own_counters(tmp_path: Pa
             await _snapshot_until(client, lambda s: s.states.get("available") == 4)
             sid = "L002"
 
+            async def answered_every_call() -> StationDetail | None:
+                detail = await client.request("station", station_id=sid)
+                record = csms.station(sid)
+                received = sum(record.messages.values()) if record is not None else -1
+                return detail if detail.counters.get("calls") == received else None
+
             async def settled() -> StationDetail:
                 """The station's detail once it has an answer to every call the CSMS received."""
-                with trio.fail_after(20):
-                    while True:
-                        detail = await client.request("station", station_id=sid)
-                        record = csms.station(sid)
-                        received = sum(record.messages.values()) if record is not None else -1
-                        if detail.counters.get("calls") == received:
-                            return detail  # type: ignore[no-any-return]
-                        await trio.sleep(0.05)
+                detail: StationDetail = await wait_until(answered_every_call, timeout=20, period=0.05,
+                                                         what=f"{sid} answered for every call the CSMS received")
+                return detail
 
             before = (await settled()).counters
             assert before["calls"] > 0  # its boot and status notifications

@@ -29,9 +29,10 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from waiting import wait_state, wait_until
 
 from fleet.actors.csms import Csms, open_csms
-from fleet.actors.station import Station, open_station
+from fleet.actors.station import open_station
 from fleet.ocpp import RemoteCallError
 from fleet.ocpp.v201 import (
     EVSE,
@@ -237,17 +238,6 @@ async def open_ocpp_csms(tmp_path: Path, *args: str) -> AsyncIterator[tuple[Peer
         yield peer, f"ws://127.0.0.1:{listening['port']}/ocpp"
 
 
-async def wait_state(station: Station, state: str, timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        await station.wait_until(lambda s: s.state == state)
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    with trio.fail_after(timeout):
-        while not condition():
-            await trio.sleep(0.02)
-
-
 def utc(text: str) -> datetime.datetime:
     parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
     assert parsed.tzinfo is not None, text
@@ -288,7 +278,7 @@ async def test_fleet_station_boots_authorizes_and_runs_a_transaction_with_the_oc
             # a token the CSMS answers Invalid: no transaction
             await station.start_transaction(1, "BAD-TOKEN-1")
             await csms.wait_received("Authorize", lambda p: p["idToken"]["idToken"] == "BAD-TOKEN-1")
-            await eventually(lambda: station.snapshot().last_error is not None)
+            await wait_until(lambda: station.snapshot().last_error is not None)
             assert station.snapshot().evses[0].id_token is None
             assert not csms.received("TransactionEvent")
 
@@ -474,12 +464,12 @@ async def test_fleet_station_refuses_a_boot_answer_whose_time_has_no_utc_offset(
             open_station("CS5", url, profile=PROFILE, password=PASSWORD) as station:
         [answer] = await csms.wait_for(lambda e: e["event"] == "sent" and e["frame"][0] == 3)
         assert "+" not in answer["frame"][2]["currentTime"] and "Z" not in answer["frame"][2]["currentTime"]
-        await eventually(lambda: station.snapshot().last_error is not None)
+        await wait_until(lambda: station.snapshot().last_error is not None)
         snapshot = station.snapshot()
         assert snapshot.state == "booting" and snapshot.connected and snapshot.registration is None
         assert "currentTime" in (snapshot.last_error or "") and "timezone" in (snapshot.last_error or "")
         assert snapshot.counters.boots == 0 and snapshot.counters.requests_failed == 1
-        await trio.sleep(0.3)
+        await trio.sleep(0.3)  # time passing is the point: proves the station sends nothing else meanwhile
         assert csms.received_actions() == ["BootNotification"]  # nothing else before an accepted boot
     csms.check_clean()
 
@@ -615,12 +605,12 @@ async def test_ocpp_station_answers_the_fleet_csms_requests(tmp_path: Path) -> N
         started = await csms.call("CP2", RequestStartTransactionRequest(
             id_token=IdToken(id_token="GOOD-1", type=IdTokenEnum.ISO14443), remote_start_id=7, evse_id=1))
         assert started.status == RequestStartStopStatus.ACCEPTED
-        await eventually(lambda: "REMOTE-7" in csms.station("CP2").transactions)  # type: ignore[union-attr]
+        await wait_until(lambda: "REMOTE-7" in csms.station("CP2").transactions)  # type: ignore[union-attr]
         tx = csms.station("CP2").transactions["REMOTE-7"]  # type: ignore[union-attr]
         assert tx.started and tx.remote_start_id == 7 and tx.id_token == "GOOD-1"
         stopped = await csms.call("CP2", RequestStopTransactionRequest(transaction_id="REMOTE-7"))
         assert stopped.status == RequestStartStopStatus.ACCEPTED
-        await eventually(lambda: csms.station("CP2").transactions["REMOTE-7"].ended)  # type: ignore[union-attr]
+        await wait_until(lambda: csms.station("CP2").transactions["REMOTE-7"].ended)  # type: ignore[union-attr]
         assert csms.station("CP2").transactions["REMOTE-7"].stopped_reason == "Remote"  # type: ignore[union-attr]
         refused = await csms.call("CP2", RequestStopTransactionRequest(transaction_id="REMOTE-8"))
         assert refused.status == RequestStartStopStatus.REJECTED
@@ -641,18 +631,18 @@ async def test_ocpp_station_answers_the_fleet_csms_requests(tmp_path: Path) -> N
             before = count(action)
             triggered = await csms.call("CP2", TriggerMessageRequest(requested_message=trigger))
             assert triggered.status == TriggerMessageStatus.ACCEPTED
-            await eventually(functools.partial(lambda a, n: count(a) == n, action, before + 1))
+            await wait_until(functools.partial(lambda a, n: count(a) == n, action, before + 1))
         triggered = await csms.call("CP2", TriggerMessageRequest(requested_message=MessageTrigger.METER_VALUES))
         assert triggered.status == TriggerMessageStatus.NOT_IMPLEMENTED
 
         availability = await csms.call("CP2", ChangeAvailabilityRequest(
             operational_status=OperationalStatus.INOPERATIVE, evse=EVSE(id=1)))
         assert availability.status == ChangeAvailabilityStatus.ACCEPTED
-        await eventually(lambda: csms.station("CP2").connectors[0].status == "Unavailable")  # type: ignore[union-attr]
+        await wait_until(lambda: csms.station("CP2").connectors[0].status == "Unavailable")  # type: ignore[union-attr]
 
         report = await csms.call("CP2", GetBaseReportRequest(request_id=3, report_base=ReportBase.FULL_INVENTORY))
         assert report.status == GenericDeviceModelStatus.ACCEPTED
-        await eventually(lambda: count("NotifyReport") == 2)
+        await wait_until(lambda: count("NotifyReport") == 2)
         cleared = await csms.call("CP2", ClearCacheRequest())
         assert cleared.status == ClearCacheStatus.ACCEPTED
 
@@ -665,7 +655,7 @@ async def test_ocpp_station_answers_the_fleet_csms_requests(tmp_path: Path) -> N
         sent = [e["frame"] for e in station.events if e["event"] == "sent" and e["frame"][0] == 3]
         assert len(sent) >= 15
         # the CSMS pings every 0.5 s; the websockets client answers, so the station stays connected
-        await trio.sleep(1.5)
+        await trio.sleep(1.5)  # time passing is the point: three ping intervals without a drop
         record = csms.station("CP2")
         assert record is not None and record.connected and record.connections == 1
         statistics = csms.statistics()

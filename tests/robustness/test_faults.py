@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
@@ -207,7 +208,19 @@ async def test_random_disconnects_and_a_partition() -> None:
                     for i in range(3)]
         for station in stations:
             await nursery.start(station.run)
-        await trio.sleep(3.0)
+
+        def faults_seen(station: Station) -> bool:
+            """What the assertions below check, seen while the faults run."""
+            records = station.fault_records() or {}
+            counters = station.snapshot().counters
+            record = csms.station(station.station_id)
+            return (records.get("disconnects", 0) >= 1 and records.get("partition_refusals", 0) >= 1
+                    and counters.disconnects >= 2 and counters.connect_failures >= 1
+                    and record is not None and record.connections >= 3)
+
+        await wait_until(lambda: all(faults_seen(s) for s in stations), timeout=20,
+                         what="a random disconnect, the partition and a refused attempt at every station",
+                         show=lambda: {s.station_id: (s.fault_records(), s.snapshot().counters) for s in stations})
         for station in stations:
             await station.stop_faults()
         await settle(stations)
@@ -238,9 +251,8 @@ async def test_slow_silent_and_late_answers() -> None:
         for station_id in ("SILENT", "LATE"):
             with pytest.raises(CallTimeout):
                 await csms.call(station_id, GetLocalListVersionRequest())
-        with trio.fail_after(5):  # the late answer arrives after the CSMS gave up: dropped, counted as late
-            while _late_replies(csms, "LATE") < 1:
-                await trio.sleep(0.05)
+        # the late answer arrives after the CSMS gave up: dropped, counted as late
+        await wait_until(lambda: _late_replies(csms, "LATE") >= 1, what="the late answer of LATE")
         assert csms.statistics().violations == violations  # (the timeout was its only count)
         assert csms.is_connected("SILENT") and csms.is_connected("LATE")  # the links stay up
         records = {s.station_id: s.fault_records() or {} for s in (slow, silent, late)}
@@ -256,12 +268,12 @@ async def test_malformed_traffic_answers_are_recorded_per_class() -> None:
     async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
         station = Station("BAD", csms.url, profile=profile(), seed=5, speed=SPEED, protocol_speed=SPEED, faults=spec)
         await nursery.start(station.run)
-        with trio.fail_after(20):
-            while True:
-                await trio.sleep(0.2)
-                malformed = (station.fault_records() or {})["malformed"]
-                if all(malformed.get(k, {}).get("tried", 0) >= 2 for k in MALFORMED_CLASSES):
-                    break
+        def tried_twice() -> dict[str, Any] | None:
+            malformed: dict[str, Any] = (station.fault_records() or {})["malformed"]
+            return malformed if all(malformed.get(k, {}).get("tried", 0) >= 2 for k in MALFORMED_CLASSES) else None
+
+        malformed = await wait_until(tried_twice, timeout=20, period=0.2, what="every malformed class tried twice",
+                                     show=lambda: (station.fault_records() or {})["malformed"])
         await station.stop_faults()
         await settle([station])
         for klass, entry in malformed.items():
@@ -309,9 +321,8 @@ async def test_clock_skew_shifts_the_timestamps_a_station_sends() -> None:
         await settle([station])
         await station.plug(1)
         await station.start_transaction(1, "TOKEN-1", authorize=False)
-        with trio.fail_after(5):
-            while not (csms.station("SKEW") or msgspec.UNSET).transactions:  # type: ignore[union-attr]
-                await trio.sleep(0.05)
+        await wait_until(lambda: (csms.station("SKEW") or msgspec.UNSET).transactions,  # type: ignore[union-attr]
+                         what="the CSMS recording SKEW's transaction")
         record = csms.station("SKEW")
         assert record is not None
         now = datetime.datetime.now(datetime.UTC)

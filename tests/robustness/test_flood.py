@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
@@ -90,11 +91,10 @@ async def test_a_flooding_station_does_not_stall_a_healthy_one_and_gets_every_an
                     open_station_websocket(csms.url, "FLOODER") as (flooder, _), trio.open_nursery() as nursery:
                     nursery.start_soon(healthy_heartbeats, healthy, lambda: 0 < handled() < FLOOD, seen, stop)
                     nursery.start_soon(answers.read, flooder)
-                    while len(seen) < 3:  # the healthy station is running
-                        await trio.sleep(0.01)
+                    await wait_until(lambda: len(seen) >= 3, timeout=40, what="the healthy station running")
                     await write_flood(flooder)
-                    while len(answers.ids) < FLOOD:
-                        await trio.sleep(0.01)
+                    await wait_until(lambda: len(answers.ids) >= FLOOD, timeout=40, what="every flood CALL answered",
+                                     show=lambda: len(answers.ids))
                     stop.set()
                     nursery.cancel_scope.cancel()
         assert answers.ids == list(range(FLOOD))  # every CALL answered, in order
@@ -122,14 +122,13 @@ async def test_a_flooder_beyond_the_rate_gets_callerrors_then_a_1008_close_while
                     # (20 a second: within the rate)
                     nursery.start_soon(healthy_heartbeats, healthy, lambda: answers.close_code is None, seen, stop, 0.05)
                     nursery.start_soon(answers.read, flooder)
-                    while len(seen) < 3:
-                        await trio.sleep(0.01)
+                    await wait_until(lambda: len(seen) >= 3, timeout=30, what="the healthy station running")
                     await write_flood(flooder, 1000)
-                    while answers.close_code is None:
-                        await trio.sleep(0.01)
+                    await wait_until(lambda: answers.close_code is not None, timeout=30, what="the flooder closed")
                     seen_at_close = len(seen)
-                    while len(seen) < seen_at_close + 5 or csms.is_connected("FLOODER"):
-                        await trio.sleep(0.01)  # the healthy station goes on; the flooder is gone
+                    # the healthy station goes on; the flooder is gone
+                    await wait_until(lambda: len(seen) >= seen_at_close + 5 and not csms.is_connected("FLOODER"),
+                                     timeout=30, what="five more healthy answers, the flooder disconnected")
                     healthy_connected = csms.is_connected("HEALTHY")
                     stop.set()
                     nursery.cancel_scope.cancel()
@@ -225,11 +224,9 @@ async def test_calls_beyond_the_handlers_allowed_at_once_are_refused_and_the_oth
                 nursery.start_soon(answers.read, flooder)
                 for n in range(10):  # ten Heartbeats (no big frames), none waiting for its answer
                     await flooder.send_message(f'[2,"flood-{n}","Heartbeat",{{}}]')
-                while len(answers.ids) < 6:
-                    await trio.sleep(0.01)
+                await wait_until(lambda: len(answers.ids) >= 6, timeout=20, what="six answers (the refusals)")
                 release.set()
-                while len(answers.ids) < 10:
-                    await trio.sleep(0.01)
+                await wait_until(lambda: len(answers.ids) >= 10, timeout=20, what="the ten answers")
                 nursery.cancel_scope.cancel()
         # four handlers ran at once; the six CALLs that came meanwhile were refused at once,
         # in order; the four were answered when their handlers finished
@@ -272,11 +269,11 @@ async def test_connecting_again_does_not_refill_the_rate_limit() -> None:
                         trio.open_nursery() as nursery:
                     nursery.start_soon(answers.read, flooder)
                     await write_flood(flooder, 20)
-                    while answers.close_code is None:
-                        await trio.sleep(0.01)
+                    await wait_until(lambda answers=answers: answers.close_code is not None, timeout=20,
+                                     what="the flooder closed")
                     nursery.cancel_scope.cancel()
-                while csms.is_connected("FLOODER"):
-                    await trio.sleep(0.01)
+                await wait_until(lambda: not csms.is_connected("FLOODER"), timeout=20,
+                                 what="the flooder gone at the CSMS")
                 rounds.append(answers)
         first, second = rounds
         assert first.kinds == ["CALLRESULT"] * 5 + ["GenericError"] * 3 and first.close_code == 1008

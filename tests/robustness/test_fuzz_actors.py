@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import trio
 from trio_websocket import ConnectionClosed
+from waiting import wait_until
 
 import fleet.transport
 from fleet.actors.audit import audit_transactions
@@ -149,9 +150,8 @@ async def test_the_csms_survives_every_attack_beside_a_healthy_fleet(
             assert entry["tried"] >= 6 and entry["matched"] == entry["tried"], (klass, entry)
         assert set(table["oversize"]["outcomes"]) == {"closed"}
         # Every attacker is gone; only the healthy fleet is connected; no record for unauthenticated ids.
-        with trio.fail_after(5):
-            while csms.statistics().connected != len(healthy):
-                await trio.sleep(0.05)
+        await wait_until(lambda: csms.statistics().connected == len(healthy), what="only the healthy fleet connected",
+                         show=lambda: csms.statistics().connected)
         assert set(csms.stations()) <= set(ids)
         assert_healthy(healthy)
         await stop(healthy)
@@ -172,9 +172,8 @@ async def test_stations_survive_a_hostile_csms_beside_healthy_stations(fleet_err
                            audit=True) for i in range(3)]
         for station in victims + healthy:
             await nursery.start(station.run)
-        with trio.fail_after(30):
-            while not all(hostile.attacks.get(k, {}).get("tried", 0) >= 8 for k in STATION_CLASSES):
-                await trio.sleep(0.1)
+        await wait_until(lambda: all(hostile.attacks.get(k, {}).get("tried", 0) >= 8 for k in STATION_CLASSES),
+                         timeout=30, period=0.1, what="every attack class tried 8 times", show=lambda: hostile.attacks)
         for klass in STATION_CLASSES:
             entry = hostile.attacks[klass]
             assert entry["matched"] == entry["tried"], (klass, entry)
@@ -200,9 +199,8 @@ async def test_random_valid_requests_of_every_action_never_break_a_station(fleet
         await nursery.start(station.run)
         for action in sorted(CSMS_INITIATED):
             for _ in range(6):
-                with trio.fail_after(10):
-                    while not (csms.is_connected("FUZZ") and station.snapshot().registration == "Accepted"):
-                        await trio.sleep(0.01)
+                await wait_until(lambda: csms.is_connected("FUZZ") and station.snapshot().registration == "Accepted",
+                                 timeout=10, what="FUZZ connected and accepted")
                 try:
                     await csms.call("FUZZ", random_request(action, rng, optional=0.5), action=action, timeout=5)
                     codes["CALLRESULT"] = codes.get("CALLRESULT", 0) + 1

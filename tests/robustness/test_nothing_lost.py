@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from waiting import wait_until
 
 import fleet.transport
 from fleet import cli
@@ -155,7 +156,16 @@ async def test_random_disconnects_lose_nothing() -> None:
                             fault_epoch=time.time()) for i in range(8)]
         for station in stations:
             await nursery.start(station.run)
-        await trio.sleep(5.0)
+
+        def drops() -> list[int]:
+            return [(s.fault_records() or {}).get("disconnects", 0) for s in stations]
+
+        # Faults until every station lost its link and there are eight drops a station on average
+        # (over two minutes of simulated time) with transactions at every station under way: counted, not timed.
+        await wait_until(lambda: min(drops()) >= 1 and sum(drops()) >= 8 * len(stations)
+                         and all(s.transaction_records() for s in stations), timeout=60,
+                         what="link drops in the middle of transactions at every station",
+                         show=lambda: {"drops": drops(), "transactions": [len(s.transaction_records()) for s in stations]})
         for station in stations:
             await station.stop_faults()
         await settle_and_stop(stations)

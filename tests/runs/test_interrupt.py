@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from waiting import wait_until
 
 from fleet import exit_codes
 from fleet.control.client import open_trio_client
@@ -107,13 +108,12 @@ async def online_run(tmp_path: Path, nursery: trio.Nursery) -> tuple[Run, list[i
     nursery.start_soon(run.collect)
     with trio.fail_after(30):
         url = (await run.wait_for(r"^control on (ws://\S+)")).group(1)
-        async with open_trio_client(url) as client:
-            while True:  # the live figures, through the control API
-                snapshot = await client.request("snapshot", rows=False)
-                states = snapshot.states
-                if sum(states.get(s, 0) for s in ONLINE) == STATIONS and states.get("charging", 0):
-                    break
-                await trio.sleep(0.1)
+    async with open_trio_client(url) as client:
+        async def online_and_charging() -> bool:  # the live figures, through the control API
+            states = (await client.request("snapshot", rows=False)).states
+            return sum(states.get(s, 0) for s in ONLINE) == STATIONS and states.get("charging", 0) > 0
+
+        await wait_until(online_and_charging, timeout=30, period=0.1, what="every station online, one charging")
     workers = children_of(process.pid)
     assert len(workers) == 2  # one station worker, the built-in CSMS
     return run, workers

@@ -20,7 +20,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from waiting import wait_until, wait_until_on_pilot
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.station import Station
@@ -111,14 +111,6 @@ def synthetic_rows(n: int) -> list[StationRow]:
     return rows
 
 
-async def _until(predicate: Callable[[], bool], pilot: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await pilot.pause(0.05)
-
-
 def run_dashboard_test(
     body: Callable[[FleetDashboard, Any, Env], Awaitable[None]],
     *,
@@ -173,9 +165,7 @@ def run_dashboard_test(
                                           observer=metrics, seed=i)
                         await nursery.start(station.run)
                         env.stations[sid] = station
-                    with trio.fail_after(10):
-                        while not all(s.state == "available" for s in env.stations.values()):
-                            await trio.sleep(0.01)
+                    await wait_until(lambda: all(s.state == "available" for s in env.stations.values()), timeout=10)
                     backend = LocalBackend(env.stations, csms, metrics=metrics, spawn=spawn,
                                            phase=lambda: "running")
                     env.backend = backend
@@ -197,7 +187,7 @@ def run_dashboard_test(
             await asyncio.wait_for(asyncio.shield(ready), 20)
             app = FleetDashboard(env.url, token, poll_interval=0.2)
             async with app.run_test(size=size, notifications=True) as pilot:
-                await _until(lambda: app.model.snapshot is not None, pilot)
+                await wait_until_on_pilot(lambda: app.model.snapshot is not None, pilot)
                 await body(app, pilot, env)
         finally:
             if "token" in control:
@@ -243,10 +233,10 @@ def test_overview_shows_states_throughput_latency_and_errors(tmp_path: Path) -> 
         await app.control("plug", station_id="CS002", evse_id=1)
         await app.control("start_transaction", station_id="CS002", evse_id=1)
         await app.control("close", station_id="CS003")
-        await _until(lambda: app.model.snapshot is not None and app.model.snapshot.states == {
+        await wait_until_on_pilot(lambda: app.model.snapshot is not None and app.model.snapshot.states == {
             "available": 1, "charging": 1, "closed": 1}, pilot)
-        await _until(lambda: len(app.model.history.calls_per_s) >= 4, pilot)
-        await _until(lambda: any(a.action == "Heartbeat" for a in app.model.snapshot.actions), pilot)  # type: ignore[union-attr]
+        await wait_until_on_pilot(lambda: len(app.model.history.calls_per_s) >= 4, pilot)
+        await wait_until_on_pilot(lambda: any(a.action == "Heartbeat" for a in app.model.snapshot.actions), pilot)  # type: ignore[union-attr]
         await pilot.pause(0.1)
         text = screenshot(app, "overview", tmp_path)
         for expected in ("stations by state", "available 1", "charging 1", "closed 1", "total 3", "throughput",
@@ -260,7 +250,7 @@ def test_overview_shows_states_throughput_latency_and_errors(tmp_path: Path) -> 
 def test_stations_table_with_20000_rows_filters_and_sorts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("s")
-        await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 20_000, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 20_000, pilot)
         table = app.screen.query_one(StationsTable)
         model = app.model.table
         render_ms = table.render_lines_timed()
@@ -314,7 +304,7 @@ def test_stations_table_with_20000_rows_filters_and_sorts(tmp_path: Path, capsys
         await pilot.press("down", "down", "down")
         assert table.current_id == "CS00003"
         ticks = app.model.ticks
-        await _until(lambda: app.model.ticks >= ticks + 2, pilot)
+        await wait_until_on_pilot(lambda: app.model.ticks >= ticks + 2, pilot)
         assert table.current_id == "CS00003"
         await pilot.press("9")  # calls: a new sort shows the top
         assert model.sort_key == "calls" and table.cursor == 0 and table.current_id == model.view[0].id
@@ -347,19 +337,19 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
         await app.control("plug", station_id="CS001", evse_id=1)
         await app.control("start_transaction", station_id="CS001", evse_id=1, id_token="TAG-1")
         await pilot.press("s")
-        await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 3, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 3, pilot)
         await pilot.press("enter")
-        await _until(lambda: isinstance(app.screen, StationScreen) and app.screen.subscription is not None, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen) and app.screen.subscription is not None, pilot)
         screen = app.screen
         assert isinstance(screen, StationScreen) and screen.station_id == "CS001"
-        await _until(lambda: screen.detail is not None and screen.detail.row.state == "charging", pilot)
+        await wait_until_on_pilot(lambda: screen.detail is not None and screen.detail.row.state == "charging", pilot)
         log = screen.query_one(FrameLog)
 
         for i in range(3):
             await app.control("send", station_id="CS001", action="Heartbeat", payload={}, message_id=f"hb-{i}")
         await app.control("csms_send", station_id="CS001", action="GetVariables", payload={
             "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]})
-        await _until(lambda: len(log.lines) >= 8, pilot)
+        await wait_until_on_pilot(lambda: len(log.lines) >= 8, pilot)
         await pilot.pause(0.6)
         text = screenshot(app, "station", tmp_path)
         tx_id = screen.detail.row.tx_id  # type: ignore[union-attr]
@@ -374,7 +364,7 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
         await pilot.press("space")  # pause: new frames are kept but not shown
         shown = len(log._shown)
         await app.control("send", station_id="CS001", action="Heartbeat", payload={}, message_id="hb-paused")
-        await _until(lambda: any("hb-paused" in line for _, line in log.lines), pilot)
+        await wait_until_on_pilot(lambda: any("hb-paused" in line for _, line in log.lines), pilot)
         await pilot.pause(0.3)
         assert len(log._shown) == shown and "hb-paused" not in log.shown_text()
         await pilot.press("space")
@@ -388,8 +378,8 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
         await pilot.press("w")
         assert screen.saved_to is not None and "hb-1" in screen.saved_to.read_text()
         await pilot.press("escape")
-        await _until(lambda: isinstance(app.screen, StationsScreen), pilot)
-        await _until(lambda: app.command_log[-1][0] == "unsubscribe" or any(
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen), pilot)
+        await wait_until_on_pilot(lambda: app.command_log[-1][0] == "unsubscribe" or any(
             c[0] == "unsubscribe" for c in app.command_log), pilot)
 
     run_dashboard_test(body, stations=3)
@@ -398,7 +388,7 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
 def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("m")
-        await _until(lambda: isinstance(app.screen, CsmsScreen) and app.screen.ticks >= 2, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, CsmsScreen) and app.screen.ticks >= 2, pilot)
         await pilot.pause(0.3)
         station = env.stations["CS002"]
         answer = station.default_handler("TriggerMessage")
@@ -414,14 +404,14 @@ def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> 
                               payload={"requestedMessage": "Heartbeat"}, message_id="trigger-1", tag="waiting")
 
         task = asyncio.get_running_loop().create_task(slow_trigger())
-        await _until(lambda: "trigger-1" in "\n".join(screen_lines(app)), pilot)
+        await wait_until_on_pilot(lambda: "trigger-1" in "\n".join(screen_lines(app)), pilot)
         text = screenshot(app, "csms", tmp_path)
         for expected in ("connected stations", "CS001", "CS002", "2.0.1", "auth list", "••••••",
                          "pending requests", "TriggerMessage", "waiting"):
             assert expected in text, expected
         assert "pw-CS001-secret" not in text  # passwords never shown
         await pilot.press("enter")
-        await _until(lambda: isinstance(app.screen, StationScreen), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen), pilot)
         assert app.screen.source == "csms"  # type: ignore[attr-defined]
         await pilot.press("escape")
         await task
@@ -435,7 +425,7 @@ def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> 
 def test_each_action_key_reaches_the_station_as_the_csms_sees_it() -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("s")
-        await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 3, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 3, pilot)
         await pilot.press("down")
         table = app.screen.query_one(StationsTable)
         assert table.current_id == "CS002"
@@ -466,42 +456,42 @@ def test_each_action_key_reaches_the_station_as_the_csms_sees_it() -> None:
         ]
         for key, reached in steps:
             if key == "c":
-                await _until(lambda: env.stations["CS002"].state in ("closed", "idle", "offline"), pilot)
+                await wait_until_on_pilot(lambda: env.stations["CS002"].state in ("closed", "idle", "offline"), pilot)
             await pilot.press(key)
-            await _until(reached, pilot)
+            await wait_until_on_pilot(reached, pilot)
         assert record("CS001") == untouched  # the keys went to the station under the cursor only
 
         # keys with a form: backoff (read back from the station by the CSMS), add stations, remove
-        await _until(lambda: env.stations["CS002"].state == "available", pilot)
+        await wait_until_on_pilot(lambda: env.stations["CS002"].state == "available", pilot)
         await pilot.press("b")
-        await _until(lambda: isinstance(app.screen, CommandForm), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, CommandForm), pilot)
         form = app.screen
         assert form.query_one("#field-station_id").value == "CS002"  # type: ignore[attr-defined]
         form.query_one("#field-minimum").value = "2"  # type: ignore[attr-defined]
         form.query_one("#field-repeat").value = "3"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: app.command_log[-1][0] == "set_retry_backoff", pilot)
+        await wait_until_on_pilot(lambda: app.command_log[-1][0] == "set_retry_backoff", pilot)
         names = ("RetryBackOffWaitMinimum", "RetryBackOffRepeatTimes")
         reply = await app.control("csms_send", station_id="CS002", action="GetVariables", payload={
             "getVariableData": [{"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n}} for n in names]})
         assert [r["attributeValue"] for r in reply.response["getVariableResult"]] == ["2", "3"]
 
         await pilot.press("a")
-        await _until(lambda: isinstance(app.screen, CommandForm), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, CommandForm), pilot)
         app.screen.query_one("#field-profile").value = "dc-fast"  # type: ignore[attr-defined]
         app.screen.query_one("#field-count").value = "2"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: csms.is_connected("dc-fast-00001") and csms.is_connected("dc-fast-00002"), pilot)
+        await wait_until_on_pilot(lambda: csms.is_connected("dc-fast-00001") and csms.is_connected("dc-fast-00002"), pilot)
         assert len(env.backend.stations) == 5  # type: ignore[union-attr]
         await pilot.press("escape")  # the result window
 
-        await _until(lambda: isinstance(app.screen, StationsScreen), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen), pilot)
         await pilot.press("delete")
-        await _until(lambda: isinstance(app.screen, CommandForm), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, CommandForm), pilot)
         assert app.screen.query_one("#field-station_ids").value == "CS002"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: "CS002" not in env.backend.stations, pilot)  # type: ignore[union-attr]
-        await _until(lambda: not csms.is_connected("CS002"), pilot)
+        await wait_until_on_pilot(lambda: "CS002" not in env.backend.stations, pilot)  # type: ignore[union-attr]
+        await wait_until_on_pilot(lambda: not csms.is_connected("CS002"), pilot)
 
     run_dashboard_test(body)
 
@@ -509,9 +499,9 @@ def test_each_action_key_reaches_the_station_as_the_csms_sees_it() -> None:
 def test_composer_rejects_an_invalid_payload_and_sends_a_valid_one() -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("s")
-        await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 2, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 2, pilot)
         await pilot.press("n")
-        await _until(lambda: isinstance(app.screen, ComposerScreen), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, ComposerScreen), pilot)
         composer = app.screen
         assert isinstance(composer, ComposerScreen)
         payload = composer.query_one("#composer-payload")
@@ -533,7 +523,7 @@ def test_composer_rejects_an_invalid_payload_and_sends_a_valid_one() -> None:
         payload.text = '{"idToken": {"idToken": "TAG-42", "type": "ISO14443"}}'  # type: ignore[attr-defined]
         composer.query_one("#composer-tag").value = '{"ticket": 9}'  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
-        await _until(lambda: composer.result is not None, pilot)
+        await wait_until_on_pilot(lambda: composer.result is not None, pilot)
         result = composer.result
         assert result is not None and result.outcome == "response" and result.action == "Authorize"
         assert result.response["idTokenInfo"]["status"] == "Accepted" and result.tag == {"ticket": 9}
@@ -545,12 +535,12 @@ def test_composer_rejects_an_invalid_payload_and_sends_a_valid_one() -> None:
         await pilot.pause()
         composer.result = None
         await pilot.press("ctrl+s")
-        await _until(lambda: composer.result is not None, pilot)
+        await wait_until_on_pilot(lambda: composer.result is not None, pilot)
         reset = composer.result
         assert reset is not None and reset.action == "Reset" and reset.response == {"status": "Accepted"}
         assert app.command_log[-1][0] == "csms_send"
         await pilot.press("escape")
-        await _until(lambda: isinstance(app.screen, StationsScreen), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen), pilot)
 
     run_dashboard_test(body, stations=2)
 
@@ -564,19 +554,19 @@ def test_command_palette_offers_every_control_command() -> None:
         assert {f"control: {c}" for c in COMMANDS} <= set(texts) and "compose OCPP request" in texts
 
         await pilot.press("s")
-        await _until(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 2, pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationsScreen) and len(app.model.table.rows) == 2, pilot)
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
         await pilot.press(*"control: plug")
         await pilot.pause(0.5)
         await pilot.press("enter")
-        await _until(lambda: isinstance(app.screen, CommandForm), pilot)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, CommandForm), pilot)
         form = app.screen
         assert form.command == "plug"  # type: ignore[attr-defined]
         assert form.query_one("#field-station_id").value == "CS001"  # type: ignore[attr-defined]
         form.query_one("#field-connector_id").value = "2"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await _until(lambda: any((c.evse_id, c.connector_id, c.status) == (1, 2, "Occupied")
+        await wait_until_on_pilot(lambda: any((c.evse_id, c.connector_id, c.status) == (1, 2, "Occupied")
                                  for c in env.csms.station("CS001").connectors), pilot)  # type: ignore[union-attr]
 
     run_dashboard_test(body, stations=2)
@@ -640,7 +630,7 @@ def test_dashboard_says_when_it_cannot_reach_the_server() -> None:
     async def main() -> None:
         app = FleetDashboard("ws://127.0.0.1:9/", poll_interval=0.2)
         async with app.run_test(size=(100, 30)) as pilot:
-            await _until(lambda: "cannot reach" in app.model.status, pilot)
+            await wait_until_on_pilot(lambda: "cannot reach" in app.model.status, pilot)
             assert "cannot reach ws://127.0.0.1:9/" in "\n".join(screen_lines(app))
             assert await app.control("info") is None
 
