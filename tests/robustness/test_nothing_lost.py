@@ -226,7 +226,10 @@ def test_the_fleet_chaos_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     report_path = tmp_path / "chaos.json"
     code = cli.main(["chaos", "--seconds", "3", "--healthy", "3", "--faulted", "4", "--victims", "1",
                      "--attackers", "2", "--speed", "40", "--downtime", "0.5", "--idle-timeout", "0.5",
-                     "--decoder-inputs", "2000", "--fault", "disconnect_rate=400", "--report", str(report_path)])
+                     "--decoder-inputs", "2000", "--fault", "disconnect_rate=400", "--report", str(report_path),
+                     # The floods' goals are timings (a busy machine misses them): their figures are
+                     # tested in test_flood.py, not gated here.
+                     "--flood-seconds", "0"])
     out = capsys.readouterr().out
     report = msgspec.json.decode(report_path.read_bytes(), type=SuiteReport)
     assert code == 0 and report.passed and "ROBUSTNESS SUITE PASSED" in out, report.problems
