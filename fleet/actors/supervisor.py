@@ -241,8 +241,7 @@ async def run_fleet(
         worker = workers[(hello.role, hello.index)]
         worker.wire = wire
         link = worker.link = WorkerLink(worker.name, wire)
-        (backend.station_links if worker.role == "stations" else backend.csms_links)[worker.index] = link
-        worker.connected.set()
+        worker.connected.set()  # (the backend routes commands to it once it is assigned: see `assigned`)
         try:
             async with trio.open_nursery() as link_nursery:
                 link_nursery.start_soon(link.run)
@@ -251,6 +250,12 @@ async def run_fleet(
         finally:
             link.close("its process ended")
             worker.finished.set()
+
+    def assigned(worker: _Worker) -> None:
+        """The worker has its Assign: the control backend may route commands to it now (a
+        worker waiting for its Assign takes nothing else)."""
+        assert worker.link is not None
+        (backend.station_links if worker.role == "stations" else backend.csms_links)[worker.index] = worker.link
 
     async def _receive_from(worker: _Worker, wire: WireStream, link: WorkerLink) -> None:
         try:
@@ -417,6 +422,7 @@ async def run_fleet(
                     options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
                              "auth": auth, "id_tokens": id_tokens, "boot_refusals": boot_refusals},
                 ))
+                assigned(w)
             for w in csms_workers:  # listening once its first status arrives
                 with trio.fail_after(30):
                     while w.status is None:
@@ -433,6 +439,7 @@ async def run_fleet(
                 plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
                 ramp=plan.config.ramp / workers_n, options={"fault_epoch": fault_epoch, **options.station_options},
             ))
+            assigned(w)
 
         # A CSMS restart at `csms_restart_at` (the built-in CSMS only; see check_csms_faults).
         if builtin and plan.faults.csms_restart_at is not None:
