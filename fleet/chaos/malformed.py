@@ -212,7 +212,7 @@ class Direction:
 
 @functools.cache
 def _directions() -> tuple[Direction, Direction]:
-    from ..actors.station_handlers import CSMS_INITIATED, STATION_INITIATED
+    from ..actors.station.v201.handlers import CSMS_INITIATED, STATION_INITIATED
 
     to_csms = Direction("csms", tuple(sorted(STATION_INITIATED)), tuple(sorted(CSMS_INITIATED - STATION_INITIATED)),
                         ("Heartbeat", "{}"))

@@ -22,7 +22,7 @@ import fleet.transport
 from fleet.actors.audit import audit_transactions
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.actors.station_handlers import CSMS_INITIATED
+from fleet.actors.station.v201.handlers import CSMS_INITIATED
 from fleet.chaos.attacks import (
     RAW_CLASSES,
     RAW_EXPECTED,

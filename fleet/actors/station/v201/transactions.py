@@ -26,7 +26,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from ..ocpp.v201 import (
+from ....ocpp.v201 import (
     ChargingState,
     ConnectorStatus,
     IdToken,
@@ -39,7 +39,7 @@ from ..ocpp.v201 import (
     TriggerReason,
     UnitOfMeasure,
 )
-from ..profiles import EvseProfile
+from ....profiles import EvseProfile
 
 __all__ = [
     "ConnectorState",

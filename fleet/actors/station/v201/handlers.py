@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
-from ..ocpp import ErrorCode, RemoteProtocolError
-from ..ocpp.v201 import BootReason as _BootReason
-from ..ocpp.v201 import (
+from ....ocpp import ErrorCode, RemoteProtocolError
+from ....ocpp.v201 import BootReason as _BootReason
+from ....ocpp.v201 import (
     CancelReservationRequest,
     CancelReservationResponse,
     CancelReservationStatus,
@@ -180,7 +180,7 @@ from .device_model import VarDef, _lookup_key
 from .transactions import EvseState, Reservation
 
 if TYPE_CHECKING:
-    from .station import Station
+    from ..actor import Station
 
 __all__ = ["CSMS_INITIATED", "HANDLERS", "STATION_INITIATED"]
 

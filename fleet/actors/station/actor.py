@@ -21,7 +21,7 @@ Design (a fleet runs thousands of these per process):
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
   after a reconnection the queue drains at the pace of the CSMS's answers.
-* CSMS requests are answered by synchronous handlers (:mod:`.station_handlers`),
+* CSMS requests are answered by synchronous handlers (:mod:`.v201.handlers`),
   overridable per action with :meth:`Station.on`; what they start (reports,
   triggered messages, transactions) runs later in the main loop.
 * the outside world talks to the station through its mailbox (the ``async``
@@ -43,9 +43,9 @@ from typing import Any, Final, Literal
 import msgspec
 import trio
 
-from ..events import Connected, Disconnected, FleetEvent
-from ..faults import FaultInjector, FaultSpec, abort_websocket
-from ..ocpp import (
+from ...events import Connected, Disconnected, FleetEvent
+from ...faults import FaultInjector, FaultSpec, abort_websocket
+from ...ocpp import (
     CallFailure,
     CallTimeout,
     ConnectionLost,
@@ -54,7 +54,7 @@ from ..ocpp import (
     RemoteCallError,
     Session,
 )
-from ..ocpp.v201 import (
+from ...ocpp.v201 import (
     ACTIONS,
     EVSE,
     AuthorizationStatus,
@@ -87,16 +87,16 @@ from ..ocpp.v201 import (
     UploadLogStatus,
     Variable,
 )
-from ..ocpp_log import OcppLog
-from ..profiles import StationProfile, draw, render_pattern, station_password
-from ..transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
-from ..websocket import ConnectionClosed, HandshakeError
-from .connection import ConnectionObserver, Handler, OcppConnection
-from .device_model import DeviceModel, Key, VarDef, catalog_for, key
-from .hub import EventHub
-from .smart_charging import ProfileStore
-from .station_handlers import HANDLERS
-from .transactions import (
+from ...ocpp_log import OcppLog
+from ...profiles import StationProfile, draw, render_pattern, station_password
+from ...transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
+from ...websocket import ConnectionClosed, HandshakeError
+from ..connection import ConnectionObserver, Handler, OcppConnection
+from ..hub import EventHub
+from .v201.device_model import DeviceModel, Key, VarDef, catalog_for, key
+from .v201.handlers import HANDLERS
+from .v201.smart_charging import ProfileStore
+from .v201.transactions import (
     AUTHORIZED,
     EV_CONNECTED,
     ConnectorState,
@@ -400,7 +400,7 @@ _WAKE: Final = object()
 
 
 class _HandlerMap(Mapping[str, Handler]):
-    """The station's handlers: the user's overrides, else the defaults of :mod:`.station_handlers`."""
+    """The station's handlers: the user's overrides, else the defaults of :mod:`.v201.handlers`."""
 
     __slots__ = ("_station",)
 
@@ -588,7 +588,7 @@ class Station:
         self._pending_station_operative: bool | None = None
         self._atg_running = False
         self._points: dict[str, frozenset[str]] = {}
-        # CSMS-managed data (see station_handlers)
+        # CSMS-managed data (see v201.handlers)
         self.local_list: dict[str, IdTokenInfo] = {}
         self.local_list_version = 0
         self.auth_cache: dict[str, IdTokenInfo] = {}
@@ -1581,7 +1581,7 @@ class Station:
             if self.firmware_installed_pending:
                 self.firmware_installed_pending = False
                 self.firmware_status = FirmwareStatus.INSTALLED
-                from ..ocpp.v201 import FirmwareStatusNotificationRequest
+                from ...ocpp.v201 import FirmwareStatusNotificationRequest
 
                 fields: dict[str, Any] = {"status": FirmwareStatus.INSTALLED}
                 if self.firmware_request_id is not None:
