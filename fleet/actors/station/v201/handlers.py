@@ -176,13 +176,16 @@ from ....ocpp.v201 import (
     UploadLogStatus,
     VariableMonitoring,
 )
+from ..hardware import EvseState, Reservation
 from .device_model import VarDef, _lookup_key
-from .transactions import EvseState, Reservation
 
 if TYPE_CHECKING:
-    from ..actor import Station
+    from .dialect import V201Dialect
 
-__all__ = ["CSMS_INITIATED", "HANDLERS", "STATION_INITIATED"]
+__all__ = ["CSMS_INITIATED", "HANDLERS", "STATION_INITIATED", "Handler"]
+
+#: A default handler: ``handler(dialect, request) -> response``.
+Handler = Callable[["V201Dialect", Any], Any]
 
 
 #: Actions the CSMS sends to a station (DataTransfer goes both ways).
@@ -226,14 +229,14 @@ def _chunks(items: list[Any], size: int) -> list[list[Any]]:
 # ------------------------------------------------------------- device model
 
 
-def get_variables(st: Station, request: GetVariablesRequest) -> GetVariablesResponse:
+def get_variables(st: V201Dialect, request: GetVariablesRequest) -> GetVariablesResponse:
     limit = st.model.get_int("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", default=50)
     if len(request.get_variable_data) > limit:
         raise RemoteProtocolError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, f"at most {limit} variables per request")
     return GetVariablesResponse(get_variable_result=[st.model.get(d) for d in request.get_variable_data])
 
 
-def set_variables(st: Station, request: SetVariablesRequest) -> SetVariablesResponse:
+def set_variables(st: V201Dialect, request: SetVariablesRequest) -> SetVariablesResponse:
     limit = st.model.get_int("DeviceDataCtrlr", "ItemsPerMessage", "SetVariables", default=50)
     if len(request.set_variable_data) > limit:
         raise RemoteProtocolError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, f"at most {limit} variables per request")
@@ -249,7 +252,7 @@ def set_variables(st: Station, request: SetVariablesRequest) -> SetVariablesResp
     return SetVariablesResponse(set_variable_result=results)
 
 
-def _send_report(st: Station, request_id: int, data: list[Any]) -> None:
+def _send_report(st: V201Dialect, request_id: int, data: list[Any]) -> None:
     size = st.model.get_int("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", default=50)
     parts = _chunks(data, size)
     generated = _now()
@@ -259,10 +262,10 @@ def _send_report(st: Station, request_id: int, data: list[Any]) -> None:
             fields["report_data"] = part
         if seq < len(parts) - 1:
             fields["tbc"] = True
-        st.send(NotifyReportRequest(**fields), followup=True)
+        st.station.send(NotifyReportRequest(**fields), followup=True)
 
 
-def get_base_report(st: Station, request: GetBaseReportRequest) -> GetBaseReportResponse:
+def get_base_report(st: V201Dialect, request: GetBaseReportRequest) -> GetBaseReportResponse:
     data = st.model.base_report(request.report_base)
     if not data:
         return GetBaseReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
@@ -270,7 +273,7 @@ def get_base_report(st: Station, request: GetBaseReportRequest) -> GetBaseReport
     return GetBaseReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
-def get_report(st: Station, request: GetReportRequest) -> GetReportResponse:
+def get_report(st: V201Dialect, request: GetReportRequest) -> GetReportResponse:
     variables = request.component_variable if request.component_variable is not UNSET else None
     criteria = request.component_criteria if request.component_criteria is not UNSET else None
     data = st.model.custom_report(variables, criteria)
@@ -283,7 +286,7 @@ def get_report(st: Station, request: GetReportRequest) -> GetReportResponse:
 # -------------------------------------------------------------- monitoring
 
 
-def set_variable_monitoring(st: Station, request: SetVariableMonitoringRequest) -> SetVariableMonitoringResponse:
+def set_variable_monitoring(st: V201Dialect, request: SetVariableMonitoringRequest) -> SetVariableMonitoringResponse:
     results = []
     for data in request.set_monitoring_data:
         k = _lookup_key(data.component, data.variable)
@@ -321,7 +324,7 @@ def set_variable_monitoring(st: Station, request: SetVariableMonitoringRequest) 
     return SetVariableMonitoringResponse(set_monitoring_result=results)
 
 
-def clear_variable_monitoring(st: Station, request: ClearVariableMonitoringRequest) -> ClearVariableMonitoringResponse:
+def clear_variable_monitoring(st: V201Dialect, request: ClearVariableMonitoringRequest) -> ClearVariableMonitoringResponse:
     results = []
     for monitor_id in request.id:
         if st.monitors.pop(monitor_id, None) is not None:
@@ -331,14 +334,14 @@ def clear_variable_monitoring(st: Station, request: ClearVariableMonitoringReque
     return ClearVariableMonitoringResponse(clear_monitoring_result=results)
 
 
-def set_monitoring_base(st: Station, request: SetMonitoringBaseRequest) -> SetMonitoringBaseResponse:
+def set_monitoring_base(st: V201Dialect, request: SetMonitoringBaseRequest) -> SetMonitoringBaseResponse:
     st.monitoring_base = str(request.monitoring_base)
     if request.monitoring_base in (MonitoringBase.FACTORY_DEFAULT, MonitoringBase.HARD_WIRED_ONLY):
         st.monitors.clear()
     return SetMonitoringBaseResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
-def set_monitoring_level(st: Station, request: SetMonitoringLevelRequest) -> SetMonitoringLevelResponse:
+def set_monitoring_level(st: V201Dialect, request: SetMonitoringLevelRequest) -> SetMonitoringLevelResponse:
     if not 0 <= request.severity <= 9:
         return SetMonitoringLevelResponse(status=GenericStatus.REJECTED, status_info=_info("InvalidSeverity"))
     st.monitoring_level = request.severity
@@ -352,7 +355,7 @@ _CRITERIA = {
 }
 
 
-def get_monitoring_report(st: Station, request: GetMonitoringReportRequest) -> GetMonitoringReportResponse:
+def get_monitoring_report(st: V201Dialect, request: GetMonitoringReportRequest) -> GetMonitoringReportResponse:
     wanted_types: set[Monitor] | None = None
     if request.monitoring_criteria is not UNSET:
         wanted_types = set()
@@ -380,30 +383,30 @@ def get_monitoring_report(st: Station, request: GetMonitoringReportRequest) -> G
                                   "monitor": part}
         if seq < len(parts) - 1:
             fields["tbc"] = True
-        st.send(NotifyMonitoringReportRequest(**fields), followup=True)
+        st.station.send(NotifyMonitoringReportRequest(**fields), followup=True)
     return GetMonitoringReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
 # ------------------------------------------------------------- provisioning
 
 
-def reset(st: Station, request: ResetRequest) -> ResetResponse:
+def reset(st: V201Dialect, request: ResetRequest) -> ResetResponse:
     if request.evse_id is not UNSET:
-        evse = st.evse_by_id(request.evse_id)
+        evse = st.station.evse_by_id(request.evse_id)
         if evse is None:
             return ResetResponse(status=ResetStatus.REJECTED, status_info=_info("UnknownEvse"))
         if evse.tx is not None and request.type == Reset.ON_IDLE:
             return ResetResponse(status=ResetStatus.SCHEDULED)
-        st.defer(lambda: st.force_end(evse, TriggerReason.RESET_COMMAND, Reason.IMMEDIATE_RESET))
+        st.station.defer(lambda: st.force_end(evse, TriggerReason.RESET_COMMAND, Reason.IMMEDIATE_RESET))
         return ResetResponse(status=ResetStatus.ACCEPTED)
-    if request.type == Reset.ON_IDLE and st.any_transaction():
-        st._reset_on_idle = _BootReason.REMOTE_RESET
+    if request.type == Reset.ON_IDLE and st.station.any_transaction():
+        st.station.schedule_reset_on_idle(_BootReason.REMOTE_RESET)
         return ResetResponse(status=ResetStatus.SCHEDULED)
-    st.request_reboot(_BootReason.REMOTE_RESET)
+    st.station.request_reboot(_BootReason.REMOTE_RESET)
     return ResetResponse(status=ResetStatus.ACCEPTED)
 
 
-def set_network_profile(st: Station, request: SetNetworkProfileRequest) -> SetNetworkProfileResponse:
+def set_network_profile(st: V201Dialect, request: SetNetworkProfileRequest) -> SetNetworkProfileResponse:
     data = request.connection_data
     current = st.model.get_int("SecurityCtrlr", "SecurityProfile")
     if not 0 <= request.configuration_slot < 8:
@@ -419,19 +422,19 @@ def set_network_profile(st: Station, request: SetNetworkProfileRequest) -> SetNe
     return SetNetworkProfileResponse(status=SetNetworkProfileStatus.ACCEPTED)
 
 
-def _trigger_status(st: Station, evse: EvseState, connector_id: int | None) -> None:
+def _trigger_status(st: V201Dialect, evse: EvseState, connector_id: int | None) -> None:
     for connector in evse.connectors:
         if connector_id is None or connector.connector_id == connector_id:
             st.send_status(evse, connector, followup=True)
 
 
-def trigger_message(st: Station, request: TriggerMessageRequest) -> TriggerMessageResponse:
+def trigger_message(st: V201Dialect, request: TriggerMessageRequest) -> TriggerMessageResponse:
     accepted = TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
     rejected = TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
     evse: EvseState | None = None
     connector_id: int | None = None
     if request.evse is not UNSET and request.evse.id != 0:
-        evse = st.evse_by_id(request.evse.id)
+        evse = st.station.evse_by_id(request.evse.id)
         if evse is None:
             return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED, status_info=_info("UnknownEvse"))
         if request.evse.connector_id is not UNSET:
@@ -439,15 +442,15 @@ def trigger_message(st: Station, request: TriggerMessageRequest) -> TriggerMessa
             if evse.connector(connector_id) is None:
                 return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED,
                                               status_info=_info("UnknownConnector"))
-    evses = [evse] if evse is not None else st.evses
+    evses = [evse] if evse is not None else st.station.evses
     match request.requested_message:
         case MessageTrigger.BOOT_NOTIFICATION:
-            if st.online():
+            if st.station.online():
                 return rejected
-            st.defer(st.trigger_boot)
+            st.station.defer(st.station.trigger_boot)
             return accepted
         case MessageTrigger.HEARTBEAT:
-            st.send_heartbeat(followup=True)
+            st.station.send_heartbeat(followup=True)
             return accepted
         case MessageTrigger.STATUS_NOTIFICATION:
             for e in evses:
@@ -468,22 +471,22 @@ def trigger_message(st: Station, request: TriggerMessageRequest) -> TriggerMessa
                 for e in running:
                     st.meter_event(e, TriggerReason.TRIGGER, ReadingContext.TRIGGER, measurands)
 
-            st.defer(triggered)
+            st.station.defer(triggered)
             return accepted
         case MessageTrigger.FIRMWARE_STATUS_NOTIFICATION:
             fields: dict[str, Any] = {"status": st.firmware_status}
             if st.firmware_status != FirmwareStatus.IDLE and st.firmware_request_id is not None:
                 fields["request_id"] = st.firmware_request_id
-            st.send(FirmwareStatusNotificationRequest(**fields), followup=True)
+            st.station.send(FirmwareStatusNotificationRequest(**fields), followup=True)
             return accepted
         case MessageTrigger.LOG_STATUS_NOTIFICATION:
             log_fields: dict[str, Any] = {"status": st.log_status}
             if st.log_status != UploadLogStatus.IDLE and st.log_request_id is not None:
                 log_fields["request_id"] = st.log_request_id
-            st.send(LogStatusNotificationRequest(**log_fields), followup=True)
+            st.station.send(LogStatusNotificationRequest(**log_fields), followup=True)
             return accepted
         case MessageTrigger.SIGN_CHARGING_STATION_CERTIFICATE:
-            st.send(SignCertificateRequest(csr=_fake_csr(st.station_id),
+            st.station.send(SignCertificateRequest(csr=_fake_csr(st.station.station_id),
                                            certificate_type=CertificateSigningUse.CHARGING_STATION_CERTIFICATE),
                     followup=True)
             return accepted
@@ -501,18 +504,18 @@ def _fake_csr(station_id: str) -> str:
 # --------------------------------------------------------------- availability
 
 
-def change_availability(st: Station, request: ChangeAvailabilityRequest) -> ChangeAvailabilityResponse:
+def change_availability(st: V201Dialect, request: ChangeAvailabilityRequest) -> ChangeAvailabilityResponse:
     operative = request.operational_status == OperationalStatus.OPERATIVE
     accepted = ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.ACCEPTED)
     if request.evse is UNSET or request.evse.id == 0:
-        if not operative and st.any_transaction():
-            st._pending_station_operative = False
+        if not operative and st.station.any_transaction():
+            st.station.schedule_station_operative(False)
             return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
-        st._pending_station_operative = None
-        if st.station_operative() != operative:
-            st.defer(lambda: st.set_station_operative(operative))
+        st.station.schedule_station_operative(None)
+        if st.station.station_operative() != operative:
+            st.station.defer(lambda: st.station.set_station_operative(operative))
         return accepted
-    evse = st.evse_by_id(request.evse.id)
+    evse = st.station.evse_by_id(request.evse.id)
     if evse is None:
         return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.REJECTED, status_info=_info("UnknownEvse"))
     if request.evse.connector_id is not UNSET:
@@ -524,19 +527,19 @@ def change_availability(st: Station, request: ChangeAvailabilityRequest) -> Chan
             evse.pending_operative = False
             return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
         connector.operative = operative
-        st.defer(lambda: st.update_evse(evse))
+        st.station.defer(lambda: st.update_evse(evse))
         return accepted
     if not operative and evse.tx is not None:
         evse.pending_operative = False
         return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
     evse.pending_operative = None
     evse.operative = operative
-    st.defer(lambda: st.update_evse(evse))
+    st.station.defer(lambda: st.update_evse(evse))
     return accepted
 
 
-def unlock_connector(st: Station, request: UnlockConnectorRequest) -> UnlockConnectorResponse:
-    evse = st.evse_by_id(request.evse_id)
+def unlock_connector(st: V201Dialect, request: UnlockConnectorRequest) -> UnlockConnectorResponse:
+    evse = st.station.evse_by_id(request.evse_id)
     if evse is None or evse.connector(request.connector_id) is None:
         return UnlockConnectorResponse(status=UnlockStatus.UNKNOWN_CONNECTOR)
     if evse.tx is not None and evse.plugged == request.connector_id and evse.authorized is not None:
@@ -547,19 +550,19 @@ def unlock_connector(st: Station, request: UnlockConnectorRequest) -> UnlockConn
 # --------------------------------------------------------------- transactions
 
 
-def request_start_transaction(st: Station, request: RequestStartTransactionRequest) -> RequestStartTransactionResponse:
+def request_start_transaction(st: V201Dialect, request: RequestStartTransactionRequest) -> RequestStartTransactionResponse:
     rejected = RequestStartTransactionResponse(status=RequestStartStopStatus.REJECTED)
     evse: EvseState | None
     if request.evse_id is not UNSET:
-        evse = st.evse_by_id(request.evse_id)
+        evse = st.station.evse_by_id(request.evse_id)
     else:
-        waiting = [e for e in st.evses if e.plugged is not None and e.authorized is None]
-        free = [e for e in st.evses if e.free and e.operative]
+        waiting = [e for e in st.station.evses if e.plugged is not None and e.authorized is None]
+        free = [e for e in st.station.evses if e.free and e.operative]
         candidates = waiting or free
         evse = candidates[0] if candidates else None
     if evse is None:
         return rejected
-    if not (evse.operative and st.station_operative()) or evse.authorized is not None:
+    if not (evse.operative and st.station.station_operative()) or evse.authorized is not None:
         return rejected
     if any(c.faulted for c in evse.connectors):
         return rejected
@@ -572,7 +575,7 @@ def request_start_transaction(st: Station, request: RequestStartTransactionReque
                                                    status_info=_info("NotTxProfile"))
         if evse.tx is not None:
             status, _ = st.charging_profiles.install(
-                evse.id, profile, _now(), evse_ids=[e.id for e in st.evses], transactions={evse.id: evse.tx.id}
+                evse.id, profile, _now(), evse_ids=[e.id for e in st.station.evses], transactions={evse.id: evse.tx.id}
             )
             if status != ChargingProfileStatus.ACCEPTED:
                 return rejected
@@ -580,31 +583,31 @@ def request_start_transaction(st: Station, request: RequestStartTransactionReque
             evse.pending_tx_profile = profile
     group = request.group_id_token if request.group_id_token is not UNSET else None
     target = evse
-    st.defer(lambda: st.remote_start(target, request.id_token, request.remote_start_id, group))
+    st.station.defer(lambda: st.remote_start(target, request.id_token, request.remote_start_id, group))
     if evse.tx is not None:
         return RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED, transaction_id=evse.tx.id)
     return RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
 
 
-def request_stop_transaction(st: Station, request: RequestStopTransactionRequest) -> RequestStopTransactionResponse:
-    for evse in st.evses:
+def request_stop_transaction(st: V201Dialect, request: RequestStopTransactionRequest) -> RequestStopTransactionResponse:
+    for evse in st.station.evses:
         if evse.tx is not None and evse.tx.id == request.transaction_id:
-            st.defer(functools.partial(st.stop_transaction_on, evse, TriggerReason.REMOTE_STOP, Reason.REMOTE))
+            st.station.defer(functools.partial(st.stop_transaction_on, evse, TriggerReason.REMOTE_STOP, Reason.REMOTE))
             return RequestStopTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
     return RequestStopTransactionResponse(status=RequestStartStopStatus.REJECTED, status_info=_info("UnknownTransaction"))
 
 
-def get_transaction_status(st: Station, request: GetTransactionStatusRequest) -> GetTransactionStatusResponse:
+def get_transaction_status(st: V201Dialect, request: GetTransactionStatusRequest) -> GetTransactionStatusResponse:
     if request.transaction_id is UNSET:
-        return GetTransactionStatusResponse(messages_in_queue=st.queue.has_transaction(None))
-    ongoing = any(e.tx is not None and e.tx.id == request.transaction_id for e in st.evses)
+        return GetTransactionStatusResponse(messages_in_queue=st.station.queue.has_transaction(None))
+    ongoing = any(e.tx is not None and e.tx.id == request.transaction_id for e in st.station.evses)
     return GetTransactionStatusResponse(
-        messages_in_queue=st.queue.has_transaction(request.transaction_id), ongoing_indicator=ongoing
+        messages_in_queue=st.station.queue.has_transaction(request.transaction_id), ongoing_indicator=ongoing
     )
 
 
-def cost_updated(st: Station, request: CostUpdatedRequest) -> CostUpdatedResponse:
-    for evse in st.evses:
+def cost_updated(st: V201Dialect, request: CostUpdatedRequest) -> CostUpdatedResponse:
+    for evse in st.station.evses:
         if evse.tx is not None and evse.tx.id == request.transaction_id:
             evse.tx.total_cost = request.total_cost
     return CostUpdatedResponse()
@@ -613,34 +616,34 @@ def cost_updated(st: Station, request: CostUpdatedRequest) -> CostUpdatedRespons
 # ------------------------------------------------------------ smart charging
 
 
-def set_charging_profile(st: Station, request: SetChargingProfileRequest) -> SetChargingProfileResponse:
+def set_charging_profile(st: V201Dialect, request: SetChargingProfileRequest) -> SetChargingProfileResponse:
     if not st.model.get_bool("SmartChargingCtrlr", "Enabled"):
         return SetChargingProfileResponse(status=ChargingProfileStatus.REJECTED, status_info=_info("Disabled"))
     status, reason = st.charging_profiles.install(
         request.evse_id,
         request.charging_profile,
         _now(),
-        evse_ids=[e.id for e in st.evses],
-        transactions={e.id: e.tx.id for e in st.evses if e.tx is not None},
+        evse_ids=[e.id for e in st.station.evses],
+        transactions={e.id: e.tx.id for e in st.station.evses if e.tx is not None},
         max_stack_level=st.model.get_int("SmartChargingCtrlr", "ProfileStackLevel", default=8),
         max_periods=st.model.get_int("SmartChargingCtrlr", "PeriodsPerSchedule", default=24),
     )
     if status == ChargingProfileStatus.ACCEPTED:
-        st.defer(st.limits_changed)
+        st.station.defer(st.limits_changed)
         return SetChargingProfileResponse(status=status)
     return SetChargingProfileResponse(status=status, status_info=_info(reason))
 
 
-def clear_charging_profile(st: Station, request: ClearChargingProfileRequest) -> ClearChargingProfileResponse:
+def clear_charging_profile(st: V201Dialect, request: ClearChargingProfileRequest) -> ClearChargingProfileResponse:
     profile_id = request.charging_profile_id if request.charging_profile_id is not UNSET else None
     criteria = request.charging_profile_criteria if request.charging_profile_criteria is not UNSET else None
     if st.charging_profiles.clear(profile_id, criteria):
-        st.defer(st.limits_changed)
+        st.station.defer(st.limits_changed)
         return ClearChargingProfileResponse(status=ClearChargingProfileStatus.ACCEPTED)
     return ClearChargingProfileResponse(status=ClearChargingProfileStatus.UNKNOWN)
 
 
-def get_charging_profiles(st: Station, request: GetChargingProfilesRequest) -> GetChargingProfilesResponse:
+def get_charging_profiles(st: V201Dialect, request: GetChargingProfilesRequest) -> GetChargingProfilesResponse:
     evse_id = request.evse_id if request.evse_id is not UNSET else None
     found = st.charging_profiles.query(evse_id, request.charging_profile)
     if not found:
@@ -651,19 +654,19 @@ def get_charging_profiles(st: Station, request: GetChargingProfilesRequest) -> G
                                   "charging_profile": profiles, "evse_id": evse}
         if n < len(groups) - 1:
             fields["tbc"] = True
-        st.send(ReportChargingProfilesRequest(**fields), followup=True)
+        st.station.send(ReportChargingProfilesRequest(**fields), followup=True)
     return GetChargingProfilesResponse(status=GetChargingProfileStatus.ACCEPTED)
 
 
-def get_composite_schedule(st: Station, request: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse:
+def get_composite_schedule(st: V201Dialect, request: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse:
     unit = request.charging_rate_unit if request.charging_rate_unit is not UNSET else ChargingRateUnit.W
     if request.evse_id == 0:
-        voltage, phases = st.evses[0].voltage, st.evses[0].phases
-        max_power = sum(e.max_power_w for e in st.evses)
+        voltage, phases = st.station.evses[0].voltage, st.station.evses[0].phases
+        max_power = sum(e.max_power_w for e in st.station.evses)
         tx_id = None
         tx_start = None
     else:
-        evse = st.evse_by_id(request.evse_id)
+        evse = st.station.evse_by_id(request.evse_id)
         if evse is None:
             return GetCompositeScheduleResponse(status=GenericStatus.REJECTED, status_info=_info("UnknownEvse"))
         voltage, phases, max_power = evse.voltage, evse.phases, evse.max_power_w
@@ -674,7 +677,7 @@ def get_composite_schedule(st: Station, request: GetCompositeScheduleRequest) ->
     schedule = st.charging_profiles.composite(
         request.evse_id, _now().replace(microsecond=0), request.duration, unit, voltage=voltage, phases=phases,
         max_power=max_power, transaction_id=tx_id, transaction_start=tx_start,
-        evse_share=sum(1 for e in st.evses if e.tx is not None) or 1,
+        evse_share=sum(1 for e in st.station.evses if e.tx is not None) or 1,
     )
     return GetCompositeScheduleResponse(status=GenericStatus.ACCEPTED, schedule=schedule)
 
@@ -682,14 +685,14 @@ def get_composite_schedule(st: Station, request: GetCompositeScheduleRequest) ->
 # ---------------------------------------------------------------- authorization
 
 
-def clear_cache(st: Station, request: ClearCacheRequest) -> ClearCacheResponse:
+def clear_cache(st: V201Dialect, request: ClearCacheRequest) -> ClearCacheResponse:
     if not st.model.get_bool("AuthCacheCtrlr", "Enabled"):
         return ClearCacheResponse(status=ClearCacheStatus.REJECTED, status_info=_info("Disabled"))
     st.auth_cache.clear()
     return ClearCacheResponse(status=ClearCacheStatus.ACCEPTED)
 
 
-def send_local_list(st: Station, request: SendLocalListRequest) -> SendLocalListResponse:
+def send_local_list(st: V201Dialect, request: SendLocalListRequest) -> SendLocalListResponse:
     if not st.model.get_bool("LocalAuthListCtrlr", "Enabled"):
         return SendLocalListResponse(status=SendLocalListStatus.FAILED, status_info=_info("Disabled"))
     entries = request.local_authorization_list if request.local_authorization_list is not UNSET else []
@@ -707,7 +710,7 @@ def send_local_list(st: Station, request: SendLocalListRequest) -> SendLocalList
     return SendLocalListResponse(status=SendLocalListStatus.ACCEPTED)
 
 
-def get_local_list_version(st: Station, request: GetLocalListVersionRequest) -> GetLocalListVersionResponse:
+def get_local_list_version(st: V201Dialect, request: GetLocalListVersionRequest) -> GetLocalListVersionResponse:
     if not st.model.get_bool("LocalAuthListCtrlr", "Enabled"):
         return GetLocalListVersionResponse(version_number=0)
     return GetLocalListVersionResponse(version_number=st.local_list_version)
@@ -716,31 +719,31 @@ def get_local_list_version(st: Station, request: GetLocalListVersionRequest) -> 
 # ------------------------------------------------------------------ reservation
 
 
-def reserve_now(st: Station, request: ReserveNowRequest) -> ReserveNowResponse:
+def reserve_now(st: V201Dialect, request: ReserveNowRequest) -> ReserveNowResponse:
     if not st.model.get_bool("ReservationCtrlr", "Enabled"):
         return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Disabled"))
     delay = (request.expiry_date_time - _now()).total_seconds()
     if delay <= 0:
         return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Expired"))
     # a new reservation with a known id replaces the old one
-    for evse in st.evses:
+    for evse in st.station.evses:
         if evse.reservation is not None and evse.reservation.id == request.id:
             evse.reservation = None
-            st.cancel_timer(("reservation", request.id))
-            st.defer(functools.partial(st.refresh_status, evse))
+            st.station.cancel_timer(("reservation", request.id))
+            st.station.defer(functools.partial(st.refresh_status, evse))
 
     def fits(evse: EvseState) -> bool:
         return request.connector_type is UNSET or any(c.type == str(request.connector_type) for c in evse.connectors)
 
     if request.evse_id is not UNSET:
-        candidate = st.evse_by_id(request.evse_id)
+        candidate = st.station.evse_by_id(request.evse_id)
         if candidate is None or not fits(candidate):
             return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("UnknownEvse"))
         candidates = [candidate]
     else:
         if not st.model.get_bool("ReservationCtrlr", "NonEvseSpecific"):
             return ReserveNowResponse(status=ReserveNowStatus.REJECTED)
-        candidates = [e for e in st.evses if fits(e)]
+        candidates = [e for e in st.station.evses if fits(e)]
         if not candidates:
             return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("NoMatchingConnector"))
     chosen: EvseState | None = None
@@ -748,7 +751,7 @@ def reserve_now(st: Station, request: ReserveNowRequest) -> ReserveNowResponse:
     for evse in candidates:
         if any(c.faulted for c in evse.connectors):
             status = ReserveNowStatus.FAULTED
-        elif not (evse.operative and st.station_operative()):
+        elif not (evse.operative and st.station.station_operative()):
             status = ReserveNowStatus.UNAVAILABLE
         elif not evse.free:
             status = ReserveNowStatus.OCCUPIED
@@ -765,22 +768,22 @@ def reserve_now(st: Station, request: ReserveNowRequest) -> ReserveNowResponse:
     def expire() -> None:
         if target.reservation is reservation:
             target.reservation = None
-            st.send(ReservationStatusUpdateRequest(reservation_id=reservation.id,
+            st.station.send(ReservationStatusUpdateRequest(reservation_id=reservation.id,
                                                    reservation_update_status=ReservationUpdateStatus.EXPIRED),
                     durable=True)
             st.refresh_status(target)
 
-    st.set_timer(("reservation", request.id), delay, expire)
-    st.defer(lambda: st.refresh_status(target))
+    st.station.set_timer(("reservation", request.id), delay, expire)
+    st.station.defer(lambda: st.refresh_status(target))
     return ReserveNowResponse(status=ReserveNowStatus.ACCEPTED)
 
 
-def cancel_reservation(st: Station, request: CancelReservationRequest) -> CancelReservationResponse:
-    for evse in st.evses:
+def cancel_reservation(st: V201Dialect, request: CancelReservationRequest) -> CancelReservationResponse:
+    for evse in st.station.evses:
         if evse.reservation is not None and evse.reservation.id == request.reservation_id:
             evse.reservation = None
-            st.cancel_timer(("reservation", request.reservation_id))
-            st.defer(functools.partial(st.refresh_status, evse))
+            st.station.cancel_timer(("reservation", request.reservation_id))
+            st.station.defer(functools.partial(st.refresh_status, evse))
             return CancelReservationResponse(status=CancelReservationStatus.ACCEPTED)
     return CancelReservationResponse(status=CancelReservationStatus.REJECTED)
 
@@ -792,7 +795,7 @@ def _fails(location: str) -> bool:
     return "fail" in location.lower()
 
 
-def update_firmware(st: Station, request: UpdateFirmwareRequest) -> UpdateFirmwareResponse:
+def update_firmware(st: V201Dialect, request: UpdateFirmwareRequest) -> UpdateFirmwareResponse:
     busy = st.firmware_status not in (FirmwareStatus.IDLE, FirmwareStatus.INSTALLED, FirmwareStatus.DOWNLOAD_FAILED,
                                       FirmwareStatus.INSTALLATION_FAILED, FirmwareStatus.INVALID_SIGNATURE,
                                       FirmwareStatus.INSTALL_VERIFICATION_FAILED)
@@ -800,18 +803,18 @@ def update_firmware(st: Station, request: UpdateFirmwareRequest) -> UpdateFirmwa
         return UpdateFirmwareResponse(status=UpdateFirmwareStatus.REJECTED, status_info=_info("Rebooting"))
     request_id = request.request_id
     firmware = request.firmware
-    step = st.profile.firmware_step
+    step = st.station.profile.firmware_step
 
     def notify(status: FirmwareStatus) -> None:
         st.firmware_status = status
         st.firmware_request_id = request_id
-        st.send(FirmwareStatusNotificationRequest(status=status, request_id=request_id), durable=True)
+        st.station.send(FirmwareStatusNotificationRequest(status=status, request_id=request_id), durable=True)
 
     def then(seconds: float, action: Callable[[], None]) -> None:
-        st.sim_timer("fw", seconds, action)
+        st.station.sim_timer("fw", seconds, action)
 
     def install() -> None:
-        if st.any_transaction():
+        if st.station.any_transaction():
             if st.firmware_status != FirmwareStatus.INSTALL_SCHEDULED:
                 notify(FirmwareStatus.INSTALL_SCHEDULED)
             then(max(step, 1.0), install)
@@ -820,10 +823,8 @@ def update_firmware(st: Station, request: UpdateFirmwareRequest) -> UpdateFirmwa
 
         def reboot() -> None:
             notify(FirmwareStatus.INSTALL_REBOOTING)
-            st.firmware_version = f"{st.profile.identity.firmware_version}+fw{request_id}"[:50]
-            st._charging_station = None
-            st.firmware_installed_pending = True
-            st.reboot(_BootReason.FIRMWARE_UPDATE)
+            st.firmware_installed(f"{st.station.profile.identity.firmware_version}+fw{request_id}"[:50])
+            st.station.reboot(_BootReason.FIRMWARE_UPDATE)
 
         then(step, reboot)
 
@@ -841,7 +842,7 @@ def update_firmware(st: Station, request: UpdateFirmwareRequest) -> UpdateFirmwa
 
             def scheduled() -> None:
                 notify(FirmwareStatus.INSTALL_SCHEDULED)
-                st.set_timer("fw", wait, install)
+                st.station.set_timer("fw", wait, install)
 
             then(step, scheduled)
         else:
@@ -857,45 +858,45 @@ def update_firmware(st: Station, request: UpdateFirmwareRequest) -> UpdateFirmwa
     wait = max(0.0, (firmware.retrieve_date_time - _now()).total_seconds())
     if wait > 0:
         notify(FirmwareStatus.DOWNLOAD_SCHEDULED)
-        st.set_timer("fw", wait, download)
+        st.station.set_timer("fw", wait, download)
     else:
-        st.set_timer("fw", 0.0, download)
+        st.station.set_timer("fw", 0.0, download)
     if busy:
         return UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED_CANCELED)
     return UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED)
 
 
-def get_log(st: Station, request: GetLogRequest) -> GetLogResponse:
+def get_log(st: V201Dialect, request: GetLogRequest) -> GetLogResponse:
     busy = st.log_status == UploadLogStatus.UPLOADING
     request_id = request.request_id
     location = request.log.remote_location
-    filename = f"{st.station_id}-{request.log_type}-{request_id}.log"[:255]
+    filename = f"{st.station.station_id}-{request.log_type}-{request_id}.log"[:255]
 
     def notify(status: UploadLogStatus) -> None:
         st.log_status = status
         st.log_request_id = request_id
-        st.send(LogStatusNotificationRequest(status=status, request_id=request_id), durable=True)
+        st.station.send(LogStatusNotificationRequest(status=status, request_id=request_id), durable=True)
 
-    step = st.profile.firmware_step
+    step = st.station.profile.firmware_step
     if "://" not in location:
-        st.sim_timer("log", 0.0, lambda: notify(UploadLogStatus.BAD_MESSAGE))
+        st.station.sim_timer("log", 0.0, lambda: notify(UploadLogStatus.BAD_MESSAGE))
     else:
         outcome = UploadLogStatus.UPLOAD_FAILURE if _fails(location) else UploadLogStatus.UPLOADED
 
         def uploading() -> None:
             notify(UploadLogStatus.UPLOADING)
-            st.sim_timer("log", step, lambda: notify(outcome))
+            st.station.sim_timer("log", step, lambda: notify(outcome))
 
-        st.sim_timer("log", 0.0, uploading)
+        st.station.sim_timer("log", 0.0, uploading)
     status = LogStatus.ACCEPTED_CANCELED if busy else LogStatus.ACCEPTED
     return GetLogResponse(status=status, filename=filename)
 
 
-def publish_firmware(st: Station, request: PublishFirmwareRequest) -> PublishFirmwareResponse:
+def publish_firmware(st: V201Dialect, request: PublishFirmwareRequest) -> PublishFirmwareResponse:
     return PublishFirmwareResponse(status=GenericStatus.REJECTED, status_info=_info("NotALocalController"))
 
 
-def unpublish_firmware(st: Station, request: UnpublishFirmwareRequest) -> UnpublishFirmwareResponse:
+def unpublish_firmware(st: V201Dialect, request: UnpublishFirmwareRequest) -> UnpublishFirmwareResponse:
     return UnpublishFirmwareResponse(status=UnpublishFirmwareStatus.NO_FIRMWARE)
 
 
@@ -913,7 +914,7 @@ def _is_pem(text: str) -> bool:
     return "-----BEGIN CERTIFICATE-----" in text and "-----END CERTIFICATE-----" in text
 
 
-def install_certificate(st: Station, request: InstallCertificateRequest) -> InstallCertificateResponse:
+def install_certificate(st: V201Dialect, request: InstallCertificateRequest) -> InstallCertificateResponse:
     if not _is_pem(request.certificate):
         return InstallCertificateResponse(status=InstallCertificateStatus.REJECTED, status_info=_info("InvalidFormat"))
     hash_data = _hash_data(request.certificate)
@@ -922,7 +923,7 @@ def install_certificate(st: Station, request: InstallCertificateRequest) -> Inst
     return InstallCertificateResponse(status=InstallCertificateStatus.ACCEPTED)
 
 
-def delete_certificate(st: Station, request: DeleteCertificateRequest) -> DeleteCertificateResponse:
+def delete_certificate(st: V201Dialect, request: DeleteCertificateRequest) -> DeleteCertificateResponse:
     wanted = request.certificate_hash_data
     kept = [
         c for c in st.certificates
@@ -935,7 +936,7 @@ def delete_certificate(st: Station, request: DeleteCertificateRequest) -> Delete
     return DeleteCertificateResponse(status=DeleteCertificateStatus.ACCEPTED)
 
 
-def get_installed_certificate_ids(st: Station, request: GetInstalledCertificateIdsRequest) -> GetInstalledCertificateIdsResponse:
+def get_installed_certificate_ids(st: V201Dialect, request: GetInstalledCertificateIdsRequest) -> GetInstalledCertificateIdsResponse:
     types = {str(t) for t in request.certificate_type} if request.certificate_type is not UNSET else None
     chains = []
     for use, hash_data, _ in st.certificates:
@@ -952,7 +953,7 @@ def get_installed_certificate_ids(st: Station, request: GetInstalledCertificateI
                                               certificate_hash_data_chain=chains)
 
 
-def certificate_signed(st: Station, request: CertificateSignedRequest) -> CertificateSignedResponse:
+def certificate_signed(st: V201Dialect, request: CertificateSignedRequest) -> CertificateSignedResponse:
     if not _is_pem(request.certificate_chain):
         return CertificateSignedResponse(status=CertificateSignedStatus.REJECTED, status_info=_info("InvalidFormat"))
     use = str(request.certificate_type) if request.certificate_type is not UNSET else "ChargingStationCertificate"
@@ -963,7 +964,7 @@ def certificate_signed(st: Station, request: CertificateSignedRequest) -> Certif
 # ------------------------------------------------------------ display messages
 
 
-def set_display_message(st: Station, request: SetDisplayMessageRequest) -> SetDisplayMessageResponse:
+def set_display_message(st: V201Dialect, request: SetDisplayMessageRequest) -> SetDisplayMessageResponse:
     message = request.message
     if not st.model.get_bool("DisplayMessageCtrlr", "Enabled"):
         return SetDisplayMessageResponse(status=DisplayMessageStatus.REJECTED, status_info=_info("Disabled"))
@@ -972,7 +973,7 @@ def set_display_message(st: Station, request: SetDisplayMessageRequest) -> SetDi
     if str(message.priority) not in st.model.get_list("DisplayMessageCtrlr", "SupportedPriorities"):
         return SetDisplayMessageResponse(status=DisplayMessageStatus.NOT_SUPPORTED_PRIORITY)
     if message.transaction_id is not UNSET and not any(
-        e.tx is not None and e.tx.id == message.transaction_id for e in st.evses
+        e.tx is not None and e.tx.id == message.transaction_id for e in st.station.evses
     ):
         return SetDisplayMessageResponse(status=DisplayMessageStatus.UNKNOWN_TRANSACTION)
     capacity = st.model.get_int("DisplayMessageCtrlr", "DisplayMessages", default=32)
@@ -982,7 +983,7 @@ def set_display_message(st: Station, request: SetDisplayMessageRequest) -> SetDi
     return SetDisplayMessageResponse(status=DisplayMessageStatus.ACCEPTED)
 
 
-def get_display_messages(st: Station, request: GetDisplayMessagesRequest) -> GetDisplayMessagesResponse:
+def get_display_messages(st: V201Dialect, request: GetDisplayMessagesRequest) -> GetDisplayMessagesResponse:
     found = []
     for message_id, message in sorted(st.display_messages.items()):
         if request.id is not UNSET and message_id not in request.id:
@@ -999,11 +1000,11 @@ def get_display_messages(st: Station, request: GetDisplayMessagesRequest) -> Get
         fields: dict[str, Any] = {"request_id": request.request_id, "message_info": part}
         if n < len(parts) - 1:
             fields["tbc"] = True
-        st.send(NotifyDisplayMessagesRequest(**fields), followup=True)
+        st.station.send(NotifyDisplayMessagesRequest(**fields), followup=True)
     return GetDisplayMessagesResponse(status=GetDisplayMessagesStatus.ACCEPTED)
 
 
-def clear_display_message(st: Station, request: ClearDisplayMessageRequest) -> ClearDisplayMessageResponse:
+def clear_display_message(st: V201Dialect, request: ClearDisplayMessageRequest) -> ClearDisplayMessageResponse:
     if st.display_messages.pop(request.id, None) is None:
         return ClearDisplayMessageResponse(status=ClearMessageStatus.UNKNOWN)
     return ClearDisplayMessageResponse(status=ClearMessageStatus.ACCEPTED)
@@ -1012,7 +1013,7 @@ def clear_display_message(st: Station, request: ClearDisplayMessageRequest) -> C
 # ------------------------------------------------------------------ customers
 
 
-def customer_information(st: Station, request: CustomerInformationRequest) -> CustomerInformationResponse:
+def customer_information(st: V201Dialect, request: CustomerInformationRequest) -> CustomerInformationResponse:
     if not request.report and not request.clear:
         return CustomerInformationResponse(status=CustomerInformationStatus.REJECTED,
                                            status_info=_info("NothingRequested"))
@@ -1035,12 +1036,12 @@ def customer_information(st: Station, request: CustomerInformationRequest) -> Cu
         lines.append(f"certificate {request.customer_certificate.serial_number}: no data stored")
     if request.report:
         data = "; ".join(lines)[:512]
-        st.send(NotifyCustomerInformationRequest(data=data, seq_no=0, generated_at=_now(),
+        st.station.send(NotifyCustomerInformationRequest(data=data, seq_no=0, generated_at=_now(),
                                                  request_id=request.request_id), followup=True)
     return CustomerInformationResponse(status=CustomerInformationStatus.ACCEPTED)
 
 
-def data_transfer(st: Station, request: DataTransferRequest) -> DataTransferResponse:
+def data_transfer(st: V201Dialect, request: DataTransferRequest) -> DataTransferResponse:
     if request.vendor_id != VENDOR_ID:
         return DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
     if request.message_id == "echo":
@@ -1051,7 +1052,7 @@ def data_transfer(st: Station, request: DataTransferRequest) -> DataTransferResp
 
 
 #: Action -> default handler ``(station, request) -> response``.
-HANDLERS: dict[str, Callable[[Station, Any], Any]] = {
+HANDLERS: dict[str, Handler] = {
     "CancelReservation": cancel_reservation,
     "CertificateSigned": certificate_signed,
     "ChangeAvailability": change_availability,
