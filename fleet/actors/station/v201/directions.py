@@ -1,0 +1,29 @@
+"""Which role initiates which OCPP 2.0.1 action (the direction tables).
+
+The one place the station package reads them from.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CSMS_INITIATED", "STATION_INITIATED"]
+
+#: Actions the CSMS sends to a station (DataTransfer goes both ways).
+CSMS_INITIATED = frozenset({
+    "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache", "ClearChargingProfile",
+    "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated", "CustomerInformation", "DataTransfer",
+    "DeleteCertificate", "GetBaseReport", "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+    "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport", "GetReport",
+    "GetTransactionStatus", "GetVariables", "InstallCertificate", "PublishFirmware", "RequestStartTransaction",
+    "RequestStopTransaction", "ReserveNow", "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage",
+    "SetMonitoringBase", "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+    "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
+})
+#: Actions a station sends to the CSMS.
+STATION_INITIATED = frozenset({
+    "Authorize", "BootNotification", "ClearedChargingLimit", "DataTransfer", "FirmwareStatusNotification",
+    "Get15118EVCertificate", "GetCertificateStatus", "Heartbeat", "LogStatusNotification", "MeterValues",
+    "NotifyChargingLimit", "NotifyCustomerInformation", "NotifyDisplayMessages", "NotifyEVChargingNeeds",
+    "NotifyEVChargingSchedule", "NotifyEvent", "NotifyMonitoringReport", "NotifyReport",
+    "PublishFirmwareStatusNotification", "ReportChargingProfiles", "ReservationStatusUpdate",
+    "SecurityEventNotification", "SignCertificate", "StatusNotification", "TransactionEvent",
+})
