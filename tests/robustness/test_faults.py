@@ -19,7 +19,7 @@ import trio
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.chaos.malformed import EXPECTED, TO_CSMS, make_probe
+from fleet.actors.station.v201.directions import TO_CSMS
 from fleet.faults import (
     MALFORMED_CLASSES,
     FaultSpec,
@@ -31,6 +31,7 @@ from fleet.faults import (
     parse_fault_options,
 )
 from fleet.fleetfile import FleetError, load_fleet
+from fleet.malformed import EXPECTED, make_probe
 from fleet.ocpp import CallTimeout
 from fleet.ocpp.v201 import GetLocalListVersionRequest
 from fleet.profiles import (

@@ -32,8 +32,8 @@ from fleet.chaos.attacks import (
     raw_attack,
     websocket_attack,
 )
-from fleet.chaos.malformed import random_request
 from fleet.chaos.suite import chaos_profile, fuzz_decoder, probe_csms
+from fleet.malformed import random_request
 from fleet.ocpp import V201, ConnectionLost, ErrorCode, ProtocolViolation, RemoteCallError, Session
 from fleet.profiles import station_password
 from fleet.transport import Accepted, serve_ocpp

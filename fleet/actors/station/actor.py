@@ -43,6 +43,7 @@ import trio
 
 from ...events import Connected, Disconnected, FleetEvent
 from ...faults import FaultInjector, FaultSpec, abort_websocket
+from ...malformed import Direction
 from ...ocpp import (
     CallFailure,
     CallTimeout,
@@ -367,6 +368,11 @@ class Station:
     def connection(self) -> OcppConnection | None:
         """The current connection, if connected."""
         return self._conn
+
+    @property
+    def malformed_direction(self) -> Direction:
+        """The traffic it sends a CSMS, in its OCPP version (for fault injection)."""
+        return self.dialect.to_csms
 
     @property
     def model(self) -> Any:
@@ -704,7 +710,7 @@ class Station:
         if conn is None or conn.closed or self._closing:
             return False
         conn.close_reason = conn.close_reason or reason
-        self._spawn(abort_websocket, conn.websocket)
+        self.spawn(abort_websocket, conn.websocket)
         return True
 
     # ================================================================ main loop
@@ -733,7 +739,7 @@ class Station:
         """Run ``function`` in the main loop (after the current CSMS request is answered)."""
         self._post(_Call(function))
 
-    def _spawn(self, function: Callable[..., Any], *args: Any) -> None:
+    def spawn(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function(*args)`` as a task of the station (it ends with the station)."""
         if self._nursery is not None:
             self._nursery.start_soon(function, *args)

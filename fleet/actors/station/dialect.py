@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ...malformed import Direction
 from .hardware import ConnectorState, EvseState
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ class Dialect(Protocol):
     #: the configuration model (2.0.1: the device model; 1.6: configuration keys)
     @property
     def model(self) -> Any: ...
+
+    #: the malformed traffic this version's station sends a CSMS (fault injection)
+    @property
+    def to_csms(self) -> Direction: ...
 
     def boot_reason(self, reason: str) -> str: ...
 

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Final
 import msgspec
 import trio
 
+from ....malformed import Direction
 from ....ocpp import CallTimeout, ConnectionLost
 from ....ocpp.v201 import (
     ACTIONS,
@@ -63,6 +64,7 @@ from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
+from .directions import TO_CSMS
 from .handlers import HANDLERS, Handler
 from .smart_charging import ProfileStore
 from .transactions import (
@@ -97,6 +99,8 @@ class V201Dialect:
     version: ClassVar[str] = "2.0.1"
     #: CSMS-initiated action -> default handler ``(dialect, request) -> response``
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
+    #: the malformed traffic a 2.0.1 station sends a CSMS (fault injection)
+    to_csms: ClassVar[Direction] = TO_CSMS
 
     def __init__(self, station: StationCore) -> None:
         self.station = station

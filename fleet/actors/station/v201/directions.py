@@ -1,11 +1,16 @@
-"""Which role initiates which OCPP 2.0.1 action (the direction tables).
+"""Which role initiates which OCPP 2.0.1 action (the direction tables), and the malformed
+traffic of each direction (:func:`fleet.malformed.directions`).
 
-The one place the station package reads them from.
+The one place the station package (and chaos) read the tables from.
 """
 
 from __future__ import annotations
 
-__all__ = ["CSMS_INITIATED", "STATION_INITIATED"]
+from typing import Final
+
+from ....malformed import Direction, directions
+
+__all__ = ["CSMS_INITIATED", "STATION_INITIATED", "TO_CSMS", "TO_STATION"]
 
 #: Actions the CSMS sends to a station (DataTransfer goes both ways).
 CSMS_INITIATED = frozenset({
@@ -27,3 +32,9 @@ STATION_INITIATED = frozenset({
     "PublishFirmwareStatusNotification", "ReportChargingProfiles", "ReservationStatusUpdate",
     "SecurityEventNotification", "SignCertificate", "StatusNotification", "TransactionEvent",
 })
+
+_TRAFFIC = directions(CSMS_INITIATED, STATION_INITIATED)
+#: Malformed traffic towards a CSMS (the receiver takes station-initiated requests).
+TO_CSMS: Final[Direction] = _TRAFFIC[0]
+#: Malformed traffic towards a station.
+TO_STATION: Final[Direction] = _TRAFFIC[1]
