@@ -1,4 +1,4 @@
-"""The charging-station actor: one simulated OCPP 2.0.1 station.
+"""The charging-station actor: one simulated station, whatever OCPP version it speaks.
 
 A :class:`Station` connects to a CSMS (with retry back-off), boots, heartbeats,
 reports its connectors, runs transactions (by hand or with the profile's
@@ -21,9 +21,18 @@ Design (a fleet runs thousands of these per process):
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
   after a reconnection the queue drains at the pace of the CSMS's answers.
-* CSMS requests are answered by synchronous handlers (:mod:`.v201.handlers`),
-  overridable per action with :meth:`Station.on`; what they start (reports,
-  triggered messages, transactions) runs later in the main loop.
+* what is version-free lives here and beside it: the mailbox, timers, the
+  connection's life and back-off (:mod:`.backoff`), boot scheduling, the outbox
+  (:mod:`.outbox`), the hardware and its physics (:mod:`.hardware`), the driver
+  (:mod:`.driver`), snapshots (:mod:`.snapshots`) and commands (:mod:`.commands`).
+  What a version says (how to boot, report status, run transactions, send meter
+  values, its configuration model, its answers to the CSMS) is the station's
+  *dialect* (:class:`.dialect.Dialect`, picked by the profile's ``ocpp_version``
+  from :mod:`.dialects`; 2.0.1: :mod:`.v201`). The dialect acts on the station
+  through :class:`.interface.StationCore`.
+* CSMS requests are answered by the dialect's synchronous handlers
+  (:mod:`.v201.handlers`), overridable per action with :meth:`Station.on`; what
+  they start (reports, triggered messages, transactions) runs later in the main loop.
 * the outside world talks to the station through its mailbox (the ``async``
   methods) and reads :meth:`Station.snapshot`, a frozen, cached Struct.
 """
@@ -78,6 +87,7 @@ from .driver import Driver
 from .hardware import EvseState, Vehicle
 from .outbox import OutItem, OutQueue
 from .snapshots import STATES, ConnectorSnapshot, EvseSnapshot, StationCounters, StationSnapshot, StationState
+from .timers import Timers
 
 __all__ = [
     "STATES",
@@ -147,7 +157,7 @@ _WAKE: Final = object()
 
 
 class _HandlerMap(Mapping[str, Handler]):
-    """The station's handlers: the user's overrides, else the defaults of :mod:`.v201.handlers`."""
+    """The station's handlers: the user's overrides, else its dialect's defaults."""
 
     __slots__ = ("_station",)
 
@@ -214,7 +224,7 @@ TRIGGERED: Final = "Triggered"
 
 
 class Station:
-    """One simulated OCPP 2.0.1 charging station (an actor).
+    """One simulated charging station (an actor), speaking its profile's OCPP version.
 
     Args:
         station_id: the station id (appended to the CSMS URL).
@@ -330,7 +340,7 @@ class Station:
         self._reboot_pending = False
         self._reset_on_idle: str | None = None
         # behaviour
-        self._timers: dict[Any, tuple[float, Callable[[], None]]] = {}
+        self._timers = Timers()
         self._station_operative = True
         self._pending_station_operative: bool | None = None
         # counters
@@ -854,7 +864,7 @@ class Station:
 
     def set_timer(self, name: Any, delay: float, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the main loop after ``delay`` real seconds (replaces ``name``)."""
-        self._timers[name] = (trio.current_time() + max(0.0, delay), callback)
+        self._timers.set(name, trio.current_time() + max(0.0, delay), callback)
 
     def sim_timer(self, name: Any, seconds: float, callback: Callable[[], None]) -> None:
         """Like :meth:`set_timer`, ``seconds`` being simulated time (divided by ``speed``)."""
@@ -866,19 +876,19 @@ class Station:
         self.set_timer(name, seconds / self.protocol_speed, callback)
 
     def cancel_timer(self, name: Any) -> None:
-        self._timers.pop(name, None)
+        self._timers.cancel(name)
 
     def has_timer(self, name: Any) -> bool:
         return name in self._timers
 
     def _fire_timers(self, now: float) -> None:
         timers = self._timers
-        if not timers:
+        if not timers.entries:
             return
-        due = [name for name, (at, _) in timers.items() if at <= now]
+        due = timers.due(now)
         items = self.queue.items
         for name in due:
-            entry = timers.pop(name, None)
+            entry = timers.pop(name)
             if entry is None:
                 continue
             queued = len(items)
@@ -900,10 +910,7 @@ class Station:
                 item.due = at
 
     def _next_deadline(self) -> float:
-        deadline = self._stop_deadline
-        for at, _ in self._timers.values():
-            if at < deadline:
-                deadline = at
+        deadline = self._timers.next_at(self._stop_deadline)
         if self._reconnect_at is not None and self._want_connection and self._conn is None and not self._connecting:
             deadline = min(deadline, self._reconnect_at)
         if self._conn is not None:
@@ -1444,9 +1451,7 @@ class Station:
             dialect.reset_statuses(evse)
         if self._pending_station_operative is not None:
             self._station_operative, self._pending_station_operative = self._pending_station_operative, None
-        for name in list(self._timers):
-            if name != "fw" and not (isinstance(name, tuple) and name[0] == "fault"):
-                del self._timers[name]
+        self._timers.keep_only(lambda name: name == "fw" or (isinstance(name, tuple) and name[0] == "fault"))
         dialect.rebooted()
         self.driver.running = False
         self._registration = None
