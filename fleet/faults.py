@@ -48,14 +48,16 @@ import random
 import socket
 import struct
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final, Protocol
 
 import msgspec
 import trio
 
+from .malformed import MALFORMED_CLASSES, Direction, MalformedClass, Probe, ProbeRun, make_probe, outcome_ok
+
 if TYPE_CHECKING:
-    from .chaos.malformed import Probe, ProbeRun
+    from .actors.connection import OcppConnection
 
 __all__ = [
     "MALFORMED_CLASSES",
@@ -80,15 +82,6 @@ FaultRange = float | tuple[float, float]
 _Share = Annotated[float, msgspec.Meta(ge=0, le=1)]
 _NonNegative = Annotated[float, msgspec.Meta(ge=0)]
 
-MalformedClass = Literal[
-    "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
-    "concurrent_calls",
-]
-#: The classes of malformed traffic, in report order.
-MALFORMED_CLASSES: Final[tuple[MalformedClass, ...]] = (
-    "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
-    "concurrent_calls",
-)
 
 
 def _check_range(name: str, value: FaultRange, minimum: float | None = 0.0) -> None:
@@ -142,7 +135,7 @@ class FaultSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         malformed_rate: malformed frames each chosen station sends the CSMS per hour of
             simulated time (0: none). Each is one of ``malformed_classes``, drawn at random;
             the CSMS's answers are recorded per class against the CALLERROR a conformant
-            CSMS gives (see :mod:`fleet.chaos.malformed`).
+            CSMS gives (see :mod:`fleet.malformed`).
         malformed_share: share of the stations that send malformed frames.
         malformed_classes: which classes: ``not_json``, ``wrong_message_type``,
             ``unknown_action``, ``schema_invalid``, ``oversize``, ``duplicate_id``,
@@ -465,8 +458,6 @@ class FaultyWebSocket:
     async def probe(self, probe: Probe, timeout: float) -> ProbeRun | None:
         """Send the probe's raw frames and wait (at most ``timeout``) for its answers;
         ``None`` if the connection was gone before the frames went out."""
-        from .chaos.malformed import ProbeRun
-
         if self.closed or self.aborted:
             return None
         run = ProbeRun(probe)
@@ -508,6 +499,32 @@ async def _never_answer() -> Any:
 _TIMER: Final = "fault"
 
 
+class FaultTarget(Protocol):
+    """What fault injection does to a station (:class:`~fleet.actors.station.Station`
+    implements it): its timers, its connection, tasks of its own, a reboot, and the
+    malformed traffic of its OCPP version."""
+
+    @property
+    def connection(self) -> OcppConnection | None: ...
+
+    @property
+    def malformed_direction(self) -> Direction:
+        """The traffic the station sends a CSMS (its OCPP version's actions)."""
+        ...
+
+    def connected(self) -> bool: ...
+
+    def set_timer(self, name: Any, delay: float, callback: Callable[[], None]) -> None: ...
+
+    def sim_timer(self, name: Any, seconds: float, callback: Callable[[], None]) -> None: ...
+
+    def cancel_timer(self, name: Any) -> None: ...
+
+    def spawn(self, function: Callable[..., Any], *args: Any) -> None: ...
+
+    def reboot(self, reason: str) -> None: ...
+
+
 class FaultInjector:
     """Applies a :class:`FaultSpec` to one station (the station creates it and calls its hooks).
 
@@ -524,7 +541,7 @@ class FaultInjector:
         self.rng = _stream(seed, "run")
         self.epoch = epoch
         self.active = False
-        self._station: Any = None
+        self._station: FaultTarget | None = None
         self._partition_until = -math.inf
         self._probing = False
         self._malformed: dict[str, dict[str, Any]] = {}
@@ -534,9 +551,17 @@ class FaultInjector:
         }
         self.skew = datetime.timedelta(seconds=self.lot.clock_skew) if self.lot.clock_skew else None
 
+    @property
+    def station(self) -> FaultTarget:
+        """The station it acts on (set by :meth:`start`)."""
+        station = self._station
+        if station is None:
+            raise RuntimeError("the fault injector was not started")
+        return station
+
     # ------------------------------------------------------------- lifecycle
 
-    def start(self, station: Any) -> None:
+    def start(self, station: FaultTarget) -> None:
         """The station runs: arm the timers."""
         self._station = station
         self.active = True
@@ -617,8 +642,7 @@ class FaultInjector:
     def accepted(self) -> None:
         """The CSMS accepted a boot: a boot-looping station schedules its next reboot."""
         if self.active and self.lot.boot_loop:
-            station = self._station
-            station.sim_timer((_TIMER, "reboot"), _draw(self.rng, self.spec.boot_loop_interval), self._reboot)
+            self.station.sim_timer((_TIMER, "reboot"), _draw(self.rng, self.spec.boot_loop_interval), self._reboot)
 
     def now(self, utc: datetime.datetime) -> datetime.datetime:
         """The station's (skewed) clock reading for the true time ``utc``."""
@@ -642,7 +666,7 @@ class FaultInjector:
 
     def _arm_disconnect(self) -> None:
         delay = self.rng.expovariate(self.spec.disconnect_rate / 3600.0)
-        self._station.sim_timer((_TIMER, "disconnect"), delay, self._disconnect)
+        self.station.sim_timer((_TIMER, "disconnect"), delay, self._disconnect)
 
     def _disconnect(self) -> None:
         if not self.active:
@@ -662,14 +686,12 @@ class FaultInjector:
         self._drop("network partition (fault injection)")
 
     def _reboot(self) -> None:
-        if self.active and self._station.connected():
+        if self.active and self.station.connected():
             self.counts["reboots"] += 1
-            from .ocpp.v201 import BootReason
-
-            self._station.reboot(BootReason.WATCHDOG)
+            self.station.reboot("Watchdog")
 
     def _drop(self, why: str, *, lose_next: bool = False, delay: float = 0.0) -> bool:
-        conn = self._station.connection
+        conn = self.station.connection
         if conn is None or conn.closed:
             return False
         websocket = conn.websocket
@@ -679,27 +701,25 @@ class FaultInjector:
         if lose_next:
             websocket.lose_next = True
         else:
-            self._station._spawn(_abort_after, self, websocket, delay)
+            self.station.spawn(_abort_after, self, websocket, delay)
         return True
 
     def _arm_malformed(self) -> None:
         delay = self.rng.expovariate(self.spec.malformed_rate / 3600.0)
-        self._station.sim_timer((_TIMER, "malformed"), delay, self._malformed_due)
+        self.station.sim_timer((_TIMER, "malformed"), delay, self._malformed_due)
 
     def _malformed_due(self) -> None:
         if not self.active:
             return
         self._arm_malformed()
-        conn = self._station.connection
+        conn = self.station.connection
         if self._probing or conn is None or conn.closed or not isinstance(conn.websocket, FaultyWebSocket) \
                 or conn.websocket.closed or conn.websocket.aborted:
             return
-        from .chaos.malformed import TO_CSMS, make_probe
-
         klass = self.rng.choice(self.spec.malformed_classes)
-        probe = make_probe(klass, self.rng, TO_CSMS, oversize_bytes=self.spec.oversize_bytes)
+        probe = make_probe(klass, self.rng, self.station.malformed_direction, oversize_bytes=self.spec.oversize_bytes)
         self._probing = True
-        self._station._spawn(self._send_probe, conn.websocket, probe)
+        self.station.spawn(self._send_probe, conn.websocket, probe)
 
     async def _send_probe(self, websocket: FaultyWebSocket, probe: Probe) -> None:
         try:
@@ -719,8 +739,6 @@ def record_probe(table: dict[str, dict[str, Any]], run: ProbeRun) -> None:
     ended), ``outcomes`` (each answer, by CALLERROR code, ``CALLRESULT``, ``closed`` or
     ``no answer``) and, for the answers that were wrong, ``mismatches``: ``"expected ->
     got"`` with a count."""
-    from .chaos.malformed import outcome_ok
-
     entry = table.get(run.probe.klass)
     if entry is None:
         entry = table[run.probe.klass] = {

@@ -590,7 +590,7 @@ def load_profile(path: str | Path) -> StationProfile:
     if infinite is not None:  # TOML has inf and nan; no field of a profile takes them
         field, value = infinite
         raise ProfileError(_describe(path, text, f"Expected a finite number, got {value} - at `{field}`"))
-    from .actors.device_model import check_overrides
+    from .actors.station.v201.device_model import check_overrides
 
     problem = check_overrides(profile)
     if problem is not None:

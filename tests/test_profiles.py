@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from fleet.actors.device_model import catalog_for
+from fleet.actors.station.v201.device_model import catalog_for
 from fleet.ocpp.v201 import Connector, IdTokenEnum, Measurand
 from fleet.profiles import (
     ProfileError,

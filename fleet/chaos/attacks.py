@@ -31,22 +31,22 @@ from typing import Any, Final
 import msgspec
 import trio
 
+from ..actors.station.v201.directions import TO_CSMS, TO_STATION
 from ..faults import MALFORMED_CLASSES, record_probe
-from ..ocpp import V201
-from ..ocpp.errors import ErrorCode
-from ..transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
-from ..websocket import ConnectionClosed, WebSocket
-from .malformed import (
+from ..malformed import (
     ANY_ERROR,
     CLOSED,
     RESULT,
-    TO_STATION,
     Expect,
     Probe,
     ProbeRun,
     make_probe,
     random_request,
 )
+from ..ocpp import V201
+from ..ocpp.errors import ErrorCode
+from ..transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
+from ..websocket import ConnectionClosed, WebSocket
 
 __all__ = [
     "RAW_CLASSES",
@@ -131,7 +131,7 @@ def random_response(action: str, rng: random.Random) -> dict[str, Any]:
     """A random valid response payload of ``action`` (wire names)."""
     response_type = V201.actions[action][1]
     info = msgspec.inspect.type_info(response_type)
-    from .malformed import _random_value
+    from ..malformed import _random_value
 
     decoder = V201.response_decoder(action)
     for attempt in range(20):
@@ -281,8 +281,6 @@ async def websocket_attack(
     """Open a websocket as ``station_id`` and send ``attempts`` probes drawn from ``classes``,
     recording each outcome in ``table`` (per class, as :func:`fleet.faults.record_probe`);
     reconnect when the CSMS closes the connection."""
-    from .malformed import TO_CSMS
-
     done = 0
     while done < attempts:
         try:

@@ -41,6 +41,7 @@ from .. import transport
 from ..actors.audit import audit_transactions
 from ..actors.csms import Csms
 from ..actors.station import Station
+from ..actors.station.v201.directions import TO_CSMS, TO_STATION
 from ..faults import (
     MALFORMED_CLASSES,
     FaultSpec,
@@ -49,6 +50,7 @@ from ..faults import (
     merge_fault_records,
     record_probe,
 )
+from ..malformed import EXPECTED, make_probe, random_request
 from ..ocpp import V201, Session
 from ..ocpp.v201 import GetLocalListVersionRequest
 from ..profiles import RetryBackoff, SampledData, SessionGenerator, StationProfile, station_password
@@ -63,7 +65,6 @@ from .attacks import (
     raw_attack,
     websocket_attack,
 )
-from .malformed import EXPECTED, TO_CSMS, TO_STATION, make_probe, random_request
 
 __all__ = ["SuiteConfig", "SuiteReport", "chaos_faults", "chaos_profile", "probe_csms", "render_report", "run_suite"]
 
@@ -657,8 +658,8 @@ async def probe_csms(url: str, *, station_id: str = "FLEET-CHAOS", password: str
     rng = random.Random(seed)
     table: dict[str, dict[str, Any]] = {}
     order = [k for k in WEBSOCKET_CLASSES for _ in range(per_class)]
+    from ..malformed import Expect, Probe
     from .attacks import _probe_for, _run_probe
-    from .malformed import Expect, Probe
 
     boot_frame = None
     if boot:

@@ -19,7 +19,7 @@ import msgspec
 import trio
 
 from fleet.actors.connection import CallContext, OcppConnection
-from fleet.actors.station_handlers import STATION_INITIATED
+from fleet.actors.station.v201.handlers import STATION_INITIATED
 from fleet.ocpp import Session, v201
 from fleet.transport import serve_ocpp
 

@@ -23,7 +23,7 @@ from waiting import wait_state, wait_until
 
 from fleet.actors.connection import ping_phase
 from fleet.actors.station import Station, backoff_base, backoff_delay, open_station
-from fleet.actors.station_handlers import CSMS_INITIATED, HANDLERS, STATION_INITIATED
+from fleet.actors.station.v201.handlers import CSMS_INITIATED, HANDLERS, STATION_INITIATED
 from fleet.events import OcppMessage
 from fleet.ocpp import ConnectionLost, v201
 from fleet.profiles import (
@@ -122,7 +122,7 @@ def test_same_seed_same_random_choices() -> None:
     va, vb = a.new_vehicle(), b.new_vehicle()
     assert (va.capacity_wh, va.max_power_w, va.initial_soc, va.demand_wh) == (
         vb.capacity_wh, vb.max_power_w, vb.initial_soc, vb.demand_wh)
-    assert [a._pick_token(False).id_token for _ in range(10)] == [b._pick_token(False).id_token for _ in range(10)]
+    assert [a.driver.pick_token(False).id_token for _ in range(10)] == [b.driver.pick_token(False).id_token for _ in range(10)]
     c = Station("A", "ws://127.0.0.1:1/ocpp", seed=8, profile=profile)
     assert [c.rng.random() for _ in range(3)] != [a.rng.random() for _ in range(3)]
 

@@ -20,7 +20,7 @@ from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.chaos.malformed import EXPECTED, TO_CSMS, make_probe
+from fleet.actors.station.v201.directions import TO_CSMS
 from fleet.faults import (
     MALFORMED_CLASSES,
     FaultSpec,
@@ -32,6 +32,7 @@ from fleet.faults import (
     parse_fault_options,
 )
 from fleet.fleetfile import FleetError, load_fleet
+from fleet.malformed import EXPECTED, make_probe
 from fleet.ocpp import CallTimeout
 from fleet.ocpp.v201 import GetLocalListVersionRequest
 from fleet.profiles import (

@@ -23,7 +23,7 @@ import fleet.transport
 from fleet.actors.audit import audit_transactions
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.actors.station_handlers import CSMS_INITIATED
+from fleet.actors.station.v201.handlers import CSMS_INITIATED
 from fleet.chaos.attacks import (
     RAW_CLASSES,
     RAW_EXPECTED,
@@ -33,8 +33,8 @@ from fleet.chaos.attacks import (
     raw_attack,
     websocket_attack,
 )
-from fleet.chaos.malformed import random_request
 from fleet.chaos.suite import chaos_profile, fuzz_decoder, probe_csms
+from fleet.malformed import random_request
 from fleet.ocpp import V201, ConnectionLost, ErrorCode, ProtocolViolation, RemoteCallError, Session
 from fleet.profiles import station_password
 from fleet.transport import Accepted, serve_ocpp

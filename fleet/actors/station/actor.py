@@ -1,4 +1,4 @@
-"""The charging-station actor: one simulated OCPP 2.0.1 station.
+"""The charging-station actor: one simulated station, whatever OCPP version it speaks.
 
 A :class:`Station` connects to a CSMS (with retry back-off), boots, heartbeats,
 reports its connectors, runs transactions (by hand or with the profile's
@@ -21,9 +21,18 @@ Design (a fleet runs thousands of these per process):
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
   after a reconnection the queue drains at the pace of the CSMS's answers.
-* CSMS requests are answered by synchronous handlers (:mod:`.station_handlers`),
-  overridable per action with :meth:`Station.on`; what they start (reports,
-  triggered messages, transactions) runs later in the main loop.
+* what is version-free lives here and beside it: the mailbox, timers, the
+  connection's life and back-off (:mod:`.backoff`), boot scheduling, the outbox
+  (:mod:`.outbox`), the hardware and its physics (:mod:`.hardware`), the driver
+  (:mod:`.driver`), snapshots (:mod:`.snapshots`) and commands (:mod:`.commands`).
+  What a version says (how to boot, report status, run transactions, send meter
+  values, its configuration model, its answers to the CSMS) is the station's
+  *dialect* (:class:`.dialect.Dialect`, picked by the profile's ``ocpp_version``
+  from :mod:`.dialects`; 2.0.1: :mod:`.v201`). The dialect acts on the station
+  through :class:`.interface.StationCore`.
+* CSMS requests are answered by the dialect's synchronous handlers
+  (:mod:`.v201.handlers`), overridable per action with :meth:`Station.on`; what
+  they start (reports, triggered messages, transactions) runs later in the main loop.
 * the outside world talks to the station through its mailbox (the ``async``
   methods) and reads :meth:`Station.snapshot`, a frozen, cached Struct.
 """
@@ -35,17 +44,16 @@ import logging
 import math
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, suppress
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import msgspec
 import trio
 
-from ..events import Connected, Disconnected, FleetEvent
-from ..faults import FaultInjector, FaultSpec, abort_websocket
-from ..ocpp import (
+from ...events import Connected, Disconnected, FleetEvent
+from ...faults import FaultInjector, FaultSpec, abort_websocket
+from ...malformed import Direction
+from ...ocpp import (
     CallFailure,
     CallTimeout,
     ConnectionLost,
@@ -54,60 +62,32 @@ from ..ocpp import (
     RemoteCallError,
     Session,
 )
-from ..ocpp.v201 import (
-    ACTIONS,
-    EVSE,
-    AuthorizationStatus,
-    AuthorizeRequest,
-    BootNotificationRequest,
-    BootReason,
-    ChargingState,
-    ChargingStation,
-    Component,
-    EventData,
-    EventNotification,
-    EventTrigger,
-    FirmwareStatus,
-    HeartbeatRequest,
-    IdToken,
-    IdTokenEnum,
-    IdTokenInfo,
-    MeterValuesRequest,
-    Modem,
-    NotifyEventRequest,
-    ReadingContext,
-    Reason,
-    RegistrationStatus,
-    SecurityEventNotificationRequest,
-    StatusNotificationRequest,
-    Transaction,
-    TransactionEvent,
-    TransactionEventRequest,
-    TriggerReason,
-    UploadLogStatus,
-    Variable,
+from ...ocpp_log import OcppLog
+from ...profiles import StationProfile, draw, station_password
+from ...transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
+from ...websocket import ConnectionClosed, HandshakeError
+from ..connection import ConnectionObserver, Handler, OcppConnection
+from ..hub import EventHub
+from .backoff import backoff_base, backoff_delay
+from .commands import (
+    Close,
+    Connect,
+    Plug,
+    ResetStation,
+    SetFaulted,
+    SetRetryBackoff,
+    Shutdown,
+    StartTransaction,
+    StopTransaction,
+    Unplug,
 )
-from ..ocpp_log import OcppLog
-from ..profiles import StationProfile, draw, render_pattern, station_password
-from ..transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
-from ..websocket import ConnectionClosed, HandshakeError
-from .connection import ConnectionObserver, Handler, OcppConnection
-from .device_model import DeviceModel, Key, VarDef, catalog_for, key
-from .hub import EventHub
-from .smart_charging import ProfileStore
-from .station_handlers import HANDLERS
-from .transactions import (
-    AUTHORIZED,
-    EV_CONNECTED,
-    ConnectorState,
-    EvseState,
-    OutItem,
-    OutQueue,
-    TxState,
-    Vehicle,
-    conditions,
-    normalize_points,
-)
+from .dialect import Dialect
+from .dialects import dialect_factory
+from .driver import Driver
+from .hardware import EvseState, Vehicle
+from .outbox import OutItem, OutQueue
+from .snapshots import STATES, ConnectorSnapshot, EvseSnapshot, StationCounters, StationSnapshot, StationState
+from .timers import Timers
 
 __all__ = [
     "STATES",
@@ -124,14 +104,6 @@ __all__ = [
 
 logger = logging.getLogger("fleet.station")
 
-StationState = Literal[
-    "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
-]
-#: Every state a station reports, in lifecycle order.
-STATES: Final = (
-    "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
-)
-
 #: Real seconds between answering a CSMS request and acting on it when the action
 #: closes the connection (Reset, a new password): time for the answer to leave.
 _ACT_AFTER_REPLY: Final = 0.05
@@ -139,224 +111,7 @@ _ACT_AFTER_REPLY: Final = 0.05
 _CLOSE_TIMEOUT: Final = 2.0
 
 
-def backoff_base(attempt: int, wait_minimum: float, repeat_times: int) -> float:
-    """The reconnection wait without jitter: ``wait_minimum * 2**min(attempt, repeat_times)``.
-
-    ``attempt`` counts the failed reconnection attempts since the connection was
-    lost (0 before the first). OCPP-J 2.0.1 part 4 section 5.3 ("Reconnecting"):
-    the first reconnection waits RetryBackOffWaitMinimum; each failed attempt
-    *doubles* the previous wait, RetryBackOffRepeatTimes times at most, after which
-    the wait stays the same. The Node-RED reference grows the wait linearly
-    instead (2, 4, 6, 6, 6 s for minimum 2, repeat 2); fleet follows the spec
-    (2, 4, 8, 8, 8 s), which the OCA test TC_B_57_CS checks.
-    """
-    return float(wait_minimum * (2 ** min(max(attempt, 0), max(repeat_times, 0))))
-
-
-def backoff_delay(
-    attempt: int, wait_minimum: float, repeat_times: int, random_range: float, rng: random.Random
-) -> float:
-    """:func:`backoff_base` plus a fresh uniform ``0..random_range`` seconds (every attempt
-    gets its own random part, as the spec asks)."""
-    jitter = rng.uniform(0.0, random_range) if random_range > 0 else 0.0
-    return backoff_base(attempt, wait_minimum, repeat_times) + jitter
-
-
-# ---------------------------------------------------------------- snapshots
-
-
-class ConnectorSnapshot(msgspec.Struct, frozen=True, gc=False):
-    """One connector.
-
-    Attributes:
-        connector_id: its number on the EVSE (from 1).
-        status: the OCPP connector status (``Available``, ``Occupied``, ...).
-        type: the OCPP connector type.
-    """
-
-    connector_id: int
-    status: str
-    type: str
-
-
-class EvseSnapshot(msgspec.Struct, frozen=True):
-    """One EVSE.
-
-    Attributes:
-        evse_id: its number (from 1).
-        connectors: its connectors.
-        operative: whether it is operative (ChangeAvailability).
-        plugged: the connector a vehicle is plugged into, if any.
-        transaction_id: the running transaction, if any.
-        charging_state: the transaction's charging state, if any.
-        id_token: the token that authorized the transaction, if any.
-        power_w: power delivered now, W.
-        energy_wh: energy of the running transaction so far, Wh.
-        register_wh: the meter's energy register, Wh.
-        soc: the vehicle's state of charge, percent, if a vehicle is plugged.
-        limit_w: the smart-charging limit in force, W, if any.
-    """
-
-    evse_id: int
-    connectors: tuple[ConnectorSnapshot, ...]
-    operative: bool
-    plugged: int | None
-    transaction_id: str | None
-    charging_state: str | None
-    id_token: str | None
-    power_w: float
-    energy_wh: float
-    register_wh: float
-    soc: float | None
-    limit_w: float | None
-
-
-class StationCounters(msgspec.Struct, frozen=True, gc=False):
-    """What a station did so far.
-
-    Attributes:
-        connects: connections opened.
-        connect_failures: connection attempts that failed.
-        disconnects: connections lost or closed.
-        boots: BootNotification answers received.
-        reboots: simulated reboots (Reset, firmware update).
-        heartbeats: heartbeats answered.
-        transactions_started: transactions started.
-        transactions_ended: transactions ended.
-        events_generated: TransactionEvents generated.
-        events_sent: TransactionEvents the CSMS acknowledged.
-        events_dropped: TransactionEvents given up (CALLERROR after all attempts,
-            or shed from a full offline queue).
-        requests_failed: other requests of ours that failed.
-        calls: OCPP calls of ours that got an answer or failed (every kind, also those
-            sent through :meth:`Station.call`); ``calls_failed``: of those, the ones that
-            failed (CALLERROR, invalid answer, timeout, connection lost).
-    """
-
-    connects: int
-    connect_failures: int
-    disconnects: int
-    boots: int
-    reboots: int
-    heartbeats: int
-    transactions_started: int
-    transactions_ended: int
-    events_generated: int
-    events_sent: int
-    events_dropped: int
-    requests_failed: int
-    calls: int = 0
-    calls_failed: int = 0
-
-
-class StationSnapshot(msgspec.Struct, frozen=True):
-    """A station's state at one moment (a copy; never changes).
-
-    Attributes:
-        station_id: the station id.
-        state: one of :data:`STATES`: ``idle`` (not started or waiting for a
-            ``connect``), ``connecting``, ``booting`` (waiting for the
-            BootNotification answer), ``pending``, ``rejected``, ``available``,
-            ``charging`` (a transaction delivers energy), ``faulted`` (a connector
-            is faulted), ``offline`` (connection lost, reconnecting), ``closed``.
-        registration: the last BootNotification status, if any.
-        connected: whether the websocket is up.
-        csms_url: where it connects.
-        ocpp_version: the protocol version.
-        evses: the EVSEs.
-        queued: requests waiting to be sent (TransactionEvents among them survive
-            disconnections).
-        queued_events: TransactionEvents waiting to be sent.
-        counters: what it did so far.
-        last_error: the last connection or request error, if any.
-    """
-
-    station_id: str
-    state: str
-    registration: str | None
-    connected: bool
-    csms_url: str
-    ocpp_version: str
-    evses: tuple[EvseSnapshot, ...]
-    queued: int
-    queued_events: int
-    counters: StationCounters
-    last_error: str | None
-
-
 # ---------------------------------------------------------------- mailbox
-
-
-class Connect(msgspec.Struct, frozen=True):
-    """Connect (or reconnect at once), optionally to a new URL, password or station id."""
-
-    url: str | None = None
-    password: str | None = None
-    station_id: str | None = None
-
-
-class Close(msgspec.Struct, frozen=True):
-    """Disconnect and stop reconnecting until the next :class:`Connect`."""
-
-
-class SetRetryBackoff(msgspec.Struct, frozen=True):
-    """Change the reconnection back-off (the OCPPCommCtrlr RetryBackOff* variables)."""
-
-    wait_minimum: int | None = None
-    repeat_times: int | None = None
-    random_range: int | None = None
-
-
-class Plug(msgspec.Struct, frozen=True):
-    """A vehicle plugs into a connector."""
-
-    evse_id: int
-    connector_id: int = 1
-
-
-class Unplug(msgspec.Struct, frozen=True):
-    """The vehicle unplugs from an EVSE (from ``connector_id``, if given: it must be the one in use)."""
-
-    evse_id: int
-    connector_id: int | None = None
-
-
-class StartTransaction(msgspec.Struct, frozen=True):
-    """A driver presents a token at an EVSE (authorization, then charging)."""
-
-    evse_id: int
-    id_token: str
-    token_type: str = "ISO14443"
-    authorize: bool = True
-    connector_id: int | None = None
-
-
-class StopTransaction(msgspec.Struct, frozen=True):
-    """The driver stops the transaction on an EVSE."""
-
-    evse_id: int
-    reason: str = "Local"
-
-
-class ResetStation(msgspec.Struct, frozen=True):
-    """Reboot the station (``Immediate``) or once its transactions ended (``OnIdle``)."""
-
-    type: str = "Immediate"
-    reason: str = "LocalReset"
-
-
-class SetFaulted(msgspec.Struct, frozen=True):
-    """Mark a connector faulted (or clear the fault)."""
-
-    evse_id: int
-    connector_id: int = 1
-    faulted: bool = True
-
-
-class Shutdown(msgspec.Struct, frozen=True):
-    """End transactions, deliver what is queued (within ``timeout``), close and stop."""
-
-    timeout: float = 5.0
 
 
 class _Up:
@@ -402,7 +157,7 @@ _WAKE: Final = object()
 
 
 class _HandlerMap(Mapping[str, Handler]):
-    """The station's handlers: the user's overrides, else the defaults of :mod:`.station_handlers`."""
+    """The station's handlers: the user's overrides, else its dialect's defaults."""
 
     __slots__ = ("_station",)
 
@@ -415,13 +170,14 @@ class _HandlerMap(Mapping[str, Handler]):
         override = station._overrides.get(action)
         if override is not None:
             return faults.wrap_handler(override) if faults is not None else override
-        function = HANDLERS.get(action)
+        dialect = station.dialect
+        function = dialect.handlers.get(action)
         if function is None:
             return default
 
         def handle(request: Any, context: Any) -> Any:
             try:
-                return function(station, request)
+                return function(dialect, request)
             finally:
                 station.wake()
 
@@ -434,10 +190,10 @@ class _HandlerMap(Mapping[str, Handler]):
         return handler  # type: ignore[no-any-return]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(set(HANDLERS) | set(self._station._overrides))
+        return iter(set(self._station.dialect.handlers) | set(self._station._overrides))
 
     def __len__(self) -> int:
-        return len(set(HANDLERS) | set(self._station._overrides))
+        return len(set(self._station.dialect.handlers) | set(self._station._overrides))
 
 
 def _check_connector(evse: EvseState, connector_id: int | None) -> None:
@@ -469,16 +225,17 @@ def _describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-#: The security event a station reports once accepted after a boot of this reason.
-_BOOT_SECURITY_EVENTS: Final = {
-    BootReason.REMOTE_RESET: "ResetOrReboot",
-    BootReason.LOCAL_RESET: "ResetOrReboot",
-    BootReason.FIRMWARE_UPDATE: "FirmwareUpdated",
-}
+# Registration statuses (the BootNotification's answer) and boot reasons, as OCPP spells them.
+ACCEPTED: Final = "Accepted"
+PENDING: Final = "Pending"
+REJECTED: Final = "Rejected"
+POWER_UP: Final = "PowerUp"
+UNKNOWN: Final = "Unknown"
+TRIGGERED: Final = "Triggered"
 
 
 class Station:
-    """One simulated OCPP 2.0.1 charging station (an actor).
+    """One simulated charging station (an actor), speaking its profile's OCPP version.
 
     Args:
         station_id: the station id (appended to the CSMS URL).
@@ -554,16 +311,16 @@ class Station:
         spec = faults if faults is not None else self.profile.faults
         self._faults = FaultInjector(spec, seed, fault_epoch) if spec.station_side else None
         self._skew = self._faults.skew if self._faults is not None else None
-        values: dict[Key, str] = {key("SecurityCtrlr", "Identity"): station_id}
-        if self.password:
-            values[key("SecurityCtrlr", "BasicAuthPassword")] = self.password
-        self.model = DeviceModel(catalog_for(self.profile), self._dynamic_value, values)
         self.evses = [
             EvseState(n, evse, register_wh=round(self.rng.uniform(1000.0, 50000.0), 1))
             for n, evse in enumerate(self.profile.evses, start=1)
         ]
-        self.charging_profiles = ProfileStore()
+        #: the session generator
+        self.driver = Driver(self, self.rng)
         self.queue = OutQueue(self.profile.offline_queue_limit)
+        #: the OCPP version it speaks (picked by the profile's ``ocpp_version``)
+        self.dialect: Dialect = dialect_factory(self.profile.ocpp_version)(self)
+        self.queue.sheddable = self.dialect.sheddable
         self._overrides: dict[str, Handler] = {}
         self._handlers = _HandlerMap(self)
         self._send_channel, self._receive_channel = trio.open_memory_channel[tuple[Any, _Reply | None]](math.inf)
@@ -586,39 +343,17 @@ class Station:
         self._stopping = False
         self._stop_deadline = math.inf
         self._cut_until = -math.inf  # partitioned until then (trio time), see partition()
-        # registration
-        self._registration: RegistrationStatus | None = None
-        self._boot_reason: BootReason | None = BootReason.POWER_UP
+        # registration (the BootNotification status: Accepted, Pending, Rejected)
+        self._registration: str | None = None
+        self._boot_reason: str | None = POWER_UP
         self._boot_due = False
         self._booted_once = False
         self._reboot_pending = False
-        self._reset_on_idle: BootReason | None = None
-        self._charging_station: ChargingStation | None = None
+        self._reset_on_idle: str | None = None
         # behaviour
-        self._timers: dict[Any, tuple[float, Callable[[], None]]] = {}
-        self._seq = 0
+        self._timers = Timers()
         self._station_operative = True
         self._pending_station_operative: bool | None = None
-        self._atg_running = False
-        self._points: dict[str, frozenset[str]] = {}
-        # CSMS-managed data (see station_handlers)
-        self.local_list: dict[str, IdTokenInfo] = {}
-        self.local_list_version = 0
-        self.auth_cache: dict[str, IdTokenInfo] = {}
-        self.certificates: list[tuple[str, Any, str]] = []
-        self.display_messages: dict[int, Any] = {}
-        self.monitors: dict[int, Any] = {}
-        self.monitoring_base = "All"
-        self.monitoring_level = 9
-        self.network_profiles: dict[int, Any] = {}
-        self.firmware_status = FirmwareStatus.IDLE
-        self.firmware_request_id: int | None = None
-        self.firmware_version = self.profile.identity.firmware_version
-        self.firmware_installed_pending = False
-        self.log_status = UploadLogStatus.IDLE
-        self.log_request_id: int | None = None
-        self.next_monitor_id = 1
-        self._event_id = 0
         # counters
         self._connects = self._connect_failures = self._disconnects = 0
         #: the cause of the last failed connection attempt since the last connection (see
@@ -654,6 +389,17 @@ class Station:
     def connection(self) -> OcppConnection | None:
         """The current connection, if connected."""
         return self._conn
+
+    @property
+    def malformed_direction(self) -> Direction:
+        """The traffic it sends a CSMS, in its OCPP version (for fault injection)."""
+        return self.dialect.to_csms
+
+    @property
+    def model(self) -> Any:
+        """The configuration model of its OCPP version (2.0.1: the device model,
+        :class:`~fleet.actors.station.v201.device_model.DeviceModel`)."""
+        return self.dialect.model
 
     # The observer of its connections: counts its calls, passes everything on to ``observer``.
 
@@ -795,8 +541,8 @@ class Station:
 
         The handler returns the response (Struct or dict), directly or as a coroutine.
         """
-        if action not in ACTIONS:
-            raise ValueError(f"unknown OCPP 2.0.1 action {action!r}")
+        if not self.dialect.knows_action(action):
+            raise ValueError(f"unknown OCPP {self.dialect.version} action {action!r}")
 
         def register(handler: Handler) -> Handler:
             self._overrides[action] = handler
@@ -815,11 +561,12 @@ class Station:
         Raises:
             KeyError: ``action`` is not one the CSMS sends to a station.
         """
-        function = HANDLERS[action]
+        dialect = self.dialect
+        function = dialect.handlers[action]
 
         def handle(request: Any, context: Any) -> Any:
             try:
-                return function(self, request)
+                return function(dialect, request)
             finally:
                 self.wake()
 
@@ -988,7 +735,7 @@ class Station:
         if conn is None or conn.closed or self._closing:
             return False
         conn.close_reason = conn.close_reason or reason
-        self._spawn(abort_websocket, conn.websocket)
+        self.spawn(abort_websocket, conn.websocket)
         return True
 
     # ================================================================ main loop
@@ -1017,7 +764,7 @@ class Station:
         """Run ``function`` in the main loop (after the current CSMS request is answered)."""
         self._post(_Call(function))
 
-    def _spawn(self, function: Callable[..., Any], *args: Any) -> None:
+    def spawn(self, function: Callable[..., Any], *args: Any) -> None:
         """Run ``function(*args)`` as a task of the station (it ends with the station)."""
         if self._nursery is not None:
             self._nursery.start_soon(function, *args)
@@ -1062,7 +809,7 @@ class Station:
         except Exception as exc:  # a command must never kill the station
             logger.exception("%s: command %r failed", self.station_id, command)
             self._last_error = f"command {type(command).__name__} failed: {exc}"
-            self._touch()
+            self.touch()
             if reply is not None:
                 reply.error = exc
         finally:
@@ -1081,22 +828,20 @@ class Station:
                 self._on_down(command)
             case Plug():
                 evse = self._evse(command.evse_id)
-                self.plug_vehicle(evse, command.connector_id)
+                self.dialect.plug_vehicle(evse, command.connector_id)
             case Unplug():
                 evse = self._evse(command.evse_id)
                 _check_connector(evse, command.connector_id)
-                self.unplug_vehicle(evse)
+                self.dialect.unplug_vehicle(evse)
             case StartTransaction():
                 evse = self._evse(command.evse_id)
                 _check_connector(evse, command.connector_id)
-                token = IdToken(id_token=command.id_token, type=IdTokenEnum(command.token_type))
-                self.present_token(evse, token, authorize=command.authorize)
+                self.dialect.start_by_driver(evse, command.id_token, command.token_type, command.authorize)
             case StopTransaction():
                 evse = self._evse(command.evse_id)
-                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason(command.reason),
-                                         id_token=evse.authorized)
+                self.dialect.stop_by_driver(evse, command.reason)
             case ResetStation():
-                reason = BootReason(command.reason)
+                reason = self.dialect.boot_reason(command.reason)
                 if command.type == "OnIdle" and self.any_transaction():
                     self._reset_on_idle = reason
                 else:
@@ -1108,9 +853,8 @@ class Station:
                     raise ValueError(f"EVSE {evse.id} has no connector {command.connector_id}")
                 if connector.faulted != command.faulted:
                     connector.faulted = command.faulted
-                    self.refresh_status(evse)
-                    self._notify_fault(evse, connector)
-                self._update_state()
+                    self.dialect.fault_changed(evse, connector)
+                self.update_state()
             case Connect():
                 self._on_connect_command(command)
             case Close():
@@ -1120,13 +864,7 @@ class Station:
                 if self._conn is None and not self._connecting:
                     self._set_state("closed")
             case SetRetryBackoff():
-                for name, value in (
-                    ("RetryBackOffWaitMinimum", command.wait_minimum),
-                    ("RetryBackOffRepeatTimes", command.repeat_times),
-                    ("RetryBackOffRandomRange", command.random_range),
-                ):
-                    if value is not None:
-                        self.model.put("OCPPCommCtrlr", name, str(int(value)))
+                self.dialect.set_retry_backoff(command.wait_minimum, command.repeat_times, command.random_range)
             case Shutdown():
                 self._begin_shutdown(command.timeout)
             case _:
@@ -1144,7 +882,7 @@ class Station:
 
     def set_timer(self, name: Any, delay: float, callback: Callable[[], None]) -> None:
         """Call ``callback`` in the main loop after ``delay`` real seconds (replaces ``name``)."""
-        self._timers[name] = (trio.current_time() + max(0.0, delay), callback)
+        self._timers.set(name, trio.current_time() + max(0.0, delay), callback)
 
     def sim_timer(self, name: Any, seconds: float, callback: Callable[[], None]) -> None:
         """Like :meth:`set_timer`, ``seconds`` being simulated time (divided by ``speed``)."""
@@ -1156,16 +894,19 @@ class Station:
         self.set_timer(name, seconds / self.protocol_speed, callback)
 
     def cancel_timer(self, name: Any) -> None:
-        self._timers.pop(name, None)
+        self._timers.cancel(name)
+
+    def has_timer(self, name: Any) -> bool:
+        return name in self._timers
 
     def _fire_timers(self, now: float) -> None:
         timers = self._timers
-        if not timers:
+        if not timers.entries:
             return
-        due = [name for name, (at, _) in timers.items() if at <= now]
+        due = timers.due(now)
         items = self.queue.items
         for name in due:
-            entry = timers.pop(name, None)
+            entry = timers.pop(name)
             if entry is None:
                 continue
             queued = len(items)
@@ -1187,10 +928,7 @@ class Station:
                 item.due = at
 
     def _next_deadline(self) -> float:
-        deadline = self._stop_deadline
-        for at, _ in self._timers.values():
-            if at < deadline:
-                deadline = at
+        deadline = self._timers.next_at(self._stop_deadline)
         if self._reconnect_at is not None and self._want_connection and self._conn is None and not self._connecting:
             deadline = min(deadline, self._reconnect_at)
         if self._conn is not None:
@@ -1246,8 +984,8 @@ class Station:
                     url, station_id, password=password, ssl_context=self.ssl_context,
                     subprotocols=(self.profile.protocol_version.subprotocol,),
                 ) as (websocket, version):
-                    session = Session(version, role="station", call_timeout=float(self._message_timeout()))
-                    ping = self.model.get_int("OCPPCommCtrlr", "WebSocketPingInterval")
+                    session = Session(version, role="station", call_timeout=float(self.dialect.message_timeout()))
+                    ping = self.dialect.ping_interval()
                     conn = OcppConnection(
                         faults.wrap_websocket(websocket) if faults is not None else websocket,
                         session,
@@ -1291,16 +1029,16 @@ class Station:
         self._connects += 1
         self.last_connect_failure = None
         self.hub.publish(Connected(self.station_id, up.connection.session.version.name, time.time()))
-        if self._registration != RegistrationStatus.ACCEPTED or self._boot_reason is not None:
+        if self._registration != ACCEPTED or self._boot_reason is not None:
             self._boot_due = True
             self._set_state("booting")
         elif self.profile.boot_on_reconnect:
-            self._boot_reason = BootReason.UNKNOWN
+            self._boot_reason = UNKNOWN
             self._boot_due = True
             self._set_state("booting")
         else:
             self._online_again()
-            self._update_state()
+            self.update_state()
 
     def _on_down(self, down: _Down) -> None:
         if down.generation != self._generation:
@@ -1325,7 +1063,7 @@ class Station:
                 self._count_connect_failure(self.last_connect_failure)
         if down.reason and not down.reason.startswith("closed locally"):
             self._last_error = down.reason
-        if self._registration in (RegistrationStatus.PENDING, RegistrationStatus.REJECTED):
+        if self._registration in (PENDING, REJECTED):
             self._registration = None
         now = trio.current_time()
         if self._stopping:
@@ -1337,13 +1075,8 @@ class Station:
             self._reconnect_now = False
             self._reconnect_at = now
         elif self._want_connection:
-            delay = backoff_delay(
-                self._attempt,
-                self.model.get_int("OCPPCommCtrlr", "RetryBackOffWaitMinimum"),
-                self.model.get_int("OCPPCommCtrlr", "RetryBackOffRepeatTimes"),
-                self.model.get_int("OCPPCommCtrlr", "RetryBackOffRandomRange"),
-                self.rng,
-            )
+            wait_minimum, repeat_times, random_range = self.dialect.retry_backoff()
+            delay = backoff_delay(self._attempt, wait_minimum, repeat_times, random_range, self.rng)
             self._attempt += 1
             self._reconnect_at = now + delay / self.protocol_speed
         else:
@@ -1355,11 +1088,11 @@ class Station:
             self.csms_url = command.url
         if command.password is not None:
             self.password = command.password
-            self.model.put("SecurityCtrlr", "BasicAuthPassword", command.password)
+            self.dialect.credentials_changed(None, command.password)
         if command.station_id is not None and command.station_id != self.station_id:
             self.station_id = command.station_id
-            self.model.put("SecurityCtrlr", "Identity", command.station_id)
-            self._boot_reason = self._boot_reason or BootReason.UNKNOWN
+            self.dialect.credentials_changed(command.station_id, None)
+            self._boot_reason = self._boot_reason or UNKNOWN
         self._want_connection = True
         self._attempt = 0
         if self._conn is not None or self._connecting:
@@ -1367,7 +1100,7 @@ class Station:
             self._close_connection(1000, "reconnecting")
         else:
             self._reconnect_at = trio.current_time()
-        self._touch()
+        self.touch()
 
     def _close_connection(self, code: int = 1000, reason: str = "") -> None:
         conn, scope, done = self._conn, self._conn_scope, self._conn_done
@@ -1410,12 +1143,15 @@ class Station:
         if conn is not None and scope is not None and done is not None:
             await self._aclose(conn, scope, done, 1000, "station shut down")
 
-    def _message_timeout(self) -> int:
-        return self.model.get_int("OCPPCommCtrlr", "MessageTimeout", "Default", default=self.profile.message_timeout)
+    def set_call_timeout(self, seconds: float) -> None:
+        """The call timeout of the connection (now and for the next ones: the dialect's
+        message timeout)."""
+        if self._conn is not None:
+            self._conn.session.call_timeout = seconds
 
     def online(self) -> bool:
         """Connected and accepted by the CSMS."""
-        return self._conn is not None and self._registration == RegistrationStatus.ACCEPTED
+        return self._conn is not None and self._registration == ACCEPTED
 
     def connected(self) -> bool:
         return self._conn is not None
@@ -1437,11 +1173,11 @@ class Station:
             return None
         if self._boot_due:
             self._boot_due = False
-            return OutItem(self._boot_request(), followup=True, on_result=self._on_boot_result)
+            return OutItem(self.dialect.boot_request(self._boot_reason), followup=True, on_result=self._on_boot_result)
         registration = self._registration
-        if registration == RegistrationStatus.ACCEPTED:
+        if registration == ACCEPTED:
             return self.queue.next_ready(now, followups_only=False)
-        if registration == RegistrationStatus.PENDING:
+        if registration == PENDING:
             return self.queue.next_ready(now, followups_only=True)
         return None
 
@@ -1479,7 +1215,7 @@ class Station:
         except (RemoteCallError, InvalidResponse) as exc:
             if item.transaction_id is not None:
                 item.attempts += 1
-                attempts = self.model.get_int("OCPPCommCtrlr", "MessageAttempts", "TransactionEvent", default=3)
+                attempts = self.dialect.transaction_attempts()
                 if item.attempts < max(attempts, 1):
                     item.not_before = trio.current_time() + self._attempt_interval(item.attempts)
                     return
@@ -1503,7 +1239,7 @@ class Station:
                 except Exception as exc:
                     logger.exception("%s: handling the answer to %s failed", self.station_id, type(item.request).__name__)
                     self._last_error = f"handling {type(item.request).__name__} answer failed: {exc}"
-        self._touch()
+        self.touch()
 
     def _note_transmission(self, item: OutItem) -> tuple[str, int]:
         """Audit: remember that this TransactionEvent goes out; a second time is a retransmission."""
@@ -1524,7 +1260,7 @@ class Station:
             self._sent_events.discard(sent)
 
     def _attempt_interval(self, attempts: int) -> float:
-        interval = self.model.get_int("OCPPCommCtrlr", "MessageAttemptInterval", "TransactionEvent", default=10)
+        interval = self.dialect.transaction_attempt_interval()
         return interval * max(attempts, 1) / self.protocol_speed
 
     def _failed(self, item: OutItem, exc: Exception) -> None:
@@ -1543,36 +1279,14 @@ class Station:
         consequence of a CSMS request, also allowed while Pending)."""
         self.queue.append(OutItem(request, followup=followup, durable=durable, on_result=on_result))
         self.wake()
-        self._touch()
+        self.touch()
 
     # --------------------------------------------------------------------- boot
 
-    def _boot_request(self) -> BootNotificationRequest:
-        station = self._charging_station
-        if station is None:
-            identity = self.profile.identity
-            fields: dict[str, Any] = {
-                "model": identity.model,
-                "vendor_name": identity.vendor,
-                "firmware_version": self.firmware_version[:50],
-            }
-            serial = render_pattern(identity.serial_number, self.station_id)[:25]
-            if serial:
-                fields["serial_number"] = serial
-            if identity.iccid or identity.imsi:
-                modem: dict[str, Any] = {}
-                if identity.iccid:
-                    modem["iccid"] = identity.iccid
-                if identity.imsi:
-                    modem["imsi"] = identity.imsi
-                fields["modem"] = Modem(**modem)
-            station = self._charging_station = ChargingStation(**fields)
-        return BootNotificationRequest(charging_station=station, reason=self._boot_reason or BootReason.UNKNOWN)
-
     def trigger_boot(self) -> None:
         """Send a BootNotification (reason Triggered) now (TriggerMessage while not accepted)."""
-        if self._registration != RegistrationStatus.ACCEPTED and self._conn is not None:
-            self._boot_reason = BootReason.TRIGGERED
+        if self._registration != ACCEPTED and self._conn is not None:
+            self._boot_reason = TRIGGERED
             self._boot_due = True
             self.cancel_timer("boot")
 
@@ -1582,106 +1296,57 @@ class Station:
                 self.protocol_timer("boot", self.profile.boot_retry_interval, self._boot_timer)
             return
         self._boots += 1
-        self._registration = result.status
-        self.last_boot_status = str(result.status)
-        interval = result.interval
-        if result.status == RegistrationStatus.ACCEPTED:
-            security_event = _BOOT_SECURITY_EVENTS.get(self._boot_reason) if self._boot_reason else None
-            self._boot_reason = None
-            if interval > 0:
-                self.model.put("OCPPCommCtrlr", "HeartbeatInterval", str(interval))
+        status, interval = self.dialect.boot_answer(result)
+        self._registration = status
+        self.last_boot_status = str(status)
+        if status == ACCEPTED:
+            reason, self._boot_reason = self._boot_reason, None
             first = not self._booted_once
             self._booted_once = True
             if self._faults is not None:
                 self._faults.accepted()
-            self._arm_heartbeat()
-            for evse in self.evses:
-                for connector in evse.connectors:
-                    connector.status = evse.connector_status(connector, self._station_operative)
-                    self._send_status(evse, connector)
-            if self.firmware_installed_pending:
-                self.firmware_installed_pending = False
-                self.firmware_status = FirmwareStatus.INSTALLED
-                from ..ocpp.v201 import FirmwareStatusNotificationRequest
-
-                fields: dict[str, Any] = {"status": FirmwareStatus.INSTALLED}
-                if self.firmware_request_id is not None:
-                    fields["request_id"] = self.firmware_request_id
-                self.send(FirmwareStatusNotificationRequest(**fields), durable=True)
-            if security_event is not None:
-                self.security_event(security_event)
-            self._arm_meter_timer()
-            self._arm_aligned_timer()
-            if self.profile.sessions.enabled and not self._atg_running:
-                self._atg_running = True
-                for evse in self.evses:
-                    self._atg_idle(evse, first=first)
-            self._update_state()
+            self.dialect.boot_accepted(reason, interval)
+            self.driver.start(self.evses, first)
+            self.update_state()
         else:
             delay = interval if interval > 0 else self.profile.boot_retry_interval
             self.protocol_timer("boot", delay, self._boot_timer)
-            self._set_state("pending" if result.status == RegistrationStatus.PENDING else "rejected")
+            self._set_state("pending" if status == PENDING else "rejected")
 
     def _boot_timer(self) -> None:
-        if self._conn is not None and self._registration != RegistrationStatus.ACCEPTED:
+        if self._conn is not None and self._registration != ACCEPTED:
             self._boot_due = True
 
     def _online_again(self) -> None:
         """After a reconnection without reboot: heartbeat, and report connectors that changed."""
-        self._arm_heartbeat()
-        for evse in self.evses:
-            for connector in evse.connectors:
-                if connector.status != connector.reported:
-                    self._send_status(evse, connector)
+        self.arm_heartbeat()
+        self.dialect.report_changed_statuses()
 
     # --------------------------------------------------------------- heartbeat
 
-    def _arm_heartbeat(self) -> None:
-        interval = self.model.get_int("OCPPCommCtrlr", "HeartbeatInterval", default=self.profile.heartbeat_interval)
+    def arm_heartbeat(self) -> None:
+        """(Re)start the heartbeat timer at the dialect's interval."""
+        interval = self.dialect.heartbeat_interval()
         if interval > 0 and self._conn is not None:
             self.protocol_timer("heartbeat", interval, self._heartbeat)
 
     def rearm_heartbeat(self) -> None:
         if self.online():
-            self._arm_heartbeat()
+            self.arm_heartbeat()
 
     def _heartbeat(self) -> None:
         if self.online():
-            self.queue.append(OutItem(HeartbeatRequest(), on_result=self._on_heartbeat))
-            self._arm_heartbeat()
-            self._touch()
+            self.queue.append(OutItem(self.dialect.heartbeat_request(), on_result=self._on_heartbeat))
+            self.arm_heartbeat()
+            self.touch()
 
     def _on_heartbeat(self, result: Any) -> None:
         if not isinstance(result, Exception):
             self._heartbeats += 1
-            self._touch()
-
-    def security_event(self, event_type: str, info: str = "") -> None:
-        """Queue a SecurityEventNotification (kept across the reconnection it often precedes)."""
-        fields: dict[str, Any] = {"type": event_type, "timestamp": self.clock()}
-        if info:
-            fields["tech_info"] = info[:255]
-        self.send(SecurityEventNotificationRequest(**fields), durable=True)
-
-    def _notify_fault(self, evse: EvseState, connector: ConnectorState) -> None:
-        """A hard-wired NotifyEvent for a connector that became (or stopped being) faulted."""
-        if not self.online():
-            return
-        self._event_id += 1
-        data = EventData(
-            event_id=self._event_id,
-            timestamp=self.clock(),
-            trigger=EventTrigger.DELTA,
-            actual_value=str(connector.status),
-            component=Component(name="Connector", evse=EVSE(id=evse.id, connector_id=connector.connector_id)),
-            variable=Variable(name="AvailabilityState"),
-            event_notification_type=EventNotification.HARD_WIRED_NOTIFICATION,
-            cleared=not connector.faulted,
-        )
-        self.send(NotifyEventRequest(generated_at=self.clock(), seq_no=0, event_data=[data]))
+            self.touch()
 
     def send_heartbeat(self, followup: bool = True) -> None:
-        self.send(HeartbeatRequest(), followup=followup, on_result=self._on_heartbeat)
+        self.send(self.dialect.heartbeat_request(), followup=followup, on_result=self._on_heartbeat)
 
     # ------------------------------------------------------------------ status
 
@@ -1691,52 +1356,18 @@ class Station:
     def set_station_operative(self, operative: bool) -> None:
         self._station_operative = operative
         for evse in self.evses:
-            self.update_evse(evse)
-        self._update_state()
-
-    def refresh_status(self, evse: EvseState) -> None:
-        """Recompute the connectors' statuses; report the ones that changed."""
-        for connector in evse.connectors:
-            status = evse.connector_status(connector, self._station_operative)
-            if status != connector.status:
-                connector.status = status
-                self._touch()
-                if self.online():
-                    self._send_status(evse, connector)
-
-    def _send_status(self, evse: EvseState, connector: ConnectorState, followup: bool = False) -> None:
-        status = connector.status
-
-        def acknowledged(result: Any) -> None:
-            if not isinstance(result, Exception):
-                connector.reported = status
-
-        self.queue.append(
-            OutItem(
-                StatusNotificationRequest(
-                    timestamp=self.clock(),
-                    connector_status=status,
-                    evse_id=evse.id,
-                    connector_id=connector.connector_id,
-                ),
-                followup=followup,
-                on_result=acknowledged,
-            )
-        )
-
-    def send_status(self, evse: EvseState, connector: ConnectorState, followup: bool = True) -> None:
-        self._send_status(evse, connector, followup)
-        self.wake()
+            self.dialect.update_evse(evse)
+        self.update_state()
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
             self._state = state
-            self._touch()
+            self.touch()
 
-    def _update_state(self) -> None:
+    def update_state(self) -> None:
         """The state once connected and accepted: available, charging or faulted."""
-        if self._conn is None or self._registration != RegistrationStatus.ACCEPTED:
-            self._touch()
+        if self._conn is None or self._registration != ACCEPTED:
+            self.touch()
             return
         if any(c.faulted for e in self.evses for c in e.connectors):
             self._set_state("faulted")
@@ -1744,9 +1375,10 @@ class Station:
             self._set_state("charging")
         else:
             self._set_state("available")
-        self._touch()
+        self.touch()
 
-    def _touch(self) -> None:
+    def touch(self) -> None:
+        """Something changed: drop the cached snapshot, wake who waits for a change."""
         self._snapshot = None
         changed = self._changed
         if changed is not None:
@@ -1754,612 +1386,78 @@ class Station:
             changed.set()
 
     def _release_waiters(self) -> None:
-        self._touch()
+        self.touch()
 
     # ================================================================ transactions
 
     def any_transaction(self) -> bool:
         return any(e.tx is not None for e in self.evses)
 
-    def _points_of(self, variable: str) -> frozenset[str]:
-        raw = self.model.get_str("TxCtrlr", variable)
-        cached = self._points.get(raw)
-        if cached is None:
-            cached = self._points[raw] = normalize_points(p for p in raw.split(",") if p)
-        return cached
-
-    def _may_start_transaction(self) -> bool:
-        return self._booted_once or self.model.get_bool("TxCtrlr", "TxBeforeAcceptedEnabled")
-
     def new_vehicle(self, demand_wh: float | None = None) -> Vehicle:
+        """A vehicle drawn from the profile (capacity, power, state of charge, demand)."""
         v = self.profile.vehicle
         rng = self.rng
         demand = demand_wh if demand_wh is not None else draw(rng, self.profile.sessions.energy_demand)
         return Vehicle(draw(rng, v.battery_capacity), draw(rng, v.max_power), draw(rng, v.initial_soc), demand)
 
-    def _apply_limit(self, evse: EvseState) -> None:
-        if not self.charging_profiles.items:
-            evse.limit_w = None
-            return
-        tx = evse.tx
-        sharing = sum(1 for e in self.evses if e.tx is not None) or 1
-        evse.limit_w = self.charging_profiles.limit_w(
-            evse.id,
-            self.clock(),
-            voltage=evse.voltage,
-            phases=evse.phases,
-            transaction_id=tx.id if tx is not None else None,
-            transaction_start=tx.started_wall if tx is not None else None,
-            evse_share=sharing,
-        )
-
-    def update_evse(
-        self,
-        evse: EvseState,
-        trigger: TriggerReason | None = None,
-        *,
-        stopped_reason: Reason | None = None,
-        id_token: IdToken | None = None,
-        rate_change: bool = False,
-    ) -> None:
-        """Bring an EVSE up to date after something changed, and report it.
-
-        Integrates energy to now, recomputes the limit, power and charging state,
-        starts/updates/ends the transaction per TxStartPoint/TxStopPoint (event
-        with ``trigger``; a change of charging state alone gives
-        ChargingStateChanged), and reports connector statuses that changed.
-        """
-        now = trio.current_time()
-        evse.advance(now, self.speed)
-        self._apply_limit(evse)
-        operative = self._station_operative
-        old_power = evse.power_w
-        evse.power_w = evse.target_power(operative)
-        state = evse.charging_state(operative)
-        held = conditions(evse, operative)
-        tx = evse.tx
-        if tx is None:
-            start_points = self._points_of("TxStartPoint")
-            if trigger is not None and held & start_points and self._may_start_transaction():
-                tx = self._begin_transaction(evse, trigger, state, held)
-        else:
-            stop_points = self._points_of("TxStopPoint")
-            tx.seen |= held & stop_points
-            lost = (tx.seen - held) & stop_points
-            if lost or not held & {EV_CONNECTED, AUTHORIZED}:
-                if stopped_reason is None:
-                    stopped_reason = tx.stop_reason
-                if stopped_reason is None:
-                    if EV_CONNECTED in lost or evse.plugged is None:
-                        stopped_reason = Reason.EV_DISCONNECTED
-                    elif AUTHORIZED in lost:
-                        stopped_reason = Reason.DE_AUTHORIZED
-                    else:
-                        stopped_reason = Reason.STOPPED_BY_EV
-                self._end_transaction(evse, trigger or TriggerReason.CHARGING_STATE_CHANGED, stopped_reason, state,
-                                      id_token)
-            elif trigger is not None:
-                tx.charging_state = state
-                self._emit(evse, TransactionEvent.UPDATED, trigger, id_token=id_token)
-            elif state != tx.charging_state:
-                tx.charging_state = state
-                self._emit(evse, TransactionEvent.UPDATED, TriggerReason.CHARGING_STATE_CHANGED)
-            elif rate_change and state == ChargingState.CHARGING and self._significant(old_power, evse.power_w):
-                self._emit(evse, TransactionEvent.UPDATED, TriggerReason.CHARGING_RATE_CHANGED)
-        self._arm_full_timer(evse)
-        self._arm_limit_timer(evse)
-        self.refresh_status(evse)
-        self._update_state()
-
-    def _significant(self, old: float, new: float) -> bool:
-        significance = self.model.get_float("SmartChargingCtrlr", "LimitChangeSignificance", default=0.1)
-        if old <= 0:
-            return new > 0
-        return abs(new - old) / old > significance
-
-    def _begin_transaction(self, evse: EvseState, trigger: TriggerReason, state: ChargingState,
-                           held: frozenset[str]) -> TxState:
-        tx = TxState(str(uuid.uuid4()), trio.current_time(), self.clock(), evse.register_wh)
-        tx.charging_state = state
-        tx.seen = set(held & self._points_of("TxStopPoint"))
-        tx.id_token = evse.authorized
-        tx.remote_start_id = evse.remote_start_id
-        if evse.reservation_used is not None:
-            tx.reservation_id = evse.reservation_used
-            evse.reservation_used = None
-        evse.tx = tx
+    def count_transaction_started(self) -> None:
         self._tx_started += 1
-        if evse.pending_tx_profile is not None:
-            profile, evse.pending_tx_profile = evse.pending_tx_profile, None
-            self.charging_profiles.install(
-                evse.id, profile, self.clock(), evse_ids=[e.id for e in self.evses], transactions={evse.id: tx.id}
-            )
-            self._apply_limit(evse)
-            evse.power_w = evse.target_power(self._station_operative)
-            tx.charging_state = evse.charging_state(self._station_operative)
-        meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxStartedMeasurands"),
-                            ReadingContext.TRANSACTION_BEGIN, self.clock())
-        self._emit(evse, TransactionEvent.STARTED, trigger, id_token=evse.authorized, meter=meter)
-        self._arm_meter_timer()
-        return tx
 
-    def _end_transaction(self, evse: EvseState, trigger: TriggerReason, reason: Reason, state: ChargingState,
-                         id_token: IdToken | None) -> None:
-        tx = evse.tx
-        assert tx is not None
-        tx.charging_state = state
-        meter = evse.sample(self.model.get_list("SampledDataCtrlr", "TxEndedMeasurands"),
-                            ReadingContext.TRANSACTION_END, self.clock())
-        self._emit(evse, TransactionEvent.ENDED, trigger, stopped_reason=reason, id_token=id_token, meter=meter)
-        evse.tx = None
-        evse.authorized = None
-        evse.group_id_token = None
-        evse.remote_start_id = None
-        evse.power_w = 0.0
-        self.cancel_timer(("evconnect", evse.id))
-        self.cancel_timer(("full", evse.id))
-        self.charging_profiles.end_transaction(tx.id)
+    def transaction_ended(self, evse: EvseState) -> None:
+        """The dialect ended the transaction on ``evse``: what waited for it happens now
+        (an availability change, a reset OnIdle), and the driver leaves after a while."""
         self._tx_ended += 1
-        if evse.pending_operative is not None:
-            evse.operative, evse.pending_operative = evse.pending_operative, None
         if self._pending_station_operative is not None and not self.any_transaction():
             operative, self._pending_station_operative = self._pending_station_operative, None
             self.defer(lambda: self.set_station_operative(operative))
         if self._reset_on_idle is not None and not self.any_transaction():
             reason_boot, self._reset_on_idle = self._reset_on_idle, None
             self.set_timer("reboot", _ACT_AFTER_REPLY, lambda: self.reboot(reason_boot))
-        if self.profile.sessions.enabled and self._atg_running and evse.plugged is not None:
-            self.cancel_timer(("atg-end", evse.id))
-            if evse.atg_phase != "leaving":
-                evse.atg_phase = "leaving"
-                self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_out_delay),
-                               lambda: self._atg_leave(evse))
+        self.driver.transaction_ended(evse)
 
-    def _emit(
-        self,
-        evse: EvseState,
-        event_type: TransactionEvent,
-        trigger: TriggerReason,
-        *,
-        stopped_reason: Reason | None = None,
-        id_token: IdToken | None = None,
-        meter: Any = None,
-    ) -> None:
-        tx = evse.tx
-        assert tx is not None
-        if self.profile.seq_no == "transaction":
-            seq = tx.seq
-            tx.seq += 1
-        else:
-            seq = self._seq
-            self._seq += 1
-        info: dict[str, Any] = {"transaction_id": tx.id}
-        if tx.charging_state is not None:
-            info["charging_state"] = tx.charging_state
-        if event_type == TransactionEvent.ENDED:
-            info["stopped_reason"] = stopped_reason or Reason.LOCAL
-            info["time_spent_charging"] = int(tx.charging_seconds)
-        if tx.remote_start_id is not None and (
-            event_type == TransactionEvent.STARTED or trigger == TriggerReason.REMOTE_START
-        ):
-            info["remote_start_id"] = tx.remote_start_id
-        fields: dict[str, Any] = {
-            "event_type": event_type,
-            "timestamp": self.clock(),
-            "trigger_reason": trigger,
-            "seq_no": seq,
-            "transaction_info": Transaction(**info),
-        }
-        if meter is not None:
-            fields["meter_value"] = [meter]
-        if self._conn is None:
-            fields["offline"] = True
-        if event_type == TransactionEvent.STARTED:
-            fields["evse"] = EVSE(id=evse.id, connector_id=evse.plugged) if evse.plugged else EVSE(id=evse.id)
-            if evse.ac:
-                fields["number_of_phases_used"] = evse.phases
-            if tx.reservation_id is not None:
-                fields["reservation_id"] = tx.reservation_id
-        elif trigger in (TriggerReason.CABLE_PLUGGED_IN,) and evse.plugged:
-            fields["evse"] = EVSE(id=evse.id, connector_id=evse.plugged)
-        elif tx.reservation_id is not None and trigger in (TriggerReason.AUTHORIZED, TriggerReason.REMOTE_START):
-            fields["reservation_id"] = tx.reservation_id
-        if id_token is not None:
-            fields["id_token"] = id_token
-        request = TransactionEventRequest(**fields)
-        transaction_id = tx.id
-        self.queue.append(
-            OutItem(
-                request,
-                durable=True,
-                transaction_id=transaction_id,
-                on_result=lambda result: self._on_event_result(evse, transaction_id, result),
-            )
-        )
+    def count_event(self, transaction_id: str, seq_no: int, energy_wh: float | None) -> None:
+        """The dialect queued a transaction event (for the counters and the audit)."""
         self._events_generated += 1
         if self.audit:
             record = self._records.setdefault(transaction_id, {"seq": [], "energy": None})
-            record["seq"].append(seq)
-            if meter is not None:
-                for sampled in meter.sampled_value:
-                    if sampled.measurand == "Energy.Active.Import.Register":
-                        record["energy"] = sampled.value
-        self._touch()
+            record["seq"].append(seq_no)
+            if energy_wh is not None:
+                record["energy"] = energy_wh
 
-    def _on_event_result(self, evse: EvseState, transaction_id: str, result: Any) -> None:
-        if isinstance(result, Exception):
-            return
-        tx = evse.tx
-        if tx is None or tx.id != transaction_id:
-            return
-        if result.total_cost is not msgspec.UNSET:
-            tx.total_cost = result.total_cost
-        info = result.id_token_info
-        if info is msgspec.UNSET or info.status == AuthorizationStatus.ACCEPTED:
-            return
-        if evse.authorized is not None and self.model.get_bool("TxCtrlr", "StopTxOnInvalidId"):
-            self.deauthorize(evse, TriggerReason.DEAUTHORIZED, Reason.DE_AUTHORIZED)
+    def note_error(self, text: str) -> None:
+        """Remember ``text`` as the last error (shown in the snapshot)."""
+        self._last_error = text
+        self.touch()
 
-    def meter_event(self, evse: EvseState, trigger: TriggerReason, context: ReadingContext,
-                    measurands: list[str]) -> bool:
-        """A TransactionEvent Updated with meter values (periodic, clock, triggered)."""
-        if evse.tx is None:
-            return False
-        evse.advance(trio.current_time(), self.speed)
-        meter = evse.sample(measurands, context, self.clock())
-        self._emit(evse, TransactionEvent.UPDATED, trigger, meter=meter)
-        return True
+    # ------------------------------------------------------------ driver's commands
 
-    def meter_values(self, evse: EvseState, context: ReadingContext, measurands: list[str],
-                     followup: bool = False) -> None:
-        """A MeterValues request for an EVSE."""
-        evse.advance(trio.current_time(), self.speed)
-        meter = evse.sample(measurands, context, self.clock())
-        if meter is not None:
-            self.send(MeterValuesRequest(evse_id=evse.id, meter_value=[meter]), followup=followup)
-
-    # ------------------------------------------------------------ meter timers
-
-    def _arm_meter_timer(self) -> None:
-        if "meter" in self._timers or not self.any_transaction():
-            return
-        interval = self.model.get_int("SampledDataCtrlr", "TxUpdatedInterval")
-        if interval > 0:
-            self.protocol_timer("meter", interval, self._meter_tick)
-
-    def rearm_meter_timer(self) -> None:
-        self.cancel_timer("meter")
-        self._arm_meter_timer()
-
-    def _meter_tick(self) -> None:
-        measurands = self.model.get_list("SampledDataCtrlr", "TxUpdatedMeasurands")
-        for evse in self.evses:
-            if evse.tx is not None:
-                self.update_evse(evse, rate_change=True)
-                if evse.tx is not None:
-                    self.meter_event(evse, TriggerReason.METER_VALUE_PERIODIC, ReadingContext.SAMPLE_PERIODIC,
-                                     measurands)
-        self._arm_meter_timer()
-        self._touch()
-
-    def _arm_aligned_timer(self) -> None:
-        interval = self.model.get_int("AlignedDataCtrlr", "Interval")
-        if interval <= 0:
-            self.cancel_timer("aligned")
-            return
-        wait = interval - (time.time() % interval)
-        self.set_timer("aligned", wait, self._aligned_tick)
-
-    def rearm_aligned_timer(self) -> None:
-        self._arm_aligned_timer()
-
-    def _aligned_tick(self) -> None:
-        measurands = self.model.get_list("AlignedDataCtrlr", "Measurands")
-        idle = self.model.get_bool("AlignedDataCtrlr", "SendDuringIdle")
-        for evse in self.evses:
-            if evse.tx is not None:
-                self.meter_event(evse, TriggerReason.METER_VALUE_CLOCK, ReadingContext.SAMPLE_CLOCK, measurands)
-            elif idle and self.online():
-                self.meter_values(evse, ReadingContext.SAMPLE_CLOCK, measurands)
-        self._arm_aligned_timer()
-
-    def _arm_full_timer(self, evse: EvseState) -> None:
-        seconds = evse.seconds_to_full(self.speed)
-        if seconds is None:
-            self.cancel_timer(("full", evse.id))
-        else:
-            self.set_timer(("full", evse.id), seconds, lambda: self.update_evse(evse))
-
-    def _arm_limit_timer(self, evse: EvseState) -> None:
-        if not self.charging_profiles.items or evse.tx is None:
-            self.cancel_timer(("limit", evse.id))
-            return
-        tx = evse.tx
-        now = self.clock()
-        change = self.charging_profiles.next_change(
-            evse.id, now, transaction_id=tx.id, transaction_start=tx.started_wall
-        )
-        if change is None:
-            self.cancel_timer(("limit", evse.id))
-        else:
-            self.set_timer(("limit", evse.id), (change - now).total_seconds() + 0.001,
-                           lambda: self.update_evse(evse, rate_change=True))
-
-    def limits_changed(self) -> None:
-        """Charging profiles changed: apply the new limits to every EVSE."""
-        for evse in self.evses:
-            self.update_evse(evse, rate_change=True)
-
-    # --------------------------------------------------------- vehicle & driver
-
-    def plug_vehicle(self, evse: EvseState, connector_id: int = 1, vehicle: Vehicle | None = None) -> None:
-        """A vehicle plugs in (CablePluggedIn)."""
-        if evse.connector(connector_id) is None:
-            raise ValueError(f"EVSE {evse.id} has no connector {connector_id}")
-        if evse.plugged is not None:
-            raise ValueError(f"EVSE {evse.id} already has a vehicle on connector {evse.plugged}")
-        evse.plugged = connector_id
-        evse.vehicle = vehicle or self.new_vehicle()
-        self.cancel_timer(("evconnect", evse.id))
-        self.update_evse(evse, TriggerReason.CABLE_PLUGGED_IN)
+    def plug_vehicle(self, evse: EvseState, connector_id: int = 1) -> None:
+        self.dialect.plug_vehicle(evse, connector_id)
 
     def unplug_vehicle(self, evse: EvseState) -> None:
-        """The vehicle unplugs (EVCommunicationLost; ends the transaction if
-        StopTxOnEVSideDisconnect or TxStopPoint says so)."""
-        if evse.plugged is None:
-            return
-        evse.plugged = None
-        if evse.tx is not None and self.model.get_bool("TxCtrlr", "StopTxOnEVSideDisconnect"):
-            evse.authorized = None
-        self.update_evse(evse, TriggerReason.EV_COMMUNICATION_LOST, stopped_reason=Reason.EV_DISCONNECTED)
-        evse.vehicle = None
-        self._touch()
+        self.dialect.unplug_vehicle(evse)
 
-    def present_token(
-        self,
-        evse: EvseState,
-        token: IdToken,
-        *,
-        trigger: TriggerReason = TriggerReason.AUTHORIZED,
-        authorize: bool = True,
-        on_rejected: Callable[[], None] | None = None,
-    ) -> None:
-        """A token is presented at ``evse``: authorize it (locally or with Authorize)."""
-        if evse.reservation is not None and not evse.reservation.admits(token):
-            self._auth_rejected(evse, on_rejected)
-            return
-        if not (evse.operative and self._station_operative) or any(c.faulted for c in evse.connectors):
-            self._auth_rejected(evse, on_rejected)
-            return
-        if not authorize or token.type == IdTokenEnum.NO_AUTHORIZATION:
-            self.authorized(evse, token, trigger)
-            return
-        local = self.local_list.get(token.id_token) if self.model.get_bool("LocalAuthListCtrlr", "Enabled") else None
-        if local is None and self.model.get_bool("AuthCacheCtrlr", "Enabled"):
-            local = self.auth_cache.get(token.id_token)
-        if local is not None and self.model.get_bool("AuthCtrlr", "LocalPreAuthorize"):
-            if local.status == AuthorizationStatus.ACCEPTED:
-                self.authorized(evse, token, trigger, local)
-            else:
-                self._auth_rejected(evse, on_rejected)
-            return
-        if self.online():
-            self.send(
-                AuthorizeRequest(id_token=token),
-                on_result=lambda result: self._on_authorize(evse, token, trigger, local, on_rejected, result),
-            )
-        else:
-            self._authorize_offline(evse, token, trigger, local, on_rejected)
+    def present_token(self, evse: EvseState, id_token: str, token_type: str, *,
+                      on_rejected: Callable[[], None] | None = None) -> None:
+        self.dialect.driver_presents(evse, id_token, token_type, on_rejected)
 
-    def _authorize_offline(self, evse: EvseState, token: IdToken, trigger: TriggerReason,
-                           local: IdTokenInfo | None, on_rejected: Callable[[], None] | None) -> None:
-        if self.model.get_bool("AuthCtrlr", "LocalAuthorizeOffline") and local is not None:
-            if local.status == AuthorizationStatus.ACCEPTED:
-                self.authorized(evse, token, trigger, local)
-            else:
-                self._auth_rejected(evse, on_rejected)
-        elif self.model.get_bool("AuthCtrlr", "OfflineTxForUnknownIdEnabled"):
-            self.authorized(evse, token, trigger)
-        else:
-            self._auth_rejected(evse, on_rejected)
+    def stop_by_driver(self, evse: EvseState) -> None:
+        self.dialect.stop_by_driver(evse)
 
-    def _on_authorize(self, evse: EvseState, token: IdToken, trigger: TriggerReason, local: IdTokenInfo | None,
-                      on_rejected: Callable[[], None] | None, result: Any) -> None:
-        if isinstance(result, Exception):
-            if isinstance(result, (ConnectionLost, CallTimeout)):
-                self._authorize_offline(evse, token, trigger, local, on_rejected)
-            else:
-                self._auth_rejected(evse, on_rejected)
-            return
-        info = result.id_token_info
-        if self.model.get_bool("AuthCacheCtrlr", "Enabled"):
-            self.auth_cache[token.id_token] = info
-            if len(self.auth_cache) > 1000:
-                self.auth_cache.pop(next(iter(self.auth_cache)))
-        allowed = info.evse_id
-        if info.status == AuthorizationStatus.ACCEPTED and (allowed is msgspec.UNSET or evse.id in allowed):
-            self.authorized(evse, token, trigger, info)
-        else:
-            self._auth_rejected(evse, on_rejected)
-
-    def _auth_rejected(self, evse: EvseState, on_rejected: Callable[[], None] | None) -> None:
-        self._last_error = f"authorization rejected on EVSE {evse.id}"
-        self._touch()
-        if on_rejected is not None:
-            on_rejected()
-
-    def authorized(self, evse: EvseState, token: IdToken, trigger: TriggerReason,
-                   info: IdTokenInfo | None = None) -> None:
-        """``token`` is accepted at ``evse`` (Authorized, or RemoteStart)."""
-        if evse.authorized is not None:
-            return
-        evse.authorized = token
-        if info is not None and info.group_id_token is not msgspec.UNSET:
-            evse.group_id_token = info.group_id_token
-        reservation = evse.reservation
-        if reservation is not None and reservation.admits(token, evse.group_id_token):
-            evse.reservation = None
-            self.cancel_timer(("reservation", reservation.id))
-            if evse.tx is not None:
-                evse.tx.reservation_id = reservation.id
-            else:
-                evse.reservation_used = reservation.id
-        if evse.tx is not None and evse.tx.id_token is None:
-            evse.tx.id_token = token
-        self.update_evse(evse, trigger, id_token=token)
-        if evse.plugged is None and evse.authorized is not None:
-            timeout = self.model.get_int("TxCtrlr", "EVConnectionTimeOut", default=60)
-            self.sim_timer(("evconnect", evse.id), timeout, lambda: self._connection_timeout(evse))
-        if self.profile.sessions.enabled and self._atg_running:
-            self._atg_authorized(evse)
-
-    def _connection_timeout(self, evse: EvseState) -> None:
-        if evse.plugged is None and evse.authorized is not None:
-            self.stop_transaction_on(evse, TriggerReason.EV_CONNECT_TIMEOUT, Reason.TIMEOUT)
-
-    def deauthorize(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
-                    id_token: IdToken | None = None) -> None:
-        """The authorization on ``evse`` ends (StopAuthorized, Deauthorized, RemoteStop...)."""
-        if evse.authorized is None:
-            return
-        if evse.tx is not None:
-            evse.tx.stop_reason = reason
-        evse.authorized = None
-        self.cancel_timer(("evconnect", evse.id))
-        self.update_evse(evse, trigger, stopped_reason=reason, id_token=id_token)
-
-    def stop_transaction_on(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
-                            id_token: IdToken | None = None) -> None:
-        """End the authorization and, whatever TxStopPoint says, the transaction on ``evse``."""
-        self.deauthorize(evse, trigger, reason, id_token)
-        if evse.tx is not None:
-            self.force_end(evse, trigger, reason, id_token)
-
-    def force_end(self, evse: EvseState, trigger: TriggerReason, reason: Reason,
-                  id_token: IdToken | None = None) -> None:
-        """End the transaction on ``evse`` now."""
-        if evse.tx is None:
-            return
-        evse.advance(trio.current_time(), self.speed)
-        evse.authorized = None
-        evse.power_w = 0.0
-        state = evse.charging_state(self._station_operative)
-        self._end_transaction(evse, trigger, reason, state, id_token)
-        self.refresh_status(evse)
-        self._update_state()
-
-    def remote_start(self, evse: EvseState, token: IdToken, remote_start_id: int,
-                     group: IdToken | None = None) -> None:
-        """RequestStartTransaction accepted: authorize (Authorize first if
-        AuthorizeRemoteStart), start per TxStartPoint with triggerReason RemoteStart."""
-        evse.remote_start_id = remote_start_id
-        if evse.tx is not None and evse.tx.remote_start_id is None:
-            evse.tx.remote_start_id = remote_start_id
-        if self.model.get_bool("AuthCtrlr", "AuthorizeRemoteStart"):
-            self.present_token(evse, token, trigger=TriggerReason.REMOTE_START)
-        else:
-            self.authorized(evse, token, TriggerReason.REMOTE_START)
-        if self.profile.sessions.enabled and self._atg_running and evse.plugged is None and evse.atg_phase == "idle":
-            evse.atg_phase = "arriving"
-            self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_in_delay),
-                           lambda: self._atg_arrive_for_remote(evse))
-
-    # -------------------------------------------------------------- generator
-
-    def _atg_idle(self, evse: EvseState, first: bool = False) -> None:
-        sessions = self.profile.sessions
-        evse.atg_phase = "idle"
-        delay = draw(self.rng, sessions.start_delay if first else sessions.idle_time)
-        self.sim_timer(("atg", evse.id), delay, lambda: self._atg_arrive(evse))
-
-    def _atg_arrive(self, evse: EvseState) -> None:
-        if self._stopping:
-            return
-        if not evse.free or not (evse.operative and self._station_operative):
-            self.sim_timer(("atg", evse.id), max(5.0, draw(self.rng, self.profile.sessions.idle_time) / 4),
-                           lambda: self._atg_arrive(evse))
-            return
-        sessions = self.profile.sessions
-        connector = 1 + self.rng.randrange(len(evse.connectors))
-        evse.atg_phase = "plugged"
-        self.plug_vehicle(evse, connector)
-        self.sim_timer(("atg", evse.id), draw(self.rng, sessions.plug_in_delay), lambda: self._atg_present(evse))
-        self.sim_timer(("atg-end", evse.id), draw(self.rng, sessions.session_duration),
-                       lambda: self._atg_session_end(evse))
-
-    def _atg_arrive_for_remote(self, evse: EvseState) -> None:
-        if evse.plugged is not None or evse.authorized is None:
-            if evse.atg_phase == "arriving":
-                self._atg_idle(evse)
-            return
-        evse.atg_phase = "charging"
-        self.plug_vehicle(evse, 1)
-        self.sim_timer(("atg-end", evse.id), draw(self.rng, self.profile.sessions.session_duration),
-                       lambda: self._atg_session_end(evse))
-
-    def _pick_token(self, invalid: bool) -> IdToken:
-        sessions = self.profile.sessions
-        tokens = sessions.invalid_id_tokens if invalid else sessions.id_tokens
-        weights = [t.weight for t in tokens]
-        spec = self.rng.choices(tokens, weights=weights)[0]
-        return IdToken(id_token=spec.id_token, type=spec.type)
-
-    def _atg_present(self, evse: EvseState) -> None:
-        if evse.plugged is None or evse.authorized is not None:
-            return
-        invalid = self.rng.random() < self.profile.sessions.authorization_failure_share
-        evse.atg_phase = "authorizing"
-        self.present_token(evse, self._pick_token(invalid), on_rejected=lambda: self._atg_rejected(evse))
-
-    def _atg_authorized(self, evse: EvseState) -> None:
-        if evse.atg_phase in ("authorizing", "plugged"):
-            evse.atg_phase = "charging"
-            evse.atg_stop_by_unplug = self.rng.random() < self.profile.sessions.stop_by_unplug_share
-
-    def _atg_rejected(self, evse: EvseState) -> None:
-        if evse.plugged is None:
-            if self._atg_running and evse.atg_phase != "idle":
-                self._atg_idle(evse)
-            return
-        self.cancel_timer(("atg-end", evse.id))
-        evse.atg_phase = "leaving"
-        self.sim_timer(("atg", evse.id), draw(self.rng, self.profile.sessions.plug_out_delay),
-                       lambda: self._atg_leave(evse))
-
-    def _atg_session_end(self, evse: EvseState) -> None:
-        if evse.plugged is None:
-            if self._atg_running and evse.atg_phase != "idle":
-                self._atg_idle(evse)
-            return
-        if evse.tx is not None and evse.authorized is not None:
-            if evse.atg_stop_by_unplug:
-                self._atg_leave(evse)
-            else:
-                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason.LOCAL, id_token=evse.authorized)
-                if evse.plugged is not None and evse.atg_phase != "leaving":
-                    self._atg_rejected(evse)
-        else:
-            self._atg_leave(evse)
-
-    def _atg_leave(self, evse: EvseState) -> None:
-        self.cancel_timer(("atg-end", evse.id))
-        if evse.plugged is not None:
-            self.unplug_vehicle(evse)
-        if evse.authorized is not None and evse.tx is None:
-            evse.authorized = None
-        if self._atg_running and not self._stopping:
-            self._atg_idle(evse)
+    @property
+    def stopping(self) -> bool:
+        """Shutting down."""
+        return self._stopping
 
     # ------------------------------------------------------------------ reboot
 
-    def reboot(self, reason: BootReason) -> None:
+    def reboot(self, reason: str) -> None:
         """Simulate a reboot: end transactions, vehicles leave, disconnect, and boot
         again with ``reason`` after the profile's reboot delay (the queue is kept)."""
-        trigger = TriggerReason.RESET_COMMAND
-        stopped = Reason.IMMEDIATE_RESET if reason != BootReason.FIRMWARE_UPDATE else Reason.REBOOT
+        dialect = self.dialect
         for evse in self.evses:
             if evse.tx is not None:
-                self.force_end(evse, trigger, stopped)
+                dialect.end_for_reboot(evse, reason)
             evse.plugged = None
             evse.vehicle = None
             evse.authorized = None
@@ -2369,15 +1467,12 @@ class Station:
             evse.power_w = 0.0
             if evse.pending_operative is not None:
                 evse.operative, evse.pending_operative = evse.pending_operative, None
-            for connector in evse.connectors:
-                connector.status = evse.connector_status(connector, self._station_operative)
+            dialect.reset_statuses(evse)
         if self._pending_station_operative is not None:
             self._station_operative, self._pending_station_operative = self._pending_station_operative, None
-        for name in list(self._timers):
-            if name != "fw" and not (isinstance(name, tuple) and name[0] == "fault"):
-                del self._timers[name]
-        self.display_messages.clear()
-        self._atg_running = False
+        self._timers.keep_only(lambda name: name == "fw" or (isinstance(name, tuple) and name[0] == "fault"))
+        dialect.rebooted()
+        self.driver.running = False
         self._registration = None
         self._boot_reason = reason
         self._reset_on_idle = None
@@ -2390,9 +1485,18 @@ class Station:
             self._reconnect_at = trio.current_time() + self.profile.reboot_delay / self.protocol_speed
         self._set_state("offline")
 
-    def request_reboot(self, reason: BootReason) -> None:
+    def request_reboot(self, reason: str) -> None:
         """Reboot after the current answer went out."""
         self.set_timer("reboot", _ACT_AFTER_REPLY, lambda: self.reboot(reason))
+
+    def schedule_reset_on_idle(self, reason: str) -> None:
+        """Reboot (for ``reason``) once the last transaction ended (Reset OnIdle)."""
+        self._reset_on_idle = reason
+
+    def schedule_station_operative(self, operative: bool | None) -> None:
+        """Make the station (in)operative once the last transaction ended (``None``: nothing
+        pending any more)."""
+        self._pending_station_operative = operative
 
     # ---------------------------------------------------------------- shutdown
 
@@ -2401,108 +1505,21 @@ class Station:
             return
         self._stopping = True
         self._stop_deadline = trio.current_time() + max(0.0, timeout)
-        self._atg_running = False
+        self.driver.running = False
         if self._faults is not None:
             self._faults.stop()
+        self.driver.stop(self.evses)
         for evse in self.evses:
-            self.cancel_timer(("atg", evse.id))
-            self.cancel_timer(("atg-end", evse.id))
             if evse.tx is not None:
-                self.stop_transaction_on(evse, TriggerReason.STOP_AUTHORIZED, Reason.LOCAL)
+                self.dialect.stop_for_shutdown(evse)
         self._reconnect_at = None
 
     def _may_stop(self, now: float) -> bool:
         if now >= self._stop_deadline:
             return True
-        if self._conn is None or self._registration != RegistrationStatus.ACCEPTED:
+        if self._conn is None or self._registration != ACCEPTED:
             return True
         return not any(item.durable for item in self.queue)
-
-    # ---------------------------------------------------------- device model
-
-    def _dynamic_value(self, k: Key) -> str | None:
-        component, _, evse_id, connector_id, variable, _ = k
-        if component == "chargingstation":
-            if variable == "availabilitystate":
-                if not self._station_operative:
-                    return "Unavailable"
-                if any(c.faulted for e in self.evses for c in e.connectors):
-                    return "Faulted"
-                if any(e.plugged is not None or e.tx is not None for e in self.evses):
-                    return "Occupied"
-                return "Available"
-            if variable == "available":
-                return "true" if self._station_operative else "false"
-            if variable == "power":
-                return str(round(sum(e.power_w for e in self.evses), 1))
-            if variable == "problem":
-                return "true" if any(c.faulted for e in self.evses for c in e.connectors) else "false"
-        if component in ("evse", "connector"):
-            evse = self.evse_by_id(evse_id)
-            if evse is None:
-                return None
-            if component == "evse":
-                if variable == "availabilitystate":
-                    statuses = {c.status for c in evse.connectors}
-                    for status in ("Faulted", "Occupied", "Reserved", "Available"):
-                        if status in statuses:
-                            return status
-                    return "Unavailable"
-                if variable == "available":
-                    return "true" if evse.operative and self._station_operative else "false"
-                if variable == "power":
-                    return str(round(evse.power_w, 1))
-                if variable == "problem":
-                    return "true" if any(c.faulted for c in evse.connectors) else "false"
-            else:
-                connector = evse.connector(connector_id)
-                if connector is None:
-                    return None
-                if variable == "availabilitystate":
-                    return str(connector.status)
-                if variable == "available":
-                    return "true" if connector.operative and evse.operative and self._station_operative else "false"
-                if variable == "problem":
-                    return "true" if connector.faulted else "false"
-        if variable == "entries":
-            if component == "localauthlistctrlr":
-                return str(len(self.local_list))
-            if component == "smartchargingctrlr":
-                return str(len(self.charging_profiles))
-        if component == "securityctrlr" and variable == "certificateentries":
-            return str(len(self.certificates))
-        if component == "clockctrlr" and variable == "datetime":
-            return self.clock().isoformat()
-        if component == "monitoringctrlr":
-            if variable == "activemonitoringbase":
-                return self.monitoring_base
-            if variable == "activemonitoringlevel":
-                return str(self.monitoring_level)
-        if component == "ocppcommctrlr" and variable == "activenetworkprofile":
-            return "0"
-        if component == "firmwarectrlr" and variable == "firmwareversion":
-            return self.firmware_version
-        return None
-
-    def variable_changed(self, definition: VarDef) -> None:
-        """React to a variable the CSMS set (SetVariables)."""
-        component, _, _, _, variable, _ = definition.key
-        if component == "ocppcommctrlr":
-            if variable == "heartbeatinterval":
-                self.rearm_heartbeat()
-            elif variable == "messagetimeout" and self._conn is not None:
-                self._conn.session.call_timeout = float(self._message_timeout())
-        elif component == "securityctrlr" and variable == "basicauthpassword":
-            self.password = self.model.get_str("SecurityCtrlr", "BasicAuthPassword")
-            self.security_event("ReconfigurationOfSecurityParameters", "BasicAuthPassword changed")
-            self.request_reconnect()
-        elif component == "sampleddatactrlr" and variable == "txupdatedinterval":
-            self.defer(self.rearm_meter_timer)
-        elif component == "aligneddatactrlr" and variable == "interval":
-            self.defer(self.rearm_aligned_timer)
-        elif component == "txctrlr":
-            self._points.clear()
-
 
 @asynccontextmanager
 async def open_station(station_id: str, csms_url: str, **kwargs: Any) -> AsyncIterator[Station]:

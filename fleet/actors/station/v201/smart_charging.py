@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import msgspec
 from msgspec import UNSET
 
-from ..ocpp.v201 import (
+from ....ocpp.v201 import (
     ChargingLimitSource,
     ChargingProfile,
     ChargingProfileCriterion,

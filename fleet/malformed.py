@@ -2,7 +2,7 @@
 
 A :class:`Probe` is one or two text frames of one class of bad input, each
 expected answer (by message id) with the outcomes that count as correct, and
-whether the connection should survive. The classes (:data:`fleet.faults.MALFORMED_CLASSES`)
+whether the connection should survive. The classes (:data:`MALFORMED_CLASSES`)
 and what OCPP-J 2.0.1 (part 4, sections 4.2 and 4.3) wants in return:
 
 =====================  =============================================  =====================================
@@ -32,35 +32,45 @@ station. Every frame is drawn from a ``random.Random``: the same seed, the same 
 from __future__ import annotations
 
 import datetime
-import functools
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass
 from random import Random
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import msgspec
 import trio
 
-from ..faults import MALFORMED_CLASSES
-from ..ocpp import V201
-from ..ocpp.errors import ErrorCode
+from .ocpp import V201
+from .ocpp.errors import ErrorCode
 
 __all__ = [
     "ANY_ERROR",
     "CLOSED",
     "EXPECTED",
+    "MALFORMED_CLASSES",
     "NO_ANSWER",
     "RESULT",
-    "TO_CSMS",
-    "TO_STATION",
     "Direction",
     "Expect",
+    "MalformedClass",
     "Probe",
     "ProbeRun",
+    "directions",
     "make_probe",
     "outcome_ok",
     "random_request",
 ]
+
+MalformedClass = Literal[
+    "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
+    "concurrent_calls",
+]
+#: The classes of malformed traffic, in report order.
+MALFORMED_CLASSES: Final[tuple[MalformedClass, ...]] = (
+    "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
+    "concurrent_calls",
+)
 
 #: Outcome of an expected answer: a CALLRESULT.
 RESULT: Final = "CALLRESULT"
@@ -109,7 +119,7 @@ class Probe(msgspec.Struct, frozen=True):
     """Frames of one class of malformed traffic and the answers they call for.
 
     Attributes:
-        klass: the class (see :data:`fleet.faults.MALFORMED_CLASSES`).
+        klass: the class (see :data:`MALFORMED_CLASSES`).
         variant: which fault of the class (``missing_required``, ``random_text``, ...).
         frames: the frames, sent back to back (text; bytes for a binary frame).
         expect: the answers, by message id.
@@ -210,28 +220,14 @@ class Direction:
     harmless: tuple[str, str]
 
 
-@functools.cache
-def _directions() -> tuple[Direction, Direction]:
-    by_station, by_csms = V201.initiated_by_station, V201.initiated_by_csms
-    to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)),
-                        ("Heartbeat", "{}"))
+def directions(csms_initiated: Iterable[str], station_initiated: Iterable[str]) -> tuple[Direction, Direction]:
+    """The traffic towards a CSMS and towards a station of one OCPP version, from its
+    direction tables (which actions each role initiates): ``(to_csms, to_station)``."""
+    by_csms, by_station = frozenset(csms_initiated), frozenset(station_initiated)
+    to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)), ("Heartbeat", "{}"))
     to_station = Direction("station", tuple(sorted(by_csms)), tuple(sorted(by_station - by_csms)),
                            ("GetLocalListVersion", "{}"))
     return to_csms, to_station
-
-
-#: Traffic towards a CSMS (the receiver takes station-initiated requests).
-TO_CSMS: Direction
-#: Traffic towards a station.
-TO_STATION: Direction
-
-
-def __getattr__(name: str) -> Any:
-    if name == "TO_CSMS":
-        return _directions()[0]
-    if name == "TO_STATION":
-        return _directions()[1]
-    raise AttributeError(name)
 
 
 # -------------------------------------------------------------- valid payloads
@@ -501,7 +497,7 @@ def _concurrent_calls(rng: Random, direction: Direction) -> Probe:
 
 
 def make_probe(klass: str, rng: Random, direction: Direction, *, oversize_bytes: int = 1024 * 1024) -> Probe:
-    """One probe of ``klass`` towards ``direction`` (:data:`TO_CSMS` or :data:`TO_STATION`)."""
+    """One probe of ``klass`` towards ``direction`` (see :func:`directions`)."""
     if klass == "not_json":
         return _not_json(rng, direction)
     if klass == "wrong_message_type":

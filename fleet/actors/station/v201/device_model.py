@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..ocpp.v201 import (
+from ....ocpp.v201 import (
     EVSE,
     Attribute,
     Component,
@@ -51,7 +51,7 @@ from ..ocpp.v201 import (
 )
 
 if TYPE_CHECKING:
-    from ..profiles import StationProfile
+    from ....profiles import StationProfile
 
 __all__ = ["Catalog", "DeviceModel", "Key", "VarDef", "catalog_for", "check_overrides", "key"]
 
