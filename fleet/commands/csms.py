@@ -15,7 +15,7 @@ import sys
 import trio
 
 from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
-from ..auth import AuthFileError, load_auth_file, load_id_tokens
+from ..actors.csms.auth import AuthFileError, load_auth_file, load_id_tokens
 from ..exit_codes import RUN_FAILED, USAGE
 from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..transport import TlsFileError, server_ssl_context

@@ -45,7 +45,7 @@ from typing import Any
 
 import msgspec
 
-from .ocpp.v201 import AuthorizationStatus
+from ...ocpp.v201 import AuthorizationStatus
 
 __all__ = [
     "AuthFileError",

@@ -4,8 +4,8 @@ Stations connect at ``ws(s)://host:port/<path>/<stationId>``; each accepted
 connection runs one :class:`~fleet.actors.connection.OcppConnection` with its own
 :class:`~fleet.ocpp.Session`, so replies are correlated per connection and never
 cross between stations. Every CALL a station sends is counted and recorded in the
-station's record (:mod:`fleet.actors.csms_state`) and answered by a handler: the
-default ones (:mod:`fleet.actors.csms_handlers`) or yours (:meth:`Csms.on`).
+station's record (:mod:`fleet.actors.csms.records`) and answered by a handler: the
+default ones (:mod:`fleet.actors.csms.v201.handlers`) or yours (:meth:`Csms.on`).
 
 Use::
 
@@ -51,15 +51,17 @@ from typing import Any
 import msgspec
 import trio
 
-from ..auth import IdTokenEntry, parse_auth_list, parse_id_tokens
-from ..events import Connected, Disconnected, FleetEvent
-from ..faults import abort_websocket
-from ..ocpp import CallFailure, ConnectionLost, ResultReceived, Session
-from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
-from ..ocpp_log import OcppLog
-from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
-from .connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
-from .csms_handlers import (
+from ...events import Connected, Disconnected, FleetEvent
+from ...faults import abort_websocket
+from ...ocpp import CallFailure, ConnectionLost, ResultReceived, Session
+from ...ocpp.v201 import AuthorizationStatus, RegistrationStatus
+from ...ocpp_log import OcppLog
+from ...transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
+from ..connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
+from ..hub import EventHub
+from .auth import IdTokenEntry, parse_auth_list, parse_id_tokens
+from .records import StationRecord, StationState
+from .v201.handlers import (
     DEFAULT_BOOT_RETRY_INTERVAL,
     DEFAULT_HEARTBEAT_INTERVAL,
     STATION_ACTIONS,
@@ -67,8 +69,6 @@ from .csms_handlers import (
     check_interval,
     default_handlers,
 )
-from .csms_state import StationRecord, StationState
-from .hub import EventHub
 
 __all__ = [
     "ConnectionInfo",
@@ -260,7 +260,7 @@ class Csms:
         heartbeat_interval: seconds between heartbeats asked of Accepted stations.
         boot_retry_interval: seconds a Pending or Rejected station waits before booting again.
         id_tokens: the id-token list: token -> status, ``{"status", "group", "expires"}``
-            or :class:`~fleet.auth.IdTokenEntry` (see :mod:`fleet.auth`); ``None``: no list.
+            or :class:`~fleet.actors.csms.auth.IdTokenEntry` (see :mod:`fleet.actors.csms.auth`); ``None``: no list.
         unknown_token_status: the answer for a token not in the list (default:
             Accepted without a list, Unknown with one).
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted (others:
@@ -291,7 +291,7 @@ class Csms:
             more are refused (a station that waits for each answer has one).
 
     Raises:
-        ValueError: a bad setting (the message says which); :class:`fleet.auth.AuthFileError`
+        ValueError: a bad setting (the message says which); :class:`fleet.actors.csms.auth.AuthFileError`
             (a ``ValueError``) for a malformed ``auth`` or ``id_tokens``.
     """
 
@@ -593,7 +593,7 @@ class Csms:
         status of unknown tokens (``None``: Accepted without a list, Unknown with one).
 
         Raises:
-            fleet.auth.AuthFileError: a malformed list (nothing changes).
+            fleet.actors.csms.auth.AuthFileError: a malformed list (nothing changes).
         """
         parsed = parse_id_tokens(tokens, "id_tokens") if tokens is not None else None
         if unknown_status is not ...:
@@ -622,7 +622,7 @@ class Csms:
         Applies to the next handshakes; connected stations stay connected.
 
         Raises:
-            fleet.auth.AuthFileError: a malformed list (nothing changes).
+            fleet.actors.csms.auth.AuthFileError: a malformed list (nothing changes).
         """
         self._auth = parse_auth_list(auth, "auth list") if auth is not None else None
 
@@ -635,7 +635,7 @@ class Csms:
 
         Raises:
             RuntimeError: authentication is off (no auth list): call :meth:`set_auth_list` first.
-            fleet.auth.AuthFileError: an unusable station id or password.
+            fleet.actors.csms.auth.AuthFileError: an unusable station id or password.
         """
         if self._auth is None:
             raise RuntimeError("authentication is off (no auth list): call set_auth_list({...}) first")

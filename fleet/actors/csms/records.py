@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET
 
-from ..ocpp.v201 import (
+from ...ocpp.v201 import (
     BootNotificationRequest,
     ChargingStation,
     FirmwareStatusNotificationRequest,

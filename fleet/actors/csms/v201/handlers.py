@@ -25,7 +25,7 @@ What they answer:
 * Every other notification: the empty response, which is the whole answer.
 
 What the CSMS *records* about each message (statuses, transactions...) does not
-depend on these handlers: see :mod:`fleet.actors.csms_state`.
+depend on these handlers: see :mod:`fleet.actors.csms.records`.
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ from typing import Any, Final
 
 from msgspec import UNSET
 
-from ..auth import IdTokenEntry
-from ..ocpp.v201 import (
+from ....ocpp.v201 import (
     ACTIONS,
     AuthorizationStatus,
     AuthorizeCertificateStatus,
@@ -72,7 +71,8 @@ from ..ocpp.v201 import (
     TransactionEventRequest,
     TransactionEventResponse,
 )
-from .connection import CallContext, Handler
+from ...connection import CallContext, Handler
+from ..auth import IdTokenEntry
 
 __all__ = [
     "CSMS_ACTIONS",
@@ -135,7 +135,7 @@ class CsmsPolicy:
         heartbeat_interval: the ``interval`` of an Accepted BootNotificationResponse.
         boot_retry_interval: the ``interval`` of a Pending or Rejected one.
         id_tokens: the id-token list (case-folded token -> entry; see
-            :func:`fleet.auth.parse_id_tokens`), ``None`` for none.
+            :func:`fleet.actors.csms.auth.parse_id_tokens`), ``None`` for none.
         unknown_token_status: the status of a token not in the list; ``None``
             means Accepted without a list and Unknown with one.
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted.
