@@ -453,6 +453,7 @@ class Csms:
             max_message_size=self.max_message_size,
             on_refused=self._on_refused,
             reuse_port=self.reuse_port,
+            versions=[dialect.version for dialect in self._dialects.values()],
         )
         if self._port is None:
             self._port = await listener.start(functools.partial(serve, self._requested_port))
