@@ -76,7 +76,7 @@ from fleet.program import run_program
 
 Log = Callable[[str], None]
 
-#: The id-token list (see fleet.auth for the format).
+#: The id-token list (see fleet.actors.csms.auth for the format).
 ID_TOKENS: dict[str, Any] = {
     "VALID-0001": "Accepted",
     "INVALID-0001": "Invalid",

@@ -22,7 +22,7 @@ import logging
 import socket
 import ssl
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -433,6 +433,7 @@ async def serve_ocpp(
     on_refused: Callable[[int | str, str], None] | None = None,
     handler_nursery: trio.Nursery | None = None,
     reuse_port: bool = False,
+    versions: Sequence[ProtocolVersion] | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve OCPP-J stations until cancelled; ``task_status.started(port)`` once listening.
@@ -455,6 +456,8 @@ async def serve_ocpp(
             client certificate whose CN is not the station id of the path (security
             profile 3, OCPP 2.0.1 A00.FR.405: each is logged as a warning too).
         reuse_port: share the port with other processes (SO_REUSEPORT).
+        versions: the OCPP versions accepted, in order of preference (default: every
+            version of :data:`fleet.ocpp.VERSIONS`); a station offering none is refused.
     """
 
     def refused(status: int | str, who: str) -> None:
@@ -506,7 +509,11 @@ async def serve_ocpp(
                     body=b"unauthorized\n",
                 )
                 return
-        version = select_subprotocol(list(request.proposed_subprotocols))
+        offered = list(request.proposed_subprotocols)
+        if versions is None:
+            version = select_subprotocol(offered)
+        else:
+            version = next((v for v in versions if v.subprotocol in offered), None)
         if version is None:
             refused(400, station_id)
             websocket = await request.accept()

@@ -286,7 +286,7 @@ def _csms_records(csms: Csms) -> dict[str, dict[str, dict[str, Any]]]:
 
 def fuzz_decoder(inputs: int, seed: int) -> dict[str, Any]:
     """Feed ``inputs`` random inputs per role to the session; count inputs and exceptions."""
-    from ..actors.csms_handlers import STATION_ACTIONS
+    from ..actors.csms.v201 import STATION_ACTIONS
 
     rng = random.Random(seed)
     result: dict[str, Any] = {"inputs": 0, "exceptions": 0, "answers": 0, "samples": []}

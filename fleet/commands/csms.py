@@ -16,9 +16,9 @@ from typing import Any
 import trio
 
 from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
-from ..auth import AuthFileError, load_auth_file, load_id_tokens
+from ..actors.csms.auth import AuthFileError, TokenStatus, load_auth_file, load_id_tokens
+from ..actors.csms.policy import Registration
 from ..exit_codes import RUN_FAILED, USAGE
-from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
 from ..transport import TlsFileError, server_ssl_context
 from .checks import output_file_problem, port, positive_int
 from .control_options import (
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ocpp-log", metavar="F", help="write every OCPP frame to F as JSON lines ('-' = stdout)")
     parser.add_argument(
         "--boot",
-        choices=[s.value for s in RegistrationStatus],
+        choices=[s.value for s in Registration],
         default="Accepted",
         help="BootNotification answer (default Accepted)",
     )
@@ -72,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--unknown-token-status",
-        choices=[s.value for s in AuthorizationStatus],
+        choices=[s.value for s in TokenStatus],
         metavar="STATUS",
         help="answer for tokens not in the list: an AuthorizationStatus such as Accepted, Invalid, Unknown "
         "(default: Accepted without --id-tokens, Unknown with it)",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import trio
 
     from ..actors.csms import ConnectionInfo, CsmsStatistics, PendingRequest
-    from ..actors.csms_state import StationRecord
+    from ..actors.csms.records import StationRecord
     from ..actors.station import StationSnapshot
     from ..events import FleetEvent
     from ..ocpp.v201 import ReportBase, ReportData

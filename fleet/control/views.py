@@ -2,7 +2,7 @@
 
 A station the fleet simulates is read from its :class:`~fleet.actors.station.StationSnapshot`
 (and its device model, for the variables); a station seen by the CSMS from the CSMS's
-:class:`~fleet.actors.csms_state.StationRecord`. Both are read field by field, by
+:class:`~fleet.actors.csms.records.StationRecord`. Both are read field by field, by
 their declared types.
 """
 
@@ -26,7 +26,7 @@ from .messages import (
 )
 
 if TYPE_CHECKING:
-    from ..actors.csms_state import StationRecord, TransactionRecord
+    from ..actors.csms.records import StationRecord, TransactionRecord
     from ..actors.station import StationSnapshot
     from ..ocpp.v201 import MeterValue, ReportData
     from .handles import StationHandle

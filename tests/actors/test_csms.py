@@ -27,9 +27,9 @@ from waiting import wait_until
 import fleet.transport
 from fleet.actors.connection import CallContext, OcppConnection
 from fleet.actors.csms import Csms, StationNotConnected, open_csms
-from fleet.actors.csms_handlers import CSMS_ACTIONS, STATION_ACTIONS
-from fleet.actors.csms_state import energy_wh
-from fleet.auth import AuthFileError, IdTokenEntry, load_auth_file, load_id_tokens
+from fleet.actors.csms.auth import AuthFileError, IdTokenEntry, load_auth_file, load_id_tokens
+from fleet.actors.csms.v201 import CSMS_ACTIONS, STATION_ACTIONS
+from fleet.actors.csms.v201.recorders import energy_wh
 from fleet.events import Connected, Disconnected, OcppMessage
 from fleet.ocpp import V201, ConnectionLost, ErrorCode, OcppError, RemoteCallError, Session, v201
 from fleet.transport import (

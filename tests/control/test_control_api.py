@@ -26,7 +26,7 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from fleet.actors.csms import Csms, open_csms
-from fleet.actors.csms_state import StationRecord, TransactionRecord
+from fleet.actors.csms.records import StationRecord, TransactionRecord
 from fleet.actors.station import Station
 from fleet.control import (
     ControlConnectionError,

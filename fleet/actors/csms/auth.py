@@ -40,16 +40,16 @@ import datetime
 import json
 import tomllib
 from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from .ocpp.v201 import AuthorizationStatus
-
 __all__ = [
     "AuthFileError",
     "IdTokenEntry",
+    "TokenStatus",
     "load_auth_file",
     "load_id_tokens",
     "parse_auth_list",
@@ -58,7 +58,25 @@ __all__ = [
 
 #: OCPP's idToken is a string of at most 36 characters.
 _MAX_ID_TOKEN = 36
-_STATUSES = ", ".join(s.value for s in AuthorizationStatus)
+
+
+class TokenStatus(StrEnum):
+    """How the CSMS answers an id token, whatever the OCPP version (the statuses of
+    OCPP 2.0.1's ``AuthorizationStatus``; each dialect answers with its version's own)."""
+
+    ACCEPTED = "Accepted"
+    BLOCKED = "Blocked"
+    CONCURRENT_TX = "ConcurrentTx"
+    EXPIRED = "Expired"
+    INVALID = "Invalid"
+    NO_CREDIT = "NoCredit"
+    NOT_ALLOWED_TYPE_EVSE = "NotAllowedTypeEVSE"
+    NOT_AT_THIS_LOCATION = "NotAtThisLocation"
+    NOT_AT_THIS_TIME = "NotAtThisTime"
+    UNKNOWN = "Unknown"
+
+
+_STATUSES = ", ".join(s.value for s in TokenStatus)
 
 
 class AuthFileError(ValueError):
@@ -77,14 +95,14 @@ class IdTokenEntry(msgspec.Struct, frozen=True):
         expires: when the token expires (timezone-aware); past it the answer is ``Expired``.
     """
 
-    status: AuthorizationStatus = AuthorizationStatus.ACCEPTED
+    status: TokenStatus = TokenStatus.ACCEPTED
     group_id: str | None = None
     expires: datetime.datetime | None = None
 
-    def status_at(self, now: datetime.datetime) -> AuthorizationStatus:
+    def status_at(self, now: datetime.datetime) -> TokenStatus:
         """The status to answer at ``now``."""
         if self.expires is not None and now >= self.expires:
-            return AuthorizationStatus.EXPIRED
+            return TokenStatus.EXPIRED
         return self.status
 
 
@@ -162,9 +180,9 @@ def _expiry(value: Any, where: str) -> datetime.datetime:
     return value
 
 
-def _status(value: Any, where: str) -> AuthorizationStatus:
+def _status(value: Any, where: str) -> TokenStatus:
     try:
-        return AuthorizationStatus(value)
+        return TokenStatus(value)
     except ValueError:
         raise AuthFileError(f"{where}: unknown status {value!r}; expected one of {_STATUSES}") from None
 

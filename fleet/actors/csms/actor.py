@@ -1,11 +1,14 @@
-"""The CSMS actor: serves OCPP 2.0.1 stations, answers them, remembers what they sent.
+"""The CSMS actor: serves OCPP stations, answers them, remembers what they sent.
 
 Stations connect at ``ws(s)://host:port/<path>/<stationId>``; each accepted
 connection runs one :class:`~fleet.actors.connection.OcppConnection` with its own
 :class:`~fleet.ocpp.Session`, so replies are correlated per connection and never
-cross between stations. Every CALL a station sends is counted and recorded in the
-station's record (:mod:`fleet.actors.csms_state`) and answered by a handler: the
-default ones (:mod:`fleet.actors.csms_handlers`) or yours (:meth:`Csms.on`).
+cross between stations. Each connection speaks the dialect
+(:mod:`fleet.actors.csms.dialect`) of the OCPP version negotiated in its handshake
+(today OCPP 2.0.1, :mod:`fleet.actors.csms.v201`); stations of every version the CSMS
+speaks share one port. Every CALL a station sends is counted and recorded in the
+station's version-free record (:mod:`fleet.actors.csms.records`, by the dialect's
+recorders) and answered by a handler: the dialect's default ones or yours (:meth:`Csms.on`).
 
 Use::
 
@@ -51,24 +54,24 @@ from typing import Any
 import msgspec
 import trio
 
-from ..auth import IdTokenEntry, parse_auth_list, parse_id_tokens
-from ..events import Connected, Disconnected, FleetEvent
-from ..faults import abort_websocket
-from ..ocpp import CallFailure, ConnectionLost, ResultReceived, Session
-from ..ocpp.v201 import AuthorizationStatus, RegistrationStatus
-from ..ocpp_log import OcppLog
-from ..transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
-from .connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
-from .csms_handlers import (
+from ...events import Connected, Disconnected, FleetEvent
+from ...faults import abort_websocket
+from ...ocpp import CallFailure, ConnectionLost, ResultReceived, Session
+from ...ocpp_log import OcppLog
+from ...transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
+from ..connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
+from ..hub import EventHub
+from .auth import IdTokenEntry, TokenStatus, parse_auth_list, parse_id_tokens
+from .dialect import CsmsDialect, Recorder
+from .dialects import DIALECTS, dialects_by_version
+from .policy import (
     DEFAULT_BOOT_RETRY_INTERVAL,
     DEFAULT_HEARTBEAT_INTERVAL,
-    STATION_ACTIONS,
     CsmsPolicy,
+    Registration,
     check_interval,
-    default_handlers,
 )
-from .csms_state import StationRecord, StationState
-from .hub import EventHub
+from .records import StationRecord, StationState
 
 __all__ = [
     "ConnectionInfo",
@@ -228,19 +231,8 @@ class _Observer:
             count(f"flood_{kind}")
 
 
-#: What the CSMS records from each action (besides counting it), before the handler answers.
-_RECORDERS: Mapping[str, Callable[[StationState, Any], None]] = {
-    "BootNotification": StationState.record_boot,
-    "StatusNotification": StationState.record_status,
-    "TransactionEvent": StationState.record_transaction_event,
-    "MeterValues": StationState.record_meter_values,
-    "FirmwareStatusNotification": StationState.record_firmware_status,
-    "LogStatusNotification": StationState.record_log_status,
-}
-
-
 class Csms:
-    """An OCPP 2.0.1 CSMS serving stations over websockets.
+    """An OCPP CSMS serving stations over websockets, each connection in its OCPP version's dialect.
 
     Run it with ``async with open_csms(...) as csms`` or ``await nursery.start(csms.run)``.
     For fault injection, :meth:`restart` takes it down and up again (keeping its records),
@@ -256,13 +248,15 @@ class Csms:
             requires client certificates, see :func:`fleet.transport.server_ssl_context`).
         reuse_port: set SO_REUSEPORT, so several processes can serve one port.
         boot_status: registration status given at BootNotification (Accepted,
-            Pending or Rejected); per station with :meth:`set_boot_status`.
+            Pending or Rejected; see :class:`~fleet.actors.csms.policy.Registration`);
+            per station with :meth:`set_boot_status`.
         heartbeat_interval: seconds between heartbeats asked of Accepted stations.
         boot_retry_interval: seconds a Pending or Rejected station waits before booting again.
         id_tokens: the id-token list: token -> status, ``{"status", "group", "expires"}``
-            or :class:`~fleet.auth.IdTokenEntry` (see :mod:`fleet.auth`); ``None``: no list.
-        unknown_token_status: the answer for a token not in the list (default:
-            Accepted without a list, Unknown with one).
+            or :class:`~fleet.actors.csms.auth.IdTokenEntry` (see :mod:`fleet.actors.csms.auth`); ``None``: no list.
+        unknown_token_status: the answer for a token not in the list (a
+            :class:`~fleet.actors.csms.auth.TokenStatus`; default: Accepted without a list,
+            Unknown with one).
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted (others:
             UnknownVendorId).
         call_timeout: seconds the CSMS's own CALLs wait for an answer by default.
@@ -289,9 +283,12 @@ class Csms:
             (policy violation); ``None``: never.
         max_pending_calls: a station's CALLs whose asynchronous handlers may run at once;
             more are refused (a station that waits for each answer has one).
+        dialects: the OCPP versions it serves, version name -> dialect, in order of
+            preference (default: every version it speaks, :data:`fleet.actors.csms.dialects.DIALECTS`);
+            a station offering none of their subprotocols is refused.
 
     Raises:
-        ValueError: a bad setting (the message says which); :class:`fleet.auth.AuthFileError`
+        ValueError: a bad setting (the message says which); :class:`fleet.actors.csms.auth.AuthFileError`
             (a ``ValueError``) for a malformed ``auth`` or ``id_tokens``.
     """
 
@@ -304,11 +301,11 @@ class Csms:
         auth: Mapping[str, str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         reuse_port: bool = False,
-        boot_status: RegistrationStatus | str = RegistrationStatus.ACCEPTED,
+        boot_status: str = Registration.ACCEPTED,
         heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL,
         boot_retry_interval: int = DEFAULT_BOOT_RETRY_INTERVAL,
         id_tokens: Mapping[str, str | Mapping[str, Any] | IdTokenEntry] | None = None,
-        unknown_token_status: AuthorizationStatus | str | None = None,
+        unknown_token_status: str | None = None,
         data_transfer_vendors: Collection[str] = (),
         call_timeout: float = 10.0,
         handler_timeout: float = 10.0,
@@ -322,6 +319,7 @@ class Csms:
         call_burst: int | None = None,
         flood_close_after: int | None = None,
         max_pending_calls: int = 16,
+        dialects: Mapping[str, CsmsDialect] = DIALECTS,
     ) -> None:
         self.host = host
         self.path = "/" + path.strip("/") if path.strip("/") else ""
@@ -349,8 +347,13 @@ class Csms:
             unknown_token_status=unknown_token_status,
             data_transfer_vendors=data_transfer_vendors,
         )
-        self._defaults = default_handlers(self._policy)
-        self._overrides: dict[str, Handler] = {}
+        if not dialects:
+            raise ValueError("dialects: the CSMS needs at least one OCPP version to speak")
+        self._dialects: dict[str, CsmsDialect] = dict(dialects_by_version(*dialects.values()))
+        dialects = self._dialects
+        #: version -> action -> the default handler / the user's handler
+        self._defaults = {name: dialect.default_handlers(self._policy) for name, dialect in dialects.items()}
+        self._overrides: dict[str, dict[str, Handler]] = {name: {} for name in dialects}
         self._records: dict[str, StationState] = {}
         self._links: dict[str, _Link] = {}
         self._hub: EventHub[FleetEvent] = EventHub()
@@ -362,7 +365,11 @@ class Csms:
         self._refused: dict[str, int] = {}
         self._calls_sent = 0
         self._messages: dict[str, int] = {}
-        self._dispatch: dict[str, Handler] = {action: self._dispatcher(action) for action in STATION_ACTIONS}
+        #: version -> action -> what its connections call: count, record, answer
+        self._dispatch: dict[str, dict[str, Handler]] = {
+            name: {action: self._dispatcher(name, action) for action in dialect.station_actions}
+            for name, dialect in dialects.items()
+        }
         self._serving: trio.CancelScope | None = None
         self._down: trio.Event | None = None
         self._downtime = 0.0
@@ -446,6 +453,7 @@ class Csms:
             max_message_size=self.max_message_size,
             on_refused=self._on_refused,
             reuse_port=self.reuse_port,
+            versions=[dialect.version for dialect in self._dialects.values()],
         )
         if self._port is None:
             self._port = await listener.start(functools.partial(serve, self._requested_port))
@@ -523,7 +531,7 @@ class Csms:
 
     # --------------------------------------------------------------- handlers
 
-    def on(self, action: str, handler: Handler | None = None) -> Any:
+    def on(self, action: str, handler: Handler | None = None, *, version: str | None = None) -> Any:
         """Answer ``action`` with ``handler(request, ctx)`` instead of the default.
 
         The handler gets the decoded request Struct and a
@@ -535,52 +543,67 @@ class Csms:
         usual. Use as ``csms.on("Authorize", handler)`` or as a decorator,
         ``@csms.on("Authorize")``.
 
+        A handler answers the stations of one OCPP version (its requests and responses
+        are that version's Structs): ``version`` (e.g. ``"2.0.1"``), by default the
+        first version the CSMS speaks (:attr:`versions`).
+
         Raises:
-            ValueError: ``action`` is not a message stations send.
+            ValueError: ``action`` is not a message stations send (in that version),
+                or the CSMS does not speak ``version``.
         """
-        self._check_action(action)
+        overrides = self._overrides[self._check_action(action, version)]
         if handler is None:
 
             def decorator(function: Handler) -> Handler:
-                self._overrides[action] = function
+                overrides[action] = function
                 return function
 
             return decorator
-        self._overrides[action] = handler
+        overrides[action] = handler
         return handler
 
-    def restore_default(self, action: str) -> None:
-        """Answer ``action`` with its default handler again."""
-        self._check_action(action)
-        self._overrides.pop(action, None)
+    def restore_default(self, action: str, *, version: str | None = None) -> None:
+        """Answer ``action`` with its default handler again (in ``version``, as for :meth:`on`)."""
+        self._overrides[self._check_action(action, version)].pop(action, None)
 
-    def default_handler(self, action: str) -> Handler:
-        """The default handler of ``action`` (to call from an override).
+    def default_handler(self, action: str, *, version: str | None = None) -> Handler:
+        """The default handler of ``action`` (to call from an override; ``version`` as for :meth:`on`).
 
         Raises:
             ValueError: ``action`` is not a message stations send.
         """
-        self._check_action(action)
-        return self._defaults[action]
+        return self._defaults[self._check_action(action, version)][action]
 
-    def handler(self, action: str) -> Handler:
-        """The handler answering ``action`` now (the override, else the default)."""
-        self._check_action(action)
-        return self._overrides.get(action, self._defaults[action])
+    def handler(self, action: str, *, version: str | None = None) -> Handler:
+        """The handler answering ``action`` now (the override, else the default; ``version`` as for :meth:`on`)."""
+        name = self._check_action(action, version)
+        return self._overrides[name].get(action, self._defaults[name][action])
+
+    @property
+    def versions(self) -> list[str]:
+        """The OCPP versions it speaks, in order of preference (e.g. ``["2.0.1"]``)."""
+        return list(self._dialects)
+
+    def dialect_of(self, station_id: str) -> CsmsDialect | None:
+        """The dialect of ``station_id``'s connection (its OCPP version; which CALLs the CSMS
+        may send it: see :func:`fleet.actors.csms.dialect.decode_request`); ``None`` when it is
+        not connected."""
+        link = self._links.get(station_id)
+        return self._dialects[link.version] if link is not None else None
 
     # ------------------------------------------------------------ policy setters
 
-    def set_boot_status(self, status: RegistrationStatus | str | None, station_id: str | None = None) -> None:
+    def set_boot_status(self, status: str | None, station_id: str | None = None) -> None:
         """Set the registration status given at boot: for every station, or for
         ``station_id`` only (``None`` then removes that station's own status)."""
         if station_id is None:
             if status is None:
                 raise ValueError("the default boot status cannot be None")
-            self._policy.boot_status = RegistrationStatus(status)
+            self._policy.boot_status = Registration(status)
         elif status is None:
             self._policy.boot_status_of.pop(station_id, None)
         else:
-            self._policy.boot_status_of[station_id] = RegistrationStatus(status)
+            self._policy.boot_status_of[station_id] = Registration(status)
 
     def set_heartbeat_interval(self, seconds: int) -> None:
         """Set the heartbeat interval given to stations at their next boot."""
@@ -593,13 +616,11 @@ class Csms:
         status of unknown tokens (``None``: Accepted without a list, Unknown with one).
 
         Raises:
-            fleet.auth.AuthFileError: a malformed list (nothing changes).
+            fleet.actors.csms.auth.AuthFileError: a malformed list (nothing changes).
         """
         parsed = parse_id_tokens(tokens, "id_tokens") if tokens is not None else None
         if unknown_status is not ...:
-            self._policy.unknown_token_status = (
-                AuthorizationStatus(unknown_status) if unknown_status is not None else None
-            )
+            self._policy.unknown_token_status = TokenStatus(unknown_status) if unknown_status is not None else None
         self._policy.id_tokens = parsed
 
     def get_id_tokens(self) -> dict[str, IdTokenEntry] | None:
@@ -622,7 +643,7 @@ class Csms:
         Applies to the next handshakes; connected stations stay connected.
 
         Raises:
-            fleet.auth.AuthFileError: a malformed list (nothing changes).
+            fleet.actors.csms.auth.AuthFileError: a malformed list (nothing changes).
         """
         self._auth = parse_auth_list(auth, "auth list") if auth is not None else None
 
@@ -635,7 +656,7 @@ class Csms:
 
         Raises:
             RuntimeError: authentication is off (no auth list): call :meth:`set_auth_list` first.
-            fleet.auth.AuthFileError: an unusable station id or password.
+            fleet.actors.csms.auth.AuthFileError: an unusable station id or password.
         """
         if self._auth is None:
             raise RuntimeError("authentication is off (no auth list): call set_auth_list({...}) first")
@@ -796,11 +817,19 @@ class Csms:
 
     # -------------------------------------------------------------- internals
 
-    def _check_action(self, action: str) -> None:
-        if action not in STATION_ACTIONS:
+    def _check_action(self, action: str, version: str | None) -> str:
+        """The name of ``version`` (default: the first), after checking that its stations send ``action``."""
+        if version is None:
+            version = next(iter(self._dialects))
+        dialect = self._dialects.get(version)
+        if dialect is None:
+            raise ValueError(f"this CSMS does not speak OCPP {version!r}; it speaks {', '.join(self._dialects)}")
+        actions = dialect.station_actions
+        if action not in actions:
             raise ValueError(
-                f"{action!r} is not a message a station sends; the CSMS answers: {', '.join(sorted(STATION_ACTIONS))}"
+                f"{action!r} is not a message a station sends; the CSMS answers: {', '.join(sorted(actions))}"
             )
+        return version
 
     def _password_of(self, station_id: str) -> str | None:
         auth = self._auth
@@ -813,14 +842,15 @@ class Csms:
         key = str(status)
         self._refused[key] = self._refused.get(key, 0) + 1
 
-    def _dispatcher(self, action: str) -> Handler:
-        """The handler the connections call for ``action``: count, record, answer."""
+    def _dispatcher(self, version: str, action: str) -> Handler:
+        """The handler ``version``'s connections call for ``action``: count, record, answer."""
         records = self._records
         totals = self._messages
-        overrides = self._overrides
-        default = self._defaults[action]
-        recorder = _RECORDERS.get(action)
-        is_boot = action == "BootNotification"
+        overrides = self._overrides[version]
+        default = self._defaults[version][action]
+        dialect = self._dialects[version]
+        recorder = dialect.recorders.get(action)
+        answered = dialect.answer_recorders.get(action)
         now = time.time
 
         def dispatch(request: Any, ctx: Any) -> Any:
@@ -832,10 +862,10 @@ class Csms:
             if recorder is not None:
                 recorder(state, request)
             response = overrides.get(action, default)(request, ctx)
-            if is_boot:
+            if answered is not None:
                 if inspect.isawaitable(response):
-                    return _record_registration_later(state, response)
-                state.record_registration(response)
+                    return _record_answer_later(answered, state, response)
+                answered(state, response)
             return response
 
         dispatch.__name__ = dispatch.__qualname__ = f"dispatch_{action}"
@@ -851,14 +881,16 @@ class Csms:
                     await abort_websocket(accepted.websocket)
                     return
                 del self._cut_off[station_id]
+        version = accepted.version.name
+        dialect = self._dialects[version]
         session = Session(
-            accepted.version, role="csms", call_timeout=self.call_timeout, supported_actions=STATION_ACTIONS
+            accepted.version, role="csms", call_timeout=self.call_timeout, supported_actions=dialect.station_actions
         )
         conn = OcppConnection(
             accepted.websocket,
             session,
             station_id,
-            handlers=self._dispatch,
+            handlers=self._dispatch[version],
             hub=self._hub,
             ocpp_log=self._log,
             observer=self._observer,
@@ -868,7 +900,7 @@ class Csms:
             flood_counters=self._flood,
             on_flood=self._observer.flood,
         )
-        link = _Link(conn, accepted.version.name, accepted.remote, time.time())
+        link = _Link(conn, version, accepted.remote, time.time())
         previous = self._links.get(station_id)
         self._links[station_id] = link
         try:
@@ -949,9 +981,9 @@ async def _close_if_silent(conn: OcppConnection, timeout: float) -> None:
             await conn.aclose(1008, "no OCPP message")
 
 
-async def _record_registration_later(state: StationState, pending: Awaitable[Any]) -> Any:
+async def _record_answer_later(record: Recorder, state: StationState, pending: Awaitable[Any]) -> Any:
     response = await pending
-    state.record_registration(response)
+    record(state, response)
     return response
 
 

@@ -3,39 +3,30 @@
 The :class:`~fleet.actors.csms.Csms` actor keeps one :class:`StationState` per
 station id it has seen (connected or not). Only the actor's own tasks mutate it:
 the ``record_*`` methods run in the connection's task for each CALL the station
-sends, before the handler answers. The outside world reads frozen snapshots
+sends, before the handler answers, called by the recorders of the connection's
+dialect (e.g. :mod:`fleet.actors.csms.v201.recorders`), which turn the version's
+messages into these version-free records. The outside world reads frozen snapshots
 (:class:`StationRecord`, :class:`TransactionRecord`), built on demand; nothing
 here is ever shared live.
 
 The records are kept so that an audit can compare what each station sent with
-what the CSMS received: every TransactionEvent is kept per transaction as a
+what the CSMS received: every transaction event is kept per transaction as a
 :class:`TxEvent` (seqNo, eventType, triggerReason, offline flag, energy
 register, ...), in the order of arrival, duplicates included; an event that repeats an
 earlier one of its transaction exactly (same seqNo, same content: the station sent it
 again because the answer was lost with its connection) is flagged ``retransmission``.
+
+A few fields keep the version's own Structs as the station sent them (the station's
+description at boot, meter values): they are documented as such.
 """
 
 from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from msgspec import UNSET
-
-from ..ocpp.v201 import (
-    BootNotificationRequest,
-    ChargingStation,
-    FirmwareStatusNotificationRequest,
-    LogStatusNotificationRequest,
-    Measurand,
-    MeterValue,
-    MeterValuesRequest,
-    StatusNotificationRequest,
-    TransactionEventRequest,
-)
 
 __all__ = [
     "BootInfo",
@@ -43,39 +34,12 @@ __all__ = [
     "StationRecord",
     "StationState",
     "TransactionRecord",
+    "TransactionState",
     "TxEvent",
-    "energy_wh",
 ]
 
-_ENERGY_REGISTER = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
-
-
-def energy_wh(meter_values: Sequence[MeterValue]) -> float | None:
-    """The last whole-station ``Energy.Active.Import.Register`` reading in ``meter_values``, in Wh.
-
-    A sampled value counts when its measurand is that register (or absent, the
-    OCPP default) and it has no phase; ``unitOfMeasure`` (``Wh`` or ``kWh``, with
-    its power-of-ten ``multiplier``) is applied. ``None`` if there is no such reading.
-    """
-    found: float | None = None
-    for meter_value in meter_values:
-        for sampled in meter_value.sampled_value:
-            measurand = sampled.measurand
-            if (measurand is not UNSET and measurand != _ENERGY_REGISTER) or sampled.phase is not UNSET:
-                continue
-            value = sampled.value
-            unit = sampled.unit_of_measure
-            if unit is not UNSET:
-                if unit.multiplier is not UNSET and unit.multiplier:
-                    value = value * 10.0**unit.multiplier
-                if unit.unit is not UNSET and unit.unit.lower() == "kwh":
-                    value = value * 1000.0
-            found = float(value)
-    return found
-
-
 class TxEvent(msgspec.Struct, frozen=True, gc=False):
-    """One TransactionEvent as the CSMS received it.
+    """One transaction event as the CSMS received it (OCPP 2.0.1: a TransactionEvent).
 
     Attributes:
         seq_no: the event's ``seqNo``.
@@ -130,8 +94,9 @@ class TransactionRecord(msgspec.Struct, frozen=True):
         stopped_reason: ``transactionInfo.stoppedReason``, once given.
         remote_start_id: ``transactionInfo.remoteStartId``, once given.
         energy_wh: the last energy register reading, in Wh.
-        meter_values: the meter values of the last event that carried any.
-        events: every TransactionEvent received, in order of arrival.
+        meter_values: the meter values of the last event that carried any (the version's Structs,
+            e.g. 2.0.1 ``MeterValue``).
+        events: every transaction event received, in order of arrival.
     """
 
     transaction_id: str
@@ -146,7 +111,7 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     stopped_reason: str | None
     remote_start_id: int | None
     energy_wh: float | None
-    meter_values: tuple[MeterValue, ...]
+    meter_values: tuple[Any, ...]
     events: tuple[TxEvent, ...]
 
     @property
@@ -202,13 +167,14 @@ class BootInfo(msgspec.Struct, frozen=True):
     """The station's last BootNotification and the answer it got.
 
     Attributes:
-        charging_station: the ``chargingStation`` it described (model, vendor, serial, firmware...).
+        charging_station: the station as it described itself (model, vendor, serial, firmware...),
+            as the version's Struct (2.0.1: ``ChargingStation``).
         reason: the boot ``reason``.
         status: the registration status the CSMS answered (``None`` if the answer was not valid).
         at: when it was received (wall clock).
     """
 
-    charging_station: ChargingStation
+    charging_station: Any
     reason: str
     status: str | None
     at: float
@@ -232,7 +198,8 @@ class StationRecord(msgspec.Struct, frozen=True):
         connectors: the last status of each connector, by (EVSE, connector).
         transactions: its transactions by transaction id.
         transactions_dropped: ended transactions no longer kept (see ``transaction_history``).
-        meter_values: the last MeterValues per EVSE id (0 = the main meter).
+        meter_values: the last MeterValues per EVSE id (0 = the main meter), as the version's
+            Structs (2.0.1: ``MeterValue``).
         firmware_status: the last FirmwareStatusNotification status.
         log_status: the last LogStatusNotification status.
         messages: CALLs received, by action.
@@ -252,14 +219,15 @@ class StationRecord(msgspec.Struct, frozen=True):
     connectors: tuple[ConnectorState, ...]
     transactions: dict[str, TransactionRecord]
     transactions_dropped: int
-    meter_values: dict[int, tuple[MeterValue, ...]]
+    meter_values: dict[int, tuple[Any, ...]]
     firmware_status: str | None
     log_status: str | None
     messages: dict[str, int]
 
 
-class _Transaction:
-    """The live record of one transaction (owned by the CSMS actor)."""
+class TransactionState:
+    """The live record of one transaction (owned by the CSMS actor; a dialect's recorder
+    fills in its fields from the version's messages, see :meth:`StationState.transaction`)."""
 
     __slots__ = (
         "charging_state",
@@ -291,7 +259,7 @@ class _Transaction:
         self.stopped_reason: str | None = None
         self.remote_start_id: int | None = None
         self.energy_wh: float | None = None
-        self.meter_values: tuple[MeterValue, ...] = ()
+        self.meter_values: tuple[Any, ...] = ()
         self.events: list[TxEvent] = []
 
     def snapshot(self) -> TransactionRecord:
@@ -361,11 +329,11 @@ class StationState:
         self.boot: BootInfo | None = None
         self.registration_status: str | None = None
         self.connectors: dict[tuple[int, int], ConnectorState] = {}
-        self.transactions: dict[str, _Transaction] = {}
+        self.transactions: dict[str, TransactionState] = {}
         self.transactions_dropped = 0
         #: transactions seen, started and ended since the record was made (dropped ones included)
         self.tx_seen = self.tx_started = self.tx_ended = 0
-        self.meter_values: dict[int, tuple[MeterValue, ...]] = {}
+        self.meter_values: dict[int, tuple[Any, ...]] = {}
         self.firmware_status: str | None = None
         self.log_status: str | None = None
         self.messages: dict[str, int] = {}
@@ -388,94 +356,67 @@ class StationState:
 
     # -------------------------------------------------- CALLs from the station
 
-    def record_boot(self, request: BootNotificationRequest) -> None:
+    def record_boot(self, charging_station: Any, reason: str) -> None:
         """A BootNotification arrived (its answer is recorded by :meth:`record_registration`)."""
-        self.boot = BootInfo(request.charging_station, str(request.reason), None, time.time())
+        self.boot = BootInfo(charging_station, reason, None, time.time())
 
-    def record_registration(self, response: Any) -> None:
-        """The BootNotification was answered with ``response`` (Struct or mapping)."""
-        status = response.get("status") if isinstance(response, dict) else getattr(response, "status", None)
-        status = str(status) if status in ("Accepted", "Pending", "Rejected") else None
+    def record_registration(self, status: str | None) -> None:
+        """The BootNotification was answered with ``status`` (``None``: not a valid answer)."""
         self.registration_status = status
         if self.boot is not None:
             self.boot = msgspec.structs.replace(self.boot, status=status)
 
-    def record_status(self, request: StatusNotificationRequest) -> None:
-        """A StatusNotification arrived."""
-        key = (request.evse_id, request.connector_id)
-        self.connectors[key] = ConnectorState(
-            request.evse_id, request.connector_id, str(request.connector_status), request.timestamp
-        )
+    def record_connector_status(
+        self, evse_id: int, connector_id: int, status: str, timestamp: datetime.datetime
+    ) -> None:
+        """A connector's status arrived (a StatusNotification)."""
+        self.connectors[(evse_id, connector_id)] = ConnectorState(evse_id, connector_id, status, timestamp)
 
-    def record_meter_values(self, request: MeterValuesRequest) -> None:
-        """A MeterValues arrived."""
-        self.meter_values[request.evse_id] = tuple(request.meter_value)
+    def record_meter_values(self, evse_id: int, meter_values: tuple[Any, ...]) -> None:
+        """Meter values of ``evse_id`` arrived (a MeterValues)."""
+        self.meter_values[evse_id] = meter_values
 
-    def record_firmware_status(self, request: FirmwareStatusNotificationRequest) -> None:
+    def record_firmware_status(self, status: str) -> None:
         """A FirmwareStatusNotification arrived."""
-        self.firmware_status = str(request.status)
+        self.firmware_status = status
 
-    def record_log_status(self, request: LogStatusNotificationRequest) -> None:
+    def record_log_status(self, status: str) -> None:
         """A LogStatusNotification arrived."""
-        self.log_status = str(request.status)
+        self.log_status = status
 
-    def record_transaction_event(self, request: TransactionEventRequest) -> None:
-        """A TransactionEvent arrived: add it to its transaction (created on first sight)."""
-        info = request.transaction_info
-        transaction = self.transactions.get(info.transaction_id)
+    def transaction(self, transaction_id: str) -> TransactionState:
+        """The live record of transaction ``transaction_id``, made (and counted) on first sight."""
+        transaction = self.transactions.get(transaction_id)
         if transaction is None:
-            transaction = self.transactions[info.transaction_id] = _Transaction(info.transaction_id)
+            transaction = self.transactions[transaction_id] = TransactionState(transaction_id)
             self.tx_seen += 1
-        energy: float | None = None
-        if request.meter_value is not UNSET:
-            transaction.meter_values = tuple(request.meter_value)
-            energy = energy_wh(request.meter_value)
-            if energy is not None:
-                transaction.energy_wh = energy
-        charging_state = None
-        if info.charging_state is not UNSET:
-            charging_state = transaction.charging_state = str(info.charging_state)
-        if info.stopped_reason is not UNSET:
-            transaction.stopped_reason = str(info.stopped_reason)
-        if info.remote_start_id is not UNSET:
-            transaction.remote_start_id = info.remote_start_id
-        evse = request.evse
-        if evse is not UNSET:
-            transaction.evse_id = evse.id
-            if evse.connector_id is not UNSET:
-                transaction.connector_id = evse.connector_id
-        if request.id_token is not UNSET:
-            transaction.id_token = request.id_token.id_token
-        event_type = request.event_type
-        if event_type == "Started":
-            if not transaction.started:
-                transaction.started = True
-                self.tx_started += 1
-            transaction.started_at = request.timestamp
-        elif event_type == "Ended":
-            if not transaction.ended:
-                transaction.ended = True
-                self.tx_ended += 1
-            transaction.ended_at = request.timestamp
-        offline = request.offline is True
-        event = TxEvent(
-            request.seq_no,
-            str(event_type),
-            str(request.trigger_reason),
-            offline,
-            energy,
-            charging_state,
-            request.timestamp,
-            time.time(),
-        )
+        return transaction
+
+    def record_started(self, transaction: TransactionState, at: datetime.datetime) -> None:
+        """An event saying that ``transaction`` started (at ``at``, station clock) arrived."""
+        if not transaction.started:
+            transaction.started = True
+            self.tx_started += 1
+        transaction.started_at = at
+
+    def record_ended(self, transaction: TransactionState, at: datetime.datetime) -> None:
+        """An event saying that ``transaction`` ended (at ``at``, station clock) arrived."""
+        if not transaction.ended:
+            transaction.ended = True
+            self.tx_ended += 1
+        transaction.ended_at = at
+
+    def record_transaction_event(self, transaction: TransactionState, event: TxEvent) -> None:
+        """Add ``event`` to ``transaction``'s events (flagged ``retransmission`` if it repeats
+        one); once an ``Ended`` event is in, ended transactions beyond the history are dropped."""
         events = transaction.events
-        if events and request.seq_no <= events[-1].seq_no:  # not the next one: maybe sent again
+        if events and event.seq_no <= events[-1].seq_no:  # not the next one: maybe sent again
             for earlier in reversed(events):
                 if event.repeats(earlier):
                     event = msgspec.structs.replace(event, retransmission=True)
                     break
         events.append(event)
-        if event_type == "Ended" and self.transaction_history is not None:
+        if event.event_type == "Ended" and self.transaction_history is not None:
             self._trim_history(self.transaction_history)
 
     def _trim_history(self, keep: int) -> None:

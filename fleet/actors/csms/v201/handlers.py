@@ -1,11 +1,12 @@
 """The CSMS's default answers to every OCPP 2.0.1 message a station sends.
 
 :func:`default_handlers` returns one handler per action in
-:data:`STATION_ACTIONS` (the 25 messages a charging station initiates, the
-CSMS receives them), each a plain function ``handler(request, ctx) -> response``
-as :class:`~fleet.actors.connection.OcppConnection` calls them. Their answers
-follow a :class:`CsmsPolicy` (boot status, heartbeat interval, id-token list, ...)
-that the :class:`~fleet.actors.csms.Csms` owns and changes at run time.
+:data:`~fleet.actors.csms.v201.actions.STATION_ACTIONS` (the 25 messages a charging
+station initiates, the CSMS receives them), each a plain function
+``handler(request, ctx) -> response`` as :class:`~fleet.actors.connection.OcppConnection`
+calls them. Their answers follow the version-free
+:class:`~fleet.actors.csms.policy.CsmsPolicy` (boot status, heartbeat interval,
+id-token list, ...) that the :class:`~fleet.actors.csms.Csms` owns and changes at run time.
 
 What they answer:
 
@@ -25,20 +26,19 @@ What they answer:
 * Every other notification: the empty response, which is the whole answer.
 
 What the CSMS *records* about each message (statuses, transactions...) does not
-depend on these handlers: see :mod:`fleet.actors.csms_state`.
+depend on these handlers: see :mod:`fleet.actors.csms.v201.recorders`.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 from msgspec import UNSET
 
-from ..auth import IdTokenEntry
-from ..ocpp import V201
-from ..ocpp.v201 import (
+from ....ocpp.v201 import (
     ACTIONS,
     AuthorizationStatus,
     AuthorizeCertificateStatus,
@@ -73,96 +73,42 @@ from ..ocpp.v201 import (
     TransactionEventRequest,
     TransactionEventResponse,
 )
-from .connection import CallContext, Handler
+from ...connection import CallContext, Handler
+from ..auth import TokenStatus
+from ..policy import CsmsPolicy
+from .actions import STATION_ACTIONS
 
-__all__ = [
-    "CSMS_ACTIONS",
-    "DEFAULT_BOOT_RETRY_INTERVAL",
-    "DEFAULT_HEARTBEAT_INTERVAL",
-    "STATION_ACTIONS",
-    "CsmsPolicy",
-    "check_interval",
-    "default_handlers",
-]
-
-#: The OCPP 2.0.1 messages a charging station sends (the CSMS receives them).
-STATION_ACTIONS: Final = V201.initiated_by_station
-#: The OCPP 2.0.1 messages the CSMS sends (DataTransfer goes both ways).
-CSMS_ACTIONS: Final = V201.initiated_by_csms
-
-#: Seconds between heartbeats the CSMS asks for when it accepts a station.
-DEFAULT_HEARTBEAT_INTERVAL: Final = 300
-#: Seconds a station not Accepted must wait before its next BootNotification.
-DEFAULT_BOOT_RETRY_INTERVAL: Final = 30
-
+__all__ = ["default_handlers", "id_token_info"]
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-class CsmsPolicy:
-    """How the default handlers answer; owned by the CSMS, changed through its setters.
-
-    Args:
-        boot_status: the registration status given to every station.
-        heartbeat_interval: the ``interval`` of an Accepted BootNotificationResponse.
-        boot_retry_interval: the ``interval`` of a Pending or Rejected one.
-        id_tokens: the id-token list (case-folded token -> entry; see
-            :func:`fleet.auth.parse_id_tokens`), ``None`` for none.
-        unknown_token_status: the status of a token not in the list; ``None``
-            means Accepted without a list and Unknown with one.
-        data_transfer_vendors: vendor ids whose DataTransfer is Accepted.
-    """
-
-    def __init__(
-        self,
-        *,
-        boot_status: RegistrationStatus | str = RegistrationStatus.ACCEPTED,
-        heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL,
-        boot_retry_interval: int = DEFAULT_BOOT_RETRY_INTERVAL,
-        id_tokens: Mapping[str, IdTokenEntry] | None = None,
-        unknown_token_status: AuthorizationStatus | str | None = None,
-        data_transfer_vendors: Collection[str] = (),
-    ) -> None:
-        self.boot_status = RegistrationStatus(boot_status)
-        self.boot_status_of: dict[str, RegistrationStatus] = {}
-        self.heartbeat_interval = check_interval(heartbeat_interval, "heartbeat_interval")
-        self.boot_retry_interval = check_interval(boot_retry_interval, "boot_retry_interval")
-        self.id_tokens: dict[str, IdTokenEntry] | None = dict(id_tokens) if id_tokens is not None else None
-        self.unknown_token_status = (
-            AuthorizationStatus(unknown_token_status) if unknown_token_status is not None else None
-        )
-        self.data_transfer_vendors = frozenset(data_transfer_vendors)
-
-    def registration_for(self, station_id: str) -> RegistrationStatus:
-        """The registration status station ``station_id`` gets at boot."""
-        return self.boot_status_of.get(station_id, self.boot_status)
-
-    def id_token_info(self, id_token: IdToken, now: datetime.datetime | None = None) -> IdTokenInfo:
-        """The ``idTokenInfo`` answering ``id_token``."""
-        if id_token.type == IdTokenEnum.NO_AUTHORIZATION:
-            return IdTokenInfo(status=AuthorizationStatus.ACCEPTED)
-        tokens = self.id_tokens
-        entry = tokens.get(id_token.id_token.casefold()) if tokens is not None else None
-        if entry is None:
-            status = self.unknown_token_status
-            if status is None:
-                status = AuthorizationStatus.ACCEPTED if tokens is None else AuthorizationStatus.UNKNOWN
-            return IdTokenInfo(status=status)
-        return IdTokenInfo(
-            status=entry.status_at(now or _now()),
-            cache_expiry_date_time=entry.expires if entry.expires is not None else UNSET,
-            group_id_token=(
-                IdToken(id_token=entry.group_id, type=IdTokenEnum.CENTRAL) if entry.group_id is not None else UNSET
-            ),
-        )
+#: The policy's version-free token statuses as 2.0.1 answers them (the same ten).
+_AUTHORIZATION_STATUS: Final[Mapping[str, AuthorizationStatus]] = MappingProxyType(
+    {status.value: AuthorizationStatus(status.value) for status in TokenStatus}
+)
+#: The policy's registration statuses as 2.0.1 answers them.
+_REGISTRATION_STATUS: Final[Mapping[str, RegistrationStatus]] = MappingProxyType(
+    {status.value: status for status in RegistrationStatus}
+)
 
 
-def check_interval(value: int, name: str) -> int:
-    """``value`` if it is a whole number of seconds >= 0, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a whole number of seconds >= 0, got {value!r}")
-    return value
+def id_token_info(policy: CsmsPolicy, id_token: IdToken, now: datetime.datetime | None = None) -> IdTokenInfo:
+    """The ``idTokenInfo`` answering ``id_token`` per the policy's id-token list
+    (``NoAuthorization`` tokens are always Accepted)."""
+    if id_token.type == IdTokenEnum.NO_AUTHORIZATION:
+        return IdTokenInfo(status=AuthorizationStatus.ACCEPTED)
+    entry = policy.token_entry(id_token.id_token)
+    if entry is None:
+        return IdTokenInfo(status=_AUTHORIZATION_STATUS[policy.unknown_status()])
+    return IdTokenInfo(
+        status=_AUTHORIZATION_STATUS[entry.status_at(now or _now())],
+        cache_expiry_date_time=entry.expires if entry.expires is not None else UNSET,
+        group_id_token=(
+            IdToken(id_token=entry.group_id, type=IdTokenEnum.CENTRAL) if entry.group_id is not None else UNSET
+        ),
+    )
 
 
 def _empty(response_type: type[Any]) -> Handler:
@@ -178,11 +124,12 @@ def _empty(response_type: type[Any]) -> Handler:
 
 
 def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
-    """One default handler per action of :data:`STATION_ACTIONS`, answering per ``policy``."""
+    """One default handler per action of :data:`~fleet.actors.csms.v201.actions.STATION_ACTIONS`,
+    answering per ``policy``."""
 
     def boot_notification(request: BootNotificationRequest, ctx: CallContext) -> BootNotificationResponse:
         """Register the station with the policy's status for it."""
-        status = policy.registration_for(ctx.station_id)
+        status = _REGISTRATION_STATUS[policy.registration_for(ctx.station_id)]
         accepted = status == RegistrationStatus.ACCEPTED
         return BootNotificationResponse(
             current_time=_now(),
@@ -196,7 +143,7 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
 
     def authorize(request: AuthorizeRequest, ctx: CallContext) -> AuthorizeResponse:
         """Answer from the id-token list."""
-        info = policy.id_token_info(request.id_token)
+        info = id_token_info(policy, request.id_token)
         if request.certificate is not UNSET or request.iso15118_certificate_hash_data is not UNSET:
             return AuthorizeResponse(id_token_info=info, certificate_status=AuthorizeCertificateStatus.ACCEPTED)
         return AuthorizeResponse(id_token_info=info)
@@ -207,7 +154,7 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         """Acknowledge; answer ``idTokenInfo`` when the event carries an id token."""
         if request.id_token is UNSET:
             return empty_transaction_response
-        return TransactionEventResponse(id_token_info=policy.id_token_info(request.id_token))
+        return TransactionEventResponse(id_token_info=id_token_info(policy, request.id_token))
 
     def data_transfer(request: DataTransferRequest, ctx: CallContext) -> DataTransferResponse:
         """Accept the known vendors' data; UnknownVendorId for the others."""
