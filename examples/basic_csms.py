@@ -35,7 +35,7 @@ from typing import Any
 import trio
 
 from fleet.actors.csms import Csms, open_csms
-from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
+from fleet.net.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp.v201 import BootNotificationResponse, RegistrationStatus, TransactionEvent
 from fleet.program import run_program
 

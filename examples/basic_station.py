@@ -27,7 +27,7 @@ from collections.abc import Callable
 import trio
 
 from fleet.actors.station import Station, StationSnapshot, open_station
-from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
+from fleet.net.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp.v201 import TransactionEvent
 from fleet.profiles import RetryBackoff, SampledData, Security, SessionGenerator, StationProfile
 from fleet.program import run_program

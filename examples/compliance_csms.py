@@ -46,7 +46,7 @@ from typing import Any
 import trio
 
 from fleet.actors.csms import Csms, open_csms
-from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
+from fleet.net.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp import CallFailure
 from fleet.ocpp.v201 import (
     AuthorizationData,

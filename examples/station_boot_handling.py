@@ -39,7 +39,7 @@ from collections.abc import Callable
 import trio
 
 from fleet.actors.station import Station, StationSnapshot, open_station
-from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
+from fleet.net.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp import CallFailure
 from fleet.ocpp.v201 import (
     EVSE,

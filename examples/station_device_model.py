@@ -38,7 +38,7 @@ from typing import Any
 import trio
 
 from fleet.actors.station import Station, StationSnapshot, open_station
-from fleet.events import Connected, Disconnected, FleetEvent, OcppMessage
+from fleet.net.events import Connected, Disconnected, FleetEvent, OcppMessage
 from fleet.ocpp.v201 import DataTransferRequest, DataTransferResponse, DataTransferStatus
 from fleet.profiles import CustomVariable, Identity, RetryBackoff, SessionGenerator, StationProfile
 from fleet.program import run_program

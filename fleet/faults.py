@@ -57,7 +57,7 @@ import trio
 from .malformed import MALFORMED_CLASSES, Direction, MalformedClass, Probe, ProbeRun, make_probe, outcome_ok
 
 if TYPE_CHECKING:
-    from .actors.connection import OcppConnection
+    from .net.connection import OcppConnection
 
 __all__ = [
     "MALFORMED_CLASSES",
@@ -398,9 +398,9 @@ def csms_side_faults(spec: FaultSpec) -> list[str]:
 
 
 class FaultyWebSocket:
-    """A station's websocket with fault-injection powers (wraps a :class:`~fleet.websocket.WebSocket`).
+    """A station's websocket with fault-injection powers (wraps a :class:`~fleet.net.websocket.WebSocket`).
 
-    It is what the station's :class:`~fleet.actors.connection.OcppConnection` reads and
+    It is what the station's :class:`~fleet.net.connection.OcppConnection` reads and
     writes; besides passing messages through it can drop the link abruptly (TCP reset,
     no close handshake), send raw frames, and takes the CSMS's answers to those frames
     out of the stream before the session sees them.

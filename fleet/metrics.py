@@ -97,7 +97,7 @@ class MetricsSnapshot(msgspec.Struct):
         handshake_failures: handshakes the CSMS refused: HTTP status (as text; ``"subprotocol"``
             when no OCPP subprotocol was agreed) -> count (a subset of ``connect_failures``).
         connect_failures: failed connection attempts by cause (``refused``, ``timeout``,
-            ``tls``, ``http_401``, ... see :func:`fleet.transport.connect_failure_cause`) -> count.
+            ``tls``, ``http_401``, ... see :func:`fleet.net.transport.connect_failure_cause`) -> count.
         boot_histogram: encoded histogram of connect-to-Accepted times (microseconds).
         schedule_histogram: encoded histogram of how late timer-driven sends (heartbeats,
             meter values, transaction events) and the ramp's connects went out versus when
@@ -276,7 +276,7 @@ class Metrics:
 
     def connect_failed(self, cause: str) -> None:
         """A station's connection attempt failed, for ``cause`` (``refused``, ``http_401``, ...;
-        see :func:`fleet.transport.connect_failure_cause`). HTTP refusals and a subprotocol not
+        see :func:`fleet.net.transport.connect_failure_cause`). HTTP refusals and a subprotocol not
         agreed are also counted as handshake failures."""
         self.connect_failures[cause] += 1
         if cause.startswith("http_"):

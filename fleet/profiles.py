@@ -65,9 +65,10 @@ Every field has a default: an empty file is a valid profile (a single-EVSE,
 Ranges (``[min, max]``) draw uniformly between the two bounds; a single number
 means exactly that value. Durations are seconds, energy Wh, power W.
 
-:func:`load_profile` reads and validates a file; a bad file raises
-:class:`ProfileError` naming the file, the field (``$.evses[0].max_power``), what
-was expected and, when it can be found, the line.
+:func:`read_profile` reads a file and validates its format;
+:func:`fleet.actors.station.load_profile` adds what the profile's OCPP version knows
+(its variables). A bad file raises :class:`ProfileError` naming the file, the field
+(``$.evses[0].max_power``), what was expected and, when it can be found, the line.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ __all__ = [
     "IdTokenSpec",
     "Identity",
     "ProfileError",
+    "ProfileText",
     "Range",
     "RetryBackoff",
     "SampledData",
@@ -99,7 +101,7 @@ __all__ = [
     "StationProfile",
     "VehicleProfile",
     "draw",
-    "load_profile",
+    "read_profile",
     "render_pattern",
     "station_password",
 ]
@@ -567,8 +569,26 @@ def _describe(path: Path, text: str, message: str) -> str:
     return f"{where}: `{field}`: {detail}"
 
 
-def load_profile(path: str | Path) -> StationProfile:
-    """Read and validate a station profile (TOML).
+class ProfileText(msgspec.Struct, frozen=True):
+    """A profile whose format is valid, with the file it came from (for locating later errors)."""
+
+    path: Path
+    text: str
+    profile: StationProfile
+
+    def variable_error(self, key: str, detail: str) -> ProfileError:
+        """The error for a bad entry ``key`` of the profile's ``[variables]``, at its line."""
+        line = _key_line(self.text.splitlines(), 0, key)
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ProfileError(f'{where}: `$.variables."{key}"`: {detail}')
+
+
+def read_profile(path: str | Path) -> ProfileText:
+    """Read a station profile (TOML) and validate its format: fields, types, ranges.
+
+    What the profile's OCPP version knows (the variables of its configuration model) is
+    checked one layer up, by the station's dialect:
+    :func:`fleet.actors.station.load_profile` does both and is the loader to use.
 
     Raises:
         ProfileError: the file cannot be read, is not TOML, or a field is wrong;
@@ -590,12 +610,4 @@ def load_profile(path: str | Path) -> StationProfile:
     if infinite is not None:  # TOML has inf and nan; no field of a profile takes them
         field, value = infinite
         raise ProfileError(_describe(path, text, f"Expected a finite number, got {value} - at `{field}`"))
-    from .actors.station.v201.device_model import check_overrides
-
-    problem = check_overrides(profile)
-    if problem is not None:
-        key, detail = problem
-        line = _key_line(text.splitlines(), 0, key)
-        where = f"{path}:{line}" if line else str(path)
-        raise ProfileError(f'{where}: `$.variables."{key}"`: {detail}')
-    return profile
+    return ProfileText(path, text, profile)

@@ -23,7 +23,7 @@ import pytest
 import trio
 from waiting import wait_state, wait_until
 
-from fleet.events import OcppMessage
+from fleet.net.events import OcppMessage
 from fleet.ocpp.v201 import (
     Component,
     DataTransferRequest,

@@ -8,6 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from fleet.actors.station import load_profile
 from fleet.actors.station.v201.device_model import catalog_for
 from fleet.ocpp.v201 import Connector, IdTokenEnum, Measurand
 from fleet.profiles import (
@@ -15,7 +16,6 @@ from fleet.profiles import (
     StationProfile,
     draw,
     find_line,
-    load_profile,
     render_pattern,
     station_password,
 )

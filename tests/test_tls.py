@@ -19,14 +19,14 @@ import trustme
 from fleet import cli, exit_codes
 from fleet.actors.csms import open_csms
 from fleet.exit_codes import RUN_FAILED
-from fleet.ocpp import v201
-from fleet.transport import (
+from fleet.net.transport import (
     ConnectFailure,
     HandshakeRefused,
     client_ssl_context,
     open_station_websocket,
     server_ssl_context,
 )
+from fleet.ocpp import v201
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""fleet.websocket over real loopback sockets: messages, large writes, pings, closes, refusals."""
+"""fleet.net.websocket over real loopback sockets: messages, large writes, pings, closes, refusals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import trio
 import trio.testing
 
-from fleet.websocket import (
+from fleet.net.websocket import (
     ConnectionClosed,
     HandshakeRequest,
     Rejected,

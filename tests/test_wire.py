@@ -9,7 +9,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
-from fleet.wire import CHUNK, ControlReply, Status, WireStream
+from fleet.run.wire import CHUNK, ControlReply, Status, WireStream
 
 
 async def _tcp_pair() -> tuple[trio.SocketStream, trio.SocketStream]:

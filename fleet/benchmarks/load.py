@@ -11,8 +11,8 @@ runs :func:`run_case`: the parent process starts
   file per websocket, and the open-file limit is 20,000).
 
 A station here is deliberately light: a websocket from
-:func:`fleet.transport.open_station_websocket`, an
-:class:`~fleet.actors.connection.OcppConnection` running a
+:func:`fleet.net.transport.open_station_websocket`, an
+:class:`~fleet.net.connection.OcppConnection` running a
 :class:`~fleet.ocpp.Session` (full validation of what it sends and receives, as
 always), and one trio task running the loop; no behaviours of the full
 :class:`~fleet.actors.station.Station` actor add noise.
@@ -33,7 +33,7 @@ The run, driven by the parent over each child's stdin/stdout (one JSON object a 
    permanent generation (``gc.freeze()``) and collects rarely from then on
    (``gc.set_threshold(50000, 50, 1000)``): a closed loop of a few seconds is a
    throughput figure, so the collector runs rarely. (``fleet run`` measures
-   latency and collects on a clock instead: :mod:`fleet.actors.heap`.)
+   latency and collects on a clock instead: :mod:`fleet.run.heap`.)
 3. **Closed loop.** The parent picks a common wall-clock window
    ``[start, start + duration)`` a short warm-up after "go"; every station sends its
    next CALL as soon as the previous one is answered. Each process counts the calls
@@ -75,6 +75,7 @@ import msgspec
 import trio
 
 from ..metrics import new_histogram
+from .ocpp_peer_needs import NOTES, missing_requirement
 
 __all__ = [
     "ACTIONS",
@@ -460,9 +461,9 @@ class _FleetStations:
             self.ramp_done.set()
 
     async def run_station(self, index: int, nursery: trio.Nursery) -> None:
-        from ..actors.connection import OcppConnection
+        from ..net.connection import OcppConnection
+        from ..net.transport import open_station_websocket
         from ..ocpp import Session
-        from ..transport import open_station_websocket
 
         m = self.m
         sid = station_id(index)
@@ -765,8 +766,6 @@ async def run_case(
     if implementation == "fleet":
         module = "fleet.benchmarks.load"
     elif implementation == "ocpp":
-        from .ocpp_peer import missing_requirement
-
         problem = missing_requirement()
         if problem:
             raise BenchError(problem)
@@ -795,7 +794,7 @@ async def run_case(
     async with trio.open_nursery() as nursery:
         try:
             if builtin:
-                from ..actors.supervisor import pick_port
+                from ..run.supervisor import pick_port
 
                 port = pick_port("127.0.0.1")
                 csms_url = f"ws://127.0.0.1:{port}{PATH}"
@@ -903,8 +902,6 @@ async def run_case(
             result.errors = dict(errors)
             result.csms_received = dict(received)
             if implementation == "ocpp":
-                from .ocpp_peer import NOTES
-
                 result.notes = NOTES
         finally:
             await _stop_children(children)

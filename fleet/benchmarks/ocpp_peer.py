@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import math
 import os
 import socket
@@ -51,24 +50,12 @@ from .load import (
     transaction_id,
     tune_gc,
 )
+from .ocpp_peer_needs import NOTES, missing_requirement
 
 __all__ = ["NOTES", "missing_requirement"]
 
 SUBPROTOCOL = "ocpp2.0.1"
 _F = TypeVar("_F", bound=Callable[..., Any])
-NOTES = ("ocpp v201 ChargePoint on both ends with its defaults (jsonschema validation of every message on both "
-         "sides, in a thread pool); websockets with its defaults (permessage-deflate on)")
-
-
-def missing_requirement() -> str | None:
-    """Why the peer cannot run here (a message for the user), or ``None``."""
-    missing = [name for name in ("ocpp", "websockets", "jsonschema") if importlib.util.find_spec(name) is None]
-    if missing:
-        return (f"--peer ocpp needs the {', '.join(missing)} package(s): "
-                "pip install 'fleet[dev]' (or pip install ocpp websockets)")
-    return None
-
-
 class _AsyncioControl(_Control):
     def __init__(self) -> None:
         super().__init__()

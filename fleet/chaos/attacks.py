@@ -43,10 +43,10 @@ from ..malformed import (
     make_probe,
     random_request,
 )
+from ..net.transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
+from ..net.websocket import ConnectionClosed, WebSocket
 from ..ocpp import V201
 from ..ocpp.errors import ErrorCode
-from ..transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
-from ..websocket import ConnectionClosed, WebSocket
 
 __all__ = [
     "RAW_CLASSES",

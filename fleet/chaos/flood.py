@@ -266,7 +266,7 @@ async def _role_flooder(url: str, config: FloodConfig) -> None:
     """Connect as :data:`FLOODER` and flood the CSMS for ``flood_s`` (connecting again
     when it closes the connection); print ``flooding`` once connected, then a JSON line
     of what came back."""
-    from ..transport import open_station_websocket
+    from ..net.transport import open_station_websocket
 
     count = _FloodCount()
     blob = _flood_blob(config, "Heartbeat", masked=True)
@@ -356,8 +356,8 @@ async def _role_hostile(config: FloodConfig) -> None:
     """A CSMS that answers the station connecting to it (boot Accepted every simulated
     second) and, on the line ``flood``, pipelines CALLs at it for ``flood_s``; then prints
     a JSON line of what came back. Prints ``port N`` once listening."""
-    from ..transport import Accepted, serve_ocpp
-    from ..websocket import ConnectionClosed
+    from ..net.transport import Accepted, serve_ocpp
+    from ..net.websocket import ConnectionClosed
 
     links: list[Any] = []
     count = _FloodCount()
@@ -497,7 +497,7 @@ def _lag_summary(phases: _Phases, key: str, seconds: float) -> dict[str, Any]:
 
 
 async def _healthy_client(url: str, station_id: str, interval: float, phases: _Phases) -> None:
-    from ..transport import open_station_websocket
+    from ..net.transport import open_station_websocket
 
     async with open_station_websocket(url, station_id) as (websocket, _):
         n = 0

@@ -37,8 +37,6 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from .. import transport
-from ..actors.audit import audit_transactions
 from ..actors.csms import Csms
 from ..actors.station import Station
 from ..actors.station.v201.directions import TO_CSMS, TO_STATION
@@ -51,9 +49,11 @@ from ..faults import (
     record_probe,
 )
 from ..malformed import EXPECTED, make_probe, random_request
+from ..net import transport
 from ..ocpp import V201, Session
 from ..ocpp.v201 import GetLocalListVersionRequest
 from ..profiles import RetryBackoff, SampledData, SessionGenerator, StationProfile, station_password
+from ..run.audit import audit_transactions
 from .attacks import (
     RAW_CLASSES,
     RAW_EXPECTED,

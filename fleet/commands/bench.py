@@ -206,7 +206,7 @@ def _tui(args: argparse.Namespace) -> int:
         render,
         run_tui_benchmark,
     )
-    from ..fleetfile import shipped_profiles_dir
+    from ..run.fleetfile import shipped_profiles_dir
 
     fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
     csms_workers = args.csms_workers or default_csms_workers(args.stations)

@@ -13,7 +13,7 @@ import math
 import os
 from pathlib import Path
 
-from ..fleetfile import csms_url_problem
+from ..run.fleetfile import csms_url_problem
 
 __all__ = [
     "csms_url",

@@ -19,7 +19,7 @@ from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
 from ..actors.csms.auth import AuthFileError, TokenStatus, load_auth_file, load_id_tokens
 from ..actors.csms.policy import Registration
 from ..exit_codes import RUN_FAILED, USAGE
-from ..transport import TlsFileError, server_ssl_context
+from ..net.transport import TlsFileError, server_ssl_context
 from .checks import output_file_problem, port, positive_int
 from .control_options import (
     ControlSettings,

@@ -20,7 +20,7 @@ import msgspec
 
 from ..cli import EXIT_CODES
 from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
-from ..report import (
+from ..run.report import (
     Report,
     load_report,
     merge_reports,
@@ -29,7 +29,7 @@ from ..report import (
     split_reports,
     write_report,
 )
-from ..thresholds import Threshold, ThresholdError, evaluate, parse_threshold
+from ..run.thresholds import Threshold, ThresholdError, evaluate, parse_threshold
 from .checks import output_file_problem
 
 HELP = "show a run report, or merge the reports of shards exactly; gate on them with --threshold"

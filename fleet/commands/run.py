@@ -36,8 +36,8 @@ from .control_options import add_control_arguments, control_line, control_settin
 from .tui import TOKEN_ENV
 
 if TYPE_CHECKING:
-    from ..actors.supervisor import FleetStatus
-    from ..fleetfile import FleetPlan
+    from ..run.fleetfile import FleetPlan
+    from ..run.supervisor import FleetStatus
 
 HELP = "run a fleet of simulated stations against a CSMS (the built-in one by default) and report"
 EXAMPLE = "fleet run profiles/mixed-fleet.toml --stations 2000 --duration 60 --threshold 'p99<200ms'"
@@ -149,7 +149,7 @@ def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int])
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:
     """The plan from the positional argument (fleet file, profile, or the demo) and the overrides."""
-    from ..fleetfile import FleetError, load_fleet, plan_from_profile, shipped_profiles_dir
+    from ..run.fleetfile import FleetError, load_fleet, plan_from_profile, shipped_profiles_dir
 
     source = args.fleet or str(shipped_profiles_dir() / DEMO_FLEET)
     path = Path(source)
@@ -184,7 +184,7 @@ class _Progress:
     def __call__(self, status: FleetStatus) -> None:
         if self.quiet:
             return
-        from ..execution import live_text
+        from ..run.execution import live_text
 
         states = status.states
         booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
@@ -238,10 +238,10 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
     import msgspec
     import trio
 
-    from ..actors.supervisor import RunOptions, check_csms_faults, run_fleet
-    from ..fleetfile import FleetError
-    from ..report import render_summary, report_json, write_report
-    from ..thresholds import ThresholdError, parse_threshold
+    from ..run.fleetfile import FleetError
+    from ..run.report import render_summary, report_json, write_report
+    from ..run.supervisor import RunOptions, check_csms_faults, run_fleet
+    from ..run.thresholds import ThresholdError, parse_threshold
 
     try:
         plan = load_plan(args)

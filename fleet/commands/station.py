@@ -28,11 +28,12 @@ from typing import Any
 
 import trio
 
-from ..events import Connected, Disconnected, OcppMessage
+from ..actors.station import load_profile
 from ..exit_codes import RUN_FAILED, USAGE
-from ..ocpp_log import OcppLog
-from ..profiles import ProfileError, StationProfile, load_profile
-from ..transport import TlsFileError, client_ssl_context, connect_failure_hint
+from ..net.events import Connected, Disconnected, OcppMessage
+from ..net.ocpp_log import OcppLog
+from ..net.transport import TlsFileError, client_ssl_context, connect_failure_hint
+from ..profiles import ProfileError, StationProfile
 from .checks import csms_url, non_negative_number, output_file_problem, positive_number, seed
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"

@@ -10,7 +10,7 @@ Two backends:
 
 * :class:`LocalBackend` (here): station actors and/or a CSMS in this process (it also
   answers, in each worker process, what ``fleet run``'s supervisor forwards);
-* :class:`~fleet.control.fleet_backend.FleetBackend` (``fleet run``'s supervisor),
+* :class:`~fleet.run.fleet_backend.FleetBackend` (``fleet run``'s supervisor),
   which forwards to its worker processes.
 
 :class:`LocalBackend` reaches the actors only through their typed handles
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 import trio
 
 from .. import __version__
-from ..events import Connected, Disconnected, OcppMessage
+from ..net.events import Connected, Disconnected, OcppMessage
 from .commands import DEFAULT_ID_TOKEN, REGISTRY, OnCsms, StationCommand, decode_ocpp_request, jsonable
 from .errors import ControlError, actor_errors
 from .handles import CsmsHandle, StationHandle
@@ -195,7 +195,7 @@ async def _each(ids: list[str], act: Callable[[str], Awaitable[Any]]) -> int:
 
 
 def ocpp_frame(event: OcppMessage) -> list[Any]:
-    """The OCPP-J frame of an :class:`~fleet.events.OcppMessage` (as a JSON array)."""
+    """The OCPP-J frame of an :class:`~fleet.net.events.OcppMessage` (as a JSON array)."""
     if event.kind == "request":
         return [2, event.message_id, event.action, event.payload]
     if event.kind == "response":
@@ -205,7 +205,7 @@ def ocpp_frame(event: OcppMessage) -> list[Any]:
 
 
 def control_event(event: Any, source: str = "station") -> ControlEvent | None:
-    """The :class:`ControlEvent` of a :mod:`fleet.events` event (``None`` for other objects)."""
+    """The :class:`ControlEvent` of a :mod:`fleet.net.events` event (``None`` for other objects)."""
     if isinstance(event, OcppMessage):
         return ControlEvent(
             station_id=event.station_id,

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..actors.csms import ConnectionInfo, CsmsStatistics, PendingRequest
     from ..actors.csms.records import StationRecord
     from ..actors.station import StationSnapshot
-    from ..events import FleetEvent
+    from ..net.events import FleetEvent
     from ..ocpp.v201 import ReportBase, ReportData
     from ..profiles import StationProfile
 

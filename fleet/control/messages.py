@@ -461,7 +461,7 @@ class FleetSnapshot(msgspec.Struct, frozen=True):
         csms_connected: stations connected to the CSMS, where known.
         rows: the stations (``offset`` / ``limit`` applied), or ``None`` if not asked for.
         execution: fleet's own load per role (``cpu`` %, ``lag_p99_ms``, ``lag_max_ms``; a
-            fleet run only, see :mod:`fleet.execution`).
+            fleet run only, see :mod:`fleet.run.execution`).
         figures_age_s: how old the figures (states, totals, rates) are: seconds since the
             slowest worker took them (about a second normally; more when a worker is too
             busy to report: the figures are then its last ones, not zeros).

@@ -29,7 +29,7 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
-from ..transport import open_listeners
+from ..net.transport import open_listeners
 from .backend import ControlBackend
 from .commands import REGISTRY
 from .errors import ControlError

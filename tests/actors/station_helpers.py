@@ -1,6 +1,6 @@
 """A small, test-controlled CSMS for the station tests (no dependency on the CSMS actor).
 
-Built from ``fleet.transport.serve_ocpp`` + ``OcppConnection`` + ``Session``: it
+Built from ``fleet.net.transport.serve_ocpp`` + ``OcppConnection`` + ``Session``: it
 records every request the stations send (station id, message id, action,
 payload), answers with per-action handlers the test may replace, and lets the
 test call stations, close their connections and refuse new ones.
@@ -18,10 +18,10 @@ from typing import Any
 import msgspec
 import trio
 
-from fleet.actors.connection import CallContext, OcppConnection
 from fleet.actors.station.v201.handlers import STATION_INITIATED
+from fleet.net.connection import CallContext, OcppConnection
+from fleet.net.transport import serve_ocpp
 from fleet.ocpp import Session, v201
-from fleet.transport import serve_ocpp
 
 
 def now() -> datetime.datetime:

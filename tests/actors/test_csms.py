@@ -24,15 +24,14 @@ import trustme
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
 from waiting import wait_until
 
-import fleet.transport
-from fleet.actors.connection import CallContext, OcppConnection
+import fleet.net.transport
 from fleet.actors.csms import Csms, StationNotConnected, open_csms
 from fleet.actors.csms.auth import AuthFileError, IdTokenEntry, load_auth_file, load_id_tokens
 from fleet.actors.csms.v201 import CSMS_ACTIONS, STATION_ACTIONS
 from fleet.actors.csms.v201.recorders import energy_wh
-from fleet.events import Connected, Disconnected, OcppMessage
-from fleet.ocpp import V201, ConnectionLost, ErrorCode, OcppError, RemoteCallError, Session, v201
-from fleet.transport import (
+from fleet.net.connection import CallContext, OcppConnection
+from fleet.net.events import Connected, Disconnected, OcppMessage
+from fleet.net.transport import (
     HandshakeRefused,
     basic_auth_header,
     client_ssl_context,
@@ -40,6 +39,7 @@ from fleet.transport import (
     server_ssl_context,
     station_url,
 )
+from fleet.ocpp import V201, ConnectionLost, ErrorCode, OcppError, RemoteCallError, Session, v201
 
 NOW = "2025-01-01T12:00:00Z"
 REPO = Path(__file__).resolve().parents[2]
@@ -730,7 +730,7 @@ async def test_tls_security_profiles_2_and_3(tmp_path: Path, monkeypatch: pytest
     # profile 3: client certificates required
     profile3 = server_ssl_context(files["server"], client_ca=files["ca"])
     # the server holds a failed TLS connection for this long (see below); keep the test short
-    monkeypatch.setattr(fleet.transport, "HANDSHAKE_TIMEOUT", 1.0)
+    monkeypatch.setattr(fleet.net.transport, "HANDSHAKE_TIMEOUT", 1.0)
     async with open_csms(port=0, ssl_context=profile3) as csms:
         with_cert = client_ssl_context(files["ca"], certfile=files["client"])
         async with station(csms.url, "TLS3", ssl_context=with_cert) as conn:

@@ -19,7 +19,6 @@ import pytest
 import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
-from fleet.actors.connection import CallContext, Handler
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.csms.auth import IdTokenEntry, TokenStatus
 from fleet.actors.csms.dialect import CsmsDialect, InvalidRequest, Recorder, UnknownAction, decode_request
@@ -29,8 +28,9 @@ from fleet.actors.csms.records import StationState
 from fleet.actors.csms.v201 import CSMS_ACTIONS, DIALECT, STATION_ACTIONS
 from fleet.actors.csms.v201.handlers import id_token_info
 from fleet.actors.csms.v201.recorders import record_registration, record_transaction_event
+from fleet.net.connection import CallContext, Handler
+from fleet.net.transport import station_url
 from fleet.ocpp import V201, ProtocolVersion, v201
-from fleet.transport import station_url
 
 T0 = datetime.datetime(2025, 1, 1, 12, tzinfo=datetime.UTC)
 

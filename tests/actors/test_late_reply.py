@@ -17,7 +17,7 @@ from fleet.actors.station import Station
 from fleet.metrics import Metrics
 from fleet.ocpp import CallTimeout, v201
 from fleet.profiles import StationProfile
-from fleet.thresholds import evaluate, parse_threshold
+from fleet.run.thresholds import evaluate, parse_threshold
 
 
 async def test_a_late_callresult_is_one_timeout_and_no_violation() -> None:

@@ -15,9 +15,9 @@ from station_helpers import open_test_csms
 from waiting import wait_until
 
 from fleet.actors.station import open_station
-from fleet.fleetfile import FleetConfig
 from fleet.profiles import RetryBackoff, Security, SessionGenerator, StationProfile
-from fleet.report import Report, render_summary
+from fleet.run.fleetfile import FleetConfig
+from fleet.run.report import Report, render_summary
 
 SPEED = 30
 WAIT_MINIMUM = 10  # RetryBackOffWaitMinimum (s)

@@ -21,10 +21,10 @@ import trio
 from station_helpers import TestCsms, minimal, now, open_test_csms
 from waiting import wait_state, wait_until
 
-from fleet.actors.connection import ping_phase
 from fleet.actors.station import Station, backoff_base, backoff_delay, open_station
 from fleet.actors.station.v201.handlers import CSMS_INITIATED, HANDLERS, STATION_INITIATED
-from fleet.events import OcppMessage
+from fleet.net.connection import ping_phase
+from fleet.net.events import OcppMessage
 from fleet.ocpp import ConnectionLost, v201
 from fleet.profiles import (
     ConnectorProfile,

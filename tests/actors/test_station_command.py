@@ -64,7 +64,7 @@ async def test_station_prints_each_callerror_once_each_transaction_once_and_fail
 
 
 async def test_station_says_what_a_failed_connection_most_likely_means() -> None:
-    from fleet.transport import connect_failure_hint
+    from fleet.net.transport import connect_failure_hint
 
     with trio.fail_after(30):
         result = await trio.run_process(

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import trio
 
-from fleet.actors.supervisor import RunOptions, run_fleet
-from fleet.fleetfile import FleetPlan
-from fleet.report import Report
+from fleet.run.fleetfile import FleetPlan
+from fleet.run.report import Report
+from fleet.run.supervisor import RunOptions, run_fleet
 
 
 def write_fleet_file(tmp_path: Path, profiles: dict[str, str], count: int, *, seed: int, station_id: str,

@@ -21,14 +21,14 @@ from fleet_runs import controlled_run, write_fleet_file
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.actors.supervisor import RunOptions
 from fleet.control import ControlRequestError, LocalBackend, open_trio_client, serve_control
 from fleet.control import messages as m
 from fleet.control.client import TrioControlClient
 from fleet.control.commands import CONNECTION_COMMANDS, REGISTRY, OnBackend, OnCsms, OnStation
 from fleet.control.messages import COMMANDS, RESULT_TYPES, Command, StationDetail, command_decoder
-from fleet.fleetfile import load_fleet
 from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile
+from fleet.run.fleetfile import load_fleet
+from fleet.run.supervisor import RunOptions
 
 PAYLOAD = {"vendorId": "fleet-test", "messageId": "M-7", "data": "d-7"}
 

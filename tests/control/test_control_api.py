@@ -27,7 +27,7 @@ from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.csms.records import StationRecord, TransactionRecord
-from fleet.actors.station import Station
+from fleet.actors.station import Station, load_profile
 from fleet.control import (
     ControlConnectionError,
     ControlRequestError,
@@ -54,10 +54,10 @@ from fleet.control.messages import (
     SubscribeResult,
 )
 from fleet.control.server import is_loopback
-from fleet.fleetfile import shipped_profiles_dir
 from fleet.metrics import Metrics
 from fleet.ocpp import ErrorCode, OcppError
-from fleet.profiles import SessionGenerator, StationProfile, load_profile
+from fleet.profiles import SessionGenerator, StationProfile
+from fleet.run.fleetfile import shipped_profiles_dir
 
 sys.path.insert(0, str(Path(__file__).parent))
 from standins import LookupFailingStation

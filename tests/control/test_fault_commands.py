@@ -24,14 +24,14 @@ from waiting import wait_until
 
 from fleet.actors.csms import Csms, open_csms
 from fleet.actors.station import Station
-from fleet.actors.supervisor import RunOptions
 from fleet.control import ControlRequestError, LocalBackend, open_trio_client, serve_control
 from fleet.control.client import TrioControlClient
 from fleet.control.messages import FaultResult
 from fleet.faults import pick_share
-from fleet.fleetfile import load_fleet
 from fleet.profiles import RetryBackoff, Security, SessionGenerator, StationProfile
-from fleet.report import Report
+from fleet.run.fleetfile import load_fleet
+from fleet.run.report import Report
+from fleet.run.supervisor import RunOptions
 
 SPEED = 10.0
 
@@ -259,7 +259,7 @@ async def fleet_run(tmp_path: Path, count: int, *, csms: str | None = None, csms
         fleet = Run(client)
         await fleet.until_available(count)
         yield fleet
-    fleet.report = reports[0]
+    fleet.run.report = reports[0]
 
 
 async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Pa
         assert (await error(client, "set_boot_status", status="Bogus")).code == "bad_request"
         assert (await error(client, "restart_csms", downtime="soon")).code == "bad_request"
 
-    report = fleet.report
+    report = fleet.run.report
     assert report is not None and report.fleet["workers_without_final_report"] == []
     restarts = report.faults["csms_restarts"]
     assert len(restarts) == 1 and restarts[0]["by"] == "control" and restarts[0]["online_before"] == 12

@@ -28,12 +28,10 @@ from trio_websocket import open_websocket_url
 from waiting import wait_until, wait_until_on_pilot
 
 from fleet import exit_codes
-from fleet.actors.supervisor import RunOptions, run_fleet
 from fleet.cli import build_parser
 from fleet.commands import run as run_command
 from fleet.control import ControlError, ControlRequestError, open_trio_client
 from fleet.control.client import TrioControlClient
-from fleet.control.fleet_backend import WorkerLink
 from fleet.control.messages import (
     AddStationsResult,
     CsmsConnectionsResult,
@@ -43,9 +41,11 @@ from fleet.control.messages import (
     StationDetail,
     SubscribeResult,
 )
-from fleet.fleetfile import load_fleet
-from fleet.report import Report
-from fleet.wire import ControlReply, ControlRequest, WireStream
+from fleet.run.fleet_backend import WorkerLink
+from fleet.run.fleetfile import load_fleet
+from fleet.run.report import Report
+from fleet.run.supervisor import RunOptions, run_fleet
+from fleet.run.wire import ControlReply, ControlRequest, WireStream
 
 MANUAL_PROFILE = """
 name = "manual"
@@ -129,7 +129,7 @@ async def running_fleet(tmp_path: Path, count: int = 20, *, workers: int = 2, cs
             await fleet.until(lambda s: s.states.get("available", 0) == count and s.phase == "running",
                               "every station accepted", 20)
             yield fleet
-    fleet.report = reports[0]
+    fleet.run.report = reports[0]
 
 
 # ------------------------------------------------------------------ fleet run
@@ -242,7 +242,7 @@ async def test_a_fleet_run_is_driven_through_its_supervisor(tmp_path: Path) -> N
         after = await fleet.request("snapshot", rows=False)
         assert after.total == 20 and after.phase == "running"
 
-    report = fleet.report
+    report = fleet.run.report
     assert report is not None and report.fleet["workers_without_final_report"] == []
     assert report.audit["ok"] and report.audit["checked_transactions"] == 1, report.audit
 
@@ -297,7 +297,7 @@ async def test_stations_are_added_and_removed_while_running(tmp_path: Path) -> N
         # A removed id is free again.
         assert (await fleet.request("add_stations", profile="manual", count=1)).station_ids == ["manual-00002"]
 
-    report = fleet.report
+    report = fleet.run.report
     assert report is not None
     assert report.audit["ok"] and report.audit["checked_transactions"] == 1, report.audit
     assert report.fleet["stations"] == 10

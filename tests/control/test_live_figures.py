@@ -18,12 +18,12 @@ from fleet_runs import controlled_run, write_fleet_file
 from waiting import wait_until
 
 from fleet.actors.csms import open_csms
-from fleet.actors.supervisor import RunOptions
 from fleet.control import open_trio_client
 from fleet.control.client import TrioControlClient
 from fleet.control.messages import FleetSnapshot, StationDetail
-from fleet.fleetfile import load_fleet
 from fleet.ocpp import ErrorCode, OcppError
+from fleet.run.fleetfile import load_fleet
+from fleet.run.supervisor import RunOptions
 
 PROFILE = """
 name = "quiet"
@@ -62,7 +62,7 @@ def _station_workers() -> list[int]:
                 argv = f.read().split(b"\0")
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == os.getpid() and b"fleet.actors.worker" in argv and b"stations" in argv:
+        if ppid == os.getpid() and b"fleet.run.worker" in argv and b"stations" in argv:
             pids.append(int(entry))
     return pids
 

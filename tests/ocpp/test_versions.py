@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from fleet.actors.station import load_profile
 from fleet.ocpp import (
     V201,
     VERSIONS,
@@ -43,7 +44,7 @@ from fleet.ocpp.frames import (
     diagnose,
     frame_decoder,
 )
-from fleet.profiles import ProfileError, StationProfile, load_profile
+from fleet.profiles import ProfileError, StationProfile
 
 # -- a test-only version with OCPP-J 1.6's error codes (section 4.2.3, table 7, spelled as the
 # -- errata sheet says they stay: "do not fix") --------------------------------------------------------------

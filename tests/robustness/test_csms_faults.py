@@ -17,11 +17,11 @@ import trio
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.actors.supervisor import RunOptions, check_csms_faults, run_fleet
 from fleet.faults import boot_statuses, parse_fault_options, pick_share
-from fleet.fleetfile import load_fleet
 from fleet.profiles import RetryBackoff, Security, SessionGenerator, StationProfile
-from fleet.report import render_summary
+from fleet.run.fleetfile import load_fleet
+from fleet.run.report import render_summary
+from fleet.run.supervisor import RunOptions, check_csms_faults, run_fleet
 
 PROFILE = """
 name = "busy"
@@ -167,7 +167,7 @@ def test_csms_side_faults_are_refused_against_an_external_csms(tmp_path: Path) -
 
 
 def test_the_summary_says_when_the_fleet_was_not_back() -> None:
-    from fleet.report import Report
+    from fleet.run.report import Report
 
     faults = {"csms_restarts": [
         {"by": "control", "at_s": 12.0, "downtime_s": 3.0, "online_before": 50, "fleet_back_after_s": None,
@@ -183,7 +183,7 @@ def test_the_summary_says_when_the_fleet_was_not_back() -> None:
 def test_pieces_of_a_transaction_from_two_csms_processes_are_joined_in_arrival_order() -> None:
     """After a restart a station may reconnect to the other CSMS process: the later piece must
     not be read as coming first (nor its energy as older)."""
-    from fleet.actors.audit import audit_run
+    from fleet.run.audit import audit_run
 
     sent = [{"transactions": {"S1": {"tx": {"seq": [0, 1, 2, 3], "energy": 40.0}}}}]
     later = {"transactions": {"S1": {"tx": {"seq": [2, 3], "energy": 40.0, "first_at": 200.0}}}}

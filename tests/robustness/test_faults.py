@@ -19,7 +19,7 @@ import trio
 from waiting import wait_until
 
 from fleet.actors.csms import open_csms
-from fleet.actors.station import Station
+from fleet.actors.station import Station, load_profile
 from fleet.actors.station.v201.directions import TO_CSMS
 from fleet.faults import (
     MALFORMED_CLASSES,
@@ -31,7 +31,6 @@ from fleet.faults import (
     merge_faults,
     parse_fault_options,
 )
-from fleet.fleetfile import FleetError, load_fleet
 from fleet.malformed import EXPECTED, make_probe
 from fleet.ocpp import CallTimeout
 from fleet.ocpp.v201 import GetLocalListVersionRequest
@@ -41,8 +40,8 @@ from fleet.profiles import (
     Security,
     SessionGenerator,
     StationProfile,
-    load_profile,
 )
+from fleet.run.fleetfile import FleetError, load_fleet
 
 SPEED = 50.0
 

@@ -19,11 +19,11 @@ from waiting import wait_until
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
 from fleet.metrics import Metrics
+from fleet.net.transport import Accepted, open_station_websocket, serve_ocpp
+from fleet.net.websocket import ConnectionClosed, WebSocket
 from fleet.ocpp.v201 import GetLocalListVersionRequest
 from fleet.profiles import StationProfile
-from fleet.report import Report, render_summary
-from fleet.transport import Accepted, open_station_websocket, serve_ocpp
-from fleet.websocket import ConnectionClosed, WebSocket
+from fleet.run.report import Report, render_summary
 
 FLOOD = 3000  # CALLs written at once
 BIG = 60_000  # every 20th is a DataTransfer this big

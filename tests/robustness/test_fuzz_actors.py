@@ -19,8 +19,7 @@ import trio
 from trio_websocket import ConnectionClosed
 from waiting import wait_until
 
-import fleet.transport
-from fleet.actors.audit import audit_transactions
+import fleet.net.transport
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
 from fleet.actors.station.v201.handlers import CSMS_INITIATED
@@ -35,9 +34,10 @@ from fleet.chaos.attacks import (
 )
 from fleet.chaos.suite import chaos_profile, fuzz_decoder, probe_csms
 from fleet.malformed import random_request
+from fleet.net.transport import Accepted, serve_ocpp
 from fleet.ocpp import V201, ConnectionLost, ErrorCode, ProtocolViolation, RemoteCallError, Session
 from fleet.profiles import station_password
-from fleet.transport import Accepted, serve_ocpp
+from fleet.run.audit import audit_transactions
 
 SPEED = 50.0
 PROFILE = chaos_profile()
@@ -112,7 +112,7 @@ def test_text_that_is_not_utf8_is_an_rpc_framework_error(data: Any) -> None:
 async def test_the_csms_survives_every_attack_beside_a_healthy_fleet(
     monkeypatch: pytest.MonkeyPatch, fleet_errors: Any
 ) -> None:
-    monkeypatch.setattr(fleet.transport, "HANDSHAKE_TIMEOUT", 0.5)
+    monkeypatch.setattr(fleet.net.transport, "HANDSHAKE_TIMEOUT", 0.5)
     attackers = [f"ATTACK{i}" for i in range(len(RAW_CLASSES) * 3 + len(WEBSOCKET_CLASSES))]
     ids = [f"H{i}" for i in range(4)] + attackers
     passwords = {sid: station_password(PROFILE, sid) or "" for sid in ids}

@@ -17,16 +17,16 @@ import pytest
 import trio
 from waiting import wait_until
 
-import fleet.transport
+import fleet.net.transport
 from fleet import cli
-from fleet.actors.audit import audit_run, audit_transactions
 from fleet.actors.csms import open_csms
 from fleet.actors.station import Station
-from fleet.actors.supervisor import RunOptions, run_fleet
 from fleet.chaos.suite import SuiteReport
 from fleet.faults import FaultSpec
-from fleet.fleetfile import load_fleet
 from fleet.profiles import RetryBackoff, SampledData, Security, SessionGenerator, StationProfile
+from fleet.run.audit import audit_run, audit_transactions
+from fleet.run.fleetfile import load_fleet
+from fleet.run.supervisor import RunOptions, run_fleet
 
 SPEED = 50.0
 
@@ -222,7 +222,7 @@ async def test_a_fleet_run_with_faults_in_its_fleet_file_loses_nothing(tmp_path:
 def test_the_fleet_chaos_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
                                  tmp_path: Path) -> None:
     """The whole robustness suite, small and short: no crash, healthy fleet clean, nothing lost."""
-    monkeypatch.setattr(fleet.transport, "HANDSHAKE_TIMEOUT", 0.5)
+    monkeypatch.setattr(fleet.net.transport, "HANDSHAKE_TIMEOUT", 0.5)
     report_path = tmp_path / "chaos.json"
     code = cli.main(["chaos", "--seconds", "3", "--healthy", "3", "--faulted", "4", "--victims", "1",
                      "--attackers", "2", "--speed", "40", "--downtime", "0.5", "--idle-timeout", "0.5",

@@ -186,7 +186,7 @@ def write_fleet(where: Path, fleet_text: str, profile_text: str, count: int = 2)
 @pytest.mark.parametrize(("fleet_text", "profile_text", "words"), BAD_FLEETS)
 def test_a_bad_value_in_a_fleet_file_or_profile_is_refused(tmp_path: Path, fleet_text: str, profile_text: str,
                                                            words: list[str]) -> None:
-    from fleet.fleetfile import FleetError, load_fleet
+    from fleet.run.fleetfile import FleetError, load_fleet
 
     with pytest.raises(FleetError) as refused:
         load_fleet(write_fleet(tmp_path, fleet_text, profile_text))
@@ -203,7 +203,7 @@ def test_fleet_run_refuses_a_bad_fleet_file_or_one_with_nothing_to_run(tmp_path:
 
 
 def test_an_override_outside_the_bounds_is_refused_by_the_plan_too() -> None:
-    from fleet.fleetfile import FleetError, load_fleet
+    from fleet.run.fleetfile import FleetError, load_fleet
 
     plan = load_fleet(REPO / "profiles" / "demo-fleet.toml")
     for override in ({"ramp": 0.0}, {"duration": -1.0}, {"speed": float("inf")}, {"csms": ["ws://"]}, {"stations": -1}):
@@ -289,7 +289,7 @@ def test_merge_refuses_the_same_shard_twice(shards: dict[str, Any], tmp_path: Pa
     ],
 )
 def test_what_is_not_a_fleet_report_is_refused(text: str, words: list[str]) -> None:
-    from fleet.report import parse_report
+    from fleet.run.report import parse_report
 
     with pytest.raises(ValueError, match=r"bad\.json: not a fleet report") as refused:
         parse_report(text.encode(), "bad.json")

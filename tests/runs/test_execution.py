@@ -10,13 +10,13 @@ import pytest
 import trio
 import trio.testing
 
-from fleet.actors.supervisor import FleetStatus, RunOptions, run_fleet
-from fleet.execution import LoopMonitor, live_text, saturation_warnings, summarize_roles
-from fleet.fleetfile import load_fleet
 from fleet.metrics import Metrics, decode_histogram, encode_histogram, new_histogram
-from fleet.prometheus import render_metrics
-from fleet.report import Report, render_summary
-from fleet.thresholds import ThresholdError, evaluate, parse_threshold
+from fleet.run.execution import LoopMonitor, live_text, saturation_warnings, summarize_roles
+from fleet.run.fleetfile import load_fleet
+from fleet.run.prometheus import render_metrics
+from fleet.run.report import Report, render_summary
+from fleet.run.supervisor import FleetStatus, RunOptions, run_fleet
+from fleet.run.thresholds import ThresholdError, evaluate, parse_threshold
 
 PROFILE = """
 name = "quick"
@@ -273,7 +273,7 @@ def test_the_dashboard_overview_shows_each_roles_load() -> None:
 
 
 def test_merged_shard_reports_keep_each_shards_warning() -> None:
-    from fleet.report import merge_reports
+    from fleet.run.report import merge_reports
 
     hot = Report(fleet={"shard": [0, 2]}, execution=_execution(850.0, 99.0))
     calm = Report(fleet={"shard": [1, 2]}, execution=_execution(3.0, 20.0))

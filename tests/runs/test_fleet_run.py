@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fleet.actors.supervisor import RunOptions, run_fleet
-from fleet.fleetfile import FleetError, load_fleet
 from fleet.metrics import new_histogram
-from fleet.report import load_report, merge_reports, write_report
-from fleet.thresholds import ThresholdError, evaluate, parse_threshold
+from fleet.run.fleetfile import FleetError, load_fleet
+from fleet.run.report import load_report, merge_reports, write_report
+from fleet.run.supervisor import RunOptions, run_fleet
+from fleet.run.thresholds import ThresholdError, evaluate, parse_threshold
 
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 

@@ -19,7 +19,7 @@ from waiting import wait_until
 
 from fleet import exit_codes
 from fleet.control.client import open_trio_client
-from fleet.report import Report, merge_reports, render_summary
+from fleet.run.report import Report, merge_reports, render_summary
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.actors.supervisor import FleetStatus
 from fleet.commands.run import _Progress
+from fleet.run.supervisor import FleetStatus
 
 
 def test_the_line_prints_the_source_rate_and_says_how_old_late_figures_are(

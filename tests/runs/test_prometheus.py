@@ -6,9 +6,9 @@ import functools
 
 import trio
 
-from fleet.actors.supervisor import FleetStatus
 from fleet.metrics import Metrics
-from fleet.prometheus import render_metrics, serve_prometheus
+from fleet.run.prometheus import render_metrics, serve_prometheus
+from fleet.run.supervisor import FleetStatus
 
 
 def sample() -> tuple[FleetStatus, Metrics]:

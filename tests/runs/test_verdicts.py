@@ -20,12 +20,12 @@ import pytest
 import trio
 
 from fleet.actors.csms import open_csms
-from fleet.actors.supervisor import FleetStatus, RunOptions, run_fleet
 from fleet.exit_codes import RUN_FAILED, USAGE
-from fleet.fleetfile import load_fleet
 from fleet.metrics import Metrics
-from fleet.report import Report, render_summary
-from fleet.thresholds import ThresholdError, evaluate, parse_threshold
+from fleet.run.fleetfile import load_fleet
+from fleet.run.report import Report, render_summary
+from fleet.run.supervisor import FleetStatus, RunOptions, run_fleet
+from fleet.run.thresholds import ThresholdError, evaluate, parse_threshold
 
 PLAIN_PROFILE = """
 name = "plain"
@@ -120,7 +120,7 @@ async def test_refused_handshakes_are_counted_by_status_with_a_hint(tmp_path: Pa
     assert report["metrics"]["handshake_failures"] == {case[5:]: failures[case]}
     verdicts = {t["expression"]: t["ok"] for t in report["thresholds"]}
     assert verdicts == {"handshake_failures==0": False, "errors==0": False, f"connect_failures.{case}==0": False}
-    from fleet.transport import connect_failure_hint
+    from fleet.net.transport import connect_failure_hint
 
     connections = out.split("CONNECTIONS")[1]
     assert case in connections and connect_failure_hint(case) in connections
@@ -142,7 +142,7 @@ async def test_a_killed_station_worker_fails_the_run_and_is_named(tmp_path: Path
                 ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if ppid == os.getpid() and b"fleet.actors.worker" in cmdline and cmdline[-3:-1] == [b"--index", b"1"] \
+            if ppid == os.getpid() and b"fleet.run.worker" in cmdline and cmdline[-3:-1] == [b"--index", b"1"] \
                     and b"stations" in cmdline:
                 os.kill(int(pid), signal.SIGKILL)
                 killed.append(int(pid))
@@ -237,7 +237,7 @@ def test_thresholds_without_data_fail_with_the_reason() -> None:
 
 
 async def test_connect_failure_causes_from_real_connections() -> None:
-    from fleet.transport import connect_failure_cause, open_station_websocket
+    from fleet.net.transport import connect_failure_cause, open_station_websocket
 
     async def cause_of(url: str, **kwargs: Any) -> str:
         try:

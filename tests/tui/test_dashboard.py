@@ -31,7 +31,7 @@ import trio
 from waiting import wait_until, wait_until_on_pilot
 
 from fleet.actors.csms import Csms, open_csms
-from fleet.actors.station import Station
+from fleet.actors.station import Station, load_profile
 from fleet.cli import build_parser
 from fleet.control import (
     ControlClient,
@@ -41,10 +41,10 @@ from fleet.control import (
     serve_control,
 )
 from fleet.control.messages import COMMANDS, SendResult, StationRow
-from fleet.fleetfile import shipped_profiles_dir
 from fleet.metrics import Metrics
 from fleet.ocpp.v201 import ACTIONS
-from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile, load_profile
+from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile
+from fleet.run.fleetfile import shipped_profiles_dir
 from fleet.tui import FleetDashboard
 from fleet.tui.app import ROWS_AT_FULL_RATE, rows_interval
 from fleet.tui.model import Verdict, payload_skeleton, validate_payload

@@ -1,7 +1,7 @@
 """The CSMS actor: serves OCPP stations, answers them, remembers what they sent.
 
 Stations connect at ``ws(s)://host:port/<path>/<stationId>``; each accepted
-connection runs one :class:`~fleet.actors.connection.OcppConnection` with its own
+connection runs one :class:`~fleet.net.connection.OcppConnection` with its own
 :class:`~fleet.ocpp.Session`, so replies are correlated per connection and never
 cross between stations. Each connection speaks the dialect
 (:mod:`fleet.actors.csms.dialect`) of the OCPP version negotiated in its handshake
@@ -54,13 +54,13 @@ from typing import Any
 import msgspec
 import trio
 
-from ...events import Connected, Disconnected, FleetEvent
 from ...faults import abort_websocket
+from ...net.connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
+from ...net.events import Connected, Disconnected, FleetEvent
+from ...net.hub import EventHub
+from ...net.ocpp_log import OcppLog
+from ...net.transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
 from ...ocpp import CallFailure, ConnectionLost, ResultReceived, Session
-from ...ocpp_log import OcppLog
-from ...transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
-from ..connection import CallLimits, ConnectionObserver, FloodCounters, Handler, OcppConnection
-from ..hub import EventHub
 from .auth import IdTokenEntry, TokenStatus, parse_auth_list, parse_id_tokens
 from .dialect import CsmsDialect, Recorder
 from .dialects import DIALECTS, dialects_by_version
@@ -245,7 +245,7 @@ class Csms:
         auth: station id -> password; when given, stations must authenticate with
             HTTP Basic auth (user = station id); ``None`` accepts every station.
         ssl_context: serve ``wss://`` (security profile 2; profile 3 when it
-            requires client certificates, see :func:`fleet.transport.server_ssl_context`).
+            requires client certificates, see :func:`fleet.net.transport.server_ssl_context`).
         reuse_port: set SO_REUSEPORT, so several processes can serve one port.
         boot_status: registration status given at BootNotification (Accepted,
             Pending or Rejected; see :class:`~fleet.actors.csms.policy.Registration`);
@@ -265,18 +265,18 @@ class Csms:
         ping_interval: seconds between websocket pings to each station (``None``: none).
         max_message_size: larger websocket messages close the connection (1009).
         ocpp_log: path of a raw OCPP log (JSON lines; ``"-"`` for standard output); off by default.
-        observer: a :class:`~fleet.actors.connection.ConnectionObserver` (e.g.
+        observer: a :class:`~fleet.net.connection.ConnectionObserver` (e.g.
             :class:`fleet.metrics.Metrics`) given every connection's figures.
         transaction_history: ended transactions kept per station (oldest
             dropped first); ``None`` keeps all of them, for a complete audit.
         idle_timeout: seconds a connection may stay open after its handshake without
             sending a single OCPP message before it is closed (1008); ``None``: no
             limit. (Handshakes themselves must complete within
-            :data:`fleet.transport.HANDSHAKE_TIMEOUT`.)
+            :data:`fleet.net.transport.HANDSHAKE_TIMEOUT`.)
         max_call_rate: CALLs per second a station may send on average on one
             connection; beyond it (and a burst of ``call_burst``) a CALL is answered with a
             CALLERROR (GenericError) without being handled. ``None``: no limit. Every
-            CALL is answered, in order; see :class:`~fleet.actors.connection.CallLimits`.
+            CALL is answered, in order; see :class:`~fleet.net.connection.CallLimits`.
         call_burst: CALLs a station may send at once above the rate (default: two
             seconds' worth).
         flood_close_after: refused CALLs after which the connection is closed with 1008
@@ -535,7 +535,7 @@ class Csms:
         """Answer ``action`` with ``handler(request, ctx)`` instead of the default.
 
         The handler gets the decoded request Struct and a
-        :class:`~fleet.actors.connection.CallContext` (``ctx.station_id``,
+        :class:`~fleet.net.connection.CallContext` (``ctx.station_id``,
         ``ctx.message_id``); it returns the response Struct (or a dict of its
         payload), directly or as a coroutine; raising an
         :class:`~fleet.ocpp.OcppError` answers with that CALLERROR, any other
@@ -738,7 +738,7 @@ class Csms:
     async def subscribe(
         self, station_id: str | None = None, *, buffer: int = 1024
     ) -> AsyncIterator[trio.MemoryReceiveChannel[FleetEvent]]:
-        """Receive :mod:`fleet.events` (Connected, Disconnected, OcppMessage) while the context is open.
+        """Receive :mod:`fleet.net.events` (Connected, Disconnected, OcppMessage) while the context is open.
 
         Args:
             station_id: only this station's events (default: every station's).

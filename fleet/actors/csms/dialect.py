@@ -19,8 +19,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from ...net.connection import Handler
 from ...ocpp import ProtocolVersion
-from ..connection import Handler
 from .policy import CsmsPolicy
 from .records import StationState
 

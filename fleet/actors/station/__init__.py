@@ -16,6 +16,7 @@ from .actor import (
     backoff_delay,
     open_station,
 )
+from .profile_loading import load_profile
 
 __all__ = [
     "STATES",
@@ -27,5 +28,6 @@ __all__ = [
     "StationState",
     "backoff_base",
     "backoff_delay",
+    "load_profile",
     "open_station",
 ]

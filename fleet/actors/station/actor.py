@@ -16,7 +16,7 @@ Design (a fleet runs thousands of these per process):
 * one main-loop task per station owns all its state; it sleeps until the next
   timer (heartbeat, meter values, generator, boot retry, reconnect...) or the
   next mailbox message, whichever comes first. Each connection adds the tasks of
-  :class:`~fleet.actors.connection.OcppConnection` (reader, call timer, pings).
+  :class:`~fleet.net.connection.OcppConnection` (reader, call timer, pings).
 * station-initiated requests go through one ordered queue, sent one at a time
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
@@ -50,9 +50,14 @@ from typing import Any, Final
 
 import trio
 
-from ...events import Connected, Disconnected, FleetEvent
 from ...faults import FaultInjector, FaultSpec, abort_websocket
 from ...malformed import Direction
+from ...net.connection import ConnectionObserver, Handler, OcppConnection
+from ...net.events import Connected, Disconnected, FleetEvent
+from ...net.hub import EventHub
+from ...net.ocpp_log import OcppLog
+from ...net.transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
+from ...net.websocket import ConnectionClosed, HandshakeError
 from ...ocpp import (
     CallFailure,
     CallTimeout,
@@ -62,12 +67,7 @@ from ...ocpp import (
     RemoteCallError,
     Session,
 )
-from ...ocpp_log import OcppLog
 from ...profiles import StationProfile, draw, station_password
-from ...transport import ConnectFailure, HandshakeRefused, connect_failure_cause, open_station_websocket
-from ...websocket import ConnectionClosed, HandshakeError
-from ..connection import ConnectionObserver, Handler, OcppConnection
-from ..hub import EventHub
 from .backoff import backoff_base, backoff_delay
 from .commands import (
     Close,
@@ -132,7 +132,7 @@ class _Down:
         self.generation = generation
         self.reason = reason
         self.was_connected = was_connected
-        #: why the attempt failed, when it never connected (see fleet.transport.connect_failure_cause)
+        #: why the attempt failed, when it never connected (see fleet.net.transport.connect_failure_cause)
         self.cause = cause
 
 
@@ -357,7 +357,7 @@ class Station:
         # counters
         self._connects = self._connect_failures = self._disconnects = 0
         #: the cause of the last failed connection attempt since the last connection (see
-        #: fleet.transport.connect_failure_cause)
+        #: fleet.net.transport.connect_failure_cause)
         self.last_connect_failure: str | None = None
         #: the status of the last BootNotification answer (``Accepted``, ``Pending``, ``Rejected``)
         self.last_boot_status: str | None = None
@@ -574,8 +574,8 @@ class Station:
 
     @asynccontextmanager
     async def subscribe(self, **kwargs: Any) -> AsyncIterator[trio.MemoryReceiveChannel[FleetEvent]]:
-        """Receive :class:`~fleet.events.Connected`, :class:`~fleet.events.Disconnected` and
-        :class:`~fleet.events.OcppMessage` events (see :meth:`EventHub.subscribe`)."""
+        """Receive :class:`~fleet.net.events.Connected`, :class:`~fleet.net.events.Disconnected` and
+        :class:`~fleet.net.events.OcppMessage` events (see :meth:`EventHub.subscribe`)."""
         async with self.hub.subscribe(**kwargs) as receiver:
             yield receiver
 

@@ -1,20 +1,31 @@
 """The registry of station dialects: OCPP version name -> dialect (one registration per
-version). A profile's ``ocpp_version`` picks the dialect of its stations."""
+version). A profile's ``ocpp_version`` picks the dialect of its stations, and the check of
+its ``[variables]`` against that version's configuration model."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Final
 
+from ...profiles import StationProfile
 from .dialect import DialectFactory
+from .v201.device_model import check_overrides as check_v201_variables
 from .v201.dialect import V201Dialect
 
-__all__ = ["DIALECTS", "dialect_factory"]
+__all__ = ["DIALECTS", "VARIABLE_CHECKS", "VariableCheck", "dialect_factory"]
+
+#: ``check(profile)`` -> the first bad ``[variables]`` entry as ``(name, what is wrong)``, or None
+VariableCheck = Callable[[StationProfile], "tuple[str, str] | None"]
 
 #: version name -> the factory of its dialect
 DIALECTS: Final[Mapping[str, DialectFactory]] = MappingProxyType({
     V201Dialect.version: V201Dialect,
+})
+
+#: version name -> the check of a profile's ``[variables]`` against its configuration model
+VARIABLE_CHECKS: Final[Mapping[str, VariableCheck]] = MappingProxyType({
+    V201Dialect.version: check_v201_variables,
 })
 
 

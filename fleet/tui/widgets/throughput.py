@@ -41,8 +41,8 @@ class Throughput(Static):
 
 
 def _append_execution(text: Text, roles: dict[str, dict[str, float]]) -> None:
-    """Fleet's own load per role; a saturated role in red (see :mod:`fleet.execution`)."""
-    from ...execution import ROLES, saturated
+    """Fleet's own load per role; a saturated role in red (see :mod:`fleet.run.execution`)."""
+    from ...run.execution import ROLES, saturated
 
     text.append(f"\n{'fleet':<9}", style="bold")
     for role in ROLES:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from ....net.connection import Handler
 from ....ocpp import V201, ProtocolVersion
-from ...connection import Handler
 from ..dialect import Recorder
 from ..policy import CsmsPolicy
 from .actions import CSMS_ACTIONS, STATION_ACTIONS

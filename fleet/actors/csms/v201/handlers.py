@@ -3,7 +3,7 @@
 :func:`default_handlers` returns one handler per action in
 :data:`~fleet.actors.csms.v201.actions.STATION_ACTIONS` (the 25 messages a charging
 station initiates, the CSMS receives them), each a plain function
-``handler(request, ctx) -> response`` as :class:`~fleet.actors.connection.OcppConnection`
+``handler(request, ctx) -> response`` as :class:`~fleet.net.connection.OcppConnection`
 calls them. Their answers follow the version-free
 :class:`~fleet.actors.csms.policy.CsmsPolicy` (boot status, heartbeat interval,
 id-token list, ...) that the :class:`~fleet.actors.csms.Csms` owns and changes at run time.
@@ -38,6 +38,7 @@ from typing import Any, Final
 
 from msgspec import UNSET
 
+from ....net.connection import CallContext, Handler
 from ....ocpp.v201 import (
     ACTIONS,
     AuthorizationStatus,
@@ -73,7 +74,6 @@ from ....ocpp.v201 import (
     TransactionEventRequest,
     TransactionEventResponse,
 )
-from ...connection import CallContext, Handler
 from ..auth import TokenStatus
 from ..policy import CsmsPolicy
 from .actions import STATION_ACTIONS

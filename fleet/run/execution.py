@@ -15,7 +15,7 @@ would blame their CSMS. Each fleet process therefore runs a :class:`LoopMonitor`
 The cost is one wake-up every :data:`PERIOD` seconds and one histogram update.
 
 The supervisor merges the workers' figures per role (``stations``, ``csms``,
-``supervisor``) into :attr:`fleet.report.Report.execution` with :func:`summarize_roles`,
+``supervisor``) into :attr:`fleet.run.report.Report.execution` with :func:`summarize_roles`,
 and :func:`saturation_warnings` says which role limited the run and what to do.
 """
 
@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import trio
 
-from .metrics import LOWEST_US, decode_histogram, encode_histogram, new_histogram
+from ..metrics import LOWEST_US, decode_histogram, encode_histogram, new_histogram
 
 __all__ = [
     "CPU_SATURATED_PCT",

@@ -1,15 +1,15 @@
 """A worker process of a fleet run: a shard of the stations, or one CSMS process.
 
-Started by the supervisor as ``python -m fleet.actors.worker --control HOST:PORT
+Started by the supervisor as ``python -m fleet.run.worker --control HOST:PORT
 --role stations|csms --index I``. It connects back to the supervisor, receives its
-:class:`~fleet.wire.Assign`, runs its part under trio, reports a
-:class:`~fleet.wire.Status` about once a second, and on :class:`~fleet.wire.Stop`
+:class:`~fleet.run.wire.Assign`, runs its part under trio, reports a
+:class:`~fleet.run.wire.Status` about once a second, and on :class:`~fleet.run.wire.Stop`
 (or when the supervisor goes away) winds down cleanly and sends
-:class:`~fleet.wire.Final_`. Control commands the supervisor forwards
-(:class:`~fleet.wire.ControlRequest`) are answered by a
-:class:`~fleet.control.fleet_backend.WorkerControl` over the worker's actors.
+:class:`~fleet.run.wire.Final_`. Control commands the supervisor forwards
+(:class:`~fleet.run.wire.ControlRequest`) are answered by a
+:class:`~fleet.run.fleet_backend.WorkerControl` over the worker's actors.
 
-Garbage collection follows :mod:`fleet.actors.heap`: the automatic collector is off
+Garbage collection follows :mod:`fleet.run.heap`: the automatic collector is off
 and a task collects the youngest generation on a clock, in pauses of about a
 millisecond, so collections stay out of the latency figures.
 """
@@ -23,9 +23,9 @@ import sys
 
 import trio
 
-from ..control.fleet_backend import WorkerControl
-from ..wire import Assign, ControlRequest, Hello, Stop, WireStream
+from .fleet_backend import WorkerControl
 from .heap import collect_young
+from .wire import Assign, ControlRequest, Hello, Stop, WireStream
 
 __all__ = ["main"]
 
@@ -74,7 +74,7 @@ async def _serve(control: str, role: str, index: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fleet.actors.worker")
+    parser = argparse.ArgumentParser(prog="python -m fleet.run.worker")
     parser.add_argument("--control", required=True)
     parser.add_argument("--role", choices=("stations", "csms"), required=True)
     parser.add_argument("--index", type=int, required=True)

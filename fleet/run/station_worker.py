@@ -1,7 +1,7 @@
 """A station worker process of a fleet run: a slice of the stations under one trio loop.
 
 It also answers the control commands the supervisor forwards for its stations
-(:class:`~fleet.control.fleet_backend.WorkerControl` over a
+(:class:`~fleet.run.fleet_backend.WorkerControl` over a
 :class:`~fleet.control.backend.LocalBackend`), starts the stations ``add_stations``
 gives it and retires the ones ``remove_stations`` names (their transaction
 records stay in the final report, for the audit).
@@ -18,8 +18,14 @@ from typing import Any
 import msgspec
 import trio
 
+from ..actors.station import Station
 from ..control.backend import ControlError, LocalBackend
-from ..control.fleet_backend import (
+from ..control.messages import AddStationsResult, ErrorCode, StationRow
+from ..faults import boot_statuses, merge_fault_records
+from ..metrics import Metrics, MetricsSnapshot
+from ..profiles import StationProfile
+from .execution import LoopMonitor
+from .fleet_backend import (
     ExportMetrics,
     Online,
     Rows,
@@ -28,14 +34,8 @@ from ..control.fleet_backend import (
     WorkerHandlers,
     station_seed,
 )
-from ..control.messages import AddStationsResult, ErrorCode, StationRow
-from ..execution import LoopMonitor
-from ..faults import boot_statuses, merge_fault_records
-from ..fleetfile import BUILTIN_CSMS, FleetPlan
-from ..metrics import Metrics, MetricsSnapshot
-from ..profiles import StationProfile
-from ..wire import Assign, Final_, Status, WireStream, rss_bytes
-from .station import Station
+from .fleetfile import BUILTIN_CSMS, FleetPlan
+from .wire import Assign, Final_, Status, WireStream, rss_bytes
 
 __all__ = ["run_station_worker"]
 
@@ -141,7 +141,7 @@ class _OnTime:
     A saturated loop runs each task once per round of the scheduler, and a round lasts
     seconds when the worker is far over its capacity, so a status task alone reports
     once per round; calls complete all through the round, and the status goes out
-    between them (written without yielding, see :meth:`fleet.wire.WireStream.send_now`).
+    between them (written without yielding, see :meth:`fleet.run.wire.WireStream.send_now`).
     """
 
     __slots__ = ("_left", "metrics", "tick")

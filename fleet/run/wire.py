@@ -6,7 +6,7 @@ form one tagged union, decoded once at the edge.
 
 Besides the run itself (:class:`Assign`, :class:`Status`, :class:`Stop`,
 :class:`Final_`), the wire carries the control API of a fleet run (see
-:mod:`fleet.control.fleet_backend`): the supervisor forwards a command to the
+:mod:`fleet.run.fleet_backend`): the supervisor forwards a command to the
 worker that owns the station (:class:`ControlRequest`), the worker answers it
 (:class:`ControlReply`) and pushes the events of subscriptions it serves
 (:class:`ControlPush`).
@@ -31,7 +31,7 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from .metrics import MetricsSnapshot
+from ..metrics import MetricsSnapshot
 
 __all__ = [
     "Assign",
@@ -103,7 +103,7 @@ class Status(msgspec.Struct, tag="status"):
         rss: the process's resident memory in bytes.
         extra: role-specific figures.
         execution: the process's own load since its last status (``cpu`` %, ``lag_p99_ms``,
-            ``lag_max_ms``; see :meth:`fleet.execution.LoopMonitor.sample`).
+            ``lag_max_ms``; see :meth:`fleet.run.execution.LoopMonitor.sample`).
         at: when the worker took ``metrics`` (``time.monotonic()``, the clock every local
             process shares): rates are the counters' differences over these times, whenever
             the reports arrive.
@@ -142,7 +142,7 @@ class Final_(msgspec.Struct, tag="final"):
         records: role-specific records (e.g. per-station transaction events sent or recorded).
         rss: peak resident memory in bytes.
         execution: the process's own load over the run (CPU, loop-lag histogram; see
-            :meth:`fleet.execution.LoopMonitor.summary`).
+            :meth:`fleet.run.execution.LoopMonitor.summary`).
     """
 
     index: int
@@ -163,7 +163,7 @@ class ControlRequest(msgspec.Struct, tag="control"):
         fields: unused by workers (the command is in ``body``).
         body: the command, JSON-encoded: a control command as a client sends it (the
             worker runs it through :data:`fleet.control.commands.REGISTRY`) or one of the
-            supervisor's own (:class:`fleet.control.fleet_backend.WorkerCommand`).
+            supervisor's own (:class:`fleet.run.fleet_backend.WorkerCommand`).
     """
 
     id: int
@@ -214,7 +214,7 @@ class WireStream:
     def __init__(self, stream: trio.abc.Stream) -> None:
         self.stream = stream
         # Plain TCP: write the non-blocking descriptor directly (no checkpoint unless it
-        # would block), as fleet.websocket does; any other stream: through send_all.
+        # would block), as fleet.net.websocket does; any other stream: through send_all.
         self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
         self._buffer = bytearray()
         self._parts = bytearray()  # the parts of a chunked message received so far

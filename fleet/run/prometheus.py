@@ -2,7 +2,7 @@
 
 A tiny HTTP server on trio answers ``GET /metrics`` with the text exposition
 format (version 0.0.4). It renders on demand from a provider that returns the
-supervisor's current :class:`~fleet.actors.supervisor.FleetStatus` and, when
+supervisor's current :class:`~fleet.run.supervisor.FleetStatus` and, when
 available, the merged :class:`~fleet.metrics.MetricsSnapshot`; nothing is computed
 between scrapes.
 
@@ -16,7 +16,7 @@ Metrics (all prefixed ``fleet_``):
   counter (connects, disconnects, reconnects, timeouts, violations, ...).
 - ``fleet_handshake_failures_total{status}`` counter; ``fleet_process_resident_memory_bytes{process}`` gauge.
 - fleet's own load per role (``stations``, ``csms``, ``supervisor``; the busiest process of
-  the role over its last second, see :mod:`fleet.execution`): ``fleet_self_cpu_ratio{role}``
+  the role over its last second, see :mod:`fleet.run.execution`): ``fleet_self_cpu_ratio{role}``
   gauge (share of one core), ``fleet_self_loop_lag_seconds{role,quantile}`` gauge (``0.99``
   and ``1``, the max), ``fleet_self_saturated{role}`` gauge (1 while the role cannot keep up).
 """
@@ -28,7 +28,7 @@ from typing import Any
 
 import trio
 
-from .metrics import MetricsSnapshot
+from ..metrics import MetricsSnapshot
 
 __all__ = ["BUCKETS", "render_metrics", "serve_prometheus"]
 
@@ -100,7 +100,7 @@ def render_metrics(status: Any, metrics: MetricsSnapshot | None) -> str:
 
 def _execution_lines(roles: dict[str, dict[str, float]], family: Callable[[str, str, str], None],
                      out: list[str]) -> None:
-    """Fleet's own load per role (see :mod:`fleet.execution`)."""
+    """Fleet's own load per role (see :mod:`fleet.run.execution`)."""
     if not roles:
         return
     from .execution import saturated

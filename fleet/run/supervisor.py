@@ -3,7 +3,7 @@
 The supervisor is the one place that starts station processes and the built-in
 CSMS processes and decides when they stop. It runs no station itself: each worker
 process runs a shard of the stations under its own trio loop (see
-:mod:`fleet.actors.worker`), so a run uses every core and a busy worker never
+:mod:`fleet.run.worker`), so a run uses every core and a busy worker never
 stalls the supervisor or the dashboard.
 
 Layout of a run with the built-in CSMS::
@@ -13,7 +13,7 @@ Layout of a run with the built-in CSMS::
 
 With ``RunOptions.control_port`` set, the supervisor serves the control API
 (:mod:`fleet.control`) and forwards each command to the process that can answer it
-(:class:`~fleet.control.fleet_backend.FleetBackend`).
+(:class:`~fleet.run.fleet_backend.FleetBackend`).
 """
 
 from __future__ import annotations
@@ -37,17 +37,17 @@ import msgspec
 import trio
 
 from ..control.backend import ControlError, RateTracker
-from ..control.fleet_backend import FleetBackend, WorkerLink
-from ..execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
 from ..faults import boot_statuses, csms_side_faults, merge_fault_records
-from ..fleetfile import BUILTIN_CSMS, FleetPlan
 from ..metrics import MetricsSnapshot, new_histogram
-from ..report import Report
-from ..thresholds import Threshold, evaluate
-from ..transport import connect_failure_hint
-from ..wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
+from ..net.transport import connect_failure_hint
 from .audit import audit_run
+from .execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
+from .fleet_backend import FleetBackend, WorkerLink
+from .fleetfile import BUILTIN_CSMS, FleetPlan
+from .report import Report
 from .station_worker import NEVER_ONLINE_IDS, SETTLE_SECONDS
+from .thresholds import Threshold, evaluate
+from .wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 
 __all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "run_fleet"]
 
@@ -130,7 +130,7 @@ class FleetStatus(msgspec.Struct):
         recent_calls: calls answered over that window.
         execution: fleet's own load now, per role (``stations``, ``csms``, ``supervisor``):
             the busiest process's ``cpu`` (%), ``lag_p99_ms`` and ``lag_max_ms`` over its
-            last status (see :mod:`fleet.execution`).
+            last status (see :mod:`fleet.run.execution`).
         calls_per_s, failed_per_s: calls answered / failed per second lately, from each
             worker's totals and the times it took them (they hold between two reports).
         figures_age_s: seconds since the slowest station worker took the figures (about
@@ -279,7 +279,7 @@ async def run_fleet(
 
     async def spawn(nursery: trio.Nursery, worker: _Worker, control_port: int) -> None:
         command = [
-            sys.executable, "-m", "fleet.actors.worker",
+            sys.executable, "-m", "fleet.run.worker",
             "--control", f"127.0.0.1:{control_port}", "--role", worker.role, "--index", str(worker.index),
         ]
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
@@ -389,7 +389,7 @@ async def run_fleet(
             if on_control is not None:
                 on_control(url)
         if options.prometheus is not None:
-            from ..prometheus import serve_prometheus
+            from .prometheus import serve_prometheus
 
             host, port = options.prometheus
             await nursery.start(
@@ -816,7 +816,7 @@ def _run_problems(plan: FleetPlan, options: RunOptions, workers: list[_Worker], 
 
 def _execution(station_workers: list[_Worker], csms_workers: list[_Worker], metrics: MetricsSnapshot,
                supervisor_load: dict[str, Any], machine_load: dict[str, Any]) -> dict[str, Any]:
-    """The report's ``execution``: each role's CPU, loop lag and schedule lag (see :mod:`fleet.execution`)."""
+    """The report's ``execution``: each role's CPU, loop lag and schedule lag (see :mod:`fleet.run.execution`)."""
     csms_schedule = MetricsSnapshot()
     for w in csms_workers:
         if w.final is not None:

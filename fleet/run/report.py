@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from .metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
+from ..metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
 from .thresholds import ThresholdResult
 
 __all__ = [
@@ -304,7 +304,7 @@ def render_summary(report: Report) -> str:
 def _connection_failure_lines(metrics: MetricsSnapshot, never_online: dict[str, Any]) -> list[str]:
     """Failed connection attempts by cause (with what the common ones mean) and the stations
     that never came online."""
-    from .transport import connect_failure_hint
+    from ..net.transport import connect_failure_hint
 
     causes = metrics.connect_failures
     total = sum(causes.values()) or metrics.counters.get("connect_failures", 0)
@@ -343,7 +343,7 @@ _ROLE_LABELS = {"stations": "station workers", "csms": "CSMS workers", "supervis
 
 def _execution_lines(report: Report) -> list[str]:
     """Fleet's own load per role, the timer-driven calls timed from when they were due,
-    and a warning for each role that limited the figures (see :mod:`fleet.execution`)."""
+    and a warning for each role that limited the figures (see :mod:`fleet.run.execution`)."""
     roles = report.execution.get("roles", {})
     lines: list[str] = []
     if roles:

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import trio
 
-from ..events import FleetEvent, OcppMessage
 from ..ocpp import (
     CallFailed,
     CallFailure,
@@ -30,9 +29,10 @@ from ..ocpp import (
     ResultReceived,
     Session,
 )
-from ..ocpp_log import OcppLog
-from ..websocket import ConnectionClosed, WebSocket
+from .events import FleetEvent, OcppMessage
 from .hub import EventHub
+from .ocpp_log import OcppLog
+from .websocket import ConnectionClosed, WebSocket
 
 __all__ = ["CallContext", "CallLimits", "ConnectionObserver", "FloodCounters", "Handler", "OcppConnection", "ping_phase"]
 
@@ -157,13 +157,13 @@ class OcppConnection:
     """Runs a session over a websocket until it closes.
 
     Args:
-        websocket: an open :class:`~fleet.websocket.WebSocket`.
+        websocket: an open :class:`~fleet.net.websocket.WebSocket`.
         session: the session for it (fresh, owned from now on by this object).
         station_id: the station this connection belongs to.
         handlers: action -> handler for the peer's CALLs; read at each CALL, so the
             owner may change the mapping while the connection runs. A known action
             with no handler is answered NotSupported.
-        hub: where to publish :class:`~fleet.events.OcppMessage` events.
+        hub: where to publish :class:`~fleet.net.events.OcppMessage` events.
         ocpp_log: the raw frame log, if enabled.
         observer: the metrics collector, if any.
         handler_timeout: seconds a handler may take before the CALL is answered

@@ -39,8 +39,9 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from .faults import FaultSpec, merge_faults
-from .profiles import ProfileError, StationProfile, load_profile
+from ..actors.station import load_profile
+from ..faults import FaultSpec, merge_faults
+from ..profiles import ProfileError, StationProfile
 
 __all__ = [
     "BUILTIN_CSMS",

@@ -1,4 +1,4 @@
-"""The websocket edge of fleet: OCPP-J handshakes (websockets from :mod:`fleet.websocket`).
+"""The websocket edge of fleet: OCPP-J handshakes (websockets from :mod:`fleet.net.websocket`).
 
 Server side (:func:`serve_ocpp`): stations connect at ``<path>/<stationId>``
 (case-insensitive path, optional trailing slash, anything else gets 404); the
@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from .ocpp import VERSIONS, ProtocolVersion, select_subprotocol
+from ..ocpp import VERSIONS, ProtocolVersion, select_subprotocol
 from .websocket import (
     ConnectionClosed,
     HandshakeError,
@@ -68,7 +68,7 @@ DEFAULT_MAX_MESSAGE_SIZE = 256 * 1024
 HANDSHAKE_TIMEOUT = 10.0
 REALM = "fleet"
 
-logger = logging.getLogger("fleet.transport")
+logger = logging.getLogger("fleet.net.transport")
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,7 @@ A bad expression is refused when parsed, before anything starts: a bad form, an 
 metric or cause, or an action that no OCPP version fleet speaks has (see
 :data:`KNOWN_ACTIONS`).
 
-Fleet's own load (see :mod:`fleet.execution`): ``fleet.[role.]metric op value[unit]``,
+Fleet's own load (see :mod:`fleet.run.execution`): ``fleet.[role.]metric op value[unit]``,
 e.g. ``fleet.loop_lag.p99<50ms``, ``fleet.cpu<90%``, ``fleet.schedule_lag.p99<1s``,
 ``fleet.stations.loop_lag.max<500ms``; the role (``stations``, ``csms``,
 ``supervisor``) defaults to the worst of them. Metrics: ``cpu`` (the busiest
@@ -50,8 +50,8 @@ from typing import Any, Final
 
 import msgspec
 
-from .metrics import MetricsSnapshot, decode_histogram
-from .ocpp import VERSIONS
+from ..metrics import MetricsSnapshot, decode_histogram
+from ..ocpp import VERSIONS
 
 __all__ = ["KNOWN_ACTIONS", "Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
 
@@ -89,7 +89,7 @@ _CALL_METRICS: Final = {"errors", "timeouts", "rate", "error_rate"}
 _SCOPED: Final = {"count", "errors", "timeouts", "rate", "error_rate"}
 #: Counted over the whole run only (the steady-state window records calls and failed attempts).
 _WHOLE_RUN_ONLY: Final = {"connects", "disconnects", "reconnects", "lost"}
-#: The causes of ``connect_failures.<cause>`` besides ``http_<status>`` (fleet.transport).
+#: The causes of ``connect_failures.<cause>`` besides ``http_<status>`` (fleet.net.transport).
 _CAUSES: Final = {
     "refused", "timeout", "tls", "http", "subprotocol", "closed", "dns", "network", "partition", "aborted", "other",
 }

@@ -1,7 +1,7 @@
-"""A built-in CSMS process of a fleet run (see :mod:`fleet.actors.worker`).
+"""A built-in CSMS process of a fleet run (see :mod:`fleet.run.worker`).
 
 It answers the CSMS commands of the fleet's control API for the stations connected
-to it (:class:`~fleet.control.fleet_backend.WorkerControl` over a
+to it (:class:`~fleet.run.fleet_backend.WorkerControl` over a
 :class:`~fleet.control.backend.LocalBackend` of its :class:`~fleet.actors.csms.Csms`).
 """
 
@@ -12,8 +12,11 @@ from typing import Any
 
 import trio
 
+from ..actors.csms import Csms
 from ..control.backend import LocalBackend
-from ..control.fleet_backend import (
+from ..metrics import Metrics
+from .execution import LoopMonitor
+from .fleet_backend import (
     HasStation,
     MergeIdTokens,
     SetPasswords,
@@ -21,11 +24,8 @@ from ..control.fleet_backend import (
     WorkerControl,
     WorkerHandlers,
 )
-from ..execution import LoopMonitor
-from ..metrics import Metrics
-from ..wire import Assign, Final_, Status, WireStream, rss_bytes
-from .csms import Csms
 from .heap import collect_after_exodus
+from .wire import Assign, Final_, Status, WireStream, rss_bytes
 
 __all__ = ["BootAnswers", "apply_boot_refusals", "csms_records", "run_csms_worker"]
 
@@ -38,7 +38,7 @@ CSMS_SETTINGS = ("path", "boot_status", "heartbeat_interval", "boot_retry_interv
 
 
 def csms_records(csms: Csms) -> dict[str, Any]:
-    """What the CSMS recorded, in the audit's shape (see :mod:`fleet.actors.audit`)."""
+    """What the CSMS recorded, in the audit's shape (see :mod:`fleet.run.audit`)."""
     transactions: dict[str, dict[str, Any]] = {}
     for station_id, record in csms.stations().items():
         if record.transactions:

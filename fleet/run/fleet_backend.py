@@ -1,7 +1,7 @@
 """The control API of a multi-process fleet run (``fleet run``).
 
 The supervisor runs no station itself, so its :class:`FleetBackend` forwards
-commands over the supervisor<->worker wire (:mod:`fleet.wire`) to the process that
+commands over the supervisor<->worker wire (:mod:`fleet.run.wire`) to the process that
 can answer them; every worker answers with a :class:`~fleet.control.backend.LocalBackend`
 over its own actors, wrapped in a :class:`WorkerControl`::
 
@@ -25,7 +25,7 @@ Routing:
   (``plan.stations(shard=..., worker=(i, W))``: the ``p``-th station of the shard
   belongs to worker ``p % W``), updated as stations are added, removed or renamed;
 * ``snapshot`` takes states and counters from the supervisor's
-  :class:`~fleet.actors.supervisor.FleetStatus` (the workers' once-a-second
+  :class:`~fleet.run.supervisor.FleetStatus` (the workers' once-a-second
   reports), latency per action from the workers' merged metrics (pulled in the
   background at most once a second, so a busy worker never delays a snapshot),
   and, only when rows are asked for, merges the workers' sorted rows (a worker
@@ -63,15 +63,12 @@ import msgspec
 import trio
 
 from .. import __version__
-from ..faults import RecoveryClock
-from ..metrics import MetricsSnapshot
-from ..wire import ControlPush, ControlReply, ControlRequest, WireStream
-from . import messages as m
-from .backend import EventStream, LocalBackend, RateTracker, fault_targets
-from .commands import REGISTRY, OnCsms, StationCommand
-from .errors import ControlError
-from .handles import StationHandle
-from .messages import (
+from ..control import messages as m
+from ..control.backend import EventStream, LocalBackend, RateTracker, fault_targets
+from ..control.commands import REGISTRY, OnCsms, StationCommand
+from ..control.errors import ControlError
+from ..control.handles import StationHandle
+from ..control.messages import (
     RESULT_TYPES,
     Ack,
     ActionLatency,
@@ -88,11 +85,14 @@ from .messages import (
     StationRow,
     encode,
 )
+from ..faults import RecoveryClock
+from ..metrics import MetricsSnapshot
+from .wire import ControlPush, ControlReply, ControlRequest, WireStream
 
 if TYPE_CHECKING:
-    from ..actors.supervisor import FleetStatus
-    from ..fleetfile import FleetPlan
     from ..profiles import StationProfile
+    from .fleetfile import FleetPlan
+    from .supervisor import FleetStatus
 
 __all__ = [
     "MAX_PENDING",
@@ -529,7 +529,7 @@ class WorkerLink:
 
 
 def _resolve_profile_path(name: str, base: Path) -> Path | None:
-    from ..fleetfile import shipped_profiles_dir
+    from .fleetfile import shipped_profiles_dir
 
     candidates = [Path(name), base / name, shipped_profiles_dir() / name]
     if not name.endswith(".toml"):
@@ -715,7 +715,7 @@ class FleetBackend:
 
     async def steady_window(self, open: bool) -> None:
         """Tell every built-in CSMS process the ramp has settled (``open``: its loop
-        monitor's steady-state window opens; see :meth:`fleet.execution.LoopMonitor.start_steady`)
+        monitor's steady-state window opens; see :meth:`fleet.run.execution.LoopMonitor.start_steady`)
         or the fleet is stopping (the window closes)."""
         try:
             await self._csms_each(Steady(open=open), bool)
@@ -860,7 +860,8 @@ class FleetBackend:
     def _profile(self, profile: str) -> tuple[StationProfile, bool]:
         """The profile named ``profile`` (a group's profile of the plan, or a file / shipped name), and
         whether the plan already had it."""
-        from ..profiles import ProfileError, load_profile
+        from ..actors.station import load_profile
+        from ..profiles import ProfileError
 
         stem = profile.rsplit("/", 1)[-1].removesuffix(".toml")
         for group, loaded in zip(self.plan.groups, self.plan.profiles, strict=False):
