@@ -131,9 +131,9 @@ async def test_fault_commands_on_stations_in_this_process() -> None:
         # set_boot_status: the CSMS answers the next boot Pending (a reset makes one), then the usual again.
         assert (await request(client, "set_boot_status", status="Pending", station_ids=["L04"])).station_ids == ["L04"]
         await request(client, "reset", station_id="L04")
-        await wait_until(lambda: csms.station("L04").registration_status == "Pending",  # type: ignore[union-attr]
-                         what="L04 answered Pending", timeout=10)
-        assert stations["L04"].state == "pending"
+        # The CSMS records its answer before the station has read it: wait for both sides.
+        await wait_until(lambda: csms.station("L04").registration_status == "Pending"  # type: ignore[union-attr]
+                         and stations["L04"].state == "pending", what="L04 answered Pending and waiting", timeout=10)
         await request(client, "set_boot_status", status=None, station_ids=["L04"])
         await wait_until(lambda: stations["L04"].online(), what="L04 accepted again", timeout=10)
 
