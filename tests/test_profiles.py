@@ -19,6 +19,7 @@ from fleet.profiles import (
     render_pattern,
     station_password,
 )
+from fleet.run.fleetfile import shipped_profiles_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,6 +128,8 @@ def test_shipped_profiles_load() -> None:
     assert len(shipped) >= 3
     for path in shipped:
         load_profile(path)
+    # Profile names in fleet files and the control API resolve against the shipped directory.
+    assert shipped_profiles_dir() == REPO / "profiles"
 
 
 def test_wrong_type_names_file_field_and_line(tmp_path: Path) -> None:

@@ -35,9 +35,9 @@ from ..ocpp import (
     ConnectionLost,
     InvalidResponse,
     LocalProtocolError,
+    ProtocolVersion,
     RemoteCallError,
 )
-from ..ocpp.v201 import ACTIONS, request_decoder
 from . import messages as m
 from .errors import ControlError
 from .messages import (
@@ -226,16 +226,16 @@ CONNECTION_COMMANDS: Final[tuple[type[msgspec.Struct], ...]] = (m.Subscribe, m.U
 # ---------------------------------------------------------------- OCPP requests
 
 
-def decode_ocpp_request(action: str, payload: Mapping[str, Any]) -> Any:
-    """Validate ``payload`` as ``action``'s request and return the request Struct.
+def decode_ocpp_request(version: ProtocolVersion, action: str, payload: Mapping[str, Any]) -> Any:
+    """Validate ``payload`` as ``action``'s request in OCPP ``version`` and return the request Struct.
 
     Raises:
         ControlError: ``unknown_action`` or ``invalid_payload`` (with the JSON path).
     """
-    if action not in ACTIONS:
-        raise ControlError(ErrorCode.UNKNOWN_ACTION, f"{action!r} is not an OCPP 2.0.1 action")
+    if action not in version.actions:
+        raise ControlError(ErrorCode.UNKNOWN_ACTION, f"{action!r} is not an OCPP {version.name} action")
     try:
-        return request_decoder(action).decode(encode(payload))
+        return version.request_decoder(action).decode(encode(payload))
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ControlError(ErrorCode.INVALID_PAYLOAD, f"invalid {action} request: {exc}") from None
 
@@ -321,7 +321,7 @@ async def _reset(station: StationHandle, command: m.Reset) -> Ack:
 
 
 async def _send(station: StationHandle, command: m.Send) -> SendResult:
-    request = decode_ocpp_request(command.action, command.payload)
+    request = decode_ocpp_request(station.profile.protocol_version, command.action, command.payload)
     message_id = command.message_id or str(uuid.uuid4())
     call = station.call(request, action=command.action, message_id=message_id, tag=command.tag,
                         timeout=command.timeout)
@@ -387,9 +387,10 @@ async def _set_auth_cs(csms: CsmsHandle, command: m.SetAuthCs) -> Ack:
 
 
 async def _csms_send(csms: CsmsHandle, command: m.CsmsSend) -> SendResult:
-    request = decode_ocpp_request(command.action, command.payload)
-    if not csms.is_connected(command.station_id):
+    dialect = csms.dialect_of(command.station_id)  # the version its connection negotiated
+    if dialect is None:
         raise ControlError(ErrorCode.NOT_CONNECTED, f"station {command.station_id!r} is not connected")
+    request = decode_ocpp_request(dialect.version, command.action, command.payload)
     message_id = command.message_id or str(uuid.uuid4())
     call = csms.call(command.station_id, request, action=command.action, message_id=message_id, tag=command.tag,
                      timeout=command.timeout)

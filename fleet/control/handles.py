@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import trio
 
     from ..actors.csms import ConnectionInfo, CsmsStatistics, PendingRequest
+    from ..actors.csms.dialect import CsmsDialect
     from ..actors.csms.records import StationRecord
     from ..actors.station import StationSnapshot
     from ..net.events import FleetEvent
@@ -90,6 +91,8 @@ class CsmsHandle(Protocol):
     def statistics(self) -> CsmsStatistics: ...
 
     def is_connected(self, station_id: str) -> bool: ...
+
+    def dialect_of(self, station_id: str) -> CsmsDialect | None: ...
 
     def subscribe(
         self, station_id: str | None = None

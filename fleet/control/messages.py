@@ -394,6 +394,7 @@ class StationRow(msgspec.Struct, frozen=True, gc=False):
     Attributes:
         id: the station id.
         profile: the profile it was made from.
+        ocpp_version: the OCPP version it speaks (``"2.0.1"``; empty if not known yet).
         state: ``idle``, ``connecting``, ``booting``, ``pending``, ``rejected``,
             ``available``, ``charging``, ``faulted``, ``offline`` or ``closed``.
         connectors: each connector's status, EVSE by EVSE (``Available``, ``Occupied``, ...).
@@ -411,6 +412,7 @@ class StationRow(msgspec.Struct, frozen=True, gc=False):
     profile: str = ""
     state: str = "idle"
     connectors: list[str] = []
+    ocpp_version: str = ""
     power_w: float = 0.0
     energy_wh: float = 0.0
     soc: float | None = None

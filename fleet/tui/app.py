@@ -280,7 +280,8 @@ class FleetDashboard(App[int]):
         self.push_screen(StationScreen(station_id, source))
 
     def open_composer(self, station_id: str | None = None, target: str = "station", action: str = "Heartbeat") -> None:
-        self.push_screen(ComposerScreen(station_id, target, action))
+        version = self.model.table.ocpp_version_of(station_id) if station_id else ""
+        self.push_screen(ComposerScreen(station_id, target, action, version))
 
     def open_command_form(self, command: str, values: dict[str, Any] | None = None) -> None:
         """Ask for ``command``'s fields, then send it."""

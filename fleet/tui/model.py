@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from ..control.messages import FleetSnapshot, StationRow
-from ..ocpp.v201 import ACTIONS, request_decoder
+from ..ocpp import VERSIONS_BY_NAME, ProtocolVersion
 
 __all__ = [
     "COLUMNS",
@@ -42,6 +42,7 @@ __all__ = [
     "payload_skeleton",
     "sparkline",
     "validate_payload",
+    "version_named",
 ]
 
 STATES = ("idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted",
@@ -63,6 +64,7 @@ class TableRow(msgspec.Struct, frozen=True, gc=False):
     profile: str = ""
     state: str = "idle"
     connectors: msgspec.Raw = msgspec.Raw(b"[]")
+    ocpp_version: str = ""
     power_w: float = 0.0
     energy_wh: float = 0.0
     soc: float | None = None
@@ -220,6 +222,13 @@ class StationTableModel:
             self._index = {r.id: i for i, r in enumerate(self.view)}
         return self._index.get(station_id)
 
+    def ocpp_version_of(self, station_id: str) -> str:
+        """The OCPP version of station ``station_id`` as its row says (empty if unknown)."""
+        for row in self.rows:
+            if row.id == station_id:
+                return row.ocpp_version
+        return ""
+
 
 _BARS = "▁▂▃▄▅▆▇█"
 
@@ -312,13 +321,19 @@ def _skeleton_of(info: Any, depth: int = 0) -> Any:
     return None
 
 
-def payload_skeleton(action: str) -> dict[str, Any]:
-    """A JSON payload of ``action``'s request with its required fields filled with placeholders.
+def version_named(name: str) -> ProtocolVersion:
+    """The OCPP version called ``name`` (``"2.0.1"``); the first fleet speaks when ``name`` is
+    empty or unknown (a station whose row does not say yet)."""
+    return VERSIONS_BY_NAME.get(name) or next(iter(VERSIONS_BY_NAME.values()))
+
+
+def payload_skeleton(action: str, version: ProtocolVersion) -> dict[str, Any]:
+    """A JSON payload of ``action``'s request in ``version`` with its required fields filled with placeholders.
 
     Raises:
         KeyError: unknown action.
     """
-    request_type = ACTIONS[action][0]
+    request_type = version.actions[action][0]
     skeleton = _skeleton_of(msgspec.inspect.type_info(request_type))
     return skeleton if isinstance(skeleton, dict) else {}
 
@@ -330,10 +345,10 @@ class Verdict(enum.Enum):
     UNKNOWN_ACTION = "unknown_action"
 
 
-def validate_payload(action: str, text: str) -> tuple[Verdict, str, dict[str, Any] | None]:
-    """Check ``text`` as ``action``'s request payload: (verdict, message, the payload as a dict)."""
-    if action not in ACTIONS:
-        return Verdict.UNKNOWN_ACTION, f"{action!r} is not an OCPP 2.0.1 action", None
+def validate_payload(action: str, text: str, version: ProtocolVersion) -> tuple[Verdict, str, dict[str, Any] | None]:
+    """Check ``text`` as ``action``'s request payload in ``version``: (verdict, message, the payload as a dict)."""
+    if action not in version.actions:
+        return Verdict.UNKNOWN_ACTION, f"{action!r} is not an OCPP {version.name} action", None
     try:
         raw = msgspec.json.decode(text.encode())
     except msgspec.DecodeError as exc:
@@ -341,7 +356,7 @@ def validate_payload(action: str, text: str) -> tuple[Verdict, str, dict[str, An
     if not isinstance(raw, dict):
         return Verdict.INVALID, "the payload must be a JSON object", None
     try:
-        request_decoder(action).decode(text.encode())
+        version.request_decoder(action).decode(text.encode())
     except msgspec.ValidationError as exc:
         return Verdict.INVALID, f"invalid {action} request: {exc}", None
     return Verdict.OK, f"valid {action} request", raw

@@ -20,6 +20,7 @@ import trio
 from fleet_runs import controlled_run, write_fleet_file
 
 from fleet.actors.csms import open_csms
+from fleet.actors.csms.dialects import DIALECTS
 from fleet.actors.station import Station
 from fleet.control import ControlRequestError, LocalBackend, open_trio_client, serve_control
 from fleet.control import messages as m
@@ -137,6 +138,10 @@ class RecordingCsms(Recorder):
     def is_connected(self, station_id: str) -> bool:
         self.record("is_connected", station_id)
         return True
+
+    def dialect_of(self, station_id: str) -> Any:
+        self.record("dialect_of", station_id)
+        return DIALECTS["2.0.1"]
 
     def get_auth_list(self) -> list[str] | None:
         self.record("get_auth_list")

@@ -42,12 +42,19 @@ from fleet.control import (
 )
 from fleet.control.messages import COMMANDS, SendResult, StationRow
 from fleet.metrics import Metrics
-from fleet.ocpp.v201 import ACTIONS
+from fleet.ocpp import V201, VERSIONS_BY_NAME, ProtocolVersion
 from fleet.profiles import ConnectorProfile, EvseProfile, SessionGenerator, StationProfile
 from fleet.run.fleetfile import shipped_profiles_dir
 from fleet.tui import FleetDashboard
 from fleet.tui.app import ROWS_AT_FULL_RATE, rows_interval
-from fleet.tui.model import Verdict, payload_skeleton, validate_payload
+from fleet.tui.model import (
+    StationTableModel,
+    TableRow,
+    Verdict,
+    payload_skeleton,
+    validate_payload,
+    version_named,
+)
 from fleet.tui.screens import CommandForm, ComposerScreen, CsmsScreen, StationScreen, StationsScreen
 from fleet.tui.widgets import FrameLog, StationsTable
 
@@ -599,13 +606,24 @@ def test_the_asyncio_client_and_the_dashboard_with_a_token() -> None:
 # ------------------------------------------------------------------ plain parts
 
 
-def test_every_action_skeleton_is_a_valid_request() -> None:
-    for action in ACTIONS:
-        verdict, message, payload = validate_payload(action, msgspec.json.encode(payload_skeleton(action)).decode())
+@pytest.mark.parametrize("version", list(VERSIONS_BY_NAME.values()), ids=list(VERSIONS_BY_NAME))
+def test_every_action_skeleton_is_a_valid_request(version: ProtocolVersion) -> None:
+    for action in version.actions:
+        verdict, message, payload = validate_payload(
+            action, msgspec.json.encode(payload_skeleton(action, version)).decode(), version)
         assert verdict is Verdict.OK, (action, message)
         assert isinstance(payload, dict)
-    assert validate_payload("Nope", "{}")[0] is Verdict.UNKNOWN_ACTION
-    assert validate_payload("Heartbeat", "[]")[0] is Verdict.INVALID
+    assert validate_payload("Nope", "{}", version)[0] is Verdict.UNKNOWN_ACTION
+    assert validate_payload("Heartbeat", "[]", version)[0] is Verdict.INVALID
+
+
+def test_the_composer_takes_the_version_of_the_station_row() -> None:
+    assert version_named("2.0.1") is V201
+    assert version_named("") is next(iter(VERSIONS_BY_NAME.values()))  # not known yet: the first fleet speaks
+    table = StationTableModel()
+    table.set_rows([TableRow("CS1", ocpp_version="2.0.1"), TableRow("CS2")])
+    assert table.ocpp_version_of("CS1") == "2.0.1" and table.ocpp_version_of("CS2") == ""
+    assert table.ocpp_version_of("nobody") == ""
 
 
 def test_rows_of_large_fleets_are_pulled_less_often() -> None:

@@ -14,8 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ...control.messages import SendResult
-from ...ocpp.v201 import ACTIONS
-from ..model import Verdict, payload_skeleton, validate_payload
+from ..model import Verdict, payload_skeleton, validate_payload, version_named
 
 if TYPE_CHECKING:
     from ..app import FleetDashboard
@@ -32,11 +31,14 @@ class ComposerScreen(ModalScreen[SendResult | None]):
         Binding("ctrl+v", "validate", "validate", show=False),
     ]
 
-    def __init__(self, station_id: str | None = None, target: str = "station", action: str = "Heartbeat") -> None:
+    def __init__(self, station_id: str | None = None, target: str = "station", action: str = "Heartbeat",
+                 ocpp_version: str = "") -> None:
         super().__init__()
         self.station_id = station_id or ""
         self.target = target if target in ("station", "csms") else "station"
-        self.action = action if action in ACTIONS else "Heartbeat"
+        #: the station's OCPP version: its actions and request types (the first fleet speaks if unknown)
+        self.version = version_named(ocpp_version)
+        self.action = action if action in self.version.actions else "Heartbeat"
         self.result: SendResult | None = None
 
     @property
@@ -50,7 +52,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                 yield Select([("as the station", "station"), ("as the CSMS", "csms")], value=self.target,
                              allow_blank=False, id="composer-target")
                 yield Input(self.station_id, placeholder="station id", id="composer-station")
-                yield Select([(a, a) for a in sorted(ACTIONS)], value=self.action, allow_blank=False,
+                yield Select([(a, a) for a in sorted(self.version.actions)], value=self.action, allow_blank=False,
                              id="composer-action")
             with Horizontal(classes="composer-row"):
                 yield Input(placeholder="message id (default: a UUID)", id="composer-message-id")
@@ -63,9 +65,8 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                 yield Button("Close", id="composer-close")
             yield Static("", id="composer-response")
 
-    @staticmethod
-    def _skeleton(action: str) -> str:
-        return msgspec.json.format(msgspec.json.encode(payload_skeleton(action)).decode(), indent=2)
+    def _skeleton(self, action: str) -> str:
+        return msgspec.json.format(msgspec.json.encode(payload_skeleton(action, self.version)).decode(), indent=2)
 
     @on(Select.Changed, "#composer-action")
     def _action_changed(self, event: Select.Changed) -> None:
@@ -74,6 +75,19 @@ class ComposerScreen(ModalScreen[SendResult | None]):
             self.query_one("#composer-payload", TextArea).text = self._skeleton(self.action)
             self.query_one("#composer-verdict", Static).update("")
 
+    @on(Input.Changed, "#composer-station")
+    def _station_changed(self, event: Input.Changed) -> None:
+        """Another station may speak another version: offer its actions."""
+        version = version_named(self.dashboard.model.table.ocpp_version_of(event.value.strip()))
+        if version is self.version:
+            return
+        self.version = version
+        if self.action not in version.actions:
+            self.action = "Heartbeat"
+            self.query_one("#composer-payload", TextArea).text = self._skeleton(self.action)
+        self.query_one("#composer-action", Select).set_options((a, a) for a in sorted(version.actions))
+        self.query_one("#composer-action", Select).value = self.action
+
     @on(Select.Changed, "#composer-target")
     def _target_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
@@ -81,7 +95,8 @@ class ComposerScreen(ModalScreen[SendResult | None]):
 
     def check(self) -> tuple[Verdict, str, dict[str, Any] | None]:
         """Validate the payload against the action's request type and show the verdict."""
-        verdict, message, payload = validate_payload(self.action, self.query_one("#composer-payload", TextArea).text)
+        verdict, message, payload = validate_payload(self.action, self.query_one("#composer-payload", TextArea).text,
+                                                   self.version)
         style = "green" if verdict is Verdict.OK else "red"
         self.query_one("#composer-verdict", Static).update(Text(message, style=style))
         return verdict, message, payload
