@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import datetime
 import string
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from random import Random
 from typing import Any, Final, Literal
@@ -41,7 +41,7 @@ from typing import Any, Final, Literal
 import msgspec
 import trio
 
-from .ocpp import V201
+from .ocpp import ProtocolVersion
 from .ocpp.errors import ErrorCode
 
 __all__ = [
@@ -212,21 +212,25 @@ class Direction:
         actions: the requests the receiver takes.
         foreign: known actions of the other direction (the receiver answers NotSupported).
         harmless: a request with no side effect: (action, payload).
+        version: the OCPP version spoken: its request types, the message types it
+            allows and how it spells each CALLERROR code.
     """
 
     name: str
     actions: tuple[str, ...]
     foreign: tuple[str, ...]
     harmless: tuple[str, str]
+    version: ProtocolVersion
 
 
-def directions(csms_initiated: Iterable[str], station_initiated: Iterable[str]) -> tuple[Direction, Direction]:
-    """The traffic towards a CSMS and towards a station of one OCPP version, from its
+def directions(version: ProtocolVersion) -> tuple[Direction, Direction]:
+    """The traffic towards a CSMS and towards a station of OCPP ``version``, from its
     direction tables (which actions each role initiates): ``(to_csms, to_station)``."""
-    by_csms, by_station = frozenset(csms_initiated), frozenset(station_initiated)
-    to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)), ("Heartbeat", "{}"))
+    by_csms, by_station = version.initiated_by_csms, version.initiated_by_station
+    to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)), ("Heartbeat", "{}"),
+                        version)
     to_station = Direction("station", tuple(sorted(by_csms)), tuple(sorted(by_station - by_csms)),
-                           ("GetLocalListVersion", "{}"))
+                           ("GetLocalListVersion", "{}"), version)
     return to_csms, to_station
 
 
@@ -287,14 +291,14 @@ def _random_value(info: Any, rng: Random, depth: int, optional: float) -> Any:
     return None
 
 
-def random_request(action: str, rng: Random, *, optional: float = 0.3) -> dict[str, Any]:
-    """A random request payload of ``action`` that validates (wire names, JSON values).
+def random_request(version: ProtocolVersion, action: str, rng: Random, *, optional: float = 0.3) -> dict[str, Any]:
+    """A random request payload of ``action`` in ``version`` that validates (wire names, JSON values).
 
     Required fields always, each optional one with probability ``optional``.
     """
-    request_type = V201.actions[action][0]
+    request_type = version.actions[action][0]
     info = msgspec.inspect.type_info(request_type)
-    decoder = V201.request_decoder(action)
+    decoder = version.request_decoder(action)
     for attempt in range(20):
         payload = _random_value(info, rng, 0, optional if attempt < 15 else 0.0)
         try:
@@ -340,7 +344,7 @@ def _not_json(rng: Random, direction: Direction) -> Probe:
 
 def _wrong_message_type(rng: Random, direction: Direction) -> Probe:
     message_id = _message_id(rng)
-    message_type = rng.choice((0, 1, 5, 6, 7, 9, 42, -1))
+    message_type = rng.choice([t for t in (0, 1, 5, 6, 7, 9, 42, -1) if t not in direction.version.message_types])
     action, payload = direction.harmless
     shape = rng.choice(("call", "short"))
     text = f'[{message_type},"{message_id}",{_encoder.encode(action).decode()},{payload}]' if shape == "call" \
@@ -354,7 +358,7 @@ def _unknown_action(rng: Random, direction: Direction) -> Probe:
     variant = rng.choice(("unknown", "wrong_case", "other_direction"))
     if variant == "other_direction" and direction.foreign:
         action = rng.choice(direction.foreign)
-        text = _frame(message_id, action, random_request(action, rng))
+        text = _frame(message_id, action, random_request(direction.version, action, rng))
         return Probe("unknown_action", variant, (text,),
                      (Expect(message_id, frozenset({str(ErrorCode.NOT_SUPPORTED)})),))
     if variant == "wrong_case":
@@ -462,8 +466,8 @@ def _schema_invalid(rng: Random, direction: Direction) -> Probe:
         actions = list(direction.actions)
         rng.shuffle(actions)
         for action in actions[:8]:
-            payload = random_request(action, rng, optional=0.6)
-            info = msgspec.inspect.type_info(V201.actions[action][0])
+            payload = random_request(direction.version, action, rng, optional=0.6)
+            info = msgspec.inspect.type_info(direction.version.actions[action][0])
             mutated = _mutate(variant, info, payload, rng)
             if mutated is None:
                 continue
@@ -496,20 +500,25 @@ def _concurrent_calls(rng: Random, direction: Direction) -> Probe:
                  (Expect(first, frozenset({RESULT})), Expect(second, frozenset({RESULT}))))
 
 
+_BUILDERS: Final[dict[str, Callable[[Random, Direction], Probe]]] = {
+    "not_json": _not_json,
+    "wrong_message_type": _wrong_message_type,
+    "unknown_action": _unknown_action,
+    "schema_invalid": _schema_invalid,
+    "duplicate_id": _duplicate_id,
+    "concurrent_calls": _concurrent_calls,
+}
+
+
 def make_probe(klass: str, rng: Random, direction: Direction, *, oversize_bytes: int = 1024 * 1024) -> Probe:
-    """One probe of ``klass`` towards ``direction`` (see :func:`directions`)."""
-    if klass == "not_json":
-        return _not_json(rng, direction)
-    if klass == "wrong_message_type":
-        return _wrong_message_type(rng, direction)
-    if klass == "unknown_action":
-        return _unknown_action(rng, direction)
-    if klass == "schema_invalid":
-        return _schema_invalid(rng, direction)
+    """One probe of ``klass`` towards ``direction`` (see :func:`directions`), its expected
+    CALLERROR codes spelled as the direction's OCPP version spells them."""
     if klass == "oversize":
-        return _oversize(rng, direction, oversize_bytes)
-    if klass == "duplicate_id":
-        return _duplicate_id(rng, direction)
-    if klass == "concurrent_calls":
-        return _concurrent_calls(rng, direction)
-    raise ValueError(f"unknown malformed class {klass!r}; known: {', '.join(MALFORMED_CLASSES)}")
+        probe = _oversize(rng, direction, oversize_bytes)
+    elif klass in _BUILDERS:
+        probe = _BUILDERS[klass](rng, direction)
+    else:
+        raise ValueError(f"unknown malformed class {klass!r}; known: {', '.join(MALFORMED_CLASSES)}")
+    spelling = direction.version.error_codes.spelling
+    expect = tuple(Expect(e.message_id, frozenset(spelling.get(code, code) for code in e.accept)) for e in probe.expect)
+    return msgspec.structs.replace(probe, expect=expect)

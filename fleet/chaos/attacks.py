@@ -152,7 +152,7 @@ def _probe_for(klass: str, rng: random.Random, direction: Any, oversize_bytes: i
     if klass == "valid_random":
         action = rng.choice(direction.actions)
         message_id = f"fault-{rng.getrandbits(64):016x}"
-        payload = _encoder.encode(random_request(action, rng)).decode()
+        payload = _encoder.encode(random_request(V201, action, rng)).decode()
         frame = f'[2,"{message_id}","{action}",{payload}]'
         # Any answer will do, so long as it is not InternalError (a handler that failed).
         return Probe("valid_random", action, (frame,), (Expect(message_id, frozenset({RESULT, ANY_ERROR})),))

@@ -290,7 +290,7 @@ def fuzz_decoder(inputs: int, seed: int) -> dict[str, Any]:
 
     rng = random.Random(seed)
     result: dict[str, Any] = {"inputs": 0, "exceptions": 0, "answers": 0, "samples": []}
-    valid = [f'[2,"m{i}","{a}",{msgspec.json.encode(random_request(a, rng)).decode()}]'
+    valid = [f'[2,"m{i}","{a}",{msgspec.json.encode(random_request(V201, a, rng)).decode()}]'
              for i, a in enumerate(sorted(V201.actions))]
     for role, direction, supported in (("csms", TO_CSMS, STATION_ACTIONS), ("station", TO_STATION, None)):
         session = Session(V201, role=role, supported_actions=supported)  # type: ignore[arg-type]

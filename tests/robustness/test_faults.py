@@ -7,6 +7,7 @@ happened (never how fast).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import random
 import time
@@ -31,8 +32,9 @@ from fleet.faults import (
     merge_faults,
     parse_fault_options,
 )
-from fleet.malformed import EXPECTED, make_probe
-from fleet.ocpp import CallTimeout
+from fleet.malformed import EXPECTED, directions, make_probe
+from fleet.ocpp import V201, CallTimeout, ErrorCode
+from fleet.ocpp.error_codes import ErrorCodes
 from fleet.ocpp.v201 import GetLocalListVersionRequest
 from fleet.profiles import (
     ProfileError,
@@ -166,6 +168,24 @@ def test_malformed_frames_are_reproducible_from_the_seed() -> None:
         first = [make_probe(klass, random.Random(seed), TO_CSMS, oversize_bytes=2048) for seed in range(20)]
         again = [make_probe(klass, random.Random(seed), TO_CSMS, oversize_bytes=2048) for seed in range(20)]
         assert first == again and klass in EXPECTED
+
+
+def test_malformed_frames_follow_the_version_of_their_direction() -> None:
+    """A version with its own spellings and message types gets probes in its terms: here a
+    made-up version that spells FormatViolation the 1.6 way and allows message type 6."""
+    spelled = ErrorCodes.of({c: ("FormationViolation" if c is ErrorCode.FORMAT_VIOLATION else c.value) for c in ErrorCode})
+    other = dataclasses.replace(V201, name="test", subprotocol="test", error_codes=spelled,
+                                message_types=V201.message_types | {6})
+    to_csms, _ = directions(other)
+    assert to_csms.version is other and to_csms.actions == TO_CSMS.actions
+    schema_codes = {code for seed in range(60)
+                    for e in make_probe("schema_invalid", random.Random(seed), to_csms).expect for code in e.accept}
+    assert "FormationViolation" in schema_codes and "FormatViolation" not in schema_codes
+    v201_codes = {code for seed in range(60)
+                  for e in make_probe("schema_invalid", random.Random(seed), TO_CSMS).expect for code in e.accept}
+    assert "FormatViolation" in v201_codes and "FormationViolation" not in v201_codes
+    types = {make_probe("wrong_message_type", random.Random(seed), to_csms).variant for seed in range(60)}
+    assert "type_6" not in types and "type_5" in types  # 6 is a message type of this version
 
 
 def test_recovery_clock() -> None:

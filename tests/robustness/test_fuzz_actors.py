@@ -202,7 +202,7 @@ async def test_random_valid_requests_of_every_action_never_break_a_station(fleet
                 await wait_until(lambda: csms.is_connected("FUZZ") and station.snapshot().registration == "Accepted",
                                  timeout=10, what="FUZZ connected and accepted")
                 try:
-                    await csms.call("FUZZ", random_request(action, rng, optional=0.5), action=action, timeout=5)
+                    await csms.call("FUZZ", random_request(V201, action, rng, optional=0.5), action=action, timeout=5)
                     codes["CALLRESULT"] = codes.get("CALLRESULT", 0) + 1
                 except RemoteCallError as exc:
                     assert exc.code != ErrorCode.INTERNAL_ERROR, (action, exc)

@@ -18,7 +18,7 @@ CSMS_INITIATED = V201.initiated_by_csms
 #: Actions a station sends to the CSMS.
 STATION_INITIATED = V201.initiated_by_station
 
-_TRAFFIC = directions(CSMS_INITIATED, STATION_INITIATED)
+_TRAFFIC = directions(V201)
 #: Malformed traffic towards a CSMS (the receiver takes station-initiated requests).
 TO_CSMS: Final[Direction] = _TRAFFIC[0]
 #: Malformed traffic towards a station.
