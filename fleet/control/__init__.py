@@ -105,7 +105,7 @@ A Python client::
             reply = await fleet.request("send", station_id="CS00001", action="Heartbeat", payload={}, tag="hb-1")
             print(reply.outcome, reply.response, reply.tag)
             await fleet.request("subscribe", station_id="CS00001")
-            async for event in fleet.net.events():
+            async for event in fleet.events():
                 print(event.kind, event.frame)
 
     asyncio.run(main())

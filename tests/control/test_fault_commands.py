@@ -259,7 +259,7 @@ async def fleet_run(tmp_path: Path, count: int, *, csms: str | None = None, csms
         fleet = Run(client)
         await fleet.until_available(count)
         yield fleet
-    fleet.run.report = reports[0]
+    fleet.report = reports[0]
 
 
 async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ async def test_fault_commands_through_the_supervisor_of_a_fleet_run(tmp_path: Pa
         assert (await error(client, "set_boot_status", status="Bogus")).code == "bad_request"
         assert (await error(client, "restart_csms", downtime="soon")).code == "bad_request"
 
-    report = fleet.run.report
+    report = fleet.report
     assert report is not None and report.fleet["workers_without_final_report"] == []
     restarts = report.faults["csms_restarts"]
     assert len(restarts) == 1 and restarts[0]["by"] == "control" and restarts[0]["online_before"] == 12

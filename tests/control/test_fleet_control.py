@@ -129,7 +129,7 @@ async def running_fleet(tmp_path: Path, count: int = 20, *, workers: int = 2, cs
             await fleet.until(lambda s: s.states.get("available", 0) == count and s.phase == "running",
                               "every station accepted", 20)
             yield fleet
-    fleet.run.report = reports[0]
+    fleet.report = reports[0]
 
 
 # ------------------------------------------------------------------ fleet run
@@ -242,7 +242,7 @@ async def test_a_fleet_run_is_driven_through_its_supervisor(tmp_path: Path) -> N
         after = await fleet.request("snapshot", rows=False)
         assert after.total == 20 and after.phase == "running"
 
-    report = fleet.run.report
+    report = fleet.report
     assert report is not None and report.fleet["workers_without_final_report"] == []
     assert report.audit["ok"] and report.audit["checked_transactions"] == 1, report.audit
 
@@ -297,7 +297,7 @@ async def test_stations_are_added_and_removed_while_running(tmp_path: Path) -> N
         # A removed id is free again.
         assert (await fleet.request("add_stations", profile="manual", count=1)).station_ids == ["manual-00002"]
 
-    report = fleet.run.report
+    report = fleet.report
     assert report is not None
     assert report.audit["ok"] and report.audit["checked_transactions"] == 1, report.audit
     assert report.fleet["stations"] == 10
