@@ -13,6 +13,11 @@ registers it:
   station profile's ``ocpp_version`` names it; a station offers exactly its
   version's subprotocol.
 
+:data:`VERSIONS` lists what stations and the CSMS speak (a version joins it with its
+station and CSMS dialects). :data:`PROTOCOLS` lists every version the protocol core
+can encode, decode and run a session for, by name: also :data:`V16` (OCPP 1.6J),
+whose dialects are still to come.
+
 The session reads all it needs from its version: the codec, the frames it accepts
 (``message_types``), how it spells its CALLERROR codes (``error_codes``); nothing in
 the core branches on a version's name. Adding a version is one package and one line
@@ -28,11 +33,13 @@ from typing import Any, Literal
 
 import msgspec
 
-from . import v201
+from . import v16, v201
 from .error_codes import ErrorCodes
 from .frames import BASIC_MESSAGE_TYPES, frame_decoder
 
 __all__ = [
+    "PROTOCOLS",
+    "V16",
     "V201",
     "VERSIONS",
     "VERSIONS_BY_NAME",
@@ -112,6 +119,24 @@ V201 = ProtocolVersion(
     message_types=v201.MESSAGE_TYPES,
     error_codes=v201.ERROR_CODES,
 )
+
+V16 = ProtocolVersion(
+    name="1.6",
+    subprotocol="ocpp1.6",
+    actions=v16.ACTIONS,
+    action_of=v16.ACTION_OF,
+    request_decoder=v16.request_decoder,
+    response_decoder=v16.response_decoder,
+    encoder=v16.ENCODER,
+    initiated_by_station=v16.INITIATED_BY_STATION,
+    initiated_by_csms=v16.INITIATED_BY_CSMS,
+    message_types=v16.MESSAGE_TYPES,
+    error_codes=v16.ERROR_CODES,
+)
+
+#: Every version the protocol core speaks (codec and session), by name, oldest first;
+#: a superset of :data:`VERSIONS_BY_NAME`.
+PROTOCOLS: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in (V16, V201)})
 
 #: Every supported version, by websocket subprotocol, in order of preference.
 VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201})
