@@ -106,6 +106,10 @@ class VersionFacts:
         inline_names: class names of inline objects and enumerations, by
             ``"<Class>.<property>"`` or by property name (see the module docstring).
         definition_renames: definition name -> the name it is generated under.
+        send_messages: whether a schema named neither ``*Request`` nor
+            ``*Response`` is an unconfirmed message (OCPP-J 2.1's SEND, e.g.
+            ``NotifyPeriodicEventStream.json``): its class is named as the action
+            and listed in ``SEND_ACTIONS``.
     """
 
     name: str
@@ -114,6 +118,7 @@ class VersionFacts:
     custom_data: bool = True
     inline_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
     definition_renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    send_messages: bool = False
 
     @property
     def output(self) -> Path:
@@ -190,6 +195,7 @@ VERSIONS: Mapping[str, VersionFacts] = {
         },
     ),
     "2.0.1": VersionFacts(name="2.0.1", package="v201"),
+    "2.1": VersionFacts(name="2.1", package="v21", send_messages=True),
 }
 
 #: Every keyword the schemas use, and whether we honour it or why it can be ignored.
@@ -244,7 +250,7 @@ _MODULE_NAMES = frozenset(
     {
         "datetime", "Annotated", "Any", "Final", "TypeAlias", "Mapping", "MappingProxyType", "StrEnum",
         "UNSET", "Meta", "Struct", "UnsetType", "field", "CustomData", "DateTime", "ACTIONS",
-        "Uri", "URI_PATTERN", "check_multiple_of",
+        "Uri", "URI_PATTERN", "check_multiple_of", "SEND_ACTIONS",
     }
 )  # fmt: skip
 #: Builtins used in annotations. Annotations are evaluated in the class body, where
@@ -322,10 +328,13 @@ def default_schema_dir(facts: VersionFacts) -> tuple[Path, str]:
     return path, f"the `ocpp` PyPI package, version {version} (ocpp/{facts.package}/schemas)"
 
 
-def load_schemas(directory: Path, facts: VersionFacts) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Action name -> (request schema, response schema), sorted by action."""
+def load_schemas(
+    directory: Path, facts: VersionFacts
+) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """(action name -> (request schema, response schema), SEND action -> its schema), sorted by action."""
     requests: dict[str, dict[str, Any]] = {}
     responses: dict[str, dict[str, Any]] = {}
+    sends: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.json")):
         stem = path.stem
         schema = json.loads(path.read_text(encoding="utf-8"))
@@ -333,6 +342,8 @@ def load_schemas(directory: Path, facts: VersionFacts) -> dict[str, tuple[dict[s
             responses[stem.removesuffix("Response")] = schema
         elif stem.endswith(facts.request_suffix):
             requests[stem.removesuffix(facts.request_suffix) if facts.request_suffix else stem] = schema
+        elif facts.send_messages:
+            sends[stem] = schema
         else:
             raise SchemaError(f"{path.name}: neither a Request nor a Response schema")
     if not requests:
@@ -340,7 +351,12 @@ def load_schemas(directory: Path, facts: VersionFacts) -> dict[str, tuple[dict[s
     unpaired = sorted(requests.keys() ^ responses.keys())
     if unpaired:
         raise SchemaError(f"actions without both a request and a response schema: {unpaired}")
-    return {action: (requests[action], responses[action]) for action in sorted(requests)}
+    clash = sorted(sends.keys() & requests.keys())
+    if clash:
+        raise SchemaError(f"actions both confirmed and unconfirmed: {clash}")
+    return {action: (requests[action], responses[action]) for action in sorted(requests)}, dict(
+        sorted(sends.items())
+    )
 
 
 def check_keywords(node: Any, where: str) -> None:
@@ -380,7 +396,9 @@ def rename_definitions(schema: dict[str, Any], renames: Mapping[str, str]) -> di
     return renamed
 
 
-def hoist_inline_definitions(schema: dict[str, Any], message: str, names: Mapping[str, str]) -> dict[str, Any]:
+def hoist_inline_definitions(
+    schema: dict[str, Any], message: str, names: Mapping[str, str]
+) -> dict[str, Any]:
     """``schema`` with every inline object and enumeration moved into ``definitions``.
 
     An object becomes the definition ``<Class>Type``, an enumeration ``<Class>EnumType``,
@@ -443,34 +461,33 @@ def _without_descriptions(node: Any) -> Any:
 def _structure(node: Any) -> Any:
     """``node`` without the keywords that do not constrain anything (descriptions, javaType)."""
     if isinstance(node, dict):
-        return {key: _structure(value) for key, value in node.items() if key not in ("description", "javaType")}
+        return {
+            key: _structure(value) for key, value in node.items() if key not in ("description", "javaType")
+        }
     if isinstance(node, list):
         return [_structure(item) for item in node]
     return node
 
 
-def collect_definitions(
-    schemas: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
-) -> dict[str, Definition]:
+def collect_definitions(schemas: Mapping[str, dict[str, Any]]) -> dict[str, Definition]:
     """Merge the ``definitions`` of all schemas; same name must mean same structure.
 
     The first schema's copy is kept (the OCPP 1.6 Security Extension gives
     ``CertificateHashDataType`` a ``javaType`` in one schema only).
     """
     merged: dict[str, Definition] = {}
-    for action, pair in schemas.items():
-        for kind, schema in zip(("Request", "Response"), pair, strict=True):
-            source = f"{action}{kind}.json"
-            check_keywords(schema, source)
-            for name, definition in schema.get("definitions", {}).items():
-                known = merged.get(name)
-                if known is None:
-                    merged[name] = Definition(name, definition, [definition.get("description")], [source])
-                    continue
-                if _structure(known.schema) != _structure(definition):
-                    raise SchemaError(f"definition {name} differs between {known.sources[0]} and {source}")
-                known.descriptions.append(definition.get("description"))
-                known.sources.append(source)
+    for message, schema in schemas.items():
+        source = f"{message}.json"
+        check_keywords(schema, source)
+        for name, definition in schema.get("definitions", {}).items():
+            known = merged.get(name)
+            if known is None:
+                merged[name] = Definition(name, definition, [definition.get("description")], [source])
+                continue
+            if _structure(known.schema) != _structure(definition):
+                raise SchemaError(f"definition {name} differs between {known.sources[0]} and {source}")
+            known.descriptions.append(definition.get("description"))
+            known.sources.append(source)
     return merged
 
 
@@ -503,7 +520,7 @@ def camel_case_by_msgspec(attr: str) -> str:
     return probe.__struct_encode_fields__[0]
 
 
-def class_names(definitions: Mapping[str, Definition], actions: Iterable[str]) -> dict[str, str]:
+def class_names(definitions: Mapping[str, Definition], messages: Iterable[str]) -> dict[str, str]:
     """Schema definition name -> Python class name; fails on any collision."""
     datatypes = {name: name.removesuffix("Type") for name, d in definitions.items() if not d.is_enum}
     taken = set(datatypes.values())
@@ -515,10 +532,7 @@ def class_names(definitions: Mapping[str, Definition], actions: Iterable[str]) -
             # short name and the enum keeps its `Enum` suffix (its javaType).
             names[name] = short + "Enum" if short in taken else short
     names[_CUSTOM_DATA_DEFINITION] = _CUSTOM_DATA_CLASS
-    owners: dict[str, str] = {}
-    for action in actions:
-        for kind in ("Request", "Response"):
-            owners[f"{action}{kind}"] = f"the {action} {kind.lower()}"
+    owners: dict[str, str] = {message: f"the message {message}" for message in messages}
     for schema_name, class_name in sorted(names.items()):
         if class_name in owners:
             raise SchemaError(f"class name {class_name} of {schema_name} is taken by {owners[class_name]}")
@@ -637,7 +651,11 @@ class TypeMapper:
 
     def _string(self, schema: Mapping[str, Any], where: str) -> str:
         if "format" in schema:
-            if schema["format"] not in ("date-time", "uri") or schema.keys() - {"type", "format", "description"}:
+            if schema["format"] not in ("date-time", "uri") or schema.keys() - {
+                "type",
+                "format",
+                "description",
+            }:
                 raise SchemaError(f"{where}: unsupported string format/constraints {dict(schema)}")
             if schema["format"] == "uri":
                 self.uses_uri = True
@@ -869,11 +887,14 @@ def render_module(
     datatypes: list[StructSpec],
     messages: list[StructSpec],
     actions: Mapping[str, tuple[str, str]],
+    sends: list[str],
     string_lengths: Iterable[int],
     uses_uri: bool,
 ) -> str:
     uses_multiple_of = any(f.multiple_of is not None for spec in datatypes + messages for f in spec.fields)
-    constraints = [name for name, used in (("URI_PATTERN", uses_uri), ("check_multiple_of", uses_multiple_of)) if used]
+    constraints = [
+        name for name, used in (("URI_PATTERN", uses_uri), ("check_multiple_of", uses_multiple_of)) if used
+    ]
     module_notes = _CUSTOM_DATA_DOC if facts.custom_data else _CONSTRAINTS_DOC if constraints else ""
     out: list[str] = [
         f"# Generated by tools/generate_messages.py from the OCA OCPP {facts.name} JSON schemas",
@@ -895,7 +916,10 @@ def render_module(
         out.append("from ..customdata import CustomData")
     out.append("")
     public = sorted(
-        [spec.name for spec in enums] + [spec.name for spec in datatypes + messages] + ["ACTIONS"]
+        [spec.name for spec in enums]
+        + [spec.name for spec in datatypes + messages]
+        + ["ACTIONS"]
+        + (["SEND_ACTIONS"] if sends else [])
     )
     out.append("__all__ = [")
     out += [f'    "{name}",' for name in public]
@@ -934,6 +958,15 @@ def render_module(
             line = f'        "{action}": (\n            {request},\n            {response},\n        ),'
         out.append(line)
     out += ["    }", ")", ""]
+    if sends:
+        out += [
+            "",
+            "#: Action name -> payload type of the unconfirmed messages (OCPP-J SEND, never answered).",
+            "SEND_ACTIONS: Final[Mapping[str, type[Struct]]] = MappingProxyType(",
+            "    {",
+        ]
+        out += [f'        "{action}": {action},' for action in sends]
+        out += ["    }", ")", ""]
     return "\n".join(out)
 
 
@@ -972,13 +1005,20 @@ def render_struct(spec: StructSpec) -> Iterator[str]:
 
 
 def generate(facts: VersionFacts, directory: Path, source: str) -> str:
-    schemas = normalise(load_schemas(directory, facts), facts)
-    definitions = collect_definitions(schemas)
+    pairs, sends = load_schemas(directory, facts)
+    schemas = normalise(pairs, facts)
+    by_message = {
+        f"{action}{kind}": schema
+        for action, pair in schemas.items()
+        for kind, schema in zip(("Request", "Response"), pair, strict=True)
+    }
+    by_message.update(sends)
+    definitions = collect_definitions(by_message)
     if facts.custom_data:
         check_custom_data(definitions)
     elif _CUSTOM_DATA_DEFINITION in definitions:
         raise SchemaError(f"OCPP {facts.name}: unexpected {_CUSTOM_DATA_DEFINITION}")
-    names = class_names(definitions, schemas)
+    names = class_names(definitions, by_message)
     mapper = TypeMapper(definitions, names)
 
     enums = sorted(
@@ -1002,28 +1042,47 @@ def generate(facts: VersionFacts, directory: Path, source: str) -> str:
             messages.append(struct_spec(name, doc, schema, f"{name}.json", mapper))
             pair.append(name)
         actions[action] = (pair[0], pair[1])
+    for action, schema in sends.items():
+        doc = f"Payload of the ``{action}`` message (SEND: unconfirmed, never answered)."
+        messages.append(struct_spec(action, doc, schema, f"{action}.json", mapper))
 
     return render_module(
-        facts, source, enums, dependency_order(structs), messages, actions, mapper.string_lengths, mapper.uses_uri
+        facts,
+        source,
+        enums,
+        dependency_order(structs),
+        messages,
+        actions,
+        list(sends),
+        mapper.string_lengths,
+        mapper.uses_uri,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--version", choices=list(VERSIONS), action="append",
+        "--version",
+        choices=list(VERSIONS),
+        action="append",
         help="the OCPP version to generate (repeatable; default: every version)",
     )
-    parser.add_argument("--schemas", type=Path, help="directory of the version's schemas (one --version only)")
+    parser.add_argument(
+        "--schemas", type=Path, help="directory of the version's schemas (one --version only)"
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if an output file is out of date")
-    parser.add_argument("--output", type=Path, help="output file (one --version only; default: its messages.py)")
+    parser.add_argument(
+        "--output", type=Path, help="output file (one --version only; default: its messages.py)"
+    )
     args = parser.parse_args(argv)
     chosen = [VERSIONS[name] for name in args.version or VERSIONS]
     if (args.schemas or args.output) and len(chosen) != 1:
         parser.error("--schemas and --output need exactly one --version")
     status = 0
     for facts in chosen:
-        status = max(status, generate_version(facts, args.schemas, args.output or facts.output, check=args.check))
+        status = max(
+            status, generate_version(facts, args.schemas, args.output or facts.output, check=args.check)
+        )
     return status
 
 

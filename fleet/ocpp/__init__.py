@@ -6,7 +6,7 @@ codes and their spellings, which role initiates which action) is data on a
 :class:`ProtocolVersion`, registered in :data:`VERSIONS` (by subprotocol) and
 :data:`VERSIONS_BY_NAME` (and every version the core speaks, stations and CSMS
 aside, in :data:`PROTOCOLS`); the generated payload types live in per-version
-packages (``fleet.ocpp.v16``, ``fleet.ocpp.v201``).
+packages (``fleet.ocpp.v16``, ``fleet.ocpp.v201``, ``fleet.ocpp.v21``).
 """
 
 from .error_codes import ErrorCodes
@@ -24,12 +24,22 @@ from .errors import (
 from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
 from .frames import Call, CallError, CallResult, Frame, decode_frame, encode_frame
 from .session import DEFAULT_CALL_TIMEOUT, Role, Session, SessionStatistics
-from .versions import PROTOCOLS, V16, V201, VERSIONS, VERSIONS_BY_NAME, ProtocolVersion, select_subprotocol
+from .versions import (
+    PROTOCOLS,
+    V16,
+    V21,
+    V201,
+    VERSIONS,
+    VERSIONS_BY_NAME,
+    ProtocolVersion,
+    select_subprotocol,
+)
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
     "PROTOCOLS",
     "V16",
+    "V21",
     "V201",
     "VERSIONS",
     "VERSIONS_BY_NAME",

@@ -1,9 +1,10 @@
-"""Differential tests: fleet's OCPP 1.6 and 2.0.1 types against the official JSON schemas.
+"""Differential tests: fleet's OCPP 1.6, 2.0.1 and 2.1 types against the official JSON schemas.
 
 The official schemas ship in the ``ocpp`` package (a dev dependency): for OCPP 2.0.1
-the 128 OCA schemas (64 actions, request and response); for OCPP 1.6 the 78 schemas
-of its 39 actions (core schemas draft-04 with their objects and enumerations inline,
-the Security Extension's draft-06). The reference is jsonschema's validator of each
+the 128 OCA schemas (64 actions, request and response); for OCPP 2.1 181 (90 actions
+and the SEND message NotifyPeriodicEventStream); for OCPP 1.6 the 78 schemas of its
+39 actions (core schemas draft-04 with their objects and enumerations inline, the
+Security Extension's draft-06). The reference is jsonschema's validator of each
 schema's own draft (``validator_for``), with its format checker (``date-time`` by
 rfc3339-validator, ``uri`` by rfc3986-validator). Every test runs for every schema of
 every version. For every schema:
@@ -40,6 +41,7 @@ import datetime
 import functools
 import importlib.resources
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -55,7 +57,7 @@ from hypothesis_jsonschema import from_schema
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from fleet.ocpp import v16, v201
+from fleet.ocpp import v16, v21, v201
 from fleet.ocpp.customdata import CustomData
 
 
@@ -70,6 +72,7 @@ class Suite:
     schema_count: int
     action_count: int
     custom_data: bool
+    send_count: int = 0  # SEND messages: a schema without the Request/Response suffix
 
     @functools.cached_property
     def texts(self) -> dict[str, str]:
@@ -78,9 +81,8 @@ class Suite:
         for entry in (importlib.resources.files("ocpp") / self.directory / "schemas").iterdir():
             stem = entry.name.removesuffix(".json")
             if entry.name.endswith(".json"):
-                if not stem.endswith("Response") and not stem.endswith("Request"):
-                    assert not self.request_suffix, entry.name
-                    stem += "Request"
+                if not stem.endswith("Response") and not stem.endswith("Request") and not self.request_suffix:
+                    stem += "Request"  # 1.6: "Authorize.json"
                 texts[stem] = entry.read_text(encoding="utf-8")
         return texts
 
@@ -90,6 +92,7 @@ SUITES = {
     for suite in (
         Suite("1.6", v16, "v16", "", 78, 39, custom_data=False),
         Suite("2.0.1", v201, "v201", "Request", 128, 64, custom_data=True),
+        Suite("2.1", v21, "v21", "Request", 181, 90, custom_data=True, send_count=1),
     )
 }
 #: (version, schema name) -> the schema.
@@ -115,23 +118,30 @@ Path = tuple[str | int, ...]
 # --------------------------------------------------------------------------- helpers
 
 
+SEND = 2
+
+
 def action_and_kind(schema_name: str) -> tuple[str, int]:
-    """``"BootNotificationRequest"`` -> ``("BootNotification", 0)``; 1 for responses."""
+    """``"BootNotificationRequest"`` -> ``("BootNotification", 0)``; 1 for responses, ``SEND`` for SEND messages."""
     if schema_name.endswith("Request"):
         return schema_name.removesuffix("Request"), 0
-    return schema_name.removesuffix("Response"), 1
+    if schema_name.endswith("Response"):
+        return schema_name.removesuffix("Response"), 1
+    return schema_name, SEND
 
 
 def fleet_type(key: SchemaKey) -> type[msgspec.Struct]:
     action, kind = action_and_kind(key[1])
-    actions: Any = SUITES[key[0]].package.ACTIONS
-    return actions[action][kind]  # type: ignore[no-any-return]
+    package: Any = SUITES[key[0]].package
+    if kind == SEND:
+        return package.SEND_ACTIONS[action]  # type: ignore[no-any-return]
+    return package.ACTIONS[action][kind]  # type: ignore[no-any-return]
 
 
 def fleet_decoder(key: SchemaKey) -> msgspec.json.Decoder[msgspec.Struct]:
     action, kind = action_and_kind(key[1])
     package: Any = SUITES[key[0]].package
-    return package.response_decoder(action) if kind else package.request_decoder(action)  # type: ignore[no-any-return]
+    return package.response_decoder(action) if kind == 1 else package.request_decoder(action)  # type: ignore[no-any-return]
 
 
 def fleet_encoder(key: SchemaKey) -> msgspec.json.Encoder:
@@ -297,9 +307,10 @@ def sample(schema: dict[str, Any], root: dict[str, Any], *, full: bool) -> Any:
             return URI
         return "fleet"[: schema.get("maxLength", 5)].ljust(schema.get("minLength", 0), "x")
     if kind == "integer":
-        return max(schema.get("minimum", 1), min(schema.get("maximum", 1), 1))
+        return int(max(schema.get("minimum", 1), min(schema.get("maximum", 1), 1)))  # bounds are written 1.0
     if kind == "number":
-        return 1.5
+        # 2.1 bounds some numbers at 0.0 from above (dischargeLimit): stay inside.
+        return max(float(schema.get("minimum", -math.inf)), min(float(schema.get("maximum", math.inf)), 1.5))
     if kind == "boolean":
         return True
     assert kind is None, schema
@@ -535,9 +546,13 @@ def test_every_action_has_generated_types(version: str) -> None:
     suite = SUITES[version]
     package: Any = suite.package
     names = [name for v, name in SCHEMA_NAMES if v == version]
-    actions = {action_and_kind(name)[0] for name in names}
+    actions = {action_and_kind(name)[0] for name in names if action_and_kind(name)[1] != SEND}
+    sends = {name for name in names if action_and_kind(name)[1] == SEND}
     assert len(names) == suite.schema_count and len(actions) == suite.action_count
-    assert set(package.ACTIONS) == actions
+    assert set(package.ACTIONS) == actions and len(sends) == suite.send_count
+    if sends:
+        assert set(package.SEND_ACTIONS) == sends
+        assert all(package.ACTION_OF[package.SEND_ACTIONS[name]] == name for name in sends)
     for action, (request, response) in package.ACTIONS.items():
         assert (request.__name__, response.__name__) == (f"{action}Request", f"{action}Response")
         assert package.ACTION_OF[request] == package.ACTION_OF[response] == action
