@@ -21,7 +21,15 @@ from .errors import (
     RemoteCallError,
     RemoteProtocolError,
 )
-from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
+from .events import (
+    CallFailed,
+    CallReceived,
+    Event,
+    ProtocolViolation,
+    ResultErrorReceived,
+    ResultReceived,
+    SendReceived,
+)
 from .frames import Call, CallError, CallResult, Frame, decode_frame, encode_frame
 from .session import DEFAULT_CALL_TIMEOUT, Role, Session, SessionStatistics
 from .versions import (
@@ -62,8 +70,10 @@ __all__ = [
     "ProtocolViolation",
     "RemoteCallError",
     "RemoteProtocolError",
+    "ResultErrorReceived",
     "ResultReceived",
     "Role",
+    "SendReceived",
     "Session",
     "SessionStatistics",
     "decode_frame",

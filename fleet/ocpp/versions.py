@@ -15,9 +15,9 @@ registers it:
 
 :data:`VERSIONS` lists what stations and the CSMS speak (a version joins it with its
 station and CSMS dialects). :data:`PROTOCOLS` lists every version the protocol core
-can encode, decode and run a session for, by name: also :data:`V16` (OCPP 1.6J),
-whose dialects are still to come. :data:`V21` (OCPP 2.1) has its codec; the session
-does not handle its message types 5 and 6 yet.
+can encode, decode and run a session for, by name: also :data:`V16` (OCPP 1.6J)
+and :data:`V21` (OCPP 2.1, with OCPP-J 2.1's SEND and CALLRESULTERROR), whose
+dialects are still to come.
 
 The session reads all it needs from its version: the codec, the frames it accepts
 (``message_types``), how it spells its CALLERROR codes (``error_codes``); nothing in
@@ -158,7 +158,7 @@ V21 = ProtocolVersion(
 
 #: Every version the protocol core speaks (codec and session), by name, oldest first;
 #: a superset of :data:`VERSIONS_BY_NAME`.
-PROTOCOLS: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in (V16, V201)})
+PROTOCOLS: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in (V16, V201, V21)})
 
 #: Every supported version, by websocket subprotocol, in order of preference.
 VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201})

@@ -16,6 +16,7 @@ import pytest
 from fleet.ocpp import (
     PROTOCOLS,
     V16,
+    V21,
     V201,
     VERSIONS,
     VERSIONS_BY_NAME,
@@ -59,7 +60,7 @@ def call(action: str, payload: dict[str, Any]) -> str:
 
 
 def test_16_is_a_protocol_of_the_core_but_not_yet_spoken_by_stations_or_the_csms() -> None:
-    assert PROTOCOLS == {"1.6": V16, "2.0.1": V201}
+    assert PROTOCOLS == {"1.6": V16, "2.0.1": V201, "2.1": V21}
     assert V16.subprotocol == "ocpp1.6" and V16.name == "1.6"
     assert "ocpp1.6" not in VERSIONS and "1.6" not in VERSIONS_BY_NAME
     assert V16.message_types == {2, 3, 4}
