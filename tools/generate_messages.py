@@ -1,14 +1,26 @@
 #!/usr/bin/env python3
-"""Generate ``fleet/ocpp/v201/messages.py`` from the OCPP 2.0.1 JSON schemas.
+"""Generate ``fleet/ocpp/v{16,201,21}/messages.py`` from the OCPP JSON schemas.
 
 Usage::
 
-    .venv/bin/python tools/generate_messages.py            # (re)write messages.py
-    .venv/bin/python tools/generate_messages.py --check    # exit 1 if messages.py is stale
-    .venv/bin/python tools/generate_messages.py --schemas DIR   # schemas from DIR
+    .venv/bin/python tools/generate_messages.py            # (re)write every version's messages.py
+    .venv/bin/python tools/generate_messages.py --check    # exit 1 if one of them is stale
+    .venv/bin/python tools/generate_messages.py --version 1.6 [--check]   # one version only
+    .venv/bin/python tools/generate_messages.py --version 2.1 --schemas DIR   # schemas from DIR
 
 By default the schemas are the OCA ones shipped in the ``ocpp`` PyPI package (a dev
-dependency): ``ocpp/v201/schemas/{Action}Request.json`` and ``{Action}Response.json``.
+dependency): ``ocpp/v201/schemas/{Action}Request.json`` and ``{Action}Response.json``
+(likewise ``v21``; OCPP 1.6 names a request ``{Action}.json``). What differs between
+versions is data, in :data:`VERSIONS` (:class:`VersionFacts`); the code is one.
+
+OCPP 1.6 is shaped differently: its core schemas are draft-04 and nest their objects
+and enumerations inline, without ``definitions``. Before anything else each inline
+object or enumeration is *hoisted* into a definition, named by the version's
+``inline_names`` (by ``"<Class>.<property>"``, else by property name; the 1.6
+specification's type names): ``IdTagInfo``, ``AuthorizationStatus``, ... The same
+name must then mean the same structure everywhere, as for any definition. The
+Security Extension's schemas (draft-06, with definitions) reuse three core names for
+other enumerations; ``definition_renames`` gives those their own.
 
 How the JSON schema keywords map to the generated code (every keyword used by the
 schemas is listed in ``_KEYWORDS``; any other keyword makes the generator fail):
@@ -28,9 +40,15 @@ schemas is listed in ``_KEYWORDS``; any other keyword makes the generator fail):
   On the enum (string) definitions it has no effect.
 * ``maxLength`` / ``minLength`` / ``pattern`` -> ``Meta(max_length / min_length /
   pattern)`` (OCPP 2.0.1 uses no ``minLength`` or ``pattern``); ``minimum`` / ``maximum`` / ``exclusiveMinimum`` / ``exclusiveMaximum``
-  -> ``Meta(ge / le / gt / lt)``; ``minItems`` / ``maxItems`` -> ``Meta(min_length /
+  -> ``Meta(ge / le / gt / lt)`` (draft-04's boolean ``exclusiveMinimum: true`` turns
+  ``minimum`` into ``gt``); ``minItems`` / ``maxItems`` -> ``Meta(min_length /
   max_length)`` on the list; ``format: date-time`` -> ``DateTime`` (an aware
-  ``datetime``: msgspec checks RFC 3339 and we require the offset).
+  ``datetime``: msgspec checks RFC 3339 and we require the offset); ``format: uri``
+  -> ``Uri`` (``fleet.ocpp.constraints.URI_PATTERN``, RFC 3986).
+* ``multipleOf`` (1.6's charging limits: ``0.1``) -> a ``__post_init__`` calling
+  ``fleet.ocpp.constraints.check_multiple_of``: decimal arithmetic on the number as
+  written (msgspec's float ``multiple_of`` rejects 0.3 for 0.1, and so does binary
+  floating point).
 * A property without any keyword (``DataTransfer``'s ``data``) is ``Any``: any JSON
   value, ``null`` included.
 * ``items`` -> ``list[...]``. ``additionalItems`` only matters when ``items`` is an
@@ -38,7 +56,7 @@ schemas is listed in ``_KEYWORDS``; any other keyword makes the generator fail):
 * ``default`` is an annotation in JSON schema (it does not fill in absent values),
   so the field stays optional and the default is noted in a comment.
 * ``description`` becomes the docstring (cleaned, first paragraph, capped);
-  ``$schema``, ``comment`` and ``javaType`` are ignored.
+  ``$schema``, ``$id``, ``title``, ``comment`` and ``javaType`` are ignored.
 
 Integers: the JSON schema ``integer`` type becomes ``int`` and decoding stays in
 msgspec's strict mode, so an integral float literal such as ``5.0`` in an integer
@@ -54,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import dataclasses
 import difflib
 import heapq
@@ -72,12 +91,118 @@ from typing import Any
 import msgspec
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-OUTPUT = REPO_ROOT / "fleet" / "ocpp" / "v201" / "messages.py"
-OCPP_VERSION = "2.0.1"
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionFacts:
+    """What one OCPP version's schemas need that the keywords do not say.
+
+    Attributes:
+        name: the version as people write it (``"1.6"``).
+        package: its package in ``fleet/ocpp`` and its directory in the ``ocpp``
+            package's schemas (``"v16"``).
+        request_suffix: the file name suffix of request schemas (1.6 has none).
+        custom_data: whether the schemas have the open ``CustomDataType``.
+        inline_names: class names of inline objects and enumerations, by
+            ``"<Class>.<property>"`` or by property name (see the module docstring).
+        definition_renames: definition name -> the name it is generated under.
+        send_messages: whether a schema named neither ``*Request`` nor
+            ``*Response`` is an unconfirmed message (OCPP-J 2.1's SEND, e.g.
+            ``NotifyPeriodicEventStream.json``): its class is named as the action
+            and listed in ``SEND_ACTIONS``.
+    """
+
+    name: str
+    package: str
+    request_suffix: str = "Request"
+    custom_data: bool = True
+    inline_names: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    definition_renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    send_messages: bool = False
+
+    @property
+    def output(self) -> Path:
+        return REPO_ROOT / "fleet" / "ocpp" / self.package / "messages.py"
+
+
+#: The 1.6 specification's names of the inline objects and enumerations (section 7).
+_V16_INLINE_NAMES: Mapping[str, str] = {
+    # by property name, wherever it appears
+    "idTagInfo": "IdTagInfo",
+    "chargingProfile": "ChargingProfile",
+    "csChargingProfiles": "ChargingProfile",
+    "chargingSchedule": "ChargingSchedule",
+    "chargingSchedulePeriod": "ChargingSchedulePeriod",
+    "chargingProfilePurpose": "ChargingProfilePurpose",
+    "chargingProfileKind": "ChargingProfileKind",
+    "recurrencyKind": "RecurrencyKind",
+    "chargingRateUnit": "ChargingRateUnit",
+    "meterValue": "MeterValue",
+    "sampledValue": "SampledValue",
+    "context": "ReadingContext",
+    "format": "ValueFormat",
+    "measurand": "Measurand",
+    "phase": "Phase",
+    "location": "Location",
+    "unit": "UnitOfMeasure",
+    "configurationKey": "KeyValue",
+    "localAuthorizationList": "AuthorizationData",
+    "updateType": "UpdateType",
+    "errorCode": "ChargePointErrorCode",
+    "reason": "Reason",
+    "requestedMessage": "MessageTrigger",
+    "transactionData": "TransactionData",
+    # by the class the property is in
+    "TransactionData.sampledValue": "TransactionSampledValue",  # no minItems
+    "TransactionSampledValue.unit": "TransactionUnitOfMeasure",  # no Hertz
+    "IdTagInfo.status": "AuthorizationStatus",
+    "BootNotificationResponse.status": "RegistrationStatus",
+    "CancelReservationResponse.status": "CancelReservationStatus",
+    "ChangeAvailabilityRequest.type": "AvailabilityType",
+    "ChangeAvailabilityResponse.status": "AvailabilityStatus",
+    "ChangeConfigurationResponse.status": "ConfigurationStatus",
+    "ClearCacheResponse.status": "ClearCacheStatus",
+    "ClearChargingProfileResponse.status": "ClearChargingProfileStatus",
+    "DataTransferResponse.status": "DataTransferStatus",
+    "DiagnosticsStatusNotificationRequest.status": "DiagnosticsStatus",
+    "FirmwareStatusNotificationRequest.status": "FirmwareStatus",
+    "GetCompositeScheduleResponse.status": "GetCompositeScheduleStatus",
+    "RemoteStartTransactionResponse.status": "RemoteStartStopStatus",
+    "RemoteStopTransactionResponse.status": "RemoteStartStopStatus",
+    "ReserveNowResponse.status": "ReservationStatus",
+    "ResetRequest.type": "ResetType",
+    "ResetResponse.status": "ResetStatus",
+    "SendLocalListResponse.status": "UpdateStatus",
+    "SetChargingProfileResponse.status": "ChargingProfileStatus",
+    "StatusNotificationRequest.status": "ChargePointStatus",
+    "TriggerMessageResponse.status": "TriggerMessageStatus",
+    "UnlockConnectorResponse.status": "UnlockStatus",
+}
+
+#: Every version the generator knows, by name.
+VERSIONS: Mapping[str, VersionFacts] = {
+    "1.6": VersionFacts(
+        name="1.6",
+        package="v16",
+        request_suffix="",
+        custom_data=False,
+        inline_names=_V16_INLINE_NAMES,
+        # The Security Extension's enumerations that share a name with a core 1.6 type.
+        definition_renames={
+            "FirmwareStatusEnumType": "SignedFirmwareStatusEnumType",
+            "MessageTriggerEnumType": "ExtendedMessageTriggerEnumType",
+            "TriggerMessageStatusEnumType": "ExtendedTriggerMessageStatusEnumType",
+        },
+    ),
+    "2.0.1": VersionFacts(name="2.0.1", package="v201"),
+    "2.1": VersionFacts(name="2.1", package="v21", send_messages=True),
+}
 
 #: Every keyword the schemas use, and whether we honour it or why it can be ignored.
 _KEYWORDS: Mapping[str, str] = {
-    "$schema": "ignored: always draft-06",
+    "$schema": "ignored: draft-06 (1.6 core: draft-04)",
+    "$id": "ignored",
+    "title": "ignored",
     "$ref": "the referenced class",
     "comment": "ignored",
     "description": "docstring",
@@ -89,7 +214,7 @@ _KEYWORDS: Mapping[str, str] = {
     "required": "fields without default",
     "additionalProperties": "forbid_unknown_fields",
     "enum": "StrEnum",
-    "format": "date-time -> DateTime",
+    "format": "date-time -> DateTime, uri -> Uri",
     "maxLength": "Meta(max_length)",
     "minLength": "Meta(min_length)",
     "pattern": "Meta(pattern)",
@@ -97,6 +222,7 @@ _KEYWORDS: Mapping[str, str] = {
     "maximum": "Meta(le)",
     "exclusiveMinimum": "Meta(gt)",
     "exclusiveMaximum": "Meta(lt)",
+    "multipleOf": "__post_init__ check (decimal)",
     "items": "list[...]",
     "additionalItems": "ignored: only applies when items is an array",
     "minItems": "Meta(min_length) on the list",
@@ -124,6 +250,7 @@ _MODULE_NAMES = frozenset(
     {
         "datetime", "Annotated", "Any", "Final", "TypeAlias", "Mapping", "MappingProxyType", "StrEnum",
         "UNSET", "Meta", "Struct", "UnsetType", "field", "CustomData", "DateTime", "ACTIONS",
+        "Uri", "URI_PATTERN", "check_multiple_of", "SEND_ACTIONS",
     }
 )  # fmt: skip
 #: Builtins used in annotations. Annotations are evaluated in the class body, where
@@ -150,6 +277,7 @@ class FieldSpec:
     annotation: str
     required: bool
     note: str | None = None
+    multiple_of: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,10 +312,10 @@ class Definition:
 # --------------------------------------------------------------------------- loading
 
 
-def default_schema_dir() -> tuple[Path, str]:
-    """The schema directory of the installed ``ocpp`` package, and how to cite it."""
+def default_schema_dir(facts: VersionFacts) -> tuple[Path, str]:
+    """The version's schema directory in the installed ``ocpp`` package, and how to cite it."""
     try:
-        root = importlib.resources.files("ocpp") / "v201" / "schemas"
+        root = importlib.resources.files("ocpp") / facts.package / "schemas"
         version = importlib.metadata.version("ocpp")
     except (ModuleNotFoundError, importlib.metadata.PackageNotFoundError) as exc:
         raise SystemExit(
@@ -197,20 +325,25 @@ def default_schema_dir() -> tuple[Path, str]:
     path = Path(str(root))
     if not path.is_dir():
         raise SystemExit(f"no schema directory at {path}")
-    return path, f"the `ocpp` PyPI package, version {version} (ocpp/v201/schemas)"
+    return path, f"the `ocpp` PyPI package, version {version} (ocpp/{facts.package}/schemas)"
 
 
-def load_schemas(directory: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Action name -> (request schema, response schema), sorted by action."""
+def load_schemas(
+    directory: Path, facts: VersionFacts
+) -> tuple[dict[str, tuple[dict[str, Any], dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """(action name -> (request schema, response schema), SEND action -> its schema), sorted by action."""
     requests: dict[str, dict[str, Any]] = {}
     responses: dict[str, dict[str, Any]] = {}
+    sends: dict[str, dict[str, Any]] = {}
     for path in sorted(directory.glob("*.json")):
         stem = path.stem
         schema = json.loads(path.read_text(encoding="utf-8"))
-        if stem.endswith("Request"):
-            requests[stem.removesuffix("Request")] = schema
-        elif stem.endswith("Response"):
+        if stem.endswith("Response"):
             responses[stem.removesuffix("Response")] = schema
+        elif stem.endswith(facts.request_suffix):
+            requests[stem.removesuffix(facts.request_suffix) if facts.request_suffix else stem] = schema
+        elif facts.send_messages:
+            sends[stem] = schema
         else:
             raise SchemaError(f"{path.name}: neither a Request nor a Response schema")
     if not requests:
@@ -218,7 +351,12 @@ def load_schemas(directory: Path) -> dict[str, tuple[dict[str, Any], dict[str, A
     unpaired = sorted(requests.keys() ^ responses.keys())
     if unpaired:
         raise SchemaError(f"actions without both a request and a response schema: {unpaired}")
-    return {action: (requests[action], responses[action]) for action in sorted(requests)}
+    clash = sorted(sends.keys() & requests.keys())
+    if clash:
+        raise SchemaError(f"actions both confirmed and unconfirmed: {clash}")
+    return {action: (requests[action], responses[action]) for action in sorted(requests)}, dict(
+        sorted(sends.items())
+    )
 
 
 def check_keywords(node: Any, where: str) -> None:
@@ -237,6 +375,81 @@ def check_keywords(node: Any, where: str) -> None:
         check_keywords(node["items"], f"{where}/items")
 
 
+def rename_definitions(schema: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """``schema`` with its definitions named as ``renames`` says (and its ``$ref``s following)."""
+    if not renames:
+        return schema
+    refs = {f"#/definitions/{old}": f"#/definitions/{new}" for old, new in renames.items()}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {
+                key: refs.get(value, value) if key == "$ref" else walk(value) for key, value in node.items()
+            }
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    renamed = walk(schema)
+    if "definitions" in renamed:
+        renamed["definitions"] = {renames.get(k, k): v for k, v in renamed["definitions"].items()}
+    return renamed
+
+
+def hoist_inline_definitions(
+    schema: dict[str, Any], message: str, names: Mapping[str, str]
+) -> dict[str, Any]:
+    """``schema`` with every inline object and enumeration moved into ``definitions``.
+
+    An object becomes the definition ``<Class>Type``, an enumeration ``<Class>EnumType``,
+    where ``<Class>`` is ``names["<Parent>.<property>"]`` or ``names["<property>"]``
+    (``<Parent>`` being the class the property is in: the message or a hoisted
+    object); any inline schema without a name is an error. Nested ones go first, so
+    a hoisted object refers to its hoisted children by ``$ref``.
+    """
+    schema = copy.deepcopy(schema)
+    definitions: dict[str, Any] = schema.setdefault("definitions", {})
+
+    def hoist(node: dict[str, Any], parent: str) -> None:
+        for wire, prop in node.get("properties", {}).items():
+            holder, key = (prop, "items") if prop.get("type") == "array" else (node["properties"], wire)
+            target = holder[key]
+            is_object = target.get("type") == "object" and "properties" in target
+            if not (is_object or "enum" in target):
+                continue
+            name = names.get(f"{parent}.{wire}") or names.get(wire)
+            if name is None:
+                raise SchemaError(f"{message}: no class name for the inline schema of {parent}.{wire}")
+            if is_object:
+                hoist(target, name)
+            definition = f"{name}Type" if is_object else f"{name}EnumType"
+            if definitions.get(definition, target) != target:
+                raise SchemaError(f"{message}: two different inline schemas named {name}")
+            definitions[definition] = target
+            holder[key] = {"$ref": f"#/definitions/{definition}"}
+
+    hoist(schema, message)
+    if not definitions:
+        del schema["definitions"]
+    return schema
+
+
+def normalise(
+    schemas: Mapping[str, tuple[dict[str, Any], dict[str, Any]]], facts: VersionFacts
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """The schemas in the one shape the rest of the generator reads (see the module docstring)."""
+    if not facts.inline_names and not facts.definition_renames:
+        return dict(schemas)
+    shaped: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    for action, (request, response) in schemas.items():
+        request, response = (rename_definitions(s, facts.definition_renames) for s in (request, response))
+        shaped[action] = (
+            hoist_inline_definitions(request, f"{action}Request", facts.inline_names),
+            hoist_inline_definitions(response, f"{action}Response", facts.inline_names),
+        )
+    return shaped
+
+
 def _without_descriptions(node: Any) -> Any:
     if isinstance(node, dict):
         return {key: _without_descriptions(value) for key, value in node.items() if key != "description"}
@@ -245,24 +458,36 @@ def _without_descriptions(node: Any) -> Any:
     return node
 
 
-def collect_definitions(
-    schemas: Mapping[str, tuple[dict[str, Any], dict[str, Any]]],
-) -> dict[str, Definition]:
-    """Merge the ``definitions`` of all schemas; same name must mean same structure."""
+def _structure(node: Any) -> Any:
+    """``node`` without the keywords that do not constrain anything (descriptions, javaType)."""
+    if isinstance(node, dict):
+        return {
+            key: _structure(value) for key, value in node.items() if key not in ("description", "javaType")
+        }
+    if isinstance(node, list):
+        return [_structure(item) for item in node]
+    return node
+
+
+def collect_definitions(schemas: Mapping[str, dict[str, Any]]) -> dict[str, Definition]:
+    """Merge the ``definitions`` of all schemas; same name must mean same structure.
+
+    The first schema's copy is kept (the OCPP 1.6 Security Extension gives
+    ``CertificateHashDataType`` a ``javaType`` in one schema only).
+    """
     merged: dict[str, Definition] = {}
-    for action, pair in schemas.items():
-        for kind, schema in zip(("Request", "Response"), pair, strict=True):
-            source = f"{action}{kind}.json"
-            check_keywords(schema, source)
-            for name, definition in schema.get("definitions", {}).items():
-                known = merged.get(name)
-                if known is None:
-                    merged[name] = Definition(name, definition, [definition.get("description")], [source])
-                    continue
-                if _without_descriptions(known.schema) != _without_descriptions(definition):
-                    raise SchemaError(f"definition {name} differs between {known.sources[0]} and {source}")
-                known.descriptions.append(definition.get("description"))
-                known.sources.append(source)
+    for message, schema in schemas.items():
+        source = f"{message}.json"
+        check_keywords(schema, source)
+        for name, definition in schema.get("definitions", {}).items():
+            known = merged.get(name)
+            if known is None:
+                merged[name] = Definition(name, definition, [definition.get("description")], [source])
+                continue
+            if _structure(known.schema) != _structure(definition):
+                raise SchemaError(f"definition {name} differs between {known.sources[0]} and {source}")
+            known.descriptions.append(definition.get("description"))
+            known.sources.append(source)
     return merged
 
 
@@ -295,7 +520,7 @@ def camel_case_by_msgspec(attr: str) -> str:
     return probe.__struct_encode_fields__[0]
 
 
-def class_names(definitions: Mapping[str, Definition], actions: Iterable[str]) -> dict[str, str]:
+def class_names(definitions: Mapping[str, Definition], messages: Iterable[str]) -> dict[str, str]:
     """Schema definition name -> Python class name; fails on any collision."""
     datatypes = {name: name.removesuffix("Type") for name, d in definitions.items() if not d.is_enum}
     taken = set(datatypes.values())
@@ -307,10 +532,7 @@ def class_names(definitions: Mapping[str, Definition], actions: Iterable[str]) -
             # short name and the enum keeps its `Enum` suffix (its javaType).
             names[name] = short + "Enum" if short in taken else short
     names[_CUSTOM_DATA_DEFINITION] = _CUSTOM_DATA_CLASS
-    owners: dict[str, str] = {}
-    for action in actions:
-        for kind in ("Request", "Response"):
-            owners[f"{action}{kind}"] = f"the {action} {kind.lower()}"
+    owners: dict[str, str] = {message: f"the message {message}" for message in messages}
     for schema_name, class_name in sorted(names.items()):
         if class_name in owners:
             raise SchemaError(f"class name {class_name} of {schema_name} is taken by {owners[class_name]}")
@@ -391,6 +613,7 @@ class TypeMapper:
         self.definitions = definitions
         self.names = names
         self.string_lengths: set[int] = set()
+        self.uses_uri = False
 
     def reference(self, ref: str, where: str) -> str:
         prefix = "#/definitions/"
@@ -428,8 +651,15 @@ class TypeMapper:
 
     def _string(self, schema: Mapping[str, Any], where: str) -> str:
         if "format" in schema:
-            if schema["format"] != "date-time" or schema.keys() - {"type", "format", "description"}:
+            if schema["format"] not in ("date-time", "uri") or schema.keys() - {
+                "type",
+                "format",
+                "description",
+            }:
                 raise SchemaError(f"{where}: unsupported string format/constraints {dict(schema)}")
+            if schema["format"] == "uri":
+                self.uses_uri = True
+                return "Uri"
             return "DateTime"
         max_length = schema.get("maxLength")
         if max_length is not None and schema.keys() <= {"type", "maxLength", "description", "default"}:
@@ -440,6 +670,9 @@ class TypeMapper:
 
     def _number(self, schema: Mapping[str, Any], where: str) -> str:
         python_type = "int" if schema["type"] == "integer" else "float"
+        if "multipleOf" in schema:
+            raise SchemaError(f"{where}: multipleOf is only supported on a property of an object")
+        schema = _draft06_bounds(schema, where)
         bounds: dict[str, Any] = {}
         for keyword_, option in (
             ("minimum", "ge"),
@@ -456,6 +689,25 @@ class TypeMapper:
                 bounds[option] = value
         meta = _meta(**bounds)
         return f"Annotated[{python_type}, {meta}]" if meta else python_type
+
+
+def _draft06_bounds(schema: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """Draft-04's boolean ``exclusiveMinimum``/``exclusiveMaximum`` in draft-06 form.
+
+    In draft-04 ``"exclusiveMinimum": true`` makes ``minimum`` exclusive (``false``
+    changes nothing); in draft-06 ``exclusiveMinimum`` is itself the bound.
+    """
+    converted = dict(schema)
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = converted.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        del converted[exclusive]
+        if flag:
+            if bound not in converted:
+                raise SchemaError(f"{where}: {exclusive}: true without {bound}")
+            converted[exclusive] = converted.pop(bound)
+    return converted
 
 
 def _meta(**options: Any) -> str:
@@ -510,9 +762,17 @@ def object_fields(
         if attr in _MODULE_NAMES | _ANNOTATION_BUILTINS:
             raise SchemaError(f"{where}: attribute {attr} would shadow a module-level name")
         attrs[attr] = wire
+        multiple_of = prop.get("multipleOf")
+        if multiple_of is not None:
+            if isinstance(multiple_of, bool) or not isinstance(multiple_of, int | float) or multiple_of <= 0:
+                raise SchemaError(f"{where}/properties/{wire}: multipleOf must be a positive number")
+            prop = {key: value for key, value in prop.items() if key != "multipleOf"}
         annotation, used = mapper.annotation(prop, f"{where}/properties/{wire}")
         uses |= used
-        fields.append(FieldSpec(attr, wire, annotation, wire in required, _field_note(prop, mapper)))
+        note = _field_note(prop, mapper)
+        if multiple_of is not None:
+            note = f"multiple of {multiple_of!r}, checked in __post_init__"
+        fields.append(FieldSpec(attr, wire, annotation, wire in required, note, multiple_of))
     # Required fields first, then optional ones, then customData; schema order otherwise.
     fields.sort(key=lambda f: (not f.required, f.wire == "customData"))
     return fields, uses
@@ -584,11 +844,20 @@ One frozen ``Struct`` per request and response (``BootNotificationRequest``,
   ``null`` is never accepted. Unknown properties are rejected.
 * Lengths, bounds, array sizes and date-times are checked when decoding. Integer
   fields accept JSON integers only (``5.0`` is rejected).
+{custom_data}"""
+'''
+
+_CUSTOM_DATA_DOC = """\
 * ``customData`` is the open :class:`~fleet.ocpp.customdata.CustomData`, which needs
   the hooks of ``fleet.ocpp.customdata``: decode and encode with the ready-made
-  decoders and encoder of :mod:`fleet.ocpp.v201`.
+  decoders and encoder of :mod:`fleet.ocpp.{package}`.
 """
-'''
+
+_CONSTRAINTS_DOC = """\
+* ``format: uri`` and ``multipleOf`` are checked with :mod:`fleet.ocpp.constraints`.
+  Decode and encode with the ready-made decoders and encoder of
+  :mod:`fleet.ocpp.{package}`.
+"""
 
 _BASE_CLASS = '''\
 class _Payload(
@@ -612,18 +881,26 @@ class _Payload(
 
 
 def render_module(
+    facts: VersionFacts,
     source: str,
     enums: list[EnumSpec],
     datatypes: list[StructSpec],
     messages: list[StructSpec],
     actions: Mapping[str, tuple[str, str]],
+    sends: list[str],
     string_lengths: Iterable[int],
+    uses_uri: bool,
 ) -> str:
+    uses_multiple_of = any(f.multiple_of is not None for spec in datatypes + messages for f in spec.fields)
+    constraints = [
+        name for name, used in (("URI_PATTERN", uses_uri), ("check_multiple_of", uses_multiple_of)) if used
+    ]
+    module_notes = _CUSTOM_DATA_DOC if facts.custom_data else _CONSTRAINTS_DOC if constraints else ""
     out: list[str] = [
-        f"# Generated by tools/generate_messages.py from the OCA OCPP {OCPP_VERSION} JSON schemas",
+        f"# Generated by tools/generate_messages.py from the OCA OCPP {facts.name} JSON schemas",
         f"# shipped in {source}.",
         "# DO NOT EDIT: regenerate with `make generate` (= .venv/bin/python tools/generate_messages.py).",
-        _MODULE_DOC.format(version=OCPP_VERSION),
+        _MODULE_DOC.format(version=facts.name, custom_data=module_notes.format(package=facts.package)),
         "import datetime",
         "from collections.abc import Mapping",
         "from enum import StrEnum",
@@ -632,17 +909,26 @@ def render_module(
         "",
         "from msgspec import UNSET, Meta, Struct, UnsetType, field",
         "",
-        "from ..customdata import CustomData",
-        "",
     ]
+    if constraints:
+        out.append(f"from ..constraints import {', '.join(constraints)}")
+    if facts.custom_data:
+        out.append("from ..customdata import CustomData")
+    out.append("")
     public = sorted(
-        [spec.name for spec in enums] + [spec.name for spec in datatypes + messages] + ["ACTIONS"]
+        [spec.name for spec in enums]
+        + [spec.name for spec in datatypes + messages]
+        + ["ACTIONS"]
+        + (["SEND_ACTIONS"] if sends else [])
     )
     out.append("__all__ = [")
     out += [f'    "{name}",' for name in public]
     out += ["]", "", ""]
     out.append("#: A date-time with a UTC offset (RFC 3339, as the schemas' `format: date-time`).")
     out.append("DateTime: TypeAlias = Annotated[datetime.datetime, Meta(tz=True)]")
+    if uses_uri:
+        out.append("#: A URI (RFC 3986, as the schemas' `format: uri`).")
+        out.append("Uri: TypeAlias = Annotated[str, Meta(pattern=URI_PATTERN)]")
     for length in sorted(string_lengths):
         out.append(f"String{length}: TypeAlias = Annotated[str, Meta(max_length={length})]")
     out += ["", "", _BASE_CLASS, "", "# " + "-" * 30 + " enumerations"]
@@ -672,6 +958,15 @@ def render_module(
             line = f'        "{action}": (\n            {request},\n            {response},\n        ),'
         out.append(line)
     out += ["    }", ")", ""]
+    if sends:
+        out += [
+            "",
+            "#: Action name -> payload type of the unconfirmed messages (OCPP-J SEND, never answered).",
+            "SEND_ACTIONS: Final[Mapping[str, type[Struct]]] = MappingProxyType(",
+            "    {",
+        ]
+        out += [f'        "{action}": {action},' for action in sends]
+        out += ["    }", ")", ""]
     return "\n".join(out)
 
 
@@ -698,16 +993,32 @@ def render_struct(spec: StructSpec) -> Iterator[str]:
         if f.note:
             line += f"  # {f.note}"
         yield line
+    checked = [f for f in spec.fields if f.multiple_of is not None]
+    if checked:
+        yield ""
+        yield "    def __post_init__(self) -> None:"
+        for f in checked:
+            yield f'        check_multiple_of(self.{f.attr}, "{f.multiple_of!r}", "{f.wire}")'
 
 
 # --------------------------------------------------------------------------- main
 
 
-def generate(directory: Path, source: str) -> str:
-    schemas = load_schemas(directory)
-    definitions = collect_definitions(schemas)
-    check_custom_data(definitions)
-    names = class_names(definitions, schemas)
+def generate(facts: VersionFacts, directory: Path, source: str) -> str:
+    pairs, sends = load_schemas(directory, facts)
+    schemas = normalise(pairs, facts)
+    by_message = {
+        f"{action}{kind}": schema
+        for action, pair in schemas.items()
+        for kind, schema in zip(("Request", "Response"), pair, strict=True)
+    }
+    by_message.update(sends)
+    definitions = collect_definitions(by_message)
+    if facts.custom_data:
+        check_custom_data(definitions)
+    elif _CUSTOM_DATA_DEFINITION in definitions:
+        raise SchemaError(f"OCPP {facts.name}: unexpected {_CUSTOM_DATA_DEFINITION}")
+    names = class_names(definitions, by_message)
     mapper = TypeMapper(definitions, names)
 
     enums = sorted(
@@ -731,36 +1042,68 @@ def generate(directory: Path, source: str) -> str:
             messages.append(struct_spec(name, doc, schema, f"{name}.json", mapper))
             pair.append(name)
         actions[action] = (pair[0], pair[1])
+    for action, schema in sends.items():
+        doc = f"Payload of the ``{action}`` message (SEND: unconfirmed, never answered)."
+        messages.append(struct_spec(action, doc, schema, f"{action}.json", mapper))
 
-    return render_module(source, enums, dependency_order(structs), messages, actions, mapper.string_lengths)
+    return render_module(
+        facts,
+        source,
+        enums,
+        dependency_order(structs),
+        messages,
+        actions,
+        list(sends),
+        mapper.string_lengths,
+        mapper.uses_uri,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--schemas", type=Path, help="directory of *Request.json/*Response.json schemas")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the output file is out of date")
     parser.add_argument(
-        "--output", type=Path, default=OUTPUT, help=f"default: {OUTPUT.relative_to(REPO_ROOT)}"
+        "--version",
+        choices=list(VERSIONS),
+        action="append",
+        help="the OCPP version to generate (repeatable; default: every version)",
+    )
+    parser.add_argument(
+        "--schemas", type=Path, help="directory of the version's schemas (one --version only)"
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if an output file is out of date")
+    parser.add_argument(
+        "--output", type=Path, help="output file (one --version only; default: its messages.py)"
     )
     args = parser.parse_args(argv)
+    chosen = [VERSIONS[name] for name in args.version or VERSIONS]
+    if (args.schemas or args.output) and len(chosen) != 1:
+        parser.error("--schemas and --output need exactly one --version")
+    status = 0
+    for facts in chosen:
+        status = max(
+            status, generate_version(facts, args.schemas, args.output or facts.output, check=args.check)
+        )
+    return status
 
-    if args.schemas is None:
-        directory, source = default_schema_dir()
+
+def generate_version(facts: VersionFacts, schemas: Path | None, output: Path, *, check: bool) -> int:
+    """Write (or with ``check``, compare) one version's module: 0 done, 1 stale, 2 bad schemas."""
+    if schemas is None:
+        directory, source = default_schema_dir(facts)
     else:
-        directory, source = args.schemas, f"the schema directory {args.schemas.name}/"
+        directory, source = schemas, f"the schema directory {schemas.name}/"
         with contextlib.suppress(SystemExit):
-            package_directory, package_source = default_schema_dir()
+            package_directory, package_source = default_schema_dir(facts)
             if directory.resolve() == package_directory.resolve():
                 source = package_source
     try:
-        code = generate(directory, source)
+        code = generate(facts, directory, source)
     except SchemaError as exc:
-        print(f"generate_messages: {exc}", file=sys.stderr)
+        print(f"generate_messages: OCPP {facts.name}: {exc}", file=sys.stderr)
         return 2
 
-    output: Path = args.output
     current = output.read_text(encoding="utf-8") if output.exists() else ""
-    if args.check:
+    if check:
         if current == code:
             return 0
         diff = difflib.unified_diff(
@@ -770,6 +1113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{output} is out of date: run `make generate`", file=sys.stderr)
         return 1
     if current != code:
+        output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(code, encoding="utf-8")
         print(f"wrote {output}")
     return 0

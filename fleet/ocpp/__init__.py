@@ -4,8 +4,9 @@ Imports only the standard library and msgspec; does no I/O. Version-free: all th
 differs between OCPP versions (the codec, the message types allowed, the CALLERROR
 codes and their spellings, which role initiates which action) is data on a
 :class:`ProtocolVersion`, registered in :data:`VERSIONS` (by subprotocol) and
-:data:`VERSIONS_BY_NAME`; the generated payload types live in per-version packages
-(``fleet.ocpp.v201``).
+:data:`VERSIONS_BY_NAME` (and every version the core speaks, stations and CSMS
+aside, in :data:`PROTOCOLS`); the generated payload types live in per-version
+packages (``fleet.ocpp.v16``, ``fleet.ocpp.v201``, ``fleet.ocpp.v21``).
 """
 
 from .error_codes import ErrorCodes
@@ -20,13 +21,33 @@ from .errors import (
     RemoteCallError,
     RemoteProtocolError,
 )
-from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
+from .events import (
+    CallFailed,
+    CallReceived,
+    Event,
+    ProtocolViolation,
+    ResultErrorReceived,
+    ResultReceived,
+    SendReceived,
+)
 from .frames import Call, CallError, CallResult, Frame, decode_frame, encode_frame
 from .session import DEFAULT_CALL_TIMEOUT, Role, Session, SessionStatistics
-from .versions import V201, VERSIONS, VERSIONS_BY_NAME, ProtocolVersion, select_subprotocol
+from .versions import (
+    PROTOCOLS,
+    V16,
+    V21,
+    V201,
+    VERSIONS,
+    VERSIONS_BY_NAME,
+    ProtocolVersion,
+    select_subprotocol,
+)
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT",
+    "PROTOCOLS",
+    "V16",
+    "V21",
     "V201",
     "VERSIONS",
     "VERSIONS_BY_NAME",
@@ -49,8 +70,10 @@ __all__ = [
     "ProtocolViolation",
     "RemoteCallError",
     "RemoteProtocolError",
+    "ResultErrorReceived",
     "ResultReceived",
     "Role",
+    "SendReceived",
     "Session",
     "SessionStatistics",
     "decode_frame",

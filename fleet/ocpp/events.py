@@ -13,7 +13,15 @@ import msgspec
 
 from .errors import CallFailure, ErrorCode
 
-__all__ = ["CallFailed", "CallReceived", "Event", "ProtocolViolation", "ResultReceived"]
+__all__ = [
+    "CallFailed",
+    "CallReceived",
+    "Event",
+    "ProtocolViolation",
+    "ResultErrorReceived",
+    "ResultReceived",
+    "SendReceived",
+]
 
 
 class CallReceived(msgspec.Struct, frozen=True, gc=False):
@@ -96,4 +104,39 @@ class ProtocolViolation(msgspec.Struct, frozen=True, gc=False):
     received_at: float
 
 
-Event = CallReceived | ResultReceived | CallFailed | ProtocolViolation
+class SendReceived(msgspec.Struct, frozen=True, gc=False):
+    """OCPP-J 2.1: the peer sent a valid SEND, an unconfirmed message; it is never answered.
+
+    Attributes:
+        message_id: the SEND's message id.
+        action: the action name, e.g. ``"NotifyPeriodicEventStream"``.
+        message: the payload, decoded and validated into the action's Struct.
+        received_at: when the frame was received.
+    """
+
+    message_id: str
+    action: str
+    message: Any
+    received_at: float
+
+
+class ResultErrorReceived(msgspec.Struct, frozen=True, gc=False):
+    """OCPP-J 2.1: the peer could not process our CALLRESULT (a CALLRESULTERROR); nothing is answered.
+
+    Attributes:
+        message_id: the id of the peer's CALL whose CALLRESULT we sent.
+        code: the peer's code, read as a meaning (:class:`ErrorCode`) where the
+            version has it, else the peer's string unchanged.
+        description: the peer's description.
+        details: the peer's error details (a JSON object).
+        received_at: when the frame was received.
+    """
+
+    message_id: str
+    code: ErrorCode | str
+    description: str
+    details: dict[str, Any]
+    received_at: float
+
+
+Event = CallReceived | ResultReceived | CallFailed | ProtocolViolation | SendReceived | ResultErrorReceived

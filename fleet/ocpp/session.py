@@ -17,7 +17,14 @@ What it guarantees:
   ``late_replies`` only (the call already failed as a timeout: it is no violation);
 * every bad input is turned into the CALLERROR that its OCPP version prescribes
   (or, for a bad response, into a failure of the call it answers); no input makes
-  the session raise.
+  the session raise;
+* where the version has them (OCPP-J 2.1), SEND messages go out at once, never wait
+  for the CALL in flight and are never answered, and a received one becomes a
+  :class:`SendReceived` (a bad one is dropped, unanswered); a CALLRESULT of the peer
+  that we cannot process (invalid payload) fails our call *and* is reported back
+  with a CALLRESULTERROR; a received CALLRESULTERROR becomes a
+  :class:`ResultErrorReceived`. On a version without them (1.6, 2.0.1) message types
+  5 and 6 are unknown types, answered as the version prescribes.
 
 Everything version-specific comes from the session's
 :class:`~fleet.ocpp.versions.ProtocolVersion`, as data: the payload codec, the
@@ -45,7 +52,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -61,14 +68,25 @@ from .errors import (
     RemoteCallError,
     classify_validation_error,
 )
-from .events import CallFailed, CallReceived, Event, ProtocolViolation, ResultReceived
+from .events import (
+    CallFailed,
+    CallReceived,
+    Event,
+    ProtocolViolation,
+    ResultErrorReceived,
+    ResultReceived,
+    SendReceived,
+)
 from .frames import (
-    BASIC_MESSAGE_TYPES,
+    FRAME_TYPES,
     MAX_MESSAGE_ID_LENGTH,
     UNKNOWN_MESSAGE_ID,
     Call,
     CallError,
     CallResult,
+    CallResultError,
+    MessageType,
+    Send,
     diagnose,
 )
 from .versions import V201, ProtocolVersion, Role
@@ -84,8 +102,12 @@ _EXPIRED_MEMORY: Final = 256
 #: OCPP-J limits a CALLERROR's description to 255 characters.
 _MAX_DESCRIPTION: Final = 255
 
-#: The message types this session knows how to handle (2.1's CALLRESULTERROR and SEND come with 2.1).
-_HANDLED_MESSAGE_TYPES: Final = BASIC_MESSAGE_TYPES
+#: The message types this session knows how to handle: all of OCPP-J 2.1's.
+_HANDLED_MESSAGE_TYPES: Final = frozenset(FRAME_TYPES)
+#: Message types never answered: responses, and OCPP-J 2.1's CALLRESULTERROR and SEND.
+_NEVER_ANSWERED: Final = frozenset(
+    {MessageType.CALLRESULT, MessageType.CALLERROR, MessageType.CALLRESULTERROR, MessageType.SEND}
+)
 
 _encoder: Final = msgspec.json.Encoder()
 _any_decoder: Final = msgspec.json.Decoder()
@@ -106,6 +128,10 @@ class SessionStatistics(msgspec.Struct, frozen=True):
         queued: our CALLs waiting for the one in flight.
         in_flight: whether a CALL of ours awaits its answer.
         awaiting_reply: CALLs of the peer not yet answered by the application.
+        sends_sent: SEND messages of ours written to the transport (OCPP-J 2.1).
+        sends_received: valid SEND messages received from the peer.
+        result_errors_sent: CALLRESULTERRORs we sent (peer's CALLRESULTs we could not process).
+        result_errors_received: CALLRESULTERRORs received (our CALLRESULTs the peer could not process).
     """
 
     calls_sent: int
@@ -118,6 +144,10 @@ class SessionStatistics(msgspec.Struct, frozen=True):
     in_flight: bool
     awaiting_reply: int
     late_replies: int = 0
+    sends_sent: int = 0
+    sends_received: int = 0
+    result_errors_sent: int = 0
+    result_errors_received: int = 0
 
 
 class _Pending:
@@ -190,6 +220,10 @@ class Session:
             raise ValueError(f"OCPP {version.name}: this session does not handle message types {sorted(unhandled)}")
         self.version = version
         self._decode_frame = version.frame_decoder.decode
+        #: the message types of this version that are never answered
+        self._never_answered = _NEVER_ANSWERED & version.message_types
+        #: whether a CALLRESULT we cannot process is reported back (OCPP-J 2.1)
+        self._reports_result_errors = MessageType.CALLRESULTERROR in version.message_types
         self.role = role
         self.call_timeout = call_timeout
         self.supported_actions = frozenset(supported_actions) if supported_actions is not None else None
@@ -211,6 +245,10 @@ class Session:
         self._timeouts = 0
         self._violations = 0
         self._late_replies = 0
+        self._sends_sent = 0
+        self._sends_received = 0
+        self._result_errors_sent = 0
+        self._result_errors_received = 0
 
     # ------------------------------------------------------------------ sending
 
@@ -259,6 +297,68 @@ class Session:
                 self._queue = collections.deque()
             self._queue.append(pending)
         return message_id
+
+    def send(self, message: Any, now: float, *, action: str | None = None, message_id: str | None = None) -> str:
+        """Send a SEND (OCPP-J 2.1's unconfirmed message) at once and return its message id.
+
+        It does not wait for the CALL in flight, is never answered and never times
+        out.
+
+        Args:
+            message: the message Struct (its type names the action, e.g.
+                ``NotifyPeriodicEventStream``), or a mapping, JSON text or bytes of
+                the payload together with ``action``.
+            now: the current time (unused: nothing waits; kept for symmetry with :meth:`call`).
+            action: the action name; required unless ``message`` is a message Struct.
+            message_id: our own message id (at most 36 characters) instead of a UUIDv4.
+
+        Raises:
+            LocalProtocolError: the session is closed, the version has no SEND, the
+                action is no SEND action of the version, the payload does not
+                validate, or the message id is unusable.
+        """
+        if self._closed:
+            raise LocalProtocolError(ErrorCode.GENERIC_ERROR, "the session is closed")
+        if MessageType.SEND not in self.version.message_types:
+            raise LocalProtocolError(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"OCPP {self.version.name} has no SEND")
+        action, payload = self._encode_payload(message, action, self.version.request_decoder, "message")
+        if message_id is None:
+            message_id = self._id_factory()
+        elif not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+            raise LocalProtocolError(
+                ErrorCode.RPC_FRAMEWORK_ERROR, f"message id must be 1 to {MAX_MESSAGE_ID_LENGTH} characters"
+            )
+        self._outbox.append(_encoder.encode(Send(message_id, action, msgspec.Raw(payload))).decode())
+        self._sends_sent += 1
+        return message_id
+
+    def report_result_error(
+        self,
+        message_id: str,
+        code: ErrorCode | str,
+        description: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Tell the peer its CALLRESULT to our CALL ``message_id`` could not be processed (CALLRESULTERROR).
+
+        For an application that received a valid :class:`ResultReceived` it cannot act
+        on; the session itself reports CALLRESULTs that do not validate. ``code`` is a
+        meaning, spelled as the version does.
+
+        Raises:
+            LocalProtocolError: the version has no CALLRESULTERROR (before 2.1), or
+                the message id is unusable.
+        """
+        if not self._reports_result_errors:
+            raise LocalProtocolError(
+                ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"OCPP {self.version.name} has no CALLRESULTERROR"
+            )
+        if not message_id or len(message_id) > MAX_MESSAGE_ID_LENGTH:
+            raise LocalProtocolError(
+                ErrorCode.RPC_FRAMEWORK_ERROR, f"message id must be 1 to {MAX_MESSAGE_ID_LENGTH} characters"
+            )
+        self._send_error(message_id, code, description, details, CallResultError)
+        self._result_errors_sent += 1
 
     def reply(self, message_id: str, response: Any) -> None:
         """Answer the peer's CALL ``message_id`` with a CALLRESULT.
@@ -358,8 +458,12 @@ class Session:
             return self._on_call(frame, now)
         if type(frame) is CallResult:
             return self._on_result(frame, now)
-        assert type(frame) is CallError
-        return self._on_error(frame, now)
+        if type(frame) is CallError:
+            return self._on_error(frame, now)
+        if type(frame) is Send:
+            return self._on_send(frame, now)
+        assert type(frame) is CallResultError
+        return self._on_result_error(frame, now)
 
     # ----------------------------------------------------------------- the clock
 
@@ -426,6 +530,10 @@ class Session:
             in_flight=self._in_flight is not None,
             awaiting_reply=len(self._awaiting_reply),
             late_replies=self._late_replies,
+            sends_sent=self._sends_sent,
+            sends_received=self._sends_received,
+            result_errors_sent=self._result_errors_sent,
+            result_errors_received=self._result_errors_received,
         )
 
     # ----------------------------------------------------------------- internals
@@ -437,20 +545,22 @@ class Session:
         decoder_of: Callable[[str], msgspec.json.Decoder[Any]],
         kind: str,
     ) -> tuple[str, bytes]:
+        # kind: "request" or "response" (of a CALL's action), or "message" (of a SEND action)
+        known: Mapping[str, Any] = self.version.send_actions if kind == "message" else self.version.actions
         if action is None:
             action = self.version.action_of.get(type(message))
-            if action is None:
+            if action is None or action not in known:
                 raise LocalProtocolError(
                     ErrorCode.NOT_IMPLEMENTED,
                     f"{type(message).__name__} is not an OCPP {self.version.name} {kind}; pass action=",
                 )
-        elif action not in self.version.actions:
+        elif action not in known:
             raise LocalProtocolError(ErrorCode.NOT_IMPLEMENTED, f"unknown OCPP {self.version.name} action {action!r}")
         if isinstance(message, bytes | str):
             payload = message.encode() if isinstance(message, str) else message
             structured = False
         else:
-            expected = self.version.actions[action][0 if kind == "request" else 1]
+            expected = known[action] if kind == "message" else known[action][0 if kind == "request" else 1]
             structured = type(message) is expected
             if not structured and isinstance(message, msgspec.Struct):
                 raise LocalProtocolError(
@@ -495,9 +605,14 @@ class Session:
         return CallFailed(pending.message_id, pending.action, error, pending.tag, pending.sent_at, now)
 
     def _send_error(
-        self, message_id: str, code: ErrorCode | str, description: str, details: dict[str, Any] | None
+        self,
+        message_id: str,
+        code: ErrorCode | str,
+        description: str,
+        details: dict[str, Any] | None,
+        frame_type: type[CallError | CallResultError] = CallError,
     ) -> None:
-        frame = CallError(
+        frame = frame_type(
             message_id,
             self.version.error_codes.spell(code),
             description[:_MAX_DESCRIPTION],
@@ -560,15 +675,56 @@ class Session:
             response = self.version.response_decoder(pending.action).decode(frame.payload)
         except msgspec.ValidationError as exc:
             message = str(exc)
-            event = self._failed(
-                pending, InvalidResponse(_payload_error_code(message), f"invalid {pending.action} response: {message}"), now
-            )
+            code = _payload_error_code(message)
+            event = self._failed(pending, InvalidResponse(code, f"invalid {pending.action} response: {message}"), now)
+            self._result_unprocessable(pending.message_id, code, message)
         else:
             self._results_received += 1
             assert pending.sent_at is not None
             event = ResultReceived(pending.message_id, pending.action, response, pending.tag, pending.sent_at, now)
         self._send_next(now)
         return [event]
+
+    def _result_unprocessable(self, message_id: str, code: ErrorCode, description: str) -> None:
+        """Report a CALLRESULT we cannot process with a CALLRESULTERROR, where the version has it."""
+        if self._reports_result_errors:
+            self._send_error(message_id, code, description, None, CallResultError)
+            self._result_errors_sent += 1
+
+    def _on_send(self, frame: Send, now: float) -> list[Event]:
+        # A SEND is never answered, even when it is bad: faults are reported, not sent back.
+        action = frame.action
+        message_id = frame.message_id
+        if action not in self.version.send_actions:
+            return self._violation(
+                ErrorCode.NOT_IMPLEMENTED, f"unknown SEND action {action[:64]!r}", message_id, False, now
+            )
+        supported = self.supported_actions
+        if supported is not None and action not in supported:
+            return self._violation(ErrorCode.NOT_SUPPORTED, f"{action} is not supported here", message_id, False, now)
+        try:
+            message = self.version.request_decoder(action).decode(frame.payload)
+        except msgspec.ValidationError as exc:
+            text = str(exc)
+            return self._violation(_payload_error_code(text), text, message_id, False, now)
+        self._sends_received += 1
+        return [SendReceived(message_id, action, message, now)]
+
+    def _on_result_error(self, frame: CallResultError, now: float) -> list[Event]:
+        try:
+            details = _any_decoder.decode(frame.error_details)
+        except msgspec.DecodeError:  # pragma: no cover - Raw came from a valid document
+            details = {}
+        self._result_errors_received += 1
+        return [
+            ResultErrorReceived(
+                frame.message_id,
+                self.version.error_codes.read(frame.error_code),
+                frame.error_description,
+                details if isinstance(details, dict) else {},
+                now,
+            )
+        ]
 
     def _on_error(self, frame: CallError, now: float) -> list[Event]:
         pending = self._take_in_flight(frame.message_id, "CALLERROR", now)
@@ -589,14 +745,17 @@ class Session:
 
     def _bad_frame(self, data: str | bytes, now: float) -> list[Event]:
         diagnosis = diagnose(data, self.version.message_types)
-        if diagnosis.message_type in (3, 4):
-            # Responses are never answered; a broken answer to our CALL fails that call.
+        if diagnosis.message_type in (MessageType.CALLRESULT, MessageType.CALLERROR):
+            # Responses are never answered; a broken answer to our CALL fails that call
+            # (and a broken CALLRESULT is reported back, where the version can).
             pending = self._in_flight
             if pending is not None and diagnosis.message_id == pending.message_id:
                 self._in_flight = None
                 self._violations += 1
                 event = self._failed(pending, InvalidResponse(diagnosis.code, diagnosis.description), now)
+                if diagnosis.message_type == MessageType.CALLRESULT:
+                    self._result_unprocessable(pending.message_id, diagnosis.code, diagnosis.description)
                 self._send_next(now)
                 return [event]
-            return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, False, now)
-        return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, True, now)
+        answer = diagnosis.message_type not in self._never_answered
+        return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, answer, now)

@@ -13,6 +13,12 @@ registers it:
   station profile's ``ocpp_version`` names it; a station offers exactly its
   version's subprotocol.
 
+:data:`VERSIONS` lists what stations and the CSMS speak (a version joins it with its
+station and CSMS dialects). :data:`PROTOCOLS` lists every version the protocol core
+can encode, decode and run a session for, by name: also :data:`V16` (OCPP 1.6J)
+and :data:`V21` (OCPP 2.1, with OCPP-J 2.1's SEND and CALLRESULTERROR), whose
+dialects are still to come.
+
 The session reads all it needs from its version: the codec, the frames it accepts
 (``message_types``), how it spells its CALLERROR codes (``error_codes``); nothing in
 the core branches on a version's name. Adding a version is one package and one line
@@ -28,11 +34,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from . import v201
+from . import v16, v21, v201
 from .error_codes import ErrorCodes
 from .frames import BASIC_MESSAGE_TYPES, frame_decoder
 
 __all__ = [
+    "PROTOCOLS",
+    "V16",
+    "V21",
     "V201",
     "VERSIONS",
     "VERSIONS_BY_NAME",
@@ -63,6 +72,9 @@ class ProtocolVersion:
         message_types: the OCPP-J message type numbers it allows (2, 3 and 4 in
             every version); a frame of any other type is answered as unsupported.
         error_codes: its CALLERROR codes and how it spells each meaning.
+        send_actions: the unconfirmed messages (OCPP-J 2.1 SEND, never answered):
+            action name -> payload type, decoded by ``request_decoder``; none
+            before 2.1. The direction tables cover them too.
         frame_decoder: the decoder of exactly the frames of ``message_types``
             (derived, not given).
 
@@ -82,13 +94,15 @@ class ProtocolVersion:
     initiated_by_csms: frozenset[str]
     message_types: frozenset[int]
     error_codes: ErrorCodes
+    send_actions: Mapping[str, type[Any]] = field(default_factory=lambda: MappingProxyType({}))
     frame_decoder: msgspec.json.Decoder[Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         initiated = self.initiated_by_station | self.initiated_by_csms
-        if initiated != set(self.actions):
-            stray = sorted(initiated - set(self.actions))
-            unsent = sorted(set(self.actions) - initiated)
+        known = set(self.actions) | set(self.send_actions)
+        if initiated != known or set(self.actions) & set(self.send_actions):
+            stray = sorted(initiated - known)
+            unsent = sorted(known - initiated)
             raise ValueError(f"OCPP {self.name}: direction tables name unknown actions {stray} or miss {unsent}")
         if not self.message_types >= BASIC_MESSAGE_TYPES:
             raise ValueError(f"OCPP {self.name}: message types {sorted(self.message_types)} lack CALL, CALLRESULT or CALLERROR")
@@ -112,6 +126,39 @@ V201 = ProtocolVersion(
     message_types=v201.MESSAGE_TYPES,
     error_codes=v201.ERROR_CODES,
 )
+
+V16 = ProtocolVersion(
+    name="1.6",
+    subprotocol="ocpp1.6",
+    actions=v16.ACTIONS,
+    action_of=v16.ACTION_OF,
+    request_decoder=v16.request_decoder,
+    response_decoder=v16.response_decoder,
+    encoder=v16.ENCODER,
+    initiated_by_station=v16.INITIATED_BY_STATION,
+    initiated_by_csms=v16.INITIATED_BY_CSMS,
+    message_types=v16.MESSAGE_TYPES,
+    error_codes=v16.ERROR_CODES,
+)
+
+V21 = ProtocolVersion(
+    name="2.1",
+    subprotocol="ocpp2.1",
+    actions=v21.ACTIONS,
+    action_of=v21.ACTION_OF,
+    request_decoder=v21.request_decoder,
+    response_decoder=v21.response_decoder,
+    encoder=v21.ENCODER,
+    initiated_by_station=v21.INITIATED_BY_STATION,
+    initiated_by_csms=v21.INITIATED_BY_CSMS,
+    message_types=v21.MESSAGE_TYPES,
+    error_codes=v21.ERROR_CODES,
+    send_actions=v21.SEND_ACTIONS,
+)
+
+#: Every version the protocol core speaks (codec and session), by name, oldest first;
+#: a superset of :data:`VERSIONS_BY_NAME`.
+PROTOCOLS: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in (V16, V201, V21)})
 
 #: Every supported version, by websocket subprotocol, in order of preference.
 VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201})
