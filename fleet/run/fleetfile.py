@@ -267,10 +267,10 @@ def _seed(fleet_seed: int, station_id: str) -> int:
 def shipped_profiles_dir() -> Path:
     """Where the profiles shipped with fleet live (``profiles/`` of the source tree)."""
     here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "profiles", here / "profiles"):
+    for candidate in (here.parent.parent / "profiles", here.parent / "profiles"):
         if candidate.is_dir():
             return candidate
-    return here.parent / "profiles"
+    return here.parent.parent / "profiles"
 
 
 def _resolve_profile(name: str, base: Path) -> Path:
