@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fleet.benchmarks import matrix
 from fleet.benchmarks.load import CaseResult, SourcePorts, split
 from fleet.cli import main as fleet
+from fleet.exit_codes import USAGE
 
 HAVE_PEER = all(importlib.util.find_spec(name) for name in ("ocpp", "websockets", "jsonschema"))
 
@@ -72,12 +73,12 @@ def test_the_ocpp_peer_runs_beside_fleet_and_the_ratio_is_printed(tmp_path: Path
 
 
 def test_bad_settings_are_refused_before_any_process_starts(capsys: pytest.CaptureFixture[str]) -> None:
-    assert fleet(["bench", "--stations", "10", "--call", "Reset"]) == 1
+    assert fleet(["bench", "--stations", "10", "--call", "Reset"]) == USAGE
     assert "unknown call 'Reset'" in capsys.readouterr().err
     # One process holds at most 19,000 websockets (20,000 open files).
-    assert fleet(["bench", "--stations", "40000", "--workers", "1", "--csms-workers", "3"]) == 1
+    assert fleet(["bench", "--stations", "40000", "--workers", "1", "--csms-workers", "3"]) == USAGE
     assert "station processes (--workers)" in capsys.readouterr().err
-    assert fleet(["bench", "--stations", "40000", "--workers", "3", "--csms-workers", "1"]) == 1
+    assert fleet(["bench", "--stations", "40000", "--workers", "3", "--csms-workers", "1"]) == USAGE
     assert "CSMS processes (--csms-workers)" in capsys.readouterr().err
 
 

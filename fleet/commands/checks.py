@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 from pathlib import Path
 
 from ..run.fleetfile import csms_url_problem
 
 __all__ = [
     "csms_url",
+    "listen_problem",
     "non_negative_int",
     "non_negative_number",
     "output_file_problem",
@@ -114,4 +116,28 @@ def output_file_problem(path: str) -> str | None:
             return f"{path} exists and is not writable"
     elif not os.access(directory, os.W_OK | os.X_OK):
         return f"directory {str(directory)!r} of {path} is not writable"
+    return None
+
+
+def listen_problem(host: str, port: int, *, reuse_port: bool = False) -> str | None:
+    """Why nothing can listen on ``host``:``port`` (``None``: a trial listener could, which it
+    closes at once). Port 0 (a free one) always can; the host must resolve to an address of
+    this machine. The trial socket takes the options the real listener does (``SO_REUSEADDR``,
+    ``SO_REUSEPORT`` when ``reuse_port``), so it refuses only what the listener would."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        return f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+                trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            trial.bind(address)
+            trial.listen(1)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
     return None

@@ -17,6 +17,7 @@ import os
 from msgspec import Struct
 
 from ..control.server import DEFAULT_CONTROL_PORT, is_loopback
+from .checks import port as port_number
 from .tui import TOKEN_ENV
 
 __all__ = ["ControlSettings", "add_control_arguments", "control_line", "control_settings", "first_error"]
@@ -33,7 +34,7 @@ class ControlSettings(Struct, frozen=True):
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("control API (what `fleet tui` and scripts attach to)")
-    group.add_argument("--control-port", type=int, metavar="P",
+    group.add_argument("--control-port", type=port_number, metavar="P",
                        help=f"serve the control API on port P (default {DEFAULT_CONTROL_PORT}, or a free port when "
                             "it is taken; 0: a free port); the URL is printed as 'control on ws://...'")
     group.add_argument("--control-host", default="127.0.0.1", metavar="H",

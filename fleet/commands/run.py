@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 from ..exit_codes import INTERRUPTED, OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from .checks import (
     csms_url,
+    listen_problem,
     non_negative_int,
     non_negative_number,
     output_file_problem,
@@ -32,7 +33,13 @@ from .checks import (
     positive_number,
     seed,
 )
-from .control_options import add_control_arguments, control_line, control_settings, first_error
+from .control_options import (
+    ControlSettings,
+    add_control_arguments,
+    control_line,
+    control_settings,
+    first_error,
+)
 from .tui import TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -111,7 +118,8 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
     if not (count >= 1 and 0 <= index < count):
-        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
+        raise ValueError(f"--shard {text!r}: need 0 <= I < N (shards count from 0: 0/{max(count, 1)} .. "
+                         f"{max(count, 1) - 1}/{max(count, 1)})")
     return (index, count)
 
 
@@ -145,6 +153,22 @@ def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int])
         problem = output_file_problem(args.report)
         if problem:
             raise ValueError(f"--report {args.report}: {problem}")
+
+
+def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | None) -> None:
+    """The ports the options ask for must be free before anything starts.
+
+    Raises:
+        ValueError: naming the option whose port is taken (or whose host is not of this machine).
+    """
+    if prometheus is not None:
+        problem = listen_problem(*prometheus)
+        if problem:
+            raise ValueError(f"--prometheus {prometheus[0]}:{prometheus[1]}: {problem}")
+    if control is not None and not control.fallback:
+        problem = listen_problem(control.host, control.port)
+        if problem:
+            raise ValueError(f"--control-port {control.port}: {problem}")
 
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:
@@ -255,6 +279,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         return USAGE
     try:
         control = control_settings(args)
+        check_ports(prometheus, control)
     except ValueError as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
         return USAGE
@@ -286,9 +311,9 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
                                             on_interrupt=interrupted))
     except* OSError as group:
         failure = first_error(group)
-    if failure is not None:
+    if failure is not None:  # a port taken since the checks, a worker that could not start
         print(f"\nfleet run: {failure}", file=sys.stderr)
-        return 2
+        return RUN_FAILED
     report = msgspec.structs.replace(report, fleet={**report.fleet, "run_id": args.run_id or uuid.uuid4().hex})
     print()
     print(render_summary(report))
