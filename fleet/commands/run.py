@@ -40,6 +40,7 @@ from .control_options import (
     control_settings,
     first_error,
 )
+from .marks import print_marked
 from .tui import TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -94,7 +95,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="heartbeat interval the built-in CSMS gives at boot (default 300)")
     parser.add_argument("--prometheus", metavar="HOST:PORT",
                         help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
-    parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     parser.add_argument("--nice", type=non_negative_int, default=0, metavar="N",
                         help=f"run the fleet's processes at this lower scheduling priority (as nice(1); --tui: at "
                              f"least {RUN_NICENESS}, so the dashboard stays quick on a busy machine)")
@@ -198,12 +198,15 @@ STALE_AFTER = 3.0
 
 
 class _Progress:
-    """Headless progress: a ramp bar while starting, then a summary line every few seconds."""
+    """Headless progress: a ramp bar while starting (on a terminal), then a summary line every
+    few seconds. The bar is finished when the ramp ends: drawn once more with the last figures
+    and left on its own line, so a later line never starts in the middle of it."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.tty = sys.stdout.isatty()
         self.last_line = 0.0
+        self.bar_shown = False
 
     def __call__(self, status: FleetStatus) -> None:
         if self.quiet:
@@ -211,28 +214,43 @@ class _Progress:
         from ..run.execution import live_text
 
         states = status.states
-        booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
         if status.phase == "ramping" and self.tty:
-            width = 30
-            done = int(width * status.started / max(status.total, 1))
-            load = live_text(status.execution)
-            line = (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
-                    f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}"
-                    + (f" | {load}" if load else "") + "   ")
-            print(line, end="", flush=True)
+            print(self._bar(status), end="", flush=True)
+            self.bar_shown = True
             return
+        if self.bar_shown:  # the ramp has ended: its bar, complete, on a line of its own
+            print(self._bar(status), flush=True)
+            self.bar_shown = False
         if status.elapsed - self.last_line < 5 and status.phase not in ("stopping",):
             return
         self.last_line = status.elapsed
         by_state = " ".join(f"{k}={v:,}" for k, v in sorted(states.items()))
-        prefix = "\r\n" if self.tty else ""
         p99 = f"p99 {status.recent_p99_ms:,.1f} ms" if status.recent_p99_ms is not None else "p99 -"
         load = live_text(status.execution)
         stale = f" (figures {status.figures_age_s:,.0f} s old)" if status.figures_age_s >= STALE_AFTER else ""
-        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | "
+        print(f"[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | "
               f"{status.calls_per_s:,.0f} calls/s {p99} | errors {status.failed:,} | "
               f"reconnects {status.counters.get('reconnects', 0):,}{stale}"
               + (f" | {load}" if load else ""), flush=True)
+
+    @staticmethod
+    def _bar(status: FleetStatus) -> str:
+        from ..run.execution import live_text
+
+        states = status.states
+        booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
+        width = 30
+        done = min(width, int(width * status.started / max(status.total, 1)))
+        load = live_text(status.execution)
+        return (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
+                f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}"
+                + (f" | {load}" if load else "") + "   ")
+
+    def finish(self) -> None:
+        """End a bar still drawn (a run stopped during its ramp) before anything else is printed."""
+        if self.bar_shown:
+            print(flush=True)
+            self.bar_shown = False
 
 
 def _with_report_on_stdout(args: argparse.Namespace) -> int:
@@ -298,25 +316,34 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         print(f"fleet: {plan.size:,} stations from {plan.source} against {where}; "
               f"ramp {plan.config.ramp:g}/s, duration {plan.config.duration:g} s. Ctrl-C stops cleanly.", flush=True)
 
+    progress = _Progress(args.quiet)
+    # --quiet: the summary only, and the control line when --control-port was given (whoever
+    # asked for a port, 0 included, reads where the API is; `fleet run --tui` does)
+    show_control = not args.quiet or args.control_port is not None
+
     def announce(url: str) -> None:
-        print(control_line(url, options.control_token), flush=True)
+        if show_control:
+            print(control_line(url, options.control_token), flush=True)
 
     def interrupted() -> None:
         if not args.quiet:
+            progress.finish()
             print(f"\nstopping... (Ctrl-C again to stop at once; at most {options.interrupt_timeout:g} s)", flush=True)
 
     failure: BaseException | None = None
     try:
-        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce,
+        report = trio.run(lambda: run_fleet(plan, options, on_status=progress, on_control=announce,
                                             on_interrupt=interrupted))
     except* OSError as group:
         failure = first_error(group)
+    progress.finish()
     if failure is not None:  # a port taken since the checks, a worker that could not start
         print(f"\nfleet run: {failure}", file=sys.stderr)
         return RUN_FAILED
     report = msgspec.structs.replace(report, fleet={**report.fleet, "run_id": args.run_id or uuid.uuid4().hex})
-    print()
-    print(render_summary(report))
+    if not args.quiet:
+        print()
+    print_marked(render_summary(report))
     if report_out is not None:
         report_out.write(report_json(report).decode())
         report_out.flush()
@@ -326,7 +353,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         except OSError as exc:
             print(f"\nfleet run: cannot write the report to {args.report}: {exc.strerror or exc}", file=sys.stderr)
             return RUN_FAILED
-        print(f"\nreport written to {args.report}")
+        print(f"\nreport written to {args.report}")  # (--quiet too: where the summary's report is)
     if report.interrupted:
         return INTERRUPTED
     if report.problems:
