@@ -43,14 +43,14 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos")
 
 
-def add_output_options(parser: argparse.ArgumentParser) -> None:
+def add_output_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """``-v``/``-q``, accepted before the subcommand and after it (``fleet -v run``, ``fleet run -v``).
 
-    Their defaults are left out of the namespace (:data:`argparse.SUPPRESS`) so that the
-    subcommand's parser does not reset what was given before it; :func:`parse_args` fills them in."""
-    parser.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+    Only the top parser has defaults (0, False): a subcommand's parser leaves them out of the
+    namespace (:data:`argparse.SUPPRESS`), so it does not reset what was given before it."""
+    parser.add_argument("-v", "--verbose", action="count", default=0 if top else argparse.SUPPRESS,
                         help="more log output (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+    parser.add_argument("-q", "--quiet", action="store_true", default=False if top else argparse.SUPPRESS,
                         help="no progress output and only errors in the log; fleet run prints its summary only")
 
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"fleet {__version__}")
-    add_output_options(parser)
+    add_output_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     lines = ["commands:"]
     for name in COMMANDS:
@@ -87,11 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The parsed arguments, ``verbose`` (a count) and ``quiet`` always set."""
-    args = parser.parse_args(argv)
-    args.verbose = getattr(args, "verbose", 0)
-    args.quiet = getattr(args, "quiet", False)
-    return args
+    """The parsed arguments (``verbose``, a count, and ``quiet`` always set)."""
+    return parser.parse_args(argv)
 
 
 def log_level(args: argparse.Namespace) -> int:
