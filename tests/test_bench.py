@@ -133,3 +133,31 @@ def test_a_one_case_matrix_runs_and_prints_its_table(tmp_path: Path, capsys: pyt
     assert "| fleet | 10 | Heartbeat |" in printed
     [row] = json.loads(out.read_text())["rows"]
     assert row["calls"] > 0 and row["booted"] == 10
+
+
+def test_the_codec_benchmark_runs_without_its_baseline_and_says_what_it_skipped(tmp_path: Path) -> None:
+    """As after a plain install: jsonschema cannot be imported (a None in sys.modules)."""
+    import subprocess
+
+    out = tmp_path / "codec.json"
+    script = ("import sys; sys.modules['jsonschema'] = None\n"
+              "from fleet.cli import main\n"
+              f"sys.exit(main(['bench', '--codec', '--seconds', '0.15', '--json', {str(out)!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "skipped: the json + jsonschema baseline needs jsonschema" in result.stdout, result.stdout
+    assert "pip install 'fleet[bench]'" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["skipped"].startswith("the json + jsonschema baseline")
+    for row in document["rows"]:
+        assert row["fleet_decode_per_s"] > 0 and row["jsonschema_decode_per_s"] is None
+
+
+def test_the_bench_extra_declares_what_the_baselines_import() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    names = {requirement.split("=")[0].split(">")[0].strip() for requirement in project["optional-dependencies"]["bench"]}
+    assert {"jsonschema", "ocpp", "websockets"} <= names

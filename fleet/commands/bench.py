@@ -253,22 +253,25 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 def _codec(args: argparse.Namespace) -> int:
-    try:
-        from ..benchmarks.codec import run_codec_benchmark
-    except ModuleNotFoundError as exc:  # jsonschema / ocpp come with the dev extras
-        print(f"fleet bench --codec needs the dev extras (pip install 'fleet[dev]'): {exc}")
-        return 2
-    rows = run_codec_benchmark(args.seconds)
+    from ..benchmarks.codec import baseline_problem, run_codec_benchmark
+
+    skipped = baseline_problem()
+    rows = run_codec_benchmark(args.seconds, baseline=skipped is None)
     print(f"codec benchmark on {machine()}; frames/s, best of 3 slices of {args.seconds / 3:.2f} s")
     header = f"{'action':<18}{'bytes':>6}{'fleet decode':>14}{'fleet encode':>14}{'json+schema':>13}{'json.dumps':>12}{'speedup':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(
-            f"{r['action']:<18}{r['frame_bytes']:>6}{r['fleet_decode_per_s']:>14,.0f}{r['fleet_encode_per_s']:>14,.0f}"
-            f"{r['jsonschema_decode_per_s']:>13,.0f}{r['json_encode_per_s']:>12,.0f}{r['decode_speedup']:>8.0f}x"
-        )
+        if skipped:
+            baseline = f"{'-':>13}{'-':>12}{'-':>9}"
+        else:
+            baseline = (f"{r['jsonschema_decode_per_s']:>13,.0f}{r['json_encode_per_s']:>12,.0f}"
+                        f"{r['decode_speedup']:>8.0f}x")
+        print(f"{r['action']:<18}{r['frame_bytes']:>6}{r['fleet_decode_per_s']:>14,.0f}"
+              f"{r['fleet_encode_per_s']:>14,.0f}{baseline}")
+    if skipped:
+        print(f"skipped: {skipped}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "rows": rows}, f, indent=2)
+            json.dump({"machine": machine(), "rows": rows, **({"skipped": skipped} if skipped else {})}, f, indent=2)
     return 0
