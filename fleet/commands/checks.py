@@ -22,6 +22,7 @@ __all__ = [
     "non_negative_int",
     "non_negative_number",
     "output_file_problem",
+    "password_file",
     "port",
     "positive_int",
     "positive_number",
@@ -95,11 +96,28 @@ def port(text: str) -> int:
 
 
 def csms_url(text: str) -> str:
-    """A CSMS URL: ``ws://`` or ``wss://`` with a host."""
+    """A CSMS URL: ``ws://`` or ``wss://`` with a host; the endpoint the station id is
+    appended to, or a template with ``{station_id}`` (``ws://host/ocpp/{station_id}/``)."""
     problem = csms_url_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def password_file(path: str) -> str:
+    """The password in the file ``path``: its first line, without the line end (a password on
+    the command line shows in ``ps``; one in a file does not)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text") from None
+    password = first.rstrip("\r\n")
+    if not password:
+        raise argparse.ArgumentTypeError(f"{path}: its first line is empty; expected the password")
+    return password
 
 
 def output_file_problem(path: str) -> str | None:

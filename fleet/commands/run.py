@@ -29,6 +29,7 @@ from .checks import (
     non_negative_int,
     non_negative_number,
     output_file_problem,
+    password_file,
     positive_int,
     positive_number,
     seed,
@@ -52,6 +53,10 @@ EXAMPLE = "fleet run profiles/mixed-fleet.toml --stations 2000 --duration 60 --t
 
 DEMO_FLEET = "demo-fleet.toml"
 
+#: The fleet-wide password from the environment (as ``--password``, kept out of ``ps``; the run
+#: behind ``--tui`` gets it this way).
+PASSWORD_ENV = "FLEET_PASSWORD"
+
 
 #: How much lower the run behind a dashboard is scheduled than the dashboard (``nice``): with
 #: both on one machine, a key press then gets a core at once, even from a fleet that keeps
@@ -64,7 +69,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a fleet file or a station profile (default: the shipped {DEMO_FLEET})")
     parser.add_argument("--stations", type=_station_count, metavar="N", help="number of stations (rescales the fleet's groups)")
     parser.add_argument("--csms", action="append", type=csms_url, metavar="URL",
-                        help="CSMS URL (ws:// or wss://), repeatable; default: start the built-in CSMS")
+                        help="CSMS URL (ws:// or wss://), repeatable; default: start the built-in CSMS. The "
+                             "station id is appended after a slash, or put where {station_id} is: "
+                             "'ws://host/ocpp/{station_id}/'")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password", metavar="P",
+                        help="one Basic-auth password for every station, in place of the profiles' per-station "
+                             "patterns (a CSMS that enrols stations with a shared token)")
+    secret.add_argument("--password-file", dest="password", type=password_file, metavar="F",
+                        help=f"--password read from the first line of F (not shown by ps; ${PASSWORD_ENV} "
+                             "works too)")
     parser.add_argument("--ramp", type=positive_number, metavar="STATIONS_PER_S", help="stations started per second")
     parser.add_argument("--duration", type=non_negative_number, metavar="S",
                         help="seconds to run after the ramp (0: until Ctrl-C)")
@@ -182,7 +196,8 @@ def load_plan(args: argparse.Namespace) -> FleetPlan:
     else:
         plan = load_fleet(path)
     plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
-                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol)
+                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol,
+                               password=args.password or os.environ.get(PASSWORD_ENV) or None)
     if args.fault:
         from ..faults import parse_fault_options
 
@@ -457,6 +472,8 @@ def _run_with_dashboard(args: argparse.Namespace, token: str | None) -> int:
     env = dict(os.environ)
     if token:
         env[TOKEN_ENV] = token  # not on the command line, where `ps` shows it
+    if args.password:
+        env[PASSWORD_ENV] = args.password  # (the same)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = spawn_run(child_argv(args), out, err, env)
         url = None
