@@ -40,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
 #: ``HELP`` (one line), ``EXAMPLE`` (one command line), ``add_arguments(parser)``
 #: and ``main(args) -> int``.
-COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos")
+COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos", "certs")
 
 
 def add_output_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
