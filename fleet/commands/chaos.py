@@ -89,7 +89,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.csms:
         if not args.csms.startswith(("ws://", "wss://")):
             print(f"fleet chaos: --csms {args.csms!r}: expected a ws:// or wss:// URL", file=sys.stderr)
-            return 2
+            return USAGE
         table = trio.run(lambda: probe_csms(args.csms, station_id=args.station_id, password=args.password,
                                             per_class=args.per_class, seed=args.seed, boot=not args.no_boot))
         print_marked(render_probe_table(table, args.csms))
@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if not 0 <= args.flood_seconds < float("inf") or (args.flood_only and not args.flood_seconds > 0):
         print(f"fleet chaos: --flood-seconds {args.flood_seconds:g}: expected seconds > 0"
               + ("" if args.flood_only else " (or 0 for no floods)"), file=sys.stderr)
-        return 2
+        return USAGE
     if args.flood_only:
         from ..chaos.flood import FloodConfig, render_flood, run_flood
 
@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         faults = parse_fault_options(args.fault, chaos_faults(config))
     except ValueError as exc:
         print(f"fleet chaos: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     config = msgspec.structs.replace(config, faults=faults)
     report = trio.run(lambda: run_suite(config, progress=lambda text: print(f"chaos: {text}", flush=True)))
     print()
