@@ -288,11 +288,11 @@ def _seed(fleet_seed: int, station_id: str) -> int:
 
 def shipped_profiles_dir() -> Path:
     """Where the profiles shipped with fleet live (``profiles/`` of the source tree)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent.parent / "profiles", here.parent / "profiles"):
+    package = Path(__file__).resolve().parents[1]  # fleet/
+    for candidate in (package.parent / "profiles", package / "profiles"):
         if candidate.is_dir():
             return candidate
-    return here.parent.parent / "profiles"
+    return package.parent / "profiles"
 
 
 def _resolve_profile(name: str, base: Path) -> Path:
