@@ -224,9 +224,14 @@ def _tui(args: argparse.Namespace) -> int:
         render,
         run_tui_benchmark,
     )
-    from ..run.fleetfile import shipped_profiles_dir
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
     fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
+    try:
+        load_fleet_or_profile(fleet)  # (refused here, before any process starts)
+    except FleetError as exc:
+        print(f"fleet bench --tui: --fleet {fleet}: {exc}", file=sys.stderr)
+        return USAGE
     csms_workers = args.csms_workers or default_csms_workers(args.stations)
     print(f"fleet bench --tui: the dashboard attached to {args.stations:,} stations ({fleet}), "
           f"{args.duration:g} s window; {machine()}", flush=True)

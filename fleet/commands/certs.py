@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..exit_codes import OK, USAGE
 from .checks import positive_int
@@ -30,14 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fleet_station_ids(source: str, stations: int | None) -> list[str]:
-    from ..run.fleetfile import load_fleet, plan_from_profile
+    from ..run.fleetfile import load_fleet_or_profile
 
-    path = Path(source)
-    text = path.read_bytes() if path.is_file() else b""
-    if path.suffix == ".toml" and path.is_file() and b"[[group]]" not in text and b"[fleet]" not in text:
-        plan = plan_from_profile(path, stations or 10)
-    else:
-        plan = load_fleet(path).with_overrides(stations=stations)
+    plan = load_fleet_or_profile(source, stations).with_overrides(stations=stations)
     return [spec.station_id for spec in plan.stations()]
 
 

@@ -187,14 +187,9 @@ def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | N
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:
     """The plan from the positional argument (fleet file, profile, or the demo) and the overrides."""
-    from ..run.fleetfile import FleetError, load_fleet, plan_from_profile, shipped_profiles_dir
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
-    source = args.fleet or str(shipped_profiles_dir() / DEMO_FLEET)
-    path = Path(source)
-    if path.suffix == ".toml" and path.is_file() and b"[[group]]" not in path.read_bytes() and b"[fleet]" not in path.read_bytes():
-        plan = plan_from_profile(path, args.stations or 10)
-    else:
-        plan = load_fleet(path)
+    plan = load_fleet_or_profile(args.fleet or str(shipped_profiles_dir() / DEMO_FLEET), args.stations)
     plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
                                seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol,
                                password=args.password or os.environ.get(PASSWORD_ENV) or None)

@@ -54,6 +54,7 @@ __all__ = [
     "StationSpec",
     "csms_url_problem",
     "load_fleet",
+    "load_fleet_or_profile",
     "shipped_profiles_dir",
 ]
 
@@ -393,6 +394,21 @@ def load_fleet(path: str | Path) -> FleetPlan:
         profiles.append(profile)
     return FleetPlan(str(path), fleet.fleet, list(fleet.group), _with_password(profiles, fleet.fleet.password),
                      fleet.faults)
+
+
+def load_fleet_or_profile(path: str | Path, stations: int | None = None) -> FleetPlan:
+    """A fleet file, or a station profile as a fleet of ``stations`` (default 10) stations of it
+    (a ``.toml`` file with neither ``[fleet]`` nor ``[[group]]`` is a profile).
+
+    Raises:
+        FleetError: the file cannot be read or is not a valid fleet file or profile.
+    """
+    path = Path(path)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_bytes()
+        if b"[[group]]" not in text and b"[fleet]" not in text:
+            return plan_from_profile(path, stations or 10)
+    return load_fleet(path)
 
 
 def plan_from_profile(path: str | Path, count: int) -> FleetPlan:

@@ -121,6 +121,7 @@ BAD_ARGUMENTS = [
     (["bench", "--json", "/nonexistent-dir/b.json"], ["--json", "does not exist"]),
     (["bench", "--call", "Reset", "--stations", "1"], ["unknown call 'Reset'"]),
     (["bench", "--stations", "40000", "--workers", "1"], ["--workers"]),
+    (["bench", "--tui", "--fleet", "no-such-fleet.toml"], ["--fleet", "no-such-fleet.toml"]),
     (["tui", "http://127.0.0.1:7700/"], ["ws://HOST:PORT/"]),
     (["chaos", "--report", "/nonexistent-dir/c.json"], ["--report", "does not exist"]),
 ]
