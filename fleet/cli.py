@@ -2,7 +2,7 @@
 """The ``fleet`` command line: one subcommand per module in :mod:`fleet.commands`.
 
 Shell completion through argcomplete: ``eval "$(register-python-argcomplete fleet)"``
-(README "Shell completion").
+(README "The command line").
 """
 
 from __future__ import annotations
@@ -86,11 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The parsed arguments (``verbose``, a count, and ``quiet`` always set)."""
-    return parser.parse_args(argv)
-
-
 def log_level(args: argparse.Namespace) -> int:
     """WARNING by default; ``-v`` INFO, ``-vv`` DEBUG; ``-q`` ERROR."""
     if args.quiet and not args.verbose:
@@ -101,7 +96,7 @@ def log_level(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     argcomplete.autocomplete(parser)  # (returns at once unless the shell asks for completions)
-    args = parse_args(parser, argv)
+    args = parser.parse_args(argv)
     logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "handler", None) is None:
         parser.print_help()

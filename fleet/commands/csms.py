@@ -25,6 +25,7 @@ from .control_options import (
     ControlSettings,
     add_control_arguments,
     control_line,
+    control_port_problem,
     control_settings,
     first_error,
 )
@@ -193,11 +194,7 @@ def _busy_port(args: argparse.Namespace, control: ControlSettings | None) -> str
     problem = listen_problem(args.host, args.port, reuse_port=args.reuse_port)
     if problem:
         return f"--port {args.port}: {problem}"
-    if control is not None and not control.fallback:
-        problem = listen_problem(control.host, control.port)
-        if problem:
-            return f"--control-port {control.port}: {problem}"
-    return None
+    return control_port_problem(control)
 
 
 def main(args: argparse.Namespace) -> int:

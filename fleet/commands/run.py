@@ -38,6 +38,7 @@ from .control_options import (
     ControlSettings,
     add_control_arguments,
     control_line,
+    control_port_problem,
     control_settings,
     first_error,
 )
@@ -179,10 +180,9 @@ def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | N
         problem = listen_problem(*prometheus)
         if problem:
             raise ValueError(f"--prometheus {prometheus[0]}:{prometheus[1]}: {problem}")
-    if control is not None and not control.fallback:
-        problem = listen_problem(control.host, control.port)
-        if problem:
-            raise ValueError(f"--control-port {control.port}: {problem}")
+    problem = control_port_problem(control)
+    if problem:
+        raise ValueError(problem)
 
 
 def load_plan(args: argparse.Namespace) -> FleetPlan:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.cli import build_parser, log_level, parse_args
+from fleet.cli import build_parser, log_level
 from fleet.commands.marks import print_marked
 from fleet.commands.run import _Progress
 from fleet.exit_codes import OK
@@ -49,7 +49,7 @@ def test_version_prints_the_version_of_the_package() -> None:
     ],
 )
 def test_verbose_and_quiet_are_accepted_before_and_after_the_subcommand(argv: list[str], level: int) -> None:
-    args = parse_args(build_parser(), argv)
+    args = build_parser().parse_args(argv)
     assert log_level(args) == level
     assert args.quiet == ("-q" in argv or "--quiet" in argv)
 
