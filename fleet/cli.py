@@ -1,4 +1,9 @@
-"""The ``fleet`` command line: one subcommand per module in :mod:`fleet.commands`."""
+# PYTHON_ARGCOMPLETE_OK
+"""The ``fleet`` command line: one subcommand per module in :mod:`fleet.commands`.
+
+Shell completion through argcomplete: ``eval "$(register-python-argcomplete fleet)"``
+(README "The command line").
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from . import exit_codes
+import argcomplete
+
+from . import __version__, exit_codes
 from .program import is_interrupt
 
 __all__ = ["EXIT_CODES", "main"]
@@ -33,7 +40,18 @@ class _Parser(argparse.ArgumentParser):
 #: Subcommands in the order ``fleet --help`` lists them. Each module defines
 #: ``HELP`` (one line), ``EXAMPLE`` (one command line), ``add_arguments(parser)``
 #: and ``main(args) -> int``.
-COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos")
+COMMANDS = ("run", "csms", "station", "bench", "report", "tui", "chaos", "certs")
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """``-v``/``-q``, accepted before the subcommand and after it (``fleet -v run``, ``fleet run -v``).
+
+    Only the top parser has defaults (0, False): a subcommand's parser leaves them out of the
+    namespace (:data:`argparse.SUPPRESS`), so it does not reset what was given before it."""
+    parser.add_argument("-v", "--verbose", action="count", default=0 if top else argparse.SUPPRESS,
+                        help="more log output (-vv for debug)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="no progress output and only errors in the log; fleet run prints its summary only")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="OCPP 2.0.1 charging-station fleet simulator and CSMS.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--version", action="version", version=f"fleet {__version__}")
+    add_output_options(parser, top=True)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     lines = ["commands:"]
     for name in COMMANDS:
@@ -60,19 +79,25 @@ def build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(sub)
+        add_output_options(sub)
         sub.set_defaults(handler=module.main)
         lines.append(f"  {name:<9} {module.HELP}\n            e.g. {module.EXAMPLE}")
     parser.epilog = "\n".join(lines) + "\n\n" + EXIT_CODES
     return parser
 
 
+def log_level(args: argparse.Namespace) -> int:
+    """WARNING by default; ``-v`` INFO, ``-vv`` DEBUG; ``-q`` ERROR."""
+    if args.quiet and not args.verbose:
+        return logging.ERROR
+    return logging.WARNING - 10 * min(int(args.verbose), 2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # (returns at once unless the shell asks for completions)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return exit_codes.USAGE

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fleet.benchmarks import matrix
 from fleet.benchmarks.load import CaseResult, SourcePorts, split
 from fleet.cli import main as fleet
+from fleet.exit_codes import USAGE
 
 HAVE_PEER = all(importlib.util.find_spec(name) for name in ("ocpp", "websockets", "jsonschema"))
 
@@ -72,12 +73,12 @@ def test_the_ocpp_peer_runs_beside_fleet_and_the_ratio_is_printed(tmp_path: Path
 
 
 def test_bad_settings_are_refused_before_any_process_starts(capsys: pytest.CaptureFixture[str]) -> None:
-    assert fleet(["bench", "--stations", "10", "--call", "Reset"]) == 1
+    assert fleet(["bench", "--stations", "10", "--call", "Reset"]) == USAGE
     assert "unknown call 'Reset'" in capsys.readouterr().err
     # One process holds at most 19,000 websockets (20,000 open files).
-    assert fleet(["bench", "--stations", "40000", "--workers", "1", "--csms-workers", "3"]) == 1
+    assert fleet(["bench", "--stations", "40000", "--workers", "1", "--csms-workers", "3"]) == USAGE
     assert "station processes (--workers)" in capsys.readouterr().err
-    assert fleet(["bench", "--stations", "40000", "--workers", "3", "--csms-workers", "1"]) == 1
+    assert fleet(["bench", "--stations", "40000", "--workers", "3", "--csms-workers", "1"]) == USAGE
     assert "CSMS processes (--csms-workers)" in capsys.readouterr().err
 
 
@@ -132,3 +133,31 @@ def test_a_one_case_matrix_runs_and_prints_its_table(tmp_path: Path, capsys: pyt
     assert "| fleet | 10 | Heartbeat |" in printed
     [row] = json.loads(out.read_text())["rows"]
     assert row["calls"] > 0 and row["booted"] == 10
+
+
+def test_the_codec_benchmark_runs_without_its_baseline_and_says_what_it_skipped(tmp_path: Path) -> None:
+    """As after a plain install: jsonschema cannot be imported (a None in sys.modules)."""
+    import subprocess
+
+    out = tmp_path / "codec.json"
+    script = ("import sys; sys.modules['jsonschema'] = None\n"
+              "from fleet.cli import main\n"
+              f"sys.exit(main(['bench', '--codec', '--seconds', '0.15', '--json', {str(out)!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=str(Path(__file__).resolve().parents[1]))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "skipped: the json + jsonschema baseline needs jsonschema" in result.stdout, result.stdout
+    assert "pip install 'fleet[bench]'" in result.stdout
+    document = json.loads(out.read_text())
+    assert document["skipped"].startswith("the json + jsonschema baseline")
+    for row in document["rows"]:
+        assert row["fleet_decode_per_s"] > 0 and row["jsonschema_decode_per_s"] is None
+
+
+def test_the_bench_extra_declares_what_the_baselines_import() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]
+    names = {requirement.split("=")[0].split(">")[0].strip() for requirement in project["optional-dependencies"]["bench"]}
+    assert {"jsonschema", "ocpp", "websockets"} <= names

@@ -82,9 +82,11 @@ __all__ = [
     "CONNECT_CONCURRENCY",
     "MAX_STATIONS_PER_PROCESS",
     "BenchError",
+    "BenchSettingsError",
     "CaseResult",
     "MeterSim",
     "SourcePorts",
+    "check_case",
     "default_csms_workers",
     "run_case",
     "split",
@@ -113,6 +115,10 @@ TRANSACTION_PREFIX = "c0ffee00-0000-4000-8000-"
 
 class BenchError(Exception):
     """The benchmark could not run (a process failed, a phase timed out, a bad setting)."""
+
+
+class BenchSettingsError(BenchError):
+    """A bad setting: refused before any process starts (``fleet bench`` exits with USAGE)."""
 
 
 def station_id(index: int) -> str:
@@ -741,6 +747,34 @@ def default_warmup(stations: int) -> float:
     return min(5.0, max(1.0, stations / 5000))
 
 
+def check_case(implementation: str, stations: int, call: str, duration: float, *, workers: int,
+               csms_workers: int, builtin: bool) -> None:
+    """What :func:`run_case` refuses before any process starts.
+
+    Raises:
+        BenchSettingsError: naming the setting and what was expected.
+    """
+    if call not in ACTIONS:
+        raise BenchSettingsError(f"unknown call {call!r}; one of {', '.join(ACTIONS)}")
+    if stations < 1 or duration <= 0:
+        raise BenchSettingsError("--stations must be at least 1 and --duration positive")
+    if implementation == "ocpp":
+        problem = missing_requirement()
+        if problem:
+            raise BenchSettingsError(problem)
+    elif implementation != "fleet":
+        raise BenchSettingsError(f"unknown implementation {implementation!r} (fleet or ocpp)")
+    shards = split(stations, workers)
+    if max(n for _, n in shards) > MAX_STATIONS_PER_PROCESS:
+        need = math.ceil(stations / MAX_STATIONS_PER_PROCESS)
+        raise BenchSettingsError(f"{stations} stations need at least {need} station processes (--workers): "
+                                 f"a process holds at most {MAX_STATIONS_PER_PROCESS} websockets (open-file limit 20,000)")
+    if builtin and stations / max(1, csms_workers) > MAX_STATIONS_PER_PROCESS * 0.9:
+        need = math.ceil(stations / (MAX_STATIONS_PER_PROCESS * 0.9))
+        raise BenchSettingsError(f"{stations} stations need at least {need} CSMS processes (--csms-workers): "
+                                 "each holds its share of the websockets (open-file limit 20,000)")
+
+
 async def run_case(
     implementation: str,
     stations: int,
@@ -759,29 +793,10 @@ async def run_case(
     Raises:
         BenchError: a bad setting, a process that failed, or a phase that timed out.
     """
-    if call not in ACTIONS:
-        raise BenchError(f"unknown call {call!r}; one of {', '.join(ACTIONS)}")
-    if stations < 1 or duration <= 0:
-        raise BenchError("--stations must be at least 1 and --duration positive")
-    if implementation == "fleet":
-        module = "fleet.benchmarks.load"
-    elif implementation == "ocpp":
-        problem = missing_requirement()
-        if problem:
-            raise BenchError(problem)
-        module = "fleet.benchmarks.ocpp_peer"
-    else:
-        raise BenchError(f"unknown implementation {implementation!r} (fleet or ocpp)")
-    shards = split(stations, workers)
-    if max(n for _, n in shards) > MAX_STATIONS_PER_PROCESS:
-        need = math.ceil(stations / MAX_STATIONS_PER_PROCESS)
-        raise BenchError(f"{stations} stations need at least {need} station processes (--workers): "
-                         f"a process holds at most {MAX_STATIONS_PER_PROCESS} websockets (open-file limit 20,000)")
     builtin = csms_url is None
-    if builtin and stations / max(1, csms_workers) > MAX_STATIONS_PER_PROCESS * 0.9:
-        need = math.ceil(stations / (MAX_STATIONS_PER_PROCESS * 0.9))
-        raise BenchError(f"{stations} stations need at least {need} CSMS processes (--csms-workers): "
-                         "each holds its share of the websockets (open-file limit 20,000)")
+    check_case(implementation, stations, call, duration, workers=workers, csms_workers=csms_workers, builtin=builtin)
+    module = "fleet.benchmarks.ocpp_peer" if implementation == "ocpp" else "fleet.benchmarks.load"
+    shards = split(stations, workers)
     say = progress or (lambda _text: None)
     warmup = default_warmup(stations) if warmup is None else warmup
     python = [sys.executable, "-m", module]
@@ -846,7 +861,7 @@ async def run_case(
                                                   / (ramp_s * (os.cpu_count() or 1))), 1)
             say(f"{implementation}: {booted:,} booted in {result.connect_boot_s:.2f} s; measuring {duration:g} s")
             if booted == 0:
-                raise BenchError(f"no station could connect and boot: {dict(errors)}")
+                raise BenchError(f"no station could connect to {csms_url} and boot: {dict(errors)}")
             for server in servers:
                 await server.command("tune_gc")
             start = time.time() + warmup

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import trio
 
+from ..exit_codes import RUN_FAILED
 from .load import BenchError, CaseResult, default_csms_workers, run_case
 from .ocpp_peer import missing_requirement
 
@@ -104,12 +105,17 @@ def run_matrix(*, json_path: str | None = None, peer: str = "ocpp", machine: str
             implementation = peer
         csms_workers = default_csms_workers(stations)
         print(f"  {implementation:<6} {stations:>6,} stations  {call:<17}", end="", flush=True)
+        failure: BaseException | None = None
         try:
             row = trio.run(functools.partial(run_case, implementation, stations, call, seconds,
                                              workers=workers, csms_workers=csms_workers))
-        except BenchError as exc:
-            print(f"failed: {exc}", flush=True)
-            return 1
+        except* BenchError as group:  # (raised inside the case's nursery: in a group)
+            failure = group.exceptions[0]
+            while isinstance(failure, BaseExceptionGroup) and failure.exceptions:
+                failure = failure.exceptions[0]
+        if failure is not None:
+            print(f"failed: {failure}", flush=True)
+            return RUN_FAILED
         rows.append(row)
         print(f"{row.calls_per_s:>8,.0f} calls/s  p50 {row.p50_ms:7.1f} ms  p99 {row.p99_ms:7.1f} ms  "
               f"connect+boot {row.connect_boot_s:5.2f} s  RSS {row.total_rss_mb:6,.0f} MB  "

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from ..metrics import new_histogram
+from ..net.transport import station_url
 from .load import (
     CALL_TIMEOUT,
     HANDSHAKE_TIMEOUT,
@@ -202,7 +203,7 @@ class _PeerStations:
         booted = False
         try:
             async with self.semaphore:
-                ws = await websockets.connect(f"{self.url.rstrip('/')}/{sid}", subprotocols=[Subprotocol(SUBPROTOCOL)],
+                ws = await websockets.connect(station_url(self.url, sid), subprotocols=[Subprotocol(SUBPROTOCOL)],
                                               open_timeout=HANDSHAKE_TIMEOUT, **await self._socket())
                 cp = ChargePoint(sid, ws, response_timeout=CALL_TIMEOUT)
                 reader = asyncio.ensure_future(cp.start())

@@ -19,5 +19,5 @@ def missing_requirement() -> str | None:
     missing = [name for name in ("ocpp", "websockets", "jsonschema") if importlib.util.find_spec(name) is None]
     if missing:
         return (f"--peer ocpp needs the {', '.join(missing)} package(s): "
-                "pip install 'fleet[dev]' (or pip install ocpp websockets)")
+                "pip install 'fleet[bench]'")
     return None

@@ -23,7 +23,7 @@ import platform
 import sys
 from typing import Any
 
-from ..exit_codes import USAGE
+from ..exit_codes import RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from .checks import (
     csms_url,
     non_negative_int,
@@ -32,6 +32,7 @@ from .checks import (
     positive_int,
     positive_number,
 )
+from .control_options import first_error
 
 HELP = ("benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, the --codec, "
         "or the dashboard (--tui)")
@@ -93,11 +94,25 @@ def main(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> int:
     import trio
 
-    from ..benchmarks.load import BenchError, CaseResult, default_csms_workers, run_case
+    from ..benchmarks.load import (
+        BenchError,
+        BenchSettingsError,
+        CaseResult,
+        check_case,
+        default_csms_workers,
+        run_case,
+    )
 
     workers = args.workers or os.cpu_count() or 1
     csms_workers = args.csms_workers or default_csms_workers(args.stations)
     implementations = ["fleet"] + ([args.peer] if args.peer else [])
+    try:
+        for implementation in implementations:
+            check_case(implementation, args.stations, args.call, args.duration, workers=workers,
+                       csms_workers=csms_workers, builtin=args.csms is None)
+    except BenchSettingsError as exc:
+        print(f"fleet bench: {exc}", file=sys.stderr)
+        return USAGE
     where = f"external CSMS {args.csms}" if args.csms else f"{csms_workers} CSMS process(es) on one port"
     print(f"fleet bench: {args.stations:,} stations, {args.call} closed loop (one call in flight per station), "
           f"{args.duration:g} s window; {workers} station process(es), {where}; {machine()}", flush=True)
@@ -106,15 +121,18 @@ def _load(args: argparse.Namespace) -> int:
         print(f"  {text}", file=sys.stderr, flush=True)
 
     rows: list[CaseResult] = []
+    failure: BaseException | None = None
     try:
         for implementation in implementations:
             rows.append(trio.run(functools.partial(
                 run_case, implementation, args.stations, args.call, args.duration, workers=workers,
                 csms_workers=csms_workers, csms_url=args.csms, warmup=args.warmup, progress=progress)))
-    except BenchError as exc:
-        print(f"fleet bench: {exc}", file=sys.stderr)
+    except* BenchError as group:  # (raised inside the case's nursery: in a group)
+        failure = first_error(group)
+    if failure is not None:
+        print(f"fleet bench: {failure}", file=sys.stderr)
         _print_rows(rows)
-        return 1
+        return USAGE if isinstance(failure, BenchSettingsError) else RUN_FAILED
     _print_rows(rows)
     if args.json:
         with open(args.json, "w") as f:
@@ -122,7 +140,7 @@ def _load(args: argparse.Namespace) -> int:
                 "stations": args.stations, "call": args.call, "duration": args.duration, "workers": workers,
                 "csms_workers": 0 if args.csms else csms_workers, "csms": args.csms or "built-in",
                 "peer": args.peer}), f, indent=2)
-    return 0 if rows and all(r.booted == r.stations for r in rows) else 1
+    return 0 if rows and all(r.booted == r.stations for r in rows) else RUN_FAILED
 
 
 def result_document(rows: list[Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -206,9 +224,14 @@ def _tui(args: argparse.Namespace) -> int:
         render,
         run_tui_benchmark,
     )
-    from ..run.fleetfile import shipped_profiles_dir
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
     fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
+    try:
+        load_fleet_or_profile(fleet)  # (refused here, before any process starts)
+    except FleetError as exc:
+        print(f"fleet bench --tui: --fleet {fleet}: {exc}", file=sys.stderr)
+        return USAGE
     csms_workers = args.csms_workers or default_csms_workers(args.stations)
     print(f"fleet bench --tui: the dashboard attached to {args.stations:,} stations ({fleet}), "
           f"{args.duration:g} s window; {machine()}", flush=True)
@@ -218,7 +241,7 @@ def _tui(args: argparse.Namespace) -> int:
         result = run_tui_benchmark(config)
     except TuiBenchError as exc:
         print(f"fleet bench --tui: {exc}", file=sys.stderr)
-        return 1
+        return RUN_FAILED
     print(render(result))
     if args.json:
         with open(args.json, "w") as f:
@@ -226,29 +249,34 @@ def _tui(args: argparse.Namespace) -> int:
                                                         "duration": args.duration, "workers": args.workers,
                                                         "csms_workers": csms_workers},
                        "result": msgspec.to_builtins(result)}, f, indent=2)
-    return 0 if result.booted >= result.stations and not result.missed_keys else 1
+    if result.booted < result.stations:
+        return RUN_FAILED
+    return THRESHOLDS_FAILED if result.missed_keys else 0
 
 
 # --------------------------------------------------------------------------- codec
 
 
 def _codec(args: argparse.Namespace) -> int:
-    try:
-        from ..benchmarks.codec import run_codec_benchmark
-    except ModuleNotFoundError as exc:  # jsonschema / ocpp come with the dev extras
-        print(f"fleet bench --codec needs the dev extras (pip install 'fleet[dev]'): {exc}")
-        return 2
-    rows = run_codec_benchmark(args.seconds)
+    from ..benchmarks.codec import baseline_problem, run_codec_benchmark
+
+    skipped = baseline_problem()
+    rows = run_codec_benchmark(args.seconds, baseline=skipped is None)
     print(f"codec benchmark on {machine()}; frames/s, best of 3 slices of {args.seconds / 3:.2f} s")
     header = f"{'action':<18}{'bytes':>6}{'fleet decode':>14}{'fleet encode':>14}{'json+schema':>13}{'json.dumps':>12}{'speedup':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(
-            f"{r['action']:<18}{r['frame_bytes']:>6}{r['fleet_decode_per_s']:>14,.0f}{r['fleet_encode_per_s']:>14,.0f}"
-            f"{r['jsonschema_decode_per_s']:>13,.0f}{r['json_encode_per_s']:>12,.0f}{r['decode_speedup']:>8.0f}x"
-        )
+        if skipped:
+            baseline = f"{'-':>13}{'-':>12}{'-':>9}"
+        else:
+            baseline = (f"{r['jsonschema_decode_per_s']:>13,.0f}{r['json_encode_per_s']:>12,.0f}"
+                        f"{r['decode_speedup']:>8.0f}x")
+        print(f"{r['action']:<18}{r['frame_bytes']:>6}{r['fleet_decode_per_s']:>14,.0f}"
+              f"{r['fleet_encode_per_s']:>14,.0f}{baseline}")
+    if skipped:
+        print(f"skipped: {skipped}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine(), "rows": rows}, f, indent=2)
+            json.dump({"machine": machine(), "rows": rows, **({"skipped": skipped} if skipped else {})}, f, indent=2)
     return 0

@@ -17,6 +17,7 @@ from .checks import (
     positive_number,
     seed,
 )
+from .marks import print_marked
 
 HELP = "robustness suite: attack the built-in CSMS and stations, inject faults, check nothing is lost"
 EXAMPLE = "fleet chaos --seconds 20 --report chaos.json"
@@ -88,24 +89,24 @@ def _run(args: argparse.Namespace) -> int:
     if args.csms:
         if not args.csms.startswith(("ws://", "wss://")):
             print(f"fleet chaos: --csms {args.csms!r}: expected a ws:// or wss:// URL", file=sys.stderr)
-            return 2
+            return USAGE
         table = trio.run(lambda: probe_csms(args.csms, station_id=args.station_id, password=args.password,
                                             per_class=args.per_class, seed=args.seed, boot=not args.no_boot))
-        print(render_probe_table(table, args.csms))
+        print_marked(render_probe_table(table, args.csms))
         if args.report:
             Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(table), indent=2) + b"\n")
         return 0 if table and all(e["matched"] == e["tried"] for e in table.values()) else 1
     if not 0 <= args.flood_seconds < float("inf") or (args.flood_only and not args.flood_seconds > 0):
         print(f"fleet chaos: --flood-seconds {args.flood_seconds:g}: expected seconds > 0"
               + ("" if args.flood_only else " (or 0 for no floods)"), file=sys.stderr)
-        return 2
+        return USAGE
     if args.flood_only:
         from ..chaos.flood import FloodConfig, render_flood, run_flood
 
         flood = trio.run(lambda: run_flood(FloodConfig(flood_s=args.flood_seconds),
                                            lambda text: print(f"chaos: {text}", flush=True)))
         print()
-        print("\n".join(render_flood(flood)))
+        print_marked("\n".join(render_flood(flood)))
         if args.report:
             Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode({"flood": flood}), indent=2) + b"\n")
             print(f"\nreport written to {args.report}")
@@ -118,11 +119,11 @@ def _run(args: argparse.Namespace) -> int:
         faults = parse_fault_options(args.fault, chaos_faults(config))
     except ValueError as exc:
         print(f"fleet chaos: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
     config = msgspec.structs.replace(config, faults=faults)
     report = trio.run(lambda: run_suite(config, progress=lambda text: print(f"chaos: {text}", flush=True)))
     print()
-    print(render_report(report))
+    print_marked(render_report(report))
     if args.report:
         Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
         print(f"\nreport written to {args.report}")

@@ -11,15 +11,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import socket
 from pathlib import Path
 
 from ..run.fleetfile import csms_url_problem
 
 __all__ = [
     "csms_url",
+    "listen_problem",
     "non_negative_int",
     "non_negative_number",
     "output_file_problem",
+    "password_file",
     "port",
     "positive_int",
     "positive_number",
@@ -93,11 +96,28 @@ def port(text: str) -> int:
 
 
 def csms_url(text: str) -> str:
-    """A CSMS URL: ``ws://`` or ``wss://`` with a host."""
+    """A CSMS URL: ``ws://`` or ``wss://`` with a host; the endpoint the station id is
+    appended to, or a template with ``{station_id}`` (``ws://host/ocpp/{station_id}/``)."""
     problem = csms_url_problem(text)
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def password_file(path: str) -> str:
+    """The password in the file ``path``: its first line, without the line end (a password on
+    the command line shows in ``ps``; one in a file does not)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            first = f.readline()
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise argparse.ArgumentTypeError(f"{path} is not UTF-8 text") from None
+    password = first.rstrip("\r\n")
+    if not password:
+        raise argparse.ArgumentTypeError(f"{path}: its first line is empty; expected the password")
+    return password
 
 
 def output_file_problem(path: str) -> str | None:
@@ -114,4 +134,28 @@ def output_file_problem(path: str) -> str | None:
             return f"{path} exists and is not writable"
     elif not os.access(directory, os.W_OK | os.X_OK):
         return f"directory {str(directory)!r} of {path} is not writable"
+    return None
+
+
+def listen_problem(host: str, port: int, *, reuse_port: bool = False) -> str | None:
+    """Why nothing can listen on ``host``:``port`` (``None``: a trial listener could, which it
+    closes at once). Port 0 (a free one) always can; the host must resolve to an address of
+    this machine. The trial socket takes the options the real listener does (``SO_REUSEADDR``,
+    ``SO_REUSEPORT`` when ``reuse_port``), so it refuses only what the listener would."""
+    if port == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        return f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}"
+    family, kind, proto, _, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as trial:
+            trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port and hasattr(socket, "SO_REUSEPORT"):
+                trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            trial.bind(address)
+            trial.listen(1)
+    except OSError as exc:
+        return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
     return None

@@ -17,9 +17,18 @@ import os
 from msgspec import Struct
 
 from ..control.server import DEFAULT_CONTROL_PORT, is_loopback
+from .checks import listen_problem
+from .checks import port as port_number
 from .tui import TOKEN_ENV
 
-__all__ = ["ControlSettings", "add_control_arguments", "control_line", "control_settings", "first_error"]
+__all__ = [
+    "ControlSettings",
+    "add_control_arguments",
+    "control_line",
+    "control_port_problem",
+    "control_settings",
+    "first_error",
+]
 
 
 class ControlSettings(Struct, frozen=True):
@@ -33,7 +42,7 @@ class ControlSettings(Struct, frozen=True):
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("control API (what `fleet tui` and scripts attach to)")
-    group.add_argument("--control-port", type=int, metavar="P",
+    group.add_argument("--control-port", type=port_number, metavar="P",
                        help=f"serve the control API on port P (default {DEFAULT_CONTROL_PORT}, or a free port when "
                             "it is taken; 0: a free port); the URL is printed as 'control on ws://...'")
     group.add_argument("--control-host", default="127.0.0.1", metavar="H",
@@ -62,6 +71,15 @@ def control_settings(args: argparse.Namespace) -> ControlSettings | None:
     if port is None:
         return ControlSettings(host, DEFAULT_CONTROL_PORT, token, fallback=True)
     return ControlSettings(host, port, token, fallback=False)
+
+
+def control_port_problem(control: ControlSettings | None) -> str | None:
+    """Why the control API cannot listen on the port ``--control-port`` asked for (``None``: it
+    can, or no port was asked for: the default one falls back to a free port)."""
+    if control is None or control.fallback:
+        return None
+    problem = listen_problem(control.host, control.port)
+    return f"--control-port {control.port}: {problem}" if problem else None
 
 
 def control_line(url: str, token: str | None) -> str:

@@ -20,11 +20,12 @@ from ..actors.csms.auth import AuthFileError, TokenStatus, load_auth_file, load_
 from ..actors.csms.policy import Registration
 from ..exit_codes import RUN_FAILED, USAGE
 from ..net.transport import TlsFileError, server_ssl_context
-from .checks import output_file_problem, port, positive_int
+from .checks import listen_problem, output_file_problem, port, positive_int
 from .control_options import (
     ControlSettings,
     add_control_arguments,
     control_line,
+    control_port_problem,
     control_settings,
     first_error,
 )
@@ -188,6 +189,14 @@ async def _serve(csms: Csms, control: ControlSettings | None = None) -> None:
             csms.stop()
 
 
+def _busy_port(args: argparse.Namespace, control: ControlSettings | None) -> str | None:
+    """Why the CSMS or its control API cannot listen where the options say (before anything starts)."""
+    problem = listen_problem(args.host, args.port, reuse_port=args.reuse_port)
+    if problem:
+        return f"--port {args.port}: {problem}"
+    return control_port_problem(control)
+
+
 def main(args: argparse.Namespace) -> int:
     try:
         control = control_settings(args)
@@ -197,6 +206,10 @@ def main(args: argparse.Namespace) -> int:
         return USAGE
     except (ValueError, OSError) as exc:  # OSError includes ssl.SSLError
         print(f"fleet csms: error: {exc}", file=sys.stderr)
+        return USAGE
+    busy = _busy_port(args, control)
+    if busy:
+        print(f"fleet csms: error: {busy}", file=sys.stderr)
         return USAGE
     authentication = _authentication_line(csms)
     if authentication is not None:

@@ -18,7 +18,7 @@ import sys
 
 import msgspec
 
-from ..cli import EXIT_CODES
+from ..cli import EXIT_CODES, add_output_options
 from ..exit_codes import OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from ..run.report import (
     Report,
@@ -31,6 +31,7 @@ from ..run.report import (
 )
 from ..run.thresholds import Threshold, ThresholdError, evaluate, parse_threshold
 from .checks import output_file_problem
+from .marks import print_marked
 
 HELP = "show a run report, or merge the reports of shards exactly; gate on them with --threshold"
 EXAMPLE = "fleet report merge shard-0.json shard-1.json -o all.json --threshold 'p99<200ms'"
@@ -53,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write the merged report here (JSON; '-': standard output, the summary then "
                             "goes to standard error)")
     merge.add_argument("--threshold", action="append", default=[], metavar="EXPR", help=_THRESHOLD_HELP)
+    for action in (show, merge):
+        add_output_options(action)
 
 
 def _load(names: list[str]) -> tuple[list[Report], list[str]]:
@@ -104,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
     report, code = _verdict(report, thresholds)
     summary = sys.stderr if output == "-" else sys.stdout
     text = render_summary(report)
-    print(text, file=summary)
+    print_marked(text, summary)
     for problem in report.problems:
         if problem not in text:  # (said once, whether or not the summary lists the problems)
             print(f"problem: {problem}", file=summary)

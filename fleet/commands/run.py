@@ -25,14 +25,24 @@ from typing import IO, TYPE_CHECKING, Any
 from ..exit_codes import INTERRUPTED, OK, RUN_FAILED, THRESHOLDS_FAILED, USAGE
 from .checks import (
     csms_url,
+    listen_problem,
     non_negative_int,
     non_negative_number,
     output_file_problem,
+    password_file,
     positive_int,
     positive_number,
     seed,
 )
-from .control_options import add_control_arguments, control_line, control_settings, first_error
+from .control_options import (
+    ControlSettings,
+    add_control_arguments,
+    control_line,
+    control_port_problem,
+    control_settings,
+    first_error,
+)
+from .marks import print_marked
 from .tui import TOKEN_ENV
 
 if TYPE_CHECKING:
@@ -43,6 +53,10 @@ HELP = "run a fleet of simulated stations against a CSMS (the built-in one by de
 EXAMPLE = "fleet run profiles/mixed-fleet.toml --stations 2000 --duration 60 --threshold 'p99<200ms'"
 
 DEMO_FLEET = "demo-fleet.toml"
+
+#: The fleet-wide password from the environment (as ``--password``, kept out of ``ps``; the run
+#: behind ``--tui`` gets it this way).
+PASSWORD_ENV = "FLEET_PASSWORD"
 
 
 #: How much lower the run behind a dashboard is scheduled than the dashboard (``nice``): with
@@ -56,7 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a fleet file or a station profile (default: the shipped {DEMO_FLEET})")
     parser.add_argument("--stations", type=_station_count, metavar="N", help="number of stations (rescales the fleet's groups)")
     parser.add_argument("--csms", action="append", type=csms_url, metavar="URL",
-                        help="CSMS URL (ws:// or wss://), repeatable; default: start the built-in CSMS")
+                        help="CSMS URL (ws:// or wss://), repeatable; default: start the built-in CSMS. The "
+                             "station id is appended after a slash, or put where {station_id} is: "
+                             "'ws://host/ocpp/{station_id}/'")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password", metavar="P",
+                        help="one Basic-auth password for every station, in place of the profiles' per-station "
+                             "patterns (a CSMS that enrols stations with a shared token)")
+    secret.add_argument("--password-file", dest="password", type=password_file, metavar="F",
+                        help=f"--password read from the first line of F (not shown by ps; ${PASSWORD_ENV} "
+                             "works too)")
     parser.add_argument("--ramp", type=positive_number, metavar="STATIONS_PER_S", help="stations started per second")
     parser.add_argument("--duration", type=non_negative_number, metavar="S",
                         help="seconds to run after the ramp (0: until Ctrl-C)")
@@ -87,7 +110,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="heartbeat interval the built-in CSMS gives at boot (default 300)")
     parser.add_argument("--prometheus", metavar="HOST:PORT",
                         help="serve the run's metrics for Prometheus at http://HOST:PORT/metrics")
-    parser.add_argument("--quiet", action="store_true", help="no progress output, only the summary")
     parser.add_argument("--nice", type=non_negative_int, default=0, metavar="N",
                         help=f"run the fleet's processes at this lower scheduling priority (as nice(1); --tui: at "
                              f"least {RUN_NICENESS}, so the dashboard stays quick on a busy machine)")
@@ -111,7 +133,8 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
     if not (count >= 1 and 0 <= index < count):
-        raise ValueError(f"--shard {text!r}: need 0 <= I < N")
+        raise ValueError(f"--shard {text!r}: need 0 <= I < N (shards count from 0: 0/{max(count, 1)} .. "
+                         f"{max(count, 1) - 1}/{max(count, 1)})")
     return (index, count)
 
 
@@ -147,18 +170,29 @@ def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int])
             raise ValueError(f"--report {args.report}: {problem}")
 
 
+def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | None) -> None:
+    """The ports the options ask for must be free before anything starts.
+
+    Raises:
+        ValueError: naming the option whose port is taken (or whose host is not of this machine).
+    """
+    if prometheus is not None:
+        problem = listen_problem(*prometheus)
+        if problem:
+            raise ValueError(f"--prometheus {prometheus[0]}:{prometheus[1]}: {problem}")
+    problem = control_port_problem(control)
+    if problem:
+        raise ValueError(problem)
+
+
 def load_plan(args: argparse.Namespace) -> FleetPlan:
     """The plan from the positional argument (fleet file, profile, or the demo) and the overrides."""
-    from ..run.fleetfile import FleetError, load_fleet, plan_from_profile, shipped_profiles_dir
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
-    source = args.fleet or str(shipped_profiles_dir() / DEMO_FLEET)
-    path = Path(source)
-    if path.suffix == ".toml" and path.is_file() and b"[[group]]" not in path.read_bytes() and b"[fleet]" not in path.read_bytes():
-        plan = plan_from_profile(path, args.stations or 10)
-    else:
-        plan = load_fleet(path)
+    plan = load_fleet_or_profile(args.fleet or str(shipped_profiles_dir() / DEMO_FLEET), args.stations)
     plan = plan.with_overrides(stations=args.stations, csms=args.csms, ramp=args.ramp, duration=args.duration,
-                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol)
+                               seed=args.seed, speed=args.speed, speed_protocol=args.speed_protocol,
+                               password=args.password or os.environ.get(PASSWORD_ENV) or None)
     if args.fault:
         from ..faults import parse_fault_options
 
@@ -174,12 +208,15 @@ STALE_AFTER = 3.0
 
 
 class _Progress:
-    """Headless progress: a ramp bar while starting, then a summary line every few seconds."""
+    """Headless progress: a ramp bar while starting (on a terminal), then a summary line every
+    few seconds. The bar is finished when the ramp ends: drawn once more with the last figures
+    and left on its own line, so a later line never starts in the middle of it."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.tty = sys.stdout.isatty()
         self.last_line = 0.0
+        self.bar_shown = False
 
     def __call__(self, status: FleetStatus) -> None:
         if self.quiet:
@@ -187,28 +224,43 @@ class _Progress:
         from ..run.execution import live_text
 
         states = status.states
-        booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
         if status.phase == "ramping" and self.tty:
-            width = 30
-            done = int(width * status.started / max(status.total, 1))
-            load = live_text(status.execution)
-            line = (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
-                    f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}"
-                    + (f" | {load}" if load else "") + "   ")
-            print(line, end="", flush=True)
+            print(self._bar(status), end="", flush=True)
+            self.bar_shown = True
             return
+        if self.bar_shown:  # the ramp has ended: its bar, complete, on a line of its own
+            print(self._bar(status), flush=True)
+            self.bar_shown = False
         if status.elapsed - self.last_line < 5 and status.phase not in ("stopping",):
             return
         self.last_line = status.elapsed
         by_state = " ".join(f"{k}={v:,}" for k, v in sorted(states.items()))
-        prefix = "\r\n" if self.tty else ""
         p99 = f"p99 {status.recent_p99_ms:,.1f} ms" if status.recent_p99_ms is not None else "p99 -"
         load = live_text(status.execution)
         stale = f" (figures {status.figures_age_s:,.0f} s old)" if status.figures_age_s >= STALE_AFTER else ""
-        print(f"{prefix}[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | "
+        print(f"[{status.elapsed:6.1f}s] {status.phase:<8} stations {by_state or '-'} | "
               f"{status.calls_per_s:,.0f} calls/s {p99} | errors {status.failed:,} | "
               f"reconnects {status.counters.get('reconnects', 0):,}{stale}"
               + (f" | {load}" if load else ""), flush=True)
+
+    @staticmethod
+    def _bar(status: FleetStatus) -> str:
+        from ..run.execution import live_text
+
+        states = status.states
+        booted = status.started - states.get("connecting", 0) - states.get("booting", 0) - states.get("offline", 0)
+        width = 30
+        done = min(width, int(width * status.started / max(status.total, 1)))
+        load = live_text(status.execution)
+        return (f"\rramp [{'#' * done}{'.' * (width - done)}] started {status.started:,}/{status.total:,} "
+                f"booted {max(booted, 0):,} failed {status.counters.get('connect_failures', 0):,}"
+                + (f" | {load}" if load else "") + "   ")
+
+    def finish(self) -> None:
+        """End a bar still drawn (a run stopped during its ramp) before anything else is printed."""
+        if self.bar_shown:
+            print(flush=True)
+            self.bar_shown = False
 
 
 def _with_report_on_stdout(args: argparse.Namespace) -> int:
@@ -255,6 +307,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         return USAGE
     try:
         control = control_settings(args)
+        check_ports(prometheus, control)
     except ValueError as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
         return USAGE
@@ -273,25 +326,34 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         print(f"fleet: {plan.size:,} stations from {plan.source} against {where}; "
               f"ramp {plan.config.ramp:g}/s, duration {plan.config.duration:g} s. Ctrl-C stops cleanly.", flush=True)
 
+    progress = _Progress(args.quiet)
+    # --quiet: the summary only, and the control line when --control-port was given (whoever
+    # asked for a port, 0 included, reads where the API is; `fleet run --tui` does)
+    show_control = not args.quiet or args.control_port is not None
+
     def announce(url: str) -> None:
-        print(control_line(url, options.control_token), flush=True)
+        if show_control:
+            print(control_line(url, options.control_token), flush=True)
 
     def interrupted() -> None:
         if not args.quiet:
+            progress.finish()
             print(f"\nstopping... (Ctrl-C again to stop at once; at most {options.interrupt_timeout:g} s)", flush=True)
 
     failure: BaseException | None = None
     try:
-        report = trio.run(lambda: run_fleet(plan, options, on_status=_Progress(args.quiet), on_control=announce,
+        report = trio.run(lambda: run_fleet(plan, options, on_status=progress, on_control=announce,
                                             on_interrupt=interrupted))
     except* OSError as group:
         failure = first_error(group)
-    if failure is not None:
+    progress.finish()
+    if failure is not None:  # a port taken since the checks, a worker that could not start
         print(f"\nfleet run: {failure}", file=sys.stderr)
-        return 2
+        return RUN_FAILED
     report = msgspec.structs.replace(report, fleet={**report.fleet, "run_id": args.run_id or uuid.uuid4().hex})
-    print()
-    print(render_summary(report))
+    if not args.quiet:
+        print()
+    print_marked(render_summary(report))
     if report_out is not None:
         report_out.write(report_json(report).decode())
         report_out.flush()
@@ -301,7 +363,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         except OSError as exc:
             print(f"\nfleet run: cannot write the report to {args.report}: {exc.strerror or exc}", file=sys.stderr)
             return RUN_FAILED
-        print(f"\nreport written to {args.report}")
+        print(f"\nreport written to {args.report}")  # (--quiet too: where the summary's report is)
     if report.interrupted:
         return INTERRUPTED
     if report.problems:
@@ -405,6 +467,8 @@ def _run_with_dashboard(args: argparse.Namespace, token: str | None) -> int:
     env = dict(os.environ)
     if token:
         env[TOKEN_ENV] = token  # not on the command line, where `ps` shows it
+    if args.password:
+        env[PASSWORD_ENV] = args.password  # (the same)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         child = spawn_run(child_argv(args), out, err, env)
         url = None

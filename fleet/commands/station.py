@@ -34,7 +34,7 @@ from ..net.events import Connected, Disconnected, OcppMessage
 from ..net.ocpp_log import OcppLog
 from ..net.transport import TlsFileError, client_ssl_context, connect_failure_hint
 from ..profiles import ProfileError, StationProfile
-from .checks import csms_url, non_negative_number, output_file_problem, positive_number, seed
+from .checks import csms_url, non_negative_number, output_file_problem, password_file, positive_number, seed
 
 HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
@@ -42,9 +42,13 @@ EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", type=csms_url,
-                        help="the CSMS URL (ws:// or wss://, with port and route); the id is appended")
+                        help="the CSMS URL (ws:// or wss://, with port and route); the id is appended after a "
+                             "slash, or put where {station_id} is (e.g. 'ws://host/ocpp/{station_id}/')")
     parser.add_argument("station_id", help="the station id")
-    parser.add_argument("--password", help="Basic-auth password (default: the profile's password pattern)")
+    secret = parser.add_mutually_exclusive_group()
+    secret.add_argument("--password", help="Basic-auth password (default: the profile's password pattern)")
+    secret.add_argument("--password-file", dest="password", type=password_file, metavar="F",
+                        help="read the Basic-auth password from the first line of F")
     parser.add_argument("--profile", metavar="F", help="station profile (TOML); default: a single-EVSE AC wallbox")
     parser.add_argument("--duration", type=non_negative_number, default=0.0, metavar="S",
                         help="stop after S seconds (default: run until Ctrl-C)")

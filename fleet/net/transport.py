@@ -43,6 +43,7 @@ from .websocket import (
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
+    "STATION_ID_PLACEHOLDER",
     "Accepted",
     "AuthCheck",
     "ConnectFailure",
@@ -193,9 +194,19 @@ def basic_auth_header(station_id: str, password: str) -> tuple[bytes, bytes]:
     return (b"authorization", f"Basic {token}".encode())
 
 
+#: Where the station id goes in a CSMS URL template (``ws://host/ocpp/{station_id}/``).
+STATION_ID_PLACEHOLDER = "{station_id}"
+
+
 def station_url(csms_url: str, station_id: str) -> str:
-    """``<csms url>/<station id>``, the id percent-encoded as a path segment."""
-    return csms_url.rstrip("/") + "/" + urllib.parse.quote(station_id, safe="")
+    """The URL a station connects to, the id percent-encoded as a path segment: OCPP-J's
+    ``<csms url>/<station id>`` (a trailing slash of ``csms_url`` dropped), or, when
+    ``csms_url`` is a template with ``{station_id}``, the template with the id in its place
+    and nothing else changed (``ws://host/ocpp/{station_id}/`` keeps its trailing slash)."""
+    quoted = urllib.parse.quote(station_id, safe="")
+    if STATION_ID_PLACEHOLDER in csms_url:
+        return csms_url.replace(STATION_ID_PLACEHOLDER, quoted)
+    return csms_url.rstrip("/") + "/" + quoted
 
 
 class TlsFileError(ValueError):

@@ -41,6 +41,7 @@ import msgspec
 
 from ..actors.station import load_profile
 from ..faults import FaultSpec, merge_faults
+from ..net.transport import STATION_ID_PLACEHOLDER
 from ..profiles import ProfileError, StationProfile
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "StationSpec",
     "csms_url_problem",
     "load_fleet",
+    "load_fleet_or_profile",
     "shipped_profiles_dir",
 ]
 
@@ -91,6 +93,11 @@ class FleetConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             back-off, boot retries, the heartbeat interval the CSMS sets, meter-value
             and message retry intervals, the reboot time): a load no real fleet makes,
             e.g. to hurry a functional test. Call timeouts and pings stay real anyway.
+        password: one password every station sends (HTTP Basic, user = its station id), in
+            place of its profile's ``[security] password`` pattern, as CSMSs that enrol
+            unknown stations with one shared token want (``{station_id}`` in it is still
+            replaced). A station of security profile 0 then uses profile 1; one of profile 3
+            keeps its client certificate.
     """
 
     seed: int = 1
@@ -100,6 +107,7 @@ class FleetConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     station_id: str = "CS{index:06d}"
     speed: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     speed_protocol: bool = False
+    password: Annotated[str, msgspec.Meta(min_length=1)] | None = None
 
     def protocol_speed(self) -> float:
         """The factor the stations divide their protocol timings by (1: real)."""
@@ -215,6 +223,7 @@ class FleetPlan(msgspec.Struct, frozen=True):
         seed: int | None = None,
         speed: float | None = None,
         speed_protocol: bool | None = None,
+        password: str | None = None,
     ) -> FleetPlan:
         """This plan with command-line overrides; ``stations`` rescales the group counts
         proportionally (largest remainders), keeping at least the given total.
@@ -225,7 +234,7 @@ class FleetPlan(msgspec.Struct, frozen=True):
         config = msgspec.structs.replace(
             self.config,
             **{k: v for k, v in {"csms": csms, "ramp": ramp, "duration": duration, "seed": seed, "speed": speed,
-                                 "speed_protocol": speed_protocol}.items() if v is not None},
+                                 "speed_protocol": speed_protocol, "password": password}.items() if v is not None},
         )
         try:
             config = msgspec.convert(msgspec.to_builtins(config), FleetConfig)
@@ -238,13 +247,27 @@ class FleetPlan(msgspec.Struct, frozen=True):
             if stations < 0:
                 raise FleetError(f"stations: expected a count >= 0, got {stations}")
             groups = _rescale(groups, stations)
-        return FleetPlan(self.source, config, groups, self.profiles, self.faults)
+        return FleetPlan(self.source, config, groups, _with_password(self.profiles, config.password), self.faults)
 
     def with_faults(self, faults: FaultSpec) -> FleetPlan:
         """This plan with ``faults`` (e.g. from ``--fault`` options) over the fleet's and
         every profile's ``[faults]``: each field ``faults`` sets (not default) wins."""
         profiles = [msgspec.structs.replace(p, faults=merge_faults(p.faults, faults)) for p in self.profiles]
         return FleetPlan(self.source, self.config, self.groups, profiles, merge_faults(self.faults, faults))
+
+
+def _with_password(profiles: list[StationProfile], password: str | None) -> list[StationProfile]:
+    """The profiles with the fleet-wide ``password`` in place of their password patterns
+    (see :attr:`FleetConfig.password`); as they are without one."""
+    if password is None:
+        return profiles
+    shared = []
+    for profile in profiles:
+        security = profile.security
+        level = 1 if security.profile == 0 else security.profile
+        shared.append(msgspec.structs.replace(
+            profile, security=msgspec.structs.replace(security, profile=level, password=password)))
+    return shared
 
 
 def _rescale(groups: list[Group], total: int) -> list[Group]:
@@ -295,7 +318,12 @@ def _check_pattern(pattern: str, where: str) -> None:
 
 def csms_url_problem(url: str) -> str | None:
     """What is wrong with a CSMS URL (``None``: nothing): it must be ``ws://`` or
-    ``wss://`` with a host (and, if given, a port 1..65535)."""
+    ``wss://`` with a host (and, if given, a port 1..65535). It is the endpoint the station
+    id is appended to, or a template with ``{station_id}`` where the id goes (no other
+    ``{...}``)."""
+    if "{" in url.replace(STATION_ID_PLACEHOLDER, "") or "}" in url.replace(STATION_ID_PLACEHOLDER, ""):
+        return (f"CSMS URL {url!r}: the only placeholder of a URL template is {STATION_ID_PLACEHOLDER} "
+                f"(e.g. ws://host/ocpp/{STATION_ID_PLACEHOLDER}/)")
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -364,7 +392,23 @@ def load_fleet(path: str | Path) -> FleetPlan:
         if fleet.faults.enabled:
             profile = msgspec.structs.replace(profile, faults=merge_faults(fleet.faults, profile.faults))
         profiles.append(profile)
-    return FleetPlan(str(path), fleet.fleet, list(fleet.group), profiles, fleet.faults)
+    return FleetPlan(str(path), fleet.fleet, list(fleet.group), _with_password(profiles, fleet.fleet.password),
+                     fleet.faults)
+
+
+def load_fleet_or_profile(path: str | Path, stations: int | None = None) -> FleetPlan:
+    """A fleet file, or a station profile as a fleet of ``stations`` (default 10) stations of it
+    (a ``.toml`` file with neither ``[fleet]`` nor ``[[group]]`` is a profile).
+
+    Raises:
+        FleetError: the file cannot be read or is not a valid fleet file or profile.
+    """
+    path = Path(path)
+    if path.suffix == ".toml" and path.is_file():
+        text = path.read_bytes()
+        if b"[[group]]" not in text and b"[fleet]" not in text:
+            return plan_from_profile(path, stations or 10)
+    return load_fleet(path)
 
 
 def plan_from_profile(path: str | Path, count: int) -> FleetPlan:

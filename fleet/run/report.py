@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from ..metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
-from .thresholds import ThresholdResult
+from .thresholds import ThresholdResult, measured_text
 
 __all__ = [
     "Report",
@@ -242,7 +242,7 @@ def render_summary(report: Report) -> str:
     if report.thresholds:
         lines.append("THRESHOLDS")
         for t in report.thresholds:
-            measured = t.reason if t.reason or t.actual is None else f"actual {t.actual:,.3f}"
+            measured = t.reason if t.reason or t.actual is None else f"actual {measured_text(t.expression, t.actual)}"
             lines.append(f"  {'✓' if t.ok else '✗'} {t.expression:<32} {measured}")
         lines.append("")
     if report.problems:

@@ -392,9 +392,15 @@ async def run_fleet(
             from .prometheus import serve_prometheus
 
             host, port = options.prometheus
-            await nursery.start(
-                functools.partial(serve_prometheus, lambda: (refresh(), backend.merged_metrics()), host, port)
-            )
+            try:
+                await nursery.start(
+                    functools.partial(serve_prometheus, lambda: (refresh(), backend.merged_metrics()), host, port)
+                )
+            except (OSError, ExceptionGroup) as failure:
+                exc = _bind_error(failure)
+                if exc is None:
+                    raise
+                raise OSError(f"--prometheus {host}:{port}: cannot listen there: {exc.strerror or exc}") from None
         listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
         control_port = listeners[0].socket.getsockname()[1]
         nursery.start_soon(functools.partial(trio.serve_listeners, on_connection, listeners))

@@ -53,7 +53,15 @@ import msgspec
 from ..metrics import MetricsSnapshot, decode_histogram
 from ..ocpp import VERSIONS
 
-__all__ = ["KNOWN_ACTIONS", "Threshold", "ThresholdError", "ThresholdResult", "evaluate", "parse_threshold"]
+__all__ = [
+    "KNOWN_ACTIONS",
+    "Threshold",
+    "ThresholdError",
+    "ThresholdResult",
+    "evaluate",
+    "measured_text",
+    "parse_threshold",
+]
 
 _PATTERN: Final = re.compile(
     r"^\s*(?P<steady>steady\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?"
@@ -128,6 +136,17 @@ class Threshold(msgspec.Struct, frozen=True):
     steady: bool = False
     cause: str | None = None
 
+    @property
+    def unit(self) -> str:
+        """The unit of the measured value (and of ``value``): ``ms`` for latencies and lags,
+        ``%`` for shares, ``calls/s`` for the rate, ``""`` for counts."""
+        metric = self.metric
+        if metric in ("fleet.cpu", "fleet.cpu_peak", "error_rate"):
+            return "%"
+        if metric.startswith("fleet.") or metric in _LATENCY or re.fullmatch(r"p\d+(?:\.\d+)?", metric):
+            return "ms"
+        return "calls/s" if metric == "rate" else ""
+
 
 class ThresholdResult(msgspec.Struct, frozen=True):
     """A threshold checked against a run: ``ok``, the measured ``actual`` value, and
@@ -181,6 +200,22 @@ def parse_threshold(expression: str) -> Threshold:
             raise ThresholdError(f"threshold {expression!r}: {metric} takes no unit")
         value = float(match["value"])
     return Threshold(expression.strip(), scope, metric, match["op"], value, steady=bool(match["steady"]), cause=cause)
+
+
+def measured_text(expression: str, actual: float) -> str:
+    """``actual`` with the unit of the threshold ``expression`` (``20.7 ms``, ``12``, ``0.50 %``,
+    ``310.2 calls/s``); a number alone if the expression no longer parses."""
+    try:
+        unit = parse_threshold(expression).unit
+    except ThresholdError:
+        return f"{actual:,.3f}"
+    if unit == "ms":
+        return f"{actual:,.2f} ms" if actual < 1 else f"{actual:,.1f} ms"
+    if unit == "%":
+        return f"{actual:,.2f} %"
+    if unit == "calls/s":
+        return f"{actual:,.1f} calls/s"
+    return f"{actual:,.0f}" if actual == int(actual) else f"{actual:,.3f}"
 
 
 def _check_action(expression: str, action: str) -> None:

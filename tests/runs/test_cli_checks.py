@@ -104,6 +104,7 @@ BAD_ARGUMENTS = [
     (["run", "--csms", "http://127.0.0.1:9000/ocpp"], ["--csms", "ws://"]),
     (["run", "--shard", "3/2"], ["--shard"]),
     (["run", "--shard", "7/8", "--stations", "3"], ["--shard 7/8", "nothing to run"]),
+    (["run", "--shard", "2/2"], ["--shard", "count from 0", "1/2"]),
     (["run", "--prometheus", "127.0.0.1:99999"], ["--prometheus"]),
     (["run", "--threshold", "p99<<2"], ["p99<<2"]),
     (["run", "--report", "/nonexistent-dir/sub/r.json"], ["--report", "does not exist"]),
@@ -118,6 +119,9 @@ BAD_ARGUMENTS = [
     (["report", "show", "README.md"], ["README.md", "not a fleet report"]),
     (["station", "ws://127.0.0.1:1/ocpp", "CS/1"], ["station id", "'/'"]),
     (["bench", "--json", "/nonexistent-dir/b.json"], ["--json", "does not exist"]),
+    (["bench", "--call", "Reset", "--stations", "1"], ["unknown call 'Reset'"]),
+    (["bench", "--stations", "40000", "--workers", "1"], ["--workers"]),
+    (["bench", "--tui", "--fleet", "no-such-fleet.toml"], ["--fleet", "no-such-fleet.toml"]),
     (["tui", "http://127.0.0.1:7700/"], ["ws://HOST:PORT/"]),
     (["chaos", "--report", "/nonexistent-dir/c.json"], ["--report", "does not exist"]),
 ]
@@ -147,6 +151,8 @@ BAD_VALUES = [
     (["station", "ws://127.0.0.1:1/ocpp", "CS1", "--speed", "0"], ["--speed", "> 0"]),
     (["station", "ws://", "CS1"], ["no host"]),
     (["csms", "--heartbeat-interval", "0"], ["--heartbeat-interval", ">= 1"]),
+    (["csms", "--control-port", "70000"], ["--control-port", "0..65535"]),
+    (["run", "--control-port", "-1"], ["--control-port", "0..65535"]),
     (["bench", "--stations", "0"], ["--stations", ">= 1"]),
     (["chaos", "--seconds", "-1"], ["--seconds", "> 0"]),
 ]
@@ -209,6 +215,44 @@ def test_an_override_outside_the_bounds_is_refused_by_the_plan_too() -> None:
     for override in ({"ramp": 0.0}, {"duration": -1.0}, {"speed": float("inf")}, {"csms": ["ws://"]}, {"stations": -1}):
         with pytest.raises(FleetError):
             plan.with_overrides(**override)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port something listens on (127.0.0.1)."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        yield taken.getsockname()[1]
+
+
+def test_a_port_that_is_taken_is_refused_naming_its_option(busy_port: int) -> None:
+    taken = str(busy_port)
+    cases = [
+        (["csms", "--port", taken], ["--port", taken, "in use"]),
+        (["csms", "--port", "0", "--control-port", taken], ["--control-port", taken, "in use"]),
+        (["run", "--stations", "1", "--prometheus", f"127.0.0.1:{taken}"], ["--prometheus", taken, "in use"]),
+        (["run", "--stations", "1", "--control-port", taken], ["--control-port", taken, "in use"]),
+    ]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda argv: fleet(*argv), [argv for argv, _ in cases]))
+    for (_, words), result in zip(cases, results, strict=True):
+        assert_refused(result, *words)
+
+
+def test_bench_against_an_unreachable_csms_fails_with_one_line() -> None:
+    import socket
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        url = f"ws://127.0.0.1:{free.getsockname()[1]}/ocpp"
+    result = fleet("bench", "--csms", url, "--stations", "2", "--duration", "1", "--workers", "1", timeout=90)
+    err = result.stderr.decode()
+    assert result.returncode == RUN_FAILED, (result.returncode, err)
+    assert "Traceback" not in err, err
+    assert f"no station could connect to {url}" in err, err
 
 
 def test_help_lists_the_exit_codes() -> None:

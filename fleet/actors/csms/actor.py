@@ -62,6 +62,7 @@ from ...net.ocpp_log import OcppLog
 from ...net.transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
 from ...ocpp import CallFailure, ConnectionLost, ResultReceived, Session
 from .auth import IdTokenEntry, TokenStatus, parse_auth_list, parse_id_tokens
+from .connection_log import ConnectionLog
 from .dialect import CsmsDialect, Recorder
 from .dialects import DIALECTS, dialects_by_version
 from .policy import (
@@ -363,6 +364,7 @@ class Csms:
         self._connections = 0
         self._replaced = 0
         self._refused: dict[str, int] = {}
+        self._connection_log = ConnectionLog()
         self._calls_sent = 0
         self._messages: dict[str, int] = {}
         #: version -> action -> what its connections call: count, record, answer
@@ -418,6 +420,8 @@ class Csms:
                 async with trio.open_nursery() as nursery:
                     if log is not None:
                         nursery.start_soon(self._flush_log, log)
+                    if self._connection_log.logger.isEnabledFor(logging.INFO):
+                        nursery.start_soon(self._connection_log.run)
                     while True:  # once, plus once more after each restart()
                         with trio.CancelScope() as serving:
                             self._serving = serving
@@ -841,6 +845,7 @@ class Csms:
     def _on_refused(self, status: int | str, who: str) -> None:
         key = str(status)
         self._refused[key] = self._refused.get(key, 0) + 1
+        self._connection_log.refused(status, who)
 
     def _dispatcher(self, version: str, action: str) -> Handler:
         """The handler ``version``'s connections call for ``action``: count, record, answer."""
@@ -877,7 +882,7 @@ class Csms:
             until = self._cut_off.get(station_id)
             if until is not None:
                 if trio.current_time() < until:
-                    self._refused["partition"] = self._refused.get("partition", 0) + 1
+                    self._on_refused("partition", station_id)
                     await abort_websocket(accepted.websocket)
                     return
                 del self._cut_off[station_id]
@@ -924,7 +929,7 @@ class Csms:
             link.connected_at = time.time()
             state.record_connected(link.version, link.remote, link.connected_at)
             self._connections += 1
-            logger.debug("%s: connected from %s (OCPP %s)", station_id, link.remote, link.version)
+            self._connection_log.connected(station_id, link.remote, link.version)
             if self._hub.active:
                 self._hub.publish(Connected(station_id, link.version, link.connected_at))
             reason = "closed"
@@ -943,7 +948,7 @@ class Csms:
                 if self._links.get(station_id) is link:
                     del self._links[station_id]
                     state.record_disconnected(reason, at)
-                logger.debug("%s: disconnected (%s)", station_id, reason)
+                self._connection_log.disconnected(station_id, reason)
                 if self._hub.active:
                     self._hub.publish(Disconnected(station_id, reason, at))
         finally:
