@@ -25,12 +25,9 @@ Example::
     reply_json = v16.ENCODER.encode(reply)
 """
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Final
 
-import msgspec
-
+from ..payload_codec import PayloadCodec
 from . import messages
 from .directions import INITIATED_BY_CSMS, INITIATED_BY_STATION
 from .messages import *  # noqa: F403  (the generated payload types; see messages.__all__)
@@ -50,31 +47,13 @@ __all__ = [
 ]
 __all__ += messages.__all__
 
-#: Request or response type -> its action name.
-ACTION_OF: Final[Mapping[type[msgspec.Struct], str]] = MappingProxyType(
-    {payload_type: action for action, pair in ACTIONS.items() for payload_type in pair}
-)
-
+#: The codec of every OCPP 1.6 payload.
+_CODEC: Final = PayloadCodec(ACTIONS)
+#: Request or response payload type -> its action name.
+ACTION_OF: Final = _CODEC.action_of
 #: The encoder of every OCPP 1.6 payload.
-ENCODER: Final = msgspec.json.Encoder()
-
-_request_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
-_response_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
-
-
-def request_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
-    """The (cached) decoder of ``action``'s request payload; ``KeyError`` if unknown."""
-    decoder = _request_decoders.get(action)
-    if decoder is None:
-        decoder = msgspec.json.Decoder(ACTIONS[action][0])
-        _request_decoders[action] = decoder
-    return decoder
-
-
-def response_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
-    """The (cached) decoder of ``action``'s response payload; ``KeyError`` if unknown."""
-    decoder = _response_decoders.get(action)
-    if decoder is None:
-        decoder = msgspec.json.Decoder(ACTIONS[action][1])
-        _response_decoders[action] = decoder
-    return decoder
+ENCODER: Final = _CODEC.encoder
+#: ``request_decoder(action)``: the (cached) decoder of ``action``'s request payload; ``KeyError`` if unknown.
+request_decoder: Final = _CODEC.request_decoder
+#: ``response_decoder(action)``: the (cached) decoder of ``action``'s response payload; ``KeyError`` if unknown.
+response_decoder: Final = _CODEC.response_decoder

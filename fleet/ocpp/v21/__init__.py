@@ -15,13 +15,10 @@ types are generated into :mod:`.messages` from the official 2.1 schemas; they ar
 never 2.0.1's.
 """
 
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Final
 
-import msgspec
-
 from ..customdata import CustomData, dec_hook, enc_hook
+from ..payload_codec import PayloadCodec
 from . import messages
 from .directions import INITIATED_BY_CSMS, INITIATED_BY_STATION
 from .messages import *  # noqa: F403  (the generated payload types; see messages.__all__)
@@ -43,36 +40,13 @@ __all__ = [
 ]
 __all__ += messages.__all__
 
+#: The codec of every OCPP 2.1 payload (its encoder and decoders know how to write and read ``CustomData``).
+_CODEC: Final = PayloadCodec(ACTIONS, sends=SEND_ACTIONS, dec_hook=dec_hook, enc_hook=enc_hook)
 #: Request, response or SEND payload type -> its action name.
-ACTION_OF: Final[Mapping[type[msgspec.Struct], str]] = MappingProxyType(
-    {payload_type: action for action, pair in ACTIONS.items() for payload_type in pair}
-    | {payload_type: action for action, payload_type in SEND_ACTIONS.items()}
-)
-
-#: The encoder of every OCPP 2.1 payload (knows how to write ``CustomData``).
-ENCODER: Final = msgspec.json.Encoder(enc_hook=enc_hook)
-
-#: The payload type a peer sends first for each action: the request, or the SEND message.
-_FIRST: Final[Mapping[str, type[msgspec.Struct]]] = {
-    action: pair[0] for action, pair in ACTIONS.items()
-} | dict(SEND_ACTIONS)
-_request_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
-_response_decoders: dict[str, msgspec.json.Decoder[msgspec.Struct]] = {}
-
-
-def request_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
-    """The (cached) decoder of ``action``'s request (or SEND) payload; ``KeyError`` if unknown."""
-    decoder = _request_decoders.get(action)
-    if decoder is None:
-        decoder = msgspec.json.Decoder(_FIRST[action], dec_hook=dec_hook)
-        _request_decoders[action] = decoder
-    return decoder
-
-
-def response_decoder(action: str) -> msgspec.json.Decoder[msgspec.Struct]:
-    """The (cached) decoder of ``action``'s response payload; ``KeyError`` if unknown (or a SEND action)."""
-    decoder = _response_decoders.get(action)
-    if decoder is None:
-        decoder = msgspec.json.Decoder(ACTIONS[action][1], dec_hook=dec_hook)
-        _response_decoders[action] = decoder
-    return decoder
+ACTION_OF: Final = _CODEC.action_of
+#: The encoder of every OCPP 2.1 payload.
+ENCODER: Final = _CODEC.encoder
+#: ``request_decoder(action)``: the (cached) decoder of ``action``'s request (or SEND) payload; ``KeyError`` if unknown.
+request_decoder: Final = _CODEC.request_decoder
+#: ``response_decoder(action)``: the (cached) decoder of ``action``'s response payload; ``KeyError`` if unknown.
+response_decoder: Final = _CODEC.response_decoder
