@@ -9,10 +9,10 @@ Messages are JSON objects with a ``"type"``. The client sends commands with an
 ``"id"`` of its choice (a number or a string); the server answers each with exactly
 one reply carrying that id::
 
-    → {"type": "plug", "id": 7, "station_id": "CS00001", "evse_id": 1}
-    ← {"type": "result", "id": 7, "result": {"ok": true, "station_id": "CS00001", "message": ""}}
+    → {"type": "plug", "id": 7, "station_id": "HOME001", "evse_id": 1}
+    ← {"type": "result", "id": 7, "result": {"ok": true, "station_id": "HOME001", "message": ""}}
     ← {"type": "error", "id": 8, "code": "not_found", "message": "no station 'CS9'", "details": {}}
-    ← {"type": "event", "subscription": "s1", "event": {"station_id": "CS00001", "kind": "request", ...}}
+    ← {"type": "event", "subscription": "s1", "event": {"station_id": "HOME001", "kind": "request", ...}}
 
 Error codes: ``bad_request`` (not JSON, not an object, a missing, unknown or
 wrong field, or a field the station cannot honour, e.g. a connector it lacks), ``unknown_command``, ``not_found``, ``not_connected``, ``unsupported``
@@ -102,9 +102,9 @@ A Python client::
         async with ControlClient("ws://127.0.0.1:7700/", token="s3cret") as fleet:
             snap = await fleet.request("snapshot", rows=False)
             print(snap.states, f"{snap.calls_per_s:.0f} calls/s")
-            reply = await fleet.request("send", station_id="CS00001", action="Heartbeat", payload={}, tag="hb-1")
+            reply = await fleet.request("send", station_id="HOME001", action="Heartbeat", payload={}, tag="hb-1")
             print(reply.outcome, reply.response, reply.tag)
-            await fleet.request("subscribe", station_id="CS00001")
+            await fleet.request("subscribe", station_id="HOME001")
             async for event in fleet.events():
                 print(event.kind, event.frame)
 
