@@ -50,6 +50,7 @@ from ....ocpp.v201 import (
     TriggerReason,
     UploadLogStatus,
     Variable,
+    VariableMonitoring,
 )
 from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
@@ -843,6 +844,12 @@ class V201Dialect:
         self.station.driver.remote_start(evse)
 
     # ---------------------------------------------------------- device model
+
+    def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
+        """How GetMonitoringReport reports the monitor ``monitor_id`` the CSMS set with
+        ``data`` (its SetMonitoringData)."""
+        return VariableMonitoring(id=monitor_id, transaction=data.transaction is True, value=data.value,
+                                  type=data.type, severity=data.severity)
 
     def dynamic_value(self, k: Key) -> str | None:
         component, _, evse_id, connector_id, variable, _ = k

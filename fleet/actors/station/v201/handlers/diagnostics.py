@@ -171,8 +171,7 @@ def get_monitoring_report(st: V201Dialect, request: GetMonitoringReportRequest) 
                                == k for cv in filters):
             continue
         entry = grouped.setdefault(k, (data, []))
-        entry[1].append(VariableMonitoring(id=monitor_id, transaction=data.transaction is True, value=data.value,
-                                           type=data.type, severity=data.severity))
+        entry[1].append(st.variable_monitoring(monitor_id, data))
     if not grouped:
         return st.messages.GetMonitoringReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
     monitors = [MonitoringData(component=data.component, variable=data.variable, variable_monitoring=items)
