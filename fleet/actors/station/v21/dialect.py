@@ -6,6 +6,10 @@ types (every request and response it builds is a :mod:`fleet.ocpp.v21` type, so 
 sends validates against the 2.1 schemas), its handlers (:mod:`.handlers`: 2.0.1's, and
 answers to what 2.1 adds), and what 2.1 changes: a monitor in NotifyMonitoringReport
 carries its ``eventNotificationType`` (required in 2.1).
+
+The values nested in its payloads that the 2.0.1 code builds (IdToken, EVSE, MeterValue...)
+stay 2.0.1 Structs: their JSON is valid 2.1 (2.1 lengthens limits and adds optional
+fields), and the session checks every outgoing payload by decoding it with the 2.1 types.
 """
 
 from __future__ import annotations
