@@ -387,8 +387,10 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         name: a short name for reports.
         description: free text.
         ocpp_version: the OCPP version spoken (``"2.0.1"``), one of
-            :data:`fleet.ocpp.VERSIONS_BY_NAME`; the station offers exactly its
-            subprotocol (:attr:`protocol_version`).
+            :data:`fleet.ocpp.VERSIONS_BY_NAME`, or the versions offered in order of
+            preference (``["2.1", "2.0.1"]``, as real stations offer them; no
+            duplicates): the station offers their subprotocols and speaks the one the
+            CSMS selects (:attr:`ocpp_versions`, :attr:`protocol_versions`).
         identity: what BootNotification reports.
         security: authentication to the CSMS.
         retry_backoff: reconnection back-off.
@@ -421,7 +423,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     name: str = "default"
     description: str = ""
-    ocpp_version: str = "2.0.1"
+    ocpp_version: str | tuple[str, ...] = "2.0.1"
     identity: Identity = Identity()
     security: Security = Security()
     retry_backoff: RetryBackoff = RetryBackoff()
@@ -445,17 +447,36 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     faults: FaultSpec = FaultSpec()
 
     def __post_init__(self) -> None:
-        if self.ocpp_version not in VERSIONS_BY_NAME:
-            known = ", ".join(f'"{name}"' for name in VERSIONS_BY_NAME)
-            raise ValueError(
-                f"Expected one of {known} (the OCPP versions fleet speaks), got {self.ocpp_version!r}"
-                " - at `$.ocpp_version`"
-            )
+        offered = self.ocpp_versions
+        for n, version in enumerate(offered):
+            if version not in VERSIONS_BY_NAME:
+                known = ", ".join(f'"{name}"' for name in VERSIONS_BY_NAME)
+                at = "" if isinstance(self.ocpp_version, str) else f"[{n}]"
+                raise ValueError(
+                    f"Expected one of {known} (the OCPP versions fleet speaks), got {version!r}"
+                    f" - at `$.ocpp_version{at}`"
+                )
+            if version in offered[:n]:
+                raise ValueError(f"Expected each version once, got {version!r} twice - at `$.ocpp_version[{n}]`")
+        if not offered:
+            raise ValueError("Expected at least one OCPP version - at `$.ocpp_version`")
+
+    @property
+    def ocpp_versions(self) -> tuple[str, ...]:
+        """The OCPP versions offered, in order of preference (one, if :attr:`ocpp_version` names one)."""
+        version = self.ocpp_version
+        return (version,) if isinstance(version, str) else version
+
+    @property
+    def protocol_versions(self) -> tuple[ProtocolVersion, ...]:
+        """The OCPP versions offered (:attr:`ocpp_versions`): their subprotocols, codecs and RPC frameworks."""
+        return tuple(VERSIONS_BY_NAME[name] for name in self.ocpp_versions)
 
     @property
     def protocol_version(self) -> ProtocolVersion:
-        """The OCPP version of :attr:`ocpp_version`: its subprotocol, codec and RPC framework."""
-        return VERSIONS_BY_NAME[self.ocpp_version]
+        """The preferred OCPP version (the first of :attr:`ocpp_versions`): its subprotocol,
+        codec and RPC framework."""
+        return VERSIONS_BY_NAME[self.ocpp_versions[0]]
 
 
 def station_password(profile: StationProfile, station_id: str) -> str | None:

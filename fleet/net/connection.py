@@ -26,7 +26,9 @@ from ..ocpp import (
     LocalProtocolError,
     ProtocolViolation,
     RemoteCallError,
+    ResultErrorReceived,
     ResultReceived,
+    SendReceived,
     Session,
 )
 from .events import FleetEvent, OcppMessage
@@ -219,6 +221,10 @@ class OcppConnection:
         self._refilled = 0.0
         self._refused = 0
         self._flood_close: str | None = None
+        #: OCPP-J 2.1 SENDs received from the peer (handled, never answered)
+        self.sends_received = 0
+        #: OCPP-J 2.1 CALLRESULTERRORs received: answers of ours the peer could not process
+        self.result_errors_received = 0
 
     # ------------------------------------------------------------------ public
 
@@ -337,6 +343,10 @@ class OcppConnection:
                 elif type(event) is ProtocolViolation:
                     if self.observer is not None:
                         self.observer.violation(str(event.code))
+                elif type(event) is SendReceived:
+                    self._on_send(event)
+                elif type(event) is ResultErrorReceived:
+                    self._on_result_error(event)
                 else:
                     answered = self._on_outcome(event)  # type: ignore[arg-type]
             self._arm_timer()
@@ -375,6 +385,37 @@ class OcppConnection:
             self._nursery.start_soon(self._await_handler, response, event)
             return
         self._reply(event, response)
+
+    def _on_send(self, event: SendReceived) -> None:
+        """OCPP-J 2.1 SEND: run the action's handler for its effect; nothing is answered
+        (its return value is dropped, and so is a failure of it, logged)."""
+        self.sends_received += 1
+        if self.hub is not None and self.hub.active:
+            self._publish("in", "request", event.message_id, event.action, event.message, None)
+        handler = self.handlers.get(event.action)
+        if handler is None:
+            return
+        context = CallContext(self.station_id, event.message_id, event.action, self)
+        try:
+            result = handler(event.message, context)
+            if inspect.isawaitable(result):
+                assert self._nursery is not None
+                self._nursery.start_soon(self._await_send_handler, result, event)
+        except Exception:
+            logger.exception("%s: the handler of SEND %s failed", self.station_id, event.action)
+
+    async def _await_send_handler(self, pending: Awaitable[Any], event: SendReceived) -> None:
+        try:
+            await pending
+        except Exception:
+            logger.exception("%s: the handler of SEND %s failed", self.station_id, event.action)
+
+    def _on_result_error(self, event: ResultErrorReceived) -> None:
+        """OCPP-J 2.1 CALLRESULTERROR: the peer could not process one of our answers;
+        counted and logged, nothing is answered."""
+        self.result_errors_received += 1
+        logger.warning("%s: the peer could not process our answer to %s: %s %s", self.station_id,
+                       event.message_id, event.code, event.description)
 
     def _admit(self, event: CallReceived, now: float) -> bool:
         """The flood policy (:class:`CallLimits`): count a pipelined CALL; refuse one beyond

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import trio
 
-from ..ocpp import VERSIONS, ProtocolVersion, select_subprotocol
+from ..ocpp import V201, VERSIONS, ProtocolVersion, select_subprotocol
 from .websocket import (
     ConnectionClosed,
     HandshakeError,
@@ -585,11 +585,15 @@ async def open_station_websocket(
     *,
     password: str | None = None,
     ssl_context: ssl.SSLContext | None = None,
-    subprotocols: tuple[str, ...] = tuple(VERSIONS),
+    subprotocols: tuple[str, ...] = (V201.subprotocol,),
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     connect_timeout: float = HANDSHAKE_TIMEOUT,
 ) -> AsyncIterator[tuple[WebSocket, ProtocolVersion]]:
     """Connect a station to a CSMS; yield the websocket and the negotiated version.
+
+    ``subprotocols`` are the versions offered, in order of preference: by default OCPP
+    2.0.1 only, what a bare client built on its types speaks (fleet's station offers its
+    profile's versions).
 
     Raises:
         HandshakeRefused: HTTP refusal (e.g. 401, 403, 404) or no common subprotocol.

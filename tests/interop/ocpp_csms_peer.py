@@ -3,7 +3,7 @@
 
 Run: ``python ocpp_csms_peer.py [--heartbeat 1] [--boot Pending,Accepted] [--boot-retry 1]``.
 It listens on 127.0.0.1, port chosen by the OS, path ``/ocpp/<stationId>``,
-subprotocol ``ocpp2.0.1``, prints ``{"event": "listening", "port": N}`` and then
+subprotocol ``ocpp2.0.1`` (``OCPP_PEER_VERSION``: see :mod:`peer_common`), prints ``{"event": "listening", "port": N}`` and then
 the JSON-line events of :mod:`peer_common`; commands on stdin name the station
 (``"station_id"``). Answers:
 
@@ -25,8 +25,7 @@ from typing import Any
 
 import websockets
 from ocpp.routing import on
-from ocpp.v201 import call_result
-from peer_common import RecordingChargePoint, emit, now, read_commands
+from peer_common import SUBPROTOCOL, RecordingChargePoint, call_result, emit, now, read_commands
 from websockets.typing import Subprotocol
 
 
@@ -139,7 +138,7 @@ async def main() -> None:
             return
         await station.execute(command)
 
-    async with websockets.serve(on_connect, "127.0.0.1", 0, subprotocols=[Subprotocol("ocpp2.0.1")]) as server:
+    async with websockets.serve(on_connect, "127.0.0.1", 0, subprotocols=[Subprotocol(SUBPROTOCOL)]) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         emit(event="listening", port=port)
         await read_commands(run)

@@ -2,7 +2,7 @@
 """A charging station built on the ``ocpp`` package (asyncio + websockets), the peer of fleet's CSMS.
 
 Run: ``python ocpp_station_peer.py <csms url> <station id> [--password P]``.
-It connects to ``<csms url>/<station id>`` offering ``ocpp2.0.1`` (with HTTP Basic
+It connects to ``<csms url>/<station id>`` offering ``ocpp2.0.1`` (``OCPP_PEER_VERSION``: see :mod:`peer_common`; with HTTP Basic
 auth when a password is given), prints ``{"event": "connected", "subprotocol": ...}``
 (or ``{"event": "refused", "status": 401}``), then the JSON-line events of
 :mod:`peer_common`; it sends the CALLs the test writes on stdin.
@@ -28,8 +28,7 @@ from typing import Any
 
 import websockets
 from ocpp.routing import after, on
-from ocpp.v201 import call_result
-from peer_common import RecordingChargePoint, emit, now, read_commands
+from peer_common import SUBPROTOCOL, RecordingChargePoint, call_result, emit, now, read_commands
 from websockets.typing import Subprotocol
 
 VARIABLES: dict[tuple[str, str], str] = {
@@ -189,7 +188,7 @@ async def main() -> None:
         headers["Authorization"] = f"Basic {token}"
     try:
         async with websockets.connect(
-            f"{args.url}/{args.station_id}", subprotocols=[Subprotocol("ocpp2.0.1")], additional_headers=headers, open_timeout=5
+            f"{args.url}/{args.station_id}", subprotocols=[Subprotocol(SUBPROTOCOL)], additional_headers=headers, open_timeout=5
         ) as websocket:
             emit(event="connected", subprotocol=websocket.subprotocol)
             station = StationSide(args.station_id, websocket, response_timeout=10)

@@ -15,6 +15,10 @@ through JSON lines:
   schemas) and prints ``{"event": "result", "id": 1, "ok": true, "payload": {...}}``
   (the raw answer) or ``{"event": "result", "id": 1, "ok": false, "error": ...}``.
 
+The OCPP version is 2.0.1, or the one the ``OCPP_PEER_VERSION`` environment variable
+names (``2.1``): its ``ocpp`` module (``ChargePoint``, ``call``, ``call_result``),
+subprotocol and schemas.
+
 Besides the ``ocpp`` package's own validation (JSON schema draft 4, no formats),
 every CALL and CALLRESULT received is checked here against the same schemas with
 formats (``date-time``) enforced; what fails is listed in ``schema_errors``.
@@ -24,7 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import importlib
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -34,9 +40,16 @@ import jsonschema
 import ocpp
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
-from ocpp.v201 import ChargePoint, call
 
-SCHEMAS = Path(ocpp.__file__).parent / "v201" / "schemas"
+#: The OCPP version the peer speaks, and the ``ocpp`` package's module of it.
+VERSION = os.environ.get("OCPP_PEER_VERSION", "2.0.1")
+_MODULE = {"2.0.1": "v201", "2.1": "v21"}[VERSION]
+_ocpp_version = importlib.import_module(f"ocpp.{_MODULE}")
+ChargePoint = _ocpp_version.ChargePoint
+call = importlib.import_module(f"ocpp.{_MODULE}.call")
+call_result = importlib.import_module(f"ocpp.{_MODULE}.call_result")
+SUBPROTOCOL = f"ocpp{VERSION}"
+SCHEMAS = Path(ocpp.__file__).parent / _MODULE / "schemas"
 _validators: dict[str, Any] = {}
 
 

@@ -19,6 +19,7 @@ import datetime
 import functools
 import itertools
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -200,7 +201,7 @@ class Peer:
         """Every frame fleet sent passed the strict schema check, and the peer refused none."""
         invalid = [(e.get("frame"), e["schema_errors"]) for e in self.events
                    if e["event"] == "recv" and e["schema_errors"]]
-        assert not invalid, f"frames from fleet failing the OCPP 2.0.1 schemas: {invalid}"
+        assert not invalid, f"frames from fleet failing the OCPP schemas: {invalid}"
         refused = [e["frame"] for e in self.events if e["event"] == "sent" and e.get("frame", [None])[0] == 4]
         assert not refused, f"the ocpp package answered fleet with CALLERRORs: {refused}"
         failed = [e for e in self.events if e["event"] == "own_call_failed"]
@@ -208,12 +209,14 @@ class Peer:
 
 
 @asynccontextmanager
-async def open_peer(tmp_path: Path, script: str, *args: str) -> AsyncIterator[Peer]:
+async def open_peer(tmp_path: Path, script: str, *args: str, version: str = "2.0.1") -> AsyncIterator[Peer]:
+    """The ocpp-package peer ``script`` speaking OCPP ``version`` (2.0.1 or 2.1)."""
     stderr_path = tmp_path / f"{script}.stderr"
     with stderr_path.open("wb") as stderr:
         process = await trio.lowlevel.open_process(
             [sys.executable, "-u", str(HERE / script), *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, cwd=str(HERE),
+            env={**os.environ, "OCPP_PEER_VERSION": version},
         )
         peer = Peer(process, stderr_path)
         try:
@@ -231,9 +234,9 @@ async def open_peer(tmp_path: Path, script: str, *args: str) -> AsyncIterator[Pe
 
 
 @asynccontextmanager
-async def open_ocpp_csms(tmp_path: Path, *args: str) -> AsyncIterator[tuple[Peer, str]]:
+async def open_ocpp_csms(tmp_path: Path, *args: str, version: str = "2.0.1") -> AsyncIterator[tuple[Peer, str]]:
     """The ocpp-package CSMS; yields it and the URL stations connect to (``<url>/<id>``)."""
-    async with open_peer(tmp_path, "ocpp_csms_peer.py", *args) as peer:
+    async with open_peer(tmp_path, "ocpp_csms_peer.py", *args, version=version) as peer:
         [listening] = await peer.wait_for(lambda e: e["event"] == "listening", timeout=15)
         yield peer, f"ws://127.0.0.1:{listening['port']}/ocpp"
 

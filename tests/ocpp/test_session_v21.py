@@ -57,7 +57,7 @@ def frames(session: Session) -> list[list[Any]]:
 
 
 def test_v21_has_five_message_types_its_actions_and_one_send_action() -> None:
-    assert PROTOCOLS["2.1"] is V21 and "ocpp2.1" not in SPOKEN  # no station or CSMS dialect yet
+    assert PROTOCOLS["2.1"] is V21 and SPOKEN["ocpp2.1"] is V21  # spoken: it has its station and CSMS dialects
     assert V21.message_types == {2, 3, 4, 5, 6}
     assert len(V21.actions) == 90 and set(V21.send_actions) == {"NotifyPeriodicEventStream"}
     assert "NotifyPeriodicEventStream" in V21.initiated_by("station")

@@ -355,6 +355,8 @@ class Csms:
         #: version -> action -> the default handler / the user's handler
         self._defaults = {name: dialect.default_handlers(self._policy) for name, dialect in dialects.items()}
         self._overrides: dict[str, dict[str, Handler]] = {name: {} for name in dialects}
+        #: action -> the default handler of every version at once (see :meth:`default_handler`)
+        self._any_version_defaults: dict[str, Handler] = {}
         self._records: dict[str, StationState] = {}
         self._links: dict[str, _Link] = {}
         self._hub: EventHub[FleetEvent] = EventHub()
@@ -547,41 +549,58 @@ class Csms:
         usual. Use as ``csms.on("Authorize", handler)`` or as a decorator,
         ``@csms.on("Authorize")``.
 
-        A handler answers the stations of one OCPP version (its requests and responses
-        are that version's Structs): ``version`` (e.g. ``"2.0.1"``), by default the
-        first version the CSMS speaks (:attr:`versions`).
+        A handler answers the stations of the OCPP ``version`` given (e.g. ``"2.0.1"``; its
+        requests and responses are that version's Structs), by default of every version
+        the CSMS speaks whose stations send ``action`` (:attr:`versions`; the request's
+        type tells its version; a dict answer suits them all).
 
         Raises:
             ValueError: ``action`` is not a message stations send (in that version),
                 or the CSMS does not speak ``version``.
         """
-        overrides = self._overrides[self._check_action(action, version)]
+        versions = self._versions_of(action, version)
         if handler is None:
 
             def decorator(function: Handler) -> Handler:
-                overrides[action] = function
+                for name in versions:
+                    self._overrides[name][action] = function
                 return function
 
             return decorator
-        overrides[action] = handler
+        for name in versions:
+            self._overrides[name][action] = handler
         return handler
 
     def restore_default(self, action: str, *, version: str | None = None) -> None:
         """Answer ``action`` with its default handler again (in ``version``, as for :meth:`on`)."""
-        self._overrides[self._check_action(action, version)].pop(action, None)
+        for name in self._versions_of(action, version):
+            self._overrides[name].pop(action, None)
 
     def default_handler(self, action: str, *, version: str | None = None) -> Handler:
-        """The default handler of ``action`` (to call from an override; ``version`` as for :meth:`on`).
+        """The default handler of ``action`` (to call from an override; ``version`` as for :meth:`on`:
+        without one, the default of every version, answering each request in the version of its type).
 
         Raises:
             ValueError: ``action`` is not a message stations send.
         """
-        return self._defaults[self._check_action(action, version)][action]
+        if version is not None:
+            return self._defaults[self._check_action(action, version)][action]
+        versions = self._versions_of(action, None)
+        if len(versions) == 1:
+            return self._defaults[versions[0]][action]
+        handler = self._any_version_defaults.get(action)
+        if handler is None:
+            handler = self._any_version_defaults[action] = self._default_by_request_type(action, versions)
+        return handler
 
     def handler(self, action: str, *, version: str | None = None) -> Handler:
-        """The handler answering ``action`` now (the override, else the default; ``version`` as for :meth:`on`)."""
-        name = self._check_action(action, version)
-        return self._overrides[name].get(action, self._defaults[name][action])
+        """The handler answering ``action`` now (the override, else the default; ``version`` as for
+        :meth:`on`: without one, the first version's override, else :meth:`default_handler`)."""
+        name = self._versions_of(action, version)[0]
+        override = self._overrides[name].get(action)
+        if override is not None:
+            return override
+        return self.default_handler(action, version=version)
 
     @property
     def versions(self) -> list[str]:
@@ -820,6 +839,32 @@ class Csms:
         )
 
     # -------------------------------------------------------------- internals
+
+    def _versions_of(self, action: str, version: str | None) -> list[str]:
+        """``[version]`` after :meth:`_check_action`, or without one every version whose stations
+        send ``action``, in order of preference (ValueError if none does)."""
+        if version is not None:
+            return [self._check_action(action, version)]
+        names = [name for name, dialect in self._dialects.items() if action in dialect.station_actions]
+        if not names:
+            self._check_action(action, None)  # raises, naming what stations send
+        return names
+
+    def _default_by_request_type(self, action: str, versions: list[str]) -> Handler:
+        """One handler for ``action`` in every version of ``versions``: the default of the
+        version whose request type the request has (the first version where they share one)."""
+        by_type: dict[type[Any], Handler] = {}
+        for name in reversed(versions):
+            version = self._dialects[name].version
+            request_type = version.actions[action][0] if action in version.actions else version.send_actions[action]
+            by_type[request_type] = self._defaults[name][action]
+        first = self._defaults[versions[0]][action]
+
+        def default(request: Any, ctx: Any) -> Any:
+            return by_type.get(type(request), first)(request, ctx)
+
+        default.__name__ = default.__qualname__ = f"default_{action}"
+        return default
 
     def _check_action(self, action: str, version: str | None) -> str:
         """The name of ``version`` (default: the first), after checking that its stations send ``action``."""

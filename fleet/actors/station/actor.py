@@ -318,9 +318,12 @@ class Station:
         #: the session generator
         self.driver = Driver(self, self.rng)
         self.queue = OutQueue(self.profile.offline_queue_limit)
-        #: the OCPP version it speaks (picked by the profile's ``ocpp_version``)
-        self.dialect: Dialect = dialect_factory(self.profile.ocpp_version)(self)
+        #: the OCPP version it speaks: the profile's preferred ``ocpp_version`` until a CSMS
+        #: selects another it offers (:meth:`_speak`)
+        self.dialect: Dialect = dialect_factory(self.profile.ocpp_versions[0])(self)
         self.queue.sheddable = self.dialect.sheddable
+        #: the subprotocols it offers, in its order of preference
+        self._subprotocols = tuple(version.subprotocol for version in self.profile.protocol_versions)
         self._overrides: dict[str, Handler] = {}
         self._handlers = _HandlerMap(self)
         self._send_channel, self._receive_channel = trio.open_memory_channel[tuple[Any, _Reply | None]](math.inf)
@@ -623,7 +626,7 @@ class Station:
             registration=str(self._registration) if self._registration is not None else None,
             connected=self._conn is not None,
             csms_url=self.csms_url,
-            ocpp_version=self.profile.ocpp_version,
+            ocpp_version=self.dialect.version,
             evses=tuple(evses),
             queued=len(self.queue),
             queued_events=self.queue.durable_count(),
@@ -982,8 +985,10 @@ class Station:
             try:
                 async with open_station_websocket(
                     url, station_id, password=password, ssl_context=self.ssl_context,
-                    subprotocols=(self.profile.protocol_version.subprotocol,),
+                    subprotocols=self._subprotocols,
                 ) as (websocket, version):
+                    if version.name != self.dialect.version:
+                        self._speak(version.name)
                     session = Session(version, role="station", call_timeout=float(self.dialect.message_timeout()))
                     ping = self.dialect.ping_interval()
                     conn = OcppConnection(
@@ -1142,6 +1147,13 @@ class Station:
         conn, scope, done = self._conn, self._conn_scope, self._conn_done
         if conn is not None and scope is not None and done is not None:
             await self._aclose(conn, scope, done, 1000, "station shut down")
+
+    def _speak(self, version: str) -> None:
+        """The CSMS selected ``version``, another of those the station offers: a fresh
+        dialect of it takes over (the previous one's configuration model and CSMS-set
+        data are not carried over)."""
+        self.dialect = dialect_factory(version)(self)
+        self.queue.sheddable = self.dialect.sheddable
 
     def set_call_timeout(self, seconds: float) -> None:
         """The call timeout of the connection (now and for the next ones: the dialect's

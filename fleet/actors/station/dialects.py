@@ -10,6 +10,7 @@ from typing import Final
 
 from ...profiles import StationProfile
 from .dialect import DialectFactory
+from .v21.dialect import V21Dialect
 from .v201.device_model import check_overrides as check_v201_variables
 from .v201.dialect import V201Dialect
 
@@ -20,11 +21,13 @@ VariableCheck = Callable[[StationProfile], "tuple[str, str] | None"]
 
 #: version name -> the factory of its dialect
 DIALECTS: Final[Mapping[str, DialectFactory]] = MappingProxyType({
+    V21Dialect.version: V21Dialect,
     V201Dialect.version: V201Dialect,
 })
 
 #: version name -> the check of a profile's ``[variables]`` against its configuration model
 VARIABLE_CHECKS: Final[Mapping[str, VariableCheck]] = MappingProxyType({
+    V21Dialect.version: check_v201_variables,  # (2.1 keeps 2.0.1's device model)
     V201Dialect.version: check_v201_variables,
 })
 

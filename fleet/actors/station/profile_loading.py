@@ -1,5 +1,5 @@
 """Loading a station profile: its format (:func:`fleet.profiles.read_profile`), then its
-``[variables]`` checked by the dialect of its ``ocpp_version``."""
+``[variables]`` checked by the dialect of each version it offers (``ocpp_version``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ def load_profile(path: str | Path) -> StationProfile:
             OCPP version; the message reads ``<file>[:line]: `$.field.path`: what was expected``.
     """
     read = read_profile(path)
-    check = VARIABLE_CHECKS.get(read.profile.ocpp_version)
-    problem = check(read.profile) if check is not None else None
-    if problem is not None:
-        raise read.variable_error(*problem)
+    for version in read.profile.ocpp_versions:
+        check = VARIABLE_CHECKS.get(version)
+        problem = check(read.profile) if check is not None else None
+        if problem is not None:
+            raise read.variable_error(*problem)
     return read.profile

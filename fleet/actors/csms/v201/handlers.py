@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, Final
 
 from msgspec import UNSET
 
 from ....net.connection import CallContext, Handler
+from ....ocpp import v201
 from ....ocpp.v201 import (
-    ACTIONS,
     AuthorizationStatus,
     AuthorizeCertificateStatus,
     AuthorizeRequest,
@@ -76,7 +76,6 @@ from ....ocpp.v201 import (
 )
 from ..auth import TokenStatus
 from ..policy import CsmsPolicy
-from .actions import STATION_ACTIONS
 
 __all__ = ["default_handlers", "id_token_info"]
 
@@ -123,15 +122,21 @@ def _empty(response_type: type[Any]) -> Handler:
     return handler
 
 
-def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
+def default_handlers(policy: CsmsPolicy, messages: ModuleType = v201,
+                     extra: Mapping[str, Handler] | None = None) -> dict[str, Handler]:
     """One default handler per action of :data:`~fleet.actors.csms.v201.actions.STATION_ACTIONS`,
-    answering per ``policy``."""
+    answering per ``policy``.
+
+    ``messages`` is the module of the payload types the answers are built from (2.0.1's;
+    a later version passes its own, with ``extra``: its handlers of the actions it adds
+    or answers differently); each station-initiated action of ``messages`` gets one.
+    """
 
     def boot_notification(request: BootNotificationRequest, ctx: CallContext) -> BootNotificationResponse:
         """Register the station with the policy's status for it."""
         status = _REGISTRATION_STATUS[policy.registration_for(ctx.station_id)]
         accepted = status == RegistrationStatus.ACCEPTED
-        return BootNotificationResponse(
+        return messages.BootNotificationResponse(
             current_time=_now(),
             interval=policy.heartbeat_interval if accepted else policy.boot_retry_interval,
             status=status,
@@ -139,34 +144,34 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
 
     def heartbeat(request: HeartbeatRequest, ctx: CallContext) -> HeartbeatResponse:
         """Answer with the current time."""
-        return HeartbeatResponse(current_time=_now())
+        return messages.HeartbeatResponse(current_time=_now())
 
     def authorize(request: AuthorizeRequest, ctx: CallContext) -> AuthorizeResponse:
         """Answer from the id-token list."""
         info = id_token_info(policy, request.id_token)
         if request.certificate is not UNSET or request.iso15118_certificate_hash_data is not UNSET:
-            return AuthorizeResponse(id_token_info=info, certificate_status=AuthorizeCertificateStatus.ACCEPTED)
-        return AuthorizeResponse(id_token_info=info)
+            return messages.AuthorizeResponse(id_token_info=info, certificate_status=AuthorizeCertificateStatus.ACCEPTED)
+        return messages.AuthorizeResponse(id_token_info=info)
 
-    empty_transaction_response = TransactionEventResponse()
+    empty_transaction_response = messages.TransactionEventResponse()
 
     def transaction_event(request: TransactionEventRequest, ctx: CallContext) -> TransactionEventResponse:
         """Acknowledge; answer ``idTokenInfo`` when the event carries an id token."""
         if request.id_token is UNSET:
             return empty_transaction_response
-        return TransactionEventResponse(id_token_info=id_token_info(policy, request.id_token))
+        return messages.TransactionEventResponse(id_token_info=id_token_info(policy, request.id_token))
 
     def data_transfer(request: DataTransferRequest, ctx: CallContext) -> DataTransferResponse:
         """Accept the known vendors' data; UnknownVendorId for the others."""
         if request.vendor_id in policy.data_transfer_vendors:
-            return DataTransferResponse(status=DataTransferStatus.ACCEPTED)
-        return DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
+            return messages.DataTransferResponse(status=DataTransferStatus.ACCEPTED)
+        return messages.DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
 
     def get_15118_ev_certificate(
         request: Get15118EVCertificateRequest, ctx: CallContext
     ) -> Get15118EVCertificateResponse:
         """Failed: this CSMS has no contract-certificate PKI."""
-        return Get15118EVCertificateResponse(
+        return messages.Get15118EVCertificateResponse(
             status=Iso15118EVCertificateStatus.FAILED,
             exi_response="",
             status_info=StatusInfo(reason_code="NoCertificateService"),
@@ -176,13 +181,13 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         request: GetCertificateStatusRequest, ctx: CallContext
     ) -> GetCertificateStatusResponse:
         """Failed: this CSMS has no OCSP responder."""
-        return GetCertificateStatusResponse(
+        return messages.GetCertificateStatusResponse(
             status=GetCertificateStatus.FAILED, status_info=StatusInfo(reason_code="NoOcspResponder")
         )
 
     def sign_certificate(request: SignCertificateRequest, ctx: CallContext) -> SignCertificateResponse:
         """Rejected: this CSMS signs no certificates."""
-        return SignCertificateResponse(
+        return messages.SignCertificateResponse(
             status=GenericStatus.REJECTED, status_info=StatusInfo(reason_code="NoCertificateService")
         )
 
@@ -190,7 +195,7 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         request: NotifyEVChargingNeedsRequest, ctx: CallContext
     ) -> NotifyEVChargingNeedsResponse:
         """Rejected: this CSMS sends no charging schedule in return."""
-        return NotifyEVChargingNeedsResponse(
+        return messages.NotifyEVChargingNeedsResponse(
             status=NotifyEVChargingNeedsStatus.REJECTED, status_info=StatusInfo(reason_code="NoSchedule")
         )
 
@@ -198,7 +203,7 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         request: NotifyEVChargingScheduleRequest, ctx: CallContext
     ) -> NotifyEVChargingScheduleResponse:
         """Accepted: the EV's schedule is taken note of."""
-        return NotifyEVChargingScheduleResponse(status=GenericStatus.ACCEPTED)
+        return messages.NotifyEVChargingScheduleResponse(status=GenericStatus.ACCEPTED)
 
     specific: dict[str, Callable[[Any, CallContext], Any]] = {
         "BootNotification": boot_notification,
@@ -213,7 +218,9 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         "NotifyEVChargingSchedule": notify_ev_charging_schedule,
     }
     handlers: dict[str, Handler] = {}
-    for action in sorted(STATION_ACTIONS):
+    if extra is not None:
+        specific.update(extra)
+    for action in sorted(messages.INITIATED_BY_STATION):
         handler = specific.get(action)
-        handlers[action] = handler if handler is not None else _empty(ACTIONS[action][1])
+        handlers[action] = handler if handler is not None else _empty(messages.ACTIONS[action][1])
     return handlers

@@ -24,12 +24,10 @@ import msgspec
 import trio
 
 from ....malformed import Direction
-from ....ocpp import CallTimeout, ConnectionLost
+from ....ocpp import V201, CallTimeout, ConnectionLost, ProtocolVersion, v201
 from ....ocpp.v201 import (
-    ACTIONS,
     EVSE,
     AuthorizationStatus,
-    AuthorizeRequest,
     BootNotificationRequest,
     BootReason,
     ChargingState,
@@ -40,24 +38,19 @@ from ....ocpp.v201 import (
     EventNotification,
     EventTrigger,
     FirmwareStatus,
-    FirmwareStatusNotificationRequest,
     HeartbeatRequest,
     IdToken,
     IdTokenEnum,
     IdTokenInfo,
-    MeterValuesRequest,
     Modem,
-    NotifyEventRequest,
     ReadingContext,
     Reason,
-    SecurityEventNotificationRequest,
-    StatusNotificationRequest,
     Transaction,
     TransactionEvent,
-    TransactionEventRequest,
     TriggerReason,
     UploadLogStatus,
     Variable,
+    VariableMonitoring,
 )
 from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
@@ -101,6 +94,11 @@ class V201Dialect:
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
     #: the malformed traffic a 2.0.1 station sends a CSMS (fault injection)
     to_csms: ClassVar[Direction] = TO_CSMS
+    #: the protocol it speaks (its actions, codec and RPC framework)
+    protocol: ClassVar[ProtocolVersion] = V201
+    #: the module of its payload types: every request and response it builds is
+    #: ``self.messages.<Action>Request(...)``, so a later version (2.1) changes only this
+    messages = v201
 
     def __init__(self, station: StationCore) -> None:
         self.station = station
@@ -140,11 +138,11 @@ class V201Dialect:
 
     def knows_action(self, action: str) -> bool:
         """Whether ``action`` is an action of this version (for :meth:`Station.on`)."""
-        return action in ACTIONS
+        return action in self.protocol.actions
 
     def sheddable(self, request: Any) -> bool:
         """Whether a queued request may be shed from a full offline queue."""
-        return sheddable(request)
+        return sheddable(request, self.messages.TransactionEventRequest)
 
     # ----------------------------------------------------------- configuration
 
@@ -217,7 +215,7 @@ class V201Dialect:
             fields: dict[str, Any] = {"status": FirmwareStatus.INSTALLED}
             if self.firmware_request_id is not None:
                 fields["request_id"] = self.firmware_request_id
-            self.station.send(FirmwareStatusNotificationRequest(**fields), durable=True)
+            self.station.send(self.messages.FirmwareStatusNotificationRequest(**fields), durable=True)
         if security_event is not None:
             self.security_event(security_event)
         self._arm_meter_timer()
@@ -230,7 +228,7 @@ class V201Dialect:
         self.firmware_installed_pending = True
 
     def heartbeat_request(self) -> HeartbeatRequest:
-        return HeartbeatRequest()
+        return self.messages.HeartbeatRequest()
 
     # ---------------------------------------------------------------- status
 
@@ -305,14 +303,14 @@ class V201Dialect:
                     modem["imsi"] = identity.imsi
                 fields["modem"] = Modem(**modem)
             station = self._charging_station = ChargingStation(**fields)
-        return BootNotificationRequest(charging_station=station, reason=BootReason(reason) if reason else BootReason.UNKNOWN)
+        return self.messages.BootNotificationRequest(charging_station=station, reason=BootReason(reason) if reason else BootReason.UNKNOWN)
 
     def security_event(self, event_type: str, info: str = "") -> None:
         """Queue a SecurityEventNotification (kept across the reconnection it often precedes)."""
         fields: dict[str, Any] = {"type": event_type, "timestamp": self.station.clock()}
         if info:
             fields["tech_info"] = info[:255]
-        self.station.send(SecurityEventNotificationRequest(**fields), durable=True)
+        self.station.send(self.messages.SecurityEventNotificationRequest(**fields), durable=True)
 
     def notify_fault(self, evse: EvseState, connector: ConnectorState) -> None:
         """A hard-wired NotifyEvent for a connector that became (or stopped being) faulted."""
@@ -329,7 +327,7 @@ class V201Dialect:
             event_notification_type=EventNotification.HARD_WIRED_NOTIFICATION,
             cleared=not connector.faulted,
         )
-        self.station.send(NotifyEventRequest(generated_at=self.station.clock(), seq_no=0, event_data=[data]))
+        self.station.send(self.messages.NotifyEventRequest(generated_at=self.station.clock(), seq_no=0, event_data=[data]))
 
     def refresh_status(self, evse: EvseState) -> None:
         """Recompute the connectors' statuses; report the ones that changed."""
@@ -350,7 +348,7 @@ class V201Dialect:
 
         self.station.queue.append(
             OutItem(
-                StatusNotificationRequest(
+                self.messages.StatusNotificationRequest(
                     timestamp=self.station.clock(),
                     connector_status=ConnectorStatus(status),
                     evse_id=evse.id,
@@ -552,7 +550,7 @@ class V201Dialect:
             fields["reservation_id"] = tx.reservation_id
         if id_token is not None:
             fields["id_token"] = id_token
-        request = TransactionEventRequest(**fields)
+        request = self.messages.TransactionEventRequest(**fields)
         transaction_id = tx.id
         self.station.queue.append(
             OutItem(
@@ -600,7 +598,7 @@ class V201Dialect:
         evse.advance(trio.current_time(), self.station.speed)
         meter = sample(evse, measurands, context, self.station.clock())
         if meter is not None:
-            self.station.send(MeterValuesRequest(evse_id=evse.id, meter_value=[meter]), followup=followup)
+            self.station.send(self.messages.MeterValuesRequest(evse_id=evse.id, meter_value=[meter]), followup=followup)
 
     # ------------------------------------------------------------ meter timers
 
@@ -729,7 +727,7 @@ class V201Dialect:
             return
         if self.station.online():
             self.station.send(
-                AuthorizeRequest(id_token=token),
+                self.messages.AuthorizeRequest(id_token=token),
                 on_result=lambda result: self._on_authorize(evse, token, trigger, local, on_rejected, result),
             )
         else:
@@ -846,6 +844,12 @@ class V201Dialect:
         self.station.driver.remote_start(evse)
 
     # ---------------------------------------------------------- device model
+
+    def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
+        """How GetMonitoringReport reports the monitor ``monitor_id`` the CSMS set with
+        ``data`` (its SetMonitoringData)."""
+        return VariableMonitoring(id=monitor_id, transaction=data.transaction is True, value=data.value,
+                                  type=data.type, severity=data.severity)
 
     def dynamic_value(self, k: Key) -> str | None:
         component, _, evse_id, connector_id, variable, _ = k

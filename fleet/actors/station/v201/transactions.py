@@ -160,11 +160,12 @@ def conditions(evse: EvseState, station_operative: bool) -> frozenset[str]:
     return frozenset(held)
 
 
-def sheddable(request: Any) -> bool:
+def sheddable(request: Any, event_type: type[Any] = TransactionEventRequest) -> bool:
     """Whether a queued request may be dropped from a full offline queue: a periodic or
-    clock-aligned meter-value update; never a transaction's start or end."""
+    clock-aligned meter-value update; never a transaction's start or end. ``event_type``
+    is the version's TransactionEventRequest."""
     return (
-        isinstance(request, TransactionEventRequest)
+        isinstance(request, event_type)
         and request.event_type == TransactionEvent.UPDATED
         and request.trigger_reason in (TriggerReason.METER_VALUE_PERIODIC, TriggerReason.METER_VALUE_CLOCK)
     )

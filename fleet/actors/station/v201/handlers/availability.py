@@ -25,32 +25,32 @@ __all__ = ["change_availability"]
 
 def change_availability(st: V201Dialect, request: ChangeAvailabilityRequest) -> ChangeAvailabilityResponse:
     operative = request.operational_status == OperationalStatus.OPERATIVE
-    accepted = ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.ACCEPTED)
+    accepted = st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.ACCEPTED)
     if request.evse is UNSET or request.evse.id == 0:
         if not operative and st.station.any_transaction():
             st.station.schedule_station_operative(False)
-            return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
+            return st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
         st.station.schedule_station_operative(None)
         if st.station.station_operative() != operative:
             st.station.defer(lambda: st.station.set_station_operative(operative))
         return accepted
     evse = st.station.evse_by_id(request.evse.id)
     if evse is None:
-        return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.REJECTED, status_info=_info("UnknownEvse"))
+        return st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.REJECTED, status_info=_info("UnknownEvse"))
     if request.evse.connector_id is not UNSET:
         connector = evse.connector(request.evse.connector_id)
         if connector is None:
-            return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.REJECTED,
+            return st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.REJECTED,
                                               status_info=_info("UnknownConnector"))
         if not operative and evse.tx is not None and evse.plugged == connector.connector_id:
             evse.pending_operative = False
-            return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
+            return st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
         connector.operative = operative
         st.station.defer(lambda: st.update_evse(evse))
         return accepted
     if not operative and evse.tx is not None:
         evse.pending_operative = False
-        return ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
+        return st.messages.ChangeAvailabilityResponse(status=ChangeAvailabilityStatus.SCHEDULED)
     evse.pending_operative = None
     evse.operative = operative
     st.station.defer(lambda: st.update_evse(evse))

@@ -26,9 +26,9 @@ VENDOR_ID = "fleet"
 
 def data_transfer(st: V201Dialect, request: DataTransferRequest) -> DataTransferResponse:
     if request.vendor_id != VENDOR_ID:
-        return DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
+        return st.messages.DataTransferResponse(status=DataTransferStatus.UNKNOWN_VENDOR_ID)
     if request.message_id == "echo":
         if request.data is UNSET:
-            return DataTransferResponse(status=DataTransferStatus.ACCEPTED)
-        return DataTransferResponse(status=DataTransferStatus.ACCEPTED, data=request.data)
-    return DataTransferResponse(status=DataTransferStatus.UNKNOWN_MESSAGE_ID)
+            return st.messages.DataTransferResponse(status=DataTransferStatus.ACCEPTED)
+        return st.messages.DataTransferResponse(status=DataTransferStatus.ACCEPTED, data=request.data)
+    return st.messages.DataTransferResponse(status=DataTransferStatus.UNKNOWN_MESSAGE_ID)

@@ -28,13 +28,10 @@ from .....ocpp.v201 import (
     GetMonitoringReportResponse,
     IdToken,
     LogStatus,
-    LogStatusNotificationRequest,
     Monitor,
     MonitoringBase,
     MonitoringCriterion,
     MonitoringData,
-    NotifyCustomerInformationRequest,
-    NotifyMonitoringReportRequest,
     SetMonitoringBaseRequest,
     SetMonitoringBaseResponse,
     SetMonitoringLevelRequest,
@@ -73,7 +70,7 @@ def get_log(st: V201Dialect, request: GetLogRequest) -> GetLogResponse:
     def notify(status: UploadLogStatus) -> None:
         st.log_status = status
         st.log_request_id = request_id
-        st.station.send(LogStatusNotificationRequest(status=status, request_id=request_id), durable=True)
+        st.station.send(st.messages.LogStatusNotificationRequest(status=status, request_id=request_id), durable=True)
 
     step = st.station.profile.firmware_step
     if "://" not in location:
@@ -87,7 +84,7 @@ def get_log(st: V201Dialect, request: GetLogRequest) -> GetLogResponse:
 
         st.station.sim_timer("log", 0.0, uploading)
     status = LogStatus.ACCEPTED_CANCELED if busy else LogStatus.ACCEPTED
-    return GetLogResponse(status=status, filename=filename)
+    return st.messages.GetLogResponse(status=status, filename=filename)
 
 
 def set_variable_monitoring(st: V201Dialect, request: SetVariableMonitoringRequest) -> SetVariableMonitoringResponse:
@@ -125,7 +122,7 @@ def set_variable_monitoring(st: V201Dialect, request: SetVariableMonitoringReque
             fields["id"] = monitor_id
             fields["status"] = SetMonitoringStatus.ACCEPTED
         results.append(SetMonitoringResult(**fields))
-    return SetVariableMonitoringResponse(set_monitoring_result=results)
+    return st.messages.SetVariableMonitoringResponse(set_monitoring_result=results)
 
 
 def clear_variable_monitoring(st: V201Dialect, request: ClearVariableMonitoringRequest) -> ClearVariableMonitoringResponse:
@@ -135,21 +132,21 @@ def clear_variable_monitoring(st: V201Dialect, request: ClearVariableMonitoringR
             results.append(ClearMonitoringResult(status=ClearMonitoringStatus.ACCEPTED, id=monitor_id))
         else:
             results.append(ClearMonitoringResult(status=ClearMonitoringStatus.NOT_FOUND, id=monitor_id))
-    return ClearVariableMonitoringResponse(clear_monitoring_result=results)
+    return st.messages.ClearVariableMonitoringResponse(clear_monitoring_result=results)
 
 
 def set_monitoring_base(st: V201Dialect, request: SetMonitoringBaseRequest) -> SetMonitoringBaseResponse:
     st.monitoring_base = str(request.monitoring_base)
     if request.monitoring_base in (MonitoringBase.FACTORY_DEFAULT, MonitoringBase.HARD_WIRED_ONLY):
         st.monitors.clear()
-    return SetMonitoringBaseResponse(status=GenericDeviceModelStatus.ACCEPTED)
+    return st.messages.SetMonitoringBaseResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
 def set_monitoring_level(st: V201Dialect, request: SetMonitoringLevelRequest) -> SetMonitoringLevelResponse:
     if not 0 <= request.severity <= 9:
-        return SetMonitoringLevelResponse(status=GenericStatus.REJECTED, status_info=_info("InvalidSeverity"))
+        return st.messages.SetMonitoringLevelResponse(status=GenericStatus.REJECTED, status_info=_info("InvalidSeverity"))
     st.monitoring_level = request.severity
-    return SetMonitoringLevelResponse(status=GenericStatus.ACCEPTED)
+    return st.messages.SetMonitoringLevelResponse(status=GenericStatus.ACCEPTED)
 
 
 _CRITERIA = {
@@ -174,10 +171,9 @@ def get_monitoring_report(st: V201Dialect, request: GetMonitoringReportRequest) 
                                == k for cv in filters):
             continue
         entry = grouped.setdefault(k, (data, []))
-        entry[1].append(VariableMonitoring(id=monitor_id, transaction=data.transaction is True, value=data.value,
-                                           type=data.type, severity=data.severity))
+        entry[1].append(st.variable_monitoring(monitor_id, data))
     if not grouped:
-        return GetMonitoringReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
+        return st.messages.GetMonitoringReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
     monitors = [MonitoringData(component=data.component, variable=data.variable, variable_monitoring=items)
                 for data, items in grouped.values()]
     parts = _chunks(monitors, st.model.get_int("DeviceDataCtrlr", "ItemsPerMessage", "GetReport", default=50))
@@ -187,18 +183,18 @@ def get_monitoring_report(st: V201Dialect, request: GetMonitoringReportRequest) 
                                   "monitor": part}
         if seq < len(parts) - 1:
             fields["tbc"] = True
-        st.station.send(NotifyMonitoringReportRequest(**fields), followup=True)
-    return GetMonitoringReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
+        st.station.send(st.messages.NotifyMonitoringReportRequest(**fields), followup=True)
+    return st.messages.GetMonitoringReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
 def customer_information(st: V201Dialect, request: CustomerInformationRequest) -> CustomerInformationResponse:
     if not request.report and not request.clear:
-        return CustomerInformationResponse(status=CustomerInformationStatus.REJECTED,
+        return st.messages.CustomerInformationResponse(status=CustomerInformationStatus.REJECTED,
                                            status_info=_info("NothingRequested"))
     token: IdToken | None = request.id_token if request.id_token is not UNSET else None
     identifier = request.customer_identifier if request.customer_identifier is not UNSET else None
     if token is None and identifier is None and request.customer_certificate is UNSET:
-        return CustomerInformationResponse(status=CustomerInformationStatus.INVALID, status_info=_info("NoCustomer"))
+        return st.messages.CustomerInformationResponse(status=CustomerInformationStatus.INVALID, status_info=_info("NoCustomer"))
     lines = []
     if token is not None:
         info = st.local_list.get(token.id_token)
@@ -214,6 +210,6 @@ def customer_information(st: V201Dialect, request: CustomerInformationRequest) -
         lines.append(f"certificate {request.customer_certificate.serial_number}: no data stored")
     if request.report:
         data = "; ".join(lines)[:512]
-        st.station.send(NotifyCustomerInformationRequest(data=data, seq_no=0, generated_at=_now(),
+        st.station.send(st.messages.NotifyCustomerInformationRequest(data=data, seq_no=0, generated_at=_now(),
                                                  request_id=request.request_id), followup=True)
-    return CustomerInformationResponse(status=CustomerInformationStatus.ACCEPTED)
+    return st.messages.CustomerInformationResponse(status=CustomerInformationStatus.ACCEPTED)

@@ -17,7 +17,6 @@ from .....ocpp.v201 import (
     GetDisplayMessagesRequest,
     GetDisplayMessagesResponse,
     GetDisplayMessagesStatus,
-    NotifyDisplayMessagesRequest,
     SetDisplayMessageRequest,
     SetDisplayMessageResponse,
 )
@@ -32,20 +31,20 @@ __all__ = ["clear_display_message", "get_display_messages", "set_display_message
 def set_display_message(st: V201Dialect, request: SetDisplayMessageRequest) -> SetDisplayMessageResponse:
     message = request.message
     if not st.model.get_bool("DisplayMessageCtrlr", "Enabled"):
-        return SetDisplayMessageResponse(status=DisplayMessageStatus.REJECTED, status_info=_info("Disabled"))
+        return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.REJECTED, status_info=_info("Disabled"))
     if str(message.message.format) not in st.model.get_list("DisplayMessageCtrlr", "SupportedFormats"):
-        return SetDisplayMessageResponse(status=DisplayMessageStatus.NOT_SUPPORTED_MESSAGE_FORMAT)
+        return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.NOT_SUPPORTED_MESSAGE_FORMAT)
     if str(message.priority) not in st.model.get_list("DisplayMessageCtrlr", "SupportedPriorities"):
-        return SetDisplayMessageResponse(status=DisplayMessageStatus.NOT_SUPPORTED_PRIORITY)
+        return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.NOT_SUPPORTED_PRIORITY)
     if message.transaction_id is not UNSET and not any(
         e.tx is not None and e.tx.id == message.transaction_id for e in st.station.evses
     ):
-        return SetDisplayMessageResponse(status=DisplayMessageStatus.UNKNOWN_TRANSACTION)
+        return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.UNKNOWN_TRANSACTION)
     capacity = st.model.get_int("DisplayMessageCtrlr", "DisplayMessages", default=32)
     if message.id not in st.display_messages and len(st.display_messages) >= capacity:
-        return SetDisplayMessageResponse(status=DisplayMessageStatus.REJECTED, status_info=_info("Full"))
+        return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.REJECTED, status_info=_info("Full"))
     st.display_messages[message.id] = message
-    return SetDisplayMessageResponse(status=DisplayMessageStatus.ACCEPTED)
+    return st.messages.SetDisplayMessageResponse(status=DisplayMessageStatus.ACCEPTED)
 
 
 def get_display_messages(st: V201Dialect, request: GetDisplayMessagesRequest) -> GetDisplayMessagesResponse:
@@ -59,17 +58,17 @@ def get_display_messages(st: V201Dialect, request: GetDisplayMessagesRequest) ->
             continue
         found.append(message)
     if not found:
-        return GetDisplayMessagesResponse(status=GetDisplayMessagesStatus.UNKNOWN)
+        return st.messages.GetDisplayMessagesResponse(status=GetDisplayMessagesStatus.UNKNOWN)
     parts = _chunks(found, 10)
     for n, part in enumerate(parts):
         fields: dict[str, Any] = {"request_id": request.request_id, "message_info": part}
         if n < len(parts) - 1:
             fields["tbc"] = True
-        st.station.send(NotifyDisplayMessagesRequest(**fields), followup=True)
-    return GetDisplayMessagesResponse(status=GetDisplayMessagesStatus.ACCEPTED)
+        st.station.send(st.messages.NotifyDisplayMessagesRequest(**fields), followup=True)
+    return st.messages.GetDisplayMessagesResponse(status=GetDisplayMessagesStatus.ACCEPTED)
 
 
 def clear_display_message(st: V201Dialect, request: ClearDisplayMessageRequest) -> ClearDisplayMessageResponse:
     if st.display_messages.pop(request.id, None) is None:
-        return ClearDisplayMessageResponse(status=ClearMessageStatus.UNKNOWN)
-    return ClearDisplayMessageResponse(status=ClearMessageStatus.ACCEPTED)
+        return st.messages.ClearDisplayMessageResponse(status=ClearMessageStatus.UNKNOWN)
+    return st.messages.ClearDisplayMessageResponse(status=ClearMessageStatus.ACCEPTED)

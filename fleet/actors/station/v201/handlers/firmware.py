@@ -15,7 +15,6 @@ from msgspec import UNSET
 from .....ocpp.v201 import BootReason as _BootReason
 from .....ocpp.v201 import (
     FirmwareStatus,
-    FirmwareStatusNotificationRequest,
     GenericStatus,
     PublishFirmwareRequest,
     PublishFirmwareResponse,
@@ -43,7 +42,7 @@ def update_firmware(st: V201Dialect, request: UpdateFirmwareRequest) -> UpdateFi
                                       FirmwareStatus.INSTALLATION_FAILED, FirmwareStatus.INVALID_SIGNATURE,
                                       FirmwareStatus.INSTALL_VERIFICATION_FAILED)
     if st.firmware_status == FirmwareStatus.INSTALL_REBOOTING:
-        return UpdateFirmwareResponse(status=UpdateFirmwareStatus.REJECTED, status_info=_info("Rebooting"))
+        return st.messages.UpdateFirmwareResponse(status=UpdateFirmwareStatus.REJECTED, status_info=_info("Rebooting"))
     request_id = request.request_id
     firmware = request.firmware
     step = st.station.profile.firmware_step
@@ -51,7 +50,7 @@ def update_firmware(st: V201Dialect, request: UpdateFirmwareRequest) -> UpdateFi
     def notify(status: FirmwareStatus) -> None:
         st.firmware_status = status
         st.firmware_request_id = request_id
-        st.station.send(FirmwareStatusNotificationRequest(status=status, request_id=request_id), durable=True)
+        st.station.send(st.messages.FirmwareStatusNotificationRequest(status=status, request_id=request_id), durable=True)
 
     def then(seconds: float, action: Callable[[], None]) -> None:
         st.station.sim_timer("fw", seconds, action)
@@ -105,13 +104,13 @@ def update_firmware(st: V201Dialect, request: UpdateFirmwareRequest) -> UpdateFi
     else:
         st.station.set_timer("fw", 0.0, download)
     if busy:
-        return UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED_CANCELED)
-    return UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED)
+        return st.messages.UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED_CANCELED)
+    return st.messages.UpdateFirmwareResponse(status=UpdateFirmwareStatus.ACCEPTED)
 
 
 def publish_firmware(st: V201Dialect, request: PublishFirmwareRequest) -> PublishFirmwareResponse:
-    return PublishFirmwareResponse(status=GenericStatus.REJECTED, status_info=_info("NotALocalController"))
+    return st.messages.PublishFirmwareResponse(status=GenericStatus.REJECTED, status_info=_info("NotALocalController"))
 
 
 def unpublish_firmware(st: V201Dialect, request: UnpublishFirmwareRequest) -> UnpublishFirmwareResponse:
-    return UnpublishFirmwareResponse(status=UnpublishFirmwareStatus.NO_FIRMWARE)
+    return st.messages.UnpublishFirmwareResponse(status=UnpublishFirmwareStatus.NO_FIRMWARE)

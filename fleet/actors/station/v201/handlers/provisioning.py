@@ -20,7 +20,6 @@ from .....ocpp.v201 import (
     GetReportResponse,
     GetVariablesRequest,
     GetVariablesResponse,
-    NotifyReportRequest,
     OCPPTransport,
     OCPPVersion,
     Reason,
@@ -48,7 +47,7 @@ def get_variables(st: V201Dialect, request: GetVariablesRequest) -> GetVariables
     limit = st.model.get_int("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables", default=50)
     if len(request.get_variable_data) > limit:
         raise RemoteProtocolError(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION, f"at most {limit} variables per request")
-    return GetVariablesResponse(get_variable_result=[st.model.get(d) for d in request.get_variable_data])
+    return st.messages.GetVariablesResponse(get_variable_result=[st.model.get(d) for d in request.get_variable_data])
 
 
 def set_variables(st: V201Dialect, request: SetVariablesRequest) -> SetVariablesResponse:
@@ -64,7 +63,7 @@ def set_variables(st: V201Dialect, request: SetVariablesRequest) -> SetVariables
             changed.append(definition)
     for definition in changed:
         st.variable_changed(definition)
-    return SetVariablesResponse(set_variable_result=results)
+    return st.messages.SetVariablesResponse(set_variable_result=results)
 
 
 def _send_report(st: V201Dialect, request_id: int, data: list[Any]) -> None:
@@ -77,15 +76,15 @@ def _send_report(st: V201Dialect, request_id: int, data: list[Any]) -> None:
             fields["report_data"] = part
         if seq < len(parts) - 1:
             fields["tbc"] = True
-        st.station.send(NotifyReportRequest(**fields), followup=True)
+        st.station.send(st.messages.NotifyReportRequest(**fields), followup=True)
 
 
 def get_base_report(st: V201Dialect, request: GetBaseReportRequest) -> GetBaseReportResponse:
     data = st.model.base_report(request.report_base)
     if not data:
-        return GetBaseReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
+        return st.messages.GetBaseReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
     _send_report(st, request.request_id, data)
-    return GetBaseReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
+    return st.messages.GetBaseReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
 def get_report(st: V201Dialect, request: GetReportRequest) -> GetReportResponse:
@@ -93,38 +92,38 @@ def get_report(st: V201Dialect, request: GetReportRequest) -> GetReportResponse:
     criteria = request.component_criteria if request.component_criteria is not UNSET else None
     data = st.model.custom_report(variables, criteria)
     if not data:
-        return GetReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
+        return st.messages.GetReportResponse(status=GenericDeviceModelStatus.EMPTY_RESULT_SET)
     _send_report(st, request.request_id, data)
-    return GetReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
+    return st.messages.GetReportResponse(status=GenericDeviceModelStatus.ACCEPTED)
 
 
 def reset(st: V201Dialect, request: ResetRequest) -> ResetResponse:
     if request.evse_id is not UNSET:
         evse = st.station.evse_by_id(request.evse_id)
         if evse is None:
-            return ResetResponse(status=ResetStatus.REJECTED, status_info=_info("UnknownEvse"))
+            return st.messages.ResetResponse(status=ResetStatus.REJECTED, status_info=_info("UnknownEvse"))
         if evse.tx is not None and request.type == Reset.ON_IDLE:
-            return ResetResponse(status=ResetStatus.SCHEDULED)
+            return st.messages.ResetResponse(status=ResetStatus.SCHEDULED)
         st.station.defer(lambda: st.force_end(evse, TriggerReason.RESET_COMMAND, Reason.IMMEDIATE_RESET))
-        return ResetResponse(status=ResetStatus.ACCEPTED)
+        return st.messages.ResetResponse(status=ResetStatus.ACCEPTED)
     if request.type == Reset.ON_IDLE and st.station.any_transaction():
         st.station.schedule_reset_on_idle(_BootReason.REMOTE_RESET)
-        return ResetResponse(status=ResetStatus.SCHEDULED)
+        return st.messages.ResetResponse(status=ResetStatus.SCHEDULED)
     st.station.request_reboot(_BootReason.REMOTE_RESET)
-    return ResetResponse(status=ResetStatus.ACCEPTED)
+    return st.messages.ResetResponse(status=ResetStatus.ACCEPTED)
 
 
 def set_network_profile(st: V201Dialect, request: SetNetworkProfileRequest) -> SetNetworkProfileResponse:
     data = request.connection_data
     current = st.model.get_int("SecurityCtrlr", "SecurityProfile")
     if not 0 <= request.configuration_slot < 8:
-        return SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("InvalidSlot"))
+        return st.messages.SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("InvalidSlot"))
     if data.security_profile < current:
-        return SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED,
+        return st.messages.SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED,
                                          status_info=_info("SecurityProfileDowngrade"))
     if data.ocpp_version != OCPPVersion.OCPP20 or data.ocpp_transport != OCPPTransport.JSON:
-        return SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("Unsupported"))
+        return st.messages.SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("Unsupported"))
     if not data.ocpp_csms_url.startswith(("ws://", "wss://")):
-        return SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("InvalidURL"))
+        return st.messages.SetNetworkProfileResponse(status=SetNetworkProfileStatus.REJECTED, status_info=_info("InvalidURL"))
     st.network_profiles[request.configuration_slot] = data
-    return SetNetworkProfileResponse(status=SetNetworkProfileStatus.ACCEPTED)
+    return st.messages.SetNetworkProfileResponse(status=SetNetworkProfileStatus.ACCEPTED)

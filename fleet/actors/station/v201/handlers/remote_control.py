@@ -16,8 +16,6 @@ from .....ocpp.v201 import (
     ChargingProfilePurpose,
     ChargingProfileStatus,
     FirmwareStatus,
-    FirmwareStatusNotificationRequest,
-    LogStatusNotificationRequest,
     MessageTrigger,
     ReadingContext,
     Reason,
@@ -26,7 +24,6 @@ from .....ocpp.v201 import (
     RequestStartTransactionResponse,
     RequestStopTransactionRequest,
     RequestStopTransactionResponse,
-    SignCertificateRequest,
     TriggerMessageRequest,
     TriggerMessageResponse,
     TriggerMessageStatus,
@@ -53,18 +50,18 @@ def _trigger_status(st: V201Dialect, evse: EvseState, connector_id: int | None) 
 
 
 def trigger_message(st: V201Dialect, request: TriggerMessageRequest) -> TriggerMessageResponse:
-    accepted = TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
-    rejected = TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+    accepted = st.messages.TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
+    rejected = st.messages.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
     evse: EvseState | None = None
     connector_id: int | None = None
     if request.evse is not UNSET and request.evse.id != 0:
         evse = st.station.evse_by_id(request.evse.id)
         if evse is None:
-            return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED, status_info=_info("UnknownEvse"))
+            return st.messages.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED, status_info=_info("UnknownEvse"))
         if request.evse.connector_id is not UNSET:
             connector_id = request.evse.connector_id
             if evse.connector(connector_id) is None:
-                return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED,
+                return st.messages.TriggerMessageResponse(status=TriggerMessageStatus.REJECTED,
                                               status_info=_info("UnknownConnector"))
     evses = [evse] if evse is not None else st.station.evses
     match request.requested_message:
@@ -101,36 +98,36 @@ def trigger_message(st: V201Dialect, request: TriggerMessageRequest) -> TriggerM
             fields: dict[str, Any] = {"status": st.firmware_status}
             if st.firmware_status != FirmwareStatus.IDLE and st.firmware_request_id is not None:
                 fields["request_id"] = st.firmware_request_id
-            st.station.send(FirmwareStatusNotificationRequest(**fields), followup=True)
+            st.station.send(st.messages.FirmwareStatusNotificationRequest(**fields), followup=True)
             return accepted
         case MessageTrigger.LOG_STATUS_NOTIFICATION:
             log_fields: dict[str, Any] = {"status": st.log_status}
             if st.log_status != UploadLogStatus.IDLE and st.log_request_id is not None:
                 log_fields["request_id"] = st.log_request_id
-            st.station.send(LogStatusNotificationRequest(**log_fields), followup=True)
+            st.station.send(st.messages.LogStatusNotificationRequest(**log_fields), followup=True)
             return accepted
         case MessageTrigger.SIGN_CHARGING_STATION_CERTIFICATE:
-            st.station.send(SignCertificateRequest(csr=_fake_csr(st.station.station_id),
+            st.station.send(st.messages.SignCertificateRequest(csr=_fake_csr(st.station.station_id),
                                            certificate_type=CertificateSigningUse.CHARGING_STATION_CERTIFICATE),
                     followup=True)
             return accepted
         case _:
             # SignV2GCertificate, SignCombinedCertificate (no ISO 15118),
             # PublishFirmwareStatusNotification (not a local controller)
-            return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)
+            return st.messages.TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)
 
 
 def unlock_connector(st: V201Dialect, request: UnlockConnectorRequest) -> UnlockConnectorResponse:
     evse = st.station.evse_by_id(request.evse_id)
     if evse is None or evse.connector(request.connector_id) is None:
-        return UnlockConnectorResponse(status=UnlockStatus.UNKNOWN_CONNECTOR)
+        return st.messages.UnlockConnectorResponse(status=UnlockStatus.UNKNOWN_CONNECTOR)
     if evse.tx is not None and evse.plugged == request.connector_id and evse.authorized is not None:
-        return UnlockConnectorResponse(status=UnlockStatus.ONGOING_AUTHORIZED_TRANSACTION)
-    return UnlockConnectorResponse(status=UnlockStatus.UNLOCKED)
+        return st.messages.UnlockConnectorResponse(status=UnlockStatus.ONGOING_AUTHORIZED_TRANSACTION)
+    return st.messages.UnlockConnectorResponse(status=UnlockStatus.UNLOCKED)
 
 
 def request_start_transaction(st: V201Dialect, request: RequestStartTransactionRequest) -> RequestStartTransactionResponse:
-    rejected = RequestStartTransactionResponse(status=RequestStartStopStatus.REJECTED)
+    rejected = st.messages.RequestStartTransactionResponse(status=RequestStartStopStatus.REJECTED)
     evse: EvseState | None
     if request.evse_id is not UNSET:
         evse = st.station.evse_by_id(request.evse_id)
@@ -150,7 +147,7 @@ def request_start_transaction(st: V201Dialect, request: RequestStartTransactionR
     if request.charging_profile is not UNSET:
         profile = request.charging_profile
         if profile.charging_profile_purpose != ChargingProfilePurpose.TX_PROFILE:
-            return RequestStartTransactionResponse(status=RequestStartStopStatus.REJECTED,
+            return st.messages.RequestStartTransactionResponse(status=RequestStartStopStatus.REJECTED,
                                                    status_info=_info("NotTxProfile"))
         if evse.tx is not None:
             status, _ = st.charging_profiles.install(
@@ -164,13 +161,13 @@ def request_start_transaction(st: V201Dialect, request: RequestStartTransactionR
     target = evse
     st.station.defer(lambda: st.remote_start(target, request.id_token, request.remote_start_id, group))
     if evse.tx is not None:
-        return RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED, transaction_id=evse.tx.id)
-    return RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
+        return st.messages.RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED, transaction_id=evse.tx.id)
+    return st.messages.RequestStartTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
 
 
 def request_stop_transaction(st: V201Dialect, request: RequestStopTransactionRequest) -> RequestStopTransactionResponse:
     for evse in st.station.evses:
         if evse.tx is not None and evse.tx.id == request.transaction_id:
             st.station.defer(functools.partial(st.stop_transaction_on, evse, TriggerReason.REMOTE_STOP, Reason.REMOTE))
-            return RequestStopTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
-    return RequestStopTransactionResponse(status=RequestStartStopStatus.REJECTED, status_info=_info("UnknownTransaction"))
+            return st.messages.RequestStopTransactionResponse(status=RequestStartStopStatus.ACCEPTED)
+    return st.messages.RequestStopTransactionResponse(status=RequestStartStopStatus.REJECTED, status_info=_info("UnknownTransaction"))

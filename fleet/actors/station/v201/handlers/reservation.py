@@ -14,7 +14,6 @@ from .....ocpp.v201 import (
     CancelReservationRequest,
     CancelReservationResponse,
     CancelReservationStatus,
-    ReservationStatusUpdateRequest,
     ReservationUpdateStatus,
     ReserveNowRequest,
     ReserveNowResponse,
@@ -31,10 +30,10 @@ __all__ = ["cancel_reservation", "reserve_now"]
 
 def reserve_now(st: V201Dialect, request: ReserveNowRequest) -> ReserveNowResponse:
     if not st.model.get_bool("ReservationCtrlr", "Enabled"):
-        return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Disabled"))
+        return st.messages.ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Disabled"))
     delay = (request.expiry_date_time - _now()).total_seconds()
     if delay <= 0:
-        return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Expired"))
+        return st.messages.ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("Expired"))
     # a new reservation with a known id replaces the old one
     for evse in st.station.evses:
         if evse.reservation is not None and evse.reservation.id == request.id:
@@ -48,14 +47,14 @@ def reserve_now(st: V201Dialect, request: ReserveNowRequest) -> ReserveNowRespon
     if request.evse_id is not UNSET:
         candidate = st.station.evse_by_id(request.evse_id)
         if candidate is None or not fits(candidate):
-            return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("UnknownEvse"))
+            return st.messages.ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("UnknownEvse"))
         candidates = [candidate]
     else:
         if not st.model.get_bool("ReservationCtrlr", "NonEvseSpecific"):
-            return ReserveNowResponse(status=ReserveNowStatus.REJECTED)
+            return st.messages.ReserveNowResponse(status=ReserveNowStatus.REJECTED)
         candidates = [e for e in st.station.evses if fits(e)]
         if not candidates:
-            return ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("NoMatchingConnector"))
+            return st.messages.ReserveNowResponse(status=ReserveNowStatus.REJECTED, status_info=_info("NoMatchingConnector"))
     chosen: EvseState | None = None
     status = ReserveNowStatus.OCCUPIED
     for evse in candidates:
@@ -69,7 +68,7 @@ def reserve_now(st: V201Dialect, request: ReserveNowRequest) -> ReserveNowRespon
             chosen = evse
             break
     if chosen is None:
-        return ReserveNowResponse(status=status)
+        return st.messages.ReserveNowResponse(status=status)
     group = request.group_id_token if request.group_id_token is not UNSET else None
     reservation = Reservation(request.id, chosen.id, request.id_token, group)
     chosen.reservation = reservation
@@ -78,14 +77,14 @@ def reserve_now(st: V201Dialect, request: ReserveNowRequest) -> ReserveNowRespon
     def expire() -> None:
         if target.reservation is reservation:
             target.reservation = None
-            st.station.send(ReservationStatusUpdateRequest(reservation_id=reservation.id,
+            st.station.send(st.messages.ReservationStatusUpdateRequest(reservation_id=reservation.id,
                                                    reservation_update_status=ReservationUpdateStatus.EXPIRED),
                     durable=True)
             st.refresh_status(target)
 
     st.station.set_timer(("reservation", request.id), delay, expire)
     st.station.defer(lambda: st.refresh_status(target))
-    return ReserveNowResponse(status=ReserveNowStatus.ACCEPTED)
+    return st.messages.ReserveNowResponse(status=ReserveNowStatus.ACCEPTED)
 
 
 def cancel_reservation(st: V201Dialect, request: CancelReservationRequest) -> CancelReservationResponse:
@@ -94,5 +93,5 @@ def cancel_reservation(st: V201Dialect, request: CancelReservationRequest) -> Ca
             evse.reservation = None
             st.station.cancel_timer(("reservation", request.reservation_id))
             st.station.defer(functools.partial(st.refresh_status, evse))
-            return CancelReservationResponse(status=CancelReservationStatus.ACCEPTED)
-    return CancelReservationResponse(status=CancelReservationStatus.REJECTED)
+            return st.messages.CancelReservationResponse(status=CancelReservationStatus.ACCEPTED)
+    return st.messages.CancelReservationResponse(status=CancelReservationStatus.REJECTED)

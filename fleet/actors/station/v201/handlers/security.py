@@ -56,11 +56,11 @@ def _is_pem(text: str) -> bool:
 
 def install_certificate(st: V201Dialect, request: InstallCertificateRequest) -> InstallCertificateResponse:
     if not _is_pem(request.certificate):
-        return InstallCertificateResponse(status=InstallCertificateStatus.REJECTED, status_info=_info("InvalidFormat"))
+        return st.messages.InstallCertificateResponse(status=InstallCertificateStatus.REJECTED, status_info=_info("InvalidFormat"))
     hash_data = _hash_data(request.certificate)
     st.certificates = [c for c in st.certificates if c[1].serial_number != hash_data.serial_number]
     st.certificates.append((str(request.certificate_type), hash_data, request.certificate))
-    return InstallCertificateResponse(status=InstallCertificateStatus.ACCEPTED)
+    return st.messages.InstallCertificateResponse(status=InstallCertificateStatus.ACCEPTED)
 
 
 def delete_certificate(st: V201Dialect, request: DeleteCertificateRequest) -> DeleteCertificateResponse:
@@ -71,9 +71,9 @@ def delete_certificate(st: V201Dialect, request: DeleteCertificateRequest) -> De
                 and c[1].issuer_key_hash == wanted.issuer_key_hash)
     ]
     if len(kept) == len(st.certificates):
-        return DeleteCertificateResponse(status=DeleteCertificateStatus.NOT_FOUND)
+        return st.messages.DeleteCertificateResponse(status=DeleteCertificateStatus.NOT_FOUND)
     st.certificates = kept
-    return DeleteCertificateResponse(status=DeleteCertificateStatus.ACCEPTED)
+    return st.messages.DeleteCertificateResponse(status=DeleteCertificateStatus.ACCEPTED)
 
 
 def get_installed_certificate_ids(st: V201Dialect, request: GetInstalledCertificateIdsRequest) -> GetInstalledCertificateIdsResponse:
@@ -88,14 +88,14 @@ def get_installed_certificate_ids(st: V201Dialect, request: GetInstalledCertific
             continue
         chains.append(CertificateHashDataChain(certificate_hash_data=hash_data, certificate_type=certificate_type))
     if not chains:
-        return GetInstalledCertificateIdsResponse(status=GetInstalledCertificateStatus.NOT_FOUND)
-    return GetInstalledCertificateIdsResponse(status=GetInstalledCertificateStatus.ACCEPTED,
+        return st.messages.GetInstalledCertificateIdsResponse(status=GetInstalledCertificateStatus.NOT_FOUND)
+    return st.messages.GetInstalledCertificateIdsResponse(status=GetInstalledCertificateStatus.ACCEPTED,
                                               certificate_hash_data_chain=chains)
 
 
 def certificate_signed(st: V201Dialect, request: CertificateSignedRequest) -> CertificateSignedResponse:
     if not _is_pem(request.certificate_chain):
-        return CertificateSignedResponse(status=CertificateSignedStatus.REJECTED, status_info=_info("InvalidFormat"))
+        return st.messages.CertificateSignedResponse(status=CertificateSignedStatus.REJECTED, status_info=_info("InvalidFormat"))
     use = str(request.certificate_type) if request.certificate_type is not UNSET else "ChargingStationCertificate"
     st.certificates.append((use, _hash_data(request.certificate_chain), request.certificate_chain))
-    return CertificateSignedResponse(status=CertificateSignedStatus.ACCEPTED)
+    return st.messages.CertificateSignedResponse(status=CertificateSignedStatus.ACCEPTED)

@@ -22,7 +22,6 @@ from .....ocpp.v201 import (
     GetChargingProfileStatus,
     GetCompositeScheduleRequest,
     GetCompositeScheduleResponse,
-    ReportChargingProfilesRequest,
     SetChargingProfileRequest,
     SetChargingProfileResponse,
 )
@@ -41,7 +40,7 @@ __all__ = [
 
 def set_charging_profile(st: V201Dialect, request: SetChargingProfileRequest) -> SetChargingProfileResponse:
     if not st.model.get_bool("SmartChargingCtrlr", "Enabled"):
-        return SetChargingProfileResponse(status=ChargingProfileStatus.REJECTED, status_info=_info("Disabled"))
+        return st.messages.SetChargingProfileResponse(status=ChargingProfileStatus.REJECTED, status_info=_info("Disabled"))
     status, reason = st.charging_profiles.install(
         request.evse_id,
         request.charging_profile,
@@ -53,8 +52,8 @@ def set_charging_profile(st: V201Dialect, request: SetChargingProfileRequest) ->
     )
     if status == ChargingProfileStatus.ACCEPTED:
         st.station.defer(st.limits_changed)
-        return SetChargingProfileResponse(status=status)
-    return SetChargingProfileResponse(status=status, status_info=_info(reason))
+        return st.messages.SetChargingProfileResponse(status=status)
+    return st.messages.SetChargingProfileResponse(status=status, status_info=_info(reason))
 
 
 def clear_charging_profile(st: V201Dialect, request: ClearChargingProfileRequest) -> ClearChargingProfileResponse:
@@ -62,23 +61,23 @@ def clear_charging_profile(st: V201Dialect, request: ClearChargingProfileRequest
     criteria = request.charging_profile_criteria if request.charging_profile_criteria is not UNSET else None
     if st.charging_profiles.clear(profile_id, criteria):
         st.station.defer(st.limits_changed)
-        return ClearChargingProfileResponse(status=ClearChargingProfileStatus.ACCEPTED)
-    return ClearChargingProfileResponse(status=ClearChargingProfileStatus.UNKNOWN)
+        return st.messages.ClearChargingProfileResponse(status=ClearChargingProfileStatus.ACCEPTED)
+    return st.messages.ClearChargingProfileResponse(status=ClearChargingProfileStatus.UNKNOWN)
 
 
 def get_charging_profiles(st: V201Dialect, request: GetChargingProfilesRequest) -> GetChargingProfilesResponse:
     evse_id = request.evse_id if request.evse_id is not UNSET else None
     found = st.charging_profiles.query(evse_id, request.charging_profile)
     if not found:
-        return GetChargingProfilesResponse(status=GetChargingProfileStatus.NO_PROFILES)
+        return st.messages.GetChargingProfilesResponse(status=GetChargingProfileStatus.NO_PROFILES)
     groups = sorted(found.items())
     for n, (evse, profiles) in enumerate(groups):
         fields: dict[str, Any] = {"request_id": request.request_id, "charging_limit_source": ChargingLimitSource.CSO,
                                   "charging_profile": profiles, "evse_id": evse}
         if n < len(groups) - 1:
             fields["tbc"] = True
-        st.station.send(ReportChargingProfilesRequest(**fields), followup=True)
-    return GetChargingProfilesResponse(status=GetChargingProfileStatus.ACCEPTED)
+        st.station.send(st.messages.ReportChargingProfilesRequest(**fields), followup=True)
+    return st.messages.GetChargingProfilesResponse(status=GetChargingProfileStatus.ACCEPTED)
 
 
 def get_composite_schedule(st: V201Dialect, request: GetCompositeScheduleRequest) -> GetCompositeScheduleResponse:
@@ -91,15 +90,15 @@ def get_composite_schedule(st: V201Dialect, request: GetCompositeScheduleRequest
     else:
         evse = st.station.evse_by_id(request.evse_id)
         if evse is None:
-            return GetCompositeScheduleResponse(status=GenericStatus.REJECTED, status_info=_info("UnknownEvse"))
+            return st.messages.GetCompositeScheduleResponse(status=GenericStatus.REJECTED, status_info=_info("UnknownEvse"))
         voltage, phases, max_power = evse.voltage, evse.phases, evse.max_power_w
         tx_id = evse.tx.id if evse.tx is not None else None
         tx_start = evse.tx.started_wall if evse.tx is not None else None
     if request.duration < 0:
-        return GetCompositeScheduleResponse(status=GenericStatus.REJECTED, status_info=_info("InvalidDuration"))
+        return st.messages.GetCompositeScheduleResponse(status=GenericStatus.REJECTED, status_info=_info("InvalidDuration"))
     schedule = st.charging_profiles.composite(
         request.evse_id, _now().replace(microsecond=0), request.duration, unit, voltage=voltage, phases=phases,
         max_power=max_power, transaction_id=tx_id, transaction_start=tx_start,
         evse_share=sum(1 for e in st.station.evses if e.tx is not None) or 1,
     )
-    return GetCompositeScheduleResponse(status=GenericStatus.ACCEPTED, schedule=schedule)
+    return st.messages.GetCompositeScheduleResponse(status=GenericStatus.ACCEPTED, schedule=schedule)

@@ -24,9 +24,9 @@ __all__ = ["cost_updated", "get_transaction_status"]
 
 def get_transaction_status(st: V201Dialect, request: GetTransactionStatusRequest) -> GetTransactionStatusResponse:
     if request.transaction_id is UNSET:
-        return GetTransactionStatusResponse(messages_in_queue=st.station.queue.has_transaction(None))
+        return st.messages.GetTransactionStatusResponse(messages_in_queue=st.station.queue.has_transaction(None))
     ongoing = any(e.tx is not None and e.tx.id == request.transaction_id for e in st.station.evses)
-    return GetTransactionStatusResponse(
+    return st.messages.GetTransactionStatusResponse(
         messages_in_queue=st.station.queue.has_transaction(request.transaction_id), ongoing_indicator=ongoing
     )
 
@@ -35,4 +35,4 @@ def cost_updated(st: V201Dialect, request: CostUpdatedRequest) -> CostUpdatedRes
     for evse in st.station.evses:
         if evse.tx is not None and evse.tx.id == request.transaction_id:
             evse.tx.total_cost = request.total_cost
-    return CostUpdatedResponse()
+    return st.messages.CostUpdatedResponse()

@@ -1,0 +1,88 @@
+"""The 2.1 station's answers to every CSMS-initiated action: the 2.0.1 handlers (which
+build their answers from the dialect's 2.1 payload types), and a fixed answer the
+specification allows to each action 2.1 adds whose feature the station does not
+simulate yet (tariffs, DER control, periodic event streams, dynamic schedules, priority
+charging, battery swap, aFRR, web payment): Rejected, NotSupported or NoTariff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final
+
+from ....ocpp.v21 import (
+    AdjustPeriodicEventStreamResponse,
+    AFRRSignalResponse,
+    ChangeTransactionTariffResponse,
+    ChargingProfileStatus,
+    ClearDERControlResponse,
+    ClearTariffsResponse,
+    ClearTariffsResult,
+    DERControlStatus,
+    GenericStatus,
+    GetDERControlResponse,
+    GetPeriodicEventStreamResponse,
+    GetTariffsResponse,
+    NotifyAllowedEnergyTransferResponse,
+    NotifyAllowedEnergyTransferStatus,
+    NotifyWebPaymentStartedResponse,
+    PriorityChargingStatus,
+    RequestBatterySwapResponse,
+    SetDefaultTariffResponse,
+    SetDERControlResponse,
+    StatusInfo,
+    TariffChangeStatus,
+    TariffClearStatus,
+    TariffGetStatus,
+    TariffSetStatus,
+    UpdateDynamicScheduleResponse,
+    UsePriorityChargingResponse,
+)
+from ..v201.handlers import HANDLERS as V201_HANDLERS
+from ..v201.handlers import Handler
+from .directions import CSMS_INITIATED
+
+if TYPE_CHECKING:
+    from ..v201.dialect import V201Dialect
+
+__all__ = ["HANDLERS", "NOT_SIMULATED"]
+
+_NOT_SIMULATED_INFO: Final = StatusInfo(reason_code="UnsupportedRequest", additional_info="not simulated")
+
+
+#: The fixed answers to the 2.1 actions whose feature is not simulated (yet).
+NOT_SIMULATED: Final[Mapping[str, Any]] = MappingProxyType({
+    "AFRRSignal": AFRRSignalResponse(status=GenericStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "AdjustPeriodicEventStream": AdjustPeriodicEventStreamResponse(status=GenericStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "ChangeTransactionTariff": ChangeTransactionTariffResponse(status=TariffChangeStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "ClearDERControl": ClearDERControlResponse(status=DERControlStatus.NOT_SUPPORTED, status_info=_NOT_SIMULATED_INFO),
+    "ClearTariffs": ClearTariffsResponse(clear_tariffs_result=[ClearTariffsResult(status=TariffClearStatus.NO_TARIFF)]),
+    "GetDERControl": GetDERControlResponse(status=DERControlStatus.NOT_SUPPORTED, status_info=_NOT_SIMULATED_INFO),
+    "GetPeriodicEventStream": GetPeriodicEventStreamResponse(),
+    "GetTariffs": GetTariffsResponse(status=TariffGetStatus.NO_TARIFF),
+    "NotifyAllowedEnergyTransfer": NotifyAllowedEnergyTransferResponse(
+        status=NotifyAllowedEnergyTransferStatus.REJECTED, status_info=_NOT_SIMULATED_INFO
+    ),
+    "NotifyWebPaymentStarted": NotifyWebPaymentStartedResponse(),
+    "RequestBatterySwap": RequestBatterySwapResponse(status=GenericStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "SetDERControl": SetDERControlResponse(status=DERControlStatus.NOT_SUPPORTED, status_info=_NOT_SIMULATED_INFO),
+    "SetDefaultTariff": SetDefaultTariffResponse(status=TariffSetStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "UpdateDynamicSchedule": UpdateDynamicScheduleResponse(status=ChargingProfileStatus.REJECTED, status_info=_NOT_SIMULATED_INFO),
+    "UsePriorityCharging": UsePriorityChargingResponse(status=PriorityChargingStatus.NO_PROFILE, status_info=_NOT_SIMULATED_INFO),
+})
+
+
+def _fixed(response: Any) -> Handler:
+    def answer(dialect: V201Dialect, request: Any) -> Any:
+        return response
+
+    return answer
+
+
+#: CSMS-initiated action -> default handler ``(dialect, request) -> response``.
+HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
+    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
+)
+
+assert set(HANDLERS) == CSMS_INITIATED, "every CSMS-initiated 2.1 action has a default handler"
