@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Literal, Protocol, TypeVa
 import msgspec
 
 from ..ocpp import (
+    VERSIONS_BY_NAME,
     CallFailure,
     CallTimeout,
     ConnectionLost,
@@ -321,7 +322,8 @@ async def _reset(station: StationHandle, command: m.Reset) -> Ack:
 
 
 async def _send(station: StationHandle, command: m.Send) -> SendResult:
-    request = decode_ocpp_request(station.profile.protocol_version, command.action, command.payload)
+    # the version the station speaks now (of several its profile offers: the one its CSMS selected)
+    request = decode_ocpp_request(VERSIONS_BY_NAME[station.ocpp_version], command.action, command.payload)
     message_id = command.message_id or str(uuid.uuid4())
     call = station.call(request, action=command.action, message_id=message_id, tag=command.tag,
                         timeout=command.timeout)

@@ -30,6 +30,9 @@ from fleet.actors.station import Station, open_station
 from fleet.actors.station.v21.dialect import V21Dialect
 from fleet.actors.station.v21.handlers import HANDLERS, NOT_SIMULATED
 from fleet.actors.station.v201.dialect import V201Dialect
+from fleet.control import ControlError, LocalBackend
+from fleet.control.commands import REGISTRY
+from fleet.control.messages import command_decoder
 from fleet.net.connection import CallContext
 from fleet.net.ocpp_log import OcppLog
 from fleet.net.transport import station_url
@@ -235,6 +238,16 @@ async def test_a_station_offering_2_1_and_2_0_1_speaks_what_the_csms_selects() -
             await wait_state(station, "available")
             assert type(station.dialect) is V201Dialect and station.snapshot().ocpp_version == "2.0.1"
             assert [c.ocpp_version for c in old.connections()] == ["2.0.1"]
+            # the control API's send speaks the negotiated version, not the profile's first choice
+            backend = LocalBackend({"NEG-1": station}, old)
+            with pytest.raises(ControlError) as refused:
+                await REGISTRY.run(backend, command_decoder().decode(
+                    b'{"type": "send", "id": 1, "station_id": "NEG-1", "action": "PullDynamicScheduleUpdate",'
+                    b' "payload": {"chargingProfileId": 1}}'))
+            assert refused.value.code == "unknown_action" and "2.0.1" in refused.value.message
+            sent = await REGISTRY.run(backend, command_decoder().decode(
+                b'{"type": "send", "id": 2, "station_id": "NEG-1", "action": "Heartbeat", "payload": {}}'))
+            assert sent.outcome == "response"
         async with open_station("NEG-2", both.url, profile=offered, speed=SPEED, protocol_speed=SPEED) as station:
             await wait_state(station, "available")
             assert type(station.dialect) is V21Dialect and station.snapshot().ocpp_version == "2.1"

@@ -83,6 +83,7 @@ class RecordingStation(Recorder):
     """A :class:`~fleet.control.handles.StationHandle` that records what it is asked."""
 
     profile = StationProfile()
+    ocpp_version = "2.0.1"
 
     async def connect(self, url: str | None = None, password: str | None = None, station_id: str | None = None) -> None:
         self.record("connect", url, password, station_id)

@@ -389,6 +389,12 @@ class Station:
         return self._booted_once
 
     @property
+    def ocpp_version(self) -> str:
+        """The OCPP version it speaks now: of the versions its profile offers, the one its CSMS
+        selected (before the first handshake, its first choice)."""
+        return self.dialect.version
+
+    @property
     def connection(self) -> OcppConnection | None:
         """The current connection, if connected."""
         return self._conn
