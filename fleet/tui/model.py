@@ -137,13 +137,14 @@ COLUMNS: tuple[Column, ...] = (  # plain attributes sort with attrgetter: a C ca
     Column("errors", "ERR", 5, lambda r: str(r.errors) if r.errors else "", attrgetter("errors"), True),
     Column("reconnects", "RECON", 5, lambda r: str(r.reconnects) if r.reconnects else "", attrgetter("reconnects"),
            True),
+    Column("ocpp", "OCPP", 6, attrgetter("ocpp_version"), attrgetter("ocpp_version")),
     Column("last_error", "LAST ERROR", 40, attrgetter("last_error"), attrgetter("last_error")),
 )
 COLUMN_KEYS = tuple(c.key for c in COLUMNS)
 
 
 def _parse_filter(text: str) -> list[Callable[[AnyRow], bool]]:
-    """``state:charging,faulted profile:ac error:timeout id:CS1 word`` -> predicates (all must hold).
+    """``state:charging,faulted profile:ac ocpp:1.6,2.1 error:timeout id:CS1 word`` -> predicates (all must hold).
 
     A bare word matches the id; ``error:`` alone matches any station with an error.
     """
@@ -158,6 +159,9 @@ def _parse_filter(text: str) -> list[Callable[[AnyRow], bool]]:
             tests.append(lambda r, w=wanted: r.state in w)  # type: ignore[misc]
         elif field in ("profile", "p"):
             tests.append(lambda r, n=needle: n in r.profile.lower())  # type: ignore[misc]
+        elif field in ("ocpp", "version", "v"):
+            versions = {v for v in needle.split(",") if v}
+            tests.append(lambda r, w=versions: r.ocpp_version in w)  # type: ignore[misc]
         elif field in ("error", "err", "e"):
             if needle:
                 tests.append(lambda r, n=needle: n in r.last_error.lower())  # type: ignore[misc]

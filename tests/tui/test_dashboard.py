@@ -94,6 +94,7 @@ MANUAL = StationProfile(name="manual", sessions=SessionGenerator(enabled=False),
 
 STATE_CYCLE = ("available", "charging", "faulted", "offline", "booting")
 PROFILES = ("ac-7kw", "ac-22kw", "dc-150kw")
+VERSION_CYCLE = ("2.0.1", "1.6", "2.1", "2.0.1")
 
 
 def synthetic_rows(n: int) -> list[StationRow]:
@@ -114,6 +115,7 @@ def synthetic_rows(n: int) -> list[StationRow]:
             calls=i % 997,
             errors=1 if i % 10 == 3 else 0,
             reconnects=i % 7,
+            ocpp_version=VERSION_CYCLE[i % 4],
         ))
     return rows
 
@@ -282,6 +284,10 @@ def test_stations_table_with_20000_rows_filters_and_sorts(tmp_path: Path, capsys
         app.screen.query_one("#filter").value = "error:timeout"  # type: ignore[attr-defined]
         await pilot.pause()
         assert len(model.view) == 2_000 and all("Timeout" in r.last_error for r in model.view)
+        app.screen.query_one("#filter").value = "ocpp:1.6,2.1 state:charging"  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert len(model.view) == len([i for i in range(20_000) if i % 4 in (1, 2) and i % 5 == 1])
+        assert {r.ocpp_version for r in model.view} == {"1.6", "2.1"}
         app.screen.query_one("#filter").value = "CS1999"  # type: ignore[attr-defined]
         await pilot.pause()
         assert [r.id for r in model.view] == [f"CS1999{d}" for d in range(10)]

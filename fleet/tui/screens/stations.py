@@ -41,7 +41,7 @@ class StationsScreen(StationActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter: CS00 state:charging,faulted profile:ac error:timeout  (/ to focus, esc to clear)",
+        yield Input(placeholder="filter: CS00 state:charging,faulted profile:ac ocpp:1.6 error:timeout  (/ to focus, esc to clear)",
                     id="filter")
         yield StationsTable(self.dashboard.model.table, id="stations")
         yield StatusLine(id="status")
