@@ -346,3 +346,26 @@ async def test_malformed_1_6_frames_get_the_1_6_callerror_codes() -> None:
         assert not ONLY_2_0_1 & {*codes.values(), not_json[2]}
         assert heartbeat[:2] == [3, "hb"]  # the connection is still usable
         assert csms.statistics().violations >= len(BAD_FRAMES)
+
+
+async def test_fleet_csms_ocpp_versions_choose_the_versions_served_and_their_preference() -> None:
+    from fleet.cli import build_parser
+    from fleet.commands.csms import _build
+
+    async def agreed(url: str, station_id: str, offered: list[str]) -> str | None:
+        async with open_websocket_url(station_url(url, station_id), subprotocols=offered) as ws:
+            return ws.subprotocol
+
+    for option, versions, both in (([], ["2.0.1", "1.6"], "ocpp2.0.1"),
+                                   (["--ocpp-versions", "1.6,2.0.1"], ["1.6", "2.0.1"], "ocpp1.6"),
+                                   (["--ocpp-versions", "ocpp1.6"], ["1.6"], "ocpp1.6")):
+        csms = _build(build_parser().parse_args(["csms", "--port", "0", *option]))
+        assert csms.versions == versions
+        async with trio.open_nursery() as nursery:
+            await nursery.start(csms.run)
+            assert await agreed(csms.url, "BOTH", ["ocpp2.0.1", "ocpp1.6"]) == both
+            assert await agreed(csms.url, "OLD", ["ocpp1.6"]) == "ocpp1.6"
+            if "2.0.1" not in versions:
+                assert await agreed(csms.url, "NEW", ["ocpp2.0.1"]) is None  # refused: 1.6 only
+                assert csms.statistics().refused == {"400": 1}
+            csms.stop()
