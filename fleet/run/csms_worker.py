@@ -148,6 +148,8 @@ async def run_csms_worker(
         auth=options.get("auth"),
         reuse_port=bool(options.get("reuse_port", True)),
         observer=metrics,
+        # the CSMS processes of a run are one CSMS: the transaction ids they assign never collide
+        transaction_ids=(assign.worker[0] + 1, assign.worker[1]),
         **settings,
     )
     peak = 0

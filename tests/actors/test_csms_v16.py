@@ -21,7 +21,7 @@ from msgspec import UNSET
 from ocpp16_station import open_v16_station
 from trio_websocket import open_websocket_url
 
-from fleet.actors.csms import open_csms
+from fleet.actors.csms import Csms, open_csms
 from fleet.actors.csms.auth import parse_id_tokens
 from fleet.actors.csms.dialects import DIALECTS
 from fleet.actors.csms.policy import CsmsPolicy, Registration
@@ -149,6 +149,13 @@ def test_transaction_ids_are_unique_per_csms_and_a_repeated_start_keeps_its_id()
     assert (first, again, other, later) == (1, 1, 2, 3)
     # another CSMS (its own handlers) counts on its own
     assert answer(DIALECT.default_handlers(CsmsPolicy()), "StartTransaction", start).transaction_id == 1
+    # process 2 of 3 serving as one CSMS: 2, 5, 8... (never an id of processes 1 and 3)
+    shared = DIALECT.default_handlers(CsmsPolicy(transaction_ids=(2, 3)))
+    assert [answer(shared, "StartTransaction", {**start, "meterStart": n}).transaction_id for n in range(3)] == [
+        2, 5, 8]
+    for bad in ((0, 1), (1, 0), (1,), (True, 1)):
+        with pytest.raises(ValueError, match="transaction_ids"):
+            Csms(port=0, transaction_ids=bad)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------ the recorders

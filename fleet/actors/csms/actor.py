@@ -260,6 +260,9 @@ class Csms:
             Unknown with one).
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted (others:
             UnknownVendorId).
+        transaction_ids: ``(first, step)`` of the transaction ids it assigns to stations of a
+            version where the CSMS names transactions (OCPP 1.6): ``first``, ``first + step``...;
+            several processes serving one fleet count in disjoint sequences.
         call_timeout: seconds the CSMS's own CALLs wait for an answer by default.
         handler_timeout: seconds an asynchronous handler may take before the CALL
             is answered with InternalError.
@@ -308,6 +311,7 @@ class Csms:
         id_tokens: Mapping[str, str | Mapping[str, Any] | IdTokenEntry] | None = None,
         unknown_token_status: str | None = None,
         data_transfer_vendors: Collection[str] = (),
+        transaction_ids: tuple[int, int] = (1, 1),
         call_timeout: float = 10.0,
         handler_timeout: float = 10.0,
         ping_interval: float | None = None,
@@ -347,6 +351,7 @@ class Csms:
             id_tokens=parse_id_tokens(id_tokens, "id_tokens") if id_tokens is not None else None,
             unknown_token_status=unknown_token_status,
             data_transfer_vendors=data_transfer_vendors,
+            transaction_ids=transaction_ids,
         )
         if not dialects:
             raise ValueError("dialects: the CSMS needs at least one OCPP version to speak")

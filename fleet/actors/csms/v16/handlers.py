@@ -15,7 +15,8 @@ What they answer:
 * Authorize, StartTransaction, and StopTransaction carrying an ``idTag``: ``idTagInfo``
   from the id-token list (:func:`id_tag_info`).
 * StartTransaction: a ``transactionId`` the CSMS assigns (:class:`.TransactionIds`: an
-  integer unique within this CSMS; a repeated StartTransaction gets the same one).
+  integer unique within this CSMS, from the policy's ``transaction_ids``; a repeated
+  StartTransaction gets the same one).
 * DataTransfer: Accepted for the policy's known vendor ids, else UnknownVendorId.
 * SignCertificate: Rejected (this CSMS signs nothing).
 * Every other notification (StatusNotification, MeterValues, the status notifications of
@@ -122,7 +123,7 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
     """One default handler per action of :data:`~fleet.actors.csms.v16.actions.STATION_ACTIONS`,
     answering per ``policy``; the StartTransaction handler hands out this CSMS's transaction ids
     (each call makes a new allocator: call it once per CSMS)."""
-    transaction_ids = TransactionIds()
+    transaction_ids = TransactionIds(*policy.transaction_ids)
 
     def boot_notification(request: BootNotificationRequest, ctx: CallContext) -> BootNotificationResponse:
         """Register the charge point with the policy's status for it."""

@@ -16,16 +16,19 @@ __all__ = ["TransactionIds"]
 
 
 class TransactionIds:
-    """Hands out transaction ids: 1, 2, 3... (one allocator per CSMS).
+    """Hands out transaction ids: ``first``, ``first + step``, ... (one allocator per CSMS).
 
     Args:
         first: the first id.
+        step: the difference between two ids (several processes serving as one CSMS
+            count in disjoint sequences: ``first`` = 1, 2, ... ``step`` = their number).
     """
 
-    __slots__ = ("_last_start", "_next")
+    __slots__ = ("_last_start", "_next", "_step")
 
-    def __init__(self, first: int = 1) -> None:
+    def __init__(self, first: int = 1, step: int = 1) -> None:
         self._next = first
+        self._step = step
         #: station id -> its last StartTransaction and the id it got (one per station: a
         #: retransmission repeats the station's latest request)
         self._last_start: dict[str, tuple[StartTransactionRequest, int]] = {}
@@ -37,6 +40,6 @@ class TransactionIds:
         if last is not None and last[0] == request:
             return last[1]
         transaction_id = self._next
-        self._next += 1
+        self._next += self._step
         self._last_start[station_id] = (request, transaction_id)
         return transaction_id
