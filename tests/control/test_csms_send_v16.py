@@ -9,6 +9,7 @@ as JSON.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import trio
@@ -81,3 +82,34 @@ async def _error(client: Any, command: str, **fields: Any) -> ControlRequestErro
     except ControlRequestError as error:
         return error
     raise AssertionError(f"{command} {fields} was not refused")
+
+
+async def test_the_csms_s_snapshot_and_detail_show_a_1_6_station() -> None:
+    at = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    async with open_csms(port=0) as csms, trio.open_nursery() as nursery:
+        server = await nursery.start(serve_control, LocalBackend(csms=csms))
+        async with open_trio_client(server.url) as client, open_v16_station(csms.url, "CP16") as cp:
+            await cp.call(v16.BootNotificationRequest(charge_point_vendor="acme", charge_point_model="Wallbox-16",
+                                                      charge_point_serial_number="SN-16", firmware_version="1.2.3"))
+            await cp.call(v16.StatusNotificationRequest(connector_id=1, error_code=v16.ChargePointErrorCode.NO_ERROR,
+                                                        status=v16.ChargePointStatus.CHARGING))
+            started = await cp.call(v16.StartTransactionRequest(connector_id=1, id_tag="TAG-1", meter_start=100,
+                                                                timestamp=at))
+            await cp.call(v16.MeterValuesRequest(connector_id=1, transaction_id=started.transaction_id, meter_value=[
+                v16.MeterValue(timestamp=at, sampled_value=[
+                    v16.SampledValue(value="350"),
+                    v16.SampledValue(value="7400", measurand=v16.Measurand.POWER_ACTIVE_IMPORT),
+                    v16.SampledValue(value="a1b2", measurand=v16.Measurand.POWER_ACTIVE_IMPORT,
+                                     format=v16.ValueFormat.SIGNED_DATA)])]))
+            snapshot = await client.request("snapshot")
+            [row] = snapshot.rows
+            assert (row.id, row.ocpp_version, row.state, row.profile) == ("CP16", "1.6", "charging", "Wallbox-16")
+            assert (row.tx_id, row.connectors, row.power_w, row.energy_wh) == (
+                str(started.transaction_id), ["Charging"], 7400.0, 350.0)  # (the signed value is no number)
+            detail = await client.request("station", station_id="CP16")
+            assert detail.ocpp_version == "1.6"
+            assert {v.variable: v.value for v in detail.variables} == {
+                "model": "Wallbox-16", "vendor_name": "acme", "serial_number": "SN-16", "firmware_version": "1.2.3"}
+            [evse] = detail.evses
+            assert evse.id == 1 and evse.transaction is not None and evse.transaction.id_token == "TAG-1"
+        nursery.cancel_scope.cancel()

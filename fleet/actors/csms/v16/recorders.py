@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Final
 
-from msgspec import UNSET
+from msgspec import UNSET, UnsetType
 
 from ....ocpp.v16 import (
     BootNotificationRequest,
@@ -58,7 +58,7 @@ from ....ocpp.v16 import (
     TransactionData,
     ValueFormat,
 )
-from ..records import StationState, TransactionRecord, TransactionState, TxEvent
+from ..records import StationIdentity, StationState, TransactionRecord, TransactionState, TxEvent
 from ..v201.recorders import record_registration  # (version-free: reads the answer's status)
 
 __all__ = [
@@ -129,7 +129,17 @@ def delivered_wh(transaction: TransactionRecord) -> float | None:
 
 def record_boot(state: StationState, request: BootNotificationRequest) -> None:
     """A BootNotification: the charge point's description (the request itself; 1.6 gives no reason)."""
-    state.record_boot(request, "")
+    identity = StationIdentity(
+        vendor=request.charge_point_vendor,
+        model=request.charge_point_model,
+        serial_number=_given(request.charge_point_serial_number),
+        firmware_version=_given(request.firmware_version),
+    )
+    state.record_boot(request, "", identity)
+
+
+def _given(value: str | UnsetType) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def record_status(state: StationState, request: StatusNotificationRequest) -> None:

@@ -28,7 +28,7 @@ from ....ocpp.v201 import (
     StatusNotificationRequest,
     TransactionEventRequest,
 )
-from ..records import StationState, TxEvent
+from ..records import StationIdentity, StationState, TxEvent
 
 __all__ = [
     "ANSWER_RECORDERS",
@@ -73,7 +73,14 @@ def energy_wh(meter_values: Sequence[MeterValue]) -> float | None:
 
 def record_boot(state: StationState, request: BootNotificationRequest) -> None:
     """A BootNotification: the station's description and the boot reason."""
-    state.record_boot(request.charging_station, str(request.reason))
+    station = request.charging_station
+    identity = StationIdentity(
+        vendor=station.vendor_name,
+        model=station.model,
+        serial_number=station.serial_number if station.serial_number is not UNSET else None,
+        firmware_version=station.firmware_version if station.firmware_version is not UNSET else None,
+    )
+    state.record_boot(station, str(request.reason), identity)
 
 
 def record_registration(state: StationState, response: Any, request: Any = None) -> None:
