@@ -73,6 +73,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+#: The authorization statuses 1.6 has.
 _IN_1_6: Final = frozenset(status.value for status in AuthorizationStatus)
 #: The policy's version-free token statuses as 1.6 answers them: the five 1.6 has keep
 #: their name; the others, which 1.6 lacks (Unknown, NoCredit, NotAllowedTypeEVSE,
