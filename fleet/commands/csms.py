@@ -17,6 +17,7 @@ import trio
 
 from ..actors.csms import DEFAULT_FLOOD_CLOSE_AFTER, DEFAULT_MAX_CALL_RATE, Csms
 from ..actors.csms.auth import AuthFileError, TokenStatus, load_auth_file, load_id_tokens
+from ..actors.csms.dialects import DIALECTS
 from ..actors.csms.policy import Registration
 from ..exit_codes import RUN_FAILED, USAGE
 from ..net.transport import TlsFileError, server_ssl_context
@@ -30,8 +31,27 @@ from .control_options import (
     first_error,
 )
 
-HELP = "run an OCPP 2.0.1 CSMS that answers every station message and records what stations send"
+HELP = (
+    f"run an OCPP CSMS ({' and '.join(DIALECTS)} on one port) that answers every station message "
+    "and records what stations send"
+)
 EXAMPLE = "fleet csms --port 9000 --auth-file stations.toml --boot Accepted --heartbeat-interval 60"
+
+
+def ocpp_versions(text: str) -> list[str]:
+    """OCPP versions the CSMS speaks, comma-separated, in order of preference (``2.0.1,1.6``;
+    ``ocpp1.6`` is read as ``1.6``)."""
+    names = [name.strip().removeprefix("ocpp") for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected OCPP versions such as {','.join(DIALECTS)}, got {text!r}")
+    for name in names:
+        if name not in DIALECTS:
+            raise argparse.ArgumentTypeError(
+                f"the CSMS does not speak OCPP {name!r}; it speaks {', '.join(DIALECTS)}"
+            )
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a version is named twice in {text!r}")
+    return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", metavar="K", help="private key of --tls-cert (PEM), if not in that file")
     parser.add_argument(
         "--tls-client-ca", metavar="CA", help="require client certificates signed by this CA (security profile 3)"
+    )
+    parser.add_argument(
+        "--ocpp-versions",
+        type=ocpp_versions,
+        metavar="V,V",
+        help=f"the OCPP versions served, in order of preference: a station offering several gets the first "
+        f"of them (default: all, {','.join(DIALECTS)})",
     )
     parser.add_argument("--ocpp-log", metavar="F", help="write every OCPP frame to F as JSON lines ('-' = stdout)")
     parser.add_argument(
@@ -144,6 +171,7 @@ def _build(args: argparse.Namespace) -> Csms:
         max_call_rate=args.max_call_rate or None,
         call_burst=args.call_burst,
         flood_close_after=args.flood_close_after or None,
+        dialects={name: DIALECTS[name] for name in args.ocpp_versions} if args.ocpp_versions else DIALECTS,
     )
 
 

@@ -49,6 +49,14 @@ def _number(value: float | None, default: float = 0.0) -> float:
     return result if math.isfinite(result) else default
 
 
+def _reading(value: float | str, otherwise: float | None) -> float | None:
+    """A sampled value as a number (OCPP 1.6 sends text: ``otherwise`` when it is not a number)."""
+    try:
+        return _number(float(value))
+    except ValueError:
+        return otherwise
+
+
 def row_from_station_snapshot(snapshot: StationSnapshot, profile: str = "") -> StationRow:
     """A :class:`StationRow` from a station actor's snapshot (a few microseconds;
     ``LocalBackend`` also reuses the row of an unchanged snapshot)."""
@@ -173,7 +181,7 @@ def _measure(meter_values: Iterable[MeterValue], measurand: str) -> float | None
         for sampled in meter_value.sampled_value:
             m = sampled.measurand if sampled.measurand is not msgspec.UNSET else "Energy.Active.Import.Register"
             if m == measurand and sampled.phase is msgspec.UNSET:
-                found = _number(sampled.value)
+                found = _reading(sampled.value, found)
     return found
 
 
@@ -200,7 +208,7 @@ def row_from_record(record: StationRecord) -> StationRow:
         state = "available"
     tx = active[0] if active else None
     meter = tx.meter_values if tx is not None else ()
-    model = record.boot.charging_station.model if record.boot is not None else ""
+    model = record.boot.identity.model if record.boot is not None else ""
     return StationRow(
         id=record.station_id,
         profile=str(model or ""),
@@ -238,10 +246,10 @@ def detail_from_record(record: StationRecord) -> StationDetail:
     evses = [EvseInfo(e, by_evse.get(e, []), txs.get(e)) for e in sorted(set(by_evse) | set(txs))]
     variables = []
     if record.boot is not None:
-        cs = record.boot.charging_station
-        for name, value in (("model", cs.model), ("vendor_name", cs.vendor_name),
-                            ("serial_number", cs.serial_number), ("firmware_version", cs.firmware_version)):
-            if value is not None and value is not msgspec.UNSET:
+        said = record.boot.identity  # (version-free: the CSMS speaks several versions)
+        for name, value in (("model", said.model), ("vendor_name", said.vendor),
+                            ("serial_number", said.serial_number), ("firmware_version", said.firmware_version)):
+            if value is not None:
                 variables.append(Variable("ChargingStation", name, str(value)))
     errors = [StationError(row.last_error, record.disconnected_at)] if row.last_error else []
     return StationDetail(

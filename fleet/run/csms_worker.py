@@ -53,13 +53,16 @@ def csms_records(csms: Csms) -> dict[str, Any]:
 class BootAnswers:
     """Counts the BootNotifications the CSMS answered with something other than Accepted,
     per status and station, and the stations it accepted after refusing them (wraps the
-    CSMS's BootNotification handler)."""
+    CSMS's BootNotification handler of every OCPP version it speaks)."""
 
     def __init__(self, csms: Csms) -> None:
         self.refused: dict[str, dict[str, int]] = {}
         self.accepted_later: set[str] = set()
-        default = csms.handler("BootNotification")
+        for version in csms.versions:
+            csms.on("BootNotification", self._counting(csms.handler("BootNotification", version=version)),
+                    version=version)
 
+    def _counting(self, default: Any) -> Any:
         def answer(request: Any, ctx: Any) -> Any:
             response = default(request, ctx)
             status = str(getattr(response, "status", "Accepted"))
@@ -71,7 +74,7 @@ class BootAnswers:
                 self.accepted_later.add(station_id)
             return response
 
-        csms.on("BootNotification", answer)
+        return answer
 
     def records(self) -> dict[str, Any]:
         return {"refused": self.refused, "accepted_later": sorted(self.accepted_later)}
@@ -145,6 +148,8 @@ async def run_csms_worker(
         auth=options.get("auth"),
         reuse_port=bool(options.get("reuse_port", True)),
         observer=metrics,
+        # the CSMS processes of a run are one CSMS: the transaction ids they assign never collide
+        transaction_ids=(assign.worker[0] + 1, assign.worker[1]),
         **settings,
     )
     peak = 0

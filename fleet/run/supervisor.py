@@ -425,6 +425,7 @@ async def run_fleet(
             for w in csms_workers:
                 assert w.wire is not None
                 await w.wire.send(Assign(
+                    worker=(w.index, len(csms_workers)),
                     options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
                              "auth": auth, "id_tokens": id_tokens, "boot_refusals": boot_refusals},
                 ))

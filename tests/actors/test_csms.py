@@ -630,15 +630,15 @@ async def test_basic_auth_and_run_time_auth_list_changes() -> None:
 
 async def test_station_without_a_common_subprotocol_is_closed() -> None:
     async with open_csms(port=0) as csms:
-        async with open_websocket_url(raw_url(csms, "OLD16"), subprotocols=["ocpp1.6"]) as ws:
+        async with open_websocket_url(raw_url(csms, "OLD15"), subprotocols=["ocpp1.5"]) as ws:
             assert ws.subprotocol is None
             with pytest.raises(ConnectionClosed) as info, trio.fail_after(5):
                 await ws.get_message()
             assert info.value.reason.code == 1002
         with pytest.raises(HandshakeRefused):
-            async with open_station_websocket(csms.url, "OLD16", subprotocols=("ocpp1.6",)):
+            async with open_station_websocket(csms.url, "OLD15", subprotocols=("ocpp1.5",)):
                 pass
-        assert csms.station("OLD16") is None
+        assert csms.station("OLD15") is None
         assert csms.statistics().refused == {"400": 2}
 
 

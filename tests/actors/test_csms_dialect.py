@@ -62,7 +62,7 @@ def energy(wh: float) -> list[dict[str, Any]]:
 
 
 def test_the_registry_holds_the_2_0_1_dialect_by_version_name() -> None:
-    assert list(DIALECTS) == ["2.1", "2.0.1"]  # newest first: the CSMS's preference
+    assert list(DIALECTS) == ["2.1", "2.0.1", "1.6"]  # newest first: the CSMS's preference
     assert DIALECTS["2.0.1"] is DIALECT
     assert DIALECT.version is V201 and DIALECT.version.subprotocol == "ocpp2.0.1"
     with pytest.raises(TypeError):

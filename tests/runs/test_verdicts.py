@@ -250,7 +250,7 @@ async def test_connect_failure_causes_from_real_connections() -> None:
     assert await cause_of("ws://127.0.0.1:1/ocpp") == "refused"
     async with open_csms(port=0) as csms:
         assert await cause_of(csms.url.replace("ws://", "wss://")) == "tls"
-        assert await cause_of(csms.url, subprotocols=("ocpp1.6",)) == "subprotocol"
+        assert await cause_of(csms.url, subprotocols=("ocpp1.5",)) == "subprotocol"
         assert await cause_of(csms.url) == "connected"
 
 

@@ -5,6 +5,7 @@
 * :mod:`.records`: what it remembers about each station (its transactions, statuses...);
 * :mod:`.auth`: the credentials it checks (Basic auth passwords, the id-token list);
 * :mod:`.v201`: what it answers to OCPP 2.0.1 stations.
+* :mod:`.v16`: what it answers to OCPP 1.6 stations (and the transaction ids it assigns them).
 """
 
 from .actor import (

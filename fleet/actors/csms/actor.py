@@ -5,8 +5,8 @@ connection runs one :class:`~fleet.net.connection.OcppConnection` with its own
 :class:`~fleet.ocpp.Session`, so replies are correlated per connection and never
 cross between stations. Each connection speaks the dialect
 (:mod:`fleet.actors.csms.dialect`) of the OCPP version negotiated in its handshake
-(today OCPP 2.0.1, :mod:`fleet.actors.csms.v201`); stations of every version the CSMS
-speaks share one port. Every CALL a station sends is counted and recorded in the
+(OCPP 2.0.1, :mod:`fleet.actors.csms.v201`, or 1.6, :mod:`fleet.actors.csms.v16`);
+stations of every version the CSMS speaks share one port. Every CALL a station sends is counted and recorded in the
 station's version-free record (:mod:`fleet.actors.csms.records`, by the dialect's
 recorders) and answered by a handler: the dialect's default ones or yours (:meth:`Csms.on`).
 
@@ -60,10 +60,10 @@ from ...net.events import Connected, Disconnected, FleetEvent
 from ...net.hub import EventHub
 from ...net.ocpp_log import OcppLog
 from ...net.transport import DEFAULT_MAX_MESSAGE_SIZE, Accepted, serve_ocpp
-from ...ocpp import CallFailure, ConnectionLost, ResultReceived, Session
+from ...ocpp import CallFailure, ConnectionLost, ErrorCode, LocalProtocolError, ResultReceived, Session
 from .auth import IdTokenEntry, TokenStatus, parse_auth_list, parse_id_tokens
 from .connection_log import ConnectionLog
-from .dialect import CsmsDialect, Recorder
+from .dialect import AnswerRecorder, CsmsDialect
 from .dialects import DIALECTS, dialects_by_version
 from .policy import (
     DEFAULT_BOOT_RETRY_INTERVAL,
@@ -260,6 +260,9 @@ class Csms:
             Unknown with one).
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted (others:
             UnknownVendorId).
+        transaction_ids: ``(first, step)`` of the transaction ids it assigns to stations of a
+            version where the CSMS names transactions (OCPP 1.6): ``first``, ``first + step``...;
+            several processes serving one fleet count in disjoint sequences.
         call_timeout: seconds the CSMS's own CALLs wait for an answer by default.
         handler_timeout: seconds an asynchronous handler may take before the CALL
             is answered with InternalError.
@@ -308,6 +311,7 @@ class Csms:
         id_tokens: Mapping[str, str | Mapping[str, Any] | IdTokenEntry] | None = None,
         unknown_token_status: str | None = None,
         data_transfer_vendors: Collection[str] = (),
+        transaction_ids: tuple[int, int] = (1, 1),
         call_timeout: float = 10.0,
         handler_timeout: float = 10.0,
         ping_interval: float | None = None,
@@ -347,6 +351,7 @@ class Csms:
             id_tokens=parse_id_tokens(id_tokens, "id_tokens") if id_tokens is not None else None,
             unknown_token_status=unknown_token_status,
             data_transfer_vendors=data_transfer_vendors,
+            transaction_ids=transaction_ids,
         )
         if not dialects:
             raise ValueError("dialects: the CSMS needs at least one OCPP version to speak")
@@ -717,7 +722,8 @@ class Csms:
             InvalidResponse: the answer did not validate.
             CallTimeout: no answer in time.
             ConnectionLost: the connection closed first.
-            LocalProtocolError: the request is invalid (nothing was sent).
+            LocalProtocolError: the request is invalid, or a Struct of another OCPP version than
+                the station's connection (nothing was sent).
         """
         result = await self.call_result(
             station_id, request, action=action, message_id=message_id, tag=tag, timeout=timeout
@@ -739,6 +745,16 @@ class Csms:
         link = self._links.get(station_id)
         if link is None:
             raise StationNotConnected(station_id)
+        if isinstance(request, msgspec.Struct):
+            version = link.conn.session.version
+            if type(request) not in version.action_of:
+                kind = type(request)
+                raise LocalProtocolError(
+                    ErrorCode.NOT_SUPPORTED,
+                    f"station {station_id!r} is connected with OCPP {version.name}, and "
+                    f"{kind.__module__}.{kind.__qualname__} is not an OCPP {version.name} message: send "
+                    f"that version's request (csms.dialect_of(station_id) tells the version)",
+                )
         self._calls_sent += 1
         return await link.conn.call_result(request, action=action, message_id=message_id, tag=tag, timeout=timeout)
 
@@ -914,8 +930,8 @@ class Csms:
             response = overrides.get(action, default)(request, ctx)
             if answered is not None:
                 if inspect.isawaitable(response):
-                    return _record_answer_later(answered, state, response)
-                answered(state, response)
+                    return _record_answer_later(answered, state, request, response)
+                answered(state, response, request)
             return response
 
         dispatch.__name__ = dispatch.__qualname__ = f"dispatch_{action}"
@@ -1031,9 +1047,11 @@ async def _close_if_silent(conn: OcppConnection, timeout: float) -> None:
             await conn.aclose(1008, "no OCPP message")
 
 
-async def _record_answer_later(record: Recorder, state: StationState, pending: Awaitable[Any]) -> Any:
+async def _record_answer_later(
+    record: AnswerRecorder, state: StationState, request: Any, pending: Awaitable[Any]
+) -> Any:
     response = await pending
-    record(state, response)
+    record(state, response, request)
     return response
 
 

@@ -24,10 +24,21 @@ from ...ocpp import ProtocolVersion
 from .policy import CsmsPolicy
 from .records import StationState
 
-__all__ = ["CsmsDialect", "InvalidRequest", "Recorder", "RequestError", "UnknownAction", "decode_request"]
+__all__ = [
+    "AnswerRecorder",
+    "CsmsDialect",
+    "InvalidRequest",
+    "Recorder",
+    "RequestError",
+    "UnknownAction",
+    "decode_request",
+]
 
-#: Records a message (a request, or the CSMS's answer) into a station's record.
+#: Records a station's request into its record.
 Recorder = Callable[[StationState, Any], None]
+#: Records the CSMS's answer into a station's record: ``record(state, response, request)``
+#: (the request too: e.g. a 1.6 transaction is recorded once its answer names it).
+AnswerRecorder = Callable[[StationState, Any, Any], None]
 
 
 class CsmsDialect(Protocol):
@@ -54,8 +65,8 @@ class CsmsDialect(Protocol):
         ...
 
     @property
-    def answer_recorders(self) -> Mapping[str, Recorder]:
-        """Action -> ``record(state, response)``, run once the handler has answered (sync or async)."""
+    def answer_recorders(self) -> Mapping[str, AnswerRecorder]:
+        """Action -> ``record(state, response, request)``, run once the handler has answered (sync or async)."""
         ...
 
     def default_handlers(self, policy: CsmsPolicy) -> dict[str, Handler]:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from . import v21, v201
+from . import v16, v21, v201
 from .dialect import CsmsDialect
 
 __all__ = ["DIALECTS", "dialects_by_version"]
@@ -34,4 +34,4 @@ def dialects_by_version(*dialects: CsmsDialect) -> Mapping[str, CsmsDialect]:
 
 
 #: Every OCPP version the CSMS speaks: version name -> dialect, in order of preference.
-DIALECTS: Final = dialects_by_version(v21.DIALECT, v201.DIALECT)
+DIALECTS: Final = dialects_by_version(v21.DIALECT, v201.DIALECT, v16.DIALECT)

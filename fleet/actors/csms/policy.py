@@ -48,6 +48,10 @@ class CsmsPolicy:
         unknown_token_status: the status of a token not in the list; ``None``
             means Accepted without a list and Unknown with one.
         data_transfer_vendors: vendor ids whose DataTransfer is Accepted.
+        transaction_ids: ``(first, step)`` of the transaction ids the CSMS assigns in the
+            versions where it names transactions (1.6): ``first``, ``first + step``, ...;
+            several processes serving as one CSMS count in disjoint sequences
+            (process ``i`` of ``n``: ``(i + 1, n)``).
 
     Raises:
         ValueError: a status or interval that is not one.
@@ -62,6 +66,7 @@ class CsmsPolicy:
         id_tokens: Mapping[str, IdTokenEntry] | None = None,
         unknown_token_status: str | None = None,
         data_transfer_vendors: Collection[str] = (),
+        transaction_ids: tuple[int, int] = (1, 1),
     ) -> None:
         self.boot_status = Registration(boot_status)
         self.boot_status_of: dict[str, Registration] = {}
@@ -70,6 +75,9 @@ class CsmsPolicy:
         self.id_tokens: dict[str, IdTokenEntry] | None = dict(id_tokens) if id_tokens is not None else None
         self.unknown_token_status = TokenStatus(unknown_token_status) if unknown_token_status is not None else None
         self.data_transfer_vendors = frozenset(data_transfer_vendors)
+        if len(transaction_ids) != 2 or not all(_whole(n) and n >= 1 for n in transaction_ids):
+            raise ValueError(f"transaction_ids must be (first, step), whole numbers >= 1, got {transaction_ids!r}")
+        self.transaction_ids = (transaction_ids[0], transaction_ids[1])
 
     def registration_for(self, station_id: str) -> Registration:
         """The registration status station ``station_id`` gets at boot."""
@@ -89,8 +97,12 @@ class CsmsPolicy:
         return status
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def check_interval(value: int, name: str) -> int:
     """``value`` if it is a whole number of seconds >= 0, else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if not _whole(value) or value < 0:
         raise ValueError(f"{name} must be a whole number of seconds >= 0, got {value!r}")
     return value

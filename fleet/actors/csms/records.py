@@ -31,6 +31,7 @@ import msgspec
 __all__ = [
     "BootInfo",
     "ConnectorState",
+    "StationIdentity",
     "StationRecord",
     "StationState",
     "TransactionRecord",
@@ -163,21 +164,39 @@ class ConnectorState(msgspec.Struct, frozen=True):
     timestamp: datetime.datetime
 
 
+class StationIdentity(msgspec.Struct, frozen=True):
+    """What a station said it is at boot, whatever its OCPP version (``None``: not said).
+
+    Attributes:
+        vendor: the vendor (2.0.1 ``vendorName``, 1.6 ``chargePointVendor``).
+        model: the model (2.0.1 ``model``, 1.6 ``chargePointModel``).
+        serial_number: its serial number (2.0.1 ``serialNumber``, 1.6 ``chargePointSerialNumber``).
+        firmware_version: its firmware version.
+    """
+
+    vendor: str | None = None
+    model: str | None = None
+    serial_number: str | None = None
+    firmware_version: str | None = None
+
+
 class BootInfo(msgspec.Struct, frozen=True):
     """The station's last BootNotification and the answer it got.
 
     Attributes:
         charging_station: the station as it described itself (model, vendor, serial, firmware...),
-            as the version's Struct (2.0.1: ``ChargingStation``).
-        reason: the boot ``reason``.
+            as the version's Struct (2.0.1: ``ChargingStation``; 1.6: the ``BootNotificationRequest``).
+        reason: the boot ``reason`` (1.6 gives none: ``""``).
         status: the registration status the CSMS answered (``None`` if the answer was not valid).
         at: when it was received (wall clock).
+        identity: the same description, version-free (what views show whatever the version).
     """
 
     charging_station: Any
     reason: str
     status: str | None
     at: float
+    identity: StationIdentity = StationIdentity()
 
 
 class StationRecord(msgspec.Struct, frozen=True):
@@ -356,9 +375,9 @@ class StationState:
 
     # -------------------------------------------------- CALLs from the station
 
-    def record_boot(self, charging_station: Any, reason: str) -> None:
+    def record_boot(self, charging_station: Any, reason: str, identity: StationIdentity | None = None) -> None:
         """A BootNotification arrived (its answer is recorded by :meth:`record_registration`)."""
-        self.boot = BootInfo(charging_station, reason, None, time.time())
+        self.boot = BootInfo(charging_station, reason, None, time.time(), identity or StationIdentity())
 
     def record_registration(self, status: str | None) -> None:
         """The BootNotification was answered with ``status`` (``None``: not a valid answer)."""

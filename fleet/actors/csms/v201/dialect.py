@@ -7,7 +7,7 @@ from typing import Final
 
 from ....net.connection import Handler
 from ....ocpp import V201, ProtocolVersion
-from ..dialect import Recorder
+from ..dialect import AnswerRecorder, Recorder
 from ..policy import CsmsPolicy
 from .actions import CSMS_ACTIONS, STATION_ACTIONS
 from .handlers import default_handlers
@@ -26,7 +26,7 @@ class V201Dialect:
         self.station_actions: frozenset[str] = STATION_ACTIONS
         self.csms_actions: frozenset[str] = CSMS_ACTIONS
         self.recorders: Mapping[str, Recorder] = RECORDERS
-        self.answer_recorders: Mapping[str, Recorder] = ANSWER_RECORDERS
+        self.answer_recorders: Mapping[str, AnswerRecorder] = ANSWER_RECORDERS
 
     def __repr__(self) -> str:
         return f"<CSMS dialect OCPP {self.version.name}>"

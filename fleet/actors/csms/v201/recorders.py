@@ -2,7 +2,7 @@
 
 :data:`RECORDERS` maps an action to ``record(state, request)``, run in the
 connection's task for each CALL of that action before the handler answers;
-:data:`ANSWER_RECORDERS` maps an action to ``record(state, response)``, run once the
+:data:`ANSWER_RECORDERS` maps an action to ``record(state, response, request)``, run once the
 handler has answered (the registration status given at boot). The records themselves
 (:mod:`fleet.actors.csms.records`) know nothing of 2.0.1: these functions turn a
 TransactionEvent into a transaction's :class:`~fleet.actors.csms.records.TxEvent`, a
@@ -28,7 +28,7 @@ from ....ocpp.v201 import (
     StatusNotificationRequest,
     TransactionEventRequest,
 )
-from ..records import StationState, TxEvent
+from ..records import StationIdentity, StationState, TxEvent
 
 __all__ = [
     "ANSWER_RECORDERS",
@@ -73,10 +73,17 @@ def energy_wh(meter_values: Sequence[MeterValue]) -> float | None:
 
 def record_boot(state: StationState, request: BootNotificationRequest) -> None:
     """A BootNotification: the station's description and the boot reason."""
-    state.record_boot(request.charging_station, str(request.reason))
+    station = request.charging_station
+    identity = StationIdentity(
+        vendor=station.vendor_name,
+        model=station.model,
+        serial_number=station.serial_number if station.serial_number is not UNSET else None,
+        firmware_version=station.firmware_version if station.firmware_version is not UNSET else None,
+    )
+    state.record_boot(station, str(request.reason), identity)
 
 
-def record_registration(state: StationState, response: Any) -> None:
+def record_registration(state: StationState, response: Any, request: Any = None) -> None:
     """The BootNotification's answer (Struct or mapping): the registration status it gave."""
     status = response.get("status") if isinstance(response, dict) else getattr(response, "status", None)
     state.record_registration(str(status) if status in _REGISTRATION_STATUSES else None)
@@ -159,6 +166,6 @@ RECORDERS: Final[Mapping[str, Callable[[StationState, Any], None]]] = MappingPro
 )
 
 #: What the CSMS records from its answer to an action, once the handler answered.
-ANSWER_RECORDERS: Final[Mapping[str, Callable[[StationState, Any], None]]] = MappingProxyType(
+ANSWER_RECORDERS: Final[Mapping[str, Callable[[StationState, Any, Any], None]]] = MappingProxyType(
     {"BootNotification": record_registration}
 )
