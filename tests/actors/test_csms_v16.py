@@ -83,8 +83,8 @@ def answer(handlers: dict[str, Any], action: str, payload: dict[str, Any] | None
 # ------------------------------------------------------------ the dialect
 
 
-def test_the_1_6_dialect_is_registered_after_2_0_1_and_answers_every_station_action() -> None:
-    assert list(DIALECTS) == ["2.0.1", "1.6"] and DIALECTS["1.6"] is DIALECT
+def test_the_1_6_dialect_is_registered_last_and_answers_every_station_action() -> None:
+    assert list(DIALECTS) == ["2.1", "2.0.1", "1.6"] and DIALECTS["1.6"] is DIALECT
     assert DIALECT.version is V16 and DIALECT.version.subprotocol == "ocpp1.6"
     assert set(SAMPLES) == STATION_ACTIONS and len(STATION_ACTIONS) == 14
     assert "Reset" in CSMS_ACTIONS and "DataTransfer" in CSMS_ACTIONS and "Heartbeat" not in CSMS_ACTIONS
@@ -363,7 +363,7 @@ async def test_fleet_csms_ocpp_versions_choose_the_versions_served_and_their_pre
         async with open_websocket_url(station_url(url, station_id), subprotocols=offered) as ws:
             return ws.subprotocol
 
-    for option, versions, both in (([], ["2.0.1", "1.6"], "ocpp2.0.1"),
+    for option, versions, both in (([], ["2.1", "2.0.1", "1.6"], "ocpp2.0.1"),
                                    (["--ocpp-versions", "1.6,2.0.1"], ["1.6", "2.0.1"], "ocpp1.6"),
                                    (["--ocpp-versions", "ocpp1.6"], ["1.6"], "ocpp1.6")):
         csms = _build(build_parser().parse_args(["csms", "--port", "0", *option]))

@@ -117,7 +117,7 @@ def test_the_2_1_dialects_extend_2_0_1_and_answer_every_action() -> None:
         assert type(response) is V21.actions[action][1]
         V21.response_decoder(action).decode(V21.encoder.encode(response))
         assert not schema_errors(f"{action}Response", msgspec.json.decode(V21.encoder.encode(response)))
-    assert list(DIALECTS) == ["2.1", "2.0.1"] and DIALECTS["2.1"] is CSMS_V21
+    assert list(DIALECTS) == ["2.1", "2.0.1", "1.6"] and DIALECTS["2.1"] is CSMS_V21
     assert CSMS_V21.version is V21 and CSMS_V21.station_actions == V21.initiated_by_station
 
 
