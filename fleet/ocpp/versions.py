@@ -161,7 +161,7 @@ V21 = ProtocolVersion(
 PROTOCOLS: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in (V16, V201, V21)})
 
 #: Every supported version, by websocket subprotocol, in order of preference.
-VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201})
+VERSIONS: Mapping[str, ProtocolVersion] = MappingProxyType({V201.subprotocol: V201, V16.subprotocol: V16})
 
 #: Every supported version, by name (``"2.0.1"``), in the same order.
 VERSIONS_BY_NAME: Mapping[str, ProtocolVersion] = MappingProxyType({v.name: v for v in VERSIONS.values()})

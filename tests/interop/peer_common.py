@@ -34,7 +34,7 @@ import jsonschema
 import ocpp
 from ocpp.charge_point import camel_to_snake_case
 from ocpp.exceptions import OCPPError
-from ocpp.v201 import ChargePoint, call
+from ocpp.v201 import ChargePoint
 
 SCHEMAS = Path(ocpp.__file__).parent / "v201" / "schemas"
 _validators: dict[str, Any] = {}
@@ -50,18 +50,20 @@ def now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()
 
 
-def strict_errors(kind: str, action: str, payload: Any) -> list[str]:
+def strict_errors(kind: str, action: str, payload: Any, schemas: Path = SCHEMAS) -> list[str]:
     """What is wrong with ``payload`` of ``action`` (``kind`` ``Request`` or ``Response``),
-    per the official schema with formats checked."""
+    per the official schema (in ``schemas``) with formats checked."""
     name = f"{action}{kind}"
-    validator = _validators.get(name)
+    validator = _validators.get(str(schemas / name))
     if validator is None:
-        path = SCHEMAS / f"{name}.json"
+        path = schemas / f"{name}.json"
+        if not path.exists() and kind == "Request":
+            path = schemas / f"{action}.json"  # OCPP 1.6 names a request's schema after its action
         if not path.exists():
             return [f"no schema {name}"]
         schema = json.loads(path.read_text(encoding="utf-8"))
         cls = jsonschema.validators.validator_for(schema)
-        validator = _validators[name] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        validator = _validators[str(schemas / name)] = cls(schema, format_checker=cls.FORMAT_CHECKER)
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '$'}: {error.message}"
         for error in validator.iter_errors(payload)
@@ -69,7 +71,12 @@ def strict_errors(kind: str, action: str, payload: Any) -> list[str]:
 
 
 class RecordingChargePoint(ChargePoint):
-    """An ocpp-package endpoint that reports every frame and runs stdin commands."""
+    """An ocpp-package endpoint that reports every frame and runs stdin commands (OCPP
+    2.0.1; another version: a subclass with that version's ``_call``, ``_call_result``,
+    ``_ocpp_version`` and ``schemas``)."""
+
+    #: the official schemas of the version spoken
+    schemas: Path = SCHEMAS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -86,11 +93,11 @@ class RecordingChargePoint(ChargePoint):
         errors: list[str] = []
         if isinstance(frame, list) and frame:
             if frame[0] == 2 and len(frame) == 4:
-                errors = strict_errors("Request", frame[2], frame[3])
+                errors = strict_errors("Request", frame[2], frame[3], self.schemas)
             elif frame[0] == 3 and len(frame) == 3:
                 action = self.our_calls.get(frame[1])
                 self.answers[frame[1]] = frame[2]
-                errors = strict_errors("Response", action, frame[2]) if action else ["answer to an unknown CALL"]
+                errors = strict_errors("Response", action, frame[2], self.schemas) if action else ["answer to an unknown CALL"]
             elif frame[0] == 4:
                 self.answers[frame[1]] = frame
         emit(event="recv", station_id=self.id, frame=frame, schema_errors=errors)
@@ -116,7 +123,7 @@ class RecordingChargePoint(ChargePoint):
         action = command["action"]
         message_id = command.get("message_id") or str(uuid.uuid4())
         try:
-            request = getattr(call, action)(**camel_to_snake_case(command.get("payload", {})))
+            request = getattr(self._call, action)(**camel_to_snake_case(command.get("payload", {})))
             await self.call(request, suppress=False, unique_id=message_id)
         except OCPPError as exc:
             emit(event="result", id=command["id"], ok=False, error=type(exc).__name__, description=str(exc))
@@ -132,7 +139,7 @@ class RecordingChargePoint(ChargePoint):
 
         async def send() -> None:
             try:
-                request = getattr(call, action)(**camel_to_snake_case(payload))
+                request = getattr(self._call, action)(**camel_to_snake_case(payload))
                 await self.call(request, suppress=False)
             except Exception as exc:
                 emit(event="own_call_failed", station_id=self.id, action=action, error=repr(exc))

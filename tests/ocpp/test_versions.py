@@ -17,6 +17,7 @@ import pytest
 
 from fleet.actors.station import load_profile
 from fleet.ocpp import (
+    V16,
     V201,
     VERSIONS,
     VERSIONS_BY_NAME,
@@ -313,13 +314,15 @@ def test_direction_tables_must_cover_exactly_the_actions() -> None:
 
 
 def test_registry_by_subprotocol_and_by_name() -> None:
-    assert list(VERSIONS) == ["ocpp2.0.1"]
+    assert list(VERSIONS) == ["ocpp2.0.1", "ocpp1.6"]
     assert all(version.subprotocol == key for key, version in VERSIONS.items())
-    assert list(VERSIONS_BY_NAME) == ["2.0.1"] and VERSIONS_BY_NAME["2.0.1"] is V201
+    assert list(VERSIONS_BY_NAME) == ["2.0.1", "1.6"] and VERSIONS_BY_NAME["2.0.1"] is V201
+    assert VERSIONS_BY_NAME["1.6"] is V16
     assert list(VERSIONS_BY_NAME.values()) == list(VERSIONS.values())
     assert select_subprotocol(["ocpp1.6", "ocpp2.0.1"]) is V201
-    assert select_subprotocol(["ocpp1.6"]) is None
-    assert "1.6" not in VERSIONS_BY_NAME
+    assert select_subprotocol(["ocpp1.6"]) is V16
+    assert select_subprotocol(["ocpp2.1"]) is None
+    assert "2.1" not in VERSIONS_BY_NAME
 
 
 # -- the profile's version -----------------------------------------------------------------------------------
@@ -331,12 +334,12 @@ def test_profile_version_is_one_of_the_registry(tmp_path: Path) -> None:
     good.write_text('name = "x"\nocpp_version = "2.0.1"\n')
     assert load_profile(good).protocol_version.subprotocol == "ocpp2.0.1"
     bad = tmp_path / "bad.toml"
-    bad.write_text('name = "x"\nocpp_version = "1.6"\n')
+    bad.write_text('name = "x"\nocpp_version = "2.1"\n')
     with pytest.raises(ProfileError) as info:
         load_profile(bad)
     message = str(info.value)
     assert message.startswith(f"{bad}:2: `$.ocpp_version`: "), message
-    assert '"2.0.1"' in message and "'1.6'" in message
+    assert '"2.0.1"' in message and "'2.1'" in message
     with pytest.raises(ValueError, match=r'one of "2.0.1"'):
         StationProfile(ocpp_version="2.1")
     with pytest.raises(msgspec.ValidationError, match="ocpp_version"):

@@ -10,6 +10,8 @@ from typing import Final
 
 from ...profiles import StationProfile
 from .dialect import DialectFactory
+from .v16.configuration import check_overrides as check_v16_configuration
+from .v16.dialect import V16Dialect
 from .v201.device_model import check_overrides as check_v201_variables
 from .v201.dialect import V201Dialect
 
@@ -21,11 +23,13 @@ VariableCheck = Callable[[StationProfile], "tuple[str, str] | None"]
 #: version name -> the factory of its dialect
 DIALECTS: Final[Mapping[str, DialectFactory]] = MappingProxyType({
     V201Dialect.version: V201Dialect,
+    V16Dialect.version: V16Dialect,
 })
 
 #: version name -> the check of a profile's ``[variables]`` against its configuration model
 VARIABLE_CHECKS: Final[Mapping[str, VariableCheck]] = MappingProxyType({
     V201Dialect.version: check_v201_variables,
+    V16Dialect.version: check_v16_configuration,
 })
 
 

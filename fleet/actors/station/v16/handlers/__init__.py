@@ -1,0 +1,53 @@
+"""The station's answers to the CSMS-to-station actions of OCPP 1.6, one module per
+group of the specification (configuration, remote control, availability and reset,
+authorization, data transfer).
+
+Each handler is a plain function ``handler(dialect, request) -> response`` (the
+station's :class:`~fleet.actors.station.v16.dialect.V16Dialect`), run synchronously in
+the connection's reader task; what it starts runs later in the station's main loop.
+An action without a handler here is answered with the CALLERROR NotSupported (the
+connection's rule): the Firmware Management, Reservation and Smart Charging
+profiles and the Security Extension's actions, until they are done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..directions import CSMS_INITIATED
+from .authorization import clear_cache, get_local_list_version, send_local_list
+from .availability import change_availability, reset
+from .configuration import change_configuration, get_configuration
+from .data_transfer import data_transfer
+from .remote_control import (
+    remote_start_transaction,
+    remote_stop_transaction,
+    trigger_message,
+    unlock_connector,
+)
+
+if TYPE_CHECKING:
+    from ..dialect import V16Dialect
+
+__all__ = ["HANDLERS", "Handler"]
+
+#: A default handler: ``handler(dialect, request) -> response``.
+Handler = Callable[["V16Dialect", Any], Any]
+
+HANDLERS: dict[str, Handler] = {
+    "ChangeAvailability": change_availability,
+    "ChangeConfiguration": change_configuration,
+    "ClearCache": clear_cache,
+    "DataTransfer": data_transfer,
+    "GetConfiguration": get_configuration,
+    "GetLocalListVersion": get_local_list_version,
+    "RemoteStartTransaction": remote_start_transaction,
+    "RemoteStopTransaction": remote_stop_transaction,
+    "Reset": reset,
+    "SendLocalList": send_local_list,
+    "TriggerMessage": trigger_message,
+    "UnlockConnector": unlock_connector,
+}
+
+assert set(HANDLERS) <= CSMS_INITIATED, "handlers answer CSMS-initiated actions only"

@@ -1,0 +1,117 @@
+"""fleet's OCPP 1.6 station against an independent 1.6 central system: the ``ocpp``
+package's ``ocpp.v16.ChargePoint`` as the CSMS (``ocpp16_csms_peer.py``), over real
+websockets on 127.0.0.1. Every frame fleet sends is checked against the official 1.6
+schemas with formats (:meth:`Peer.check_clean`)."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_ocpp_package import PASSWORD, Peer, open_peer, utc
+from waiting import wait_state, wait_until
+
+from fleet.actors.station import open_station
+from fleet.profiles import RetryBackoff, SampledData, SessionGenerator, StationProfile
+
+pytestmark = pytest.mark.timeout(30)
+
+#: A 1.6 station for these tests: no transaction generator, quick back-off and reboot,
+#: meter values every second, no websocket pings.
+PROFILE = StationProfile(
+    ocpp_version="1.6",
+    sessions=SessionGenerator(enabled=False),
+    retry_backoff=RetryBackoff(wait_minimum=1, repeat_times=1, random_range=0),
+    sampled_data=SampledData(tx_updated_interval=1),
+    ping_interval=0,
+    reboot_delay=0.2,
+)
+
+
+@asynccontextmanager
+async def open_ocpp16_csms(tmp_path: Path, *args: str) -> AsyncIterator[tuple[Peer, str]]:
+    """The ocpp-package 1.6 central system; yields it and the URL stations connect to."""
+    async with open_peer(tmp_path, "ocpp16_csms_peer.py", *args) as peer:
+        [listening] = await peer.wait_for(lambda e: e["event"] == "listening", timeout=15)
+        yield peer, f"ws://127.0.0.1:{listening['port']}/ocpp"
+
+
+def energy(meter_values: dict[str, Any]) -> float:
+    [value] = [float(s["value"]) for m in meter_values["meterValue"] for s in m["sampledValue"]
+               if s.get("measurand", "Energy.Active.Import.Register") == "Energy.Active.Import.Register"]
+    return value
+
+
+async def test_fleet_16_station_boots_reports_and_runs_a_transaction(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path, "--heartbeat", "1") as (csms, url):
+        async with open_station("CS16", url, profile=PROFILE, password=PASSWORD) as station:
+            await wait_state(station, "available")
+            [connected] = await csms.wait_for(lambda e: e["event"] == "connected")
+            assert connected["subprotocol"] == "ocpp1.6"
+            assert connected["authorization"] == "Basic " + base64.b64encode(f"CS16:{PASSWORD}".encode()).decode()
+            [boot] = csms.received("BootNotification")
+            assert (boot["chargePointVendor"], boot["chargePointModel"]) == ("fleet", "SimAC-11")
+            assert boot["chargePointSerialNumber"] == "SN-CS16"
+            statuses = await csms.wait_received("StatusNotification", count=2)
+            assert [(s["connectorId"], s["status"], s["errorCode"]) for s in statuses] == [
+                (0, "Available", "NoError"), (1, "Available", "NoError")]
+            utc(statuses[0]["timestamp"])
+            # the interval of the boot answer (1 s) replaced the profile's 300 s
+            await csms.wait_received("Heartbeat", count=2, timeout=4)
+
+            # an idTag the CSMS answers Invalid: no transaction
+            await station.start_transaction(1, "BAD-TAG-1")
+            await csms.wait_received("Authorize", lambda p: p["idTag"] == "BAD-TAG-1")
+            await wait_until(lambda: station.snapshot().last_error is not None)
+            assert not csms.received("StartTransaction")
+
+            await station.plug(1)
+            await csms.wait_received("StatusNotification", lambda p: p["status"] == "Preparing")
+            await station.start_transaction(1, "TAG-1")
+            [start] = await csms.wait_received("StartTransaction")
+            assert (start["connectorId"], start["idTag"]) == (1, "TAG-1")
+            utc(start["timestamp"])
+            await wait_state(station, "charging")
+            await wait_until(lambda: station.snapshot().evses[0].transaction_id == "1001")
+            periodic = await csms.wait_received("MeterValues", count=2, timeout=5)
+            await csms.wait_received("StatusNotification", lambda p: p["status"] == "Charging")
+            await station.stop_transaction(1)
+            [stop] = await csms.wait_received("StopTransaction")
+            await csms.wait_received("StatusNotification", lambda p: p["status"] == "Finishing")
+            await station.unplug(1)
+            await csms.wait_received("StatusNotification", lambda p: p["status"] == "Available", count=2)
+            snapshot = station.snapshot()
+
+        assert all(m["transactionId"] == 1001 and m["connectorId"] == 1 for m in periodic)
+        assert all(s["context"] == "Sample.Periodic" for m in periodic for v in m["meterValue"]
+                   for s in v["sampledValue"])
+        assert {s["measurand"] for m in periodic for v in m["meterValue"] for s in v["sampledValue"]} >= {
+            "Energy.Active.Import.Register", "Power.Active.Import"}
+        assert (stop["transactionId"], stop["reason"], stop["idTag"]) == (1001, "Local", "TAG-1")
+        readings = [start["meterStart"], *(energy(m) for m in csms.received("MeterValues")), stop["meterStop"]]
+        assert readings == sorted(readings) and stop["meterStop"] > start["meterStart"]
+        [end] = stop["transactionData"]
+        assert end["sampledValue"][0]["context"] == "Transaction.End"
+        assert snapshot.counters.transactions_started == snapshot.counters.transactions_ended == 1
+        csms.check_clean()
+
+
+async def test_fleet_16_station_waits_through_rejected_and_pending_boots(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path, "--boot", "Rejected,Pending,Accepted", "--boot-retry", "1") as (csms, url), \
+            open_station("CS16B", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "rejected")
+        await wait_state(station, "pending", timeout=4)
+        # while Pending the CSMS may read the configuration
+        answer = await csms.answer("GetConfiguration", {"key": ["HeartbeatInterval"]}, station_id="CS16B")
+        assert answer["configurationKey"] == [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        await wait_state(station, "available", timeout=4)
+        await csms.wait_received("StatusNotification", count=2)
+        actions = csms.received_actions()
+        assert actions[:3] == ["BootNotification"] * 3
+        assert "BootNotification" not in actions[3:]
+        assert station.snapshot().counters.boots == 3
+    csms.check_clean()
