@@ -115,3 +115,115 @@ async def test_fleet_16_station_waits_through_rejected_and_pending_boots(tmp_pat
         assert "BootNotification" not in actions[3:]
         assert station.snapshot().counters.boots == 3
     csms.check_clean()
+
+
+async def test_fleet_16_station_delivers_an_offline_transaction_in_order_with_its_id_bound_late(
+        tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16O", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        # offline, an unknown idTag may start a transaction
+        answer = await csms.answer("ChangeConfiguration", {"key": "AllowOfflineTxForUnknownId", "value": "true"},
+                                   station_id="CS16O")
+        assert answer == {"status": "Accepted"}
+        assert await station.partition(4.0)
+        await wait_until(lambda: not station.snapshot().connected)
+        await station.plug(1)
+        await station.start_transaction(1, "TAG-OFFLINE")
+        await wait_until(lambda: station.snapshot().evses[0].power_w > 0)
+        # StartTransaction and at least one MeterValues wait in the outbox, without an id yet
+        await wait_until(lambda: station.snapshot().queued_events >= 2)
+        assert station.snapshot().evses[0].transaction_id == "L1"
+        await station.stop_transaction(1)
+        await wait_until(lambda: station.snapshot().queued_events >= 3)
+        assert not csms.received("StartTransaction")
+        # back online: delivered in order, every message bound to the id the CSMS assigned
+        [stop] = await csms.wait_received("StopTransaction", timeout=10)
+        await wait_until(lambda: station.snapshot().queued_events == 0)
+    actions = [a for a in csms.received_actions() if a in ("StartTransaction", "MeterValues", "StopTransaction")]
+    assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction"
+    assert set(actions[1:-1]) == {"MeterValues"} and len(actions) >= 3
+    [start] = csms.received("StartTransaction")
+    assert start["idTag"] == "TAG-OFFLINE"
+    assert stop["transactionId"] == 1001 and stop["reason"] == "Local"
+    meter_values = csms.received("MeterValues")
+    assert [m["transactionId"] for m in meter_values] == [1001] * len(meter_values)
+    readings = [start["meterStart"], *(energy(m) for m in meter_values), stop["meterStop"]]
+    assert readings == sorted(readings)
+    assert utc(start["timestamp"]) <= utc(stop["timestamp"])
+    csms.check_clean()
+
+
+async def test_fleet_16_station_answers_get_and_change_configuration(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16C", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        everything = await csms.answer("GetConfiguration", {}, station_id="CS16C")
+        keys = {k["key"]: k for k in everything["configurationKey"]}
+        assert keys["NumberOfConnectors"] == {"key": "NumberOfConnectors", "readonly": True, "value": "1"}
+        assert keys["MeterValueSampleInterval"]["value"] == "1"
+        assert "value" not in keys["AuthorizationKey"]  # write-only
+        assert "unknownKey" not in everything
+        some = await csms.answer("GetConfiguration", {"key": ["HeartbeatInterval", "NoSuchKey"]}, station_id="CS16C")
+        assert some == {"configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}],
+                        "unknownKey": ["NoSuchKey"]}
+
+        async def change(key: str, value: str) -> str:
+            answer = await csms.answer("ChangeConfiguration", {"key": key, "value": value}, station_id="CS16C")
+            status: str = answer["status"]
+            return status
+
+        assert await change("HeartbeatInterval", "1") == "Accepted"
+        await csms.wait_received("Heartbeat", count=2, timeout=4)  # the new interval is applied
+        assert await change("HeartbeatInterval", "often") == "Rejected"
+        assert await change("NumberOfConnectors", "2") == "Rejected"
+        assert await change("NoSuchKey", "1") == "NotSupported"
+        assert await change("WebSocketPingInterval", "5") == "RebootRequired"
+        assert await change("MeterValuesSampledData", "Energy.Active.Import.Register,Voltage") == "Accepted"
+        after = await csms.answer("GetConfiguration", {"key": ["HeartbeatInterval", "MeterValuesSampledData"]},
+                                  station_id="CS16C")
+        assert [k["value"] for k in after["configurationKey"]] == ["1", "Energy.Active.Import.Register,Voltage"]
+
+        # a new AuthorizationKey: the station reconnects with it as its Basic-auth password
+        assert await change("AuthorizationKey", "a-brand-new-password-01") == "Accepted"
+        [_, again] = await csms.wait_for(lambda e: e["event"] == "connected", count=2, timeout=10)
+        assert again["authorization"] == "Basic " + base64.b64encode(b"CS16C:a-brand-new-password-01").decode()
+    csms.check_clean()
+
+
+async def test_fleet_16_station_remote_start_stop_and_reset(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16R", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        assert await csms.answer("RemoteStartTransaction", {"connectorId": 2, "idTag": "TAG-R"},
+                                 station_id="CS16R") == {"status": "Rejected"}
+        assert await csms.answer("RemoteStopTransaction", {"transactionId": 4242},
+                                 station_id="CS16R") == {"status": "Rejected"}
+        assert await csms.answer("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-R"},
+                                 station_id="CS16R") == {"status": "Accepted"}
+        # AuthorizeRemoteTxRequests (true): the idTag is authorized first
+        await csms.wait_received("Authorize", lambda p: p["idTag"] == "TAG-R")
+        await csms.wait_received("StatusNotification", lambda p: p["status"] == "Preparing")
+        await station.plug(1)
+        [start] = await csms.wait_received("StartTransaction")
+        assert (start["connectorId"], start["idTag"]) == (1, "TAG-R")
+        await wait_until(lambda: station.snapshot().evses[0].transaction_id == "1001")
+        assert await csms.answer("RemoteStopTransaction", {"transactionId": 1001},
+                                 station_id="CS16R") == {"status": "Accepted"}
+        [stop] = await csms.wait_received("StopTransaction")
+        assert (stop["transactionId"], stop["reason"]) == (1001, "Remote")
+
+        # a transaction, then a hard reset: it stops (HardReset), the station boots again
+        assert await csms.answer("RemoteStartTransaction", {"idTag": "TAG-R2"}, station_id="CS16R") == {
+            "status": "Accepted"}
+        [_, second] = await csms.wait_received("StartTransaction", count=2)
+        assert (second["connectorId"], second["idTag"]) == (1, "TAG-R2")
+        assert await csms.answer("Reset", {"type": "Hard"}, station_id="CS16R") == {"status": "Accepted"}
+        [_, stop2] = await csms.wait_received("StopTransaction", count=2, timeout=10)
+        assert (stop2["transactionId"], stop2["reason"]) == (1002, "HardReset")
+        await csms.wait_received("BootNotification", count=2, timeout=10)
+        await wait_state(station, "available", timeout=10)
+        assert station.snapshot().counters.reboots == 1
+        [_, boot2] = csms.received("BootNotification")
+        assert boot2 == csms.received("BootNotification")[0]  # the same identity
+    csms.check_clean()
