@@ -120,7 +120,7 @@ async def test_fleet_16_station_waits_through_rejected_and_pending_boots(tmp_pat
 async def test_fleet_16_station_delivers_an_offline_transaction_in_order_with_its_id_bound_late(
         tmp_path: Path) -> None:
     async with open_ocpp16_csms(tmp_path) as (csms, url), \
-            open_station("CS16O", url, profile=PROFILE, password=PASSWORD) as station:
+            open_station("CS16O", url, profile=PROFILE, password=PASSWORD, audit=True) as station:
         await wait_state(station, "available")
         # offline, an unknown idTag may start a transaction
         answer = await csms.answer("ChangeConfiguration", {"key": "AllowOfflineTxForUnknownId", "value": "true"},
@@ -140,6 +140,7 @@ async def test_fleet_16_station_delivers_an_offline_transaction_in_order_with_it
         # back online: delivered in order, every message bound to the id the CSMS assigned
         [stop] = await csms.wait_received("StopTransaction", timeout=10)
         await wait_until(lambda: station.snapshot().queued_events == 0)
+        records = station.transaction_records()
     actions = [a for a in csms.received_actions() if a in ("StartTransaction", "MeterValues", "StopTransaction")]
     assert actions[0] == "StartTransaction" and actions[-1] == "StopTransaction"
     assert set(actions[1:-1]) == {"MeterValues"} and len(actions) >= 3
@@ -151,6 +152,8 @@ async def test_fleet_16_station_delivers_an_offline_transaction_in_order_with_it
     readings = [start["meterStart"], *(energy(m) for m in meter_values), stop["meterStop"]]
     assert readings == sorted(readings)
     assert utc(start["timestamp"]) <= utc(stop["timestamp"])
+    # the audit: every message of the transaction, numbered, delivered; its final register
+    assert records == {"L1": {"seq": list(range(len(actions))), "energy": float(stop["meterStop"])}}
     csms.check_clean()
 
 

@@ -536,21 +536,20 @@ class V16Dialect:
             fields["reservation_id"] = tx.reservation_id = evse.reservation_used
             evse.reservation_used = None
         self._queue_transaction_message(
-            StartTransactionRequest(**fields), key, lambda result: self._on_started(evse, key, result))
+            evse, tx, StartTransactionRequest(**fields), key, lambda result: self._on_started(evse, key, result))
         self.station.count_transaction_started()
-        self._count(tx, key, evse.register_wh)
         evse.power_w = evse.target_power(self.station.station_operative())
         self._arm_meter_timer()
 
-    def _queue_transaction_message(self, request: Any, key: str,
+    def _queue_transaction_message(self, evse: EvseState, tx: TxState, request: Any, key: str,
                                    on_result: Callable[[Any], None] | None = None) -> None:
-        self.station.queue.append(OutItem(request, durable=True, transaction_id=key, on_result=on_result))
-        self.station.wake()
-
-    def _count(self, tx: TxState, key: str, energy_wh: float | None) -> None:
+        """Queue a transaction message (durable; numbered per transaction for the audit,
+        which also keeps the register in whole Wh as the message gives it)."""
         seq = tx.seq
         tx.seq += 1
-        self.station.count_event(key, seq, round(energy_wh, 1) if energy_wh is not None and self.station.audit else None)
+        self.station.queue.append(OutItem(request, durable=True, transaction_id=key, seq_no=seq, on_result=on_result))
+        self.station.count_event(key, seq, float(int(evse.register_wh)) if self.station.audit else None)
+        self.station.wake()
         self.station.touch()
 
     def _on_started(self, evse: EvseState, key: str, result: Any) -> None:
@@ -600,9 +599,8 @@ class V16Dialect:
         values = transaction_sample(evse, self.model.get_list("StopTxnSampledData"), ReadingContext.TRANSACTION_END)
         if values:
             fields["transaction_data"] = [TransactionData(timestamp=now, sampled_value=values)]
-        self._queue_transaction_message(StopTransactionRequest(**fields), key,
+        self._queue_transaction_message(evse, tx, StopTransactionRequest(**fields), key,
                                         lambda result: self._on_stopped(key, result))
-        self._count(tx, key, evse.register_wh)
         evse.tx = None
         evse.authorized = None
         evse.power_w = 0.0
@@ -642,8 +640,7 @@ class V16Dialect:
             self.station.send(MeterValuesRequest(**fields), followup=followup)
             return
         fields["transaction_id"] = self.assigned.get(key, 0)
-        self._queue_transaction_message(MeterValuesRequest(**fields), key)
-        self._count(evse.tx, key, evse.register_wh)
+        self._queue_transaction_message(evse, evse.tx, MeterValuesRequest(**fields), key)
 
     def _arm_meter_timer(self) -> None:
         if self.station.has_timer("meter") or not self.station.any_transaction():
