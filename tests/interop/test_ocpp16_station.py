@@ -6,6 +6,7 @@ schemas with formats (:meth:`Peer.check_clean`)."""
 from __future__ import annotations
 
 import base64
+import datetime
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -229,4 +230,80 @@ async def test_fleet_16_station_remote_start_stop_and_reset(tmp_path: Path) -> N
         assert station.snapshot().counters.reboots == 1
         [_, boot2] = csms.received("BootNotification")
         assert boot2 == csms.received("BootNotification")[0]  # the same identity
+    csms.check_clean()
+
+
+async def test_fleet_16_station_answers_and_acts_on_the_other_csms_requests(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16X", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+
+        async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            return await csms.answer(action, payload, station_id="CS16X")
+
+        def statuses(connector_id: int) -> list[str]:
+            return [p["status"] for p in csms.received("StatusNotification") if p["connectorId"] == connector_id]
+
+        # TriggerMessage: the answer, then the message
+        assert await ask("TriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 7}) == {
+            "status": "Rejected"}
+        assert await ask("TriggerMessage", {"requestedMessage": "StatusNotification"}) == {"status": "Accepted"}
+        await csms.wait_received("StatusNotification", lambda p: p["connectorId"] == 0, count=2)
+        assert await ask("TriggerMessage", {"requestedMessage": "Heartbeat"}) == {"status": "Accepted"}
+        await csms.wait_received("Heartbeat")
+        assert await ask("TriggerMessage", {"requestedMessage": "MeterValues", "connectorId": 1}) == {
+            "status": "Accepted"}
+        [triggered] = await csms.wait_received("MeterValues")
+        assert "transactionId" not in triggered
+        assert {s["context"] for m in triggered["meterValue"] for s in m["sampledValue"]} == {"Trigger"}
+        assert await ask("TriggerMessage", {"requestedMessage": "DiagnosticsStatusNotification"}) == {
+            "status": "Accepted"}
+        await csms.wait_received("DiagnosticsStatusNotification", lambda p: p["status"] == "Idle")
+
+        # authorization data
+        assert await ask("ClearCache", {}) == {"status": "Accepted"}
+        assert await ask("GetLocalListVersion", {}) == {"listVersion": 0}
+        full = {"listVersion": 3, "updateType": "Full", "localAuthorizationList": [
+            {"idTag": "LOCAL-1", "idTagInfo": {"status": "Accepted"}}, {"idTag": "LOCAL-2", "idTagInfo": {
+                "status": "Blocked"}}]}
+        assert await ask("SendLocalList", full) == {"status": "Accepted"}
+        assert await ask("GetLocalListVersion", {}) == {"listVersion": 3}
+        assert await ask("SendLocalList", {"listVersion": 2, "updateType": "Differential"}) == {
+            "status": "VersionMismatch"}
+        assert await ask("DataTransfer", {"vendorId": "com.example"}) == {"status": "UnknownVendorId"}
+
+        # reservations
+        expiry = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)).isoformat()
+        assert await ask("ReserveNow", {"connectorId": 0, "expiryDate": expiry, "idTag": "RES-1",
+                                        "reservationId": 5}) == {"status": "Rejected"}
+        assert await ask("ReserveNow", {"connectorId": 1, "expiryDate": expiry, "idTag": "RES-1",
+                                        "reservationId": 5}) == {"status": "Accepted"}
+        await csms.wait_received("StatusNotification", lambda p: p["status"] == "Reserved")
+        assert await ask("CancelReservation", {"reservationId": 6}) == {"status": "Rejected"}
+        await station.plug(1)
+        await station.start_transaction(1, "RES-1")
+        [start] = await csms.wait_received("StartTransaction")
+        assert (start["idTag"], start["reservationId"]) == ("RES-1", 5)
+        assert await ask("CancelReservation", {"reservationId": 5}) == {"status": "Rejected"}  # used
+
+        # during the transaction: availability is Scheduled, an unlock stops it
+        assert await ask("ChangeAvailability", {"connectorId": 1, "type": "Inoperative"}) == {"status": "Scheduled"}
+        assert await ask("ChangeAvailability", {"connectorId": 9, "type": "Inoperative"}) == {"status": "Rejected"}
+        assert await ask("UnlockConnector", {"connectorId": 1}) == {"status": "Unlocked"}
+        [stop] = await csms.wait_received("StopTransaction")
+        assert stop["reason"] == "UnlockCommand"
+        await csms.wait_received("StatusNotification", lambda p: p["connectorId"] == 1 and p["status"] == "Unavailable")
+        assert await ask("UnlockConnector", {"connectorId": 3}) == {"status": "NotSupported"}
+        assert await ask("ChangeAvailability", {"connectorId": 0, "type": "Inoperative"}) == {"status": "Accepted"}
+        await csms.wait_received("StatusNotification", lambda p: p["connectorId"] == 0 and p["status"] == "Unavailable")
+        assert await ask("ChangeAvailability", {"connectorId": 0, "type": "Operative"}) == {"status": "Accepted"}
+        assert await ask("ChangeAvailability", {"connectorId": 1, "type": "Operative"}) == {"status": "Accepted"}
+        await wait_until(lambda: statuses(1)[-1] == "Finishing")
+        assert "Reserved" in statuses(1) and "Charging" in statuses(1)
+
+        # what the station does not do is answered with the CALLERROR NotSupported
+        result = await csms.request("GetLog", {"logType": "DiagnosticsLog", "requestId": 1,
+                                               "log": {"remoteLocation": "ftp://example.com/logs"}},
+                                    station_id="CS16X")
+        assert (result["ok"], result["error"]) == (False, "NotSupportedError")
     csms.check_clean()

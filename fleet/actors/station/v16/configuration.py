@@ -125,7 +125,7 @@ def _standard(profile: StationProfile) -> list[KeyDef]:
         KeyDef("StopTxnAlignedDataMaxLength", "integer", "10", readonly=True),
         KeyDef("StopTxnSampledData", "CSL", ",".join(sampled.tx_ended_measurands), check=_measurands),
         KeyDef("StopTxnSampledDataMaxLength", "integer", "10", readonly=True),
-        KeyDef("SupportedFeatureProfiles", "CSL", "Core,LocalAuthListManagement,RemoteTrigger", readonly=True),
+        KeyDef("SupportedFeatureProfiles", "CSL", "Core,LocalAuthListManagement,Reservation,RemoteTrigger", readonly=True),
         KeyDef("TransactionMessageAttempts", "integer", "3"),
         KeyDef("TransactionMessageRetryInterval", "integer", "10", unit="s"),
         KeyDef("UnlockConnectorOnEVSideDisconnect", "boolean", "true"),
@@ -134,6 +134,8 @@ def _standard(profile: StationProfile) -> list[KeyDef]:
         KeyDef("LocalAuthListEnabled", "boolean", "true"),
         KeyDef("LocalAuthListMaxLength", "integer", "1000", readonly=True),
         KeyDef("SendLocalListMaxLength", "integer", "100", readonly=True),
+        # Reservation profile
+        KeyDef("ReserveConnectorZeroSupported", "boolean", "false", readonly=True),
         # Security Extension
         KeyDef("AuthorizationKey", "string", "", write_only=True, check=_password),
         KeyDef("CpoName", "string", ""),

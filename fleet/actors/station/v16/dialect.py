@@ -231,9 +231,9 @@ class V16Dialect:
                 return ChargePointStatus.SUSPENDED_EVSE
             return ChargePointStatus.SUSPENDED_EV
         if here:
-            if evse.id in self._finishing:
-                return ChargePointStatus.FINISHING
-            return ChargePointStatus.PREPARING if operative else ChargePointStatus.UNAVAILABLE
+            if not operative:
+                return ChargePointStatus.UNAVAILABLE
+            return ChargePointStatus.FINISHING if evse.id in self._finishing else ChargePointStatus.PREPARING
         if not operative or evse.plugged is not None or tx is not None:
             # the EVSE's power stage serves another of its connectors
             return ChargePointStatus.UNAVAILABLE
@@ -445,6 +445,10 @@ class V16Dialect:
         self.station.note_error(f"authorization rejected on EVSE {evse.id}")
         if on_rejected is not None:
             on_rejected()
+
+    def id_tag(self, id_tag: str) -> IdTag:
+        """``id_tag`` as the hardware keeps it."""
+        return IdTag(id_tag)
 
     def authorized(self, evse: EvseState, id_tag: str) -> None:
         """``id_tag`` may charge at ``evse``: the transaction starts once a vehicle is

@@ -6,7 +6,7 @@ Each handler is a plain function ``handler(dialect, request) -> response`` (the
 station's :class:`~fleet.actors.station.v16.dialect.V16Dialect`), run synchronously in
 the connection's reader task; what it starts runs later in the station's main loop.
 An action without a handler here is answered with the CALLERROR NotSupported (the
-connection's rule): the Firmware Management, Reservation and Smart Charging
+connection's rule): the Firmware Management and Smart Charging
 profiles and the Security Extension's actions, until they are done.
 """
 
@@ -26,6 +26,7 @@ from .remote_control import (
     trigger_message,
     unlock_connector,
 )
+from .reservation import cancel_reservation, reserve_now
 
 if TYPE_CHECKING:
     from ..dialect import V16Dialect
@@ -36,6 +37,7 @@ __all__ = ["HANDLERS", "Handler"]
 Handler = Callable[["V16Dialect", Any], Any]
 
 HANDLERS: dict[str, Handler] = {
+    "CancelReservation": cancel_reservation,
     "ChangeAvailability": change_availability,
     "ChangeConfiguration": change_configuration,
     "ClearCache": clear_cache,
@@ -44,6 +46,7 @@ HANDLERS: dict[str, Handler] = {
     "GetLocalListVersion": get_local_list_version,
     "RemoteStartTransaction": remote_start_transaction,
     "RemoteStopTransaction": remote_stop_transaction,
+    "ReserveNow": reserve_now,
     "Reset": reset,
     "SendLocalList": send_local_list,
     "TriggerMessage": trigger_message,
