@@ -307,3 +307,53 @@ async def test_fleet_16_station_answers_and_acts_on_the_other_csms_requests(tmp_
                                     station_id="CS16X")
         assert (result["ok"], result["error"]) == (False, "NotSupportedError")
     csms.check_clean()
+
+
+def power(meter_values: dict[str, Any]) -> float:
+    [value] = [float(s["value"]) for m in meter_values["meterValue"] for s in m["sampledValue"]
+               if s.get("measurand") == "Power.Active.Import"]
+    return value
+
+
+async def test_fleet_16_station_applies_charging_profiles_to_its_power_and_meter_values(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16S", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+
+        async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            return await csms.answer(action, payload, station_id="CS16S")
+
+        since = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)).isoformat()
+
+        def profile(profile_id: int, purpose: str, watts: float, **extra: Any) -> dict[str, Any]:
+            return {"chargingProfileId": profile_id, "stackLevel": 0, "chargingProfilePurpose": purpose,
+                    "chargingProfileKind": "Absolute", **extra, "chargingSchedule": {
+                        "chargingRateUnit": "W", "startSchedule": since,
+                        "chargingSchedulePeriod": [{"startPeriod": 0, "limit": watts}]}}
+
+        # a TxProfile needs its transaction
+        assert await ask("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile(
+            1, "TxProfile", 2000.0)}) == {"status": "Rejected"}
+        assert await ask("SetChargingProfile", {"connectorId": 0, "csChargingProfiles": profile(
+            2, "ChargePointMaxProfile", 3000.0)}) == {"status": "Accepted"}
+        await station.plug(1)
+        await station.start_transaction(1, "TAG-S", authorize=False)
+        await wait_until(lambda: station.snapshot().evses[0].transaction_id == "1001")
+        [capped] = await csms.wait_received("MeterValues", lambda p: "transactionId" in p)
+        assert power(capped) == 3000.0
+        composite = await ask("GetCompositeSchedule", {"connectorId": 1, "duration": 60})
+        assert composite["status"] == "Accepted" and composite["connectorId"] == 1
+        assert composite["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 3000.0}]
+        utc(composite["scheduleStart"])
+
+        assert await ask("SetChargingProfile", {"connectorId": 1, "csChargingProfiles": profile(
+            3, "TxProfile", 1500.0, transactionId=1001)}) == {"status": "Accepted"}
+        await csms.wait_received("MeterValues", lambda p: power(p) == 1500.0)
+        assert await ask("ClearChargingProfile", {"id": 3}) == {"status": "Accepted"}
+        assert await ask("ClearChargingProfile", {"id": 3}) == {"status": "Unknown"}
+        await csms.wait_received("MeterValues", lambda p: power(p) == 3000.0)
+        assert await ask("ClearChargingProfile", {"chargingProfilePurpose": "ChargePointMaxProfile"}) == {
+            "status": "Accepted"}
+        [free] = await csms.wait_received("MeterValues", lambda p: power(p) > 3000.0)
+        assert power(free) <= PROFILE.evses[0].max_power  # the EVSE's own maximum at most
+    csms.check_clean()

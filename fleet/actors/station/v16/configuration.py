@@ -125,7 +125,7 @@ def _standard(profile: StationProfile) -> list[KeyDef]:
         KeyDef("StopTxnAlignedDataMaxLength", "integer", "10", readonly=True),
         KeyDef("StopTxnSampledData", "CSL", ",".join(sampled.tx_ended_measurands), check=_measurands),
         KeyDef("StopTxnSampledDataMaxLength", "integer", "10", readonly=True),
-        KeyDef("SupportedFeatureProfiles", "CSL", "Core,LocalAuthListManagement,Reservation,RemoteTrigger", readonly=True),
+        KeyDef("SupportedFeatureProfiles", "CSL", "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", readonly=True),
         KeyDef("TransactionMessageAttempts", "integer", "3"),
         KeyDef("TransactionMessageRetryInterval", "integer", "10", unit="s"),
         KeyDef("UnlockConnectorOnEVSideDisconnect", "boolean", "true"),
@@ -136,6 +136,11 @@ def _standard(profile: StationProfile) -> list[KeyDef]:
         KeyDef("SendLocalListMaxLength", "integer", "100", readonly=True),
         # Reservation profile
         KeyDef("ReserveConnectorZeroSupported", "boolean", "false", readonly=True),
+        # Smart Charging profile
+        KeyDef("ChargeProfileMaxStackLevel", "integer", "8", readonly=True),
+        KeyDef("ChargingScheduleAllowedChargingRateUnit", "CSL", "Current,Power", readonly=True),
+        KeyDef("ChargingScheduleMaxPeriods", "integer", "24", readonly=True),
+        KeyDef("MaxChargingProfilesInstalled", "integer", "16", readonly=True),
         # Security Extension
         KeyDef("AuthorizationKey", "string", "", write_only=True, check=_password),
         KeyDef("CpoName", "string", ""),

@@ -53,6 +53,7 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
+from ..v201.smart_charging import ProfileStore
 from .configuration import Configuration, KeyDef, key_table
 from .connectors import ConnectorMap
 from .directions import TO_CSMS
@@ -107,6 +108,8 @@ class V16Dialect:
         self.local_list: dict[str, IdTagInfo] = {}
         self.local_list_version = 0
         self.auth_cache: dict[str, IdTagInfo] = {}
+        #: the charging profiles (SetChargingProfile; see .smart_charging)
+        self.charging_profiles = ProfileStore()
         #: connector 0's status (the charge point as a whole) and what the CSMS acknowledged
         self.station_status = ChargePointStatus.AVAILABLE
         self.station_reported: str | None = None
@@ -497,6 +500,7 @@ class V16Dialect:
         """Bring ``evse`` up to date: energy to now, power, a transaction starting when a
         vehicle is plugged into an operative connector and authorized, the statuses."""
         evse.advance(trio.current_time(), self.station.speed)
+        self._apply_limit(evse)
         operative = self.station.station_operative()
         evse.power_w = evse.target_power(operative)
         if evse.tx is None and evse.plugged is not None and evse.authorized is not None:
@@ -505,8 +509,41 @@ class V16Dialect:
                     and not connector.faulted:
                 self._start_transaction(evse)
         self._arm_full_timer(evse)
+        self._arm_limit_timer(evse)
         self.refresh_status(evse)
         self.station.update_state()
+
+    def _apply_limit(self, evse: EvseState) -> None:
+        """The charging profiles' limit on ``evse`` now (None: no profile limits it)."""
+        if not self.charging_profiles.items:
+            evse.limit_w = None
+            return
+        tx = evse.tx
+        evse.limit_w = self.charging_profiles.limit_w(
+            evse.id, self.station.clock(), voltage=evse.voltage, phases=evse.phases,
+            transaction_id=tx.id if tx is not None else None,
+            transaction_start=tx.started_wall if tx is not None else None,
+            evse_share=sum(1 for e in self.station.evses if e.tx is not None) or 1,
+        )
+
+    def _arm_limit_timer(self, evse: EvseState) -> None:
+        tx = evse.tx
+        if not self.charging_profiles.items or tx is None:
+            self.station.cancel_timer(("limit", evse.id))
+            return
+        now = self.station.clock()
+        change = self.charging_profiles.next_change(evse.id, now, transaction_id=tx.id,
+                                                    transaction_start=tx.started_wall)
+        if change is None:
+            self.station.cancel_timer(("limit", evse.id))
+        else:
+            self.station.set_timer(("limit", evse.id), (change - now).total_seconds() + 0.001,
+                                   lambda: self.update_evse(evse))
+
+    def limits_changed(self) -> None:
+        """Charging profiles changed: every EVSE takes its new limit."""
+        for evse in self.station.evses:
+            self.update_evse(evse)
 
     def transaction_key(self, evse: EvseState) -> str | None:
         """The local key of ``evse``'s running transaction (the outbox's transaction id)."""
@@ -612,6 +649,8 @@ class V16Dialect:
             self._finishing.add(evse.id)
         self.station.cancel_timer(("evconnect", evse.id))
         self.station.cancel_timer(("full", evse.id))
+        self.station.cancel_timer(("limit", evse.id))
+        self.charging_profiles.end_transaction(tx.id)
         for n in self.connectors.ids_of(evse):
             pending = self.pending_availability.pop(n, None)
             if pending is not None:

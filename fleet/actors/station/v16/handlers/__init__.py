@@ -6,8 +6,7 @@ Each handler is a plain function ``handler(dialect, request) -> response`` (the
 station's :class:`~fleet.actors.station.v16.dialect.V16Dialect`), run synchronously in
 the connection's reader task; what it starts runs later in the station's main loop.
 An action without a handler here is answered with the CALLERROR NotSupported (the
-connection's rule): the Firmware Management and Smart Charging
-profiles and the Security Extension's actions, until they are done.
+connection's rule): the Firmware Management profile and the Security Extension's actions, until they are done.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from .remote_control import (
     unlock_connector,
 )
 from .reservation import cancel_reservation, reserve_now
+from .smart_charging import clear_charging_profile, get_composite_schedule, set_charging_profile
 
 if TYPE_CHECKING:
     from ..dialect import V16Dialect
@@ -41,7 +41,9 @@ HANDLERS: dict[str, Handler] = {
     "ChangeAvailability": change_availability,
     "ChangeConfiguration": change_configuration,
     "ClearCache": clear_cache,
+    "ClearChargingProfile": clear_charging_profile,
     "DataTransfer": data_transfer,
+    "GetCompositeSchedule": get_composite_schedule,
     "GetConfiguration": get_configuration,
     "GetLocalListVersion": get_local_list_version,
     "RemoteStartTransaction": remote_start_transaction,
@@ -49,6 +51,7 @@ HANDLERS: dict[str, Handler] = {
     "ReserveNow": reserve_now,
     "Reset": reset,
     "SendLocalList": send_local_list,
+    "SetChargingProfile": set_charging_profile,
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
 }
