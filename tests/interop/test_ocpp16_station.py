@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from test_ocpp_package import PASSWORD, Peer, open_peer, utc
 from waiting import wait_state, wait_until
@@ -356,4 +357,32 @@ async def test_fleet_16_station_applies_charging_profiles_to_its_power_and_meter
             "status": "Accepted"}
         [free] = await csms.wait_received("MeterValues", lambda p: power(p) > 3000.0)
         assert power(free) <= PROFILE.evses[0].max_power  # the EVSE's own maximum at most
+    csms.check_clean()
+
+
+async def test_fleet_16_station_uploads_diagnostics_and_updates_its_firmware(tmp_path: Path) -> None:
+    profile = msgspec.structs.replace(PROFILE, firmware_step=0.2)
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16F", url, profile=profile, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        answer = await csms.answer("GetDiagnostics", {"location": "ftp://example.com/diag"}, station_id="CS16F")
+        assert answer == {"fileName": "CS16F-diagnostics.log"}
+        await csms.wait_received("DiagnosticsStatusNotification", lambda p: p["status"] == "Uploaded")
+        assert await csms.answer("GetDiagnostics", {"location": "ftp://example.com/fail"}, station_id="CS16F")
+        await csms.wait_received("DiagnosticsStatusNotification", lambda p: p["status"] == "UploadFailed")
+
+        assert await csms.answer("UpdateFirmware", {"location": "https://example.com/fw.bin", "retrieveDate": now},
+                                 station_id="CS16F") == {}
+        await csms.wait_received("FirmwareStatusNotification", lambda p: p["status"] == "Installed", timeout=10)
+        await wait_state(station, "available", timeout=10)
+        boots = csms.received("BootNotification")
+        assert len(boots) == 2 and boots[1]["firmwareVersion"] == "1.0.0+fw" != boots[0]["firmwareVersion"]
+        statuses = [p["status"] for p in csms.received("FirmwareStatusNotification")]
+        assert statuses == ["Downloading", "Downloaded", "Installing", "Installed"]
+        assert await csms.answer("TriggerMessage", {"requestedMessage": "FirmwareStatusNotification"},
+                                 station_id="CS16F") == {"status": "Accepted"}
+        await csms.wait_received("FirmwareStatusNotification", lambda p: p["status"] == "Idle")
+    diagnostics = [p["status"] for p in csms.received("DiagnosticsStatusNotification")]
+    assert diagnostics == ["Uploading", "Uploaded", "Uploading", "UploadFailed"]
     csms.check_clean()

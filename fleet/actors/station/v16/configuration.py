@@ -125,7 +125,7 @@ def _standard(profile: StationProfile) -> list[KeyDef]:
         KeyDef("StopTxnAlignedDataMaxLength", "integer", "10", readonly=True),
         KeyDef("StopTxnSampledData", "CSL", ",".join(sampled.tx_ended_measurands), check=_measurands),
         KeyDef("StopTxnSampledDataMaxLength", "integer", "10", readonly=True),
-        KeyDef("SupportedFeatureProfiles", "CSL", "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", readonly=True),
+        KeyDef("SupportedFeatureProfiles", "CSL", "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger", readonly=True),
         KeyDef("TransactionMessageAttempts", "integer", "3"),
         KeyDef("TransactionMessageRetryInterval", "integer", "10", unit="s"),
         KeyDef("UnlockConnectorOnEVSideDisconnect", "boolean", "true"),

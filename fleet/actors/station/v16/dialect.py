@@ -38,6 +38,9 @@ from ....ocpp.v16 import (
     BootNotificationRequest,
     ChargePointErrorCode,
     ChargePointStatus,
+    DiagnosticsStatus,
+    FirmwareStatus,
+    FirmwareStatusNotificationRequest,
     HeartbeatRequest,
     IdTagInfo,
     MeterValuesRequest,
@@ -115,6 +118,11 @@ class V16Dialect:
         self.station_reported: str | None = None
         #: connector id -> the availability it takes once its transaction ends (Scheduled)
         self.pending_availability: dict[int, bool] = {}
+        #: the firmware: its version, the last status reported, an install to report after the boot
+        self.firmware_version = station.profile.identity.firmware_version
+        self.firmware_status = FirmwareStatus.IDLE
+        self._firmware_installed = False
+        self.diagnostics_status = DiagnosticsStatus.IDLE
         self._local_ids = 0
         #: the local key of each EVSE's running transaction (the queue's transaction_id)
         self._running: dict[int, str] = {}
@@ -180,8 +188,8 @@ class V16Dialect:
                 "charge_point_vendor": identity.vendor[:20],
                 "charge_point_model": identity.model[:20],
             }
-            if identity.firmware_version:
-                fields["firmware_version"] = identity.firmware_version[:50]
+            if self.firmware_version:
+                fields["firmware_version"] = self.firmware_version[:50]
             serial = render_pattern(identity.serial_number, self.station.station_id)[:25]
             if serial:
                 fields["charge_point_serial_number"] = serial
@@ -209,8 +217,18 @@ class V16Dialect:
         for n, evse, connector in self.connectors.all():
             connector.status = self.status_of(evse, connector)
             self._send_status(n, connector)
+        if self._firmware_installed:
+            self._firmware_installed = False
+            self.firmware_status = FirmwareStatus.INSTALLED
+            self.station.send(FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED), durable=True)
         self._arm_meter_timer()
         self._arm_aligned_timer()
+
+    def firmware_installed(self, version: str) -> None:
+        """A firmware update installed ``version``: the next boot shows it and reports Installed."""
+        self.firmware_version = version
+        self._boot = None
+        self._firmware_installed = True
 
     def heartbeat_request(self) -> HeartbeatRequest:
         return HeartbeatRequest()

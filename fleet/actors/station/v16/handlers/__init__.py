@@ -19,6 +19,8 @@ from .authorization import clear_cache, get_local_list_version, send_local_list
 from .availability import change_availability, reset
 from .configuration import change_configuration, get_configuration
 from .data_transfer import data_transfer
+from .diagnostics import get_diagnostics
+from .firmware import update_firmware
 from .remote_control import (
     remote_start_transaction,
     remote_stop_transaction,
@@ -45,6 +47,7 @@ HANDLERS: dict[str, Handler] = {
     "DataTransfer": data_transfer,
     "GetCompositeSchedule": get_composite_schedule,
     "GetConfiguration": get_configuration,
+    "GetDiagnostics": get_diagnostics,
     "GetLocalListVersion": get_local_list_version,
     "RemoteStartTransaction": remote_start_transaction,
     "RemoteStopTransaction": remote_stop_transaction,
@@ -54,6 +57,7 @@ HANDLERS: dict[str, Handler] = {
     "SetChargingProfile": set_charging_profile,
     "TriggerMessage": trigger_message,
     "UnlockConnector": unlock_connector,
+    "UpdateFirmware": update_firmware,
 }
 
 assert set(HANDLERS) <= CSMS_INITIATED, "handlers answer CSMS-initiated actions only"

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from msgspec import UNSET
 
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from ..dialect import V16Dialect
 
 __all__ = ["remote_start_transaction", "remote_stop_transaction", "trigger_message", "unlock_connector"]
+
+#: firmware statuses a triggered FirmwareStatusNotification reports (else Idle)
+_FIRMWARE_BUSY: Final = frozenset({FirmwareStatus.DOWNLOADING, FirmwareStatus.DOWNLOADED, FirmwareStatus.INSTALLING})
 
 
 def remote_start_transaction(st: V16Dialect, request: RemoteStartTransactionRequest) -> RemoteStartTransactionResponse:
@@ -104,9 +107,13 @@ def trigger_message(st: V16Dialect, request: TriggerMessageRequest) -> TriggerMe
             for evse in evses:
                 st.meter_values(evse, measurands, ReadingContext.TRIGGER, followup=True)
         case MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION:
-            station.send(DiagnosticsStatusNotificationRequest(status=DiagnosticsStatus.IDLE), followup=True)
+            uploading = st.diagnostics_status == DiagnosticsStatus.UPLOADING  # else Idle (1.6, 4.4)
+            station.send(DiagnosticsStatusNotificationRequest(
+                status=DiagnosticsStatus.UPLOADING if uploading else DiagnosticsStatus.IDLE), followup=True)
         case MessageTrigger.FIRMWARE_STATUS_NOTIFICATION:
-            station.send(FirmwareStatusNotificationRequest(status=FirmwareStatus.IDLE), followup=True)
+            busy = st.firmware_status in _FIRMWARE_BUSY  # else Idle (1.6, 4.5)
+            station.send(FirmwareStatusNotificationRequest(
+                status=st.firmware_status if busy else FirmwareStatus.IDLE), followup=True)
         case _:
             return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)
     station.wake()
