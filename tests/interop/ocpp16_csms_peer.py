@@ -97,6 +97,18 @@ def make_csms_side(args: argparse.Namespace, boots: dict[str, int]) -> type[Reco
         def on_security_event(self, **kwargs: Any) -> Any:
             return call_result.SecurityEventNotification()
 
+        @on("SignCertificate")
+        def on_sign_certificate(self, csr: str, **kwargs: Any) -> Any:
+            return call_result.SignCertificate(status="Accepted")
+
+        @on("LogStatusNotification")
+        def on_log_status(self, **kwargs: Any) -> Any:
+            return call_result.LogStatusNotification()
+
+        @on("SignedFirmwareStatusNotification")
+        def on_signed_firmware_status(self, **kwargs: Any) -> Any:
+            return call_result.SignedFirmwareStatusNotification()
+
     return CsmsSide
 
 

@@ -302,11 +302,6 @@ async def test_fleet_16_station_answers_and_acts_on_the_other_csms_requests(tmp_
         await wait_until(lambda: statuses(1)[-1] == "Finishing")
         assert "Reserved" in statuses(1) and "Charging" in statuses(1)
 
-        # what the station does not do is answered with the CALLERROR NotSupported
-        result = await csms.request("GetLog", {"logType": "DiagnosticsLog", "requestId": 1,
-                                               "log": {"remoteLocation": "ftp://example.com/logs"}},
-                                    station_id="CS16X")
-        assert (result["ok"], result["error"]) == (False, "NotSupportedError")
     csms.check_clean()
 
 
@@ -385,4 +380,57 @@ async def test_fleet_16_station_uploads_diagnostics_and_updates_its_firmware(tmp
         await csms.wait_received("FirmwareStatusNotification", lambda p: p["status"] == "Idle")
     diagnostics = [p["status"] for p in csms.received("DiagnosticsStatusNotification")]
     assert diagnostics == ["Uploading", "Uploaded", "Uploading", "UploadFailed"]
+    csms.check_clean()
+
+
+CERTIFICATE = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n"
+
+
+async def test_fleet_16_station_answers_the_security_extension(tmp_path: Path) -> None:
+    profile = msgspec.structs.replace(PROFILE, firmware_step=0.2)
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16Y", url, profile=profile, password=PASSWORD) as station:
+        await wait_state(station, "available")
+
+        async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any]:
+            return await csms.answer(action, payload, station_id="CS16Y")
+
+        root = "CentralSystemRootCertificate"
+        assert await ask("GetInstalledCertificateIds", {"certificateType": root}) == {"status": "NotFound"}
+        assert await ask("InstallCertificate", {"certificateType": root, "certificate": "not a PEM"}) == {
+            "status": "Rejected"}
+        assert await ask("InstallCertificate", {"certificateType": root, "certificate": CERTIFICATE}) == {
+            "status": "Accepted"}
+        installed = await ask("GetInstalledCertificateIds", {"certificateType": root})
+        [hash_data] = installed["certificateHashData"]
+        assert await ask("DeleteCertificate", {"certificateHashData": hash_data}) == {"status": "Accepted"}
+        assert await ask("DeleteCertificate", {"certificateHashData": hash_data}) == {"status": "NotFound"}
+
+        assert await ask("ExtendedTriggerMessage", {"requestedMessage": "SignChargePointCertificate"}) == {
+            "status": "Accepted"}
+        [sign] = await csms.wait_received("SignCertificate")
+        assert "CERTIFICATE REQUEST" in sign["csr"]
+        assert await ask("CertificateSigned", {"certificateChain": CERTIFICATE}) == {"status": "Accepted"}
+        assert await ask("ExtendedTriggerMessage", {"requestedMessage": "StatusNotification", "connectorId": 1}) == {
+            "status": "Accepted"}
+        assert await ask("ExtendedTriggerMessage", {"requestedMessage": "Heartbeat", "connectorId": 5}) == {
+            "status": "Rejected"}
+
+        log = await ask("GetLog", {"logType": "SecurityLog", "requestId": 7,
+                                   "log": {"remoteLocation": "ftp://example.com/logs"}})
+        assert log == {"status": "Accepted", "filename": "CS16Y-SecurityLog-7.log"}
+        await csms.wait_received("LogStatusNotification", lambda p: p == {"status": "Uploaded", "requestId": 7})
+
+        now = datetime.datetime.now(datetime.UTC).isoformat()
+        firmware = {"location": "https://example.com/fw.bin", "retrieveDateTime": now,
+                    "signingCertificate": CERTIFICATE, "signature": "c2lnbmF0dXJl"}
+        assert await ask("SignedUpdateFirmware", {"requestId": 9, "firmware": {
+            **firmware, "signingCertificate": "nope"}}) == {"status": "InvalidCertificate"}
+        assert await ask("SignedUpdateFirmware", {"requestId": 9, "firmware": firmware}) == {"status": "Accepted"}
+        await csms.wait_received("SignedFirmwareStatusNotification", lambda p: p["status"] == "Installed", timeout=10)
+        await wait_state(station, "available", timeout=10)
+        statuses = [(p["status"], p["requestId"]) for p in csms.received("SignedFirmwareStatusNotification")]
+        assert statuses == [(s, 9) for s in ("Downloading", "Downloaded", "SignatureVerified", "Installing",
+                                             "InstallRebooting", "Installed")]
+        assert csms.received("BootNotification")[-1]["firmwareVersion"] == "1.0.0+fw9"
     csms.check_clean()

@@ -22,6 +22,7 @@ that id (bind late), before they leave.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final
@@ -47,10 +48,13 @@ from ....ocpp.v16 import (
     ReadingContext,
     Reason,
     SecurityEventNotificationRequest,
+    SignedFirmwareStatus,
+    SignedFirmwareStatusNotificationRequest,
     StartTransactionRequest,
     StatusNotificationRequest,
     StopTransactionRequest,
     TransactionData,
+    UploadLogStatus,
 )
 from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
@@ -120,9 +124,14 @@ class V16Dialect:
         self.pending_availability: dict[int, bool] = {}
         #: the firmware: its version, the last status reported, an install to report after the boot
         self.firmware_version = station.profile.identity.firmware_version
-        self.firmware_status = FirmwareStatus.IDLE
+        self.firmware_status: str = FirmwareStatus.IDLE
         self._firmware_installed = False
+        self._firmware_request_id: int | None = None
         self.diagnostics_status = DiagnosticsStatus.IDLE
+        self.log_status = UploadLogStatus.IDLE
+        self.log_request_id: int | None = None
+        #: installed certificates: (certificate use, hash data, PEM)
+        self.certificates: list[tuple[str, Any, str]] = []
         self._local_ids = 0
         #: the local key of each EVSE's running transaction (the queue's transaction_id)
         self._running: dict[int, str] = {}
@@ -220,15 +229,26 @@ class V16Dialect:
         if self._firmware_installed:
             self._firmware_installed = False
             self.firmware_status = FirmwareStatus.INSTALLED
-            self.station.send(FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED), durable=True)
+            request_id = self._firmware_request_id
+            self.station.send(
+                FirmwareStatusNotificationRequest(status=FirmwareStatus.INSTALLED) if request_id is None else
+                SignedFirmwareStatusNotificationRequest(status=SignedFirmwareStatus.INSTALLED, request_id=request_id),
+                durable=True)
         self._arm_meter_timer()
         self._arm_aligned_timer()
 
-    def firmware_installed(self, version: str) -> None:
-        """A firmware update installed ``version``: the next boot shows it and reports Installed."""
+    def firmware_installed(self, version: str, request_id: int | None = None) -> None:
+        """A firmware update (SignedUpdateFirmware: its ``request_id``) installed ``version``:
+        the next boot shows it and reports Installed."""
         self.firmware_version = version
         self._boot = None
         self._firmware_installed = True
+        self._firmware_request_id = request_id
+
+    def certificate_request(self) -> str:
+        """The (placeholder) CSR of SignCertificate."""
+        body = hashlib.sha256(self.station.station_id.encode()).hexdigest()
+        return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}\n-----END CERTIFICATE REQUEST-----\n"
 
     def heartbeat_request(self) -> HeartbeatRequest:
         return HeartbeatRequest()

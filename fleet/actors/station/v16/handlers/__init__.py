@@ -28,6 +28,15 @@ from .remote_control import (
     unlock_connector,
 )
 from .reservation import cancel_reservation, reserve_now
+from .security import (
+    certificate_signed,
+    delete_certificate,
+    extended_trigger_message,
+    get_installed_certificate_ids,
+    get_log,
+    install_certificate,
+    signed_update_firmware,
+)
 from .smart_charging import clear_charging_profile, get_composite_schedule, set_charging_profile
 
 if TYPE_CHECKING:
@@ -39,6 +48,13 @@ __all__ = ["HANDLERS", "Handler"]
 Handler = Callable[["V16Dialect", Any], Any]
 
 HANDLERS: dict[str, Handler] = {
+    "SignedUpdateFirmware": signed_update_firmware,
+    "InstallCertificate": install_certificate,
+    "GetLog": get_log,
+    "GetInstalledCertificateIds": get_installed_certificate_ids,
+    "ExtendedTriggerMessage": extended_trigger_message,
+    "DeleteCertificate": delete_certificate,
+    "CertificateSigned": certificate_signed,
     "CancelReservation": cancel_reservation,
     "ChangeAvailability": change_availability,
     "ChangeConfiguration": change_configuration,
@@ -60,4 +76,4 @@ HANDLERS: dict[str, Handler] = {
     "UpdateFirmware": update_firmware,
 }
 
-assert set(HANDLERS) <= CSMS_INITIATED, "handlers answer CSMS-initiated actions only"
+assert set(HANDLERS) == CSMS_INITIATED, "every CSMS-initiated action has a default handler"

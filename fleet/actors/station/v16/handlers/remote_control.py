@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from msgspec import UNSET
 
 from .....ocpp.v16 import (
     DiagnosticsStatus,
     DiagnosticsStatusNotificationRequest,
+    ExtendedMessageTrigger,
     FirmwareStatus,
     FirmwareStatusNotificationRequest,
+    LogStatusNotificationRequest,
     MessageTrigger,
     ReadingContext,
     Reason,
@@ -21,18 +23,20 @@ from .....ocpp.v16 import (
     RemoteStartTransactionResponse,
     RemoteStopTransactionRequest,
     RemoteStopTransactionResponse,
+    SignCertificateRequest,
     TriggerMessageRequest,
     TriggerMessageResponse,
     TriggerMessageStatus,
     UnlockConnectorRequest,
     UnlockConnectorResponse,
     UnlockStatus,
+    UploadLogStatus,
 )
 
 if TYPE_CHECKING:
     from ..dialect import V16Dialect
 
-__all__ = ["remote_start_transaction", "remote_stop_transaction", "trigger_message", "unlock_connector"]
+__all__ = ["remote_start_transaction", "remote_stop_transaction", "trigger", "trigger_message", "unlock_connector"]
 
 #: firmware statuses a triggered FirmwareStatusNotification reports (else Idle)
 _FIRMWARE_BUSY: Final = frozenset({FirmwareStatus.DOWNLOADING, FirmwareStatus.DOWNLOADED, FirmwareStatus.INSTALLING})
@@ -88,8 +92,16 @@ def trigger_message(st: V16Dialect, request: TriggerMessageRequest) -> TriggerMe
     connector_id = request.connector_id if request.connector_id is not UNSET else None
     if connector_id not in (None, 0) and st.connectors.get(connector_id) is None:
         return TriggerMessageResponse(status=TriggerMessageStatus.REJECTED)
+    if not trigger(st, request.requested_message, connector_id):
+        return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)
+    return TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
+
+
+def trigger(st: V16Dialect, message: str, connector_id: int | None) -> bool:
+    """Queue the ``message`` TriggerMessage or ExtendedTriggerMessage asks for (of
+    ``connector_id``, or of all connectors); False if the station cannot send it."""
     station = st.station
-    match request.requested_message:
+    match message:
         case MessageTrigger.BOOT_NOTIFICATION:
             if station.booted:
                 station.send(st.boot_request(None), followup=True)
@@ -102,9 +114,8 @@ def trigger_message(st: V16Dialect, request: TriggerMessageRequest) -> TriggerMe
                 st.send_status(n)
         case MessageTrigger.METER_VALUES:
             measurands = st.model.get_list("MeterValuesSampledData")
-            evses = [t[0] for t in [st.connectors.get(connector_id)] if t is not None] if connector_id else \
-                station.evses
-            for evse in evses:
+            target = st.connectors.get(connector_id) if connector_id else None
+            for evse in [target[0]] if target is not None else station.evses:
                 st.meter_values(evse, measurands, ReadingContext.TRIGGER, followup=True)
         case MessageTrigger.DIAGNOSTICS_STATUS_NOTIFICATION:
             uploading = st.diagnostics_status == DiagnosticsStatus.UPLOADING  # else Idle (1.6, 4.4)
@@ -113,9 +124,16 @@ def trigger_message(st: V16Dialect, request: TriggerMessageRequest) -> TriggerMe
         case MessageTrigger.FIRMWARE_STATUS_NOTIFICATION:
             busy = st.firmware_status in _FIRMWARE_BUSY  # else Idle (1.6, 4.5)
             station.send(FirmwareStatusNotificationRequest(
-                status=st.firmware_status if busy else FirmwareStatus.IDLE), followup=True)
+                status=FirmwareStatus(st.firmware_status) if busy else FirmwareStatus.IDLE), followup=True)
+        case ExtendedMessageTrigger.LOG_STATUS_NOTIFICATION:
+            uploading = st.log_status == UploadLogStatus.UPLOADING
+            fields: dict[str, Any] = {"status": UploadLogStatus.UPLOADING if uploading else UploadLogStatus.IDLE}
+            if uploading and st.log_request_id is not None:
+                fields["request_id"] = st.log_request_id
+            station.send(LogStatusNotificationRequest(**fields), followup=True)
+        case ExtendedMessageTrigger.SIGN_CHARGE_POINT_CERTIFICATE:
+            station.send(SignCertificateRequest(csr=st.certificate_request()), followup=True)
         case _:
-            return TriggerMessageResponse(status=TriggerMessageStatus.NOT_IMPLEMENTED)
+            return False
     station.wake()
-    return TriggerMessageResponse(status=TriggerMessageStatus.ACCEPTED)
-
+    return True
