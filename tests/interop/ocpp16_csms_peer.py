@@ -11,7 +11,9 @@ schemas); commands on stdin name the station. Answers:
 * BootNotification: the ``--boot`` statuses in turn per station (the last one repeats);
 * Authorize / StartTransaction: ``Invalid`` for idTags starting with ``BAD``, else
   ``Accepted``; StartTransaction assigns transaction ids 1001, 1002, ... (per peer);
-* every other station-initiated action: its (empty or minimal) response.
+* every other station-initiated action: its (empty or minimal) response;
+* ``--refuse StopTransaction=2``: the first 2 StopTransaction CALLs of each station are
+  answered with the CALLERROR InternalError.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import ocpp
 import websockets
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import call as call16
 from ocpp.v16 import call_result
@@ -44,6 +47,14 @@ class Recording16(RecordingChargePoint):
 def make_csms_side(args: argparse.Namespace, boots: dict[str, int]) -> type[Recording16]:
     statuses = [s.strip() for s in args.boot.split(",") if s.strip()]
     transaction_ids = itertools.count(1001)
+    refuse_action, _, refuse_count = args.refuse.partition("=")
+    refused: dict[tuple[str, str], int] = {}
+
+    def refuse(station_id: str, action: str) -> None:
+        """Raise the CALLERROR ``--refuse`` asks for."""
+        if action == refuse_action and refused.get((station_id, action), 0) < int(refuse_count or 0):
+            refused[(station_id, action)] = refused.get((station_id, action), 0) + 1
+            raise InternalError(description=f"{action} refused for the test")
 
     def tag_info(id_tag: str) -> dict[str, str]:
         return {"status": "Invalid" if id_tag.startswith("BAD") else "Accepted"}
@@ -75,6 +86,7 @@ def make_csms_side(args: argparse.Namespace, boots: dict[str, int]) -> type[Reco
 
         @on("StopTransaction")
         def on_stop_transaction(self, **kwargs: Any) -> Any:
+            refuse(self.id, "StopTransaction")
             return call_result.StopTransaction()
 
         @on("MeterValues")
@@ -117,6 +129,7 @@ async def main() -> None:
     parser.add_argument("--heartbeat", type=int, default=300)
     parser.add_argument("--boot", default="Accepted")
     parser.add_argument("--boot-retry", type=int, default=1)
+    parser.add_argument("--refuse", default="", help="ACTION=N: answer its first N CALLs with a CALLERROR")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     boots: dict[str, int] = {}

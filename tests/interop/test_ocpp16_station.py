@@ -434,3 +434,24 @@ async def test_fleet_16_station_answers_the_security_extension(tmp_path: Path) -
                                              "InstallRebooting", "Installed")]
         assert csms.received("BootNotification")[-1]["firmwareVersion"] == "1.0.0+fw9"
     csms.check_clean()
+
+
+async def test_fleet_16_station_retries_a_refused_stop_transaction_as_configured(tmp_path: Path) -> None:
+    profile = msgspec.structs.replace(PROFILE, variables={"TransactionMessageAttempts": 3,
+                                                          "TransactionMessageRetryInterval": 1})
+    async with open_ocpp16_csms(tmp_path, "--refuse", "StopTransaction=2") as (csms, url), \
+            open_station("CS16T", url, profile=profile, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        await station.plug(1)
+        await station.start_transaction(1, "TAG-T", authorize=False)
+        await csms.wait_received("StartTransaction")
+        await station.stop_transaction(1)
+        # refused twice (CALLERROR), delivered the third time
+        stops = await csms.wait_received("StopTransaction", count=3, timeout=10)
+        await wait_until(lambda: station.snapshot().queued_events == 0)
+        snapshot = station.snapshot()
+    assert [s["transactionId"] for s in stops] == [1001] * 3
+    assert len({s["meterStop"] for s in stops}) == 1
+    refused = [e for e in csms.events if e["event"] == "sent" and e.get("frame", [None])[0] == 4]
+    assert len(refused) == 2
+    assert snapshot.counters.events_dropped == 0
