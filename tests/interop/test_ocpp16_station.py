@@ -185,6 +185,14 @@ async def test_fleet_16_station_answers_get_and_change_configuration(tmp_path: P
         assert await change("NoSuchKey", "1") == "NotSupported"
         assert await change("WebSocketPingInterval", "5") == "RebootRequired"
         assert await change("MeterValuesSampledData", "Energy.Active.Import.Register,Voltage") == "Accepted"
+        # clock-aligned meter values of the idle connector, with the MeterValuesAlignedData measurands
+        assert await change("MeterValuesAlignedData", "Voltage") == "Accepted"
+        assert await change("ClockAlignedDataInterval", "1") == "Accepted"
+        [aligned] = await csms.wait_received("MeterValues", timeout=4)
+        assert "transactionId" not in aligned
+        assert [(s["measurand"], s["context"]) for m in aligned["meterValue"] for s in m["sampledValue"]] == [
+            ("Voltage", "Sample.Clock")]
+        assert await change("ClockAlignedDataInterval", "0") == "Accepted"
         after = await csms.answer("GetConfiguration", {"key": ["HeartbeatInterval", "MeterValuesSampledData"]},
                                   station_id="CS16C")
         assert [k["value"] for k in after["configurationKey"]] == ["1", "Energy.Active.Import.Register,Voltage"]
@@ -272,6 +280,15 @@ async def test_fleet_16_station_answers_and_acts_on_the_other_csms_requests(tmp_
         assert await ask("SendLocalList", {"listVersion": 2, "updateType": "Differential"}) == {
             "status": "VersionMismatch"}
         assert await ask("DataTransfer", {"vendorId": "com.example"}) == {"status": "UnknownVendorId"}
+        # LocalPreAuthorize: the local list decides without an Authorize
+        assert await ask("ChangeConfiguration", {"key": "LocalPreAuthorize", "value": "true"}) == {
+            "status": "Accepted"}
+        await station.start_transaction(1, "LOCAL-1")
+        await wait_until(lambda: station.snapshot().evses[0].id_token == "LOCAL-1")
+        assert not csms.received("Authorize")
+        await station.stop_transaction(1)  # no vehicle: the authorization ends, no transaction
+        await wait_until(lambda: station.snapshot().evses[0].id_token is None)
+        await wait_until(lambda: statuses(1)[-1] == "Available")
 
         # reservations
         expiry = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=5)).isoformat()
