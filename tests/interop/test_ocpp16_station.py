@@ -369,6 +369,20 @@ async def test_fleet_16_station_applies_charging_profiles_to_its_power_and_meter
             "status": "Accepted"}
         [free] = await csms.wait_received("MeterValues", lambda p: power(p) > 3000.0)
         assert power(free) <= PROFILE.evses[0].max_power  # the EVSE's own maximum at most
+        await station.stop_transaction(1)
+        await csms.wait_received("StopTransaction")
+
+        # RemoteStartTransaction with a TxProfile: the transaction starts limited
+        assert await ask("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-S2", "chargingProfile": profile(
+            4, "TxDefaultProfile", 1000.0)}) == {"status": "Rejected"}
+        assert await ask("RemoteStartTransaction", {"connectorId": 1, "idTag": "TAG-S2", "chargingProfile": profile(
+            4, "TxProfile", 1200.0)}) == {"status": "Accepted"}
+        [_, second] = await csms.wait_received("StartTransaction", count=2)
+        assert second["idTag"] == "TAG-S2"
+        [limited] = await csms.wait_received("MeterValues", lambda p: p["transactionId"] == 1002)
+        assert power(limited) == 1200.0
+        composite = await ask("GetCompositeSchedule", {"connectorId": 1, "duration": 60, "chargingRateUnit": "W"})
+        assert composite["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 1200.0}]
     csms.check_clean()
 
 

@@ -66,6 +66,7 @@ from .connectors import ConnectorMap
 from .directions import TO_CSMS
 from .handlers import HANDLERS, Handler
 from .meter import sample, transaction_sample
+from .smart_charging import rebind
 
 __all__ = ["IdTag", "V16Dialect"]
 
@@ -617,6 +618,12 @@ class V16Dialect:
         self._queue_transaction_message(
             evse, tx, StartTransactionRequest(**fields), key, lambda result: self._on_started(evse, key, result))
         self.station.count_transaction_started()
+        if evse.pending_tx_profile is not None:
+            # the TxProfile of RemoteStartTransaction, for this transaction
+            profile, evse.pending_tx_profile = evse.pending_tx_profile, None
+            self.charging_profiles.install(evse.id, profile, self.station.clock(),
+                                           evse_ids=[e.id for e in self.station.evses], transactions={evse.id: key})
+            self._apply_limit(evse)
         evse.power_w = evse.target_power(self.station.station_operative())
         self._arm_meter_timer()
 
@@ -650,6 +657,7 @@ class V16Dialect:
         if tx is not None and tx.id == key:
             tx.id = str(transaction_id)
             self.station.touch()
+        rebind(self.charging_profiles, key, str(transaction_id))
         info = result.id_tag_info
         id_tag = tx.id_token.id_token if tx is not None and tx.id_token is not None else None
         if id_tag is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Final
 
+import msgspec
 from msgspec import UNSET
 
 from ....ocpp import v201
@@ -25,8 +26,9 @@ from ....ocpp.v16 import (
     ChargingSchedule,
     ChargingSchedulePeriod,
 )
+from ..v201.smart_charging import ProfileStore
 
-__all__ = ["clear_criteria", "from_composite", "store_unit", "to_store"]
+__all__ = ["clear_criteria", "from_composite", "rebind", "store_unit", "to_store"]
 
 _PURPOSES: Final = {
     ChargingProfilePurpose.CHARGE_POINT_MAX_PROFILE: v201.ChargingProfilePurpose.CHARGING_STATION_MAX_PROFILE,
@@ -86,3 +88,11 @@ def from_composite(schedule: v201.CompositeSchedule) -> ChargingSchedule:
 def store_unit(unit: ChargingRateUnit) -> v201.ChargingRateUnit:
     """A 1.6 charging rate unit as the profile store names it."""
     return v201.ChargingRateUnit(unit)
+
+
+def rebind(store: ProfileStore, old: str, new: str) -> None:
+    """The transaction ``old`` (a local key) is now called ``new`` (the CSMS's id): its
+    TxProfiles follow."""
+    for item in store.items:
+        if item.profile.transaction_id == old:
+            item.profile = msgspec.structs.replace(item.profile, transaction_id=new)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final
 from msgspec import UNSET
 
 from .....ocpp.v16 import (
+    ChargingProfilePurpose,
     DiagnosticsStatus,
     DiagnosticsStatusNotificationRequest,
     ExtendedMessageTrigger,
@@ -32,6 +33,7 @@ from .....ocpp.v16 import (
     UnlockStatus,
     UploadLogStatus,
 )
+from ..smart_charging import to_store
 
 if TYPE_CHECKING:
     from ..dialect import V16Dialect
@@ -63,6 +65,11 @@ def remote_start_transaction(st: V16Dialect, request: RemoteStartTransactionRequ
         return rejected
     if evse.reservation is not None and evse.reservation.id_token.id_token != request.id_tag:
         return rejected
+    if request.charging_profile is not UNSET:
+        # a TxProfile for the transaction this starts (installed when it starts)
+        if request.charging_profile.charging_profile_purpose != ChargingProfilePurpose.TX_PROFILE:
+            return rejected
+        evse.pending_tx_profile = to_store(request.charging_profile)
     st.station.defer(functools.partial(st.remote_start, evse, request.id_tag))
     return RemoteStartTransactionResponse(status=RemoteStartStopStatus.ACCEPTED)
 
