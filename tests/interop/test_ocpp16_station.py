@@ -18,7 +18,14 @@ from test_ocpp_package import PASSWORD, Peer, open_peer, utc
 from waiting import wait_state, wait_until
 
 from fleet.actors.station import open_station
-from fleet.profiles import RetryBackoff, SampledData, SessionGenerator, StationProfile
+from fleet.profiles import (
+    ConnectorProfile,
+    EvseProfile,
+    RetryBackoff,
+    SampledData,
+    SessionGenerator,
+    StationProfile,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -486,3 +493,34 @@ async def test_fleet_16_station_retries_a_refused_stop_transaction_as_configured
     refused = [e for e in csms.events if e["event"] == "sent" and e.get("frame", [None])[0] == 4]
     assert len(refused) == 2
     assert snapshot.counters.events_dropped == 0
+
+
+async def test_fleet_16_station_numbers_the_connectors_of_its_evses_across_the_station(tmp_path: Path) -> None:
+    evses = [EvseProfile(connectors=[ConnectorProfile(), ConnectorProfile(type="cCCS2")]), EvseProfile()]
+    profile = msgspec.structs.replace(PROFILE, evses=evses)
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16N", url, profile=profile, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        first = await csms.wait_received("StatusNotification", count=4)
+        assert [(p["connectorId"], p["status"]) for p in first] == [
+            (0, "Available"), (1, "Available"), (2, "Available"), (3, "Available")]
+        answer = await csms.answer("GetConfiguration", {"key": ["NumberOfConnectors"]}, station_id="CS16N")
+        assert answer["configurationKey"][0]["value"] == "3"
+        # EVSE 1's second connector is 1.6 connector 2; its sibling cannot serve meanwhile
+        await station.plug(1, 2)
+        await station.start_transaction(1, "TAG-N1", authorize=False)
+        [start] = await csms.wait_received("StartTransaction")
+        assert start["connectorId"] == 2
+        await csms.wait_received("StatusNotification", lambda p: (p["connectorId"], p["status"]) == (1, "Unavailable"))
+        # EVSE 2's connector is 1.6 connector 3
+        await station.plug(2)
+        await station.start_transaction(2, "TAG-N2", authorize=False)
+        [_, start3] = await csms.wait_received("StartTransaction", count=2)
+        assert start3["connectorId"] == 3
+        await csms.wait_received("StatusNotification", lambda p: (p["connectorId"], p["status"]) == (3, "Charging"))
+        assert await csms.answer("RemoteStopTransaction", {"transactionId": 1002}, station_id="CS16N") == {
+            "status": "Accepted"}
+        [stop] = await csms.wait_received("StopTransaction")
+        assert stop["transactionId"] == 1002
+        assert station.snapshot().evses[0].transaction_id == "1001"
+    csms.check_clean()
