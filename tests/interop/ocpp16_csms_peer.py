@@ -12,8 +12,8 @@ schemas); commands on stdin name the station. Answers:
 * Authorize / StartTransaction: ``Invalid`` for idTags starting with ``BAD``, else
   ``Accepted``; StartTransaction assigns transaction ids 1001, 1002, ... (per peer);
 * every other station-initiated action: its (empty or minimal) response;
-* ``--refuse StopTransaction=2``: the first 2 StopTransaction CALLs of each station are
-  answered with the CALLERROR InternalError.
+* ``--refuse StopTransaction=2`` (or StartTransaction): the first 2 such CALLs of each
+  station are answered with the CALLERROR InternalError.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def make_csms_side(args: argparse.Namespace, boots: dict[str, int]) -> type[Reco
 
         @on("StartTransaction")
         def on_start_transaction(self, id_tag: str, **kwargs: Any) -> Any:
+            refuse(self.id, "StartTransaction")
             return call_result.StartTransaction(transaction_id=next(transaction_ids), id_tag_info=tag_info(id_tag))
 
         @on("StopTransaction")

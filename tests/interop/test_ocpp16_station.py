@@ -524,3 +524,22 @@ async def test_fleet_16_station_numbers_the_connectors_of_its_evses_across_the_s
         assert stop["transactionId"] == 1002
         assert station.snapshot().evses[0].transaction_id == "1001"
     csms.check_clean()
+
+
+async def test_fleet_16_station_gives_up_a_start_transaction_after_its_attempts(tmp_path: Path) -> None:
+    profile = msgspec.structs.replace(PROFILE, variables={"TransactionMessageAttempts": 2,
+                                                          "TransactionMessageRetryInterval": 1})
+    async with open_ocpp16_csms(tmp_path, "--refuse", "StartTransaction=5") as (csms, url), \
+            open_station("CS16G", url, profile=profile, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        await station.plug(1)
+        await station.start_transaction(1, "TAG-G", authorize=False)
+        await station.stop_transaction(1)
+        await csms.wait_received("StartTransaction", count=2, timeout=10)
+        # given up after 2 attempts: what was queued behind it has no transactionId to carry
+        await wait_until(lambda: station.snapshot().queued_events == 0)
+        snapshot = station.snapshot()
+    assert len(csms.received("StartTransaction")) == 2
+    assert not csms.received("StopTransaction")
+    assert snapshot.counters.events_dropped >= 2  # the StartTransaction and the StopTransaction behind it
+    assert snapshot.last_error is not None and "StartTransaction" in snapshot.last_error

@@ -643,9 +643,12 @@ class V16Dialect:
         is queued behind it; stop the transaction if the idTag is not accepted."""
         queue = self.station.queue
         if isinstance(result, Exception):
-            # Given up (TransactionMessageAttempts CALLERRORs): what follows has no id to carry.
-            for item in [i for i in queue if i.transaction_id == key]:
+            # Given up (TransactionMessageAttempts CALLERRORs): what follows has no id to carry;
+            # it is dropped, and counted so.
+            followers = [i for i in queue if i.transaction_id == key]
+            for item in followers:
                 queue.remove(item)
+            queue.dropped += len(followers)
             self.station.note_error(f"StartTransaction given up: {result}")
             return
         transaction_id = result.transaction_id
