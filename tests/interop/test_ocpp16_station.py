@@ -14,10 +14,11 @@ from typing import Any
 
 import msgspec
 import pytest
+import trio
 from test_ocpp_package import PASSWORD, Peer, open_peer, utc
 from waiting import wait_state, wait_until
 
-from fleet.actors.station import open_station
+from fleet.actors.station import load_profile, open_station
 from fleet.profiles import (
     ConnectorProfile,
     EvseProfile,
@@ -543,3 +544,20 @@ async def test_fleet_16_station_gives_up_a_start_transaction_after_its_attempts(
     assert not csms.received("StopTransaction")
     assert snapshot.counters.events_dropped >= 2  # the StartTransaction and the StopTransaction behind it
     assert snapshot.last_error is not None and "StartTransaction" in snapshot.last_error
+
+
+async def test_fleet_16_wallbox_profile_runs_automatic_sessions(tmp_path: Path) -> None:
+    profile = load_profile(Path(__file__).resolve().parents[2] / "profiles" / "ac-wallbox-16.toml")
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16A", url, profile=profile, password=PASSWORD, speed=6000, seed=3) as station:
+        await wait_state(station, "available")
+        with trio.fail_after(15):
+            await station.wait_until(lambda s: s.counters.transactions_ended >= 2)
+        await csms.wait_received("StopTransaction", count=2, timeout=10)
+    [boot] = csms.received("BootNotification")
+    assert (boot["chargePointModel"], boot["firmwareVersion"]) == ("Wallbox16-22", "4.2.1")
+    starts, stops = csms.received("StartTransaction"), csms.received("StopTransaction")
+    assert [s["transactionId"] for s in stops[:2]] == [1001, 1002]
+    assert all(start["idTag"] in ("WB16-0001", "WB16-0002") for start in starts)
+    assert all(stop["meterStop"] >= start["meterStart"] for start, stop in zip(starts, stops, strict=False))
+    csms.check_clean()
