@@ -561,3 +561,29 @@ async def test_fleet_16_wallbox_profile_runs_automatic_sessions(tmp_path: Path) 
     assert all(start["idTag"] in ("WB16-0001", "WB16-0002") for start in starts)
     assert all(stop["meterStop"] >= start["meterStart"] for start, stop in zip(starts, stops, strict=False))
     csms.check_clean()
+
+
+async def test_fleet_16_station_authorizes_offline_from_its_cache_only(tmp_path: Path) -> None:
+    async with open_ocpp16_csms(tmp_path) as (csms, url), \
+            open_station("CS16L", url, profile=PROFILE, password=PASSWORD) as station:
+        await wait_state(station, "available")
+        # online: the CSMS accepts TAG-CACHED, the authorization cache keeps it
+        await station.start_transaction(1, "TAG-CACHED")
+        await csms.wait_received("Authorize", lambda p: p["idTag"] == "TAG-CACHED")
+        await wait_until(lambda: station.snapshot().evses[0].id_token == "TAG-CACHED")
+        await station.stop_transaction(1)
+        await wait_until(lambda: station.snapshot().evses[0].id_token is None)
+        assert await station.partition(5.0)
+        await wait_until(lambda: not station.snapshot().connected)
+        # offline: an unknown idTag is refused (AllowOfflineTxForUnknownId false) ...
+        await station.plug(1)
+        await station.start_transaction(1, "TAG-UNKNOWN")
+        await wait_until(lambda: station.snapshot().last_error is not None)
+        assert station.snapshot().evses[0].id_token is None
+        # ... the cached one is accepted (LocalAuthorizeOffline) and its transaction starts
+        await station.start_transaction(1, "TAG-CACHED")
+        await wait_until(lambda: station.snapshot().evses[0].transaction_id == "L1")
+        [start] = await csms.wait_received("StartTransaction", timeout=10)
+    assert start["idTag"] == "TAG-CACHED"
+    assert [p["idTag"] for p in csms.received("Authorize")] == ["TAG-CACHED"]
+    csms.check_clean()
