@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from fleet.actors.station import load_profile
-from fleet.actors.station.hardware import EvseState
+from fleet.actors.station import Station, load_profile
+from fleet.actors.station.hardware import EvseState, Reservation
 from fleet.actors.station.v16.configuration import Configuration, check_overrides, key_table
 from fleet.actors.station.v16.connectors import ConnectorMap
-from fleet.ocpp.v16 import ConfigurationStatus
+from fleet.actors.station.v16.dialect import IdTag, V16Dialect
+from fleet.ocpp.v16 import ConfigurationStatus, Reason
 from fleet.profiles import ConnectorProfile, EvseProfile, ProfileError, SampledData, StationProfile
 
 STANDARD_KEYS = {
@@ -96,3 +97,34 @@ def test_connectors_are_numbered_across_the_station() -> None:
     assert connectors.get(0) is None and connectors.get(4) is None
     assert connectors.id_of(evses[1], 1) == 3
     assert connectors.ids_of(evses[0]) == [1, 2]
+
+
+async def test_connector_statuses_follow_the_hardware_as_1_6_names_them() -> None:
+    station = Station("CS-16", "ws://127.0.0.1:9/ocpp", auto_connect=False, seed=1, profile=TWO_EVSES)
+    dialect = station.dialect
+    assert isinstance(dialect, V16Dialect)
+    evse, other = station.evses
+    first, second = evse.connectors
+
+    def statuses() -> list[str]:
+        return [str(dialect.status_of(e, c)) for _, e, c in dialect.connectors.all()]
+
+    assert statuses() == ["Available"] * 3
+    dialect.plug_vehicle(evse, 1)
+    assert statuses() == ["Preparing", "Unavailable", "Available"]  # the sibling shares the power stage
+    dialect.authorized(evse, "T")  # plugged and authorized: the transaction starts
+    assert evse.tx is not None and evse.tx.id == "L1" and evse.power_w > 0
+    assert statuses()[0] == "Charging"
+    evse.power_w = 0.0
+    assert statuses()[0] == "SuspendedEV"  # the vehicle takes nothing
+    evse.limit_w = 0.0
+    assert statuses()[0] == "SuspendedEVSE"  # a charging profile allows nothing
+    dialect.stop_transaction(evse, Reason.LOCAL)
+    assert statuses()[0] == "Finishing"
+    first.operative = False
+    assert statuses()[0] == "Unavailable"
+    first.faulted = True
+    assert statuses()[0] == "Faulted"
+    other.reservation = Reservation(3, other.id, IdTag("R"), None)
+    assert statuses()[2] == "Reserved"
+    assert second.status == "Unavailable" and dialect.station_status == "Available"  # the statuses it keeps
