@@ -104,8 +104,11 @@ async def test_fleet_16_station_boots_reports_and_runs_a_transaction(tmp_path: P
         assert (stop["transactionId"], stop["reason"], stop["idTag"]) == (1001, "Local", "TAG-1")
         readings = [start["meterStart"], *(energy(m) for m in csms.received("MeterValues")), stop["meterStop"]]
         assert readings == sorted(readings) and stop["meterStop"] > start["meterStart"]
-        [end] = stop["transactionData"]
+        # transactionData: the StopTxnSampledData readings at each sample interval, then the final one
+        *during, end = stop["transactionData"]
         assert end["sampledValue"][0]["context"] == "Transaction.End"
+        assert len(during) >= 2 and {v["context"] for d in during for v in d["sampledValue"]} == {"Sample.Periodic"}
+        assert [int(d["sampledValue"][0]["value"]) for d in [*during, end]][-1] == stop["meterStop"]
         assert snapshot.counters.transactions_started == snapshot.counters.transactions_ended == 1
         csms.check_clean()
 

@@ -74,6 +74,8 @@ __all__ = ["IdTag", "V16Dialect"]
 _REBOOT_STOP_REASONS: Final = {"HardReset": Reason.HARD_RESET, "SoftReset": Reason.SOFT_RESET}
 #: Entries the authorization cache keeps at most.
 _CACHE_LIMIT: Final = 1000
+#: Readings a StopTransaction's transactionData keeps at most (the latest).
+_STOP_DATA_LIMIT: Final = 48
 
 
 class IdTag:
@@ -140,6 +142,8 @@ class V16Dialect:
         self.assigned: dict[str, int] = {}
         #: EVSEs whose transaction ended while the vehicle is still plugged in (Finishing)
         self._finishing: set[int] = set()
+        #: EVSE id -> the StopTxnSampledData/StopTxnAlignedData readings of its transaction so far
+        self._stop_data: dict[int, list[TransactionData]] = {}
 
     # ============================================================ the station's hooks
 
@@ -604,6 +608,7 @@ class V16Dialect:
         tx.id_token = evse.authorized
         evse.tx = tx
         self._running[evse.id] = key
+        self._stop_data.pop(evse.id, None)
         self._finishing.discard(evse.id)
         self.station.cancel_timer(("evconnect", evse.id))
         fields: dict[str, Any] = {
@@ -686,9 +691,12 @@ class V16Dialect:
         }
         if id_tag is not None:
             fields["id_tag"] = id_tag[:20]
+        data = self._stop_data.pop(evse.id, [])
         values = transaction_sample(evse, self.model.get_list("StopTxnSampledData"), ReadingContext.TRANSACTION_END)
         if values:
-            fields["transaction_data"] = [TransactionData(timestamp=now, sampled_value=values)]
+            data.append(TransactionData(timestamp=now, sampled_value=values))
+        if data:
+            fields["transaction_data"] = data
         self._queue_transaction_message(evse, tx, StopTransactionRequest(**fields), key,
                                         lambda result: self._on_stopped(key, result))
         evse.tx = None
@@ -752,7 +760,19 @@ class V16Dialect:
                 self.update_evse(evse, rate_change=True)
                 if evse.tx is not None:
                     self.meter_values(evse, measurands, ReadingContext.SAMPLE_PERIODIC)
+                    self._keep_stop_data(evse, "StopTxnSampledData", ReadingContext.SAMPLE_PERIODIC)
         self._arm_meter_timer()
+
+    def _keep_stop_data(self, evse: EvseState, key: str, context: ReadingContext) -> None:
+        """Keep a reading of ``key``'s measurands for the transaction's StopTransaction."""
+        measurands = self.model.get_list(key)
+        if not measurands:
+            return
+        values = transaction_sample(evse, measurands, context)
+        if values:
+            data = self._stop_data.setdefault(evse.id, [])
+            data.append(TransactionData(timestamp=self.station.clock(), sampled_value=values))
+            del data[:-_STOP_DATA_LIMIT]
 
     def _arm_aligned_timer(self) -> None:
         interval = self.model.get_int("ClockAlignedDataInterval")
@@ -770,6 +790,8 @@ class V16Dialect:
             for evse in self.station.evses:
                 if evse.tx is not None or self.station.online():
                     self.meter_values(evse, measurands, ReadingContext.SAMPLE_CLOCK)
+                if evse.tx is not None:
+                    self._keep_stop_data(evse, "StopTxnAlignedData", ReadingContext.SAMPLE_CLOCK)
         self._arm_aligned_timer()
 
     def _arm_full_timer(self, evse: EvseState) -> None:
