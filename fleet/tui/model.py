@@ -29,6 +29,7 @@ import msgspec
 
 from ..control.messages import FleetSnapshot, StationRow
 from ..ocpp import VERSIONS_BY_NAME, ProtocolVersion
+from ..ocpp.constraints import URI_PATTERN
 
 __all__ = [
     "COLUMNS",
@@ -317,6 +318,8 @@ def _skeleton_of(info: Any, depth: int = 0) -> Any:
     if isinstance(info, t.FloatType):
         return float(max(0.0, info.ge or 0.0))
     if isinstance(info, t.StrType):
+        if info.pattern == URI_PATTERN:  # format: uri (OCPP 1.6's locations)
+            return "https://example.com/"
         return "x" * (info.min_length or 0) if info.min_length else ""
     if isinstance(info, t.LiteralType):
         return info.values[0]

@@ -11,6 +11,7 @@ import trio
 from fleet.actors.station import Station
 from fleet.actors.station.dialects import DIALECTS, dialect_factory
 from fleet.actors.station.hardware import TxState
+from fleet.actors.station.v16.dialect import V16Dialect
 from fleet.actors.station.v201.dialect import V201Dialect
 from fleet.actors.station.v201.directions import CSMS_INITIATED, STATION_INITIATED
 from fleet.ocpp.v201 import (
@@ -33,14 +34,18 @@ def station(**profile: object) -> Station:
 
 
 def test_the_profile_s_version_picks_the_dialect_one_registration_per_version() -> None:
-    assert set(DIALECTS) == {"2.1", "2.0.1"}
+    assert set(DIALECTS) == {"2.1", "2.0.1", "1.6"}
     assert dialect_factory("2.0.1") is V201Dialect
-    with pytest.raises(ValueError, match=r"unsupported OCPP version '1\.6'"):
-        dialect_factory("1.6")
+    assert dialect_factory("1.6") is V16Dialect
+    with pytest.raises(ValueError, match=r"unsupported OCPP version '2\.1'"):
+        dialect_factory("2.1")
     st = station()
     assert isinstance(st.dialect, V201Dialect)
     assert st.dialect.version == st.profile.ocpp_version == "2.0.1"
     assert st.model is st.dialect.model
+    st16 = station(ocpp_version="1.6")
+    assert isinstance(st16.dialect, V16Dialect) and st16.dialect.version == "1.6"
+    assert st16.profile.protocol_version.subprotocol == "ocpp1.6"
 
 
 def test_boot_request_carries_the_reason_and_the_identity_and_a_firmware_update_shows() -> None:

@@ -94,7 +94,9 @@ def strict_errors(kind: str, action: str, payload: Any, version: str = VERSION) 
 
 
 class RecordingChargePoint(ChargePoint):
-    """An ocpp-package endpoint that reports every frame and runs stdin commands."""
+    """An ocpp-package endpoint that reports every frame and runs stdin commands (OCPP
+    :data:`VERSION`; another version: a subclass with that version's ``_call``,
+    ``_call_result`` and ``_ocpp_version``, as :class:`RecordingChargePoint16`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -59,10 +59,11 @@ def call(action: str, payload: dict[str, Any]) -> str:
     return json.dumps([2, "id", action, payload])
 
 
-def test_16_is_a_protocol_of_the_core_and_a_registered_version() -> None:
+def test_16_is_a_protocol_of_the_core_and_spoken_last_in_preference() -> None:
     assert PROTOCOLS == {"1.6": V16, "2.0.1": V201, "2.1": V21}
     assert V16.subprotocol == "ocpp1.6" and V16.name == "1.6"
-    assert VERSIONS["ocpp1.6"] is V16 and VERSIONS_BY_NAME["1.6"] is V16  # (its dialects joined it)
+    assert VERSIONS["ocpp1.6"] is V16 and VERSIONS_BY_NAME["1.6"] is V16
+    assert list(VERSIONS)[-1] == "ocpp1.6"  # the CSMS's last choice
     assert V16.message_types == {2, 3, 4}
     assert V16.error_codes.sendable == SIXTEEN_CODES
 

@@ -680,7 +680,7 @@ class Station:
         undelivered: dict[str, list[int]] = {}
         for item in self.queue:
             if item.transaction_id is not None:
-                undelivered.setdefault(item.transaction_id, []).append(item.request.seq_no)
+                undelivered.setdefault(item.transaction_id, []).append(item.seq_no)
         records: dict[str, dict[str, Any]] = {}
         for tx, r in self._records.items():
             record: dict[str, Any] = {"seq": list(r["seq"]), "energy": r["energy"]}
@@ -1262,11 +1262,11 @@ class Station:
     def _note_transmission(self, item: OutItem) -> tuple[str, int]:
         """Audit: remember that this TransactionEvent goes out; a second time is a retransmission."""
         assert item.transaction_id is not None
-        sent = (item.transaction_id, item.request.seq_no)
+        sent = (item.transaction_id, item.seq_no)
         if sent in self._sent_events:
             record = self._records.get(item.transaction_id)
             if record is not None:
-                record.setdefault("resent", []).append(item.request.seq_no)
+                record.setdefault("resent", []).append(item.seq_no)
         else:
             self._sent_events.add(sent)
         return sent

@@ -5,7 +5,8 @@ A station holds one dialect object (made by :mod:`.dialects` from its profile's
 timers, boot scheduling, the driver, snapshots) asks the dialect how to boot, report
 status, start, update and stop a transaction, send meter values, read its
 configuration model, and which handler answers a CSMS-initiated action. OCPP 2.0.1:
-:class:`~fleet.actors.station.v201.dialect.V201Dialect`.
+:class:`~fleet.actors.station.v201.dialect.V201Dialect`; OCPP 1.6J:
+:class:`~fleet.actors.station.v16.dialect.V16Dialect`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from typing import Final
 
 from ...profiles import StationProfile
 from .dialect import DialectFactory
+from .v16.configuration import check_overrides as check_v16_configuration
+from .v16.dialect import V16Dialect
 from .v21.dialect import V21Dialect
 from .v201.device_model import check_overrides as check_v201_variables
 from .v201.dialect import V201Dialect
@@ -23,12 +25,14 @@ VariableCheck = Callable[[StationProfile], "tuple[str, str] | None"]
 DIALECTS: Final[Mapping[str, DialectFactory]] = MappingProxyType({
     V21Dialect.version: V21Dialect,
     V201Dialect.version: V201Dialect,
+    V16Dialect.version: V16Dialect,
 })
 
 #: version name -> the check of a profile's ``[variables]`` against its configuration model
 VARIABLE_CHECKS: Final[Mapping[str, VariableCheck]] = MappingProxyType({
     V21Dialect.version: check_v201_variables,  # (2.1 keeps 2.0.1's device model)
     V201Dialect.version: check_v201_variables,
+    V16Dialect.version: check_v16_configuration,
 })
 
 

@@ -39,13 +39,15 @@ class OutItem:
         followup: a consequence of a CSMS request (allowed while Pending).
         on_result: called with the response, or with the exception if it failed for good.
         transaction_id: the transaction a TransactionEvent belongs to.
+        seq_no: the transaction message's sequence number (for the nothing-lost audit).
         attempts: CALLERRORs so far (for TransactionEvent retries).
         not_before: do not send before this (trio) time.
         due: when a timer meant it to go out (trio time; 0 when not timer-driven), for the
             schedule lag.
     """
 
-    __slots__ = ("attempts", "due", "durable", "followup", "not_before", "on_result", "request", "transaction_id")
+    __slots__ = ("attempts", "due", "durable", "followup", "not_before", "on_result", "request", "seq_no",
+                 "transaction_id")
 
     def __init__(
         self,
@@ -55,12 +57,14 @@ class OutItem:
         followup: bool = False,
         on_result: Callable[[Any], None] | None = None,
         transaction_id: str | None = None,
+        seq_no: int = 0,
     ) -> None:
         self.request = request
         self.durable = durable
         self.followup = followup
         self.on_result = on_result
         self.transaction_id = transaction_id
+        self.seq_no = seq_no
         self.attempts = 0
         self.not_before = 0.0
         self.due = 0.0

@@ -557,6 +557,7 @@ class V201Dialect:
                 request,
                 durable=True,
                 transaction_id=transaction_id,
+                seq_no=seq,
                 on_result=lambda result: self._on_event_result(evse, transaction_id, result),
             )
         )
