@@ -12,6 +12,7 @@ from fleet.actors.station import Station
 from fleet.actors.station.dialects import DIALECTS, dialect_factory
 from fleet.actors.station.hardware import TxState
 from fleet.actors.station.v16.dialect import V16Dialect
+from fleet.actors.station.v21.dialect import V21Dialect
 from fleet.actors.station.v201.dialect import V201Dialect
 from fleet.actors.station.v201.directions import CSMS_INITIATED, STATION_INITIATED
 from fleet.ocpp.v201 import (
@@ -37,8 +38,9 @@ def test_the_profile_s_version_picks_the_dialect_one_registration_per_version() 
     assert set(DIALECTS) == {"2.1", "2.0.1", "1.6"}
     assert dialect_factory("2.0.1") is V201Dialect
     assert dialect_factory("1.6") is V16Dialect
-    with pytest.raises(ValueError, match=r"unsupported OCPP version '2\.1'"):
-        dialect_factory("2.1")
+    assert dialect_factory("2.1") is V21Dialect
+    with pytest.raises(ValueError, match=r"unsupported OCPP version '2\.2'"):
+        dialect_factory("2.2")
     st = station()
     assert isinstance(st.dialect, V201Dialect)
     assert st.dialect.version == st.profile.ocpp_version == "2.0.1"
