@@ -15,6 +15,8 @@ from fleet.run.report import load_report, merge_reports, write_report
 from fleet.run.supervisor import RunOptions, run_fleet
 from fleet.run.thresholds import ThresholdError, evaluate, parse_threshold
 
+REPO = Path(__file__).resolve().parents[2]
+
 PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 
 BUSY_PROFILE = """
@@ -204,3 +206,22 @@ def test_bad_fault_option_is_refused_before_anything_starts(tmp_path: Path) -> N
     bad = subprocess.run([sys.executable, "-m", "fleet", "run", str(fleet), "--no-control", "--fault", "warp_speed=9"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "warp_speed" in bad.stderr
+
+
+async def test_a_fleet_of_three_ocpp_versions_against_one_csms_loses_nothing() -> None:
+    """The shipped mixed-versions fleet (1.6J, 2.0.1, and 2.1-or-2.0.1 stations), rescaled,
+    against the built-in CSMS serving every version on one port: each version's transaction
+    messages reach it, and the audit holds 1.6's transactions (ids the CSMS assigned) as it
+    holds 2.x's."""
+    plan = load_fleet(REPO / "profiles" / "mixed-versions.toml").with_overrides(
+        stations=24, duration=6, ramp=200, speed=60, speed_protocol=True)
+    versions = {profile.ocpp_versions[0] for profile in plan.profiles}
+    assert versions == {"1.6", "2.0.1", "2.1"}
+    report = await run_fleet(plan, RunOptions(workers=2))
+    assert report.fleet["workers_without_final_report"] == []
+    answered = {s.action: s.count for s in report.actions if s.direction == "out"}
+    received = report.fleet["csms_received"]
+    for action in ("BootNotification", "StartTransaction", "MeterValues", "TransactionEvent"):  # 1.6 and 2.x
+        assert answered.get(action, 0) > 0 and answered[action] == received[action], (action, answered, received)
+    assert report.audit["ok"], report.audit["problems"]
+    assert report.audit["checked_transactions"] >= 24

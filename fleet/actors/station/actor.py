@@ -371,6 +371,8 @@ class Station:
         self._calls = self._calls_failed = 0  # counted as its connections' observer
         self._last_error: str | None = None
         self._records: dict[str, dict[str, Any]] = {}
+        #: audit: a transaction's local key -> the id its CSMS gave it (OCPP 1.6 binds ids late)
+        self._audit_ids: dict[str, str] = {}
         self._sent_events: set[tuple[str, int]] = set()  # (transaction, seqNo) sent at least once (audit)
         # snapshot cache
         self._snapshot: StationSnapshot | None = None
@@ -680,7 +682,8 @@ class Station:
         undelivered: dict[str, list[int]] = {}
         for item in self.queue:
             if item.transaction_id is not None:
-                undelivered.setdefault(item.transaction_id, []).append(item.seq_no)
+                key = self._audit_ids.get(item.transaction_id, item.transaction_id)
+                undelivered.setdefault(key, []).append(item.seq_no)
         records: dict[str, dict[str, Any]] = {}
         for tx, r in self._records.items():
             record: dict[str, Any] = {"seq": list(r["seq"]), "energy": r["energy"]}
@@ -1264,7 +1267,7 @@ class Station:
         assert item.transaction_id is not None
         sent = (item.transaction_id, item.seq_no)
         if sent in self._sent_events:
-            record = self._records.get(item.transaction_id)
+            record = self._records.get(self._audit_ids.get(item.transaction_id, item.transaction_id))
             if record is not None:
                 record.setdefault("resent", []).append(item.seq_no)
         else:
@@ -1437,10 +1440,21 @@ class Station:
         """The dialect queued a transaction event (for the counters and the audit)."""
         self._events_generated += 1
         if self.audit:
+            transaction_id = self._audit_ids.get(transaction_id, transaction_id)
             record = self._records.setdefault(transaction_id, {"seq": [], "energy": None})
             record["seq"].append(seq_no)
             if energy_wh is not None:
                 record["energy"] = energy_wh
+
+    def transaction_named(self, key: str, transaction_id: str) -> None:
+        """The CSMS named the transaction the dialect counts as ``key`` (an OCPP 1.6
+        StartTransaction was answered): the audit reports it as ``transaction_id``, the
+        name the CSMS records it under, from now on."""
+        if self.audit:
+            self._audit_ids[key] = transaction_id
+            record = self._records.pop(key, None)
+            if record is not None:
+                self._records[transaction_id] = record
 
     def note_error(self, text: str) -> None:
         """Remember ``text`` as the last error (shown in the snapshot)."""

@@ -658,6 +658,7 @@ class V16Dialect:
             return
         transaction_id = result.transaction_id
         self.assigned[key] = transaction_id
+        self.station.transaction_named(key, str(transaction_id))
         for item in queue:
             if item.transaction_id == key:
                 item.request = msgspec.structs.replace(item.request, transaction_id=transaction_id)
