@@ -27,6 +27,7 @@ from .records import StationState
 __all__ = [
     "AnswerRecorder",
     "CsmsDialect",
+    "DialectTables",
     "InvalidRequest",
     "Recorder",
     "RequestError",
@@ -72,6 +73,36 @@ class CsmsDialect(Protocol):
     def default_handlers(self, policy: CsmsPolicy) -> dict[str, Handler]:
         """One handler per action of :attr:`station_actions`, answering per ``policy`` (read at each CALL)."""
         ...
+
+
+class DialectTables:
+    """A :class:`CsmsDialect` made of a version's tables: its direction tables, its recorders
+    and the factory of its default handlers. Each version package makes one (``DIALECT``);
+    a version that extends another passes the other's tables where they are the same."""
+
+    __slots__ = ("_handlers", "answer_recorders", "csms_actions", "recorders", "station_actions", "version")
+
+    def __init__(
+        self,
+        version: ProtocolVersion,
+        *,
+        recorders: Mapping[str, Recorder],
+        answer_recorders: Mapping[str, AnswerRecorder],
+        handlers: Callable[[CsmsPolicy], dict[str, Handler]],
+    ) -> None:
+        self.version = version
+        self.station_actions: frozenset[str] = version.initiated_by_station
+        self.csms_actions: frozenset[str] = version.initiated_by_csms
+        self.recorders = recorders
+        self.answer_recorders = answer_recorders
+        self._handlers = handlers
+
+    def __repr__(self) -> str:
+        return f"<CSMS dialect OCPP {self.version.name}>"
+
+    def default_handlers(self, policy: CsmsPolicy) -> dict[str, Handler]:
+        """One handler per action a station initiates, answering per ``policy``."""
+        return self._handlers(policy)
 
 
 class RequestError(ValueError):

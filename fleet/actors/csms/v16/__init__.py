@@ -9,6 +9,6 @@
 """
 
 from .actions import CSMS_ACTIONS, STATION_ACTIONS
-from .dialect import DIALECT, V16Dialect
+from .dialect import DIALECT
 
-__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS", "V16Dialect"]
+__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS"]

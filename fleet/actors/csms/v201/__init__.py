@@ -7,6 +7,6 @@
 """
 
 from .actions import CSMS_ACTIONS, STATION_ACTIONS
-from .dialect import DIALECT, V201Dialect
+from .dialect import DIALECT
 
-__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS", "V201Dialect"]
+__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS"]

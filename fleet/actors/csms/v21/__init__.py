@@ -7,6 +7,6 @@ payload types, plus the actions 2.1 adds.
 """
 
 from .actions import CSMS_ACTIONS, STATION_ACTIONS
-from .dialect import DIALECT, V21Dialect
+from .dialect import DIALECT
 
-__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS", "V21Dialect"]
+__all__ = ["CSMS_ACTIONS", "DIALECT", "STATION_ACTIONS"]
