@@ -182,8 +182,11 @@ async def test_a_csms_alone_acts_the_faults_out_from_its_side() -> None:
 
         cut = await request(client, "partition", station_ids=["L01"], duration=1.5)
         assert cut.dropped == 1
-        await wait_until(lambda: csms.statistics().refused.get("partition", 0) >= 1, what="a connection of L01 refused", timeout=5)
-        assert not stations["L01"].online()
+        # L01 lost its link and a new connection was refused (whether it is still offline once both
+        # are seen depends on how long that took: the partition lasts 1.5 s, so that is not asserted).
+        await wait_until(lambda: csms.statistics().refused.get("partition", 0) >= 1
+                         and stations["L01"].snapshot().counters.disconnects >= 1,
+                         what="L01 cut and a connection of it refused", timeout=5)
         await wait_until(lambda: stations["L01"].online() and csms.is_connected("L01"), what="L01 back after the partition", timeout=10)
 
         everyone = await request(client, "set_boot_status", status="Rejected")
