@@ -165,8 +165,9 @@ async def test_fleet_16_station_delivers_an_offline_transaction_in_order_with_it
     readings = [start["meterStart"], *(energy(m) for m in meter_values), stop["meterStop"]]
     assert readings == sorted(readings)
     assert utc(start["timestamp"]) <= utc(stop["timestamp"])
-    # the audit: every message of the transaction, numbered, delivered; its final register
-    assert records == {"L1": {"seq": list(range(len(actions))), "energy": float(stop["meterStop"])}}
+    # the audit: every message of the transaction, numbered, delivered; its final register; under the
+    # id the CSMS assigned (as the CSMS records it), not the station's own key for it
+    assert records == {"1001": {"seq": list(range(len(actions))), "energy": float(stop["meterStop"])}}
     csms.check_clean()
 
 
