@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, localcontext
 from typing import Final
 
 from msgspec import UnsetType
@@ -53,9 +53,13 @@ def check_multiple_of(value: float | UnsetType, step: str, name: str) -> None:
     """
     if isinstance(value, UnsetType):
         return
-    try:
-        remainder = Decimal(repr(value)) % Decimal(step)
-    except InvalidOperation:
-        raise ValueError(f"Invalid value: `{name}` must be a finite number") from None
+    number = Decimal(repr(value))
+    if not number.is_finite():
+        raise ValueError(f"Invalid value: `{name}` must be a finite number")
+    with localcontext() as exact:
+        # enough digits for the quotient of any float (up to 1e308) by a small step; the
+        # default 28 made 1e27 % 0.1 an InvalidOperation
+        exact.prec = 400
+        remainder = number % Decimal(step)
     if remainder:
         raise ValueError(f"Invalid value: `{name}` must be a multiple of {step}, got {value!r}")

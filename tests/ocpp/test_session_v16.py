@@ -11,6 +11,7 @@ import datetime
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from fleet.ocpp import (
@@ -259,3 +260,18 @@ def test_a_peers_16_callerror_is_read_with_16_codes(wire: str, understood: Error
     assert isinstance(event, CallFailed) and isinstance(event.error, RemoteCallError)
     assert event.error.code == understood
     assert isinstance(event.error.code, ErrorCode) == isinstance(understood, ErrorCode)
+
+
+def test_multiple_of_holds_for_numbers_of_any_size() -> None:
+    """1.6's ``limit`` is a multiple of 0.1 checked in decimal: a huge but finite limit is one
+    (the default decimal precision of 28 digits once called 1e27 not finite)."""
+    decode = V16.response_decoder("GetCompositeSchedule").decode
+
+    def answer(limit: str) -> bytes:
+        return (b'{"status": "Accepted", "chargingSchedule": {"chargingRateUnit": "A", '
+                b'"chargingSchedulePeriod": [{"startPeriod": 0, "limit": ' + limit.encode() + b"}]}}")
+
+    for limit in ("1e27", "16.3", "1.7976931348623157e308", "0"):
+        decode(answer(limit))
+    with pytest.raises(msgspec.ValidationError, match=r"multiple of 0\.1"):
+        decode(answer("0.05"))
