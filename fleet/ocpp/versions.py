@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from types import MappingProxyType, ModuleType
 from typing import Any, Literal
 
 import msgspec
@@ -113,48 +113,31 @@ class ProtocolVersion:
         return self.initiated_by_station if role == "station" else self.initiated_by_csms
 
 
-V201 = ProtocolVersion(
-    name="2.0.1",
-    subprotocol="ocpp2.0.1",
-    actions=v201.ACTIONS,
-    action_of=v201.ACTION_OF,
-    request_decoder=v201.request_decoder,
-    response_decoder=v201.response_decoder,
-    encoder=v201.ENCODER,
-    initiated_by_station=v201.INITIATED_BY_STATION,
-    initiated_by_csms=v201.INITIATED_BY_CSMS,
-    message_types=v201.MESSAGE_TYPES,
-    error_codes=v201.ERROR_CODES,
-)
+def _of_package(
+    name: str, package: ModuleType, send_actions: Mapping[str, type[Any]] = MappingProxyType({})
+) -> ProtocolVersion:
+    """The :class:`ProtocolVersion` of a generated version package (every one has the same
+    shape: ``ACTIONS``, ``ACTION_OF``, the decoders, ``ENCODER``, the direction tables,
+    ``MESSAGE_TYPES``, ``ERROR_CODES``) and of its SEND messages, if it has any."""
+    return ProtocolVersion(
+        name=name,
+        subprotocol=f"ocpp{name}",
+        actions=package.ACTIONS,
+        action_of=package.ACTION_OF,
+        request_decoder=package.request_decoder,
+        response_decoder=package.response_decoder,
+        encoder=package.ENCODER,
+        initiated_by_station=package.INITIATED_BY_STATION,
+        initiated_by_csms=package.INITIATED_BY_CSMS,
+        message_types=package.MESSAGE_TYPES,
+        error_codes=package.ERROR_CODES,
+        send_actions=send_actions,
+    )
 
-V16 = ProtocolVersion(
-    name="1.6",
-    subprotocol="ocpp1.6",
-    actions=v16.ACTIONS,
-    action_of=v16.ACTION_OF,
-    request_decoder=v16.request_decoder,
-    response_decoder=v16.response_decoder,
-    encoder=v16.ENCODER,
-    initiated_by_station=v16.INITIATED_BY_STATION,
-    initiated_by_csms=v16.INITIATED_BY_CSMS,
-    message_types=v16.MESSAGE_TYPES,
-    error_codes=v16.ERROR_CODES,
-)
 
-V21 = ProtocolVersion(
-    name="2.1",
-    subprotocol="ocpp2.1",
-    actions=v21.ACTIONS,
-    action_of=v21.ACTION_OF,
-    request_decoder=v21.request_decoder,
-    response_decoder=v21.response_decoder,
-    encoder=v21.ENCODER,
-    initiated_by_station=v21.INITIATED_BY_STATION,
-    initiated_by_csms=v21.INITIATED_BY_CSMS,
-    message_types=v21.MESSAGE_TYPES,
-    error_codes=v21.ERROR_CODES,
-    send_actions=v21.SEND_ACTIONS,
-)
+V16 = _of_package("1.6", v16)
+V201 = _of_package("2.0.1", v201)
+V21 = _of_package("2.1", v21, v21.SEND_ACTIONS)
 
 #: Every version the protocol core speaks (codec and session), by name, oldest first;
 #: a superset of :data:`VERSIONS_BY_NAME`.
