@@ -659,3 +659,26 @@ def test_dashboard_says_when_it_cannot_reach_the_server() -> None:
             assert await app.control("info") is None
 
     asyncio.run(main())
+
+
+def test_a_poll_answer_after_the_screens_widgets_are_gone_is_dropped(tmp_path: Path) -> None:
+    """Quitting while a screen's poll is in flight: Textual unmounts the children before it cancels the
+    screen's worker, so the answer arrives to a screen without widgets (this failed a CI run with NoMatches)."""
+
+    async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
+        for key, kind in (("m", CsmsScreen), ("s", StationsScreen)):
+            await pilot.press(key)
+            await wait_until_on_pilot(lambda: isinstance(app.screen, kind), pilot)  # noqa: B023
+            if kind is StationsScreen:
+                await wait_until_on_pilot(lambda: len(app.model.table.rows) == 2, pilot)
+                await pilot.press("enter")
+                await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen), pilot)
+            screen = app.screen
+            assert isinstance(screen, (CsmsScreen, StationScreen))
+            await screen.query("*").remove()  # what the app's shutdown does before it cancels the worker
+            await screen._poll_once()  # the answer arrives: dropped, nothing raised
+            assert not screen.query("*")
+            if kind is StationsScreen:
+                await app.pop_screen()  # the station screen was pushed over the stations mode
+
+    run_dashboard_test(body, stations=2)

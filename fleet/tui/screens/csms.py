@@ -111,7 +111,7 @@ class CsmsScreen(Screen[None]):
         connections = await self.dashboard.control("csms_connections", quiet=True)
         if connections is None:
             self.supported = False
-            self.query_one(StatusLine).show("this server runs no CSMS")
+            self._status("this server runs no CSMS")
             return
         pending = await self.dashboard.control("csms_pending", quiet=True)
         if isinstance(connections, CsmsConnectionsResult):
@@ -127,10 +127,18 @@ class CsmsScreen(Screen[None]):
                     [(sid, "••••••") for sid in auth.station_ids] if auth.enabled else [("(off)", "any station")])
                 self._fill("#auth", rows)
         n = len(connections.connections) if isinstance(connections, CsmsConnectionsResult) else 0
-        self.query_one(StatusLine).show(f"{n:,} stations connected · {self.dashboard.model.status}")
+        self._status(f"{n:,} stations connected · {self.dashboard.model.status}")
 
+    # An answer can arrive after the screen's widgets are gone (the screen closed or the app quit while a
+    # command was in flight; the screen's own worker is cancelled only after its children are unmounted):
+    # the answer is then dropped, so these look the widgets up without requiring them.
     def _fill(self, selector: str, rows: list[tuple[str, ...]]) -> None:
-        self.query_one(selector, VirtualTable).set_rows(rows)
+        for table in self.query(selector).results(VirtualTable):
+            table.set_rows(rows)
+
+    def _status(self, text: str) -> None:
+        for line in self.query(StatusLine):
+            line.show(text)
 
     def action_open(self) -> None:
         sid = self._selected()

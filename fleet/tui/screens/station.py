@@ -88,16 +88,23 @@ class StationScreen(StationActions, Screen[None]):
             return
         self._polling = True
         try:
-            detail = await self.dashboard.control("station", quiet=True, station_id=self.station_id)
+            await self._poll_once()
         finally:
             self._polling = False
+
+    async def _poll_once(self) -> None:
+        detail = await self.dashboard.control("station", quiet=True, station_id=self.station_id)
+        # The answer can arrive after this screen's widgets are gone (closed, or the app quit, while the
+        # command was in flight; the worker is cancelled only after the children are unmounted): drop it then.
         if isinstance(detail, StationDetail):
             self.detail = detail
-            self.query_one(StationDetailView).show(detail)
-        log = self.query_one(FrameLog)
-        state = "paused" if log.paused else "live"
-        search = f" · search {log.search!r}" if log.search else ""
-        self.query_one(StatusLine).show(f"{len(log.lines):,} frames ({state}){search} · {self.dashboard.model.status}")
+            for view in self.query(StationDetailView):
+                view.show(detail)
+        for log in self.query(FrameLog):
+            state = "paused" if log.paused else "live"
+            search = f" · search {log.search!r}" if log.search else ""
+            for line in self.query(StatusLine):
+                line.show(f"{len(log.lines):,} frames ({state}){search} · {self.dashboard.model.status}")
 
     def action_back(self) -> None:
         search = self.query_one("#frame-search", Input)
