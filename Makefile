@@ -27,7 +27,7 @@ typecheck: install-dev
 	$(BIN)/mypy
 
 test: install-dev lint typecheck
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 bench: install
 	$(BIN)/fleet bench --codec
