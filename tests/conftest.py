@@ -36,6 +36,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
     if counts:
         node.config.stash.setdefault(_CASE_COUNTS, Counter()).update(counts)
 
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     counts = config.stash.get(_CASE_COUNTS, None)
     if not counts:
