@@ -216,3 +216,31 @@ async def test_a_2_1_station_without_v2x_answers_notify_allowed_energy_transfer_
         answer = await csms.call("NOV2X", v21.NotifyAllowedEnergyTransferRequest(
             transaction_id="t", allowed_energy_transfer=[v21.EnergyTransferMode.DC_BPT]))
         assert answer.status == "Rejected" and answer.status_info.reason_code == "UnsupportedRequest"
+
+
+async def test_a_der_limit_max_discharge_in_force_caps_the_discharge() -> None:
+    async with open_csms(port=0) as csms, open_station(
+        "V2X-DER", csms.url, profile=v2x_profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
+    ) as station:
+        with trio.fail_after(10):
+            await station.wait_until(lambda s: s.state == "available")
+        await station.plug(1)
+        await station.start_transaction(1, "V2X-TOKEN")
+        with trio.fail_after(10):
+            snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
+        tx_id = snapshot.evses[0].transaction_id
+        assert tx_id is not None
+        assert (await csms.call("V2X-DER", tx_profile(tx_id, v21.ChargingSchedulePeriod(
+            start_period=0, operation_mode=v21.OperationMode.CENTRAL_SETPOINT, setpoint=-8000.0)))).status \
+            == "Accepted"
+        with trio.fail_after(10):
+            await station.wait_until(lambda s: s.evses[0].power_w == -8000.0)
+        limit = v21.LimitMaxDischarge(priority=1, pct_max_discharge_power=25.0)
+        assert (await csms.call("V2X-DER", v21.SetDERControlRequest(
+            is_default=True, control_id="lmd", control_type=v21.DERControl.LIMIT_MAX_DISCHARGE,
+            limit_max_discharge=limit))).status == "Accepted"
+        with trio.fail_after(10):  # 25 % of the EVSE's 20 kW
+            await station.wait_until(lambda s: s.evses[0].power_w == -5000.0)
+        assert (await csms.call("V2X-DER", v21.ClearDERControlRequest(is_default=True))).status == "Accepted"
+        with trio.fail_after(10):
+            await station.wait_until(lambda s: s.evses[0].power_w == -8000.0)

@@ -9,9 +9,10 @@ control supersedes a not yet started one of a higher value at once (R04.FR.03/06
 active one of a higher value at its own start (R04.FR.07), and is itself superseded by
 an active one of a lower value (R04.FR.08). A superseded control is kept, never executed
 and never reported as starting; every scheduled control is deleted when its duration has
-passed (R04.FR.10). The controls are stored and reported; the inverter they describe is
-not simulated beyond that (a simulated grid event is reported on the type of the
-controls in force).
+passed (R04.FR.10). The controls are stored and reported; of the inverter they describe
+only LimitMaxDischarge acts on the simulated power (the one in force caps a V2X discharge
+at its ``pctMaxDischargePower`` of the EVSE's maximum); a simulated grid event is reported
+on the type of the controls in force.
 
 Times: a control's start and end are wall-clock times; the station arms a timer for
 each (its trio clock, so a test under MockClock sees them at once), and reports the
@@ -214,6 +215,7 @@ class DerControls:
                 superseded.append(new.id)
         self.controls[new.id] = new
         self._arm(new, now)
+        self._changed(new.control_type)
         return SetDERControlResponse(status=DERControlStatus.ACCEPTED, superseded_ids=superseded[:24] or UNSET)
 
     def _arm(self, control: StoredControl, now: datetime.datetime) -> None:
@@ -243,11 +245,13 @@ class DerControls:
         assert control.start is not None
         station.send(NotifyDERStartStopRequest(control_id=control.id, started=True, timestamp=control.start,
                                                superseded_ids=replaced[:24] or UNSET))
+        self._changed(control.control_type)
 
     def _ended(self, control: StoredControl) -> None:
         if self.controls.get(control.id) is not control:
             return
         del self.controls[control.id]  # R04.FR.10
+        self._changed(control.control_type)
         if control.active:
             end = control.end
             assert end is not None
@@ -255,9 +259,26 @@ class DerControls:
                                                                 timestamp=end))
 
     def _remove(self, control_id: str) -> None:
-        if self.controls.pop(control_id, None) is not None:
+        removed = self.controls.pop(control_id, None)
+        if removed is not None:
             self.dialect.station.cancel_timer(("der-start", control_id))
             self.dialect.station.cancel_timer(("der-stop", control_id))
+            self._changed(removed.control_type)
+
+    def _changed(self, control_type: DERControl) -> None:
+        if control_type == DERControl.LIMIT_MAX_DISCHARGE:
+            self.dialect.station.defer(self.dialect.limits_changed)
+
+    def discharge_share(self) -> float | None:
+        """The ``pctMaxDischargePower`` of the LimitMaxDischarge in force (an active scheduled
+        one before the default; R04.FR.11), percent; None if none limits."""
+        for scheduled in (True, False):
+            for c in self.controls.values():
+                if (c.control_type == DERControl.LIMIT_MAX_DISCHARGE and not c.superseded
+                        and (c.active if scheduled else c.is_default)
+                        and c.setting.pct_max_discharge_power is not UNSET):
+                    return float(c.setting.pct_max_discharge_power)
+        return None
 
     # ----------------------------------------------------------------- Get, Clear
 

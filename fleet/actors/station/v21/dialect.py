@@ -66,6 +66,11 @@ class V21Dialect(V201Dialect):
         super()._apply_limit(evse)
         if self.v2x is not None:
             self.v2x.apply(evse)
+            share = self.der.discharge_share() if self.der is not None else None
+            if share is not None:  # a DER LimitMaxDischarge in force
+                cap = evse.max_discharge_w * share / 100.0
+                limit = evse.discharge_limit_w
+                evse.discharge_limit_w = cap if limit is None else min(limit, cap)
 
     def update_evse(self, evse: EvseState, trigger: Any = None, **changes: Any) -> None:
         super().update_evse(evse, trigger, **changes)
