@@ -218,7 +218,7 @@ async def test_a_2_1_station_without_v2x_answers_notify_allowed_energy_transfer_
         assert answer.status == "Rejected" and answer.status_info.reason_code == "UnsupportedRequest"
 
 
-async def test_a_der_limit_max_discharge_in_force_caps_the_discharge() -> None:
+async def test_a_der_limit_max_discharge_caps_the_discharge_and_a_frequency_mode_follows_its_curve() -> None:
     async with open_csms(port=0) as csms, open_station(
         "V2X-DER", csms.url, profile=v2x_profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
     ) as station:
@@ -244,3 +244,9 @@ async def test_a_der_limit_max_discharge_in_force_caps_the_discharge() -> None:
         assert (await csms.call("V2X-DER", v21.ClearDERControlRequest(is_default=True))).status == "Accepted"
         with trio.fail_after(10):
             await station.wait_until(lambda s: s.evses[0].power_w == -8000.0)
+        curve = [v21.V2XFreqWattPoint(frequency=49.8, power=6000.0), v21.V2XFreqWattPoint(frequency=50.1, power=-3000.0)]
+        assert (await csms.call("V2X-DER", tx_profile(tx_id, v21.ChargingSchedulePeriod(
+            start_period=0, operation_mode=v21.OperationMode.LOCAL_FREQUENCY, v2x_freq_watt_curve=curve,
+            v2x_baseline=-1000.0)))).status == "Accepted"
+        with trio.fail_after(10):  # the curve at the simulated 50 Hz (0 W) on the baseline
+            await station.wait_until(lambda s: s.evses[0].power_w == -1000.0)
