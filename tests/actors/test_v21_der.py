@@ -143,3 +143,17 @@ async def test_scheduled_der_controls_notify_their_start_and_stop_and_grid_event
             ("OverVoltage", v21.messages.UNSET), ("OverVoltage", True)]
         assert alarms[0].control_type == "FreqDroop"
         assert len(started_stopped) == 3  # the superseded "slow" never reports a stop
+
+
+async def test_a_control_lasting_beyond_the_calendar_is_accepted_and_never_ends() -> None:
+    async with open_csms(port=0) as csms, open_station(
+        "DER-3", csms.url, profile=profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
+    ) as station:
+        with trio.fail_after(10):
+            await station.wait_until(lambda s: s.state == "available")
+        answer = await csms.call("DER-3", v21.SetDERControlRequest(
+            is_default=False, control_id="forever", control_type=v21.DERControl.FREQ_DROOP,
+            freq_droop=freq_droop(1, duration=1e300)))
+        assert answer.status == "Accepted"
+        assert (await csms.call("DER-3", v21.GetDERControlRequest(request_id=1))).status == "Accepted"
+        assert station.snapshot().connected and station.snapshot().last_error is None

@@ -123,7 +123,10 @@ class StoredControl:
         """When it ends (None: never by itself)."""
         if self.start is None or self.duration is None:
             return None
-        return self.start + datetime.timedelta(seconds=self.duration)
+        try:
+            return self.start + datetime.timedelta(seconds=self.duration)
+        except (OverflowError, ValueError):  # beyond the calendar: never
+            return None
 
     def matches(self, is_default: Any, control_type: Any, control_id: Any) -> bool:
         """Whether it is what a Get/ClearDERControl asks for (UNSET matches anything)."""
