@@ -10,6 +10,7 @@ and the nothing-lost audit compares it. The physics without sockets, and the pro
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,9 @@ from fleet.actors.csms import open_csms
 from fleet.actors.station import load_profile, open_station
 from fleet.actors.station.hardware import EvseState, Vehicle
 from fleet.actors.station.v21.dialect import V21Dialect
+from fleet.malformed import random_request
 from fleet.net.ocpp_log import OcppLog
-from fleet.ocpp import v21
+from fleet.ocpp import V21, v21
 from fleet.profiles import DerSpec, EvseProfile, ProfileError, SampledData, VehicleProfile
 from fleet.run.audit import audit_transactions
 from fleet.run.csms_worker import csms_records
@@ -250,3 +252,33 @@ async def test_a_der_limit_max_discharge_caps_the_discharge_and_a_frequency_mode
             v2x_baseline=-1000.0)))).status == "Accepted"
         with trio.fail_after(10):  # the curve at the simulated 50 Hz (0 W) on the baseline
             await station.wait_until(lambda s: s.evses[0].power_w == -1000.0)
+
+
+async def test_random_valid_v2x_and_der_requests_never_break_a_discharging_station() -> None:
+    """Handler fuzz of what V2X and DER control add, on a station discharging in a transaction:
+    every answer a CALLRESULT (never a CALLERROR), and the station keeps running its physics."""
+    rng = random.Random(2026)
+    actions = ("SetChargingProfile", "NotifyAllowedEnergyTransfer", "SetDERControl", "GetDERControl",
+               "ClearDERControl", "GetCompositeSchedule", "ClearChargingProfile")
+    async with open_csms(port=0) as csms, open_station(
+        "V2X-FUZZ", csms.url, profile=v2x_profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
+    ) as station:
+        with trio.fail_after(10):
+            await station.wait_until(lambda s: s.state == "available")
+        await station.plug(1)
+        await station.start_transaction(1, "V2X-TOKEN")
+        with trio.fail_after(10):
+            snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
+        tx_id = snapshot.evses[0].transaction_id
+        assert tx_id is not None
+        assert (await csms.call("V2X-FUZZ", tx_profile(tx_id, v21.ChargingSchedulePeriod(
+            start_period=0, operation_mode=v21.OperationMode.CENTRAL_SETPOINT, setpoint=-8000.0)))).status \
+            == "Accepted"
+        answered = 0
+        for action in actions:
+            for _ in range(25):
+                await csms.call("V2X-FUZZ", random_request(V21, action, rng, optional=0.5), action=action, timeout=5)
+                answered += 1
+        assert answered == 25 * len(actions)
+        assert station.snapshot().last_error in (None, "authorization rejected on EVSE 1")
+        assert station.snapshot().connected and station.snapshot().counters.disconnects == 0
