@@ -88,6 +88,7 @@ from .ocpp.v201 import Connector, IdTokenEnum, Measurand
 __all__ = [
     "ConnectorProfile",
     "CustomVariable",
+    "DerSpec",
     "EvseProfile",
     "IdTokenSpec",
     "Identity",
@@ -254,6 +255,10 @@ class EvseProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         voltage: phase-to-neutral voltage for AC, or the DC voltage, V.
         current_type: ``"AC"`` or ``"DC"``.
         connectors: the connectors (at least one); only one is used at a time.
+        bidirectional: the EVSE can discharge a vehicle that can (V2X; a version that
+            simulates it must be offered: OCPP 2.1).
+        max_discharge_power: the most the EVSE takes from a discharging vehicle, W
+            (default: ``max_power``).
     """
 
     max_power: Annotated[float, msgspec.Meta(gt=0)] = 11000.0
@@ -263,6 +268,8 @@ class EvseProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     connectors: Annotated[list[ConnectorProfile], msgspec.Meta(min_length=1)] = msgspec.field(
         default_factory=lambda: [ConnectorProfile()]
     )
+    bidirectional: bool = False
+    max_discharge_power: Annotated[float, msgspec.Meta(gt=0)] | None = None
 
 
 class VehicleProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -272,16 +279,40 @@ class VehicleProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         battery_capacity: usable battery capacity, Wh.
         max_power: the most the vehicle accepts, W.
         initial_soc: state of charge on arrival, percent.
+        bidirectional_share: share of the vehicles (0..1) that can discharge (V2X, on a
+            ``bidirectional`` EVSE; a version that simulates it must be offered: OCPP 2.1).
+        max_discharge_power: the most a vehicle that can discharge gives, W.
+        min_soc: the state of charge, percent, below which a vehicle does not discharge.
     """
 
     battery_capacity: Range = (40000.0, 80000.0)
     max_power: Range = (7400.0, 11000.0)
     initial_soc: Range = (10.0, 60.0)
+    bidirectional_share: Share = 0.0
+    max_discharge_power: Range = (7400.0, 11000.0)
+    min_soc: Range = 20.0
 
     def __post_init__(self) -> None:
         _check_range("battery_capacity", self.battery_capacity, 1.0)
         _check_range("max_power", self.max_power, 1.0)
         _check_range("initial_soc", self.initial_soc, 0.0, 100.0)
+        _check_range("max_discharge_power", self.max_discharge_power, 1.0)
+        _check_range("min_soc", self.min_soc, 0.0, 100.0)
+
+
+class DerSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """DER (distributed energy resource) control of the station's inverter (OCPP 2.1 R).
+
+    Attributes:
+        enabled: SetDERControl, GetDERControl and ClearDERControl are answered, the controls
+            stored and reported (ReportDERControl, NotifyDERStartStop); a version that
+            simulates it must be offered (OCPP 2.1). Off: they are answered NotSupported.
+        grid_event_interval: simulated seconds between two simulated grid events, each
+            reported with a NotifyDERAlarm (an alarm, then its end); ``0``: none.
+    """
+
+    enabled: bool = False
+    grid_event_interval: NonNegative = 0.0
 
 
 class IdTokenSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -419,6 +450,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         faults: fault injection for this profile's stations (disconnects, partitions,
             slow or silent answers, malformed traffic, boot loops, clock skew): see
             :class:`fleet.faults.FaultSpec`. Empty: no faults.
+        der: DER control (OCPP 2.1): see :class:`DerSpec`. Default: off.
     """
 
     name: str = "default"
@@ -445,6 +477,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     variables: dict[str, str | int | float | bool] = {}
     custom_variables: list[CustomVariable] = []
     faults: FaultSpec = FaultSpec()
+    der: DerSpec = DerSpec()
 
     def __post_init__(self) -> None:
         offered = self.ocpp_versions
@@ -466,6 +499,19 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         """The OCPP versions offered, in order of preference (one, if :attr:`ocpp_version` names one)."""
         version = self.ocpp_version
         return (version,) if isinstance(version, str) else version
+
+    def features(self) -> dict[str, str]:
+        """The simulated features the profile switches on that not every OCPP version has
+        (``"v2x"``, ``"der"``), each with the field that switches it on (``$.der.enabled``)."""
+        used: dict[str, str] = {}
+        for n, evse in enumerate(self.evses):
+            if evse.bidirectional:
+                used.setdefault("v2x", f"$.evses[{n}].bidirectional")
+        if self.vehicle.bidirectional_share > 0:
+            used.setdefault("v2x", "$.vehicle.bidirectional_share")
+        if self.der.enabled:
+            used["der"] = "$.der.enabled"
+        return used
 
     @property
     def protocol_versions(self) -> tuple[ProtocolVersion, ...]:
@@ -596,6 +642,10 @@ class ProfileText(msgspec.Struct, frozen=True):
     path: Path
     text: str
     profile: StationProfile
+
+    def field_error(self, field: str, detail: str) -> ProfileError:
+        """The error for the field at ``field`` (``$.der.enabled``), at its line."""
+        return ProfileError(_describe(self.path, self.text, f"{detail} - at `{field}`"))
 
     def variable_error(self, key: str, detail: str) -> ProfileError:
         """The error for a bad entry ``key`` of the profile's ``[variables]``, at its line."""

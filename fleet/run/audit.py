@@ -15,8 +15,13 @@ the CSMS found identical to an event it already had, and ``first_at`` (wall cloc
 the first of them arrived, so that the pieces of a transaction recorded by several CSMS
 processes (the station reconnected to another one) are joined in the order they came.
 
+A record may also carry ``export``: the final export register of a transaction whose
+vehicle discharged (V2X: ``Energy.Active.Export.Register``, Wh), on the station side
+what it sent, on the CSMS side the last value received.
+
 A transaction is sound when the CSMS received every event the station generated,
-in order, and the energy totals agree. Receiving an event twice is sound only as a
+in order, and the energy totals agree (imported, and exported when the station
+reported an export register). Receiving an event twice is sound only as a
 retransmission: the station's ``resent`` log must account for every extra copy
 (and, when the CSMS flags identical copies, the copy must be identical). So a
 retransmission after a dropped connection is counted, not an error, while an event
@@ -54,6 +59,8 @@ def _merge(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
     for station_id, tx_id, tx in _chunks(records):
         target = merged.setdefault(station_id, {})
         entry: dict[str, Any] = {"seq": list(tx["seq"]), "energy": tx.get("energy")}
+        if "export" in tx:
+            entry["export"] = tx["export"]
         for key in _LISTS:
             if key in tx:
                 entry[key] = list(tx[key])
@@ -62,6 +69,8 @@ def _merge(records: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]
             entry["seq"] = previous["seq"] + entry["seq"]
             if entry["energy"] is None:
                 entry["energy"] = previous.get("energy")
+            if entry.get("export") is None and previous.get("export") is not None:
+                entry["export"] = previous["export"]
             for key in _LISTS:
                 if key in previous or key in entry:
                     entry[key] = list(previous.get(key, [])) + list(entry.get(key, []))
@@ -116,6 +125,17 @@ def audit_transactions(
                 energy_mismatches += 1
                 if len(problems) < 20:
                     problems.append(f"{station_id} {tx_id}: energy sent {energy_sent} Wh, recorded {energy_got}")
+            export_sent = tx.get("export")
+            export_got = record.get("export")
+            if (
+                export_sent is not None
+                and not undelivered
+                and (export_got is None or abs(export_sent - export_got) > ENERGY_TOLERANCE_WH)
+            ):
+                energy_mismatches += 1
+                if len(problems) < 20:
+                    problems.append(f"{station_id} {tx_id}: exported energy sent {export_sent} Wh,"
+                                    f" recorded {export_got}")
             if (lost or dup or disorder or strange) and len(problems) < 20:
                 problems.append(f"{station_id} {tx_id}: sent seqNos {expected}, CSMS recorded {got}"
                                 + (f", resent {sorted(resent.elements())}" if resent else ""))

@@ -45,6 +45,7 @@ def csms_records(csms: Csms) -> dict[str, Any]:
             transactions[station_id] = {
                 tx_id: {"seq": [e.seq_no for e in tx.events], "energy": tx.energy_wh,
                         "first_at": tx.events[0].received_at if tx.events else 0.0}
+                | ({"export": tx.export_wh} if tx.export_wh is not None else {})
                 for tx_id, tx in record.transactions.items()
             }
     return {"transactions": transactions, "messages": dict(csms.statistics().messages)}

@@ -98,6 +98,8 @@ class TransactionRecord(msgspec.Struct, frozen=True):
         meter_values: the meter values of the last event that carried any (the version's Structs,
             e.g. 2.0.1 ``MeterValue``).
         events: every transaction event received, in order of arrival.
+        export_wh: the last export register reading (``Energy.Active.Export.Register``: what
+            discharging gave, V2X), in Wh; ``None`` until an event carried one.
     """
 
     transaction_id: str
@@ -114,6 +116,7 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     energy_wh: float | None
     meter_values: tuple[Any, ...]
     events: tuple[TxEvent, ...]
+    export_wh: float | None = None
 
     @property
     def seq_nos(self) -> tuple[int, ...]:
@@ -256,6 +259,7 @@ class TransactionState:
         "energy_wh",
         "events",
         "evse_id",
+        "export_wh",
         "id_token",
         "meter_values",
         "remote_start_id",
@@ -278,6 +282,7 @@ class TransactionState:
         self.stopped_reason: str | None = None
         self.remote_start_id: int | None = None
         self.energy_wh: float | None = None
+        self.export_wh: float | None = None
         self.meter_values: tuple[Any, ...] = ()
         self.events: list[TxEvent] = []
 
@@ -297,6 +302,7 @@ class TransactionState:
             energy_wh=self.energy_wh,
             meter_values=self.meter_values,
             events=tuple(self.events),
+            export_wh=self.export_wh,
         )
 
 

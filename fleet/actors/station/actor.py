@@ -600,18 +600,26 @@ class Station:
         evses = []
         for evse in self.evses:
             register = evse.register_wh
+            export = evse.export_wh
             if evse.power_w > 0 and self._running:
                 flowing = True
                 extra = evse.power_w * max(0.0, now - evse.last_update) * self.speed / 3600.0
                 if evse.vehicle is not None:
                     extra = min(extra, max(0.0, evse.vehicle.demand_wh - evse.vehicle.delivered_wh))
                 register += extra
+            elif evse.power_w < 0 and self._running:  # discharging (V2X): extra is negative
+                flowing = True
+                given = -evse.power_w * max(0.0, now - evse.last_update) * self.speed / 3600.0
+                if evse.vehicle is not None:
+                    given = min(given, evse.vehicle.dischargeable_wh)
+                export += given
+                extra = -given
             else:
                 extra = 0.0
             tx = evse.tx
             soc = None
             if evse.vehicle is not None:
-                soc = round(min(100.0, evse.vehicle.soc + 100.0 * extra / evse.vehicle.capacity_wh), 1)
+                soc = round(max(0.0, min(100.0, evse.vehicle.soc + 100.0 * extra / evse.vehicle.capacity_wh)), 1)
             evses.append(
                 EvseSnapshot(
                     evse_id=evse.id,
@@ -626,6 +634,7 @@ class Station:
                     register_wh=round(register, 1),
                     soc=soc,
                     limit_w=evse.limit_w,
+                    export_wh=round(export, 1),
                 )
             )
         snapshot = StationSnapshot(
@@ -687,6 +696,8 @@ class Station:
         records: dict[str, dict[str, Any]] = {}
         for tx, r in self._records.items():
             record: dict[str, Any] = {"seq": list(r["seq"]), "energy": r["energy"]}
+            if "export" in r:
+                record["export"] = r["export"]
             if r.get("resent"):
                 record["resent"] = list(r["resent"])
             if tx in undelivered:
@@ -1419,7 +1430,11 @@ class Station:
         v = self.profile.vehicle
         rng = self.rng
         demand = demand_wh if demand_wh is not None else draw(rng, self.profile.sessions.energy_demand)
-        return Vehicle(draw(rng, v.battery_capacity), draw(rng, v.max_power), draw(rng, v.initial_soc), demand)
+        vehicle = Vehicle(draw(rng, v.battery_capacity), draw(rng, v.max_power), draw(rng, v.initial_soc), demand)
+        if v.bidirectional_share > 0 and rng.random() < v.bidirectional_share:  # (no draw without V2X)
+            return Vehicle(vehicle.capacity_wh, vehicle.max_power_w, vehicle.initial_soc, demand,
+                           draw(rng, v.max_discharge_power), draw(rng, v.min_soc))
+        return vehicle
 
     def count_transaction_started(self) -> None:
         self._tx_started += 1
@@ -1436,8 +1451,10 @@ class Station:
             self.set_timer("reboot", _ACT_AFTER_REPLY, lambda: self.reboot(reason_boot))
         self.driver.transaction_ended(evse)
 
-    def count_event(self, transaction_id: str, seq_no: int, energy_wh: float | None) -> None:
-        """The dialect queued a transaction event (for the counters and the audit)."""
+    def count_event(self, transaction_id: str, seq_no: int, energy_wh: float | None,
+                    export_wh: float | None = None) -> None:
+        """The dialect queued a transaction event (for the counters and the audit;
+        ``export_wh``: the export register it carried, when it carried one)."""
         self._events_generated += 1
         if self.audit:
             transaction_id = self._audit_ids.get(transaction_id, transaction_id)
@@ -1445,6 +1462,8 @@ class Station:
             record["seq"].append(seq_no)
             if energy_wh is not None:
                 record["energy"] = energy_wh
+            if export_wh is not None:
+                record["export"] = export_wh
 
     def transaction_named(self, key: str, transaction_id: str) -> None:
         """The CSMS named the transaction the dialect counts as ``key`` (an OCPP 1.6

@@ -9,6 +9,13 @@ full); a zero limit or an inoperative EVSE gives no power. AC current is power /
 (voltage x phases); the energy register integrates power over (simulated) time and
 the vehicle's state of charge follows the energy it took.
 
+Power is signed: positive charges the vehicle, negative discharges it (V2X). Only a
+dialect that simulates V2X sets an EVSE's ``setpoint_w`` (``None``: charge as much as
+allowed, the only mode of the versions without V2X); a negative setpoint discharges a
+vehicle that can (``max_discharge_w`` > 0) on a ``bidirectional`` EVSE, at most at the
+smaller of both maxima and the ``discharge_limit_w``, down to the vehicle's minimum
+state of charge; the energy given goes into the export register ``export_wh``.
+
 What these states mean in a protocol (connector statuses, charging states, meter
 values, when a transaction starts and ends) is the dialect's business (e.g.
 :mod:`fleet.actors.station.v201.transactions`).
@@ -34,19 +41,31 @@ class Token(Protocol):
 class Vehicle:
     """The EV plugged into an EVSE."""
 
-    __slots__ = ("capacity_wh", "delivered_wh", "demand_wh", "initial_soc", "max_power_w")
+    __slots__ = ("capacity_wh", "delivered_wh", "demand_wh", "floor_wh", "initial_soc", "max_discharge_w",
+                 "max_power_w")
 
-    def __init__(self, capacity_wh: float, max_power_w: float, initial_soc: float, demand_wh: float) -> None:
+    def __init__(self, capacity_wh: float, max_power_w: float, initial_soc: float, demand_wh: float,
+                 max_discharge_w: float = 0.0, min_soc: float = 100.0) -> None:
         self.capacity_wh = capacity_wh
         self.max_power_w = max_power_w
         self.initial_soc = initial_soc
         free = capacity_wh * (100.0 - initial_soc) / 100.0
         self.demand_wh = max(0.0, min(demand_wh, free))
+        #: energy taken so far, Wh (negative once it gave more than it took)
         self.delivered_wh = 0.0
+        #: the most it gives, W (0: it cannot discharge)
+        self.max_discharge_w = max_discharge_w
+        #: the lowest ``delivered_wh`` it discharges to (its minimum state of charge)
+        self.floor_wh = min(0.0, capacity_wh * (min_soc - initial_soc) / 100.0)
 
     @property
     def soc(self) -> float:
-        return min(100.0, self.initial_soc + 100.0 * self.delivered_wh / self.capacity_wh)
+        return max(0.0, min(100.0, self.initial_soc + 100.0 * self.delivered_wh / self.capacity_wh))
+
+    @property
+    def dischargeable_wh(self) -> float:
+        """Energy it can still give before its minimum state of charge, Wh."""
+        return max(0.0, self.delivered_wh - self.floor_wh) if self.max_discharge_w > 0 else 0.0
 
     @property
     def full(self) -> bool:
@@ -136,11 +155,15 @@ class EvseState:
         "atg_phase",
         "atg_stop_by_unplug",
         "authorized",
+        "bidirectional",
         "connectors",
+        "discharge_limit_w",
+        "export_wh",
         "group_id_token",
         "id",
         "last_update",
         "limit_w",
+        "max_discharge_w",
         "max_power_w",
         "operative",
         "pending_operative",
@@ -152,6 +175,7 @@ class EvseState:
         "remote_start_id",
         "reservation",
         "reservation_used",
+        "setpoint_w",
         "tx",
         "vehicle",
         "voltage",
@@ -181,6 +205,15 @@ class EvseState:
         self.register_wh = register_wh
         self.power_w = 0.0
         self.limit_w: float | None = None
+        #: the EVSE can discharge a vehicle (V2X), at most ``max_discharge_w``
+        self.bidirectional = profile.bidirectional
+        self.max_discharge_w = profile.max_discharge_power or profile.max_power
+        #: the power the vehicle is to follow, W (negative: discharge; None: charge as allowed)
+        self.setpoint_w: float | None = None
+        #: the most a discharge may give, W (None: no limit)
+        self.discharge_limit_w: float | None = None
+        #: the export register: energy given by discharging vehicles, Wh
+        self.export_wh = 0.0
         self.last_update = 0.0
         self.atg_phase = "idle"
         self.atg_stop_by_unplug = False
@@ -196,7 +229,10 @@ class EvseState:
         """Integrate energy from the last update to ``now`` (real seconds x ``speed``)."""
         elapsed = (now - self.last_update) * speed
         self.last_update = now
-        if elapsed <= 0 or self.power_w <= 0:
+        if elapsed <= 0 or self.power_w == 0:
+            return
+        if self.power_w < 0:
+            self._discharge(elapsed)
             return
         energy = self.power_w * elapsed / 3600.0
         vehicle = self.vehicle
@@ -207,11 +243,22 @@ class EvseState:
         if self.tx is not None:
             self.tx.charging_seconds += elapsed
 
-    def seconds_to_full(self, speed: float) -> float | None:
-        """Real seconds until the vehicle has its demand at the present power."""
+    def _discharge(self, elapsed: float) -> None:
+        energy = -self.power_w * elapsed / 3600.0
         vehicle = self.vehicle
-        if vehicle is None or self.power_w <= 0:
+        if vehicle is not None:
+            energy = min(energy, vehicle.dischargeable_wh)
+            vehicle.delivered_wh -= energy
+        self.export_wh += energy
+
+    def seconds_to_full(self, speed: float) -> float | None:
+        """Real seconds until the vehicle has its demand at the present power (discharging:
+        until it reaches its minimum state of charge)."""
+        vehicle = self.vehicle
+        if vehicle is None or self.power_w == 0:
             return None
+        if self.power_w < 0:
+            return max(0.0, vehicle.dischargeable_wh / -self.power_w * 3600.0 / speed)
         remaining = vehicle.demand_wh - vehicle.delivered_wh
         return max(0.0, remaining / self.power_w * 3600.0 / speed)
 
@@ -221,16 +268,31 @@ class EvseState:
     def target_power(self, station_operative: bool) -> float:
         """The power the vehicle draws in the present conditions."""
         vehicle = self.vehicle
-        if vehicle is None or not self.power_path_closed(station_operative) or vehicle.full:
+        if vehicle is None or not self.power_path_closed(station_operative):
+            return 0.0
+        setpoint = self.setpoint_w
+        if setpoint is not None and setpoint < 0:
+            return -self._discharge_power(vehicle, -setpoint)
+        if vehicle.full:
             return 0.0
         power = min(self.max_power_w, vehicle.max_power_w)
         if self.limit_w is not None:
             power = min(power, max(0.0, self.limit_w))
+        if setpoint is not None:
+            power = min(power, setpoint)
         return power
 
+    def _discharge_power(self, vehicle: Vehicle, wanted: float) -> float:
+        if not self.bidirectional or vehicle.dischargeable_wh <= 1e-6:
+            return 0.0
+        power = min(wanted, self.max_discharge_w, vehicle.max_discharge_w)
+        if self.discharge_limit_w is not None:
+            power = min(power, max(0.0, self.discharge_limit_w))
+        return power
 
     def current_a(self) -> float:
-        if self.power_w <= 0:
+        """The current, A (negative when discharging)."""
+        if self.power_w == 0:
             return 0.0
         return self.power_w / (self.voltage * (self.phases if self.ac else 1))
 

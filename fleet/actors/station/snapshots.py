@@ -51,6 +51,8 @@ class EvseSnapshot(msgspec.Struct, frozen=True):
         register_wh: the meter's energy register, Wh.
         soc: the vehicle's state of charge, percent, if a vehicle is plugged.
         limit_w: the smart-charging limit in force, W, if any.
+        export_wh: the export register: energy given by discharging vehicles (V2X), Wh;
+            ``power_w`` is negative while a vehicle discharges.
     """
 
     evse_id: int
@@ -65,6 +67,7 @@ class EvseSnapshot(msgspec.Struct, frozen=True):
     register_wh: float
     soc: float | None
     limit_w: float | None
+    export_wh: float = 0.0
 
 
 class StationCounters(msgspec.Struct, frozen=True, gc=False):

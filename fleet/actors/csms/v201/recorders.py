@@ -44,21 +44,24 @@ __all__ = [
 ]
 
 _ENERGY_REGISTER = Measurand.ENERGY_ACTIVE_IMPORT_REGISTER
+_EXPORT_REGISTER = Measurand.ENERGY_ACTIVE_EXPORT_REGISTER
 _REGISTRATION_STATUSES: Final = ("Accepted", "Pending", "Rejected")
 
 
-def energy_wh(meter_values: Sequence[MeterValue]) -> float | None:
-    """The last whole-station ``Energy.Active.Import.Register`` reading in ``meter_values``, in Wh.
+def energy_wh(meter_values: Sequence[MeterValue], register: str = _ENERGY_REGISTER) -> float | None:
+    """The last whole-station ``Energy.Active.Import.Register`` reading in ``meter_values``, in Wh
+    (or of ``register``: ``Energy.Active.Export.Register``, what discharging gave).
 
     A sampled value counts when its measurand is that register (or absent, the
-    OCPP default) and it has no phase; ``unitOfMeasure`` (``Wh`` or ``kWh``, with
+    OCPP default, for the import register) and it has no phase; ``unitOfMeasure`` (``Wh`` or ``kWh``, with
     its power-of-ten ``multiplier``) is applied. ``None`` if there is no such reading.
     """
     found: float | None = None
+    default = register == _ENERGY_REGISTER
     for meter_value in meter_values:
         for sampled in meter_value.sampled_value:
             measurand = sampled.measurand
-            if (measurand is not UNSET and measurand != _ENERGY_REGISTER) or sampled.phase is not UNSET:
+            if (measurand != register if measurand is not UNSET else not default) or sampled.phase is not UNSET:
                 continue
             value = sampled.value
             unit = sampled.unit_of_measure
@@ -121,6 +124,9 @@ def record_transaction_event(state: StationState, request: TransactionEventReque
         energy = energy_wh(request.meter_value)
         if energy is not None:
             transaction.energy_wh = energy
+        exported = energy_wh(request.meter_value, _EXPORT_REGISTER)
+        if exported is not None:
+            transaction.export_wh = exported
     charging_state = None
     if info.charging_state is not UNSET:
         charging_state = transaction.charging_state = str(info.charging_state)

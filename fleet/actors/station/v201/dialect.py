@@ -561,12 +561,14 @@ class V201Dialect:
                 on_result=lambda result: self._on_event_result(evse, transaction_id, result),
             )
         )
-        energy = None
+        energy = export = None
         if self.station.audit and meter is not None:
             for sampled in meter.sampled_value:
                 if sampled.measurand == "Energy.Active.Import.Register":
                     energy = sampled.value
-        self.station.count_event(transaction_id, seq, energy)
+                elif sampled.measurand == "Energy.Active.Export.Register":
+                    export = sampled.value
+        self.station.count_event(transaction_id, seq, energy, export)
         self.station.touch()
 
     def _on_event_result(self, evse: EvseState, transaction_id: str, result: Any) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import math
 from collections.abc import Iterable
 
 import msgspec
@@ -237,7 +238,43 @@ class ProfileStore:
                                    transaction_id, transaction_start)
         if station_max is not None:
             limits.append(station_max / max(evse_share, 1))
-        return min(limits) if limits else None
+        limit = min(limits) if limits else None
+        return None if limit == math.inf else limit
+
+    def period_at(
+        self,
+        evse_id: int,
+        t: datetime.datetime,
+        *,
+        transaction_id: str | None,
+        transaction_start: datetime.datetime | None,
+    ) -> tuple[ChargingSchedulePeriod, ChargingRateUnit] | None:
+        """The schedule period in force on ``evse_id`` at ``t`` of the transaction's winning
+        profile (TxProfile, else the EVSE's TxDefaultProfile, else the station's), with its
+        schedule's unit; ``None`` if none (what a later version reads more than the limit of:
+        2.1's operation mode and setpoint)."""
+        for purpose, target in (
+            (ChargingProfilePurpose.TX_PROFILE, evse_id),
+            (ChargingProfilePurpose.TX_DEFAULT_PROFILE, evse_id),
+            (ChargingProfilePurpose.TX_DEFAULT_PROFILE, 0),
+        ):
+            best_level = -1
+            best: tuple[ChargingSchedulePeriod, ChargingRateUnit] | None = None
+            for item in self.items:
+                profile = item.profile
+                if item.evse_id != target or profile.charging_profile_purpose != purpose:
+                    continue
+                if purpose == ChargingProfilePurpose.TX_PROFILE and profile.transaction_id != transaction_id:
+                    continue
+                if profile.stack_level <= best_level:
+                    continue
+                found = self._period_of(item, t, transaction_start)
+                if found is not None:
+                    best_level = profile.stack_level
+                    best = found
+            if best is not None:
+                return best
+        return None
 
     def next_change(
         self,
@@ -358,6 +395,18 @@ class ProfileStore:
         self, item: Installed, t: datetime.datetime, voltage: float, phases: int,
         transaction_start: datetime.datetime | None,
     ) -> float | None:
+        found = self._period_of(item, t, transaction_start)
+        if found is None:
+            return None
+        current, unit = found
+        if not isinstance(current.limit, int | float):  # (2.1: a period may set no limit, only a setpoint)
+            return math.inf
+        number_phases = current.number_phases if current.number_phases is not UNSET else phases
+        return to_watts(current.limit, unit, voltage, number_phases)
+
+    def _period_of(
+        self, item: Installed, t: datetime.datetime, transaction_start: datetime.datetime | None,
+    ) -> tuple[ChargingSchedulePeriod, ChargingRateUnit] | None:
         profile = item.profile
         if profile.valid_from is not UNSET and t < profile.valid_from:
             return None
@@ -378,8 +427,7 @@ class ProfileStore:
                     break
             if current is None:
                 continue
-            number_phases = current.number_phases if current.number_phases is not UNSET else phases
-            return to_watts(current.limit, schedule.charging_rate_unit, voltage, number_phases)
+            return current, schedule.charging_rate_unit
         return None
 
     def _breakpoints(

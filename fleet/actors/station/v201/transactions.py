@@ -16,7 +16,9 @@ Electrical model: a plugged, authorized vehicle draws ``min(EVSE max power,
 vehicle max power, smart-charging limit)`` until it has taken its energy demand
 (then it is SuspendedEV); a zero limit or an inoperative EVSE gives SuspendedEVSE.
 AC current is power / (voltage x phases); the energy register integrates power
-over (simulated) time.
+over (simulated) time. A discharging vehicle (V2X, a version that simulates it) gives
+negative power, its energy counted by the export register
+(``Energy.Active.Export.Register``).
 """
 from __future__ import annotations
 
@@ -59,7 +61,9 @@ _ALIASES = {"ParkingBayOccupancy": EV_CONNECTED, "DataSigned": AUTHORIZED}
 
 _UNITS = {
     Measurand.ENERGY_ACTIVE_IMPORT_REGISTER: UnitOfMeasure(unit="Wh"),
+    Measurand.ENERGY_ACTIVE_EXPORT_REGISTER: UnitOfMeasure(unit="Wh"),
     Measurand.POWER_ACTIVE_IMPORT: UnitOfMeasure(unit="W"),
+    Measurand.POWER_ACTIVE_EXPORT: UnitOfMeasure(unit="W"),
     Measurand.POWER_OFFERED: UnitOfMeasure(unit="W"),
     Measurand.CURRENT_IMPORT: UnitOfMeasure(unit="A"),
     Measurand.CURRENT_OFFERED: UnitOfMeasure(unit="A"),
@@ -97,10 +101,14 @@ def charging_state(evse: EvseState, station_operative: bool) -> ChargingState:
         return ChargingState.EV_CONNECTED
     if not (evse.operative and station_operative):
         return ChargingState.SUSPENDED_EVSE
+    if evse.power_w < 0:  # discharging (V2X): energy transfer
+        return ChargingState.CHARGING
     vehicle = evse.vehicle
     if vehicle is not None and vehicle.full:
         return ChargingState.SUSPENDED_EV
     if evse.limit_w is not None and evse.limit_w <= 0:
+        return ChargingState.SUSPENDED_EVSE
+    if evse.setpoint_w is not None and evse.power_w == 0:  # told to idle (V2X)
         return ChargingState.SUSPENDED_EVSE
     return ChargingState.CHARGING
 
@@ -117,8 +125,12 @@ def sample(evse: EvseState, measurands: Iterable[str], context: ReadingContext,
         value: float
         if measurand == Measurand.ENERGY_ACTIVE_IMPORT_REGISTER:
             value = round(evse.register_wh, 1)
+        elif measurand == Measurand.ENERGY_ACTIVE_EXPORT_REGISTER:
+            value = round(evse.export_wh, 1)
         elif measurand == Measurand.POWER_ACTIVE_IMPORT:
-            value = round(evse.power_w, 1)
+            value = round(evse.power_w, 1)  # negative while discharging (V2X)
+        elif measurand == Measurand.POWER_ACTIVE_EXPORT:
+            value = round(max(0.0, -evse.power_w), 1)
         elif measurand == Measurand.POWER_OFFERED:
             value = round(evse.max_power_w if evse.limit_w is None else min(evse.max_power_w, evse.limit_w), 1)
         elif measurand == Measurand.CURRENT_IMPORT:
@@ -155,7 +167,7 @@ def conditions(evse: EvseState, station_operative: bool) -> frozenset[str]:
         held.add(AUTHORIZED)
     if evse.power_path_closed(station_operative):
         held.add(POWER_PATH_CLOSED)
-    if evse.power_w > 0:
+    if evse.power_w != 0:
         held.add(ENERGY_TRANSFER)
     return frozenset(held)
 

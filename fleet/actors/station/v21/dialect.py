@@ -7,6 +7,10 @@ sends validates against the 2.1 schemas), its handlers (:mod:`.handlers`: 2.0.1'
 answers to what 2.1 adds), and what 2.1 changes: a monitor in NotifyMonitoringReport
 carries its ``eventNotificationType`` (required in 2.1).
 
+Switched on by the profile, what only 2.1 simulates: bidirectional charging (:mod:`.v2x`,
+an EVSE's ``bidirectional``, the vehicles' ``bidirectional_share``) and DER control
+(:mod:`.der`, ``[der]``); :attr:`V21Dialect.features` names them for the profile check.
+
 The values nested in its payloads that the 2.0.1 code builds (IdToken, EVSE, MeterValue...)
 stay 2.0.1 Structs: their JSON is valid 2.1 (2.1 lengthens limits and adds optional
 fields), and the session checks every outgoing payload by decoding it with the 2.1 types.
@@ -15,15 +19,21 @@ fields), and the session checks every outgoing payload by decoding it with the 2
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ....malformed import Direction
 from ....ocpp import V21, ProtocolVersion, v21
 from ....ocpp.v21 import EventNotification, VariableMonitoring
+from ..hardware import EvseState
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
+from .der import DerControls
 from .directions import TO_CSMS
 from .handlers import HANDLERS
+from .v2x import V2X
+
+if TYPE_CHECKING:
+    from ..interface import StationCore
 
 __all__ = ["V21Dialect"]
 
@@ -36,6 +46,45 @@ class V21Dialect(V201Dialect):
     to_csms: ClassVar[Direction] = TO_CSMS
     protocol: ClassVar[ProtocolVersion] = V21
     messages = v21
+    #: the profile features it simulates (:meth:`fleet.profiles.StationProfile.features`)
+    features: ClassVar[frozenset[str]] = frozenset({"v2x", "der"})
+
+    def __init__(self, station: StationCore) -> None:
+        super().__init__(station)
+        used = station.profile.features()
+        #: bidirectional charging, when the profile switches it on
+        self.v2x: V2X | None = V2X(self) if "v2x" in used else None
+        #: DER control, when the profile switches it on
+        self.der: DerControls | None = DerControls(self) if "der" in used else None
+
+    def boot_accepted(self, reason: str | None, interval: int) -> None:
+        super().boot_accepted(reason, interval)
+        if self.der is not None:
+            self.der.arm_grid_events()
+
+    def _apply_limit(self, evse: EvseState) -> None:
+        super()._apply_limit(evse)
+        if self.v2x is not None:
+            self.v2x.apply(evse)
+            share = self.der.discharge_share() if self.der is not None else None
+            if share is not None:  # a DER LimitMaxDischarge in force
+                cap = evse.max_discharge_w * share / 100.0
+                limit = evse.discharge_limit_w
+                evse.discharge_limit_w = cap if limit is None else min(limit, cap)
+
+    def update_evse(self, evse: EvseState, trigger: Any = None, **changes: Any) -> None:
+        super().update_evse(evse, trigger, **changes)
+        if self.v2x is not None:
+            self.v2x.after_update(evse)
+
+    def _significant(self, old: float, new: float) -> bool:
+        """2.0.1's significance of a change of power, for signed power (a discharge changing
+        its rate, charging turning to discharging)."""
+        if old >= 0 and new >= 0:
+            return super()._significant(old, new)
+        if (old < 0) != (new < 0) or old == 0:
+            return new != old
+        return super()._significant(abs(old), abs(new))
 
     def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
         """The monitor as 2.1 reports it: with its ``eventNotificationType``, CustomMonitor

@@ -1,13 +1,17 @@
 """The 2.1 station's answers to every CSMS-initiated action: the 2.0.1 handlers (which
 build their answers from the dialect's 2.1 payload types), and a fixed answer the
 specification allows to each action 2.1 adds whose feature the station does not
-simulate yet (tariffs, DER control, periodic event streams, dynamic schedules, priority
+simulate yet (tariffs, periodic event streams, dynamic schedules, priority
 charging, battery swap, aFRR, web payment): Rejected, NotSupported or NoTariff.
+
+V2X (:mod:`.v2x`: NotifyAllowedEnergyTransfer, and SetChargingProfile's setpoint check)
+and DER control (:mod:`.der`) are answered by their modules when the profile switches
+them on, with the fixed answer otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -41,10 +45,13 @@ from ....ocpp.v21 import (
 )
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
+from .der import clear_der_control, get_der_control, set_der_control
 from .directions import CSMS_INITIATED
+from .v2x import notify_allowed_energy_transfer, set_charging_profile
 
 if TYPE_CHECKING:
     from ..v201.dialect import V201Dialect
+    from .dialect import V21Dialect
 
 __all__ = ["HANDLERS", "NOT_SIMULATED"]
 
@@ -80,9 +87,34 @@ def _fixed(response: Any) -> Handler:
     return answer
 
 
+def _switched(handler: Callable[[Any, Any], Any], action: str, on: Callable[[V21Dialect], bool]) -> Handler:
+    """``handler`` where the profile switches its feature on (``on(dialect)``), the fixed answer elsewhere."""
+    fixed = NOT_SIMULATED[action]
+
+    def answer(dialect: Any, request: Any) -> Any:
+        return handler(dialect, request) if on(dialect) else fixed
+
+    return answer
+
+
+def _v2x_on(dialect: V21Dialect) -> bool:
+    return dialect.v2x is not None
+
+
+def _der_on(dialect: V21Dialect) -> bool:
+    return dialect.der is not None
+
+
 #: CSMS-initiated action -> default handler ``(dialect, request) -> response``.
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
-    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
+    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()} | {
+        "SetChargingProfile": set_charging_profile,
+        "NotifyAllowedEnergyTransfer": _switched(notify_allowed_energy_transfer, "NotifyAllowedEnergyTransfer",
+                                                 _v2x_on),
+        "SetDERControl": _switched(set_der_control, "SetDERControl", _der_on),
+        "GetDERControl": _switched(get_der_control, "GetDERControl", _der_on),
+        "ClearDERControl": _switched(clear_der_control, "ClearDERControl", _der_on),
+    }
 )
 
 assert set(HANDLERS) == CSMS_INITIATED, "every CSMS-initiated 2.1 action has a default handler"
