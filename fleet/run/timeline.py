@@ -9,9 +9,10 @@ multiple of its length in seconds since the epoch), so the timelines of workers 
 shards on other machines merge point by point (:meth:`Timeline.merge`).
 
 Interval length: :data:`INTERVAL` (5 s) by default. A one-hour run keeps 720 points; a
-point holds a few short strings per action, so the report stays at a few hundred
-kilobytes and a 100,000-station run costs the same as a small one (the recorder's work
-per interval does not grow with the stations, and per call it is one list update).
+point holds one short string per action and role (about 1.2 kB a point in the report of a
+200-station run), so the hour adds about a megabyte to the report, and a 100,000-station
+run costs the same as a small one (the recorder's work per interval does not grow with
+the stations, and per call it is one list update).
 
 Round trips go into a :class:`latency sketch <encode_sketch>`: counts in logarithmic
 slots, 16 per power of two (a slot is at most 1/16 of its lower bound wide). Merging adds
@@ -86,9 +87,30 @@ def slot_value(slot: int) -> float:
     return low + (1 << shift) / 2
 
 
+#: A run of more empty slots than this starts a new segment of an encoded sketch.
+_GAP: Final = 4
+
+
 def encode_sketch(counts: Iterable[tuple[int, int]]) -> str:
-    """A sketch as text: ``slot:count`` pairs, by slot, comma-separated (``""``: no calls)."""
-    return ",".join(f"{slot}:{n}" for slot, n in sorted(counts) if n)
+    """A sketch as text (``""``: no values): segments ``first_slot:count,count,...`` of
+    consecutive slots (an empty field is a count of 0), joined by ``;`` where more than a
+    few slots in a row are empty, e.g. ``80:3,9,,12;135:2``."""
+    segments: list[str] = []
+    fields: list[str] = []
+    last = -_GAP - 2
+    for slot, n in sorted(counts):
+        if not n:
+            continue
+        if slot - last > _GAP + 1:
+            if fields:
+                segments.append(",".join(fields))
+            fields = [f"{slot}:{n}"]
+        else:
+            fields += [""] * (slot - last - 1) + [str(n)]
+        last = slot
+    if fields:
+        segments.append(",".join(fields))
+    return ";".join(segments)
 
 
 def decode_sketch(text: str) -> dict[int, int]:
@@ -98,10 +120,20 @@ def decode_sketch(text: str) -> dict[int, int]:
         ValueError: not a sketch.
     """
     out: dict[int, int] = {}
-    if text:
-        for pair in text.split(","):
-            slot, _, n = pair.partition(":")
-            out[int(slot)] = out.get(int(slot), 0) + int(n)
+    if not text:
+        return out
+    for segment in text.split(";"):
+        start, colon, rest = segment.partition(":")
+        if not colon:
+            raise ValueError(f"not a latency sketch: {segment!r}")
+        slot = int(start)
+        for field in rest.split(","):
+            if field:
+                n = int(field)
+                if n < 0 or slot < 0:
+                    raise ValueError(f"not a latency sketch: {segment!r}")
+                out[slot] = out.get(slot, 0) + n
+            slot += 1
     return out
 
 

@@ -43,6 +43,14 @@ def _sketch_of(values_us: list[int]) -> str:
     return encode_sketch(counts.items())
 
 
+def test_sketches_encode_and_decode_back() -> None:
+    rng = random.Random(3)
+    for _ in range(300):
+        counts = {rng.randrange(SLOTS): rng.randrange(1, 1000) for _ in range(rng.randrange(40))}
+        assert decode_sketch(encode_sketch(counts.items())) == counts
+    assert encode_sketch([(80, 3), (81, 9), (83, 12), (135, 2), (140, 1)]) == "80:3,9,,12;135:2,,,,,1"
+
+
 def test_merged_sketches_equal_the_sketch_of_all_values_and_percentiles_stay_within_the_error() -> None:
     rng = random.Random(7)
     a = [int(rng.lognormvariate(9, 1.2)) + 1 for _ in range(3000)]
