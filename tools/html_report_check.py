@@ -54,7 +54,7 @@ def rendered_dom(page: Path) -> str:
     return _run_chromium(page, ["--dump-dom"])
 
 
-def screenshot(page: Path, png: Path, width: int = 1400, height: int = 2600) -> None:
+def screenshot(page: Path, png: Path, width: int = 1400, height: int = 1760) -> None:
     """A PNG of the page, ``width`` x ``height`` pixels."""
     _run_chromium(page, [f"--window-size={width},{height}", "--hide-scrollbars", f"--screenshot={png.resolve()}"])
     if not png.exists():

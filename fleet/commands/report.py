@@ -34,7 +34,7 @@ from ..run.thresholds import Threshold, ThresholdError, evaluate, parse_threshol
 from .checks import output_file_problem
 from .marks import print_marked
 
-HELP = "show a run report, or merge the reports of shards exactly; gate on them with --threshold"
+HELP = "show a run report, merge the reports of shards exactly, or write one as an HTML page; gate on them with --threshold"
 EXAMPLE = "fleet report merge shard-0.json shard-1.json -o all.json --threshold 'p99<200ms'"
 
 _THRESHOLD_HELP = ("pass/fail expression as for `fleet run`, e.g. 'p99<200ms', 'errors==0' "

@@ -134,9 +134,8 @@ def chart_figures(timeline: Timeline) -> list[dict[str, Any]]:
         traces = [_line("all calls by the fleet", x, [_percentile(t, percentile) for t in totals],
                         line={"width": 3, "color": "#1d232b"})]
         traces += [_line(_label(k), x, [_percentile(p.calls.get(k, ""), percentile) for p in points]) for k in keys]
-        figures.append(_figure(f"chart-latency-{name}", traces, _layout(
-            f"Round trip {name} per action (ms, within {SKETCH_ERROR:.1%})", "ms", yaxis={"title": {"text": "ms"},
-                                                                                   "type": "log"})))
+        figures.append(_figure(f"chart-latency-{name}", traces,
+                               _layout(f"Round trip {name} per action (ms, within {SKETCH_ERROR:.1%})", "ms")))
 
     codes = sorted({code for p in points for code in p.errors})
     errors: list[dict[str, Any]] = [

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from fleet.cli import main as fleet_main
+from fleet.exit_codes import OK, THRESHOLDS_FAILED, USAGE
 from fleet.metrics import MetricsSnapshot
 from fleet.run.html_report import render_html
-from fleet.run.report import Report, load_report
+from fleet.run.report import Report, load_report, write_report
 from fleet.run.thresholds import ThresholdResult
 from fleet.run.timeline import RoleLoad, Timeline, TimelinePoint, sketch_count
 
@@ -67,6 +69,22 @@ def test_everything_from_the_report_is_escaped() -> None:
     figures = json.loads(parser.scripts[1])
     names = {trace.get("name") for figure in figures for trace in figure["data"]}
     assert EVIL in names  # the data arrives intact in the charts
+
+
+def test_fleet_report_html_writes_the_page_and_exits_with_the_verdict(tmp_path: Path) -> None:
+    report = Report(fleet={"source": "t.toml", "stations": 1, "run_id": "r"},
+                    metrics=MetricsSnapshot(started_at=1_800_000_000.0, ended_at=1_800_000_010.0),
+                    timeline=Timeline(points=[TimelinePoint(at=1_800_000_000.0, seconds=5.0, calls={"out:Heartbeat": "90:4"},
+                                                            states={"available": 1})]))
+    source, page = tmp_path / "run.json", tmp_path / "run.html"
+    write_report(report, source)
+    assert fleet_main(["report", "html", str(source), "-o", str(page)]) == OK
+    text = page.read_text()
+    assert text.startswith("<!doctype html>") and 'id="chart-throughput"' in text and "No thresholds" in text
+    assert fleet_main(["report", "html", str(source), "-o", str(page), "--threshold", "p99<0.001ms"]) == THRESHOLDS_FAILED
+    assert "FAILED: 1 of 1 thresholds not met" in page.read_text()
+    assert fleet_main(["report", "html", str(tmp_path / "missing.json"), "-o", str(page)]) == USAGE
+    assert fleet_main(["report", "html", str(source), "-o", str(tmp_path / "no-such-dir" / "x.html")]) == USAGE
 
 
 def _chromium_or_fail() -> None:
