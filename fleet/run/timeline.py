@@ -61,6 +61,8 @@ INTERVAL: Final = 5.0
 #: Slots per power of two in a latency sketch (log2).
 SUB_BITS: Final = 4
 _SUB: Final = 1 << SUB_BITS
+#: Round trips below this many microseconds have a slot each.
+_EXACT: Final = 2 * _SUB
 #: Most a percentile read from a sketch is off, relative to the true value.
 SKETCH_ERROR: Final = 1.0 / (2 * _SUB)
 
@@ -308,17 +310,17 @@ class TimelineRecorder:
 
     def call(self, action: str, outgoing: bool, latency: float) -> None:
         """A call answered after ``latency`` seconds (``outgoing``: one the fleet made)."""
-        table = self._out if outgoing else self._in
-        counts = table.get(action)
+        counts = (self._out if outgoing else self._in).get(action)
         if counts is None:
-            counts = table[action] = [0] * SLOTS
+            counts = (self._out if outgoing else self._in)[action] = [0] * SLOTS
         micros = int(latency * 1_000_000)
-        if micros < LOWEST_US:
-            micros = LOWEST_US
-        elif micros > HIGHEST_US:
+        if micros < _EXACT:  # (latency_slot inlined: this runs for every call)
+            counts[micros if micros >= LOWEST_US else LOWEST_US] += 1
+            return
+        if micros > HIGHEST_US:
             micros = HIGHEST_US
-        bits = micros.bit_length()
-        counts[micros if bits <= SUB_BITS + 1 else ((bits - SUB_BITS - 1) << SUB_BITS) + (micros >> (bits - SUB_BITS - 1))] += 1
+        shift = micros.bit_length() - SUB_BITS - 1
+        counts[(shift << SUB_BITS) + (micros >> shift)] += 1
 
     def failed(self, code: str) -> None:
         """A call failed with ``code``."""

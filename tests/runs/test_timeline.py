@@ -43,6 +43,16 @@ def _sketch_of(values_us: list[int]) -> str:
     return encode_sketch(counts.items())
 
 
+def test_a_recorded_call_lands_in_the_slot_of_its_round_trip() -> None:
+    """The recorder's per-call code has the slot computation inlined: it agrees with latency_slot."""
+    for seconds in [0.0, 1e-6, 3.1e-5, 3.2e-5, 0.0042, 0.2, 7.5, 1000.0, *(i / 1e6 for i in range(0, 3000, 7))]:
+        recorder = TimelineRecorder("stations")
+        recorder.call("Heartbeat", True, seconds)
+        micros = min(max(int(seconds * 1_000_000), 1), HIGHEST_US)
+        counts = decode_sketch(recorder.close().points[0].calls["out:Heartbeat"])
+        assert counts == {latency_slot(micros): 1}, seconds
+
+
 def test_sketches_encode_and_decode_back() -> None:
     rng = random.Random(3)
     for _ in range(300):
