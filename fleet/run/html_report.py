@@ -114,8 +114,15 @@ def _line(name: str, x: list[str], y: Iterable[float | None], **extra: Any) -> d
             **extra}
 
 
-def chart_figures(timeline: Timeline) -> list[dict[str, Any]]:
-    """The timeline's charts, as plotly figures (``id``, ``data``, ``layout``, ``config``)."""
+def chart_figures(timeline: Timeline, *, stations: int = 0,
+                  steady: tuple[float, float] | None = None) -> list[dict[str, Any]]:
+    """The timeline's charts, as plotly figures (``id``, ``data``, ``layout``, ``config``).
+
+    Args:
+        stations: the fleet's size: the stations not counted in a point are shown as not
+            started (the ramp).
+        steady: the steady-state window (wall-clock start and end), shaded on every chart.
+    """
     points = timeline.points
     x = _times(points)
     seconds = [max(p.seconds, 1e-9) for p in points]
@@ -147,8 +154,13 @@ def chart_figures(timeline: Timeline) -> list[dict[str, Any]]:
         "Failed calls per second, by error code" + ("" if codes else " (none)"), "errors/s", barmode="stack")))
 
     states = sorted({state for p in points for state in p.states})
-    stacked = [{"type": "scatter", "mode": "lines", "stackgroup": "states", "name": state, "x": x,
-                "y": [p.states.get(state, 0) for p in points]} for state in states]
+    stacked: list[dict[str, Any]] = [
+        {"type": "scatter", "mode": "lines", "stackgroup": "states", "name": state, "x": x,
+         "y": [p.states.get(state, 0) for p in points]} for state in states]
+    waiting = [max(0, stations - sum(p.states.values())) if p.states else 0 for p in points]
+    if any(waiting):
+        stacked.append({"type": "scatter", "mode": "lines", "stackgroup": "states", "name": "not started", "x": x,
+                        "y": waiting, "line": {"color": "#c3c8cf"}})
     figures.append(_figure("chart-stations", stacked, _layout("Stations by state", "stations")))
 
     connections = [{"type": "bar", "name": "connects", "x": x, "y": [p.connects for p in points]},
@@ -163,6 +175,12 @@ def chart_figures(timeline: Timeline) -> list[dict[str, Any]]:
     lag = [_line(f"{role} p99", x, [_percentile(p.execution[role].lag, 99.0) if role in p.execution else None
                                     for p in points]) for role in roles]
     figures.append(_figure("chart-lag", lag, _layout("Fleet's own event-loop lag per role (p99)", "ms")))
+    if steady is not None:
+        window = _times([TimelinePoint(at=steady[0]), TimelinePoint(at=steady[1])])
+        for figure in figures:
+            figure["layout"]["shapes"] = [{"type": "rect", "xref": "x", "yref": "paper", "x0": window[0], "x1": window[1],
+                                           "y0": 0, "y1": 1, "fillcolor": "#2e8b57", "opacity": 0.07, "line": {"width": 0},
+                                           "layer": "below"}]
     return figures
 
 
@@ -189,7 +207,9 @@ def render_html(report: Report) -> str:
     """The whole page."""
     fleet = report.fleet
     title = f"fleet run report: {fleet.get('source', '')}"
-    figures = chart_figures(report.timeline) if report.timeline is not None and report.timeline.points else []
+    steady = (report.steady.started_at, report.steady.ended_at) if report.steady is not None else None
+    figures = chart_figures(report.timeline, stations=int(report.fleet.get("stations") or 0), steady=steady) \
+        if report.timeline is not None and report.timeline.points else []
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -266,8 +286,9 @@ def _timeline_section(report: Report, figures: list[dict[str, Any]]) -> str:
         return f'<section id="timeline"><h2>Over time</h2><p class="note">{_e(why)}</p></section>'
     assert report.timeline is not None
     divs = "".join(f'<div class="chart" id="{_e(f["id"])}"></div>' for f in figures)
+    shaded = " The shaded span is the steady state (the window of the steady-state table)." if report.steady else ""
     return (f'<section id="timeline"><h2>Over time</h2><p class="note">One point per {report.timeline.interval:g} s '
-            f'(wall clock, UTC); latency percentiles of a point are within {SKETCH_ERROR:.1%}.</p>'
+            f'(wall clock, UTC); latency percentiles of a point are within {SKETCH_ERROR:.1%}.{shaded}</p>'
             f'<div class="charts">{divs}</div></section>')
 
 

@@ -16,7 +16,7 @@ import pytest
 from fleet.cli import main as fleet_main
 from fleet.exit_codes import OK, THRESHOLDS_FAILED, USAGE
 from fleet.metrics import MetricsSnapshot
-from fleet.run.html_report import render_html
+from fleet.run.html_report import chart_figures, render_html
 from fleet.run.report import Report, load_report, write_report
 from fleet.run.thresholds import ThresholdResult
 from fleet.run.timeline import RoleLoad, Timeline, TimelinePoint, sketch_count
@@ -69,6 +69,22 @@ def test_everything_from_the_report_is_escaped() -> None:
     figures = json.loads(parser.scripts[1])
     names = {trace.get("name") for figure in figures for trace in figure["data"]}
     assert EVIL in names  # the data arrives intact in the charts
+
+
+def test_the_charts_show_the_stations_not_started_and_shade_the_steady_state() -> None:
+    timeline = Timeline(interval=5.0, points=[
+        TimelinePoint(at=1_800_000_000.0, seconds=5.0, calls={"out:Heartbeat": "90:10", "in:Reset": "40:1"},
+                      errors={"Timeout": 5}, states={"available": 4}),
+        TimelinePoint(at=1_800_000_005.0, seconds=2.5, calls={"out:Heartbeat": "90:10"}, states={"available": 10}),
+    ])
+    figures = {f["id"]: f for f in chart_figures(timeline, stations=10, steady=(1_800_000_003.0, 1_800_000_008.0))}
+    traces = {t["name"]: t["y"] for t in figures["chart-stations"]["data"]}
+    assert traces == {"available": [4, 10], "not started": [6, 0]}
+    throughput = {t["name"]: t["y"] for t in figures["chart-throughput"]["data"]}
+    assert throughput["Heartbeat"] == [2.0, 4.0] and throughput["Reset (in)"] == [0.2, 0.0]
+    assert throughput["all calls by the fleet"] == [2.0, 4.0]  # (the fleet's calls: not the CSMS's Reset)
+    assert {t["name"]: t["y"] for t in figures["chart-errors"]["data"]}["Timeout"] == [1.0, 0.0]
+    assert all(f["layout"]["shapes"][0]["x0"] == "2027-01-15 08:00:03" for f in figures.values())
 
 
 def test_fleet_report_html_writes_the_page_and_exits_with_the_verdict(tmp_path: Path) -> None:
