@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-dev lint typecheck bench generate clean
+.PHONY: run test install install-dev lint typecheck bench generate html-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ test: install-dev lint typecheck
 
 bench: install
 	$(BIN)/fleet bench --codec
+
+# A short run's HTML report, opened in headless Chromium (Debian: apt-get install chromium) to check
+# that its charts render, and the README's screenshot of it.
+html-report: install
+	mkdir -p build
+	-$(BIN)/fleet run profiles/demo-fleet.toml --stations 200 --ramp 20 --duration 60 --timeline-interval 2 --no-control --quiet \
+		--threshold 'p99<200ms' --threshold 'errors==0' --report build/run.json --html build/run.html
+	$(BIN)/python tools/html_report_check.py build/run.html --screenshot docs/screenshots/html-report.png
 
 generate: install-dev
 	$(BIN)/python tools/generate_messages.py

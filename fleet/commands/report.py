@@ -1,4 +1,5 @@
-"""``fleet report``: show or merge run reports, and gate on them (``--threshold``).
+"""``fleet report``: show or merge run reports, and gate on them (``--threshold``); ``fleet
+report html`` turns a report into one self-contained HTML page with charts over time.
 
 ``-`` as a report reads standard input, which may hold several reports one after the
 other (``for pod in ...; do kubectl logs $pod; done | fleet report merge -``); lines
@@ -33,7 +34,7 @@ from ..run.thresholds import Threshold, ThresholdError, evaluate, parse_threshol
 from .checks import output_file_problem
 from .marks import print_marked
 
-HELP = "show a run report, or merge the reports of shards exactly; gate on them with --threshold"
+HELP = "show a run report, merge the reports of shards exactly, or write one as an HTML page; gate on them with --threshold"
 EXAMPLE = "fleet report merge shard-0.json shard-1.json -o all.json --threshold 'p99<200ms'"
 
 _THRESHOLD_HELP = ("pass/fail expression as for `fleet run`, e.g. 'p99<200ms', 'errors==0' "
@@ -54,7 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="write the merged report here (JSON; '-': standard output, the summary then "
                             "goes to standard error)")
     merge.add_argument("--threshold", action="append", default=[], metavar="EXPR", help=_THRESHOLD_HELP)
-    for action in (show, merge):
+    page = sub.add_parser("html", help="write a report as one self-contained HTML page (charts over time, tables)",
+                          epilog=EXIT_CODES, formatter_class=raw)
+    page.add_argument("report", help="the JSON report ('-': standard input)")
+    page.add_argument("-o", "--output", metavar="F", required=True, help="the HTML file to write")
+    page.add_argument("--threshold", action="append", default=[], metavar="EXPR", help=_THRESHOLD_HELP)
+    for action in (show, merge, page):
         add_output_options(action)
 
 
@@ -85,7 +91,11 @@ def _verdict(report: Report, thresholds: list[Threshold]) -> tuple[Report, int]:
 def main(args: argparse.Namespace) -> int:
     try:
         thresholds = [parse_threshold(t) for t in args.threshold]
-        if args.report_command == "show":
+        if args.report_command in ("show", "html"):
+            if args.report_command == "html":
+                problem = output_file_problem(args.output)
+                if problem:
+                    raise ValueError(f"--output {args.output}: {problem}")
             reports, _ = _load([args.report])
             if len(reports) != 1:
                 raise ValueError(f"{args.report}: holds {len(reports)} reports; `fleet report merge` them")
@@ -105,6 +115,17 @@ def main(args: argparse.Namespace) -> int:
         print(f"fleet report: {exc}", file=sys.stderr)
         return USAGE
     report, code = _verdict(report, thresholds)
+    if args.report_command == "html":
+        from ..run.html_report import write_html
+
+        try:
+            write_html(report, args.output)
+        except OSError as exc:
+            print(f"fleet report: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return RUN_FAILED
+        if not args.quiet:
+            print(f"HTML report written to {args.output}")
+        return code
     summary = sys.stderr if output == "-" else sys.stdout
     text = render_summary(report)
     print_marked(text, summary)

@@ -97,6 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", metavar="F",
                         help="write the JSON report to F ('-': to standard output, and the progress and "
                              "summary to standard error, so standard output is the JSON alone)")
+    parser.add_argument("--html", metavar="F",
+                        help="also write the report as one self-contained HTML page with charts over time "
+                             "(as `fleet report html`)")
+    parser.add_argument("--timeline-interval", type=_timeline_interval, default=TIMELINE_INTERVAL, metavar="S",
+                        help=f"seconds per point of the report's timeline, 1 to {MAX_TIMELINE_INTERVAL} "
+                             f"(default {TIMELINE_INTERVAL}; give every shard the same)")
     parser.add_argument("--run-id", metavar="ID",
                         help="identifier of the run recorded in the report (default: a random one); give "
                              "every shard of a sharded run the same one")
@@ -117,6 +123,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="watch and drive the run in the terminal dashboard (the run goes to its own "
                              "processes; quitting the dashboard stops it and prints the summary)")
     add_control_arguments(parser)
+
+
+#: Seconds per timeline point: the default (see fleet.run.timeline.INTERVAL) and the most.
+TIMELINE_INTERVAL = 5
+MAX_TIMELINE_INTERVAL = 600
+
+
+def _timeline_interval(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_TIMELINE_INTERVAL:
+        raise argparse.ArgumentTypeError(f"expected 1 to {MAX_TIMELINE_INTERVAL} seconds, got {text!r}")
+    return value
 
 
 def _station_count(text: str) -> int:
@@ -168,6 +186,10 @@ def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int])
         problem = output_file_problem(args.report)
         if problem:
             raise ValueError(f"--report {args.report}: {problem}")
+    if args.html:
+        problem = output_file_problem(args.html)
+        if problem:
+            raise ValueError(f"--html {args.html}: {problem}")
 
 
 def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | None) -> None:
@@ -316,7 +338,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)  # (the worker processes inherit it)
     options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=shard,
-                         thresholds=thresholds, prometheus=prometheus,
+                         thresholds=thresholds, prometheus=prometheus, timeline_interval=float(args.timeline_interval),
                          csms_options={"heartbeat_interval": args.heartbeat_interval} if args.heartbeat_interval else {})
     if control is not None:
         options = msgspec.structs.replace(options, control_host=control.host, control_port=control.port,
@@ -364,6 +386,15 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
             print(f"\nfleet run: cannot write the report to {args.report}: {exc.strerror or exc}", file=sys.stderr)
             return RUN_FAILED
         print(f"\nreport written to {args.report}")  # (--quiet too: where the summary's report is)
+    if args.html:
+        from ..run.html_report import write_html
+
+        try:
+            write_html(report, args.html)
+        except OSError as exc:
+            print(f"\nfleet run: cannot write the HTML report to {args.html}: {exc.strerror or exc}", file=sys.stderr)
+            return RUN_FAILED
+        print(f"HTML report written to {args.html}", file=sys.stderr if report_out is not None else sys.stdout)
     if report.interrupted:
         return INTERRUPTED
     if report.problems:
@@ -388,7 +419,8 @@ def child_argv(args: argparse.Namespace) -> list[str]:
     for flag, value in (("--stations", args.stations), ("--ramp", args.ramp), ("--duration", args.duration),
                         ("--workers", args.workers or None), ("--csms-workers", args.csms_workers),
                         ("--seed", args.seed), ("--speed", args.speed), ("--shard", args.shard),
-                        ("--report", args.report), ("--run-id", args.run_id)):
+                        ("--report", args.report), ("--run-id", args.run_id), ("--html", args.html),
+                        ("--timeline-interval", args.timeline_interval)):
         if value is not None:
             argv += [flag, str(value)]
     if args.speed_protocol:

@@ -25,6 +25,7 @@ from .fleet_backend import (
     WorkerHandlers,
 )
 from .heap import collect_after_exodus
+from .timeline import INTERVAL, TimelineRecorder
 from .wire import Assign, Final_, Status, WireStream, rss_bytes
 
 __all__ = ["BootAnswers", "apply_boot_refusals", "csms_records", "run_csms_worker"]
@@ -155,11 +156,13 @@ async def run_csms_worker(
     )
     peak = 0
     monitor = LoopMonitor(burn=float(options.get("debug_saturate", 0.0)))
+    timeline = monitor.timeline = TimelineRecorder("csms", interval=float(options.get("timeline_interval", INTERVAL)))
     boots = BootAnswers(csms)
     lifts = apply_boot_refusals(csms, options.get("boot_refusals") or {})
     async with trio.open_nursery() as nursery:
         nursery.start_soon(collect_after_exodus, csms.connected_count)
         await nursery.start(monitor.run)
+        nursery.start_soon(timeline.run)
         await nursery.start(csms.run)
         if lifts:
             nursery.start_soon(_lift_boot_refusals, csms, lifts)
@@ -183,6 +186,7 @@ async def run_csms_worker(
         records = csms_records(csms)
         records["boots"] = boots.records()
         records["restarts"] = csms.statistics().restarts
+        records["timeline"] = timeline.close()
         csms.stop()
         nursery.cancel_scope.cancel()
     await wire.send(Final_(index=index, role="csms", metrics=metrics.export(), records=records,

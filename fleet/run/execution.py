@@ -29,6 +29,7 @@ from typing import Any, Final
 import trio
 
 from ..metrics import LOWEST_US, decode_histogram, encode_histogram, new_histogram
+from .timeline import TimelineRecorder
 
 __all__ = [
     "CPU_SATURATED_PCT",
@@ -89,6 +90,8 @@ class LoopMonitor:
         #: start and busiest second; ``None`` until it opens.
         self._steady: _Window | None = None
         self._steady_closed = False
+        #: Where the loop lag also goes, interval by interval (see :mod:`fleet.run.timeline`).
+        self.timeline: TimelineRecorder | None = None
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Wake every ``period`` seconds and record how late; runs until cancelled."""
@@ -105,6 +108,8 @@ class LoopMonitor:
             self._recent.record_value(micros)
             if self._steady is not None and self._steady.open:
                 self._steady.lag.record_value(micros)
+            if self.timeline is not None:
+                self.timeline.lag(micros)
             if self.burn > 0:
                 _hold_loop(self.burn)
             due = now + period  # from the wake-up: whatever holds the loop from here on shows as lag

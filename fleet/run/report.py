@@ -13,6 +13,7 @@ import msgspec
 
 from ..metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
 from .thresholds import ThresholdResult, measured_text
+from .timeline import Timeline, decode_sketch, merge_timelines
 
 __all__ = [
     "Report",
@@ -46,6 +47,8 @@ class Report(msgspec.Struct):
         execution: fleet's own processes per role: CPU use, event-loop lag and schedule lag,
             and whether fleet itself limited the figures.
         interrupted: the run was stopped by Ctrl-C or SIGTERM before its end.
+        timeline: the run interval by interval (calls, latencies, errors, stations, fleet's
+            own load; see :mod:`fleet.run.timeline`), or ``None`` (reports older than it).
     """
 
     fleet: dict[str, Any] = {}
@@ -60,6 +63,7 @@ class Report(msgspec.Struct):
     problems: list[str] = []
     execution: dict[str, Any] = {}
     interrupted: bool = False
+    timeline: Timeline | None = None
 
     def with_derived(self) -> Report:
         """This report with ``actions`` recomputed from the histograms."""
@@ -120,6 +124,13 @@ def parse_report(data: bytes, name: str) -> Report:
                 decode_histogram(value)
             except Exception:  # the HDR decoder raises several kinds on corrupt input
                 raise ValueError(f"{name}: not a fleet report: `$.{where}.{field}` is not an encoded histogram") from None
+    for i, point in enumerate(report.timeline.points if report.timeline is not None else []):
+        sketches = [(f"calls.{key}", text) for key, text in point.calls.items()]
+        for field, text in sketches + [(f"execution.{role}.lag", load.lag) for role, load in point.execution.items()]:
+            try:
+                decode_sketch(text)
+            except ValueError:
+                raise ValueError(f"{name}: not a fleet report: `$.timeline.points[{i}].{field}` is not a latency sketch") from None
     return report
 
 
@@ -224,8 +235,25 @@ def merge_reports(reports: list[Report], names: list[str] | None = None) -> Repo
         if lines:
             execution[kind] = lines
     problems = [f"{name}: {problem}" for r, name in zip(reports, names, strict=True) for problem in r.problems]
+    timeline = _merged_timeline(reports, fleet)
     return Report(fleet=fleet, metrics=metrics, stations=stations, audit=audit, steady=steady, problems=problems, execution=execution,
-                  interrupted=any(r.interrupted for r in reports)).with_derived()
+                  interrupted=any(r.interrupted for r in reports), timeline=timeline).with_derived()
+
+
+def _merged_timeline(reports: list[Report], fleet: dict[str, Any]) -> Timeline | None:
+    """The shards' timelines merged point by point; none when a report has none or their
+    intervals differ (``fleet["timeline"]`` then says why)."""
+    timelines = [r.timeline for r in reports if r.timeline is not None]
+    if not timelines:
+        return None
+    if len(timelines) < len(reports):
+        fleet["timeline"] = "left out: not every report has one (a part would misstate the totals)"
+        return None
+    try:
+        return merge_timelines(timelines)
+    except ValueError as exc:
+        fleet["timeline"] = f"left out: {exc}; run the shards with the same --timeline-interval"
+        return None
 
 
 def _ms(value: float) -> str:

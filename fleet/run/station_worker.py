@@ -23,6 +23,7 @@ from ..control.backend import ControlError, LocalBackend
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
 from ..faults import boot_statuses, merge_fault_records
 from ..metrics import Metrics, MetricsSnapshot
+from ..ocpp import CallTimeout
 from ..profiles import StationProfile
 from .execution import LoopMonitor
 from .fleet_backend import (
@@ -35,6 +36,7 @@ from .fleet_backend import (
     station_seed,
 )
 from .fleetfile import BUILTIN_CSMS, FleetPlan
+from .timeline import INTERVAL, TimelineRecorder
 from .wire import Assign, Final_, Status, WireStream, rss_bytes
 
 __all__ = ["run_station_worker"]
@@ -134,8 +136,8 @@ def never_online(stations: dict[str, Station], specs: list[Any], plan: FleetPlan
 
 
 class _OnTime:
-    """The stations' observer in a worker: passes everything on to the worker's metrics,
-    and every :data:`CHECK_EVERY` answered calls calls ``tick`` (which sends the status
+    """The stations' observer in a worker: passes everything on to the worker's metrics
+    and its timeline, and every :data:`CHECK_EVERY` answered calls calls ``tick`` (which sends the status
     if it is due).
 
     A saturated loop runs each task once per round of the scheduler, and a round lasts
@@ -144,15 +146,17 @@ class _OnTime:
     between them (written without yielding, see :meth:`fleet.run.wire.WireStream.send_now`).
     """
 
-    __slots__ = ("_left", "metrics", "tick")
+    __slots__ = ("_left", "metrics", "tick", "timeline")
 
-    def __init__(self, metrics: Metrics, tick: Callable[[], None]) -> None:
+    def __init__(self, metrics: Metrics, tick: Callable[[], None], timeline: TimelineRecorder) -> None:
         self.metrics = metrics
         self.tick = tick
+        self.timeline = timeline
         self._left = CHECK_EVERY
 
     def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
         self.metrics.call_completed(action, outgoing, latency)
+        self.timeline.call(action, outgoing, latency)
         self._left -= 1
         if self._left <= 0:
             self._left = CHECK_EVERY
@@ -160,6 +164,7 @@ class _OnTime:
 
     def call_failed(self, action: str, error: Any) -> None:
         self.metrics.call_failed(action, error)
+        self.timeline.failed("Timeout" if isinstance(error, CallTimeout) else str(error.code))
 
     def violation(self, code: str) -> None:
         self.metrics.violation(code)
@@ -200,6 +205,9 @@ async def run_station_worker(
     peak = 0
 
     counts = await _counts(stations)
+    timeline = TimelineRecorder("stations", interval=float(options.get("timeline_interval", INTERVAL)),
+                                gauges=lambda: counts)
+    monitor.timeline = timeline
 
     async def count() -> None:
         """Count the stations by state in the background (in chunks, see :func:`_counts`):
@@ -226,12 +234,14 @@ async def run_station_worker(
                       extra={"recent": metrics.take_recent()}, at=now, execution=monitor.sample())
 
     def tick() -> None:
-        """A status between two calls, if one is due (see _OnTime)."""
+        """A status between two calls, if one is due, and the timeline's interval closed
+        if its timer is late (see _OnTime)."""
+        timeline.rotate_if_due()
         if time.monotonic() >= status_due:
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
                 wire.send_now(status())
 
-    observer = _OnTime(metrics, tick)
+    observer = _OnTime(metrics, tick, timeline)
 
     async def report() -> None:
         """A status every STATUS_INTERVAL (unless the stations' calls sent it meanwhile),
@@ -300,6 +310,7 @@ async def run_station_worker(
             control.attach(backend, WorkerHandlers().on(Spawn, spawn).on(Rows, rows).on(ExportMetrics, export_metrics)
                            .on(Online, online))
         await nursery.start(monitor.run)
+        nursery.start_soon(timeline.run)
         nursery.start_soon(count)
         nursery.start_soon(report)
         # The ramp starts each station on schedule without waiting for it to run: under
@@ -346,13 +357,14 @@ async def run_station_worker(
                 closing.start_soon(station.shutdown, shutdown_timeout)
         nursery.cancel_scope.cancel()
 
-    states, connection_counters = await _counts(stations)
+    states, connection_counters = counts = await _counts(stations)
+    recorded = timeline.close()
     for name, value in connection_counters.items():
         metrics.count(name, value)
     transactions = {sid: dict(records) for sid, records in retired_records.items()}
     for sid, station in stations.items():
         _merge_records(transactions, sid, station.transaction_records())
-    records: dict[str, Any] = {"states": states, "transactions": transactions}
+    records: dict[str, Any] = {"states": states, "transactions": transactions, "timeline": recorded}
     missing = never_online(stations, specs, plan)
     if missing:
         records["never_online"] = missing

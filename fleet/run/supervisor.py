@@ -47,6 +47,8 @@ from .fleetfile import BUILTIN_CSMS, FleetPlan
 from .report import Report
 from .station_worker import NEVER_ONLINE_IDS, SETTLE_SECONDS
 from .thresholds import Threshold, evaluate
+from .timeline import INTERVAL as TIMELINE_INTERVAL
+from .timeline import Timeline, TimelineRecorder, merge_timelines
 from .wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 
 __all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "run_fleet"]
@@ -92,6 +94,7 @@ class RunOptions(msgspec.Struct, frozen=True):
             included: the stations end their transactions and deliver their queues while
             the CSMS answers, the workers send what they measured, then whatever is left
             is killed. A second Ctrl-C kills at once.
+        timeline_interval: seconds per point of the report's timeline (see :mod:`fleet.run.timeline`).
     """
 
     workers: int = 0
@@ -109,6 +112,7 @@ class RunOptions(msgspec.Struct, frozen=True):
     control_fallback: bool = False
     prometheus: tuple[str, int] | None = None
     interrupt_timeout: float = 10.0
+    timeline_interval: float = TIMELINE_INTERVAL
 
 
 class FleetStatus(msgspec.Struct):
@@ -285,6 +289,7 @@ async def run_fleet(
         nursery.start_soon(functools.partial(_run_worker_process, command, worker))
 
     monitor = LoopMonitor()  # the supervisor's own loop lag and CPU
+    timeline = monitor.timeline = TimelineRecorder("supervisor", interval=options.timeline_interval)
     machine = MachineLoad()  # and the whole machine's
     own_load: dict[str, Any] = {}  # its latest sample (taken once per status interval)
     recent: deque[tuple[float, str]] = deque()  # (when, encoded histogram) from the workers' reports
@@ -383,6 +388,7 @@ async def run_fleet(
 
         await nursery.start(watch_signals)  # before the control API: whoever attaches may stop the run
         await nursery.start(monitor.run)
+        nursery.start_soon(timeline.run)
         await nursery.start(backend.run)  # (background work: metrics pulls, timing a CSMS restart)
         if options.control_port is not None:
             url = await _serve_control(nursery, backend, options)
@@ -427,6 +433,7 @@ async def run_fleet(
                 await w.wire.send(Assign(
                     worker=(w.index, len(csms_workers)),
                     options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
+                             "timeline_interval": options.timeline_interval,
                              "auth": auth, "id_tokens": id_tokens, "boot_refusals": boot_refusals},
                 ))
                 assigned(w)
@@ -444,7 +451,8 @@ async def run_fleet(
             assert w.wire is not None
             await w.wire.send(Assign(
                 plan=encoded_plan, shard=options.shard, worker=(w.index, workers_n), csms_urls=csms_urls,
-                ramp=plan.config.ramp / workers_n, options={"fault_epoch": fault_epoch, **options.station_options},
+                ramp=plan.config.ramp / workers_n,
+                options={"fault_epoch": fault_epoch, "timeline_interval": options.timeline_interval, **options.station_options},
             ))
             assigned(w)
 
@@ -511,7 +519,17 @@ async def run_fleet(
     csms_faults = _csms_fault_records(plan, csms_workers, backend.restarts, fault_epoch)
     if csms_faults:
         report.faults = {**report.faults, **csms_faults}
+    report.timeline = _timeline(station_workers + csms_workers, timeline.close())
     return report
+
+
+def _timeline(workers: list[_Worker], own: Timeline) -> Timeline:
+    """The run's timeline: the workers' (those that sent their final report) and the supervisor's, merged."""
+    timelines = [own]
+    for w in workers:
+        if w.final is not None and w.final.records.get("timeline"):
+            timelines.append(msgspec.convert(w.final.records["timeline"], Timeline))
+    return merge_timelines(timelines) or own
 
 
 def check_csms_faults(plan: FleetPlan) -> None:
