@@ -104,11 +104,17 @@ def test_fleet_report_html_writes_the_page_and_exits_with_the_verdict(tmp_path: 
 
 
 def _chromium_or_fail() -> None:
+    """CI (``.ci/run`` sets ``FLEET_REQUIRE_BROWSER=1`` after installing Debian's chromium) fails without a
+    browser; elsewhere, e.g. ``make test`` on a fresh machine without one, the browser check is skipped with
+    the reason (the rest of the HTML report's tests run everywhere)."""
     from shutil import which
 
     if which("chromium") is None and which("chromium-browser") is None:
-        pytest.fail("chromium is not installed: the HTML report is checked in a real headless browser; "
-                    "install Debian's package (apt-get install -y chromium; .ci/run does it)")
+        message = ("chromium is not installed: the HTML report is checked in a real headless browser; "
+                   "install Debian's package (apt-get install -y chromium; .ci/run does it)")
+        if os.environ.get("FLEET_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def test_a_real_run_writes_a_page_whose_charts_render_in_chromium(tmp_path: Path) -> None:
