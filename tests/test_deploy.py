@@ -235,6 +235,16 @@ def test_the_job_runs_one_shard_per_index_with_the_image_and_the_scrapers_agreei
     assert memory.endswith("Mi") and int(memory[:-2]) * 1024 >= per_pod * KIB_PER_STATION, (per_pod, memory)
 
 
+def test_the_readme_collects_the_reports_of_this_job() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Run it on Kubernetes"):]
+    section = section[: section.index("\n### ", 1)]
+    name = by_kind(JOB_FILE)["Job"]["metadata"]["name"]
+    assert f"kubectl logs -l job-name={name} --tail=-1" in section  # every line of every pod
+    assert "| fleet report merge - " in section and "--threshold" in section
+    assert f"kubectl apply -f {JOB_FILE.relative_to(REPO)}" in section
+
+
 # ------------------------------------------------------------------ the Indexed Job, simulated
 
 #: N pods of the simulated Job, and what each runs (a few stations, about a second after the ramp).
