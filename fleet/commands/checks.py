@@ -12,11 +12,14 @@ import argparse
 import math
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..run.fleetfile import csms_url_problem
 
 __all__ = [
+    "SHARD_COUNT_ENV",
+    "SHARD_INDEX_ENV",
     "csms_url",
     "listen_problem",
     "non_negative_int",
@@ -27,7 +30,15 @@ __all__ = [
     "positive_int",
     "positive_number",
     "seed",
+    "shard",
+    "shard_of",
 ]
+
+#: Where ``--shard auto`` takes its shard from: the index Kubernetes gives each pod of an
+#: Indexed Job (0-based, set by Kubernetes) and the number of shards, which the Job's manifest
+#: sets to its ``completions`` (Kubernetes does not set it).
+SHARD_INDEX_ENV = "JOB_COMPLETION_INDEX"
+SHARD_COUNT_ENV = "JOB_COMPLETIONS"
 
 
 def _number(text: str) -> float:
@@ -93,6 +104,42 @@ def port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port 0..65535, got {text!r}")
     return value
+
+
+def shard_of(text: str, environ: Mapping[str, str]) -> tuple[int, int]:
+    """The shard ``(I, N)`` of ``--shard``: ``I/N`` (shards count from 0: ``0/2`` and ``1/2``),
+    or ``auto``: ``$JOB_COMPLETION_INDEX/$JOB_COMPLETIONS`` from ``environ`` (a pod of a
+    Kubernetes Indexed Job runs the shard of its index)."""
+    if text == "auto":
+        index_text, count_text = environ.get(SHARD_INDEX_ENV, ""), environ.get(SHARD_COUNT_ENV, "")
+        missing = [name for name, value in ((SHARD_INDEX_ENV, index_text), (SHARD_COUNT_ENV, count_text))
+                   if not value.strip()]
+        if missing:
+            raise argparse.ArgumentTypeError(
+                f"auto: {' and '.join('$' + name for name in missing)} {'is' if len(missing) == 1 else 'are'} "
+                f"not set (in a Kubernetes Indexed Job, Kubernetes sets ${SHARD_INDEX_ENV} and the "
+                f"manifest ${SHARD_COUNT_ENV}); elsewhere give I/N")
+        given = f"auto (${SHARD_INDEX_ENV}={index_text!r}, ${SHARD_COUNT_ENV}={count_text!r})"
+        expected = "expected whole numbers"
+        parts = [index_text, count_text]
+    else:
+        given = repr(text)
+        expected = "expected I/N, e.g. 0/4, or auto"
+        parts = text.split("/")
+    try:
+        index, count = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{given}: {expected}") from None
+    if not (count >= 1 and 0 <= index < count):
+        raise argparse.ArgumentTypeError(
+            f"{given}: need 0 <= I < N (shards count from 0: 0/{max(count, 1)} .. "
+            f"{max(count, 1) - 1}/{max(count, 1)})")
+    return (index, count)
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``--shard``: :func:`shard_of` with this process's environment."""
+    return shard_of(text, os.environ)
 
 
 def csms_url(text: str) -> str:

@@ -33,6 +33,7 @@ from .checks import (
     positive_int,
     positive_number,
     seed,
+    shard,
 )
 from .control_options import (
     ControlSettings,
@@ -93,7 +94,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(protocol timings stay real: back-off, heartbeat, meter-value and retry intervals)")
     parser.add_argument("--speed-protocol", action="store_true", default=None,
                         help="compress the protocol timings by --speed too (a load no real fleet makes)")
-    parser.add_argument("--shard", metavar="I/N", help="run only slice I of N of the fleet (several machines)")
+    parser.add_argument("--shard", type=shard, metavar="I/N",
+                        help="run only slice I of N of the fleet (several machines; shards count from 0); "
+                             "auto: I from $JOB_COMPLETION_INDEX, N from $JOB_COMPLETIONS (a pod of a "
+                             "Kubernetes Indexed Job)")
     parser.add_argument("--report", metavar="F",
                         help="write the JSON report to F ('-': to standard output, and the progress and "
                              "summary to standard error, so standard output is the JSON alone)")
@@ -141,19 +145,6 @@ def _station_count(text: str) -> int:
     if text.strip() == "0":
         raise argparse.ArgumentTypeError("nothing to run with 0 stations; expected a whole number >= 1")
     return positive_int(text)
-
-
-def _parse_shard(text: str | None) -> tuple[int, int]:
-    if not text:
-        return (0, 1)
-    try:
-        index, count = (int(part) for part in text.split("/"))
-    except ValueError:
-        raise ValueError(f"--shard {text!r}: expected I/N, e.g. 0/4") from None
-    if not (count >= 1 and 0 <= index < count):
-        raise ValueError(f"--shard {text!r}: need 0 <= I < N (shards count from 0: 0/{max(count, 1)} .. "
-                         f"{max(count, 1) - 1}/{max(count, 1)})")
-    return (index, count)
 
 
 def _parse_prometheus(text: str | None) -> tuple[str, int] | None:
@@ -321,7 +312,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         plan = load_plan(args)
         thresholds = [parse_threshold(t) for t in args.threshold]
         check_csms_faults(plan)
-        shard = _parse_shard(args.shard)
+        shard = args.shard or (0, 1)
         prometheus = _parse_prometheus(args.prometheus)
         check_run(args, plan, shard)
     except (FleetError, ThresholdError, ValueError) as exc:
@@ -418,7 +409,7 @@ def child_argv(args: argparse.Namespace) -> list[str]:
         argv.append(args.fleet)
     for flag, value in (("--stations", args.stations), ("--ramp", args.ramp), ("--duration", args.duration),
                         ("--workers", args.workers or None), ("--csms-workers", args.csms_workers),
-                        ("--seed", args.seed), ("--speed", args.speed), ("--shard", args.shard),
+                        ("--seed", args.seed), ("--speed", args.speed), ("--shard", _shard_text(args.shard)),
                         ("--report", args.report), ("--run-id", args.run_id), ("--html", args.html),
                         ("--timeline-interval", args.timeline_interval)):
         if value is not None:
@@ -436,6 +427,11 @@ def child_argv(args: argparse.Namespace) -> list[str]:
     port = args.control_port if args.control_port is not None else 0
     return [*argv, "--quiet", "--control-host", args.control_host, "--control-port", str(port),
             "--nice", str(max(args.nice, RUN_NICENESS))]
+
+
+def _shard_text(shard: tuple[int, int] | None) -> str | None:
+    """``--shard`` as the run behind the dashboard is given it (``auto`` resolved here)."""
+    return f"{shard[0]}/{shard[1]}" if shard else None
 
 
 def _read(file: IO[str]) -> str:
