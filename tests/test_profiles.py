@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import tomllib
 from pathlib import Path
 
 import msgspec
@@ -130,6 +131,19 @@ def test_shipped_profiles_load() -> None:
         load_profile(path)
     # Profile names in fleet files and the control API resolve against the shipped directory.
     assert shipped_profiles_dir() == REPO / "profiles"
+
+
+def test_an_installed_fleet_finds_the_profiles_its_wheel_carries(tmp_path: Path) -> None:
+    """A wheel has no ``profiles/`` beside the package: it carries them as package data under
+    ``fleet/shipped_profiles`` (in the source tree a link to ``profiles/``), which pyproject.toml names."""
+    link = REPO / "fleet" / "shipped_profiles"
+    assert link.is_dir() and sorted(p.name for p in link.glob("*.toml")) == sorted(
+        p.name for p in (REPO / "profiles").glob("*.toml"))
+    package_data = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "shipped_profiles/*.toml" in package_data["fleet"]
+    installed = tmp_path / "site-packages" / "fleet"  # what pip makes of the wheel: no profiles/ beside it
+    (installed / "shipped_profiles").mkdir(parents=True)
+    assert shipped_profiles_dir(installed) == installed / "shipped_profiles"
 
 
 def test_wrong_type_names_file_field_and_line(tmp_path: Path) -> None:

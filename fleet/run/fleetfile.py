@@ -287,10 +287,12 @@ def _seed(fleet_seed: int, station_id: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-def shipped_profiles_dir() -> Path:
-    """Where the profiles shipped with fleet live (``profiles/`` of the source tree)."""
-    package = Path(__file__).resolve().parents[1]  # fleet/
-    for candidate in (package.parent / "profiles", package / "profiles"):
+def shipped_profiles_dir(package: Path | None = None) -> Path:
+    """Where the profiles shipped with fleet live: ``profiles/`` of the source tree, or, in an installed
+    wheel, ``fleet/shipped_profiles/`` (in the source tree a link to ``profiles/``, whose files the wheel
+    carries as package data)."""
+    package = package or Path(__file__).resolve().parents[1]  # fleet/
+    for candidate in (package.parent / "profiles", package / "shipped_profiles"):
         if candidate.is_dir():
             return candidate
     return package.parent / "profiles"
