@@ -52,7 +52,7 @@ import trio
 
 from ...faults import FaultInjector, FaultSpec, abort_websocket
 from ...malformed import Direction
-from ...net.connection import ConnectionObserver, Handler, OcppConnection
+from ...net.connection import UNANSWERED, ConnectionObserver, Handler, OcppConnection
 from ...net.events import Connected, Disconnected, FleetEvent
 from ...net.hub import EventHub
 from ...net.ocpp_log import OcppLog
@@ -166,6 +166,8 @@ class _HandlerMap(Mapping[str, Handler]):
 
     def get(self, action: str, default: Any = None) -> Any:
         station = self._station
+        if station._registration == REJECTED and station.dialect.silent_while_rejected:
+            return _leave_unanswered
         faults = station._faults
         override = station._overrides.get(action)
         if override is not None:
@@ -194,6 +196,11 @@ class _HandlerMap(Mapping[str, Handler]):
 
     def __len__(self) -> int:
         return len(set(self._station.dialect.handlers) | set(self._station._overrides))
+
+
+def _leave_unanswered(request: Any, context: Any) -> Any:
+    """A CSMS CALL the station must not answer (its dialect's rule while Rejected)."""
+    return UNANSWERED
 
 
 def _check_connector(evse: EvseState, connector_id: int | None) -> None:

@@ -103,6 +103,8 @@ class V16Dialect:
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
     #: the malformed traffic a 1.6 station sends a CSMS (fault injection)
     to_csms: ClassVar[Direction] = TO_CSMS
+    #: while its boot is Rejected it answers no CALL of the CSMS (1.6, 4.2)
+    silent_while_rejected: ClassVar[bool] = True
 
     def __init__(self, station: StationCore) -> None:
         self.station = station

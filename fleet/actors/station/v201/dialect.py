@@ -94,6 +94,8 @@ class V201Dialect:
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
     #: the malformed traffic a 2.0.1 station sends a CSMS (fault injection)
     to_csms: ClassVar[Direction] = TO_CSMS
+    #: while Rejected it still answers the CSMS's CALLs
+    silent_while_rejected: ClassVar[bool] = False
     #: the protocol it speaks (its actions, codec and RPC framework)
     protocol: ClassVar[ProtocolVersion] = V201
     #: the module of its payload types: every request and response it builds is
