@@ -1,10 +1,15 @@
 """fleet's OCPP 1.6 station against fleet's own CSMS (:func:`fleet.actors.csms.open_csms`)
 over real websockets on 127.0.0.1: what it sends and answers while its boot is Rejected or
-Pending (1.6, 4.2)."""
+Pending (1.6, 4.2); MinimumStatusDuration (under trio's MockClock)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 import pytest
+import trio
+import trio.testing
 from waiting import wait_state, wait_until
 
 from fleet.actors.csms import open_csms
@@ -90,3 +95,45 @@ async def test_a_pending_1_6_station_answers_but_refuses_remote_start_and_stop_a
             start = await csms.call("PEN16", v16.RemoteStartTransactionRequest(id_tag="TAG-1", connector_id=1))
             assert start.status == v16.RemoteStartStopStatus.ACCEPTED
             await wait_until(lambda: sent(csms, "PEN16").get("StartTransaction") == 1)
+
+
+async def test_minimum_status_duration_reports_only_a_status_that_held_that_long(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_csms(port=0, heartbeat_interval=3600) as csms:
+        statuses: list[tuple[int, str, float]] = []
+        answer_status = csms.default_handler("StatusNotification", version="1.6")
+
+        def record(request: v16.StatusNotificationRequest, ctx: Any) -> Any:
+            statuses.append((request.connector_id, str(request.status), trio.current_time()))
+            return answer_status(request, ctx)
+
+        csms.on("StatusNotification", record, version="1.6")
+        profile = msgspec.structs.replace(PROFILE, variables={"MinimumStatusDuration": 10})
+        async with open_station("MSD16", csms.url, profile=profile) as station:
+            await wait_until(lambda: len(statuses) == 2, timeout=60)  # the boot's report: at once
+            assert [s[:2] for s in statuses] == [(0, "Available"), (1, "Available")]
+            # Preparing for 2 s, then Available again: neither is reported
+            await station.plug(1)
+            await trio.sleep(2)
+            await station.unplug(1)
+            await trio.sleep(30)
+            assert len(statuses) == 2
+            # Preparing, then held: reported once, when it held for 10 s
+            await station.plug(1)
+            plugged = trio.current_time()
+            await wait_until(lambda: len(statuses) == 3, timeout=60)
+            assert statuses[2][:2] == (1, "Preparing") and statuses[2][2] >= plugged + 10
+            # Available for 2 s then Preparing: the last one (Preparing) is known: nothing sent
+            await station.unplug(1)
+            await trio.sleep(2)
+            await station.plug(1)
+            await trio.sleep(30)
+            assert len(statuses) == 3
+            # MinimumStatusDuration 0: every change is reported at once
+            change = await csms.call("MSD16", v16.ChangeConfigurationRequest(key="MinimumStatusDuration", value="0"))
+            assert change.status == v16.ConfigurationStatus.ACCEPTED
+            await station.unplug(1)
+            await station.plug(1)
+            await wait_until(lambda: len(statuses) == 5, timeout=60)
+            assert [s[:2] for s in statuses[3:]] == [(1, "Available"), (1, "Preparing")]

@@ -350,14 +350,37 @@ class V16Dialect:
         if status != self.station_status:
             self.station_status = status
             if online:
-                self._send_station_status()
+                self._status_changed(0)
         for connector in evse.connectors:
             status = self.status_of(evse, connector)
             if status != connector.status:
                 connector.status = status
                 self.station.touch()
                 if online:
-                    self._send_status(self.connectors.id_of(evse, connector.connector_id), connector)
+                    self._status_changed(self.connectors.id_of(evse, connector.connector_id))
+
+    def _status_changed(self, connector_id: int) -> None:
+        """Connector ``connector_id`` (0: the charge point) has a new status: report it now,
+        or once it held for MinimumStatusDuration (a shorter-lived one is not reported: only
+        the status it has then, if the CSMS does not know it yet)."""
+        duration = self.model.get_int("MinimumStatusDuration")
+        if duration <= 0:
+            self._send_current_status(connector_id, unless_reported=False)
+        else:
+            self.station.protocol_timer(("status", connector_id), duration,
+                                        lambda: self._send_current_status(connector_id, unless_reported=True))
+
+    def _send_current_status(self, connector_id: int, *, unless_reported: bool) -> None:
+        if not self.station.online():
+            return  # (reported once online again: report_changed_statuses)
+        if connector_id == 0:
+            if not (unless_reported and self.station_status == self.station_reported):
+                self._send_station_status()
+        else:
+            target = self.connectors.get(connector_id)
+            if target is not None and not (unless_reported and target[1].status == target[1].reported):
+                self._send_status(connector_id, target[1])
+        self.station.wake()
 
     def fault_changed(self, evse: EvseState, connector: ConnectorState) -> None:
         self.refresh_status(evse)
