@@ -1,9 +1,11 @@
 """fleet's OCPP 1.6 station against fleet's own CSMS (:func:`fleet.actors.csms.open_csms`)
 over real websockets on 127.0.0.1: what it sends and answers while its boot is Rejected or
-Pending (1.6, 4.2); MinimumStatusDuration (under trio's MockClock)."""
+Pending (1.6, 4.2); MinimumStatusDuration (under trio's MockClock); reservations with a
+parentIdTag."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import msgspec
@@ -137,3 +139,76 @@ async def test_minimum_status_duration_reports_only_a_status_that_held_that_long
             await station.plug(1)
             await wait_until(lambda: len(statuses) == 5, timeout=60)
             assert [s[:2] for s in statuses[3:]] == [(1, "Available"), (1, "Preparing")]
+
+
+def recording(csms: Any, action: str) -> list[Any]:
+    """The 1.6 ``action`` requests the CSMS receives (answered by its default handler)."""
+    received: list[Any] = []
+    answer = csms.default_handler(action, version="1.6")
+
+    def record(request: Any, ctx: Any) -> Any:
+        received.append(request)
+        return answer(request, ctx)
+
+    csms.on(action, record, version="1.6")
+    return received
+
+
+async def test_a_reservation_with_a_parent_id_tag_admits_every_id_tag_of_that_parent() -> None:
+    tokens = {"OWNER": {"status": "Accepted", "group": "FLEET-1"}, "DRIVER-2": {"status": "Accepted", "group": "FLEET-1"},
+              "STRANGER": {"status": "Accepted", "group": "OTHER"}, "LONE": "Accepted"}
+    async with open_csms(port=0, heartbeat_interval=60, id_tokens=tokens) as csms:
+        starts = recording(csms, "StartTransaction")
+        authorizes = recording(csms, "Authorize")
+        async with open_station("RES16", csms.url, profile=PROFILE, speed=10) as station:
+            await wait_state(station, "available")
+
+            async def reserve(reservation_id: int, parent: str | None) -> None:
+                fields: dict[str, Any] = {"parent_id_tag": parent} if parent else {}
+                answer = await csms.call("RES16", v16.ReserveNowRequest(
+                    connector_id=1, id_tag="OWNER", reservation_id=reservation_id,
+                    expiry_date=datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1), **fields))
+                assert answer.status == v16.ReservationStatus.ACCEPTED
+                await wait_until(lambda: station.snapshot().evses[0].connectors[0].status == "Reserved")
+
+            await reserve(7, "FLEET-1")
+            await station.plug(1)
+            # an idTag of another parent, or of none: Authorize tells the parent; refused
+            # (had one been admitted, its transaction would start before DRIVER-2's)
+            await station.start_transaction(1, "STRANGER")
+            await station.start_transaction(1, "LONE")
+            await wait_until(lambda: [a.id_tag for a in authorizes] == ["STRANGER", "LONE"])
+            # an idTag whose parentIdTag (from Authorize) is the reservation's: it charges on the reservation
+            await station.start_transaction(1, "DRIVER-2")
+            await wait_until(lambda: len(starts) == 1)
+            assert (starts[0].id_tag, starts[0].reservation_id) == ("DRIVER-2", 7)
+            await station.stop_transaction(1)
+            await station.unplug(1)
+            await wait_until(lambda: station.snapshot().evses[0].transaction_id is None)
+
+            # from the local authorization list (LocalPreAuthorize: no Authorize sent)
+            answer = await csms.call("RES16", v16.SendLocalListRequest(
+                list_version=1, update_type=v16.UpdateType.FULL, local_authorization_list=[
+                    v16.AuthorizationData(id_tag="DRIVER-3", id_tag_info=v16.IdTagInfo(
+                        status=v16.AuthorizationStatus.ACCEPTED, parent_id_tag="FLEET-1"))]))
+            assert answer.status == v16.UpdateStatus.ACCEPTED
+            for key in ("LocalAuthListEnabled", "LocalPreAuthorize"):
+                changed = await csms.call("RES16", v16.ChangeConfigurationRequest(key=key, value="true"))
+                assert changed.status == v16.ConfigurationStatus.ACCEPTED
+            await reserve(8, "FLEET-1")
+            asked = len(authorizes)
+            await station.plug(1)
+            await station.start_transaction(1, "DRIVER-3")
+            await wait_until(lambda: len(starts) == 2)
+            assert (starts[1].id_tag, starts[1].reservation_id) == ("DRIVER-3", 8) and len(authorizes) == asked
+            await station.stop_transaction(1)
+            await station.unplug(1)
+            await wait_until(lambda: station.snapshot().evses[0].transaction_id is None)
+
+            # without a parentIdTag only the reservation's own idTag may charge
+            await reserve(9, None)
+            await station.plug(1)
+            await station.start_transaction(1, "DRIVER-3")  # (admitted, it would start before OWNER's)
+            await station.start_transaction(1, "OWNER")
+            await wait_until(lambda: len(starts) == 3)
+            assert (starts[2].id_tag, starts[2].reservation_id) == ("OWNER", 9)

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 import trio
+from msgspec import UNSET
 
 from ....malformed import Direction
 from ....ocpp import CallTimeout, ConnectionLost
@@ -452,22 +453,25 @@ class V16Dialect:
     def present(self, evse: EvseState, id_tag: str, *, authorize: bool = True,
                 on_rejected: Callable[[], None] | None = None) -> None:
         """``id_tag`` is presented at ``evse``: authorize it (locally, or with Authorize;
-        LocalPreAuthorize, LocalAuthorizeOffline, AllowOfflineTxForUnknownId)."""
-        if evse.reservation is not None and evse.reservation.id_token.id_token != id_tag:
+        LocalPreAuthorize, LocalAuthorizeOffline, AllowOfflineTxForUnknownId). On a reserved
+        connector only the reservation's idTag, or an idTag whose parentIdTag (from the local
+        list, the cache or Authorize) is the reservation's, may charge (1.6, 5.13)."""
+        reservation = evse.reservation
+        if reservation is not None and reservation.id_token.id_token != id_tag and reservation.group_id_token is None:
             self._rejected(evse, on_rejected)
             return
         if not (evse.operative and self.station.station_operative()) or any(c.faulted for c in evse.connectors):
             self._rejected(evse, on_rejected)
             return
         if not authorize:
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, None, on_rejected)
             return
         model = self.model
         local = self.local_list.get(id_tag) if model.get_bool("LocalAuthListEnabled") else None
         if local is None and model.get_bool("AuthorizationCacheEnabled"):
             local = self.auth_cache.get(id_tag)
         if local is not None and local.status == AuthorizationStatus.ACCEPTED and model.get_bool("LocalPreAuthorize"):
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, local, on_rejected)
             return
         if self.station.online():
             self.station.send(AuthorizeRequest(id_tag=id_tag),
@@ -479,11 +483,11 @@ class V16Dialect:
                            on_rejected: Callable[[], None] | None) -> None:
         if local is not None and self.model.get_bool("LocalAuthorizeOffline"):
             if local.status == AuthorizationStatus.ACCEPTED:
-                self.authorized(evse, id_tag)
+                self._grant(evse, id_tag, local, on_rejected)
             else:
                 self._rejected(evse, on_rejected)
         elif local is None and self.model.get_bool("AllowOfflineTxForUnknownId"):
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, None, on_rejected)
         else:
             self._rejected(evse, on_rejected)
 
@@ -498,9 +502,20 @@ class V16Dialect:
         info = result.id_tag_info
         self.remember(id_tag, info)
         if info.status == AuthorizationStatus.ACCEPTED:
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, info, on_rejected)
         else:
             self._rejected(evse, on_rejected)
+
+    def _grant(self, evse: EvseState, id_tag: str, info: IdTagInfo | None,
+               on_rejected: Callable[[], None] | None) -> None:
+        """``id_tag`` (``info``: what is known of it) is authorized: it may charge at ``evse``
+        unless the connector is reserved for another idTag and parentIdTag."""
+        parent = info.parent_id_tag if info is not None and info.parent_id_tag is not UNSET else None
+        reservation = evse.reservation
+        if reservation is not None and not reservation.admits(IdTag(id_tag), IdTag(parent) if parent else None):
+            self._rejected(evse, on_rejected)
+        else:
+            self.authorized(evse, id_tag, parent)
 
     def remember(self, id_tag: str, info: IdTagInfo) -> None:
         """Keep the CSMS's answer about ``id_tag`` in the authorization cache."""
@@ -521,14 +536,16 @@ class V16Dialect:
         """``id_tag`` as the hardware keeps it."""
         return IdTag(id_tag)
 
-    def authorized(self, evse: EvseState, id_tag: str) -> None:
-        """``id_tag`` may charge at ``evse``: the transaction starts once a vehicle is
-        plugged in (within ConnectionTimeOut)."""
+    def authorized(self, evse: EvseState, id_tag: str, parent_id_tag: str | None = None) -> None:
+        """``id_tag`` (of ``parent_id_tag``) may charge at ``evse``: the transaction starts
+        once a vehicle is plugged in (within ConnectionTimeOut); it uses the reservation
+        that admits it."""
         if evse.authorized is not None:
             return
         evse.authorized = IdTag(id_tag)
         reservation = evse.reservation
-        if reservation is not None and reservation.id_token.id_token == id_tag:
+        if reservation is not None and reservation.admits(evse.authorized,
+                                                          IdTag(parent_id_tag) if parent_id_tag else None):
             evse.reservation = None
             self.station.cancel_timer(("reservation", reservation.id))
             evse.reservation_used = reservation.id
