@@ -141,13 +141,16 @@ async def test_minimum_status_duration_reports_only_a_status_that_held_that_long
             assert [s[:2] for s in statuses[3:]] == [(1, "Available"), (1, "Preparing")]
 
 
-def recording(csms: Any, action: str) -> list[Any]:
-    """The 1.6 ``action`` requests the CSMS receives (answered by its default handler)."""
+def recording(csms: Any, action: str, log: list[tuple[str, Any]] | None = None) -> list[Any]:
+    """The 1.6 ``action`` requests the CSMS receives (answered by its default handler);
+    each also appended to ``log`` as ``(action, request)``, when given."""
     received: list[Any] = []
     answer = csms.default_handler(action, version="1.6")
 
     def record(request: Any, ctx: Any) -> Any:
         received.append(request)
+        if log is not None:
+            log.append((action, request))
         return answer(request, ctx)
 
     csms.on(action, record, version="1.6")
@@ -212,3 +215,39 @@ async def test_a_reservation_with_a_parent_id_tag_admits_every_id_tag_of_that_pa
             await station.start_transaction(1, "OWNER")
             await wait_until(lambda: len(starts) == 3)
             assert (starts[2].id_tag, starts[2].reservation_id) == ("OWNER", 9)
+
+
+@pytest.mark.parametrize("reset_type", ["Soft", "Hard"])
+async def test_reset_soft_stops_gracefully_first_and_hard_reboots_at_once_nothing_lost(reset_type: str) -> None:
+    async with open_csms(port=0, heartbeat_interval=60) as csms:
+        log: list[tuple[str, Any]] = []
+        boots = recording(csms, "BootNotification", log)
+        starts = recording(csms, "StartTransaction", log)
+        stops = recording(csms, "StopTransaction", log)
+        profile = msgspec.structs.replace(PROFILE, variables={"MeterValueSampleInterval": 0})
+        async with open_station("RST16", csms.url, profile=profile, speed=10, password="secret-16-pass",
+                                audit=True) as station:
+            await wait_state(station, "available")
+            await station.plug(1)
+            await station.start_transaction(1, "TAG-1")
+            await wait_until(lambda: station.snapshot().evses[0].transaction_id == "1")
+            answer = await csms.call("RST16", v16.ResetRequest(type=v16.ResetType(reset_type)))
+            assert answer.status == v16.ResetStatus.ACCEPTED
+            await wait_until(lambda: len(boots) == 2 and len(stops) == 1)
+            await wait_state(station, "available")
+            snapshot = station.snapshot()
+        [stop] = stops
+        assert stop.transaction_id == 1 and stop.meter_stop >= starts[0].meter_start
+        assert stop.reason == (v16.Reason.SOFT_RESET if reset_type == "Soft" else v16.Reason.HARD_RESET)
+        order = [action for action, _ in log]
+        if reset_type == "Soft":  # the StopTransaction answered before the reboot
+            assert order == ["BootNotification", "StartTransaction", "StopTransaction", "BootNotification"]
+        else:  # rebooted at once: the queued StopTransaction delivered after the next boot
+            assert order == ["BootNotification", "StartTransaction", "BootNotification", "StopTransaction"]
+        assert boots[0] == boots[1]  # the same identity
+        assert snapshot.counters.reboots == 1 and snapshot.counters.transactions_ended == 1
+        record = csms.station("RST16")
+        assert record is not None and list(record.transactions) == ["1"]
+        tx = record.transactions["1"]
+        assert tx.started and tx.ended and tx.energy_wh == float(stop.meter_stop)
+        assert station.snapshot().evses[0].transaction_id is None

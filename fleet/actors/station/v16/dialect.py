@@ -147,6 +147,8 @@ class V16Dialect:
         self._finishing: set[int] = set()
         #: EVSE id -> the StopTxnSampledData/StopTxnAlignedData readings of its transaction so far
         self._stop_data: dict[int, list[TransactionData]] = {}
+        #: a Reset Soft in progress: the transactions whose StopTransaction it waits for
+        self._soft_reset: set[str] | None = None
 
     # ============================================================ the station's hooks
 
@@ -765,6 +767,36 @@ class V16Dialect:
 
     def _on_stopped(self, key: str, result: Any) -> None:
         self.assigned.pop(key, None)
+        waiting = self._soft_reset
+        if waiting is not None:
+            waiting.discard(key)
+            if not waiting:
+                self.station.defer(self._soft_reset_done)
+
+    # ------------------------------------------------------------ reset
+
+    def soft_reset(self) -> None:
+        """Reset Soft (1.6 5.14): stop every transaction gracefully (StopTransaction, reason
+        SoftReset), then reboot once the CSMS answered them: at once when there is none or
+        the station is offline (they stay queued), at the latest after the message timeout."""
+        waiting: set[str] = set()
+        for evse in self.station.evses:
+            key = self._running.get(evse.id)
+            if evse.tx is not None and key is not None:
+                waiting.add(key)
+                self.stop_transaction(evse, Reason.SOFT_RESET)
+        self._soft_reset = waiting
+        if not waiting or not self.station.online():
+            self._soft_reset_done()
+        else:
+            self.station.protocol_timer("soft_reset", self.message_timeout(), self._soft_reset_done)
+
+    def _soft_reset_done(self) -> None:
+        if self._soft_reset is None:
+            return
+        self._soft_reset = None
+        self.station.cancel_timer("soft_reset")
+        self.station.reboot("SoftReset")
 
     # ------------------------------------------------------------ meter values
 
