@@ -29,6 +29,7 @@ from typing import Any
 import trio
 
 from ..actors.station import load_profile
+from ..actors.station.dialects import DIALECTS, VARIABLE_CHECKS
 from ..exit_codes import RUN_FAILED, USAGE
 from ..net.events import Connected, Disconnected, OcppMessage
 from ..net.ocpp_log import OcppLog
@@ -36,8 +37,23 @@ from ..net.transport import TlsFileError, client_ssl_context, connect_failure_hi
 from ..profiles import ProfileError, StationProfile
 from .checks import csms_url, non_negative_number, output_file_problem, password_file, positive_number, seed
 
-HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
+HELP = "run one simulated OCPP charging station (1.6, 2.0.1 or 2.1) against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
+
+
+def ocpp_versions(text: str) -> tuple[str, ...]:
+    """The OCPP versions the station offers, comma-separated, in order of preference
+    (``2.1,2.0.1``; ``ocpp1.6`` is read as ``1.6``)."""
+    valid = ", ".join(DIALECTS)
+    names = [name.strip().removeprefix("ocpp") for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected OCPP versions ({valid}), got {text!r}")
+    for name in names:
+        if name not in DIALECTS:
+            raise argparse.ArgumentTypeError(f"the station does not speak OCPP {name!r}; valid versions: {valid}")
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a version is named twice in {text!r}")
+    return tuple(names)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated seconds per real second of the driver, sessions and energy (default 1; "
                              "protocol timings such as back-off and heartbeat stay real)")
     parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")
+    parser.add_argument("--ocpp-version", type=ocpp_versions, metavar="V[,V]",
+                        help=f"the OCPP version spoken instead of the profile's ({', '.join(DIALECTS)}); several, "
+                             "comma-separated, are offered in that order and the CSMS picks one")
 
 
 def _say(station_id: str, text: str) -> None:
@@ -193,6 +212,18 @@ def main(args: argparse.Namespace) -> int:
         import msgspec
 
         profile = msgspec.structs.replace(profile, sessions=msgspec.structs.replace(profile.sessions, enabled=False))
+    if args.ocpp_version:
+        import msgspec
+
+        versions = args.ocpp_version
+        profile = msgspec.structs.replace(profile, ocpp_version=versions[0] if len(versions) == 1 else versions)
+        for version in versions:  # the profile's [variables] must be of that version's configuration model
+            bad = VARIABLE_CHECKS[version](profile)
+            if bad is not None:
+                name, what = bad
+                print(f"fleet station: --ocpp-version {version}: the profile's [variables] {name!r}: {what}",
+                      file=sys.stderr)
+                return USAGE
     try:
         ssl_context = _tls_context(args)
     except ValueError as exc:
