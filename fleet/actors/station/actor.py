@@ -86,7 +86,15 @@ from .dialects import dialect_factory
 from .driver import Driver
 from .hardware import EvseState, Vehicle
 from .outbox import OutItem, OutQueue
-from .snapshots import STATES, ConnectorSnapshot, EvseSnapshot, StationCounters, StationSnapshot, StationState
+from .snapshots import (
+    STATES,
+    ConnectorSnapshot,
+    EvseSnapshot,
+    Setting,
+    StationCounters,
+    StationSnapshot,
+    StationState,
+)
 from .timers import Timers
 
 __all__ = [
@@ -418,6 +426,11 @@ class Station:
         """The configuration model of its OCPP version (2.0.1: the device model,
         :class:`~fleet.actors.station.v201.device_model.DeviceModel`)."""
         return self.dialect.model
+
+    def settings(self) -> list[Setting]:
+        """Its configuration model as its dialect lists it (2.0.1: the device model's
+        variables; 1.6: the configuration keys)."""
+        return self.dialect.settings()
 
     # The observer of its connections: counts its calls, passes everything on to ``observer``.
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ...malformed import Direction
 from .hardware import ConnectorState, EvseState
+from .snapshots import Setting
 
 if TYPE_CHECKING:
     from .interface import StationCore
@@ -47,6 +48,11 @@ class Dialect(Protocol):
     def silent_while_rejected(self) -> bool: ...
 
     def boot_reason(self, reason: str) -> str: ...
+
+    def settings(self) -> list[Setting]:
+        """Its configuration model as a list (2.0.1: every device-model variable; 1.6: every
+        configuration key), for the station's detail."""
+        ...
 
     def knows_action(self, action: str) -> bool: ...
 

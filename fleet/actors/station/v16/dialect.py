@@ -61,6 +61,7 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
+from ..snapshots import Setting
 from ..v201.smart_charging import ProfileStore
 from .configuration import Configuration, KeyDef, key_table
 from .connectors import ConnectorMap
@@ -151,6 +152,12 @@ class V16Dialect:
         self._soft_reset: set[str] | None = None
 
     # ============================================================ the station's hooks
+
+    def settings(self) -> list[Setting]:
+        """Every configuration key: key, value (none for a write-only key), read-only."""
+        model = self.model
+        return [Setting("", d.name, None if d.write_only else model.get(d.name), d.readonly)
+                for d in model.definitions()]
 
     def boot_reason(self, reason: str) -> str:
         """1.6's BootNotification names no reason: any reason the station gives will do."""

@@ -56,9 +56,11 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
+from ..snapshots import Setting
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
 from .directions import TO_CSMS
 from .handlers import HANDLERS, Handler
+from .settings import settings_of
 from .smart_charging import ProfileStore
 from .transactions import (
     AUTHORIZED,
@@ -133,6 +135,10 @@ class V201Dialect:
         self.next_monitor_id = 1
 
     # ============================================================ the station's hooks
+
+    def settings(self) -> list[Setting]:
+        """Every device-model variable (its full base report)."""
+        return settings_of(self.model)
 
     def boot_reason(self, reason: str) -> str:
         """``reason`` as a 2.0.1 BootReason (ValueError if it is none)."""
