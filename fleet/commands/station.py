@@ -96,6 +96,12 @@ def _interesting(event: Any) -> bool:
             return event.kind == "response" or event.kind == "error"
         if event.action == "TransactionEvent" and event.kind == "request" and event.direction == "out":
             return str(getattr(event.payload, "event_type", "")) in ("Started", "Ended")
+        # OCPP 1.6: a transaction starts with its StartTransaction (the CSMS names it in
+        # the answer) and ends with its StopTransaction
+        if event.action == "StartTransaction":
+            return event.kind == "response" or (event.kind == "request" and event.direction == "out")
+        if event.action == "StopTransaction":
+            return event.kind == "request" and event.direction == "out"
     return False
 
 
@@ -103,6 +109,7 @@ async def _report(station: Any, callerrors: Counter[tuple[str, str, str]]) -> No
     """Print the station's changes of state; count the CALLERRORs in ``callerrors``."""
     started: set[str] = set()  # transactions whose start (or end) was printed: retries are not news
     ended: set[str] = set()
+    connector_of: dict[str, int] = {}  # OCPP 1.6: StartTransaction message id -> its connector
     async with station.subscribe(accept=_interesting) as events:
         async for event in events:
             sid = station.station_id
@@ -116,6 +123,17 @@ async def _report(station: Any, callerrors: Counter[tuple[str, str, str]]) -> No
                 if callerrors[error] == 1:
                     _say(sid, f"the CSMS answered {error[0]} with CALLERROR {error[1]}"
                               + (f": {error[2]}" if error[2] else ""))
+            elif event.action == "StartTransaction":
+                if event.kind == "request":
+                    connector_of[event.message_id] = event.payload.connector_id
+                else:
+                    connector = connector_of.pop(event.message_id, "?")
+                    _say(sid, f"transaction {event.payload.transaction_id} started on connector {connector}")
+            elif event.action == "StopTransaction":
+                transaction_id = str(event.payload.transaction_id)
+                if transaction_id not in ended:
+                    ended.add(transaction_id)
+                    _say(sid, f"transaction {transaction_id} ended ({event.payload.reason})")
             elif event.action == "BootNotification":
                 if event.kind == "error":
                     _say(sid, f"boot failed: {event.payload.get('description', '')}")
@@ -188,7 +206,7 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
         _say(args.station_id, "never accepted by the CSMS")
         return RUN_FAILED
     if snapshot.queued_events or counters.events_dropped:
-        _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} TransactionEvent(s) undelivered: "
+        _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} transaction message(s) undelivered: "
                               f"{snapshot.queued_events} left in the queue, {counters.events_dropped} given up")
         return RUN_FAILED
     return 0

@@ -80,3 +80,37 @@ async def test_the_option_overrides_the_profile_s_version() -> None:
         assert rc == 0 and "(OCPP 2.0.1)" in out, out
         record = csms.station("OFFER")
         assert record is not None and record.ocpp_version == "2.0.1"
+
+
+QUICK_SESSIONS = """
+name = "quick"
+[[evses]]
+max_power = 11000
+[sessions]
+start_delay = [0, 0.5]
+plug_in_delay = [0, 0.5]
+idle_time = [1000, 1000]
+session_duration = [1000, 1000]
+id_tokens = [{ id_token = "OK-1" }]
+"""
+
+
+async def test_a_1_6_station_prints_its_transactions_start_and_end_once(tmp_path: Path) -> None:
+    profile = tmp_path / "quick.toml"
+    profile.write_text(QUICK_SESSIONS)
+    async with open_csms(port=0) as csms:
+        with trio.fail_after(40):
+            result = await trio.run_process(
+                [sys.executable, "-m", "fleet", "station", csms.url, "TX16", "--profile", str(profile),
+                 "--ocpp-version", "1.6", "--duration", "4", "--speed", "5", "--seed", "3"],
+                capture_stdout=True, capture_stderr=True, check=False, cwd=REPO)
+        record = csms.station("TX16")
+    out = result.stdout.decode()
+    assert result.returncode == 0, out + result.stderr.decode()
+    assert record is not None and record.ocpp_version == "1.6"
+    [transaction_id] = list(record.transactions)
+    lines = out.splitlines()
+    assert [line for line in lines if " started on connector " in line] == [
+        f"TX16: transaction {transaction_id} started on connector 1"]
+    assert [line for line in lines if line.startswith(f"TX16: transaction {transaction_id} ended")] == [
+        f"TX16: transaction {transaction_id} ended (Local)"]
