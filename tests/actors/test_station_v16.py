@@ -251,3 +251,33 @@ async def test_reset_soft_stops_gracefully_first_and_hard_reboots_at_once_nothin
         tx = record.transactions["1"]
         assert tx.started and tx.ended and tx.energy_wh == float(stop.meter_stop)
         assert station.snapshot().evses[0].transaction_id is None
+
+
+async def test_a_rejected_1_6_station_that_reconnects_still_waits_the_retry_interval(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_csms(port=0, boot_retry_interval=30, heartbeat_interval=3600) as csms:
+        csms.set_boot_status("Rejected", "RQ16")
+        boots: list[float] = []
+        answer_boot = csms.default_handler("BootNotification", version="1.6")
+
+        def boot(request: Any, ctx: Any) -> Any:
+            boots.append(trio.current_time())
+            return answer_boot(request, ctx)
+
+        csms.on("BootNotification", boot, version="1.6")
+        async with open_station("RQ16", csms.url, profile=PROFILE) as station:
+            await wait_state(station, "rejected", timeout=60)
+            # the CSMS closes the connection: the station comes back after its back-off (1 s) ...
+            assert await csms.drop_connection("RQ16")
+            await wait_until(lambda: station.snapshot().counters.connects == 2 and csms.is_connected("RQ16"),
+                             timeout=60)
+            assert station.snapshot().state == "rejected" and len(boots) == 1
+            # ... still Rejected: it answers nothing, and sends nothing before the 30 s are over
+            with pytest.raises(CallTimeout):
+                await csms.call("RQ16", v16.GetConfigurationRequest(), timeout=5)
+            csms.set_boot_status(None, "RQ16")
+            await wait_state(station, "available", timeout=60)
+            await wait_until(lambda: sent(csms, "RQ16").get("StatusNotification", 0) >= 2, timeout=60)
+        assert len(boots) == 2 and boots[1] - boots[0] >= 30
+        assert set(sent(csms, "RQ16")) == {"BootNotification", "StatusNotification"}

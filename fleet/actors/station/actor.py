@@ -363,6 +363,8 @@ class Station:
         self._cut_until = -math.inf  # partitioned until then (trio time), see partition()
         # registration (the BootNotification status: Accepted, Pending, Rejected)
         self._registration: str | None = None
+        #: Rejected: no OCPP message before then (trio time), even over a new connection
+        self._rejected_until = -math.inf
         self._boot_reason: str | None = POWER_UP
         self._boot_due = False
         self._booted_once = False
@@ -1063,7 +1065,12 @@ class Station:
         self._connects += 1
         self.last_connect_failure = None
         self.hub.publish(Connected(self.station_id, up.connection.session.version.name, time.time()))
-        if self._registration != ACCEPTED or self._boot_reason is not None:
+        quiet = self._rejected_until - trio.current_time()
+        if self._registration == REJECTED and quiet > 0:
+            # Rejected: no OCPP message until the retry interval is over (OCPP 1.6 4.2, 2.0.1 B03.FR.02)
+            self.set_timer("boot", quiet, self._boot_timer)
+            self._set_state("rejected")
+        elif self._registration != ACCEPTED or self._boot_reason is not None:
             self._boot_due = True
             self._set_state("booting")
         elif self.profile.boot_on_reconnect:
@@ -1097,9 +1104,9 @@ class Station:
                 self._count_connect_failure(self.last_connect_failure)
         if down.reason and not down.reason.startswith("closed locally"):
             self._last_error = down.reason
-        if self._registration in (PENDING, REJECTED):
-            self._registration = None
         now = trio.current_time()
+        if self._registration == PENDING or (self._registration == REJECTED and now >= self._rejected_until):
+            self._registration = None
         if self._stopping:
             self._reconnect_at = None
         elif self._reboot_pending:
@@ -1118,6 +1125,7 @@ class Station:
         self._set_state("offline" if self._want_connection and not self._stopping else "closed")
 
     def _on_connect_command(self, command: Connect) -> None:
+        self._rejected_until = -math.inf  # (told to connect: it boots at once)
         if command.url is not None:
             self.csms_url = command.url
         if command.password is not None:
@@ -1352,6 +1360,8 @@ class Station:
         else:
             delay = interval if interval > 0 else self.profile.boot_retry_interval
             self.protocol_timer("boot", delay, self._boot_timer)
+            if status == REJECTED:
+                self._rejected_until = trio.current_time() + delay / self.protocol_speed
             self._set_state("pending" if status == PENDING else "rejected")
 
     def _boot_timer(self) -> None:
