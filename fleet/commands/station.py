@@ -9,7 +9,8 @@ transactions), never per message.
 
 Each CALLERROR the CSMS answers one of the station's calls with is printed once (action,
 code, description; repeats are counted in the last line); each transaction's start and
-end once, however often its TransactionEvent had to be sent.
+end once, however often its TransactionEvent (1.6: StartTransaction, StopTransaction)
+had to be sent. ``--ocpp-version`` makes it speak another version than its profile's.
 
 Exit status: 0 when the station was accepted by the CSMS and shut down cleanly,
 3 when it never got accepted or TransactionEvents were left undelivered at the end
