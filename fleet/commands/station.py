@@ -9,7 +9,8 @@ transactions), never per message.
 
 Each CALLERROR the CSMS answers one of the station's calls with is printed once (action,
 code, description; repeats are counted in the last line); each transaction's start and
-end once, however often its TransactionEvent had to be sent.
+end once, however often its TransactionEvent (1.6: StartTransaction, StopTransaction)
+had to be sent. ``--ocpp-version`` makes it speak another version than its profile's.
 
 Exit status: 0 when the station was accepted by the CSMS and shut down cleanly,
 3 when it never got accepted or TransactionEvents were left undelivered at the end
@@ -29,6 +30,7 @@ from typing import Any
 import trio
 
 from ..actors.station import load_profile
+from ..actors.station.dialects import DIALECTS, VARIABLE_CHECKS
 from ..exit_codes import RUN_FAILED, USAGE
 from ..net.events import Connected, Disconnected, OcppMessage
 from ..net.ocpp_log import OcppLog
@@ -36,8 +38,23 @@ from ..net.transport import TlsFileError, client_ssl_context, connect_failure_hi
 from ..profiles import ProfileError, StationProfile
 from .checks import csms_url, non_negative_number, output_file_problem, password_file, positive_number, seed
 
-HELP = "run one simulated OCPP 2.0.1 charging station against a CSMS"
+HELP = "run one simulated OCPP charging station (1.6, 2.0.1 or 2.1) against a CSMS"
 EXAMPLE = "fleet station ws://127.0.0.1:9000/ocpp CS001 --profile profiles/home-wallbox.toml --duration 60"
+
+
+def ocpp_versions(text: str) -> tuple[str, ...]:
+    """The OCPP versions the station offers, comma-separated, in order of preference
+    (``2.1,2.0.1``; ``ocpp1.6`` is read as ``1.6``)."""
+    valid = ", ".join(DIALECTS)
+    names = [name.strip().removeprefix("ocpp") for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected OCPP versions ({valid}), got {text!r}")
+    for name in names:
+        if name not in DIALECTS:
+            raise argparse.ArgumentTypeError(f"the station does not speak OCPP {name!r}; valid versions: {valid}")
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"a version is named twice in {text!r}")
+    return tuple(names)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +78,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="simulated seconds per real second of the driver, sessions and energy (default 1; "
                              "protocol timings such as back-off and heartbeat stay real)")
     parser.add_argument("--no-sessions", action="store_true", help="do not run the automatic transaction generator")
+    parser.add_argument("--ocpp-version", type=ocpp_versions, metavar="V[,V]",
+                        help=f"the OCPP version spoken instead of the profile's ({', '.join(DIALECTS)}); several, "
+                             "comma-separated, are offered in that order and the CSMS picks one")
 
 
 def _say(station_id: str, text: str) -> None:
@@ -77,6 +97,12 @@ def _interesting(event: Any) -> bool:
             return event.kind == "response" or event.kind == "error"
         if event.action == "TransactionEvent" and event.kind == "request" and event.direction == "out":
             return str(getattr(event.payload, "event_type", "")) in ("Started", "Ended")
+        # OCPP 1.6: a transaction starts with its StartTransaction (the CSMS names it in
+        # the answer) and ends with its StopTransaction
+        if event.action == "StartTransaction":
+            return event.kind == "response" or (event.kind == "request" and event.direction == "out")
+        if event.action == "StopTransaction":
+            return event.kind == "request" and event.direction == "out"
     return False
 
 
@@ -84,6 +110,7 @@ async def _report(station: Any, callerrors: Counter[tuple[str, str, str]]) -> No
     """Print the station's changes of state; count the CALLERRORs in ``callerrors``."""
     started: set[str] = set()  # transactions whose start (or end) was printed: retries are not news
     ended: set[str] = set()
+    connector_of: dict[str, int] = {}  # OCPP 1.6: StartTransaction message id -> its connector
     async with station.subscribe(accept=_interesting) as events:
         async for event in events:
             sid = station.station_id
@@ -97,6 +124,17 @@ async def _report(station: Any, callerrors: Counter[tuple[str, str, str]]) -> No
                 if callerrors[error] == 1:
                     _say(sid, f"the CSMS answered {error[0]} with CALLERROR {error[1]}"
                               + (f": {error[2]}" if error[2] else ""))
+            elif event.action == "StartTransaction":
+                if event.kind == "request":
+                    connector_of[event.message_id] = event.payload.connector_id
+                else:
+                    connector = connector_of.pop(event.message_id, "?")
+                    _say(sid, f"transaction {event.payload.transaction_id} started on connector {connector}")
+            elif event.action == "StopTransaction":
+                transaction_id = str(event.payload.transaction_id)
+                if transaction_id not in ended:
+                    ended.add(transaction_id)
+                    _say(sid, f"transaction {transaction_id} ended ({event.payload.reason})")
             elif event.action == "BootNotification":
                 if event.kind == "error":
                     _say(sid, f"boot failed: {event.payload.get('description', '')}")
@@ -169,7 +207,7 @@ async def _run(args: argparse.Namespace, profile: StationProfile, ssl_context: A
         _say(args.station_id, "never accepted by the CSMS")
         return RUN_FAILED
     if snapshot.queued_events or counters.events_dropped:
-        _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} TransactionEvent(s) undelivered: "
+        _say(args.station_id, f"{snapshot.queued_events + counters.events_dropped} transaction message(s) undelivered: "
                               f"{snapshot.queued_events} left in the queue, {counters.events_dropped} given up")
         return RUN_FAILED
     return 0
@@ -193,6 +231,18 @@ def main(args: argparse.Namespace) -> int:
         import msgspec
 
         profile = msgspec.structs.replace(profile, sessions=msgspec.structs.replace(profile.sessions, enabled=False))
+    if args.ocpp_version:
+        import msgspec
+
+        versions = args.ocpp_version
+        profile = msgspec.structs.replace(profile, ocpp_version=versions[0] if len(versions) == 1 else versions)
+        for version in versions:  # the profile's [variables] must be of that version's configuration model
+            bad = VARIABLE_CHECKS[version](profile)
+            if bad is not None:
+                name, what = bad
+                print(f"fleet station: --ocpp-version {version}: the profile's [variables] {name!r}: {what}",
+                      file=sys.stderr)
+                return USAGE
     try:
         ssl_context = _tls_context(args)
     except ValueError as exc:

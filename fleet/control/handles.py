@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..actors.csms.dialect import CsmsDialect
     from ..actors.csms.records import StationRecord
     from ..actors.station import StationSnapshot
+    from ..actors.station.snapshots import Setting
     from ..net.events import FleetEvent
     from ..ocpp.v201 import ReportBase, ReportData
     from ..profiles import StationProfile
@@ -44,6 +45,8 @@ class StationHandle(Protocol):
 
     @property
     def model(self) -> DeviceModelReport: ...
+
+    def settings(self) -> list[Setting]: ...
 
     def snapshot(self) -> StationSnapshot: ...
 

@@ -516,13 +516,16 @@ class EvseInfo(msgspec.Struct, frozen=True):
 
 
 class Variable(msgspec.Struct, frozen=True):
-    """One device-model variable (OCPP 2.0.1 component/variable)."""
+    """One setting of a station: a device-model variable (OCPP 2.0.1 component/variable),
+    or an OCPP 1.6 configuration key (``component`` empty, ``variable`` the key);
+    ``readonly``: the CSMS cannot change it."""
 
     component: str
     variable: str
     value: str | None = None
     instance: str | None = None
     evse_id: int | None = None
+    readonly: bool = False
 
 
 class StationError(msgspec.Struct, frozen=True):

@@ -1,7 +1,8 @@
 """The control API's views of a station: rows and details from the actors' typed snapshots.
 
 A station the fleet simulates is read from its :class:`~fleet.actors.station.StationSnapshot`
-(and its device model, for the variables); a station seen by the CSMS from the CSMS's
+(and its dialect's settings, for the variables: the 2.0.1 device model, the 1.6 configuration
+keys); a station seen by the CSMS from the CSMS's
 :class:`~fleet.actors.csms.records.StationRecord`. Both are read field by field, by
 their declared types.
 """
@@ -14,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from ..ocpp.v201 import ReportBase
 from .messages import (
     ConnectorInfo,
     EvseInfo,
@@ -28,7 +28,7 @@ from .messages import (
 if TYPE_CHECKING:
     from ..actors.csms.records import StationRecord, TransactionRecord
     from ..actors.station import StationSnapshot
-    from ..ocpp.v201 import MeterValue, ReportData
+    from ..ocpp.v201 import MeterValue
     from .handles import StationHandle
 
 __all__ = [
@@ -143,32 +143,13 @@ def _masked(variable: str, value: str | None) -> str | None:
 
 
 def _variables_of(station: StationHandle) -> list[Variable]:
-    """The station's whole device model (secrets masked)."""
+    """The station's whole configuration model, as its dialect lists it (secrets masked)."""
     try:
-        report = station.model.base_report(ReportBase.FULL_INVENTORY)
+        settings = station.settings()
     except Exception:  # a model that cannot report must not cost the rest of the detail
         return []
-    return [_variable_from_report(r) for r in report]
-
-
-def _variable_from_report(report: ReportData) -> Variable:
-    component = report.component
-    variable = report.variable
-    attributes = report.variable_attribute
-    actual = next((a for a in attributes if a.type is msgspec.UNSET or a.type == "Actual"),
-                  attributes[0] if attributes else None)
-    value = actual.value if actual is not None and actual.value is not msgspec.UNSET else None
-    name = str(variable.name)
-    variable_instance = variable.instance if variable.instance is not msgspec.UNSET else None
-    instance = component.instance if component.instance is not msgspec.UNSET else None
-    evse = component.evse if component.evse is not msgspec.UNSET else None
-    return Variable(
-        component=str(component.name),
-        variable=name + (f"[{variable_instance}]" if variable_instance else ""),
-        value=_masked(name, None if value is None else str(value)),
-        instance=str(instance) if instance else None,
-        evse_id=int(evse.id) if evse is not None else None,
-    )
+    return [Variable(s.component, s.variable, _masked(s.variable, s.value), s.instance, s.evse_id, s.readonly)
+            for s in settings]
 
 
 # -------------------------------------------------------- CSMS-side views

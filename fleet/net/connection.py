@@ -36,9 +36,13 @@ from .hub import EventHub
 from .ocpp_log import OcppLog
 from .websocket import ConnectionClosed, WebSocket
 
-__all__ = ["CallContext", "CallLimits", "ConnectionObserver", "FloodCounters", "Handler", "OcppConnection", "ping_phase"]
+__all__ = ["UNANSWERED", "CallContext", "CallLimits", "ConnectionObserver", "FloodCounters", "Handler", "OcppConnection",
+           "ping_phase"]
 
 logger = logging.getLogger("fleet.connection")
+
+#: What a handler returns to leave the peer's CALL unanswered: nothing is sent back.
+UNANSWERED: Any = object()
 
 
 class CallContext:
@@ -501,6 +505,9 @@ class OcppConnection:
 
     def _reply(self, event: CallReceived, response: Any) -> None:
         if self.session.closed:
+            return
+        if response is UNANSWERED:
+            self.session.leave_unanswered(event.message_id)
             return
         try:
             self.session.reply(event.message_id, response)

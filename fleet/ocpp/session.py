@@ -398,6 +398,11 @@ class Session:
             raise LocalProtocolError(ErrorCode.GENERIC_ERROR, f"no CALL {message_id!r} awaits an answer")
         self._send_error(message_id, code, description, details)
 
+    def leave_unanswered(self, message_id: str) -> None:
+        """Forget the peer's CALL ``message_id`` without answering it (a peer that must stay
+        silent: an OCPP 1.6 charge point while its boot is Rejected)."""
+        self._awaiting_reply.pop(message_id, None)
+
     def reply_exception(self, message_id: str, exc: BaseException) -> None:
         """Answer the peer's CALL with the CALLERROR for an exception its handler raised.
 

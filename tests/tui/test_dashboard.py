@@ -398,6 +398,30 @@ def test_station_screen_shows_detail_and_live_frames(tmp_path: Path, monkeypatch
     run_dashboard_test(body, stations=3)
 
 
+def test_station_screen_of_a_1_6_station_shows_its_configuration_keys(tmp_path: Path) -> None:
+    async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
+        added = await app.control("add_stations", profile="ac-wallbox-16", prefix="W16-")
+        [station_id] = added.station_ids
+        assert env.backend is not None
+        station = env.backend.stations[station_id]
+        await wait_until_on_pilot(lambda: station.snapshot().state == "available", pilot)
+        app.open_station(station_id)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen) and app.screen.detail is not None,
+                                  pilot)
+        screen = app.screen
+        assert isinstance(screen, StationScreen) and screen.detail is not None
+        keys = {v.variable: (v.value, v.readonly) for v in screen.detail.variables}
+        assert keys["NumberOfConnectors"] == ("1", True) and "AuthorizationKey" in keys
+        await pilot.pause(0.3)
+        text = screenshot(app, "station-16", tmp_path)
+        for expected in (station_id, "OCPP 1.6", "Configuration keys", "key", "access", "AllowOfflineTxForUnknownId",
+                         "ConnectionTimeOut", "read-write"):
+            assert expected in text, expected
+        assert "Device model" not in text and "OCPPCommCtrlr" not in text
+
+    run_dashboard_test(body, stations=1)
+
+
 def test_csms_screen_lists_connections_auth_list_and_pending(tmp_path: Path) -> None:
     async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
         await pilot.press("m")

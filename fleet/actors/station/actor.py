@@ -52,7 +52,7 @@ import trio
 
 from ...faults import FaultInjector, FaultSpec, abort_websocket
 from ...malformed import Direction
-from ...net.connection import ConnectionObserver, Handler, OcppConnection
+from ...net.connection import UNANSWERED, ConnectionObserver, Handler, OcppConnection
 from ...net.events import Connected, Disconnected, FleetEvent
 from ...net.hub import EventHub
 from ...net.ocpp_log import OcppLog
@@ -86,7 +86,15 @@ from .dialects import dialect_factory
 from .driver import Driver
 from .hardware import EvseState, Vehicle
 from .outbox import OutItem, OutQueue
-from .snapshots import STATES, ConnectorSnapshot, EvseSnapshot, StationCounters, StationSnapshot, StationState
+from .snapshots import (
+    STATES,
+    ConnectorSnapshot,
+    EvseSnapshot,
+    Setting,
+    StationCounters,
+    StationSnapshot,
+    StationState,
+)
 from .timers import Timers
 
 __all__ = [
@@ -166,6 +174,8 @@ class _HandlerMap(Mapping[str, Handler]):
 
     def get(self, action: str, default: Any = None) -> Any:
         station = self._station
+        if station._registration == REJECTED and station.dialect.silent_while_rejected:
+            return _leave_unanswered
         faults = station._faults
         override = station._overrides.get(action)
         if override is not None:
@@ -194,6 +204,11 @@ class _HandlerMap(Mapping[str, Handler]):
 
     def __len__(self) -> int:
         return len(set(self._station.dialect.handlers) | set(self._station._overrides))
+
+
+def _leave_unanswered(request: Any, context: Any) -> Any:
+    """A CSMS CALL the station must not answer (its dialect's rule while Rejected)."""
+    return UNANSWERED
 
 
 def _check_connector(evse: EvseState, connector_id: int | None) -> None:
@@ -348,6 +363,8 @@ class Station:
         self._cut_until = -math.inf  # partitioned until then (trio time), see partition()
         # registration (the BootNotification status: Accepted, Pending, Rejected)
         self._registration: str | None = None
+        #: Rejected: no OCPP message before then (trio time), even over a new connection
+        self._rejected_until = -math.inf
         self._boot_reason: str | None = POWER_UP
         self._boot_due = False
         self._booted_once = False
@@ -411,6 +428,11 @@ class Station:
         """The configuration model of its OCPP version (2.0.1: the device model,
         :class:`~fleet.actors.station.v201.device_model.DeviceModel`)."""
         return self.dialect.model
+
+    def settings(self) -> list[Setting]:
+        """Its configuration model as its dialect lists it (2.0.1: the device model's
+        variables; 1.6: the configuration keys)."""
+        return self.dialect.settings()
 
     # The observer of its connections: counts its calls, passes everything on to ``observer``.
 
@@ -1054,7 +1076,12 @@ class Station:
         self._connects += 1
         self.last_connect_failure = None
         self.hub.publish(Connected(self.station_id, up.connection.session.version.name, time.time()))
-        if self._registration != ACCEPTED or self._boot_reason is not None:
+        quiet = self._rejected_until - trio.current_time()
+        if self._registration == REJECTED and quiet > 0:
+            # Rejected: no OCPP message until the retry interval is over (OCPP 1.6 4.2, 2.0.1 B03.FR.02)
+            self.set_timer("boot", quiet, self._boot_timer)
+            self._set_state("rejected")
+        elif self._registration != ACCEPTED or self._boot_reason is not None:
             self._boot_due = True
             self._set_state("booting")
         elif self.profile.boot_on_reconnect:
@@ -1088,9 +1115,9 @@ class Station:
                 self._count_connect_failure(self.last_connect_failure)
         if down.reason and not down.reason.startswith("closed locally"):
             self._last_error = down.reason
-        if self._registration in (PENDING, REJECTED):
-            self._registration = None
         now = trio.current_time()
+        if self._registration == PENDING or (self._registration == REJECTED and now >= self._rejected_until):
+            self._registration = None
         if self._stopping:
             self._reconnect_at = None
         elif self._reboot_pending:
@@ -1109,6 +1136,7 @@ class Station:
         self._set_state("offline" if self._want_connection and not self._stopping else "closed")
 
     def _on_connect_command(self, command: Connect) -> None:
+        self._rejected_until = -math.inf  # (told to connect: it boots at once)
         if command.url is not None:
             self.csms_url = command.url
         if command.password is not None:
@@ -1343,6 +1371,8 @@ class Station:
         else:
             delay = interval if interval > 0 else self.profile.boot_retry_interval
             self.protocol_timer("boot", delay, self._boot_timer)
+            if status == REJECTED:
+                self._rejected_until = trio.current_time() + delay / self.protocol_speed
             self._set_state("pending" if status == PENDING else "rejected")
 
     def _boot_timer(self) -> None:

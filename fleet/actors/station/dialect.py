@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ...malformed import Direction
 from .hardware import ConnectorState, EvseState
+from .snapshots import Setting
 
 if TYPE_CHECKING:
     from .interface import StationCore
@@ -42,7 +43,16 @@ class Dialect(Protocol):
     @property
     def to_csms(self) -> Direction: ...
 
+    #: while its boot is Rejected the station answers no CSMS CALL at all (OCPP 1.6, 4.2)
+    @property
+    def silent_while_rejected(self) -> bool: ...
+
     def boot_reason(self, reason: str) -> str: ...
+
+    def settings(self) -> list[Setting]:
+        """Its configuration model as a list (2.0.1: every device-model variable; 1.6: every
+        configuration key), for the station's detail."""
+        ...
 
     def knows_action(self, action: str) -> bool: ...
 

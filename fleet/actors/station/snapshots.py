@@ -10,7 +10,8 @@ from typing import Final, Literal
 
 import msgspec
 
-__all__ = ["STATES", "ConnectorSnapshot", "EvseSnapshot", "StationCounters", "StationSnapshot", "StationState"]
+__all__ = ["STATES", "ConnectorSnapshot", "EvseSnapshot", "Setting", "StationCounters", "StationSnapshot",
+           "StationState"]
 
 StationState = Literal[
     "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
@@ -19,6 +20,27 @@ StationState = Literal[
 STATES: Final = (
     "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
 )
+
+
+class Setting(msgspec.Struct, frozen=True, gc=False):
+    """One setting of a station's configuration model, as its dialect lists it: a 2.0.1
+    device-model variable, or a 1.6 configuration key.
+
+    Attributes:
+        component: the 2.0.1 component (``""`` for a 1.6 configuration key).
+        variable: the variable (with ``[instance]``), or the configuration key.
+        value: its value (``None``: none, or not readable, as a write-only key).
+        readonly: whether the CSMS cannot change it.
+        instance: the component's instance, if any.
+        evse_id: the component's EVSE, if any.
+    """
+
+    component: str
+    variable: str
+    value: str | None
+    readonly: bool = False
+    instance: str | None = None
+    evse_id: int | None = None
 
 
 class ConnectorSnapshot(msgspec.Struct, frozen=True, gc=False):

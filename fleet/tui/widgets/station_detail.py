@@ -1,4 +1,5 @@
-"""One station in detail: state, EVSEs and connectors, transactions, device-model variables, errors."""
+"""One station in detail: state, EVSEs and connectors, transactions, errors, and its settings:
+the device-model variables of a 2.0.1 station, the configuration keys of a 1.6 one."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .state_counts import STATE_COLORS
 
 __all__ = ["StationDetailView"]
 
-#: Device-model variables shown at most (the rest are summarised).
+#: Settings shown at most (the rest are summarised).
 MAX_VARIABLES = 40
 
 
@@ -64,17 +65,7 @@ class StationDetailView(Static):
         if not detail.evses:
             evses.add_row("-", "(none reported)", "", "", "", "", "")
 
-        variables = Table(title="Device model", title_justify="left", expand=True, box=None, header_style="bold")
-        variables.add_column("component")
-        variables.add_column("variable")
-        variables.add_column("value")
-        for v in detail.variables[:MAX_VARIABLES]:
-            component = v.component + (f"[{v.instance}]" if v.instance else "") + (f" evse {v.evse_id}" if v.evse_id else "")
-            variables.add_row(Text(component), Text(v.variable), Text(v.value if v.value is not None else ""))
-        if len(detail.variables) > MAX_VARIABLES:
-            variables.add_row("…", f"{len(detail.variables) - MAX_VARIABLES} more", "")
-        if not detail.variables:
-            variables.add_row("-", "(none reported)", "")
+        variables = self._settings(detail)
 
         errors = Text("Last errors\n", style="bold")
         for e in detail.errors[-10:]:
@@ -83,3 +74,32 @@ class StationDetailView(Static):
         if not detail.errors:
             errors.append("none\n", style="green")
         self.update(Group(head, Text(""), evses, Text(""), errors, variables))
+
+    @staticmethod
+    def _settings(detail: StationDetail) -> Table:
+        """The device model (component, variable, value), or, when the settings have no
+        components (OCPP 1.6), the configuration keys (key, value, read-only)."""
+        shown = detail.variables[:MAX_VARIABLES]
+        if detail.variables and not any(v.component for v in detail.variables):
+            keys = Table(title="Configuration keys", title_justify="left", expand=True, box=None,
+                         header_style="bold")
+            for title in ("key", "value", "access"):
+                keys.add_column(title)
+            for v in shown:
+                keys.add_row(Text(v.variable), Text(v.value if v.value is not None else ""),
+                             Text("read-only" if v.readonly else "read-write"))
+            if len(detail.variables) > MAX_VARIABLES:
+                keys.add_row("…", f"{len(detail.variables) - MAX_VARIABLES} more", "")
+            return keys
+        variables = Table(title="Device model", title_justify="left", expand=True, box=None, header_style="bold")
+        variables.add_column("component")
+        variables.add_column("variable")
+        variables.add_column("value")
+        for v in shown:
+            component = v.component + (f"[{v.instance}]" if v.instance else "") + (f" evse {v.evse_id}" if v.evse_id else "")
+            variables.add_row(Text(component), Text(v.variable), Text(v.value if v.value is not None else ""))
+        if len(detail.variables) > MAX_VARIABLES:
+            variables.add_row("…", f"{len(detail.variables) - MAX_VARIABLES} more", "")
+        if not detail.variables:
+            variables.add_row("-", "(none reported)", "")
+        return variables

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Final
 
 import msgspec
 import trio
+from msgspec import UNSET
 
 from ....malformed import Direction
 from ....ocpp import CallTimeout, ConnectionLost
@@ -60,6 +61,7 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
+from ..snapshots import Setting
 from ..v201.smart_charging import ProfileStore
 from .configuration import Configuration, KeyDef, key_table
 from .connectors import ConnectorMap
@@ -103,6 +105,8 @@ class V16Dialect:
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
     #: the malformed traffic a 1.6 station sends a CSMS (fault injection)
     to_csms: ClassVar[Direction] = TO_CSMS
+    #: while its boot is Rejected it answers no CALL of the CSMS (1.6, 4.2)
+    silent_while_rejected: ClassVar[bool] = True
 
     def __init__(self, station: StationCore) -> None:
         self.station = station
@@ -144,8 +148,16 @@ class V16Dialect:
         self._finishing: set[int] = set()
         #: EVSE id -> the StopTxnSampledData/StopTxnAlignedData readings of its transaction so far
         self._stop_data: dict[int, list[TransactionData]] = {}
+        #: a Reset Soft in progress: the transactions whose StopTransaction it waits for
+        self._soft_reset: set[str] | None = None
 
     # ============================================================ the station's hooks
+
+    def settings(self) -> list[Setting]:
+        """Every configuration key: key, value (none for a write-only key), read-only."""
+        model = self.model
+        return [Setting("", d.name, None if d.write_only else model.get(d.name), d.readonly)
+                for d in model.definitions()]
 
     def boot_reason(self, reason: str) -> str:
         """1.6's BootNotification names no reason: any reason the station gives will do."""
@@ -348,14 +360,37 @@ class V16Dialect:
         if status != self.station_status:
             self.station_status = status
             if online:
-                self._send_station_status()
+                self._status_changed(0)
         for connector in evse.connectors:
             status = self.status_of(evse, connector)
             if status != connector.status:
                 connector.status = status
                 self.station.touch()
                 if online:
-                    self._send_status(self.connectors.id_of(evse, connector.connector_id), connector)
+                    self._status_changed(self.connectors.id_of(evse, connector.connector_id))
+
+    def _status_changed(self, connector_id: int) -> None:
+        """Connector ``connector_id`` (0: the charge point) has a new status: report it now,
+        or once it held for MinimumStatusDuration (a shorter-lived one is not reported: only
+        the status it has then, if the CSMS does not know it yet)."""
+        duration = self.model.get_int("MinimumStatusDuration")
+        if duration <= 0:
+            self._send_current_status(connector_id, unless_reported=False)
+        else:
+            self.station.protocol_timer(("status", connector_id), duration,
+                                        lambda: self._send_current_status(connector_id, unless_reported=True))
+
+    def _send_current_status(self, connector_id: int, *, unless_reported: bool) -> None:
+        if not self.station.online():
+            return  # (reported once online again: report_changed_statuses)
+        if connector_id == 0:
+            if not (unless_reported and self.station_status == self.station_reported):
+                self._send_station_status()
+        else:
+            target = self.connectors.get(connector_id)
+            if target is not None and not (unless_reported and target[1].status == target[1].reported):
+                self._send_status(connector_id, target[1])
+        self.station.wake()
 
     def fault_changed(self, evse: EvseState, connector: ConnectorState) -> None:
         self.refresh_status(evse)
@@ -427,22 +462,25 @@ class V16Dialect:
     def present(self, evse: EvseState, id_tag: str, *, authorize: bool = True,
                 on_rejected: Callable[[], None] | None = None) -> None:
         """``id_tag`` is presented at ``evse``: authorize it (locally, or with Authorize;
-        LocalPreAuthorize, LocalAuthorizeOffline, AllowOfflineTxForUnknownId)."""
-        if evse.reservation is not None and evse.reservation.id_token.id_token != id_tag:
+        LocalPreAuthorize, LocalAuthorizeOffline, AllowOfflineTxForUnknownId). On a reserved
+        connector only the reservation's idTag, or an idTag whose parentIdTag (from the local
+        list, the cache or Authorize) is the reservation's, may charge (1.6, 5.13)."""
+        reservation = evse.reservation
+        if reservation is not None and reservation.id_token.id_token != id_tag and reservation.group_id_token is None:
             self._rejected(evse, on_rejected)
             return
         if not (evse.operative and self.station.station_operative()) or any(c.faulted for c in evse.connectors):
             self._rejected(evse, on_rejected)
             return
         if not authorize:
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, None, on_rejected)
             return
         model = self.model
         local = self.local_list.get(id_tag) if model.get_bool("LocalAuthListEnabled") else None
         if local is None and model.get_bool("AuthorizationCacheEnabled"):
             local = self.auth_cache.get(id_tag)
         if local is not None and local.status == AuthorizationStatus.ACCEPTED and model.get_bool("LocalPreAuthorize"):
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, local, on_rejected)
             return
         if self.station.online():
             self.station.send(AuthorizeRequest(id_tag=id_tag),
@@ -454,11 +492,11 @@ class V16Dialect:
                            on_rejected: Callable[[], None] | None) -> None:
         if local is not None and self.model.get_bool("LocalAuthorizeOffline"):
             if local.status == AuthorizationStatus.ACCEPTED:
-                self.authorized(evse, id_tag)
+                self._grant(evse, id_tag, local, on_rejected)
             else:
                 self._rejected(evse, on_rejected)
         elif local is None and self.model.get_bool("AllowOfflineTxForUnknownId"):
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, None, on_rejected)
         else:
             self._rejected(evse, on_rejected)
 
@@ -473,9 +511,20 @@ class V16Dialect:
         info = result.id_tag_info
         self.remember(id_tag, info)
         if info.status == AuthorizationStatus.ACCEPTED:
-            self.authorized(evse, id_tag)
+            self._grant(evse, id_tag, info, on_rejected)
         else:
             self._rejected(evse, on_rejected)
+
+    def _grant(self, evse: EvseState, id_tag: str, info: IdTagInfo | None,
+               on_rejected: Callable[[], None] | None) -> None:
+        """``id_tag`` (``info``: what is known of it) is authorized: it may charge at ``evse``
+        unless the connector is reserved for another idTag and parentIdTag."""
+        parent = info.parent_id_tag if info is not None and info.parent_id_tag is not UNSET else None
+        reservation = evse.reservation
+        if reservation is not None and not reservation.admits(IdTag(id_tag), IdTag(parent) if parent else None):
+            self._rejected(evse, on_rejected)
+        else:
+            self.authorized(evse, id_tag, parent)
 
     def remember(self, id_tag: str, info: IdTagInfo) -> None:
         """Keep the CSMS's answer about ``id_tag`` in the authorization cache."""
@@ -496,14 +545,16 @@ class V16Dialect:
         """``id_tag`` as the hardware keeps it."""
         return IdTag(id_tag)
 
-    def authorized(self, evse: EvseState, id_tag: str) -> None:
-        """``id_tag`` may charge at ``evse``: the transaction starts once a vehicle is
-        plugged in (within ConnectionTimeOut)."""
+    def authorized(self, evse: EvseState, id_tag: str, parent_id_tag: str | None = None) -> None:
+        """``id_tag`` (of ``parent_id_tag``) may charge at ``evse``: the transaction starts
+        once a vehicle is plugged in (within ConnectionTimeOut); it uses the reservation
+        that admits it."""
         if evse.authorized is not None:
             return
         evse.authorized = IdTag(id_tag)
         reservation = evse.reservation
-        if reservation is not None and reservation.id_token.id_token == id_tag:
+        if reservation is not None and reservation.admits(evse.authorized,
+                                                          IdTag(parent_id_tag) if parent_id_tag else None):
             evse.reservation = None
             self.station.cancel_timer(("reservation", reservation.id))
             evse.reservation_used = reservation.id
@@ -723,6 +774,36 @@ class V16Dialect:
 
     def _on_stopped(self, key: str, result: Any) -> None:
         self.assigned.pop(key, None)
+        waiting = self._soft_reset
+        if waiting is not None:
+            waiting.discard(key)
+            if not waiting:
+                self.station.defer(self._soft_reset_done)
+
+    # ------------------------------------------------------------ reset
+
+    def soft_reset(self) -> None:
+        """Reset Soft (1.6 5.14): stop every transaction gracefully (StopTransaction, reason
+        SoftReset), then reboot once the CSMS answered them: at once when there is none or
+        the station is offline (they stay queued), at the latest after the message timeout."""
+        waiting: set[str] = set()
+        for evse in self.station.evses:
+            key = self._running.get(evse.id)
+            if evse.tx is not None and key is not None:
+                waiting.add(key)
+                self.stop_transaction(evse, Reason.SOFT_RESET)
+        self._soft_reset = waiting
+        if not waiting or not self.station.online():
+            self._soft_reset_done()
+        else:
+            self.station.protocol_timer("soft_reset", self.message_timeout(), self._soft_reset_done)
+
+    def _soft_reset_done(self) -> None:
+        if self._soft_reset is None:
+            return
+        self._soft_reset = None
+        self.station.cancel_timer("soft_reset")
+        self.station.reboot("SoftReset")
 
     # ------------------------------------------------------------ meter values
 

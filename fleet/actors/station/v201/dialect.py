@@ -56,9 +56,11 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
+from ..snapshots import Setting
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
 from .directions import TO_CSMS
 from .handlers import HANDLERS, Handler
+from .settings import settings_of
 from .smart_charging import ProfileStore
 from .transactions import (
     AUTHORIZED,
@@ -94,6 +96,8 @@ class V201Dialect:
     handlers: ClassVar[Mapping[str, Handler]] = HANDLERS
     #: the malformed traffic a 2.0.1 station sends a CSMS (fault injection)
     to_csms: ClassVar[Direction] = TO_CSMS
+    #: while Rejected it still answers the CSMS's CALLs
+    silent_while_rejected: ClassVar[bool] = False
     #: the protocol it speaks (its actions, codec and RPC framework)
     protocol: ClassVar[ProtocolVersion] = V201
     #: the module of its payload types: every request and response it builds is
@@ -131,6 +135,10 @@ class V201Dialect:
         self.next_monitor_id = 1
 
     # ============================================================ the station's hooks
+
+    def settings(self) -> list[Setting]:
+        """Every device-model variable (its full base report)."""
+        return settings_of(self.model)
 
     def boot_reason(self, reason: str) -> str:
         """``reason`` as a 2.0.1 BootReason (ValueError if it is none)."""

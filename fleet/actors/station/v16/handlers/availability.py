@@ -50,7 +50,12 @@ def change_availability(st: V16Dialect, request: ChangeAvailabilityRequest) -> C
 
 
 def reset(st: V16Dialect, request: ResetRequest) -> ResetResponse:
-    """Accepted: the station reboots once the answer left; its transactions stop with
-    reason SoftReset or HardReset, and it boots again with the same identity."""
-    st.station.request_reboot("HardReset" if request.type == ResetType.HARD else "SoftReset")
+    """Accepted; the station boots again with the same identity. Soft: its transactions
+    stop gracefully first (StopTransaction, reason SoftReset, answered before the reboot).
+    Hard: it reboots once the answer left; its transactions end with reason HardReset, their
+    StopTransaction queued (durable, like everything queued) and sent after the next boot."""
+    if request.type == ResetType.HARD:
+        st.station.request_reboot("HardReset")
+    else:
+        st.station.defer(st.soft_reset)
     return ResetResponse(status=ResetStatus.ACCEPTED)

@@ -48,6 +48,8 @@ def remote_start_transaction(st: V16Dialect, request: RemoteStartTransactionRequ
     """Accepted when the connector (or, none named, the first with a vehicle waiting, else
     the first free one) can start a transaction for the idTag."""
     rejected = RemoteStartTransactionResponse(status=RemoteStartStopStatus.REJECTED)
+    if not st.station.online():
+        return rejected  # Pending: not allowed before the CSMS accepted the boot (1.6, 4.2)
     if request.connector_id is not UNSET:
         target = st.connectors.get(request.connector_id)
     else:
@@ -76,7 +78,7 @@ def remote_start_transaction(st: V16Dialect, request: RemoteStartTransactionRequ
 
 def remote_stop_transaction(st: V16Dialect, request: RemoteStopTransactionRequest) -> RemoteStopTransactionResponse:
     evse = st.evse_of_transaction(request.transaction_id)
-    if evse is None:
+    if evse is None or not st.station.online():  # (not while Pending, 1.6 4.2)
         return RemoteStopTransactionResponse(status=RemoteStartStopStatus.REJECTED)
     st.station.defer(functools.partial(st.stop_transaction, evse, Reason.REMOTE))
     return RemoteStopTransactionResponse(status=RemoteStartStopStatus.ACCEPTED)

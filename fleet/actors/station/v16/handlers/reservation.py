@@ -1,7 +1,8 @@
 """ReserveNow and CancelReservation (1.6 Reservation profile, 5.13 and 5.2).
 
-A reservation holds the connector's EVSE for the idTag until ``expiryDate``; the
-connector reports Reserved; the idTag's transaction carries the ``reservationId``.
+A reservation holds the connector's EVSE for the idTag (and any idTag of its
+``parentIdTag``) until ``expiryDate``; the connector reports Reserved; the transaction
+that uses it carries the ``reservationId``.
 Connector 0 cannot be reserved (ReserveConnectorZeroSupported is false).
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 import datetime
 import functools
 from typing import TYPE_CHECKING
+
+from msgspec import UNSET
 
 from .....ocpp.v16 import (
     CancelReservationRequest,
@@ -48,7 +51,8 @@ def reserve_now(st: V16Dialect, request: ReserveNowRequest) -> ReserveNowRespons
         return ReserveNowResponse(status=ReservationStatus.UNAVAILABLE)
     if not evse.free:
         return ReserveNowResponse(status=ReservationStatus.OCCUPIED)
-    reservation = Reservation(request.reservation_id, evse.id, st.id_tag(request.id_tag), None)
+    parent = st.id_tag(request.parent_id_tag) if request.parent_id_tag is not UNSET else None
+    reservation = Reservation(request.reservation_id, evse.id, st.id_tag(request.id_tag), parent)
     evse.reservation = reservation
 
     def expire() -> None:
