@@ -20,10 +20,14 @@ from typing import Any, ClassVar
 from ....malformed import Direction
 from ....ocpp import V21, ProtocolVersion, v21
 from ....ocpp.v21 import EventNotification, VariableMonitoring
+from ..hardware import EvseState
+from ..interface import StationCore
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
 from .directions import TO_CSMS
+from .event_streams import EventStreams
 from .handlers import HANDLERS
+from .local_cost import LocalCost
 
 __all__ = ["V21Dialect"]
 
@@ -36,6 +40,32 @@ class V21Dialect(V201Dialect):
     to_csms: ClassVar[Direction] = TO_CSMS
     protocol: ClassVar[ProtocolVersion] = V21
     messages = v21
+
+    def __init__(self, station: StationCore) -> None:
+        super().__init__(station)
+        profile = station.profile
+        #: tariffs and local cost (``[local_cost]`` on), else None
+        self.local_cost = LocalCost(self, profile.local_cost) if profile.local_cost.enabled else None
+        #: periodic event streams (``[event_streams]`` on), else None
+        self.event_streams = EventStreams(self, profile.event_streams) if profile.event_streams.enabled else None
+
+    def boot_accepted(self, reason: str | None, interval: int) -> None:
+        """2.0.1's, then the preconfigured periodic event streams are opened."""
+        super().boot_accepted(reason, interval)
+        if self.event_streams is not None:
+            self.event_streams.boot_accepted()
+
+    def rebooted(self) -> None:
+        """2.0.1's, and the event streams are gone."""
+        super().rebooted()
+        if self.event_streams is not None:
+            self.event_streams.rebooted()
+
+    def event_fields(self, evse: EvseState, event_type: str, trigger: str, info: dict[str, Any],
+                     fields: dict[str, Any]) -> None:
+        """The tariff and cost a TransactionEvent carries (local cost on)."""
+        if self.local_cost is not None:
+            self.local_cost.event_fields(evse, event_type, trigger, info, fields)
 
     def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
         """The monitor as 2.1 reports it: with its ``eventNotificationType``, CustomMonitor

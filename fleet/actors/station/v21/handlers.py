@@ -1,13 +1,16 @@
 """The 2.1 station's answers to every CSMS-initiated action: the 2.0.1 handlers (which
 build their answers from the dialect's 2.1 payload types), and a fixed answer the
 specification allows to each action 2.1 adds whose feature the station does not
-simulate yet (tariffs, DER control, periodic event streams, dynamic schedules, priority
-charging, battery swap, aFRR, web payment): Rejected, NotSupported or NoTariff.
+simulate (yet, or on this station): Rejected, NotSupported or NoTariff.
+
+Tariffs (:mod:`.tariff_handlers`) and periodic event streams
+(:mod:`.event_stream_handlers`) are simulated on a station whose profile switches
+them on (``[local_cost]``, ``[event_streams]``); elsewhere the fixed answers stand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,6 +45,8 @@ from ....ocpp.v21 import (
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
 from .directions import CSMS_INITIATED
+from .event_stream_handlers import EVENT_STREAM_HANDLERS, event_streams_on
+from .tariff_handlers import TARIFF_HANDLERS, local_cost_on
 
 if TYPE_CHECKING:
     from ..v201.dialect import V201Dialect
@@ -80,9 +85,24 @@ def _fixed(response: Any) -> Handler:
     return answer
 
 
+def _switched(on: Callable[[Any], bool], handler: Handler, otherwise: Handler) -> Handler:
+    """``handler`` on a station whose profile switched its feature on (``on(dialect)``), else ``otherwise``."""
+    def answer(dialect: V201Dialect, request: Any) -> Any:
+        return (handler if on(dialect) else otherwise)(dialect, request)
+
+    return answer
+
+
+_UNSWITCHED: Final[dict[str, Handler]] = dict(V201_HANDLERS) | {
+    action: _fixed(response) for action, response in NOT_SIMULATED.items()
+}
+
 #: CSMS-initiated action -> default handler ``(dialect, request) -> response``.
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
-    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
+    _UNSWITCHED
+    | {action: _switched(local_cost_on, handler, _UNSWITCHED[action]) for action, handler in TARIFF_HANDLERS.items()}
+    | {action: _switched(event_streams_on, handler, _UNSWITCHED[action])
+       for action, handler in EVENT_STREAM_HANDLERS.items()}
 )
 
 assert set(HANDLERS) == CSMS_INITIATED, "every CSMS-initiated 2.1 action has a default handler"
