@@ -21,7 +21,7 @@ from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.csms.records import StationRecord, TransactionRecord
-from fleet.actors.station import open_station
+from fleet.actors.station import load_profile, open_station
 from fleet.actors.station.v21.cost import CostMeter, Usage, with_tax
 from fleet.actors.station.v21.local_cost import tariff_of
 from fleet.actors.station.v21.tariffs import TariffStore, refusal
@@ -217,6 +217,31 @@ async def test_the_final_cost_the_csms_receives_is_the_tariff_applied_to_the_ene
     assert check_2_1_frames(frames, {}) == []  # costDetails valid per the official schemas
     costs = [f[3]["costDetails"] for f in frames if f[0] == 2 and f[2] == "TransactionEvent" and "costDetails" in f[3]]
     assert "chargingPeriods" in costs[-1] and all("chargingPeriods" not in c for c in costs[:-1])
+
+
+async def test_the_shipped_2_1_wallbox_charges_its_default_tariff() -> None:
+    shipped = load_profile(Path(__file__).parents[2] / "profiles" / "home-wallbox-21.toml")
+    assert shipped.local_cost.enabled and shipped.local_cost.default_tariff is not None
+    profile = msgspec.structs.replace(
+        shipped, ocpp_version="2.1", sessions=SessionGenerator(enabled=False, energy_demand=800.0),
+        security=Security(profile=0, password=None), ping_interval=0,
+    )
+    async with open_csms(port=0) as csms, open_station(
+        "COST-H", csms.url, profile=profile, speed=SPEED, protocol_speed=SPEED,
+    ) as station:
+        await station.wait_until(lambda s: s.state == "available")
+        await charge(station)
+        with trio.fail_after(20):
+            await station.wait_until(lambda s: s.evses[0].charging_state == "SuspendedEV")
+        await station.stop_transaction(1)
+        transaction = await ended_transaction(csms, "COST-H")
+    started = next(e for e in transaction.events if e.event_type == "Started")
+    energy = exact(transaction.energy_wh) - exact(started.energy_wh)
+    excl = rounded(energy / 1000 * Decimal("0.32"))
+    final = transaction.final_cost
+    assert final is not None and final.tariff_ids == ("HOME-2025",)
+    assert (exact(final.total_excl_tax), exact(final.total_incl_tax)) == (excl, rounded(energy / 1000 * Decimal("0.32")
+                                                                                       * Decimal("1.21")))
 
 
 async def test_get_clear_and_change_transaction_tariff(tmp_path: Path) -> None:
