@@ -103,6 +103,9 @@ async def test_a_stream_opened_after_boot_delivers_the_monitored_values_by_send_
             got = await csms.call("STREAM-1", v21.GetPeriodicEventStreamRequest())
             [data] = got.constant_stream_data
             assert (data.id, data.params.interval, data.variable_monitoring_id) == (1, INTERVAL, opened.variable_monitoring_id)
+            never = await csms.call("STREAM-1", v21.AdjustPeriodicEventStreamRequest(
+                id=1, params=v21.PeriodicEventStreamParams(interval=0)))
+            assert never.status == "Rejected"  # (it would never send)
             adjusted = await csms.call("STREAM-1", v21.AdjustPeriodicEventStreamRequest(
                 id=1, params=v21.PeriodicEventStreamParams(values=2)))
             assert adjusted.status == "Accepted"

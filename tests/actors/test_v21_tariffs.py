@@ -9,6 +9,7 @@ Ended events and its ``timeSpentCharging``, at the tariff's prices, in Decimal.
 from __future__ import annotations
 
 import datetime
+import json
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+from station_helpers import minimal
 from test_v21 import check_2_1_frames, sent_frames
 from waiting import wait_until
 
@@ -26,11 +28,13 @@ from fleet.actors.station.v21.cost import CostMeter, Usage, with_tax
 from fleet.actors.station.v21.local_cost import tariff_of
 from fleet.actors.station.v21.tariffs import TariffStore, refusal
 from fleet.net.ocpp_log import OcppLog
-from fleet.ocpp import v21
+from fleet.ocpp import V21, RemoteCallError, v21
 from fleet.profiles import (
     DefaultTariff,
+    EventStreams,
     EvseProfile,
     LocalCost,
+    PeriodicEventStream,
     RetryBackoff,
     SampledData,
     Security,
@@ -338,3 +342,31 @@ async def test_cost_updated_is_kept_on_the_transaction_and_a_station_without_loc
         record = await wait_until(lambda: next((t for t in csms.station("COST-3").transactions.values() if t.ended),
                                                None), what="the ended transaction")
     assert record.final_cost is None and record.tariff_id is None  # no tariff, no cost
+
+
+async def test_every_csms_initiated_action_gets_a_valid_answer_with_local_cost_and_streams_on(tmp_path: Path) -> None:
+    """The switched-on features answer the bare minimum of every request validly, and crash nothing."""
+    log_path = tmp_path / "station.jsonl"
+    profile = cost_profile(event_streams=EventStreams(enabled=True, streams=[PeriodicEventStream(period=1, interval=2)]))
+    outcomes: dict[str, str] = {}
+    with OcppLog(log_path, flush_every=1) as log:
+        async with open_csms(port=0) as csms, open_station(
+            "COST-ALL", csms.url, profile=profile, speed=SPEED, protocol_speed=SPEED, ocpp_log=log,
+        ) as station:
+            await station.wait_until(lambda s: s.state == "available")
+            await charge(station)
+            for action in sorted(V21.initiated_by_csms - {"Reset", "UpdateFirmware"}):
+                try:
+                    answer = await csms.call("COST-ALL", minimal(V21.actions[action][0]))
+                except RemoteCallError as exc:
+                    outcomes[action] = f"CALLERROR {exc.code}"
+                else:
+                    assert type(answer) is V21.actions[action][1], action
+                    outcomes[action] = "answered"
+            assert station.snapshot().connected and station.snapshot().counters.disconnects == 0
+            assert "failed" not in (station.snapshot().last_error or ""), station.snapshot().last_error
+    assert not any("InternalError" in o for o in outcomes.values()), outcomes
+    assert outcomes["SetDefaultTariff"] == outcomes["GetTariffs"] == outcomes["ClearTariffs"] == "answered"
+    ins = [json.loads(json.loads(line)["frame"]) for line in log_path.read_text().splitlines()
+           if json.loads(line)["direction"] == "in"]
+    assert check_2_1_frames(sent_frames(log_path), {f[1]: f[2] for f in ins if f[0] == 2}) == []

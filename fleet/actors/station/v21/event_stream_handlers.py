@@ -57,7 +57,8 @@ def _streams(dialect: V21Dialect) -> EventStreams:
 def adjust_periodic_event_stream(
     dialect: V21Dialect, request: AdjustPeriodicEventStreamRequest
 ) -> AdjustPeriodicEventStreamResponse:
-    """N14: the stream's new interval and/or values; Rejected for a stream it does not have."""
+    """N14: the stream's new interval and/or values; Rejected for a stream it does not have, or
+    parameters that would never send."""
     if _streams(dialect).adjust(request.id, request.params):
         return AdjustPeriodicEventStreamResponse(status=GenericStatus.ACCEPTED)
     return AdjustPeriodicEventStreamResponse(status=GenericStatus.REJECTED,
@@ -89,6 +90,8 @@ def set_variable_monitoring(dialect: V21Dialect, request: SetVariableMonitoringR
             continue
         interval = params.interval if params.interval is not UNSET else 0
         values = params.values if params.values is not UNSET else 0
+        if not (interval or values):
+            interval = _DEFAULT_PERIOD  # (N11.FR.09 asks the CSMS for one of them)
         period = data.value if data.type in _PERIODIC else (interval or _DEFAULT_PERIOD)
         streams.monitors_cleared({result.id})  # (a monitor set again: its old stream goes)
         streams.open(result.id, monitor[0], period, interval, values)

@@ -22,7 +22,8 @@ period times its place; N15.FR.09). A stream the CSMS rejects is dropped (N11.FR
 Clearing the monitor closes its stream: what is buffered is sent, then
 ClosePeriodicEventStream (N13.FR.03, FR.05). Samples taken while offline wait in the
 buffer (the oldest dropped beyond :data:`BUFFER_LIMIT`). A reboot forgets every stream;
-the next accepted boot opens the preconfigured ones again.
+the next accepted boot opens the preconfigured ones again. A monitor is sampled at most
+once a second (:data:`MIN_PERIOD`), whatever period the CSMS asks for.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ from ..v201.device_model import Key, key
 if TYPE_CHECKING:
     from .dialect import V21Dialect
 
-__all__ = ["BUFFER_LIMIT", "EventStreams", "Stream"]
+__all__ = ["BUFFER_LIMIT", "MIN_PERIOD", "EventStreams", "Stream"]
 
 #: The most samples a stream buffers (while offline); beyond it the oldest are dropped.
 BUFFER_LIMIT: Final = 1000
+#: The shortest period a monitor is sampled at (seconds): a shorter one asked for is this.
+MIN_PERIOD: Final = 1.0
 
 
 class Stream:
@@ -123,7 +126,7 @@ class EventStreams:
     def open(self, monitor_id: int, variable_key: Key, period: float, interval: int, values: int) -> Stream:
         """Open a stream for the monitor ``monitor_id`` of ``variable_key`` sampled every
         ``period`` seconds (OpenPeriodicEventStream; it runs once the CSMS accepts it)."""
-        stream = Stream(self._next_id, monitor_id, variable_key, max(period, 0.001), interval, values)
+        stream = Stream(self._next_id, monitor_id, variable_key, max(period, MIN_PERIOD), interval, values)
         self._next_id += 1
         self.streams[stream.id] = stream
 
@@ -182,14 +185,16 @@ class EventStreams:
     # ------------------------------------------------------------------ the CSMS's requests
 
     def adjust(self, stream_id: int, params: PeriodicEventStreamParams) -> bool:
-        """AdjustPeriodicEventStream: new ``interval`` and/or ``values``; whether the stream exists."""
+        """AdjustPeriodicEventStream: new ``interval`` and/or ``values``; whether the stream exists
+        and would still send (one of them above 0)."""
         stream = self.streams.get(stream_id)
         if stream is None:
             return False
-        if params.interval is not UNSET:
-            stream.interval = params.interval
-        if params.values is not UNSET:
-            stream.values = params.values
+        interval = params.interval if params.interval is not UNSET else stream.interval
+        values = params.values if params.values is not UNSET else stream.values
+        if not (interval or values):
+            return False  # (it would never send: not a rate it can comply with, N14.FR.02)
+        stream.interval, stream.values = interval, values
         return True
 
     def constant_data(self) -> list[ConstantStreamData]:
