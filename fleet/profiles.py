@@ -376,7 +376,8 @@ class DefaultTariff(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class LocalCost(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """OCPP 2.1 local cost calculation (use cases I07-I12), for a profile offering 2.1.
+    """OCPP 2.1 local cost calculation (use cases I07-I12); a version that simulates it must
+    be offered (OCPP 2.1).
 
     Attributes:
         enabled: the station takes tariffs (SetDefaultTariff, GetTariffs, ClearTariffs,
@@ -424,7 +425,8 @@ class PeriodicEventStream(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
 
 
 class EventStreams(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """OCPP 2.1 periodic event streams (use cases N11-N15), for a profile offering 2.1.
+    """OCPP 2.1 periodic event streams (use cases N11-N15); a version that simulates them must
+    be offered (OCPP 2.1).
 
     Attributes:
         enabled: the station opens a stream (OpenPeriodicEventStream) for each of
@@ -557,10 +559,6 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError(f"Expected each version once, got {version!r} twice - at `$.ocpp_version[{n}]`")
         if not offered:
             raise ValueError("Expected at least one OCPP version - at `$.ocpp_version`")
-        for switch, on in (("local_cost", self.local_cost.enabled), ("event_streams", self.event_streams.enabled)):
-            if on and "2.1" not in offered:
-                raise ValueError(f"Expected \"2.1\" among the versions offered (`{switch}` is OCPP 2.1)"
-                                 " - at `$.ocpp_version`")
         for n, stream in enumerate(self.event_streams.streams):
             at = f"`$.event_streams.streams[{n}].evse`"
             if stream.component == "EVSE" and not (stream.evse is not None and stream.evse <= len(self.evses)):
@@ -573,6 +571,18 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         """The OCPP versions offered, in order of preference (one, if :attr:`ocpp_version` names one)."""
         version = self.ocpp_version
         return (version,) if isinstance(version, str) else version
+
+    def features(self) -> dict[str, str]:
+        """The simulated features the profile switches on that not every OCPP version has
+        (``"local_cost"``, ``"event_streams"``), each with the field that switches it on
+        (``$.local_cost.enabled``); loading a profile checks that a version it offers
+        simulates each (:func:`fleet.actors.station.load_profile`)."""
+        used: dict[str, str] = {}
+        if self.local_cost.enabled:
+            used["local_cost"] = "$.local_cost.enabled"
+        if self.event_streams.enabled:
+            used["event_streams"] = "$.event_streams.enabled"
+        return used
 
     @property
     def protocol_versions(self) -> tuple[ProtocolVersion, ...]:
@@ -703,6 +713,10 @@ class ProfileText(msgspec.Struct, frozen=True):
     path: Path
     text: str
     profile: StationProfile
+
+    def field_error(self, field: str, detail: str) -> ProfileError:
+        """The error for the field at ``field`` (``$.der.enabled``), at its line."""
+        return ProfileError(_describe(self.path, self.text, f"{detail} - at `{field}`"))
 
     def variable_error(self, key: str, detail: str) -> ProfileError:
         """The error for a bad entry ``key`` of the profile's ``[variables]``, at its line."""

@@ -19,12 +19,13 @@ from test_v21 import check_2_1_frames
 from waiting import wait_until
 
 from fleet.actors.csms import open_csms
-from fleet.actors.station import open_station
+from fleet.actors.station import load_profile, open_station
 from fleet.net.ocpp_log import OcppLog
 from fleet.ocpp import v21
 from fleet.profiles import (
     EventStreams,
     PeriodicEventStream,
+    ProfileError,
     RetryBackoff,
     Security,
     SessionGenerator,
@@ -64,9 +65,11 @@ def frames_of(log_path: Path, direction: str) -> list[list[Any]]:
     return [json.loads(line["frame"]) for line in lines if line["direction"] == direction]
 
 
-def test_a_profile_switches_event_streams_on_only_with_2_1_and_for_an_evse_it_has() -> None:
-    with pytest.raises(ValueError, match=r"`event_streams` is OCPP 2\.1"):
-        StationProfile(ocpp_version="2.0.1", event_streams=EventStreams(enabled=True))
+def test_a_profile_switches_event_streams_on_only_with_2_1_and_for_an_evse_it_has(tmp_path: Path) -> None:
+    path = tmp_path / "streams.toml"
+    path.write_text('ocpp_version = "1.6"\n\n[event_streams]\nenabled = true\n')
+    with pytest.raises(ProfileError, match=r"`\$\.event_streams\.enabled`: .*simulates event_streams"):
+        load_profile(path)
     with pytest.raises(msgspec.ValidationError, match=r"\$\.event_streams\.streams\[0\]\.evse"):
         msgspec.convert({"ocpp_version": "2.1", "event_streams": {"streams": [{"component": "EVSE", "evse": 2}]}},
                         type=StationProfile)

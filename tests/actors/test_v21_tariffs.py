@@ -35,6 +35,7 @@ from fleet.profiles import (
     EvseProfile,
     LocalCost,
     PeriodicEventStream,
+    ProfileError,
     RetryBackoff,
     SampledData,
     Security,
@@ -170,10 +171,14 @@ def test_a_tariff_store_keeps_one_tariff_in_force_per_evse() -> None:
     assert refusal(conditional, 5) == "ConditionNotSupported"
 
 
-def test_a_profile_switches_local_cost_on_only_with_2_1() -> None:
-    with pytest.raises(ValueError, match=r"`local_cost` is OCPP 2\.1"):
-        StationProfile(ocpp_version="2.0.1", local_cost=LocalCost(enabled=True))
-    assert StationProfile(ocpp_version=("2.1", "2.0.1"), local_cost=LocalCost(enabled=True)).local_cost.enabled
+def test_a_profile_switches_local_cost_on_only_with_2_1(tmp_path: Path) -> None:
+    path = tmp_path / "cost.toml"
+    path.write_text('ocpp_version = "2.0.1"\n\n[local_cost]\nenabled = true\n')
+    with pytest.raises(ProfileError, match=r"cost\.toml:4: `\$\.local_cost\.enabled`: .*simulates local_cost \(2\.1\)"):
+        load_profile(path)
+    path.write_text('ocpp_version = ["2.1", "2.0.1"]\n\n[local_cost]\nenabled = true\n')
+    assert load_profile(path).local_cost.enabled
+    assert StationProfile(local_cost=LocalCost(enabled=True)).features() == {"local_cost": "$.local_cost.enabled"}
     made = tariff_of(DefaultTariff(id="D", price_kwh=0.3, fixed_fee=1.0, tax=21.0))
     assert made.energy.prices[0].price_kwh == 0.3 and made.fixed_fee.prices[0].price_fixed == 1.0
     assert made.charging_time is msgspec.UNSET and made.energy.tax_rates[0].tax == 21.0

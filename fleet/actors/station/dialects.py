@@ -16,7 +16,7 @@ from .v21.dialect import V21Dialect
 from .v201.device_model import check_overrides as check_v201_variables
 from .v201.dialect import V201Dialect
 
-__all__ = ["DIALECTS", "VARIABLE_CHECKS", "VariableCheck", "dialect_factory"]
+__all__ = ["DIALECTS", "FEATURES", "VARIABLE_CHECKS", "VariableCheck", "dialect_factory"]
 
 #: ``check(profile)`` -> the first bad ``[variables]`` entry as ``(name, what is wrong)``, or None
 VariableCheck = Callable[[StationProfile], "tuple[str, str] | None"]
@@ -33,6 +33,13 @@ VARIABLE_CHECKS: Final[Mapping[str, VariableCheck]] = MappingProxyType({
     V21Dialect.version: check_v201_variables,  # (2.1 keeps 2.0.1's device model)
     V201Dialect.version: check_v201_variables,
     V16Dialect.version: check_v16_configuration,
+})
+
+#: version name -> the profile features (:meth:`~fleet.profiles.StationProfile.features`) its dialect simulates
+FEATURES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
+    V21Dialect.version: V21Dialect.features,
+    V201Dialect.version: frozenset(),
+    V16Dialect.version: frozenset(),
 })
 
 

@@ -40,6 +40,8 @@ class V21Dialect(V201Dialect):
     to_csms: ClassVar[Direction] = TO_CSMS
     protocol: ClassVar[ProtocolVersion] = V21
     messages = v21
+    #: the profile features it simulates (:meth:`fleet.profiles.StationProfile.features`)
+    features: ClassVar[frozenset[str]] = frozenset({"local_cost", "event_streams"})
 
     def __init__(self, station: StationCore) -> None:
         super().__init__(station)
