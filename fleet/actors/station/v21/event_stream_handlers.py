@@ -4,9 +4,10 @@ ClearVariableMonitoring as 2.0.1 answers them plus what they do to streams (a mo
 with a ``periodicEventStream`` gets a stream; clearing a monitor closes its stream), on
 the station's :class:`~.event_streams.EventStreams`.
 
-Each handler is ``handler(dialect, request) -> response``; they answer only where the
-profile switched event streams on (:func:`event_streams_on`; elsewhere the fixed answers
-of :data:`.handlers.NOT_SIMULATED` and 2.0.1's handlers stand).
+Each handler is ``handler(dialect, request) -> response``. The stream requests are
+answered only where the profile switched event streams on (:func:`event_streams_on`;
+elsewhere the fixed answers of :data:`.handlers.NOT_SIMULATED` stand); the monitoring
+requests are 2.0.1's answers, which touch streams only where they are on.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .dialect import V21Dialect
     from .event_streams import EventStreams
 
-__all__ = ["EVENT_STREAM_HANDLERS", "event_streams_on"]
+__all__ = ["EVENT_STREAM_HANDLERS", "MONITORING_HANDLERS", "event_streams_on"]
 
 _PERIODIC: Final = (Monitor.PERIODIC, Monitor.PERIODIC_CLOCK_ALIGNED)
 #: A monitor set with a stream but not periodic is sampled at the stream's interval, or every minute.
@@ -78,9 +79,12 @@ _clear_monitoring = V201_HANDLERS["ClearVariableMonitoring"]
 
 
 def set_variable_monitoring(dialect: V21Dialect, request: SetVariableMonitoringRequest) -> SetVariableMonitoringResponse:
-    """2.0.1's answer; each monitor accepted with a ``periodicEventStream`` gets a stream (N11.FR.01-02)."""
+    """2.0.1's answer; with event streams on, each monitor accepted with a ``periodicEventStream``
+    gets a stream (N11.FR.01-02)."""
     response: SetVariableMonitoringResponse = _set_monitoring(dialect, request)
-    streams = _streams(dialect)
+    streams = dialect.event_streams
+    if streams is None:
+        return response
     for data, result in zip(request.set_monitoring_data, response.set_monitoring_result, strict=True):
         params = data.periodic_event_stream
         if params is UNSET or result.status != "Accepted" or result.id is UNSET:
@@ -101,18 +105,24 @@ def set_variable_monitoring(dialect: V21Dialect, request: SetVariableMonitoringR
 def clear_variable_monitoring(
     dialect: V21Dialect, request: ClearVariableMonitoringRequest
 ) -> ClearVariableMonitoringResponse:
-    """2.0.1's answer; the stream of each monitor cleared is closed (N13.FR.05)."""
+    """2.0.1's answer; with event streams on, the stream of each monitor cleared is closed (N13.FR.05)."""
     response: ClearVariableMonitoringResponse = _clear_monitoring(dialect, request)
+    streams = dialect.event_streams
     cleared = {result.id for result in response.clear_monitoring_result if result.status == "Accepted"}
-    if cleared:
-        _streams(dialect).monitors_cleared(cleared)
+    if streams is not None and cleared:
+        streams.monitors_cleared(cleared)
     return response
 
 
-#: The event-stream actions answered where event streams are on.
+#: The event-stream actions 2.1 adds, answered where event streams are on.
 EVENT_STREAM_HANDLERS: Final[Mapping[str, Any]] = MappingProxyType({
     "AdjustPeriodicEventStream": adjust_periodic_event_stream,
-    "ClearVariableMonitoring": clear_variable_monitoring,
     "GetPeriodicEventStream": get_periodic_event_stream,
+})
+
+#: The monitoring actions of 2.0.1 as a 2.1 station answers them (2.0.1's answers, plus
+#: what they do to its event streams when they are on).
+MONITORING_HANDLERS: Final[Mapping[str, Any]] = MappingProxyType({
+    "ClearVariableMonitoring": clear_variable_monitoring,
     "SetVariableMonitoring": set_variable_monitoring,
 })

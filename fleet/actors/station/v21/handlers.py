@@ -45,11 +45,12 @@ from ....ocpp.v21 import (
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
 from .directions import CSMS_INITIATED
-from .event_stream_handlers import EVENT_STREAM_HANDLERS, event_streams_on
+from .event_stream_handlers import EVENT_STREAM_HANDLERS, MONITORING_HANDLERS, event_streams_on
 from .tariff_handlers import TARIFF_HANDLERS, local_cost_on
 
 if TYPE_CHECKING:
     from ..v201.dialect import V201Dialect
+    from .dialect import V21Dialect
 
 __all__ = ["HANDLERS", "NOT_SIMULATED"]
 
@@ -85,24 +86,22 @@ def _fixed(response: Any) -> Handler:
     return answer
 
 
-def _switched(on: Callable[[Any], bool], handler: Handler, otherwise: Handler) -> Handler:
-    """``handler`` on a station whose profile switched its feature on (``on(dialect)``), else ``otherwise``."""
-    def answer(dialect: V201Dialect, request: Any) -> Any:
-        return (handler if on(dialect) else otherwise)(dialect, request)
+def _switched(handler: Callable[[Any, Any], Any], action: str, on: Callable[[V21Dialect], bool]) -> Handler:
+    """``handler`` where the profile switches its feature on (``on(dialect)``), the fixed answer elsewhere."""
+    fixed = NOT_SIMULATED[action]
+
+    def answer(dialect: Any, request: Any) -> Any:
+        return handler(dialect, request) if on(dialect) else fixed
 
     return answer
 
 
-_UNSWITCHED: Final[dict[str, Handler]] = dict(V201_HANDLERS) | {
-    action: _fixed(response) for action, response in NOT_SIMULATED.items()
-}
-
 #: CSMS-initiated action -> default handler ``(dialect, request) -> response``.
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
-    _UNSWITCHED
-    | {action: _switched(local_cost_on, handler, _UNSWITCHED[action]) for action, handler in TARIFF_HANDLERS.items()}
-    | {action: _switched(event_streams_on, handler, _UNSWITCHED[action])
-       for action, handler in EVENT_STREAM_HANDLERS.items()}
+    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
+    | {action: _switched(handler, action, local_cost_on) for action, handler in TARIFF_HANDLERS.items()}
+    | {action: _switched(handler, action, event_streams_on) for action, handler in EVENT_STREAM_HANDLERS.items()}
+    | dict(MONITORING_HANDLERS)
 )
 
 assert set(HANDLERS) == CSMS_INITIATED, "every CSMS-initiated 2.1 action has a default handler"
