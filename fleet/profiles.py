@@ -89,6 +89,7 @@ __all__ = [
     "ConnectorProfile",
     "CustomVariable",
     "DefaultTariff",
+    "DynamicCharging",
     "EventStreams",
     "EvseProfile",
     "IdTokenSpec",
@@ -442,6 +443,22 @@ class EventStreams(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     streams: list[PeriodicEventStream] = []
 
 
+class DynamicCharging(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 dynamic charging profiles and priority charging (use cases K28, K21); a
+    version that simulates them must be offered (OCPP 2.1).
+
+    Attributes:
+        enabled: UpdateDynamicSchedule changes the limit of a charging profile of kind
+            Dynamic at once, and the station asks for updates itself
+            (PullDynamicScheduleUpdate) every ``dynUpdateInterval`` of such a profile;
+            UsePriorityCharging switches a transaction to the station's PriorityCharging
+            profile (and back), which the station confirms with NotifyPriorityCharging.
+            Off: those requests are answered Rejected / NoProfile.
+    """
+
+    enabled: bool = False
+
+
 class CustomVariable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A vendor variable added to the device model.
 
@@ -513,6 +530,8 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         custom_variables: vendor variables added to the device model.
         local_cost: OCPP 2.1 tariffs and local cost calculation (:class:`LocalCost`).
         event_streams: OCPP 2.1 periodic event streams (:class:`EventStreams`).
+        dynamic_charging: OCPP 2.1 dynamic charging profiles and priority charging
+            (:class:`DynamicCharging`).
         faults: fault injection for this profile's stations (disconnects, partitions,
             slow or silent answers, malformed traffic, boot loops, clock skew): see
             :class:`fleet.faults.FaultSpec`. Empty: no faults.
@@ -544,6 +563,7 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     faults: FaultSpec = FaultSpec()
     local_cost: LocalCost = LocalCost()
     event_streams: EventStreams = EventStreams()
+    dynamic_charging: DynamicCharging = DynamicCharging()
 
     def __post_init__(self) -> None:
         offered = self.ocpp_versions
@@ -574,14 +594,16 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def features(self) -> dict[str, str]:
         """The simulated features the profile switches on that not every OCPP version has
-        (``"local_cost"``, ``"event_streams"``), each with the field that switches it on
-        (``$.local_cost.enabled``); loading a profile checks that a version it offers
-        simulates each (:func:`fleet.actors.station.load_profile`)."""
+        (``"local_cost"``, ``"event_streams"``, ``"dynamic_charging"``), each with the field
+        that switches it on (``$.local_cost.enabled``); loading a profile checks that a
+        version it offers simulates each (:func:`fleet.actors.station.load_profile`)."""
         used: dict[str, str] = {}
         if self.local_cost.enabled:
             used["local_cost"] = "$.local_cost.enabled"
         if self.event_streams.enabled:
             used["event_streams"] = "$.event_streams.enabled"
+        if self.dynamic_charging.enabled:
+            used["dynamic_charging"] = "$.dynamic_charging.enabled"
         return used
 
     @property

@@ -168,6 +168,8 @@ class TransactionRecord(msgspec.Struct, frozen=True):
         time_spent_charging: ``transactionInfo.timeSpentCharging``, once given.
         running_cost: the last running cost the station sent (OCPP 2.1 local cost).
         final_cost: the cost the station sent with the ``Ended`` event.
+        priority_charging: whether it charges with priority, as the station last notified
+            (NotifyPriorityCharging, OCPP 2.1); None: never said.
     """
 
     transaction_id: str
@@ -188,6 +190,7 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     time_spent_charging: int | None = None
     running_cost: TransactionCost | None = None
     final_cost: TransactionCost | None = None
+    priority_charging: bool | None = None
 
     @property
     def seq_nos(self) -> tuple[int, ...]:
@@ -338,6 +341,7 @@ class TransactionState:
         "final_cost",
         "id_token",
         "meter_values",
+        "priority_charging",
         "remote_start_id",
         "running_cost",
         "started",
@@ -367,6 +371,7 @@ class TransactionState:
         self.time_spent_charging: int | None = None
         self.running_cost: TransactionCost | None = None
         self.final_cost: TransactionCost | None = None
+        self.priority_charging: bool | None = None
 
     def snapshot(self) -> TransactionRecord:
         return TransactionRecord(
@@ -388,6 +393,7 @@ class TransactionState:
             time_spent_charging=self.time_spent_charging,
             running_cost=self.running_cost,
             final_cost=self.final_cost,
+            priority_charging=self.priority_charging,
         )
 
 

@@ -9,6 +9,7 @@ fields), and what 2.1 adds.
 * OpenPeriodicEventStream / ClosePeriodicEventStream: the station's streams;
   NotifyPeriodicEventStream (a SEND, never answered): each stream's message count, the
   values received, the last message (:class:`~fleet.actors.csms.records.EventStreamRecord`);
+* NotifyPriorityCharging: whether a transaction charges with priority;
 * answers to what the CSMS sent (:data:`CALL_RECORDERS`): the default tariffs a station
   accepted (SetDefaultTariff), and those it cleared (ClearTariffs).
 """
@@ -28,6 +29,7 @@ from ....ocpp.v21 import (
     ClosePeriodicEventStreamRequest,
     CostDetails,
     NotifyPeriodicEventStream,
+    NotifyPriorityChargingRequest,
     OpenPeriodicEventStreamRequest,
     SetDefaultTariffResponse,
     TransactionEventRequest,
@@ -81,6 +83,13 @@ def record_transaction_event(state: StationState, request: TransactionEventReque
             transaction.running_cost = cost
 
 
+def record_priority_charging(state: StationState, request: NotifyPriorityChargingRequest) -> None:
+    """NotifyPriorityCharging: whether the transaction charges with priority now."""
+    transaction = state.transactions.get(request.transaction_id)
+    if transaction is not None:  # (no record made for a transaction never seen)
+        transaction.priority_charging = request.activated
+
+
 def record_stream_opened(state: StationState, request: OpenPeriodicEventStreamRequest) -> None:
     """OpenPeriodicEventStream: a stream, its monitor and parameters."""
     data = request.constant_stream_data
@@ -110,6 +119,7 @@ RECORDERS: Final[Mapping[str, Callable[[StationState, Any], None]]] = MappingPro
         "OpenPeriodicEventStream": record_stream_opened,
         "ClosePeriodicEventStream": record_stream_closed,
         "NotifyPeriodicEventStream": record_stream_message,
+        "NotifyPriorityCharging": record_priority_charging,
     }
 )
 

@@ -25,6 +25,7 @@ from ..interface import StationCore
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
 from .directions import TO_CSMS
+from .dynamic_charging import DynamicCharging
 from .event_streams import EventStreams
 from .handlers import HANDLERS
 from .local_cost import LocalCost
@@ -41,7 +42,7 @@ class V21Dialect(V201Dialect):
     protocol: ClassVar[ProtocolVersion] = V21
     messages = v21
     #: the profile features it simulates (:meth:`fleet.profiles.StationProfile.features`)
-    features: ClassVar[frozenset[str]] = frozenset({"local_cost", "event_streams"})
+    features: ClassVar[frozenset[str]] = frozenset({"local_cost", "event_streams", "dynamic_charging"})
 
     def __init__(self, station: StationCore) -> None:
         super().__init__(station)
@@ -50,6 +51,8 @@ class V21Dialect(V201Dialect):
         self.local_cost = LocalCost(self, profile.local_cost) if profile.local_cost.enabled else None
         #: periodic event streams (``[event_streams]`` on), else None
         self.event_streams = EventStreams(self, profile.event_streams) if profile.event_streams.enabled else None
+        #: dynamic charging profiles and priority charging (``[dynamic_charging]`` on), else None
+        self.dynamic_charging = DynamicCharging(self) if profile.dynamic_charging.enabled else None
 
     def boot_accepted(self, reason: str | None, interval: int) -> None:
         """2.0.1's, then the preconfigured periodic event streams are opened."""
@@ -62,6 +65,27 @@ class V21Dialect(V201Dialect):
         super().rebooted()
         if self.event_streams is not None:
             self.event_streams.rebooted()
+
+    def limits_changed(self) -> None:
+        """2.0.1's, then the pulls of dynamic profiles are (re)armed."""
+        super().limits_changed()
+        if self.dynamic_charging is not None:
+            self.dynamic_charging.profiles_changed()
+
+    def _apply_limit(self, evse: EvseState) -> None:
+        """2.0.1's limit, or the PriorityCharging profile's for a transaction charging with priority."""
+        super()._apply_limit(evse)
+        if self.dynamic_charging is not None:
+            priority, limit = self.dynamic_charging.priority_limit(evse)
+            if priority:
+                evse.limit_w = limit
+
+    def _end_transaction(self, evse: EvseState, trigger: Any, reason: Any, state: Any, id_token: Any) -> None:
+        """2.0.1's; priority charging ends with the transaction."""
+        tx = evse.tx
+        super()._end_transaction(evse, trigger, reason, state, id_token)
+        if self.dynamic_charging is not None and tx is not None:
+            self.dynamic_charging.transaction_ended(tx.id)
 
     def event_fields(self, evse: EvseState, event_type: str, trigger: str, info: dict[str, Any],
                      fields: dict[str, Any]) -> None:

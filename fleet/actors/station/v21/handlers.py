@@ -3,9 +3,11 @@ build their answers from the dialect's 2.1 payload types), and a fixed answer th
 specification allows to each action 2.1 adds whose feature the station does not
 simulate (yet, or on this station): Rejected, NotSupported or NoTariff.
 
-Tariffs (:mod:`.tariff_handlers`) and periodic event streams
-(:mod:`.event_stream_handlers`) are simulated on a station whose profile switches
-them on (``[local_cost]``, ``[event_streams]``); elsewhere the fixed answers stand.
+Tariffs (:mod:`.tariff_handlers`), periodic event streams
+(:mod:`.event_stream_handlers`) and dynamic and priority charging
+(:mod:`.dynamic_charging_handlers`) are simulated on a station whose profile switches
+them on (``[local_cost]``, ``[event_streams]``, ``[dynamic_charging]``); elsewhere the
+fixed answers stand.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ....ocpp.v21 import (
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
 from .directions import CSMS_INITIATED
+from .dynamic_charging_handlers import DYNAMIC_CHARGING_HANDLERS, dynamic_charging_on
 from .event_stream_handlers import EVENT_STREAM_HANDLERS, MONITORING_HANDLERS, event_streams_on
 from .tariff_handlers import TARIFF_HANDLERS, local_cost_on
 
@@ -101,6 +104,7 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
     dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
     | {action: _switched(handler, action, local_cost_on) for action, handler in TARIFF_HANDLERS.items()}
     | {action: _switched(handler, action, event_streams_on) for action, handler in EVENT_STREAM_HANDLERS.items()}
+    | {action: _switched(handler, action, dynamic_charging_on) for action, handler in DYNAMIC_CHARGING_HANDLERS.items()}
     | dict(MONITORING_HANDLERS)
 )
 
