@@ -375,3 +375,33 @@ async def test_every_csms_initiated_action_gets_a_valid_answer_with_local_cost_a
     ins = [json.loads(json.loads(line)["frame"]) for line in log_path.read_text().splitlines()
            if json.loads(line)["direction"] == "in"]
     assert check_2_1_frames(sent_frames(log_path), {f[1]: f[2] for f in ins if f[0] == 2}) == []
+
+
+async def test_a_driver_tariff_from_the_authorize_answer_is_the_transaction_s_tariff() -> None:
+    """I08: the CSMS answers Authorize with the driver's tariff; it takes the place of the default."""
+    async with open_csms(port=0) as csms, open_station(
+        "COST-D", csms.url, profile=cost_profile(), speed=SPEED, protocol_speed=SPEED,
+    ) as station:
+
+        def authorize(request: v21.AuthorizeRequest, ctx: Any) -> v21.AuthorizeResponse:
+            return v21.AuthorizeResponse(id_token_info=v21.IdTokenInfo(status=v21.AuthorizationStatus.ACCEPTED),
+                                         tariff=tariff("MSP-1", price_kwh=0.45, fixed=None))
+
+        csms.on("Authorize", authorize)
+        await station.wait_until(lambda s: s.state == "available")
+        assert (await csms.call("COST-D", v21.SetDefaultTariffRequest(evse_id=0, tariff=tariff("T1")))).status == \
+            "Accepted"
+        await station.start_transaction(1, "DRIVER-9")  # authorized before the cable is in
+        listed = await wait_until(lambda: station.evses[0].authorized is not None, what="the driver authorized")
+        assert listed
+        got = await csms.call("COST-D", v21.GetTariffsRequest(evse_id=0))
+        assert {(a.tariff_id, a.tariff_kind, tuple(a.id_tokens or ())) for a in got.tariff_assignments} == {
+            ("T1", "DefaultTariff", ()), ("MSP-1", "DriverTariff", ("DRIVER-9",))}
+        await station.plug(1)
+        await station.wait_until(lambda s: s.evses[0].charging_state == "Charging")
+        await station.stop_transaction(1)
+        await station.unplug(1)
+        transaction = await ended_transaction(csms, "COST-D")
+    assert transaction.tariff_id == "MSP-1"
+    final = transaction.final_cost
+    assert final is not None and final.tariff_ids == ("MSP-1",) and final.details.total_cost.fixed is msgspec.UNSET

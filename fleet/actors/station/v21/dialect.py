@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import msgspec
+
 from ....malformed import Direction
 from ....ocpp import V21, ProtocolVersion, v21
 from ....ocpp.v21 import EventNotification, VariableMonitoring
@@ -29,6 +31,7 @@ from .dynamic_charging import DynamicCharging
 from .event_streams import EventStreams
 from .handlers import HANDLERS
 from .local_cost import LocalCost
+from .tariffs import refusal
 
 __all__ = ["V21Dialect"]
 
@@ -86,6 +89,17 @@ class V21Dialect(V201Dialect):
         super()._end_transaction(evse, trigger, reason, state, id_token)
         if self.dynamic_charging is not None and tx is not None:
             self.dynamic_charging.transaction_ended(tx.id)
+
+    def _on_authorize(self, evse: EvseState, token: Any, trigger: Any, local: Any, on_rejected: Any,
+                      result: Any) -> None:
+        """2.0.1's; a driver tariff in an accepted answer is taken first (before the
+        transaction it authorizes may start), when local cost is on and it can be processed."""
+        cost = self.local_cost
+        if (cost is not None and not isinstance(result, Exception) and result.tariff is not msgspec.UNSET
+                and result.id_token_info.status == "Accepted"
+                and refusal(result.tariff, cost.settings.max_elements) is None):
+            cost.authorized(evse, token.id_token, result.tariff)
+        super()._on_authorize(evse, token, trigger, local, on_rejected, result)
 
     def event_fields(self, evse: EvseState, event_type: str, trigger: str, info: dict[str, Any],
                      fields: dict[str, Any]) -> None:

@@ -4,9 +4,11 @@ made by the 2.1 dialect when the profile switches it on (``[local_cost] enabled`
 It keeps the station's default tariffs (:class:`~.tariffs.TariffStore`) and a cost
 meter (:class:`~.cost.CostMeter`) per transaction that has a tariff:
 
-* a transaction starts with its EVSE's default tariff in force, if any (and
-  TariffCostCtrlr.Enabled[Tariff] and [Cost] are true): its Started event names it
-  (``transactionInfo.tariffId``) and carries the cost so far (``costDetails``);
+* a transaction starts with the driver tariff an Authorize answer gave for it (I08), or
+  else its EVSE's default tariff in force, if any (and TariffCostCtrlr.Enabled[Tariff] and
+  [Cost] are true): its Started event names it (``transactionInfo.tariffId``) and
+  carries the cost so far (``costDetails``); a driver tariff given once the transaction
+  has started applies from then on, named by its next event;
 * every ``running_cost_interval`` seconds a TransactionEvent Updated (triggerReason
   RunningCost, with the energy register) carries the running cost, without charging
   periods (I12.FR.02-03);
@@ -97,6 +99,9 @@ class LocalCost:
         self.tariffs = TariffStore(evse.id for evse in dialect.station.evses)
         #: transaction id -> its cost (only transactions that have a tariff)
         self.transactions: dict[str, _TransactionCost] = {}
+        #: EVSE id -> the driver tariff an Authorize answer gave, with the driver's token,
+        #: for the transaction that starts there next (I08)
+        self.driver_tariffs: dict[int, tuple[Tariff, str]] = {}
         if settings.default_tariff is not None:
             self.tariffs.install(0, tariff_of(settings.default_tariff))
 
@@ -134,7 +139,10 @@ class LocalCost:
         if cost is None:
             if event_type != TransactionEvent.STARTED or not self.calculating:
                 return
-            tariff = self.tariffs.current(evse.id, self.dialect.station.clock())
+            driver = self.driver_tariffs.pop(evse.id, None)
+            if driver is not None and (tx.id_token is None or tx.id_token.id_token != driver[1]):
+                driver = None  # (another driver's transaction)
+            tariff = driver[0] if driver is not None else self.tariffs.current(evse.id, self.dialect.station.clock())
             if tariff is None:
                 return
             cost = self.transactions[tx.id] = _TransactionCost(
@@ -168,9 +176,18 @@ class LocalCost:
 
     # ------------------------------------------------------------------ tariff changes
 
-    def change_transaction_tariff(self, evse: EvseState, tariff: Tariff) -> None:
+    def authorized(self, evse: EvseState, id_token: str, tariff: Tariff) -> None:
+        """An Authorize answer accepted ``id_token`` on ``evse`` with a driver tariff it can
+        process (I08.FR.04): the transaction started for the driver uses it (from now on,
+        if it has started already)."""
+        if evse.tx is None:
+            self.driver_tariffs[evse.id] = (tariff, id_token)
+        elif self.calculating:
+            self.change_transaction_tariff(evse, tariff, announce_now=False)
+
+    def change_transaction_tariff(self, evse: EvseState, tariff: Tariff, *, announce_now: bool = True) -> None:
         """``tariff`` applies to the transaction on ``evse`` from now on; an Updated event
-        (TariffChanged) says so once the answer has gone."""
+        (TariffChanged) says so once the answer has gone (``announce_now``; else the next event)."""
         tx = evse.tx
         assert tx is not None
         evse.advance(trio.current_time(), self.dialect.station.speed)
@@ -182,6 +199,8 @@ class LocalCost:
         else:
             cost.meter.change(tariff, now, self.usage(evse))
             cost.announce = True
+        if not announce_now:
+            return  # (the next event names it: I08.FR.22)
         transaction_id = tx.id
 
         def announce() -> None:

@@ -70,8 +70,10 @@ def set_default_tariff(dialect: V21Dialect, request: SetDefaultTariffRequest) ->
 
 
 def get_tariffs(dialect: V21Dialect, request: GetTariffsRequest) -> GetTariffsResponse:
-    """I09: the default tariffs installed (on the EVSE, or on any), and the tariffs of
-    running transactions that ChangeTransactionTariff gave them (driver tariffs)."""
+    """I09: the default tariffs installed (on the EVSE, or on any), the tariffs of running
+    transactions that are not default tariffs (driver tariffs: from an Authorize answer or
+    ChangeTransactionTariff), and the driver tariffs of drivers authorized who have not
+    started yet."""
     cost = _local_cost(dialect)
     assignments = []
     for tariff, evse_ids in cost.tariffs.assignments(request.evse_id):
@@ -91,6 +93,10 @@ def get_tariffs(dialect: V21Dialect, request: GetTariffsRequest) -> GetTariffsRe
         if evse.tx.id_token is not None:
             fields["id_tokens"] = [evse.tx.id_token.id_token]
         assignments.append(TariffAssignment(**fields))
+    for evse_id, (pending, id_token) in cost.driver_tariffs.items():
+        if request.evse_id in (0, evse_id):  # (authorized, no transaction yet: no EVSE to name, I09)
+            assignments.append(TariffAssignment(tariff_id=pending.tariff_id, tariff_kind=TariffKind.DRIVER_TARIFF,
+                                                id_tokens=[id_token]))
     if not assignments:
         return GetTariffsResponse(status=TariffGetStatus.NO_TARIFF)
     return GetTariffsResponse(status=TariffGetStatus.ACCEPTED, tariff_assignments=assignments)
