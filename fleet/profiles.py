@@ -88,10 +88,15 @@ from .ocpp.v201 import Connector, IdTokenEnum, Measurand
 __all__ = [
     "ConnectorProfile",
     "CustomVariable",
+    "DefaultTariff",
     "DerSpec",
+    "DynamicCharging",
+    "EventStreams",
     "EvseProfile",
     "IdTokenSpec",
     "Identity",
+    "LocalCost",
+    "PeriodicEventStream",
     "ProfileError",
     "ProfileText",
     "Range",
@@ -378,6 +383,113 @@ class SessionGenerator(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             raise ValueError("`invalid_id_tokens`: expected at least one token when authorization_failure_share > 0")
 
 
+class DefaultTariff(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A simple default tariff a station starts with (as if the CSMS had set it with
+    SetDefaultTariff on every EVSE): one price per kWh, per charging minute, per idle
+    minute and a fixed fee, and one tax rate.
+
+    Attributes:
+        id: the tariff's ``tariffId``.
+        currency: ISO 4217 currency code.
+        price_kwh: price per kWh of energy (excluding tax).
+        price_minute: price per minute of charging time.
+        idle_price_minute: price per minute of idle time (connected, not charging).
+        fixed_fee: a fee charged once at the start of a transaction.
+        tax: tax rate in percent, on every price (``0``: none).
+    """
+
+    id: Annotated[str, msgspec.Meta(min_length=1, max_length=60)] = "DEFAULT"
+    currency: Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")] = "EUR"
+    price_kwh: NonNegative = 0.0
+    price_minute: NonNegative = 0.0
+    idle_price_minute: NonNegative = 0.0
+    fixed_fee: NonNegative = 0.0
+    tax: Annotated[float, msgspec.Meta(ge=0, le=100)] = 0.0
+
+
+class LocalCost(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 local cost calculation (use cases I07-I12); a version that simulates it must
+    be offered (OCPP 2.1).
+
+    Attributes:
+        enabled: the station takes tariffs (SetDefaultTariff, GetTariffs, ClearTariffs,
+            ChangeTransactionTariff) and computes the cost of each transaction that has
+            one: the running cost in its TransactionEvents, the final cost details in its
+            last one. Off: those requests are answered as not supported (Rejected, NoTariff).
+        running_cost_interval: seconds between running cost updates of a transaction
+            (TransactionEvent Updated, triggerReason RunningCost, with costDetails);
+            ``0``: none (the final cost is still sent).
+        max_elements: the most price elements each field of a tariff may have
+            (TariffMaxElements; more: TooManyElements).
+        default_tariff: a default tariff installed on every EVSE at start; none if absent.
+    """
+
+    enabled: bool = False
+    running_cost_interval: Annotated[int, msgspec.Meta(ge=0)] = 60
+    max_elements: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    default_tariff: DefaultTariff | None = None
+
+
+class PeriodicEventStream(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One variable the station monitors periodically and reports over a periodic event stream.
+
+    Attributes:
+        component: the component (``ChargingStation`` or ``EVSE``).
+        variable: the variable (``Power``: the power drawn, W; ``AvailabilityState``).
+        evse: the EVSE, for the ``EVSE`` component.
+        period: seconds between two samples of the variable (the monitor's period).
+        interval: seconds between two NotifyPeriodicEventStream messages (the stream's
+            ``interval``; ``0``: only when ``values`` samples are buffered).
+        values: send as soon as this many samples are buffered, at most this many per
+            message (the stream's ``values``; ``0``: every ``interval``, all buffered).
+    """
+
+    variable: Literal["Power", "AvailabilityState"] = "Power"
+    component: Literal["ChargingStation", "EVSE"] = "ChargingStation"
+    evse: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    period: Annotated[int, msgspec.Meta(ge=1)] = 10
+    interval: Annotated[int, msgspec.Meta(ge=0)] = 60
+    values: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+    def __post_init__(self) -> None:
+        if self.interval == 0 and self.values == 0:
+            raise ValueError("Expected an interval or a number of values to send at (N11.FR.09), got neither")
+
+
+class EventStreams(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 periodic event streams (use cases N11-N15); a version that simulates them must
+    be offered (OCPP 2.1).
+
+    Attributes:
+        enabled: the station opens a stream (OpenPeriodicEventStream) for each of
+            ``streams`` once the CSMS accepted its boot, and sends what it samples as
+            NotifyPeriodicEventStream (an OCPP-J SEND, never answered); it answers
+            GetPeriodicEventStream and AdjustPeriodicEventStream, and opens a stream for
+            a monitor the CSMS sets with a ``periodicEventStream``. Off: those requests
+            are answered as not supported.
+        streams: the preconfigured monitors reported over a stream.
+    """
+
+    enabled: bool = False
+    streams: list[PeriodicEventStream] = []
+
+
+class DynamicCharging(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 dynamic charging profiles and priority charging (use cases K28, K21); a
+    version that simulates them must be offered (OCPP 2.1).
+
+    Attributes:
+        enabled: UpdateDynamicSchedule changes the limit of a charging profile of kind
+            Dynamic at once, and the station asks for updates itself
+            (PullDynamicScheduleUpdate) every ``dynUpdateInterval`` of such a profile;
+            UsePriorityCharging switches a transaction to the station's PriorityCharging
+            profile (and back), which the station confirms with NotifyPriorityCharging.
+            Off: those requests are answered Rejected / NoProfile.
+    """
+
+    enabled: bool = False
+
+
 class CustomVariable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A vendor variable added to the device model.
 
@@ -447,6 +559,10 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         variables: device-model overrides, ``"Component.Variable" = value``; an
             instance goes in brackets: ``"OCPPCommCtrlr.MessageTimeout[Default]"``.
         custom_variables: vendor variables added to the device model.
+        local_cost: OCPP 2.1 tariffs and local cost calculation (:class:`LocalCost`).
+        event_streams: OCPP 2.1 periodic event streams (:class:`EventStreams`).
+        dynamic_charging: OCPP 2.1 dynamic charging profiles and priority charging
+            (:class:`DynamicCharging`).
         faults: fault injection for this profile's stations (disconnects, partitions,
             slow or silent answers, malformed traffic, boot loops, clock skew): see
             :class:`fleet.faults.FaultSpec`. Empty: no faults.
@@ -478,6 +594,9 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     custom_variables: list[CustomVariable] = []
     faults: FaultSpec = FaultSpec()
     der: DerSpec = DerSpec()
+    local_cost: LocalCost = LocalCost()
+    event_streams: EventStreams = EventStreams()
+    dynamic_charging: DynamicCharging = DynamicCharging()
 
     def __post_init__(self) -> None:
         offered = self.ocpp_versions
@@ -493,6 +612,12 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError(f"Expected each version once, got {version!r} twice - at `$.ocpp_version[{n}]`")
         if not offered:
             raise ValueError("Expected at least one OCPP version - at `$.ocpp_version`")
+        for n, stream in enumerate(self.event_streams.streams):
+            at = f"`$.event_streams.streams[{n}].evse`"
+            if stream.component == "EVSE" and not (stream.evse is not None and stream.evse <= len(self.evses)):
+                raise ValueError(f"Expected an EVSE of the profile (1 to {len(self.evses)}) for component EVSE - at {at}")
+            if stream.component != "EVSE" and stream.evse is not None:
+                raise ValueError(f"Expected no EVSE for component {stream.component} - at {at}")
 
     @property
     def ocpp_versions(self) -> tuple[str, ...]:
@@ -502,7 +627,9 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def features(self) -> dict[str, str]:
         """The simulated features the profile switches on that not every OCPP version has
-        (``"v2x"``, ``"der"``), each with the field that switches it on (``$.der.enabled``)."""
+        (``"v2x"``, ``"der"``, ``"local_cost"``, ``"event_streams"``, ``"dynamic_charging"``), each with
+        the field that switches it on (``$.der.enabled``); loading a profile checks that a version it
+        offers simulates each (:func:`fleet.actors.station.load_profile`)."""
         used: dict[str, str] = {}
         for n, evse in enumerate(self.evses):
             if evse.bidirectional:
@@ -511,6 +638,12 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             used.setdefault("v2x", "$.vehicle.bidirectional_share")
         if self.der.enabled:
             used["der"] = "$.der.enabled"
+        if self.local_cost.enabled:
+            used["local_cost"] = "$.local_cost.enabled"
+        if self.event_streams.enabled:
+            used["event_streams"] = "$.event_streams.enabled"
+        if self.dynamic_charging.enabled:
+            used["dynamic_charging"] = "$.dynamic_charging.enabled"
         return used
 
     @property

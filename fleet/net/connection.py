@@ -310,6 +310,33 @@ class OcppConnection:
         assert outcome is not None
         raise outcome.error
 
+    async def send(self, message: Any, *, action: str | None = None, message_id: str | None = None) -> str:
+        """Send an OCPP-J 2.1 SEND (an unconfirmed message: never answered, nothing waits for
+        it) at once, and return its message id once it is written.
+
+        Raises:
+            LocalProtocolError: the version has no SEND, the message is no SEND action of
+                it or does not validate, or the session is closed (nothing was sent).
+        """
+        message_id = self._queue_send(message, action, message_id)
+        await self._flush()
+        return message_id
+
+    def send_soon(self, message: Any, *, action: str | None = None, message_id: str | None = None) -> str:
+        """Like :meth:`send`, without waiting: the SEND is queued now (in order with every
+        other frame) and written by a task of the connection."""
+        message_id = self._queue_send(message, action, message_id)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._flush)
+        return message_id
+
+    def _queue_send(self, message: Any, action: str | None, message_id: str | None) -> str:
+        message_id = self.session.send(message, trio.current_time(), action=action, message_id=message_id)
+        if self.hub is not None and self.hub.active:
+            action_name = action or self.session.version.action_of.get(type(message), "?")
+            self._publish("out", "request", message_id, action_name, message, None)
+        return message_id
+
     async def aclose(self, code: int = 1000, reason: str = "") -> None:
         """Close the websocket (the serve loop then ends)."""
         self.close_reason = self.close_reason or f"closed locally ({code} {reason})".strip()

@@ -756,7 +756,12 @@ class Csms:
                     f"that version's request (csms.dialect_of(station_id) tells the version)",
                 )
         self._calls_sent += 1
-        return await link.conn.call_result(request, action=action, message_id=message_id, tag=tag, timeout=timeout)
+        result = await link.conn.call_result(request, action=action, message_id=message_id, tag=tag, timeout=timeout)
+        recorder = self._dialects[link.version].call_recorders.get(result.action)
+        state = self._records.get(station_id)
+        if recorder is not None and state is not None:
+            recorder(state, result.response, request)
+        return result
 
     async def disconnect(self, station_id: str, *, code: int = 1000, reason: str = "closed by the CSMS") -> bool:
         """Close a station's connection; return whether it was connected.

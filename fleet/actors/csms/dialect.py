@@ -74,13 +74,20 @@ class CsmsDialect(Protocol):
         """One handler per action of :attr:`station_actions`, answering per ``policy`` (read at each CALL)."""
         ...
 
+    @property
+    def call_recorders(self) -> Mapping[str, AnswerRecorder]:
+        """Action -> ``record(state, response, request)``, run when a station answers a CALL the CSMS sent."""
+        ...
+
 
 class DialectTables:
     """A :class:`CsmsDialect` made of a version's tables: its direction tables, its recorders
     and the factory of its default handlers. Each version package makes one (``DIALECT``);
     a version that extends another passes the other's tables where they are the same."""
 
-    __slots__ = ("_handlers", "answer_recorders", "csms_actions", "recorders", "station_actions", "version")
+    __slots__ = (
+        "_handlers", "answer_recorders", "call_recorders", "csms_actions", "recorders", "station_actions", "version",
+    )
 
     def __init__(
         self,
@@ -89,12 +96,14 @@ class DialectTables:
         recorders: Mapping[str, Recorder],
         answer_recorders: Mapping[str, AnswerRecorder],
         handlers: Callable[[CsmsPolicy], dict[str, Handler]],
+        call_recorders: Mapping[str, AnswerRecorder] | None = None,
     ) -> None:
         self.version = version
         self.station_actions: frozenset[str] = version.initiated_by_station
         self.csms_actions: frozenset[str] = version.initiated_by_csms
         self.recorders = recorders
         self.answer_recorders = answer_recorders
+        self.call_recorders: Mapping[str, AnswerRecorder] = call_recorders or {}
         self._handlers = handlers
 
     def __repr__(self) -> str:

@@ -31,9 +31,11 @@ import msgspec
 __all__ = [
     "BootInfo",
     "ConnectorState",
+    "EventStreamRecord",
     "StationIdentity",
     "StationRecord",
     "StationState",
+    "TransactionCost",
     "TransactionRecord",
     "TransactionState",
     "TxEvent",
@@ -79,6 +81,70 @@ class TxEvent(msgspec.Struct, frozen=True, gc=False):
         )
 
 
+class TransactionCost(msgspec.Struct, frozen=True):
+    """The cost of a transaction as its station calculated it (OCPP 2.1 local cost: a
+    TransactionEvent's ``costDetails``).
+
+    Attributes:
+        seq_no: the ``seqNo`` of the event that carried it.
+        event_type: that event's type (``Ended``: the final cost).
+        currency: ``totalCost.currency``.
+        type_of_cost: ``totalCost.typeOfCost`` (``NormalCost``, ``MinCost``, ``MaxCost``).
+        total_excl_tax: ``totalCost.total.exclTax``, if given.
+        total_incl_tax: ``totalCost.total.inclTax``, if given.
+        energy_wh: ``totalUsage.energy``, in Wh.
+        charging_time: ``totalUsage.chargingTime``, in seconds.
+        idle_time: ``totalUsage.idleTime``, in seconds.
+        tariff_ids: the tariff of each charging period, in order (the final cost lists them).
+        failure: ``failureReason`` (or ``""``) when the station failed to calculate it, else None.
+        details: the ``costDetails`` as the station sent it (the version's Struct).
+    """
+
+    seq_no: int
+    event_type: str
+    currency: str
+    type_of_cost: str
+    total_excl_tax: float | None
+    total_incl_tax: float | None
+    energy_wh: float
+    charging_time: int
+    idle_time: int
+    tariff_ids: tuple[str, ...]
+    failure: str | None
+    details: Any
+
+
+class EventStreamRecord(msgspec.Struct, frozen=True):
+    """One periodic event stream of a station (OCPP 2.1), as the CSMS saw it.
+
+    Attributes:
+        stream_id: the stream's id.
+        variable_monitoring_id: the monitor whose values it brings (None: the stream was
+            not opened on this CSMS, its messages came anyway).
+        interval: its ``params.interval`` when opened, if given.
+        values: its ``params.values`` when opened, if given.
+        open: opened (OpenPeriodicEventStream) and not closed since.
+        messages: NotifyPeriodicEventStream messages received (SENDs, never answered).
+        values_received: the values those messages carried, in all.
+        last_basetime: the ``basetime`` of the last message.
+        last_data: the last message's values as ``(t, v)`` pairs.
+        last_pending: the last message's ``pending``.
+        last_message: the last message as received (the version's Struct).
+    """
+
+    stream_id: int
+    variable_monitoring_id: int | None = None
+    interval: int | None = None
+    values: int | None = None
+    open: bool = False
+    messages: int = 0
+    values_received: int = 0
+    last_basetime: datetime.datetime | None = None
+    last_data: tuple[tuple[float, str], ...] = ()
+    last_pending: int = 0
+    last_message: Any = None
+
+
 class TransactionRecord(msgspec.Struct, frozen=True):
     """A snapshot of one transaction of a station.
 
@@ -100,6 +166,12 @@ class TransactionRecord(msgspec.Struct, frozen=True):
         events: every transaction event received, in order of arrival.
         export_wh: the last export register reading (``Energy.Active.Export.Register``: what
             discharging gave, V2X), in Wh; ``None`` until an event carried one.
+        tariff_id: the tariff last named (``transactionInfo.tariffId``, OCPP 2.1).
+        time_spent_charging: ``transactionInfo.timeSpentCharging``, once given.
+        running_cost: the last running cost the station sent (OCPP 2.1 local cost).
+        final_cost: the cost the station sent with the ``Ended`` event.
+        priority_charging: whether it charges with priority, as the station last notified
+            (NotifyPriorityCharging, OCPP 2.1); None: never said.
     """
 
     transaction_id: str
@@ -117,6 +189,11 @@ class TransactionRecord(msgspec.Struct, frozen=True):
     meter_values: tuple[Any, ...]
     events: tuple[TxEvent, ...]
     export_wh: float | None = None
+    tariff_id: str | None = None
+    time_spent_charging: int | None = None
+    running_cost: TransactionCost | None = None
+    final_cost: TransactionCost | None = None
+    priority_charging: bool | None = None
 
     @property
     def seq_nos(self) -> tuple[int, ...]:
@@ -225,6 +302,9 @@ class StationRecord(msgspec.Struct, frozen=True):
         firmware_status: the last FirmwareStatusNotification status.
         log_status: the last LogStatusNotification status.
         messages: CALLs received, by action.
+        tariffs: the default tariffs the station accepted (OCPP 2.1 SetDefaultTariff sent
+            by this CSMS), by EVSE id (0: every EVSE), as the version's Structs.
+        event_streams: its periodic event streams (OCPP 2.1), by stream id.
     """
 
     station_id: str
@@ -245,6 +325,8 @@ class StationRecord(msgspec.Struct, frozen=True):
     firmware_status: str | None
     log_status: str | None
     messages: dict[str, int]
+    tariffs: dict[int, Any] = {}
+    event_streams: dict[int, EventStreamRecord] = {}
 
 
 class TransactionState:
@@ -260,12 +342,17 @@ class TransactionState:
         "events",
         "evse_id",
         "export_wh",
+        "final_cost",
         "id_token",
         "meter_values",
+        "priority_charging",
         "remote_start_id",
+        "running_cost",
         "started",
         "started_at",
         "stopped_reason",
+        "tariff_id",
+        "time_spent_charging",
         "transaction_id",
     )
 
@@ -285,6 +372,11 @@ class TransactionState:
         self.export_wh: float | None = None
         self.meter_values: tuple[Any, ...] = ()
         self.events: list[TxEvent] = []
+        self.tariff_id: str | None = None
+        self.time_spent_charging: int | None = None
+        self.running_cost: TransactionCost | None = None
+        self.final_cost: TransactionCost | None = None
+        self.priority_charging: bool | None = None
 
     def snapshot(self) -> TransactionRecord:
         return TransactionRecord(
@@ -303,6 +395,11 @@ class TransactionState:
             meter_values=self.meter_values,
             events=tuple(self.events),
             export_wh=self.export_wh,
+            tariff_id=self.tariff_id,
+            time_spent_charging=self.time_spent_charging,
+            running_cost=self.running_cost,
+            final_cost=self.final_cost,
+            priority_charging=self.priority_charging,
         )
 
 
@@ -323,6 +420,7 @@ class StationState:
         "connectors",
         "disconnect_reason",
         "disconnected_at",
+        "event_streams",
         "firmware_status",
         "last_seen",
         "log_status",
@@ -332,6 +430,7 @@ class StationState:
         "registration_status",
         "remote",
         "station_id",
+        "tariffs",
         "transaction_history",
         "transactions",
         "transactions_dropped",
@@ -362,6 +461,8 @@ class StationState:
         self.firmware_status: str | None = None
         self.log_status: str | None = None
         self.messages: dict[str, int] = {}
+        self.tariffs: dict[int, tuple[str, Any]] = {}
+        self.event_streams: dict[int, EventStreamRecord] = {}
 
     # ------------------------------------------------------------ connection
 
@@ -408,6 +509,41 @@ class StationState:
     def record_log_status(self, status: str) -> None:
         """A LogStatusNotification arrived."""
         self.log_status = status
+
+    def record_tariff(self, evse_id: int, tariff: Any, tariff_id: str) -> None:
+        """The station accepted ``tariff`` (id ``tariff_id``) as the default tariff of ``evse_id``
+        (0: of every EVSE, which replaces the ones set per EVSE)."""
+        if evse_id == 0:
+            self.tariffs.clear()
+        self.tariffs[evse_id] = (tariff_id, tariff)
+
+    def record_tariffs_cleared(self, tariff_ids: set[str]) -> None:
+        """The station cleared the tariffs ``tariff_ids``."""
+        for evse_id in [e for e, (tariff_id, _) in self.tariffs.items() if tariff_id in tariff_ids]:
+            del self.tariffs[evse_id]
+
+    def record_event_stream_opened(self, stream_id: int, monitor_id: int, interval: int | None,
+                                   values: int | None) -> None:
+        """The station opened a periodic event stream (OpenPeriodicEventStream)."""
+        previous = self.event_streams.get(stream_id)
+        self.event_streams[stream_id] = msgspec.structs.replace(
+            previous or EventStreamRecord(stream_id), variable_monitoring_id=monitor_id, interval=interval,
+            values=values, open=True,
+        )
+
+    def record_event_stream_closed(self, stream_id: int) -> None:
+        """The station closed a periodic event stream (ClosePeriodicEventStream)."""
+        previous = self.event_streams.get(stream_id)
+        self.event_streams[stream_id] = msgspec.structs.replace(previous or EventStreamRecord(stream_id), open=False)
+
+    def record_event_stream_message(self, stream_id: int, basetime: datetime.datetime,
+                                    data: tuple[tuple[float, str], ...], pending: int, message: Any) -> None:
+        """A message of a periodic event stream arrived (NotifyPeriodicEventStream, a SEND)."""
+        previous = self.event_streams.get(stream_id) or EventStreamRecord(stream_id)
+        self.event_streams[stream_id] = msgspec.structs.replace(
+            previous, messages=previous.messages + 1, values_received=previous.values_received + len(data),
+            last_basetime=basetime, last_data=data, last_pending=pending, last_message=message,
+        )
 
     def transaction(self, transaction_id: str) -> TransactionState:
         """The live record of transaction ``transaction_id``, made (and counted) on first sight."""
@@ -477,4 +613,6 @@ class StationState:
             firmware_status=self.firmware_status,
             log_status=self.log_status,
             messages=dict(self.messages),
+            tariffs={evse_id: tariff for evse_id, (_, tariff) in self.tariffs.items()},
+            event_streams=dict(self.event_streams),
         )

@@ -1341,6 +1341,19 @@ class Station:
         self.wake()
         self.touch()
 
+    def send_unconfirmed(self, message: Any) -> bool:
+        """Send an OCPP-J 2.1 SEND (e.g. NotifyPeriodicEventStream) now, never answered,
+        never queued for later: whether it went out (not when offline or not accepted)."""
+        conn = self._conn
+        if conn is None or self._closing or self._registration != ACCEPTED:
+            return False
+        try:
+            conn.send_soon(message)
+        except LocalProtocolError as exc:
+            self._last_error = f"{type(message).__name__}: {exc}"
+            return False
+        return True
+
     # --------------------------------------------------------------------- boot
 
     def trigger_boot(self) -> None:

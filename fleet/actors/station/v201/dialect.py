@@ -45,7 +45,6 @@ from ....ocpp.v201 import (
     Modem,
     ReadingContext,
     Reason,
-    Transaction,
     TransactionEvent,
     TriggerReason,
     UploadLogStatus,
@@ -540,7 +539,6 @@ class V201Dialect:
             "timestamp": self.station.clock(),
             "trigger_reason": trigger,
             "seq_no": seq,
-            "transaction_info": Transaction(**info),
         }
         if meter is not None:
             fields["meter_value"] = [meter]
@@ -558,6 +556,8 @@ class V201Dialect:
             fields["reservation_id"] = tx.reservation_id
         if id_token is not None:
             fields["id_token"] = id_token
+        self.event_fields(evse, event_type, trigger, info, fields)
+        fields["transaction_info"] = self.messages.Transaction(**info)
         request = self.messages.TransactionEventRequest(**fields)
         transaction_id = tx.id
         self.station.queue.append(
@@ -578,6 +578,11 @@ class V201Dialect:
                     export = sampled.value
         self.station.count_event(transaction_id, seq, energy, export)
         self.station.touch()
+
+    def event_fields(self, evse: EvseState, event_type: str, trigger: str, info: dict[str, Any],
+                     fields: dict[str, Any]) -> None:
+        """What a later version adds to a TransactionEvent on ``evse`` before it is built:
+        ``info`` (its ``transactionInfo``) and ``fields`` (the request's); 2.0.1 adds nothing."""
 
     def _on_event_result(self, evse: EvseState, transaction_id: str, result: Any) -> None:
         if isinstance(result, Exception):

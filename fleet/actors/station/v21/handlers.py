@@ -1,12 +1,14 @@
 """The 2.1 station's answers to every CSMS-initiated action: the 2.0.1 handlers (which
 build their answers from the dialect's 2.1 payload types), and a fixed answer the
 specification allows to each action 2.1 adds whose feature the station does not
-simulate yet (tariffs, periodic event streams, dynamic schedules, priority
-charging, battery swap, aFRR, web payment): Rejected, NotSupported or NoTariff.
+simulate (yet, or on this station): Rejected, NotSupported or NoTariff.
 
-V2X (:mod:`.v2x`: NotifyAllowedEnergyTransfer, and SetChargingProfile's setpoint check)
-and DER control (:mod:`.der`) are answered by their modules when the profile switches
-them on, with the fixed answer otherwise.
+V2X (:mod:`.v2x`: NotifyAllowedEnergyTransfer, and SetChargingProfile's setpoint check),
+DER control (:mod:`.der`), tariffs (:mod:`.tariff_handlers`), periodic event streams
+(:mod:`.event_stream_handlers`) and dynamic and priority charging
+(:mod:`.dynamic_charging_handlers`) are simulated on a station whose profile switches
+them on (an EVSE's ``bidirectional``, ``[der]``, ``[local_cost]``, ``[event_streams]``,
+``[dynamic_charging]``); elsewhere the fixed answers stand.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
 from .der import clear_der_control, get_der_control, set_der_control
 from .directions import CSMS_INITIATED
+from .dynamic_charging_handlers import DYNAMIC_CHARGING_HANDLERS, dynamic_charging_on
+from .event_stream_handlers import EVENT_STREAM_HANDLERS, MONITORING_HANDLERS, event_streams_on
+from .tariff_handlers import TARIFF_HANDLERS, local_cost_on
 from .v2x import notify_allowed_energy_transfer, set_charging_profile
 
 if TYPE_CHECKING:
@@ -107,7 +112,11 @@ def _der_on(dialect: V21Dialect) -> bool:
 
 #: CSMS-initiated action -> default handler ``(dialect, request) -> response``.
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
-    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()} | {
+    dict(V201_HANDLERS) | {action: _fixed(response) for action, response in NOT_SIMULATED.items()}
+    | {action: _switched(handler, action, local_cost_on) for action, handler in TARIFF_HANDLERS.items()}
+    | {action: _switched(handler, action, event_streams_on) for action, handler in EVENT_STREAM_HANDLERS.items()}
+    | {action: _switched(handler, action, dynamic_charging_on) for action, handler in DYNAMIC_CHARGING_HANDLERS.items()}
+    | dict(MONITORING_HANDLERS) | {
         "SetChargingProfile": set_charging_profile,
         "NotifyAllowedEnergyTransfer": _switched(notify_allowed_energy_transfer, "NotifyAllowedEnergyTransfer",
                                                  _v2x_on),
