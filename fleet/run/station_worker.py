@@ -23,6 +23,7 @@ from ..control.backend import ControlError, LocalBackend
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
 from ..faults import boot_statuses, merge_fault_records
 from ..metrics import Metrics, MetricsSnapshot
+from ..net.connection import ConnectionObserver
 from ..profiles import StationProfile
 from .execution import LoopMonitor
 from .fleet_backend import (
@@ -52,8 +53,9 @@ SATURATED = 0.05
 CHECK_EVERY = 64
 
 
-async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[str, int]]:
-    """Stations by state, and summed connection counters.
+async def _counts(stations: dict[str, Station], metrics: Metrics | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """Stations by state, and summed connection counters; with ``metrics``, the stations by
+    OCPP version (and of those the ones the CSMS accepted at least once) go into it.
 
     This runs every second over every station, so it reads counters (no snapshots) and
     lets the other tasks run every :data:`COUNT_CHUNK` stations: 10,000 stations in one
@@ -64,6 +66,8 @@ async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[st
     rest in one go (a few milliseconds, against rounds of seconds).
     """
     states: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
+    online: Counter[str] = Counter()
     connects = failures = disconnects = reconnects = 0
     chunk = COUNT_CHUNK
     for n, station in enumerate(list(stations.values()), 1):
@@ -73,11 +77,17 @@ async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[st
             if time.monotonic() - before > SATURATED:
                 chunk = len(stations) + 1
         states[station.state] += 1
+        version = station.ocpp_version
+        versions[version] += 1
+        if station.booted:
+            online[version] += 1
         connected, failed, dropped = station.connection_counts()
         connects += connected
         failures += failed
         disconnects += dropped
         reconnects += max(0, connected - 1)
+    if metrics is not None:
+        metrics.count_stations({version: (n, online[version]) for version, n in versions.items()})
     return dict(states), {"connects": connects, "connect_failures": failures, "disconnects": disconnects,
                           "reconnects": reconnects}
 
@@ -144,25 +154,36 @@ class _OnTime:
     between them (written without yielding, see :meth:`fleet.run.wire.WireStream.send_now`).
     """
 
-    __slots__ = ("_left", "metrics", "tick")
+    __slots__ = ("_left", "_versions", "calls", "metrics", "tick")
 
-    def __init__(self, metrics: Metrics, tick: Callable[[], None]) -> None:
+    def __init__(self, metrics: Metrics, tick: Callable[[], None], calls: ConnectionObserver | None = None) -> None:
         self.metrics = metrics
         self.tick = tick
+        #: where calls are counted: the metrics, or the metrics' observer of one OCPP version
+        self.calls: ConnectionObserver = calls if calls is not None else metrics
         self._left = CHECK_EVERY
+        self._versions: dict[str, _OnTime] = {}
+
+    def for_version(self, version: str) -> _OnTime:
+        """This observer for the stations of OCPP ``version`` (they count by version, see
+        :meth:`fleet.metrics.Metrics.for_version`)."""
+        observer = self._versions.get(version)
+        if observer is None:
+            observer = self._versions[version] = _OnTime(self.metrics, self.tick, self.metrics.for_version(version))
+        return observer
 
     def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
-        self.metrics.call_completed(action, outgoing, latency)
+        self.calls.call_completed(action, outgoing, latency)
         self._left -= 1
         if self._left <= 0:
             self._left = CHECK_EVERY
             self.tick()
 
     def call_failed(self, action: str, error: Any) -> None:
-        self.metrics.call_failed(action, error)
+        self.calls.call_failed(action, error)
 
     def violation(self, code: str) -> None:
-        self.metrics.violation(code)
+        self.calls.violation(code)
 
     def connect_failed(self, cause: str) -> None:
         self.metrics.connect_failed(cause)
@@ -208,7 +229,7 @@ async def run_station_worker(
         nonlocal counts
         while True:
             await trio.sleep(STATUS_INTERVAL)
-            counts = await _counts(stations)
+            counts = await _counts(stations, metrics)
 
     status_due = time.monotonic()  # when the next status is due
 
@@ -346,7 +367,7 @@ async def run_station_worker(
                 closing.start_soon(station.shutdown, shutdown_timeout)
         nursery.cancel_scope.cancel()
 
-    states, connection_counters = await _counts(stations)
+    states, connection_counters = await _counts(stations, metrics)
     for name, value in connection_counters.items():
         metrics.count(name, value)
     transactions = {sid: dict(records) for sid, records in retired_records.items()}
