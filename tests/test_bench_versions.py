@@ -58,10 +58,11 @@ def test_the_versions_table_gives_the_ratios_within_the_run() -> None:
     ])
     lines = table.splitlines()
     assert "| Heartbeat | 1.6 | fleet | 10,000 | 8.0 | 16.0 | 80 | 40 | 0.50 | 100 |" in lines
-    assert "| Heartbeat | 2.0.1 | fleet ÷ `ocpp` | 4.0x | 4.0x | - |" in lines
-    assert "| Heartbeat | 1.6 | fleet ÷ `ocpp` | 2.5x | 2.5x | - |" in lines
-    assert "| Heartbeat | 1.6 | fleet: 1.6 ÷ 2.0.1 | 1.25x | 1.25x | 0.80 |" in lines
-    assert "| Heartbeat | 1.6 | ocpp: 1.6 ÷ 2.0.1 | 2.00x | 2.00x | 0.50 |" in lines
+    # this ÷ other: calls/s, p99, station and CSMS CPU per call, total RSS
+    assert "| Heartbeat | 2.0.1 | fleet ÷ `ocpp` | 4.00x | 0.25 | 0.25 | 0.25 | 1.00 |" in lines
+    assert "| Heartbeat | 1.6 | fleet ÷ `ocpp` | 2.50x | 0.40 | 0.40 | 0.40 | 1.00 |" in lines
+    assert "| Heartbeat | 1.6 | fleet: 1.6 ÷ 2.0.1 | 1.25x | 0.80 | 0.80 | 0.80 | 1.00 |" in lines
+    assert "| Heartbeat | 1.6 | ocpp: 1.6 ÷ 2.0.1 | 2.00x | 0.50 | 0.50 | 0.50 | 1.00 |" in lines
 
 
 def test_a_one_case_versions_run_prints_its_table(tmp_path: Path, capsys: pytest.CaptureFixture[str],

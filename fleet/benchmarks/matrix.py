@@ -167,25 +167,29 @@ def versions_table(rows: list[CaseResult]) -> str:
     by = {(r.call, r.ocpp_version, r.implementation): r for r in rows}
     ratio_lines = []
     for (call, version, implementation), r in by.items():
-        if implementation == "fleet":
-            continue
         mine = by.get((call, version, "fleet"))
-        if mine is not None and r.calls_per_s and mine.p99_ms:
-            ratio_lines.append(f"| {call} | {version} | fleet ÷ `{implementation}` | {mine.calls_per_s / r.calls_per_s:.1f}x "
-                               f"| {r.p99_ms / mine.p99_ms:.1f}x | - |")
+        if implementation != "fleet" and mine is not None:
+            ratio_lines.append(_ratio_line(call, version, f"fleet ÷ `{implementation}`", mine, r))
     for (call, version, implementation), r in by.items():
         base = by.get((call, "2.0.1", implementation))
-        if version == "2.0.1" or base is None or not base.calls_per_s:
-            continue
-        station_cpu = r.cpu_us_per_call.get("stations", 0.0)
-        base_cpu = base.cpu_us_per_call.get("stations", 0.0)
-        cpu_ratio = f"{station_cpu / base_cpu:.2f}" if base_cpu else "-"
-        ratio_lines.append(f"| {call} | {version} | {implementation}: {version} ÷ 2.0.1 | {r.calls_per_s / base.calls_per_s:.2f}x "
-                           f"| {base.p99_ms / r.p99_ms if r.p99_ms else 0:.2f}x | {cpu_ratio} |")
+        if version != "2.0.1" and base is not None:
+            ratio_lines.append(_ratio_line(call, version, f"{implementation}: {version} ÷ 2.0.1", r, base))
     if ratio_lines:
-        lines += ["", "| call | OCPP | ratio | calls/s | p99 (lower is better: inverse) | station CPU µs/call |",
-                  "|---|---|---|---|---|---|", *ratio_lines]
+        lines += ["", "| call | OCPP | ratio | calls/s | p99 | station CPU per call | CSMS CPU per call | total RSS |",
+                  "|---|---|---|---|---|---|---|---|", *ratio_lines]
     return "\n".join(lines)
+
+
+def _ratio_line(call: str, version: str, label: str, this: CaseResult, other: CaseResult) -> str:
+    """One row of ratios, ``this`` ÷ ``other``, each figure (``-`` where ``other`` has none)."""
+    def ratio(a: float, b: float, suffix: str = "") -> str:
+        return f"{a / b:.2f}{suffix}" if b else "-"
+
+    return (f"| {call} | {version} | {label} | {ratio(this.calls_per_s, other.calls_per_s, 'x')} | "
+            f"{ratio(this.p99_ms, other.p99_ms)} | "
+            f"{ratio(this.cpu_us_per_call.get('stations', 0.0), other.cpu_us_per_call.get('stations', 0.0))} | "
+            f"{ratio(this.cpu_us_per_call.get('csms', 0.0), other.cpu_us_per_call.get('csms', 0.0))} | "
+            f"{ratio(this.total_rss_mb, other.total_rss_mb)} |")
 
 
 def run_versions(*, stations: int, seconds: float, json_path: str | None = None, peer: str = "ocpp",
