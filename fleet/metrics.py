@@ -342,7 +342,14 @@ class VersionObserver:
 
     def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
         self.metrics.call_completed(action, outgoing, latency)
-        self.counts.completed(outgoing, latency)
+        counts = self.counts  # (VersionCounts.completed inlined: this runs for every answered call)
+        if outgoing:
+            micros = int(latency * 1_000_000)
+            counts.histogram.record_value(micros if micros > LOWEST_US else LOWEST_US)
+        else:
+            counts.calls_in += 1
+        if counts.steady is not None:
+            counts.steady.completed(outgoing, latency)
 
     def call_failed(self, action: str, error: CallFailure) -> None:
         self.metrics.call_failed(action, error)
