@@ -23,15 +23,28 @@ class                  frames                                         correct an
                                                                       CALLRESULT); connection stays up
 ``concurrent_calls``   two harmless CALLs at once (OCPP-J allows      a CALLRESULT to each; connection
                        one in flight)                                 stays up
+``send_message``       a SEND (type 6; valid, with a bad payload or   2.1: no answer to the SEND (never
+                       an unknown action), then a harmless CALL       answered); before 2.1:
+                                                                      MessageTypeNotSupported; a
+                                                                      CALLRESULT to the CALL
+``call_result_error``  a CALLRESULTERROR (type 5) naming no CALL of   as ``send_message``
+                       the receiver's, then a harmless CALL
 =====================  =============================================  =====================================
 
 The harmless CALL is a Heartbeat towards a CSMS and GetLocalListVersion towards a
 station. Every frame is drawn from a ``random.Random``: the same seed, the same frames.
+
+The codes are 2.0.1's; a probe towards another version expects them as that version spells
+them (OCPP 1.6: FormationViolation, OccurenceConstraintViolation, ProtocolError for
+RpcFrameworkError, GenericError for MessageTypeNotSupported; see
+:mod:`fleet.ocpp.error_codes`), and the message types it allows decide between an answer and
+silence (OCPP-J 2.1 answers neither a SEND nor a CALLRESULTERROR).
 """
 
 from __future__ import annotations
 
 import datetime
+import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,19 +70,21 @@ __all__ = [
     "Probe",
     "ProbeRun",
     "directions",
+    "expected_answers",
     "make_probe",
     "outcome_ok",
     "random_request",
+    "spell_probe",
 ]
 
 MalformedClass = Literal[
     "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
-    "concurrent_calls",
+    "concurrent_calls", "send_message", "call_result_error",
 ]
 #: The classes of malformed traffic, in report order.
 MALFORMED_CLASSES: Final[tuple[MalformedClass, ...]] = (
     "not_json", "wrong_message_type", "unknown_action", "schema_invalid", "oversize", "duplicate_id",
-    "concurrent_calls",
+    "concurrent_calls", "send_message", "call_result_error",
 )
 
 #: Outcome of an expected answer: a CALLRESULT.
@@ -86,11 +101,35 @@ EXPECTED: Final[dict[str, str]] = {
     "not_json": "RpcFrameworkError (id -1)",
     "wrong_message_type": "MessageTypeNotSupported",
     "unknown_action": "NotImplemented / NotSupported (other direction)",
-    "schema_invalid": "Occurrence-/Type-/PropertyConstraintViolation, FormatViolation (by fault)",
+    "schema_invalid": "OccurrenceConstraintViolation, TypeConstraintViolation, PropertyConstraintViolation, "
+                      "FormatViolation (by fault)",
     "oversize": "close 1009 or a CALLERROR",
     "duplicate_id": "an answer to each, connection up",
     "concurrent_calls": "CALLRESULT to both, connection up",
+    "send_message": "no answer to the SEND in 2.1 (MessageTypeNotSupported before), CALLRESULT to the CALL after it",
+    "call_result_error": "no answer in 2.1 (MessageTypeNotSupported before), CALLRESULT to the CALL after it",
 }
+#: The frame of each class that a version may have as a message type of its own.
+_NEW_TYPES: Final = {"send_message": ("SEND", 6), "call_result_error": ("CALLRESULTERROR", 5)}
+
+
+def expected_answers(version: ProtocolVersion) -> dict[str, str]:
+    """:data:`EXPECTED` in the terms of OCPP ``version``: each code as it spells it, and
+    silence or the answer to an unknown message type where it has or lacks SEND and
+    CALLRESULTERROR."""
+    spelling = version.error_codes.spelling
+    unknown_type = spelling[ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED]
+    texts: dict[str, str] = {}
+    for klass, text in EXPECTED.items():
+        if klass in _NEW_TYPES:
+            name, number = _NEW_TYPES[klass]
+            first = "no answer" if number in version.message_types else unknown_type
+            texts[klass] = f"{first} to the {name} (type {number}), CALLRESULT to the CALL after it"
+            continue
+        for code in ErrorCode:
+            text = re.sub(rf"\b{code.value}\b", spelling[code], text)
+        texts[klass] = text
+    return texts
 
 _OCCURRENCE = str(ErrorCode.OCCURRENCE_CONSTRAINT_VIOLATION)
 _TYPE = str(ErrorCode.TYPE_CONSTRAINT_VIOLATION)
@@ -98,21 +137,32 @@ _PROPERTY = str(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
 _FORMAT = str(ErrorCode.FORMAT_VIOLATION)
 _RPC = str(ErrorCode.RPC_FRAMEWORK_ERROR)
 
+_MESSAGE_TYPE = str(ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED)
+_SILENCE: Final = frozenset({NO_ANSWER})
+#: OCPP-J's SEND and CALLRESULTERROR message types (2.1).
+_SEND, _CALL_RESULT_ERROR = 6, 5
+
 _encoder: Final = msgspec.json.Encoder()
 _decoder: Final = msgspec.json.Decoder()
 
 
 class Expect(msgspec.Struct, frozen=True):
-    """One answer a probe waits for.
+    """One answer a probe waits for (or, :attr:`silent`, one that must not come).
 
     Attributes:
         message_id: the id the answer carries (``"-1"`` when the frame's id cannot be read).
         accept: outcomes that are correct: ``CALLRESULT``, a CALLERROR code, ``CALLERROR``
-            (any code) or ``closed``.
+            (any code), ``closed`` or, alone, ``no answer``.
     """
 
     message_id: str
     accept: frozenset[str]
+
+    @property
+    def silent(self) -> bool:
+        """Only silence is correct: the probe does not wait for it (an answer that comes
+        before the probe's other answers is recorded, and wrong)."""
+        return self.accept == _SILENCE
 
 
 class Probe(msgspec.Struct, frozen=True):
@@ -151,6 +201,14 @@ class ProbeRun:
         self.pending = list(range(len(probe.expect)))
         self.closed = False
         self.done = trio.Event()
+        if not self.waiting:
+            self.done.set()
+
+    @property
+    def waiting(self) -> bool:
+        """Some answer is still awaited (silences are not waited for)."""
+        expect = self.probe.expect
+        return any(not expect[i].silent for i in self.pending)
 
     def offer(self, message: str | bytes) -> bool:
         """Take ``message`` if it answers one of the probe's frames (return ``True``)."""
@@ -176,7 +234,7 @@ class ProbeRun:
             self.outcomes[index] = RESULT
         else:
             self.outcomes[index] = str(frame[2]) if len(frame) > 2 and isinstance(frame[2], str) else ANY_ERROR
-        if not self.pending:
+        if not self.waiting:
             self.done.set()
         return True
 
@@ -209,11 +267,12 @@ class Direction:
 
     Attributes:
         name: ``"csms"`` or ``"station"``.
-        actions: the requests the receiver takes.
+        actions: the requests (CALLs) the receiver takes.
         foreign: known actions of the other direction (the receiver answers NotSupported).
         harmless: a request with no side effect: (action, payload).
         version: the OCPP version spoken: its request types, the message types it
             allows and how it spells each CALLERROR code.
+        sends: the unconfirmed messages (OCPP-J 2.1 SEND) the receiver takes; none before 2.1.
     """
 
     name: str
@@ -221,16 +280,18 @@ class Direction:
     foreign: tuple[str, ...]
     harmless: tuple[str, str]
     version: ProtocolVersion
+    sends: tuple[str, ...] = ()
 
 
 def directions(version: ProtocolVersion) -> tuple[Direction, Direction]:
     """The traffic towards a CSMS and towards a station of OCPP ``version``, from its
     direction tables (which actions each role initiates): ``(to_csms, to_station)``."""
-    by_csms, by_station = version.initiated_by_csms, version.initiated_by_station
+    sends = set(version.send_actions)
+    by_csms, by_station = version.initiated_by_csms - sends, version.initiated_by_station - sends
     to_csms = Direction("csms", tuple(sorted(by_station)), tuple(sorted(by_csms - by_station)), ("Heartbeat", "{}"),
-                        version)
+                        version, tuple(sorted(sends & version.initiated_by_station)))
     to_station = Direction("station", tuple(sorted(by_csms)), tuple(sorted(by_station - by_csms)),
-                           ("GetLocalListVersion", "{}"), version)
+                           ("GetLocalListVersion", "{}"), version, tuple(sorted(sends & version.initiated_by_csms)))
     return to_csms, to_station
 
 
@@ -258,6 +319,8 @@ def _random_value(info: Any, rng: Random, depth: int, optional: float) -> Any:
     if isinstance(info, inspect.LiteralType):
         return rng.choice(list(info.values))
     if isinstance(info, inspect.StrType):
+        if info.pattern is not None:  # (the only patterns the schemas have are URIs: 1.6's format uri)
+            return "https://fleet.example/" + _random_string(rng, 1, 12)
         high = min(info.max_length if info.max_length is not None else 20, 20)
         low = min(max(info.min_length or 0, 1), high)
         return _random_string(rng, low, high)
@@ -268,7 +331,8 @@ def _random_value(info: Any, rng: Random, depth: int, optional: float) -> Any:
     if isinstance(info, inspect.FloatType):
         bottom = float(info.ge) if info.ge is not None else (info.gt + 0.5 if info.gt is not None else 0.0)
         top = float(info.le) if info.le is not None else (info.lt - 0.5 if info.lt is not None else bottom + 1000.0)
-        return round(rng.uniform(bottom, max(bottom, top)), 3)
+        # one decimal: a multiple of 0.1, as some 1.6 schemas demand (checked after decoding)
+        return round(rng.uniform(bottom, max(bottom, top)), 1)
     if isinstance(info, inspect.BoolType):
         return rng.random() < 0.5
     if isinstance(info, inspect.DateTimeType):
@@ -292,11 +356,12 @@ def _random_value(info: Any, rng: Random, depth: int, optional: float) -> Any:
 
 
 def random_request(version: ProtocolVersion, action: str, rng: Random, *, optional: float = 0.3) -> dict[str, Any]:
-    """A random request payload of ``action`` in ``version`` that validates (wire names, JSON values).
+    """A random request payload of ``action`` in ``version`` that validates (wire names, JSON values);
+    ``action`` may be a SEND message of the version.
 
     Required fields always, each optional one with probability ``optional``.
     """
-    request_type = version.actions[action][0]
+    request_type = version.actions[action][0] if action in version.actions else version.send_actions[action]
     info = msgspec.inspect.type_info(request_type)
     decoder = version.request_decoder(action)
     for attempt in range(20):
@@ -500,6 +565,46 @@ def _concurrent_calls(rng: Random, direction: Direction) -> Probe:
                  (Expect(first, frozenset({RESULT})), Expect(second, frozenset({RESULT}))))
 
 
+def _then_harmless(rng: Random, direction: Direction, klass: str, variant: str, frame: str, message_id: str) -> Probe:
+    """``frame`` (of a message type 2.1 added) and a harmless CALL after it: silence to the
+    frame where the version has its type, else the answer to an unknown type; a CALLRESULT
+    to the CALL (which also shows the frame was taken and the connection is up)."""
+    action, payload = direction.harmless
+    after = _message_id(rng)
+    message_type = _SEND if klass == "send_message" else _CALL_RESULT_ERROR
+    first = _SILENCE if message_type in direction.version.message_types else frozenset({_MESSAGE_TYPE})
+    return Probe(klass, variant, (frame, _frame(after, action, payload)),
+                 (Expect(message_id, first), Expect(after, frozenset({RESULT}))))
+
+
+def _send_message(rng: Random, direction: Direction) -> Probe:
+    message_id = _message_id(rng)
+    variant = rng.choice(("valid", "invalid_payload", "unknown_action"))
+    if variant != "unknown_action" and direction.sends:
+        action = rng.choice(direction.sends)
+        payload: Any = random_request(direction.version, action, rng)
+        if variant == "invalid_payload":
+            payload["fleetChaos" + _random_string(rng, 1, 6)] = 1
+    elif variant != "unknown_action":  # none the receiver takes: 2.1's event stream message, from the other side
+        variant = "other_direction" if _SEND in direction.version.message_types else "unsupported_type"
+        action = "NotifyPeriodicEventStream"
+        payload = {"id": 1, "pending": 0, "basetime": _BASE_TIME.isoformat(), "data": []}
+    else:
+        action, payload = "Fleet" + _random_string(rng, 3, 12), {}
+    frame = f'[{_SEND},"{message_id}",{_encoder.encode(action).decode()},{_encoder.encode(payload).decode()}]'
+    return _then_harmless(rng, direction, "send_message", variant, frame, message_id)
+
+
+def _call_result_error(rng: Random, direction: Direction) -> Probe:
+    message_id = _message_id(rng)  # answers no CALL the receiver made
+    code = rng.choice(sorted(direction.version.error_codes.sendable))
+    variant = rng.choice(("unknown_id", "details"))
+    details = {"reason": "fleet chaos"} if variant == "details" else {}
+    frame = (f'[{_CALL_RESULT_ERROR},"{message_id}",{_encoder.encode(code).decode()},'
+             f'"fleet chaos: a CALLRESULT it could not process",{_encoder.encode(details).decode()}]')
+    return _then_harmless(rng, direction, "call_result_error", variant, frame, message_id)
+
+
 _BUILDERS: Final[dict[str, Callable[[Random, Direction], Probe]]] = {
     "not_json": _not_json,
     "wrong_message_type": _wrong_message_type,
@@ -507,6 +612,8 @@ _BUILDERS: Final[dict[str, Callable[[Random, Direction], Probe]]] = {
     "schema_invalid": _schema_invalid,
     "duplicate_id": _duplicate_id,
     "concurrent_calls": _concurrent_calls,
+    "send_message": _send_message,
+    "call_result_error": _call_result_error,
 }
 
 
@@ -519,6 +626,11 @@ def make_probe(klass: str, rng: Random, direction: Direction, *, oversize_bytes:
         probe = _BUILDERS[klass](rng, direction)
     else:
         raise ValueError(f"unknown malformed class {klass!r}; known: {', '.join(MALFORMED_CLASSES)}")
-    spelling = direction.version.error_codes.spelling
+    return spell_probe(probe, direction.version)
+
+
+def spell_probe(probe: Probe, version: ProtocolVersion) -> Probe:
+    """``probe`` with its expected CALLERROR codes spelled as ``version`` spells them."""
+    spelling = version.error_codes.spelling
     expect = tuple(Expect(e.message_id, frozenset(spelling.get(code, code) for code in e.accept)) for e in probe.expect)
     return msgspec.structs.replace(probe, expect=expect)

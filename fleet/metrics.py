@@ -23,6 +23,10 @@ __all__ = [
     "ActionStats",
     "Metrics",
     "MetricsSnapshot",
+    "VersionCounts",
+    "VersionFigures",
+    "VersionObserver",
+    "VersionStats",
     "decode_histogram",
     "encode_histogram",
     "new_histogram",
@@ -86,6 +90,81 @@ def summarize(action: str, direction: str, histogram: HdrHistogram, errors: dict
     )
 
 
+class VersionFigures(msgspec.Struct):
+    """One OCPP version's part of a run: its stations and their calls (mergeable).
+
+    Attributes:
+        stations: stations speaking it, as last counted (at the end of a run: all of them).
+        online: of those, the ones the CSMS accepted at least once.
+        histogram: encoded round trips of their answered calls (microseconds).
+        errors: their failed calls by CALLERROR code (``Timeout`` for timeouts).
+        violations: invalid frames they received.
+        calls_in: calls the CSMS made to them that they answered.
+    """
+
+    stations: int = 0
+    online: int = 0
+    histogram: str = ""
+    errors: dict[str, int] = {}
+    violations: int = 0
+    calls_in: int = 0
+
+    def merge(self, other: VersionFigures) -> VersionFigures:
+        """Both added up (the stations of two workers or shards are different stations)."""
+        return VersionFigures(
+            stations=self.stations + other.stations,
+            online=self.online + other.online,
+            histogram=_add_encoded(self.histogram, other.histogram),
+            errors=dict(Counter(self.errors) + Counter(other.errors)),
+            violations=self.violations + other.violations,
+            calls_in=self.calls_in + other.calls_in,
+        )
+
+
+class VersionStats(msgspec.Struct, frozen=True):
+    """The summary of one OCPP version's figures (derived from :class:`VersionFigures`).
+
+    Attributes:
+        version: the OCPP version (``"1.6"``, ``"2.0.1"``, ``"2.1"``).
+        stations, online: its stations, and those accepted by the CSMS at least once.
+        calls: its stations' calls that were answered; ``failed``: that failed.
+        errors: failed calls plus violations received; ``error_codes``: failed calls by code.
+        violations: invalid frames its stations received.
+        calls_in: calls the CSMS made to its stations that they answered.
+        p50_ms, p99_ms, max_ms, mean_ms: round trips of the answered calls.
+    """
+
+    version: str
+    stations: int
+    online: int
+    calls: int
+    failed: int
+    errors: int
+    violations: int
+    calls_in: int
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    mean_ms: float
+    error_codes: dict[str, int] = {}
+
+
+def version_stats(version: str, figures: VersionFigures) -> VersionStats:
+    """The :class:`VersionStats` of one version's figures."""
+    histogram = decode_histogram(figures.histogram)
+    answered = histogram.get_total_count()
+    failed = sum(figures.errors.values())
+    p50 = p99 = 0.0
+    if answered:
+        values = histogram.get_percentile_to_value_dict([50.0, 99.0])
+        p50, p99 = values[50.0] / 1000.0, values[99.0] / 1000.0
+    return VersionStats(
+        version, figures.stations, figures.online, answered, failed, failed + figures.violations, figures.violations,
+        figures.calls_in, p50, p99, histogram.get_max_value() / 1000.0 if answered else 0.0,
+        round(histogram.get_mean_value() / 1000.0, 3) if answered else 0.0, dict(figures.errors),
+    )
+
+
 class MetricsSnapshot(msgspec.Struct):
     """Everything a process measured, in a form that merges exactly and travels as JSON.
 
@@ -106,6 +185,8 @@ class MetricsSnapshot(msgspec.Struct):
             timer-driven call was due to its answer (schedule lag plus round trip: what
             coordinated omission hides from the round trip alone), and ``"rtt:<action>"``
             -> the round trip of the same calls.
+        versions: OCPP version (``"1.6"``) -> its stations and their calls (see
+            :class:`VersionFigures`; empty in reports made before fleet counted by version).
     """
 
     started_at: float = 0.0
@@ -118,6 +199,7 @@ class MetricsSnapshot(msgspec.Struct):
     connect_failures: dict[str, int] = {}
     schedule_histogram: str = ""
     intended: dict[str, str] = {}
+    versions: dict[str, VersionFigures] = {}
 
     def merge(self, other: MetricsSnapshot) -> MetricsSnapshot:
         """The exact union of two snapshots (histograms added, counters summed)."""
@@ -141,6 +223,7 @@ class MetricsSnapshot(msgspec.Struct):
             connect_failures=dict(Counter(self.connect_failures) + Counter(other.connect_failures)),
             schedule_histogram=_add_encoded(self.schedule_histogram, other.schedule_histogram),
             intended=_merge_encoded(self.intended, other.intended),
+            versions=_merge_versions(self.versions, other.versions),
         )
 
     def histogram(self, key: str) -> HdrHistogram:
@@ -164,6 +247,10 @@ class MetricsSnapshot(msgspec.Struct):
             out.append(summarize(action, direction, self.histogram(key), self.errors.get(key, {})))
         return out
 
+    def version_stats(self) -> list[VersionStats]:
+        """One :class:`VersionStats` per OCPP version, oldest version first."""
+        return [version_stats(name, self.versions[name]) for name in sorted(self.versions, key=_version_key)]
+
     def error_count(self) -> int:
         """Failed calls of every kind, plus protocol violations received."""
         return sum(sum(codes.values()) for codes in self.errors.values()) + self.counters.get("violations", 0)
@@ -175,6 +262,18 @@ def decode_histogram(encoded: str) -> HdrHistogram:
     if encoded:
         histogram.decode_and_add(encoded)
     return histogram
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in name.split("."))
+
+
+def _merge_versions(a: dict[str, VersionFigures], b: dict[str, VersionFigures]) -> dict[str, VersionFigures]:
+    merged = dict(a)
+    for name, figures in b.items():
+        mine = merged.get(name)
+        merged[name] = figures if mine is None else mine.merge(figures)
+    return merged
 
 
 def _merge_encoded(a: dict[str, str], b: dict[str, str]) -> dict[str, str]:
@@ -194,10 +293,78 @@ def _add_encoded(a: str, b: str) -> str:
     return encode_histogram(histogram)
 
 
+class VersionCounts:
+    """The running figures of one OCPP version's stations in a :class:`Metrics`."""
+
+    __slots__ = ("calls_in", "errors", "histogram", "steady", "violations")
+
+    def __init__(self) -> None:
+        self.histogram = new_histogram()
+        self.errors: Counter[str] = Counter()
+        self.violations = 0
+        self.calls_in = 0
+        #: the same version's counts in the steady-state window, while it is open
+        self.steady: VersionCounts | None = None
+
+    def completed(self, outgoing: bool, latency: float) -> None:
+        if outgoing:
+            self.histogram.record_value(max(int(latency * 1_000_000), LOWEST_US))
+        else:
+            self.calls_in += 1
+        if self.steady is not None:
+            self.steady.completed(outgoing, latency)
+
+    def failed(self, error: CallFailure) -> None:
+        self.errors["Timeout" if isinstance(error, CallTimeout) else str(error.code)] += 1
+        if self.steady is not None:
+            self.steady.failed(error)
+
+    def violation(self) -> None:
+        self.violations += 1
+        if self.steady is not None:
+            self.steady.violation()
+
+    def figures(self, stations: int = 0, online: int = 0) -> VersionFigures:
+        histogram = encode_histogram(self.histogram) if self.histogram.get_total_count() else ""
+        return VersionFigures(stations, online, histogram, dict(self.errors), self.violations, self.calls_in)
+
+
+class VersionObserver:
+    """The observer of the connections of stations that speak one OCPP version: counts
+    everything in the process's :class:`Metrics` and in that version's figures (the
+    version is picked once, by :meth:`Metrics.for_version`, not looked up per message)."""
+
+    __slots__ = ("counts", "metrics")
+
+    def __init__(self, metrics: Metrics, counts: VersionCounts) -> None:
+        self.metrics = metrics
+        self.counts = counts
+
+    def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
+        self.metrics.call_completed(action, outgoing, latency)
+        counts = self.counts  # (VersionCounts.completed inlined: this runs for every answered call)
+        if outgoing:
+            micros = int(latency * 1_000_000)
+            counts.histogram.record_value(micros if micros > LOWEST_US else LOWEST_US)
+        else:
+            counts.calls_in += 1
+        if counts.steady is not None:
+            counts.steady.completed(outgoing, latency)
+
+    def call_failed(self, action: str, error: CallFailure) -> None:
+        self.metrics.call_failed(action, error)
+        self.counts.failed(error)
+
+    def violation(self, code: str) -> None:
+        self.metrics.violation(code)
+        self.counts.violation()
+
+
 class Metrics:
     """The collector of one process; pass it as ``observer`` to connections.
 
-    Recording a latency costs one dictionary look-up and one histogram update.
+    Recording a latency costs one dictionary look-up and one histogram update. A station
+    counts by OCPP version through :meth:`for_version` (one more histogram update).
     """
 
     def __init__(self, *, recent: bool = True) -> None:
@@ -218,6 +385,11 @@ class Metrics:
         #: Our calls since the last :meth:`take_recent` (the live summary's p99); not kept
         #: by the steady-state window, which nobody takes it from.
         self._recent: HdrHistogram | None = new_histogram() if recent else None
+        #: OCPP version -> its stations' figures (see :meth:`for_version`)
+        self._versions: dict[str, VersionCounts] = {}
+        self._version_observers: dict[str, VersionObserver] = {}
+        #: OCPP version -> (stations, online), as last counted (:meth:`count_stations`)
+        self._stations: dict[str, tuple[int, int]] = {}
 
     # ConnectionObserver -------------------------------------------------------
 
@@ -252,16 +424,43 @@ class Metrics:
         if self.steady is not None:
             self.steady.violation(code)
 
+    # By OCPP version -------------------------------------------------------------
+
+    def for_version(self, version: str) -> VersionObserver:
+        """The observer for the connections of a station that speaks OCPP ``version``: what
+        it counts goes here and into the version's figures too. Ask once per version change,
+        not per message."""
+        observer = self._version_observers.get(version)
+        if observer is None:
+            observer = self._version_observers[version] = VersionObserver(self, self._version_counts(version))
+        return observer
+
+    def _version_counts(self, version: str) -> VersionCounts:
+        counts = self._versions.get(version)
+        if counts is None:
+            counts = self._versions[version] = VersionCounts()
+            if self.steady is not None:
+                counts.steady = self.steady._version_counts(version)
+        return counts
+
+    def count_stations(self, counts: dict[str, tuple[int, int]]) -> None:
+        """The stations now, by OCPP version: ``(stations, online)`` (replaces the last count)."""
+        self._stations = dict(counts)
+
     # The steady-state window ---------------------------------------------------
 
     def start_steady(self) -> None:
         """From now on, also record every call in a separate window (the run's steady state)."""
         if self.steady is None:
-            self.steady = Metrics(recent=False)
+            self.steady = steady = Metrics(recent=False)
+            for version, counts in self._versions.items():
+                counts.steady = steady._version_counts(version)
 
     def end_steady(self) -> MetricsSnapshot | None:
         """Close the steady-state window and return what it recorded (``None`` if it never opened)."""
         steady, self.steady = self.steady, None
+        for counts in self._versions.values():
+            counts.steady = None
         return steady.export() if steady is not None else None
 
     # Connection lifecycle -----------------------------------------------------
@@ -320,7 +519,21 @@ class Metrics:
             connect_failures=dict(self.connect_failures),
             schedule_histogram=encode_histogram(self.schedule) if self.schedule.get_total_count() else "",
             intended={k: encode_histogram(h) for k, h in self._intended.items()},
+            versions=self._export_versions(),
         )
+
+    def _export_versions(self) -> dict[str, VersionFigures]:
+        """Each version with stations or figures (a station that switched versions leaves
+        its first version's counts behind, empty ones are left out)."""
+        empty = VersionFigures()
+        versions = {}
+        for name in [*self._versions, *(n for n in self._stations if n not in self._versions)]:
+            counts = self._versions.get(name)
+            stations, online = self._stations.get(name, (0, 0))
+            figures = counts.figures(stations, online) if counts is not None else VersionFigures(stations, online)
+            if figures != empty:
+                versions[name] = figures
+        return versions
 
     def take_recent(self) -> str:
         """The round trips of our calls since the last call, encoded (``""`` if none), and start anew."""

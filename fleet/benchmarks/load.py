@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import gc
 import math
 import os
@@ -75,11 +74,15 @@ import msgspec
 import trio
 
 from ..metrics import new_histogram
+from .calls import ACTIONS as ACTIONS_BY_VERSION
+from .calls import CALLS, ID_TOKEN, MeterSim, now_utc, transaction_id
 from .ocpp_peer_needs import NOTES, missing_requirement
 
 __all__ = [
     "ACTIONS",
+    "ACTIONS_BY_VERSION",
     "CONNECT_CONCURRENCY",
+    "ID_TOKEN",
     "MAX_STATIONS_PER_PROCESS",
     "BenchError",
     "BenchSettingsError",
@@ -88,12 +91,17 @@ __all__ = [
     "SourcePorts",
     "check_case",
     "default_csms_workers",
+    "now_utc",
     "run_case",
     "split",
+    "transaction_id",
 ]
 
-#: The calls a station can loop on (station -> CSMS, realistic payloads).
-ACTIONS = ("Heartbeat", "TransactionEvent", "StatusNotification", "Authorize", "MeterValues")
+#: The calls a station can loop on in OCPP 2.0.1 (station -> CSMS, realistic payloads; other
+#: versions: :data:`.calls.ACTIONS`).
+ACTIONS = ACTIONS_BY_VERSION["2.0.1"]
+#: The OCPP version of the closed loop unless told otherwise.
+DEFAULT_VERSION = "2.0.1"
 #: Handshakes in progress at a time, per station process (measured at 20,000 stations: 200, 500,
 #: 1,000 and 2,000 boot in about the same time, with a little less CPU from 500 on).
 CONNECT_CONCURRENCY = 500
@@ -107,8 +115,6 @@ CALL_TIMEOUT = 60.0
 PATH = "/ocpp"
 #: Station ids: ``BENCH-000000`` ...
 STATION_PREFIX = "BENCH-"
-ID_TOKEN = "04A1B2C3D4E5F6"
-TRANSACTION_PREFIX = "c0ffee00-0000-4000-8000-"
 
 # ============================================================================ shared parts
 
@@ -125,10 +131,6 @@ def station_id(index: int) -> str:
     return f"{STATION_PREFIX}{index:06d}"
 
 
-def transaction_id(index: int) -> str:
-    return f"{TRANSACTION_PREFIX}{index:012d}"
-
-
 def split(total: int, parts: int) -> list[tuple[int, int]]:
     """``total`` stations over ``parts`` processes: (first index, count) each, sizes within 1."""
     parts = max(1, min(parts, total))
@@ -142,36 +144,6 @@ def split(total: int, parts: int) -> list[tuple[int, int]]:
     return out
 
 
-class MeterSim:
-    """A charging session's meter: energy register, power, current, voltage, state of charge.
-
-    Deterministic per station; :meth:`advance` moves it by one periodic sample.
-    """
-
-    __slots__ = ("current_a", "energy_wh", "power_w", "soc", "step", "voltage_v")
-
-    def __init__(self, seed: int) -> None:
-        self.step = 0
-        self.energy_wh = 1000.0 + (seed % 997) * 10.0
-        self.power_w = 7200.0
-        self.current_a = 31.3
-        self.voltage_v = 230.0
-        self.soc = 20.0 + seed % 50
-
-    def advance(self) -> None:
-        self.step = step = self.step + 1
-        self.power_w = 7000.0 + (step % 21) * 20.0
-        self.voltage_v = round(228.0 + (step % 9) * 0.5, 1)
-        self.current_a = round(self.power_w / self.voltage_v, 1)
-        self.energy_wh = round(self.energy_wh + self.power_w / 3600.0, 1)
-        soc = self.soc + 0.1
-        self.soc = round(soc if soc < 100.0 else 20.0, 1)
-
-
-def now_utc() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 class CaseResult(msgspec.Struct):
     """The figures of one implementation in one case.
 
@@ -179,6 +151,7 @@ class CaseResult(msgspec.Struct):
         implementation: ``"fleet"`` or ``"ocpp"``.
         stations: stations asked for; ``booted``: of them, connected and Accepted.
         call: the action of the closed loop.
+        ocpp_version: the OCPP version the stations spoke.
         workers, csms_workers: station processes and CSMS processes (0: an external CSMS).
         csms: ``"built-in"``, ``"ocpp"`` (the peer's own CSMS) or the external URL.
         connect_boot_s: from the order to connect until the last station was booted.
@@ -228,6 +201,7 @@ class CaseResult(msgspec.Struct):
     ramp_other_cpu_pct: float = 0.0
     csms_received: dict[str, int] = {}
     notes: str = ""
+    ocpp_version: str = DEFAULT_VERSION
 
     @property
     def error_count(self) -> int:
@@ -366,85 +340,24 @@ class SourcePorts(trio.abc.SocketFactory):
         return trio.socket.from_stdlib_socket(sock)
 
 
-def _fleet_requests(action: str, index: int) -> Callable[[], Any]:
-    """A factory of the station's next request for ``action`` (realistic payloads)."""
-    from ..ocpp import v201 as m
-
-    if action == "Heartbeat":
-        heartbeat = m.HeartbeatRequest()
-        return lambda: heartbeat
-    meter = MeterSim(index)
-    tx_id = transaction_id(index)
-    id_token = m.IdToken(id_token=ID_TOKEN, type=m.IdTokenEnum.ISO14443)
-    wh = m.UnitOfMeasure(unit="Wh")
-    w = m.UnitOfMeasure(unit="W")
-    a = m.UnitOfMeasure(unit="A")
-    v = m.UnitOfMeasure(unit="V")
-    percent = m.UnitOfMeasure(unit="Percent")
-    periodic = m.ReadingContext.SAMPLE_PERIODIC
-
-    def meter_values(context: m.ReadingContext = periodic) -> list[m.MeterValue]:
-        meter.advance()
-        return [m.MeterValue(timestamp=now_utc(), sampled_value=[
-            m.SampledValue(value=meter.energy_wh, context=context,
-                           measurand=m.Measurand.ENERGY_ACTIVE_IMPORT_REGISTER, unit_of_measure=wh),
-            m.SampledValue(value=meter.power_w, context=context, measurand=m.Measurand.POWER_ACTIVE_IMPORT,
-                           unit_of_measure=w),
-            m.SampledValue(value=meter.current_a, context=context, measurand=m.Measurand.CURRENT_IMPORT,
-                           phase=m.Phase.L1, unit_of_measure=a),
-            m.SampledValue(value=meter.voltage_v, context=context, measurand=m.Measurand.VOLTAGE,
-                           phase=m.Phase.L1_N, unit_of_measure=v),
-            m.SampledValue(value=meter.soc, context=context, measurand=m.Measurand.SOC,
-                           location=m.Location.EV, unit_of_measure=percent),
-        ])]
-
-    if action == "TransactionEvent":
-        seq = 0
-        started = False
-        charging = m.Transaction(transaction_id=tx_id, charging_state=m.ChargingState.CHARGING)
-
-        def transaction_event() -> m.TransactionEventRequest:
-            nonlocal seq, started
-            seq += 1
-            if not started:
-                started = True
-                return m.TransactionEventRequest(
-                    event_type=m.TransactionEvent.STARTED, timestamp=now_utc(),
-                    trigger_reason=m.TriggerReason.AUTHORIZED, seq_no=seq - 1,
-                    transaction_info=charging, evse=m.EVSE(id=1, connector_id=1), id_token=id_token,
-                    meter_value=meter_values(m.ReadingContext.TRANSACTION_BEGIN),
-                )
-            return m.TransactionEventRequest(
-                event_type=m.TransactionEvent.UPDATED, timestamp=now_utc(),
-                trigger_reason=m.TriggerReason.METER_VALUE_PERIODIC, seq_no=seq - 1,
-                transaction_info=charging, meter_value=meter_values(),
-            )
-
-        return transaction_event
-    if action == "MeterValues":
-        return lambda: m.MeterValuesRequest(evse_id=1, meter_value=meter_values())
-    if action == "StatusNotification":
-        statuses = (m.ConnectorStatus.OCCUPIED, m.ConnectorStatus.AVAILABLE)
-        flip = [0]
-
-        def status_notification() -> m.StatusNotificationRequest:
-            flip[0] ^= 1
-            return m.StatusNotificationRequest(timestamp=now_utc(), connector_status=statuses[flip[0]],
-                                               evse_id=1, connector_id=1)
-
-        return status_notification
-    if action == "Authorize":
-        return lambda: m.AuthorizeRequest(id_token=id_token)
-    raise BenchError(f"unknown call {action!r}; one of {', '.join(ACTIONS)}")
+def _fleet_requests(action: str, index: int, version: str = DEFAULT_VERSION) -> Callable[[], Any]:
+    """A factory of the station's next request for ``action`` in OCPP ``version`` (realistic payloads)."""
+    if action not in ACTIONS_BY_VERSION[version]:
+        raise BenchError(f"unknown call {action!r}; one of {', '.join(ACTIONS_BY_VERSION[version])}")
+    return CALLS[version].requests(action, index)
 
 
 class _FleetStations:
     """The stations of one station process."""
 
-    def __init__(self, url: str, first: int, count: int, action: str, concurrency: int) -> None:
-        from ..ocpp import v201 as m
+    def __init__(self, url: str, first: int, count: int, action: str, concurrency: int,
+                 version: str = DEFAULT_VERSION) -> None:
+        from ..ocpp import VERSIONS_BY_NAME
 
         self.url = url
+        self.version = version
+        self.subprotocols = (VERSIONS_BY_NAME[version].subprotocol,)
+        self.calls_of = CALLS[version]
         self.first = first
         self.count = count
         self.action = action
@@ -459,8 +372,7 @@ class _FleetStations:
         self.calls = 0
         self.histogram = new_histogram()
         self.errors: Counter[str] = Counter()
-        self.m = m
-        _fleet_requests(action, first)  # fail early on an unknown action
+        _fleet_requests(action, first, version)  # fail early on an unknown action
 
     def _settled(self) -> None:
         if self.booted + self.failed == self.count:
@@ -471,24 +383,21 @@ class _FleetStations:
         from ..net.transport import open_station_websocket
         from ..ocpp import Session
 
-        m = self.m
+        calls = self.calls_of
         sid = station_id(index)
         booted = False
         try:
             await self.limiter.acquire()
             holding = True
             try:
-                async with open_station_websocket(self.url, sid, connect_timeout=HANDSHAKE_TIMEOUT) as (ws, version):
+                async with open_station_websocket(self.url, sid, connect_timeout=HANDSHAKE_TIMEOUT,
+                                                  subprotocols=self.subprotocols) as (ws, version):
                     session = Session(version, role="station", call_timeout=CALL_TIMEOUT)
                     conn = OcppConnection(ws, session, sid, handlers={})
                     # The connection's task lives in the process's nursery (one nursery fewer per station).
                     nursery.start_soon(conn.serve)
-                    response = await conn.call(m.BootNotificationRequest(
-                        charging_station=m.ChargingStation(model="Bench-22", vendor_name="fleet-bench",
-                                                           serial_number=sid, firmware_version="1.0.0"),
-                        reason=m.BootReason.POWER_UP,
-                    ))
-                    if response.status != m.RegistrationStatus.ACCEPTED:
+                    response = await conn.call(calls.boot(sid))
+                    if response.status != calls.accepted:
                         raise BenchError(f"boot {response.status}")
                     self.limiter.release()
                     holding = False
@@ -510,7 +419,7 @@ class _FleetStations:
     async def _loop(self, conn: Any, index: int) -> None:
         from ..ocpp import CallFailure, ConnectionLost
 
-        next_request = _fleet_requests(self.action, index)
+        next_request = _fleet_requests(self.action, index, self.version)
         perf = time.perf_counter
         record = self.histogram.record_value
         call = conn.call
@@ -540,7 +449,7 @@ async def _fleet_stations_main(args: argparse.Namespace) -> None:
     ports = SourcePorts.parse(args.ports)
     if ports is not None:
         trio.socket.set_custom_socket_factory(ports)
-    stations = _FleetStations(args.url, args.first, args.count, args.call, args.concurrency)
+    stations = _FleetStations(args.url, args.first, args.count, args.call, args.concurrency, args.version)
     async with trio.open_nursery() as nursery:
         for index in range(args.first, args.first + args.count):
             nursery.start_soon(stations.run_station, index, nursery)
@@ -602,6 +511,7 @@ def child_main(argv: Sequence[str] | None, run_stations: Any, run_csms: Any) -> 
     st.add_argument("--first", type=int, required=True)
     st.add_argument("--count", type=int, required=True)
     st.add_argument("--call", default="Heartbeat")
+    st.add_argument("--version", default=DEFAULT_VERSION, choices=tuple(ACTIONS_BY_VERSION))
     st.add_argument("--concurrency", type=int, default=CONNECT_CONCURRENCY)
     st.add_argument("--ports", help="LOW-HIGH: bind the websockets to these source ports (127.0.0.1 only)")
     cs = sub.add_parser("csms")
@@ -748,14 +658,18 @@ def default_warmup(stations: int) -> float:
 
 
 def check_case(implementation: str, stations: int, call: str, duration: float, *, workers: int,
-               csms_workers: int, builtin: bool) -> None:
+               csms_workers: int, builtin: bool, version: str = DEFAULT_VERSION) -> None:
     """What :func:`run_case` refuses before any process starts.
 
     Raises:
         BenchSettingsError: naming the setting and what was expected.
     """
-    if call not in ACTIONS:
-        raise BenchSettingsError(f"unknown call {call!r}; one of {', '.join(ACTIONS)}")
+    if version not in ACTIONS_BY_VERSION:
+        raise BenchSettingsError(f"unknown OCPP version {version!r}; one of {', '.join(ACTIONS_BY_VERSION)}")
+    actions = ACTIONS_BY_VERSION[version]
+    if call not in actions:
+        in_version = "" if version == DEFAULT_VERSION else f" in OCPP {version}"
+        raise BenchSettingsError(f"unknown call {call!r}{in_version}; one of {', '.join(actions)}")
     if stations < 1 or duration <= 0:
         raise BenchSettingsError("--stations must be at least 1 and --duration positive")
     if implementation == "ocpp":
@@ -787,14 +701,17 @@ async def run_case(
     warmup: float | None = None,
     concurrency: int = CONNECT_CONCURRENCY,
     progress: Callable[[str], None] | None = None,
+    version: str = DEFAULT_VERSION,
 ) -> CaseResult:
-    """Run one closed-loop case with ``implementation`` (``"fleet"`` or ``"ocpp"``) and return its figures.
+    """Run one closed-loop case with ``implementation`` (``"fleet"`` or ``"ocpp"``), the stations
+    speaking OCPP ``version``, and return its figures.
 
     Raises:
         BenchError: a bad setting, a process that failed, or a phase that timed out.
     """
     builtin = csms_url is None
-    check_case(implementation, stations, call, duration, workers=workers, csms_workers=csms_workers, builtin=builtin)
+    check_case(implementation, stations, call, duration, workers=workers, csms_workers=csms_workers, builtin=builtin,
+               version=version)
     module = "fleet.benchmarks.ocpp_peer" if implementation == "ocpp" else "fleet.benchmarks.load"
     shards = split(stations, workers)
     say = progress or (lambda _text: None)
@@ -805,7 +722,7 @@ async def run_case(
     clients: list[_Child] = []
     result = CaseResult(implementation, stations, call, len(shards), csms_workers if builtin else 0,
                         "built-in" if builtin and implementation == "fleet" else
-                        ("ocpp" if builtin else str(csms_url)))
+                        ("ocpp" if builtin else str(csms_url)), ocpp_version=version)
     async with trio.open_nursery() as nursery:
         try:
             if builtin:
@@ -828,7 +745,7 @@ async def run_case(
                 ports = ["--ports", f"{low + w * span}-{low + (w + 1) * span}"] if bind_ports else []
                 client = await _start_child(nursery, f"{implementation} stations/{w}", [
                     *python, "stations", "--url", csms_url, "--first", str(first), "--count", str(count),
-                    "--call", call, "--concurrency", str(concurrency), *ports,
+                    "--call", call, "--version", version, "--concurrency", str(concurrency), *ports,
                 ])
                 children.append(client)
                 clients.append(client)

@@ -1,12 +1,13 @@
-"""The same closed loop built on the ``ocpp`` package (mobilityhouse, v201) and ``websockets`` (asyncio).
+"""The same closed loop built on the ``ocpp`` package (mobilityhouse; its v16, v201 and v21) and ``websockets`` (asyncio).
 
 ``fleet bench --peer ocpp`` runs it beside fleet, in the same process layout and
 with the same control protocol as :mod:`fleet.benchmarks.load`: K CSMS processes
 sharing one port (``reuse_port=True``), W station processes, same stations, same
 action, same payloads, same measurement window, same GC tuning after the ramp.
 
-Both ends are the package's ``ocpp.v201.ChargePoint`` run as its users run it, with
-its defaults: every message validated against the OCPP JSON schemas on both sides
+Both ends are the package's ``ChargePoint`` of the version the stations speak
+(``ocpp.v16``, ``ocpp.v201`` or ``ocpp.v21``; its CSMS serves all three and picks the class
+by the negotiated subprotocol) run as its users run it, with its defaults: every message validated against the OCPP JSON schemas on both sides
 (``jsonschema``, in asyncio's default thread pool), ``websockets`` with its
 defaults (permessage-deflate compression on, keepalive pings every 20 s). The CSMS's
 handlers only build the response; they record nothing (fleet's CSMS records every
@@ -82,15 +83,98 @@ def _iso(moment: Any) -> str:
     return str(moment.isoformat())
 
 
-def _ocpp_requests(action: str, index: int) -> Callable[[], Any]:
-    """A factory of the station's next request, as the package's dataclasses (same payloads as fleet's)."""
-    from ocpp.v201 import call, datatypes, enums
+def _v16() -> Any:
+    from ocpp import v16
+
+    return v16
+
+
+def _v201() -> Any:
+    from ocpp import v201
+
+    return v201
+
+
+def _v21() -> Any:
+    from ocpp import v21
+
+    return v21
+
+
+def _boot_2x(package: Any, sid: str) -> Any:
+    return package.call.BootNotification(
+        charging_station=package.datatypes.ChargingStationType(
+            vendor_name="fleet-bench", model="Bench-22", serial_number=sid, firmware_version="1.0.0"),
+        reason=package.enums.BootReasonEnumType.power_up,
+    )
+
+
+def _boot_16(package: Any, sid: str) -> Any:
+    return package.call.BootNotification(charge_point_vendor="fleet-bench", charge_point_model="Bench-22",
+                                         charge_point_serial_number=sid, firmware_version="1.0.0")
+
+
+def _accepted_2x(package: Any) -> Any:
+    return package.enums.RegistrationStatusEnumType.accepted
+
+
+def _accepted_16(package: Any) -> Any:
+    return package.enums.RegistrationStatus.accepted
+
+
+def _ocpp_requests_16(package: Any, action: str, index: int) -> Callable[[], Any]:
+    """A 1.6 station's next request (the readings of the 2.x loop, as 1.6 strings)."""
+    call, datatypes, enums = package.call, package.datatypes, package.enums
+    if action == "Heartbeat":
+        return lambda: call.Heartbeat()
+    if action != "MeterValues":
+        raise BenchError(f"no {action} loop in OCPP 1.6")
+    meter = MeterSim(index)
+    periodic = enums.ReadingContext.sample_periodic
+
+    def meter_values() -> Any:
+        meter.advance()
+        return call.MeterValues(connector_id=1, meter_value=[datatypes.MeterValue(
+            timestamp=_iso(now_utc()), sampled_value=[
+                datatypes.SampledValue(value=str(meter.energy_wh), context=periodic,
+                                       measurand=enums.Measurand.energy_active_import_register,
+                                       unit=enums.UnitOfMeasure.wh),
+                datatypes.SampledValue(value=str(meter.power_w), context=periodic,
+                                       measurand=enums.Measurand.power_active_import, unit=enums.UnitOfMeasure.w),
+                datatypes.SampledValue(value=str(meter.current_a), context=periodic,
+                                       measurand=enums.Measurand.current_import, phase=enums.Phase.l1,
+                                       unit=enums.UnitOfMeasure.a),
+                datatypes.SampledValue(value=str(meter.voltage_v), context=periodic,
+                                       measurand=enums.Measurand.voltage, phase=enums.Phase.l1_n,
+                                       unit=enums.UnitOfMeasure.v),
+                datatypes.SampledValue(value=str(meter.soc), context=periodic, measurand=enums.Measurand.soc,
+                                       location=enums.Location.ev, unit=enums.UnitOfMeasure.percent),
+            ])])
+
+    return meter_values
+
+
+class _PeerVersion:
+    """What the peer's stations need of one OCPP version: the package (loaded in the child
+    only), the boot, the requests of the loop and the boot status to expect."""
+
+    def __init__(self, subprotocol: str, load: Callable[[], Any], boot: Callable[[Any, str], Any],
+                 requests: Callable[[Any, str, int], Callable[[], Any]], accepted: Callable[[Any], Any]) -> None:
+        self.subprotocol = subprotocol
+        self.load = load
+        self.boot = boot
+        self.requests = requests
+        self.accepted = accepted
+
+
+def _ocpp_requests(package: Any, action: str, index: int) -> Callable[[], Any]:
+    """A factory of a 2.x station's next request, as the package's dataclasses (same payloads as fleet's)."""
+    call, datatypes, enums = package.call, package.datatypes, package.enums
 
     if action == "Heartbeat":
         return lambda: call.Heartbeat()
     meter = MeterSim(index)
     tx_id = transaction_id(index)
-    id_token = datatypes.IdTokenType(id_token=ID_TOKEN, type=enums.IdTokenEnumType.iso14443)
     periodic = enums.ReadingContextEnumType.sample_periodic
 
     def meter_values(context: Any = periodic) -> list[Any]:
@@ -114,6 +198,9 @@ def _ocpp_requests(action: str, index: int) -> Callable[[], Any]:
                 location=enums.LocationEnumType.ev, unit_of_measure=datatypes.UnitOfMeasureType(unit="Percent")),
         ])]
 
+    # (2.0.1's idToken type is an enumeration; the loops of 2.1 send no idToken)
+    id_token = datatypes.IdTokenType(id_token=ID_TOKEN, type=enums.IdTokenEnumType.iso14443) \
+        if action in ("TransactionEvent", "Authorize") else None
     if action == "TransactionEvent":
         seq = 0
         charging = datatypes.TransactionType(transaction_id=tx_id,
@@ -153,6 +240,14 @@ def _ocpp_requests(action: str, index: int) -> Callable[[], Any]:
     raise BenchError(f"unknown call {action!r}")
 
 
+#: OCPP version -> how the peer's stations speak it.
+VERSIONS: dict[str, _PeerVersion] = {
+    "1.6": _PeerVersion("ocpp1.6", _v16, _boot_16, _ocpp_requests_16, _accepted_16),
+    "2.0.1": _PeerVersion(SUBPROTOCOL, _v201, _boot_2x, _ocpp_requests, _accepted_2x),
+    "2.1": _PeerVersion("ocpp2.1", _v21, _boot_2x, _ocpp_requests, _accepted_2x),
+}
+
+
 # ==================================================================== station process
 
 
@@ -174,6 +269,8 @@ class _PeerStations:
         self.errors: Counter[str] = Counter()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.ports = SourcePorts.parse(args.ports)
+        self.version = VERSIONS[args.version]
+        self.package = self.version.load()
 
     async def _socket(self) -> dict[str, Any]:
         """``{"sock": ...}``: a socket bound to a port of our slice and connected (as fleet's are), or ``{}``."""
@@ -196,24 +293,21 @@ class _PeerStations:
 
     async def run_station(self, index: int) -> None:
         import websockets
-        from ocpp.v201 import ChargePoint, call, datatypes, enums
         from websockets.typing import Subprotocol
 
+        version, package = self.version, self.package
         sid = station_id(index)
         booted = False
         try:
             async with self.semaphore:
-                ws = await websockets.connect(station_url(self.url, sid), subprotocols=[Subprotocol(SUBPROTOCOL)],
+                ws = await websockets.connect(station_url(self.url, sid),
+                                              subprotocols=[Subprotocol(version.subprotocol)],
                                               open_timeout=HANDSHAKE_TIMEOUT, **await self._socket())
-                cp = ChargePoint(sid, ws, response_timeout=CALL_TIMEOUT)
+                cp = package.ChargePoint(sid, ws, response_timeout=CALL_TIMEOUT)
                 reader = asyncio.ensure_future(cp.start())
                 self.tasks.add(reader)
-                response = await cp.call(call.BootNotification(
-                    charging_station=datatypes.ChargingStationType(
-                        vendor_name="fleet-bench", model="Bench-22", serial_number=sid, firmware_version="1.0.0"),
-                    reason=enums.BootReasonEnumType.power_up,
-                ))
-                if response is None or response.status != enums.RegistrationStatusEnumType.accepted:
+                response = await cp.call(version.boot(package, sid))
+                if response is None or response.status != version.accepted(package):
                     raise BenchError(f"boot {getattr(response, 'status', 'CALLERROR')}")
             booted = True
             self.booted += 1
@@ -227,7 +321,7 @@ class _PeerStations:
                 self._settled()
 
     async def _loop(self, cp: Any, index: int) -> None:
-        next_request = _ocpp_requests(self.action, index)
+        next_request = self.version.requests(self.package, self.action, index)
         perf = time.perf_counter
         record = self.histogram.record_value
         while self.running:
@@ -277,10 +371,12 @@ async def _stations_main(args: argparse.Namespace) -> None:
 # ======================================================================= CSMS process
 
 
-def _csms_charge_point_class() -> Any:
+def _csms_charge_point_class(package: Any) -> Any:
+    """The CSMS's charge point class of a 2.x package (``ocpp.v201``, ``ocpp.v21``: the same API)."""
     from ocpp.routing import on as untyped_on
-    from ocpp.v201 import ChargePoint, call_result, datatypes, enums
-    from ocpp.v201.enums import Action
+
+    ChargePoint, call_result, datatypes, enums = package.ChargePoint, package.call_result, package.datatypes, package.enums
+    Action = enums.Action
 
     def on(action: str) -> Callable[[_F], _F]:
         return cast("Callable[[_F], _F]", untyped_on(action))
@@ -290,7 +386,7 @@ def _csms_charge_point_class() -> Any:
 
     accepted = datatypes.IdTokenInfoType(status=enums.AuthorizationStatusEnumType.accepted)
 
-    class CsmsChargePoint(ChargePoint):  # type: ignore[misc]
+    class CsmsChargePoint(ChargePoint):  # type: ignore[misc,valid-type]
         received: Counter[str] = Counter()
 
         @on(Action.boot_notification)
@@ -330,19 +426,56 @@ def _csms_charge_point_class() -> Any:
     return CsmsChargePoint
 
 
+def _csms_charge_point_class_16(package: Any) -> Any:
+    """The CSMS's charge point class of ``ocpp.v16``."""
+    from ocpp.routing import on as untyped_on
+
+    call_result, enums = package.call_result, package.enums
+    Action = enums.Action
+
+    def on(action: str) -> Callable[[_F], _F]:
+        return cast("Callable[[_F], _F]", untyped_on(action))
+
+    def now() -> str:
+        return _iso(now_utc())
+
+    class CsmsChargePoint16(package.ChargePoint):  # type: ignore[misc]
+        received: Counter[str] = Counter()
+
+        @on(Action.boot_notification)
+        def on_boot_notification(self, charge_point_vendor: Any, charge_point_model: Any, **kwargs: Any) -> Any:
+            self.received["BootNotification"] += 1
+            return call_result.BootNotification(current_time=now(), interval=300,
+                                                status=enums.RegistrationStatus.accepted)
+
+        @on(Action.heartbeat)
+        def on_heartbeat(self, **kwargs: Any) -> Any:
+            self.received["Heartbeat"] += 1
+            return call_result.Heartbeat(current_time=now())
+
+        @on(Action.meter_values)
+        def on_meter_values(self, connector_id: Any, meter_value: Any, **kwargs: Any) -> Any:
+            self.received["MeterValues"] += 1
+            return call_result.MeterValues()
+
+    return CsmsChargePoint16
+
+
 async def _csms_main(args: argparse.Namespace) -> None:
     import websockets
     from websockets.typing import Subprotocol
 
     control = _AsyncioControl()
-    charge_point = _csms_charge_point_class()
+    classes = {"ocpp2.1": _csms_charge_point_class(_v21()), SUBPROTOCOL: _csms_charge_point_class(_v201()),
+               "ocpp1.6": _csms_charge_point_class_16(_v16())}
     connected = 0
 
     async def on_connect(websocket: Any) -> None:
         nonlocal connected
         path = websocket.request.path if websocket.request is not None else ""
         station = path.split("?", 1)[0].rstrip("/").rpartition("/")[2]
-        if websocket.subprotocol != SUBPROTOCOL:
+        charge_point = classes.get(websocket.subprotocol)
+        if charge_point is None:
             await websocket.close(1002, "no supported OCPP subprotocol offered")
             return
         connected += 1
@@ -353,8 +486,8 @@ async def _csms_main(args: argparse.Namespace) -> None:
         finally:
             connected -= 1
 
-    async with websockets.serve(on_connect, args.host, args.port, subprotocols=[Subprotocol(SUBPROTOCOL)], reuse_port=True,
-                                backlog=4096):
+    async with websockets.serve(on_connect, args.host, args.port, subprotocols=[Subprotocol(s) for s in classes],
+                                reuse_port=True, backlog=4096):
         control.send("listening", pid=os.getpid(), port=args.port)
         while True:
             command = await control.receive()
@@ -362,7 +495,8 @@ async def _csms_main(args: argparse.Namespace) -> None:
             if cmd == "tune_gc":
                 tune_gc()
             elif cmd == "stats":
-                control.send("stats", messages=dict(charge_point.received), violations=0, connected=connected)
+                received = sum((Counter(c.received) for c in classes.values()), Counter())
+                control.send("stats", messages=dict(received), violations=0, connected=connected)
             elif cmd == "exit":
                 child_exit()
 

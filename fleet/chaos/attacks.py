@@ -11,12 +11,12 @@ what the other side did with each input, by class:
   the connection at the deadline: a defect).
 * :func:`websocket_attack` — after a valid handshake: random bytes, random JSON
   and every malformed class of :mod:`.malformed`, checked against the CALLERROR
-  a conformant CSMS answers.
+  a conformant CSMS answers (in the OCPP version the attacker speaks).
 * :class:`HostileCsms` — a CSMS that attacks the stations connecting to it: it
   sends them random bytes and JSON, every malformed class, random *valid* requests
   of every CSMS action (fuzzing the station's handlers), and answers their own
   requests with garbage now and then (invalid payloads, CALLERRORs, unknown ids,
-  no answer at all).
+  no answer at all), each station in the OCPP version it negotiated.
 """
 
 from __future__ import annotations
@@ -31,21 +31,23 @@ from typing import Any, Final
 import msgspec
 import trio
 
-from ..actors.station.v201.directions import TO_CSMS, TO_STATION
 from ..faults import MALFORMED_CLASSES, record_probe
 from ..malformed import (
     ANY_ERROR,
     CLOSED,
     RESULT,
+    Direction,
     Expect,
     Probe,
     ProbeRun,
+    directions,
     make_probe,
     random_request,
+    spell_probe,
 )
 from ..net.transport import Accepted, HandshakeError, HandshakeRefused, open_station_websocket, serve_ocpp
 from ..net.websocket import ConnectionClosed, WebSocket
-from ..ocpp import V201
+from ..ocpp import V201, ProtocolVersion
 from ..ocpp.errors import ErrorCode
 
 __all__ = [
@@ -127,13 +129,13 @@ def random_json_probe(rng: random.Random) -> Probe:
                  (Expect("-1", frozenset({_RPC})),))
 
 
-def random_response(action: str, rng: random.Random) -> dict[str, Any]:
-    """A random valid response payload of ``action`` (wire names)."""
-    response_type = V201.actions[action][1]
+def random_response(action: str, rng: random.Random, version: ProtocolVersion = V201) -> dict[str, Any]:
+    """A random valid response payload of ``action`` in ``version`` (wire names)."""
+    response_type = version.actions[action][1]
     info = msgspec.inspect.type_info(response_type)
     from ..malformed import _random_value
 
-    decoder = V201.response_decoder(action)
+    decoder = version.response_decoder(action)
     for attempt in range(20):
         payload = _random_value(info, rng, 0, 0.3 if attempt < 15 else 0.0)
         try:
@@ -144,15 +146,16 @@ def random_response(action: str, rng: random.Random) -> dict[str, Any]:
     raise ValueError(f"no valid random {action} response found")
 
 
-def _probe_for(klass: str, rng: random.Random, direction: Any, oversize_bytes: int) -> Probe:
+def _probe_for(klass: str, rng: random.Random, direction: Direction, oversize_bytes: int) -> Probe:
+    """A probe of ``klass`` towards ``direction``, its codes spelled as the direction's version spells them."""
     if klass == "random_bytes":
-        return random_bytes_probe(rng)
+        return spell_probe(random_bytes_probe(rng), direction.version)
     if klass == "random_json":
-        return random_json_probe(rng)
+        return spell_probe(random_json_probe(rng), direction.version)
     if klass == "valid_random":
         action = rng.choice(direction.actions)
         message_id = f"fault-{rng.getrandbits(64):016x}"
-        payload = _encoder.encode(random_request(V201, action, rng)).decode()
+        payload = _encoder.encode(random_request(direction.version, action, rng)).decode()
         frame = f'[2,"{message_id}","{action}",{payload}]'
         # Any answer will do, so long as it is not InternalError (a handler that failed).
         return Probe("valid_random", action, (frame,), (Expect(message_id, frozenset({RESULT, ANY_ERROR})),))
@@ -163,7 +166,7 @@ def _probe_for(klass: str, rng: random.Random, direction: Any, oversize_bytes: i
 
 
 def _upgrade(host: str, port: int, path: str, station_id: str, rng: random.Random, *, auth: bytes | None,
-             subprotocol: bool = True) -> bytes:
+             subprotocol: str | None = V201.subprotocol) -> bytes:
     key = base64.b64encode(rng.randbytes(16))
     lines = [
         f"GET {path}/{station_id} HTTP/1.1".encode(),
@@ -174,7 +177,7 @@ def _upgrade(host: str, port: int, path: str, station_id: str, rng: random.Rando
         b"Sec-WebSocket-Version: 13",
     ]
     if subprotocol:
-        lines.append(b"Sec-WebSocket-Protocol: ocpp2.0.1")
+        lines.append(b"Sec-WebSocket-Protocol: " + subprotocol.encode())
     if auth is not None:
         lines.append(b"Authorization: " + auth)
     return b"\r\n".join(lines) + b"\r\n\r\n"
@@ -198,11 +201,12 @@ def _outcome(data: bytes, closed: bool, reset: bool) -> str:
 
 
 async def raw_attack(klass: str, host: str, port: int, path: str, rng: random.Random, *,
-                     credentials: tuple[str, str], deadline: float) -> str:
+                     credentials: tuple[str, str], deadline: float, subprotocol: str = V201.subprotocol) -> str:
     """One raw attack of ``klass``; return what the server did (see :data:`RAW_EXPECTED`).
 
     ``credentials`` are a valid (station id, password) for the attacks that need to get
-    past authentication; ``deadline`` is how long (seconds) to wait for the server's verdict.
+    past authentication; ``deadline`` is how long (seconds) to wait for the server's verdict;
+    ``subprotocol`` is the OCPP version offered where the handshake offers one.
     """
     station_id, password = credentials
     valid = b"Basic " + base64.b64encode(f"{station_id}:{password}".encode())
@@ -228,16 +232,16 @@ async def raw_attack(klass: str, host: str, port: int, path: str, rng: random.Ra
             b"Bearer " + rng.randbytes(12).hex().encode(),
             None,
         ))
-        send = [_upgrade(host, port, path, station_id, rng, auth=auth)]
+        send = [_upgrade(host, port, path, station_id, rng, auth=auth, subprotocol=subprotocol)]
     elif klass == "no_subprotocol":
-        send = [_upgrade(host, port, path, station_id, rng, auth=valid, subprotocol=False)]
+        send = [_upgrade(host, port, path, station_id, rng, auth=valid, subprotocol=None)]
     elif klass == "silent_tcp":
         send = []
     elif klass == "partial_handshake":
-        whole = _upgrade(host, port, path, station_id, rng, auth=valid)
+        whole = _upgrade(host, port, path, station_id, rng, auth=valid, subprotocol=subprotocol)
         send = [whole[: rng.randint(1, len(whole) - 5)]]
     elif klass == "silent_websocket":
-        send = [_upgrade(host, port, path, station_id, rng, auth=valid)]
+        send = [_upgrade(host, port, path, station_id, rng, auth=valid, subprotocol=subprotocol)]
     else:
         raise ValueError(f"unknown raw attack {klass!r}")
     data = b""
@@ -276,17 +280,19 @@ async def raw_attack(klass: str, host: str, port: int, path: str, rng: random.Ra
 async def websocket_attack(
     url: str, station_id: str, password: str | None, rng: random.Random, table: dict[str, dict[str, Any]], *,
     classes: tuple[str, ...] = WEBSOCKET_CLASSES, attempts: int = 20, timeout: float = 5.0,
-    oversize_bytes: int = 300 * 1024,
+    oversize_bytes: int = 300 * 1024, version: ProtocolVersion = V201,
 ) -> None:
-    """Open a websocket as ``station_id`` and send ``attempts`` probes drawn from ``classes``,
-    recording each outcome in ``table`` (per class, as :func:`fleet.faults.record_probe`);
-    reconnect when the CSMS closes the connection."""
+    """Open a websocket as ``station_id`` speaking OCPP ``version`` and send ``attempts`` probes
+    drawn from ``classes``, recording each outcome in ``table`` (per class, as
+    :func:`fleet.faults.record_probe`); reconnect when the CSMS closes the connection."""
     done = 0
+    to_csms = directions(version)[0]
     while done < attempts:
         try:
-            async with open_station_websocket(url, station_id, password=password) as (websocket, _):
+            async with open_station_websocket(url, station_id, password=password,
+                                              subprotocols=(version.subprotocol,)) as (websocket, _):
                 while done < attempts:
-                    probe = _probe_for(rng.choice(classes), rng, TO_CSMS, oversize_bytes)
+                    probe = _probe_for(rng.choice(classes), rng, to_csms, oversize_bytes)
                     done += 1
                     run = await _run_probe(websocket, probe, timeout)
                     record_probe(table, run)
@@ -303,7 +309,7 @@ async def _run_probe(websocket: WebSocket, probe: Probe, timeout: float) -> Prob
         for frame in probe.frames:
             await websocket.send_message(frame)
         with trio.move_on_after(timeout):
-            while run.pending:
+            while run.waiting:
                 message = await websocket.get_message()
                 run.offer(message)
     except ConnectionClosed:
@@ -327,6 +333,8 @@ class HostileCsms:
         answer_timeout: seconds to wait for a station's answer to an attack.
         classes: the attack classes, drawn at random (default :data:`STATION_CLASSES`).
         cycle: take the classes in turn instead of at random (every class early).
+        versions: the OCPP versions it serves (default: 2.0.1); each station is attacked in
+            the version it negotiated.
 
     Attributes:
         attacks: per class: tried, matched (the station answered as a conformant
@@ -337,8 +345,10 @@ class HostileCsms:
 
     def __init__(self, seed: int = 1, *, probe_interval: float = 0.2, garbage_share: float = 0.2,
                  oversize_bytes: int = 300 * 1024, answer_timeout: float = 5.0,
-                 classes: tuple[str, ...] = STATION_CLASSES, cycle: bool = False) -> None:
+                 classes: tuple[str, ...] = STATION_CLASSES, cycle: bool = False,
+                 versions: tuple[ProtocolVersion, ...] = (V201,)) -> None:
         self.rng = random.Random(seed)
+        self.versions = versions
         self.classes = classes
         self.cycle = cycle
         self._turn = 0
@@ -356,13 +366,14 @@ class HostileCsms:
     async def run(self, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED) -> None:
         """Serve until cancelled; ``task_status.started(url)`` once listening."""
         async with trio.open_nursery() as nursery:
-            port = await nursery.start(functools.partial(serve_ocpp, self._on_station, "127.0.0.1", 0, path="/ocpp"))
+            port = await nursery.start(functools.partial(serve_ocpp, self._on_station, "127.0.0.1", 0, path="/ocpp",
+                                                         versions=self.versions))
             self.url = f"ws://127.0.0.1:{port}/ocpp"
             task_status.started(self.url)
 
     async def _on_station(self, accepted: Accepted) -> None:
         self.connections += 1
-        link = _HostileLink(self, accepted.websocket, random.Random(self.rng.getrandbits(64)))
+        link = _HostileLink(self, accepted.websocket, random.Random(self.rng.getrandbits(64)), accepted.version)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(link.attack)
             await link.read()
@@ -370,10 +381,12 @@ class HostileCsms:
 
 
 class _HostileLink:
-    def __init__(self, owner: HostileCsms, websocket: WebSocket, rng: random.Random) -> None:
+    def __init__(self, owner: HostileCsms, websocket: WebSocket, rng: random.Random, version: ProtocolVersion) -> None:
         self.owner = owner
         self.websocket = websocket
         self.rng = rng
+        self.version = version
+        self.to_station = directions(version)[1]
         self.run: ProbeRun | None = None
 
     async def read(self) -> None:
@@ -392,7 +405,7 @@ class _HostileLink:
             except msgspec.DecodeError:
                 continue
             if isinstance(frame, list) and len(frame) == 4 and frame[0] == 2 and isinstance(frame[1], str) \
-                    and frame[2] in V201.actions:
+                    and frame[2] in self.version.actions:
                 await self._answer(frame[1], frame[2])
 
     async def _answer(self, message_id: str, action: str) -> None:
@@ -415,7 +428,7 @@ class _HostileLink:
                 text = None  # no answer at all
         else:
             owner.answered += 1
-            payload = random_response(action, rng)
+            payload = random_response(action, rng, self.version)
             if action == "BootNotification":
                 payload["status"] = "Accepted" if rng.random() < 0.9 else rng.choice(("Pending", "Rejected"))
                 payload["interval"] = rng.randint(1, 30)
@@ -433,7 +446,7 @@ class _HostileLink:
                 owner._turn += 1
             else:
                 klass = rng.choice(owner.classes)
-            probe = _probe_for(klass, rng, TO_STATION, owner.oversize_bytes)
+            probe = _probe_for(klass, rng, self.to_station, owner.oversize_bytes)
             run = ProbeRun(probe)
             self.run = run
             try:

@@ -39,7 +39,6 @@ import trio
 
 from ..actors.csms import Csms
 from ..actors.station import Station
-from ..actors.station.v201.directions import TO_CSMS, TO_STATION
 from ..faults import (
     MALFORMED_CLASSES,
     FaultSpec,
@@ -48,10 +47,10 @@ from ..faults import (
     merge_fault_records,
     record_probe,
 )
-from ..malformed import EXPECTED, make_probe, random_request
+from ..malformed import directions, expected_answers, make_probe, random_request
 from ..net import transport
-from ..ocpp import V201, Session
-from ..ocpp.v201 import GetLocalListVersionRequest
+from ..ocpp import V201, VERSIONS_BY_NAME, ProtocolVersion, Session
+from ..ocpp.errors import ErrorCode
 from ..profiles import RetryBackoff, SampledData, SessionGenerator, StationProfile, station_password
 from ..run.audit import audit_transactions
 from .attacks import (
@@ -99,6 +98,8 @@ class SuiteConfig(msgspec.Struct, frozen=True, kw_only=True):
         settle_timeout: seconds to wait for the fleet to reconnect and drain its queues.
         faults: the faulted fleet's faults (default: :func:`chaos_faults`).
         flood_seconds: seconds of each flood (:mod:`.flood`); 0 skips the floods.
+        ocpp_version: the OCPP version the suite's stations, attackers and hostile CSMS speak
+            (the floods speak 2.0.1).
     """
 
     seed: int = 1
@@ -115,6 +116,7 @@ class SuiteConfig(msgspec.Struct, frozen=True, kw_only=True):
     settle_timeout: float = 60.0
     faults: FaultSpec | None = None
     flood_seconds: float = 6.0
+    ocpp_version: str = V201.name
 
 
 class SuiteReport(msgspec.Struct, kw_only=True):
@@ -172,12 +174,13 @@ class SuiteReport(msgspec.Struct, kw_only=True):
 # ------------------------------------------------------------------ set-up
 
 
-def chaos_profile(*, password: bool = True) -> StationProfile:
-    """The suite's stations: one 22 kW EVSE, short sessions, a visible back-off."""
+def chaos_profile(*, password: bool = True, ocpp_version: str = V201.name) -> StationProfile:
+    """The suite's stations: one 22 kW EVSE, short sessions, a visible back-off, speaking ``ocpp_version``."""
     from ..profiles import EvseProfile, Security
 
     return StationProfile(
         name="chaos",
+        ocpp_version=ocpp_version,
         heartbeat_interval=60,
         ping_interval=0,
         message_timeout=10,
@@ -284,16 +287,15 @@ def _csms_records(csms: Csms) -> dict[str, dict[str, dict[str, Any]]]:
 # ----------------------------------------------------------------- decoder
 
 
-def fuzz_decoder(inputs: int, seed: int) -> dict[str, Any]:
-    """Feed ``inputs`` random inputs per role to the session; count inputs and exceptions."""
-    from ..actors.csms.v201 import STATION_ACTIONS
-
+def fuzz_decoder(inputs: int, seed: int, version: ProtocolVersion = V201) -> dict[str, Any]:
+    """Feed ``inputs`` random inputs per role to the session of OCPP ``version``; count inputs and exceptions."""
     rng = random.Random(seed)
     result: dict[str, Any] = {"inputs": 0, "exceptions": 0, "answers": 0, "samples": []}
-    valid = [f'[2,"m{i}","{a}",{msgspec.json.encode(random_request(V201, a, rng)).decode()}]'
-             for i, a in enumerate(sorted(V201.actions))]
-    for role, direction, supported in (("csms", TO_CSMS, STATION_ACTIONS), ("station", TO_STATION, None)):
-        session = Session(V201, role=role, supported_actions=supported)  # type: ignore[arg-type]
+    valid = [f'[2,"m{i}","{a}",{msgspec.json.encode(random_request(version, a, rng)).decode()}]'
+             for i, a in enumerate(sorted(version.actions))]
+    to_csms, to_station = directions(version)
+    for role, direction, supported in (("csms", to_csms, version.initiated_by_station), ("station", to_station, None)):
+        session = Session(version, role=role, supported_actions=supported)  # type: ignore[arg-type]
         for n in range(inputs):
             kind = n % 5
             data: str | bytes
@@ -366,7 +368,7 @@ async def run_suite(config: SuiteConfig | None = None,
     rss_start = _rss()
     try:
         say(f"decoder: {config.decoder_inputs:,} random inputs per role")
-        report.decoder = fuzz_decoder(config.decoder_inputs, config.seed)
+        report.decoder = fuzz_decoder(config.decoder_inputs, config.seed, VERSIONS_BY_NAME[config.ocpp_version])
         await _run_actors(config, spec, report, crashes, say)
         if config.flood_seconds > 0:
             from .flood import FloodConfig, run_flood
@@ -394,7 +396,8 @@ async def run_suite(config: SuiteConfig | None = None,
 async def _run_actors(config: SuiteConfig, spec: FaultSpec, report: SuiteReport, crashes: list[str],
                       say: Callable[[str], None]) -> None:
     rng = random.Random(config.seed)
-    profile = chaos_profile()
+    version = VERSIONS_BY_NAME[config.ocpp_version]
+    profile = chaos_profile(ocpp_version=version.name)
     healthy_ids = [HEALTHY.format(i) for i in range(config.healthy)]
     faulted_ids = [FAULTED.format(i) for i in range(config.faulted)]
     attacker_ids = [ATTACKER.format(i) for i in range(max(config.attackers, 1))]
@@ -419,9 +422,9 @@ async def _run_actors(config: SuiteConfig, spec: FaultSpec, report: SuiteReport,
                    for sid in healthy_ids]
         faulted = [Station(sid, csms.url, profile=profile, seed=seeds[sid], speed=config.speed,
                            protocol_speed=config.speed, audit=True, faults=spec, fault_epoch=epoch) for sid in faulted_ids]
-        hostile = HostileCsms(rng.getrandbits(63), oversize_bytes=spec.oversize_bytes)
+        hostile = HostileCsms(rng.getrandbits(63), oversize_bytes=spec.oversize_bytes, versions=(version,))
         hostile_url = await nursery.start(functools.partial(_guarded, "hostile CSMS", crashes, hostile.run))
-        victim_profile = chaos_profile(password=False)
+        victim_profile = chaos_profile(password=False, ocpp_version=version.name)
         victims = [Station(VICTIM.format(i), hostile_url, profile=victim_profile, seed=seeds[VICTIM.format(i)],
                            speed=config.speed, protocol_speed=config.speed, handler_timeout=5.0) for i in range(config.victims)]
         stations = healthy + faulted
@@ -477,6 +480,8 @@ async def _attack_phase(config: SuiteConfig, spec: FaultSpec, csms: Csms, health
                         passwords: dict[str, str], refused: dict[str, str], epoch: float, report: SuiteReport,
                         rng: random.Random) -> None:
     end = trio.current_time() + config.attack_seconds
+    version = VERSIONS_BY_NAME[config.ocpp_version]
+    harmless_call = version.actions["GetLocalListVersion"][0]  # no required field in any version
     raw: dict[str, dict[str, Any]] = {k: {"tried": 0, "ok": 0, "outcomes": {}} for k in RAW_CLASSES}
     websocket_table: dict[str, dict[str, Any]] = {}
     calls = {"sent": 0, "answered": 0, "timed_out": 0, "failed": 0}
@@ -488,7 +493,7 @@ async def _attack_phase(config: SuiteConfig, spec: FaultSpec, csms: Csms, health
     async def one_raw(klass: str, arng: random.Random, station_id: str) -> None:
         deadline = (config.idle_timeout if klass == "silent_websocket" else handshake) + 3.0
         outcome = await raw_attack(klass, host, port, path, arng, credentials=(station_id, passwords[station_id]),
-                                   deadline=deadline)
+                                   deadline=deadline, subprotocol=version.subprotocol)
         entry = raw[klass]
         entry["tried"] += 1
         entry["ok"] += int(outcome in RAW_EXPECTED[klass])
@@ -521,7 +526,7 @@ async def _attack_phase(config: SuiteConfig, spec: FaultSpec, csms: Csms, health
                     await one_raw(klass, arng, station_id)
             else:
                 await websocket_attack(csms.url, station_id, passwords[station_id], arng, websocket_table,
-                                       attempts=10, timeout=3.0, oversize_bytes=spec.oversize_bytes)
+                                       attempts=10, timeout=3.0, oversize_bytes=spec.oversize_bytes, version=version)
             await trio.sleep(0.01)
 
     async def caller() -> None:
@@ -534,7 +539,7 @@ async def _attack_phase(config: SuiteConfig, spec: FaultSpec, csms: Csms, health
                 continue
             calls["sent"] += 1
             try:
-                await csms.call(station.station_id, GetLocalListVersionRequest())
+                await csms.call(station.station_id, harmless_call())
                 calls["answered"] += 1
             except Exception as exc:  # CallTimeout, ConnectionLost, ...
                 calls["timed_out" if type(exc).__name__ == "CallTimeout" else "failed"] += 1
@@ -650,12 +655,14 @@ def _verdict(report: SuiteReport) -> None:
 
 async def probe_csms(url: str, *, station_id: str = "FLEET-CHAOS", password: str | None = None,
                      per_class: int = 10, seed: int = 1, timeout: float = 5.0, oversize_bytes: int = 1024 * 1024,
-                     boot: bool = True) -> dict[str, dict[str, Any]]:
+                     boot: bool = True, version: ProtocolVersion = V201) -> dict[str, dict[str, Any]]:
     """Send ``per_class`` probes of every malformed class (plus random bytes and JSON) to the
-    CSMS at ``url`` as ``station_id``, and record its answers per class (with what a
-    conformant CSMS answers in ``expected``). With ``boot``, each connection starts with a
-    valid BootNotification (a CSMS may ignore a station that has not booted)."""
+    CSMS at ``url`` as ``station_id`` speaking OCPP ``version``, and record its answers per
+    class (with what a conformant CSMS answers in ``expected``; the codes as the version
+    spells them). With ``boot``, each connection starts with a valid BootNotification (a
+    CSMS may ignore a station that has not booted)."""
     rng = random.Random(seed)
+    to_csms = directions(version)[0]
     table: dict[str, dict[str, Any]] = {}
     order = [k for k in WEBSOCKET_CLASSES for _ in range(per_class)]
     from ..malformed import Expect, Probe
@@ -663,7 +670,8 @@ async def probe_csms(url: str, *, station_id: str = "FLEET-CHAOS", password: str
 
     boot_frame = None
     if boot:
-        payload = {"reason": "PowerUp", "chargingStation": {"model": "fleet-chaos", "vendorName": "fleet"}}
+        # (required fields only, the same every run: a valid boot in any version)
+        payload = random_request(version, "BootNotification", random.Random(0), optional=0.0)
         boot_frame = Probe("boot", "boot", (f'[2,"fault-boot",{msgspec.json.encode("BootNotification").decode()},'
                                             f'{msgspec.json.encode(payload).decode()}]',),
                            (Expect("fault-boot", frozenset({"CALLRESULT"})),))
@@ -671,11 +679,12 @@ async def probe_csms(url: str, *, station_id: str = "FLEET-CHAOS", password: str
     failures = 0
     while position < len(order) and failures < 20:
         try:
-            async with transport.open_station_websocket(url, station_id, password=password) as (websocket, _):
+            async with transport.open_station_websocket(url, station_id, password=password,
+                                                        subprotocols=(version.subprotocol,)) as (websocket, _):
                 if boot_frame is not None:
                     await _run_probe(websocket, boot_frame, timeout)
                 while position < len(order):
-                    probe = _probe_for(order[position], rng, TO_CSMS, oversize_bytes)
+                    probe = _probe_for(order[position], rng, to_csms, oversize_bytes)
                     position += 1
                     run = await _run_probe(websocket, probe, timeout)
                     record_probe(table, run)
@@ -685,8 +694,10 @@ async def probe_csms(url: str, *, station_id: str = "FLEET-CHAOS", password: str
             failures += 1
             logger.warning("chaos: cannot connect to %s: %s", url, exc)
             await trio.sleep(0.5)
+    expected = expected_answers(version)
+    rpc = version.error_codes.spell(ErrorCode.RPC_FRAMEWORK_ERROR)
     for klass, entry in table.items():
-        entry["expected"] = EXPECTED.get(klass, "RpcFrameworkError (id -1)" if klass.startswith("random") else "")
+        entry["expected"] = expected.get(klass, f"{rpc} (id -1)" if klass.startswith("random") else "")
     return {k: table[k] for k in WEBSOCKET_CLASSES if k in table}
 
 
@@ -713,7 +724,9 @@ def render_table(title: str, table: dict[str, dict[str, Any]], expected: dict[st
 
 def render_report(report: SuiteReport) -> str:
     """The suite's report for people."""
-    lines = [f"ROBUSTNESS SUITE {'PASSED ✓' if report.passed else 'FAILED ✗'}", ""]
+    version = report.config.get("ocpp_version", V201.name)
+    lines = [f"ROBUSTNESS SUITE {'PASSED ✓' if report.passed else 'FAILED ✗'} (OCPP {version}: expected codes "
+             f"as {version} spells them)", ""]
     lines.append("INPUTS TRIED")
     total = 0
     for target, classes in report.inputs.items():
@@ -728,7 +741,8 @@ def render_report(report: SuiteReport) -> str:
     expected_raw = {k: ", ".join(v.get("expected", [])) for k, v in report.csms_raw.items()}
     lines += render_table("CSMS: ATTACKS AT THE HANDSHAKE", report.csms_raw, expected_raw)
     lines.append("")
-    lines += render_table("CSMS: ATTACKS OVER A WEBSOCKET", report.csms_websocket, EXPECTED)
+    lines += render_table("CSMS: ATTACKS OVER A WEBSOCKET", report.csms_websocket,
+                          expected_answers(VERSIONS_BY_NAME.get(version, V201)))
     lines.append("")
     lines += render_table("CSMS: MALFORMED TRAFFIC FROM FAULTED STATIONS", report.csms_from_stations)
     lines.append("")
@@ -782,7 +796,8 @@ def render_report(report: SuiteReport) -> str:
     return "\n".join(lines)
 
 
-def render_probe_table(table: dict[str, dict[str, Any]], url: str) -> str:
-    """The answers of a CSMS under test (:func:`probe_csms`)."""
-    lines = render_table(f"MALFORMED TRAFFIC AGAINST {url}", table, {k: v.get("expected", "") for k, v in table.items()})
+def render_probe_table(table: dict[str, dict[str, Any]], url: str, version: str = V201.name) -> str:
+    """The answers of a CSMS under test (:func:`probe_csms`), spoken in OCPP ``version``."""
+    lines = render_table(f"MALFORMED TRAFFIC AGAINST {url} (OCPP {version}; expected codes as {version} spells them)",
+                         table, {k: v.get("expected", "") for k, v in table.items()})
     return "\n".join(lines)

@@ -7,7 +7,8 @@ Four modes:
   load benchmark (:mod:`fleet.benchmarks.load`), optionally side by side with the
   ``ocpp`` package (:mod:`fleet.benchmarks.ocpp_peer`);
 * ``fleet bench --matrix``: a fixed list of load cases, printed as the README's table
-  (:mod:`fleet.benchmarks.matrix`);
+  (:mod:`fleet.benchmarks.matrix`); ``fleet bench --versions``: the closed loops of each OCPP
+  version side by side, fleet and the ``ocpp`` package;
 * ``fleet bench --tui --stations N --duration S``: the dashboard's UI loop lag and
   keyboard-to-screen latency with a real fleet of N stations behind it
   (:mod:`fleet.benchmarks.tui`).
@@ -46,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="seconds of measurement after all stations are booted (default 10)")
     load.add_argument("--call", default="Heartbeat", metavar="ACTION",
                       help="the call each station keeps in flight: Heartbeat (default), TransactionEvent, "
-                           "StatusNotification, Authorize or MeterValues")
+                           "StatusNotification, Authorize or MeterValues (1.6 and 2.1: Heartbeat or MeterValues)")
+    load.add_argument("--ocpp-version", choices=("1.6", "2.0.1", "2.1"), default="2.0.1", metavar="V",
+                      help="the OCPP version the stations speak (and, with --peer ocpp, the package's module of "
+                           "it): 1.6, 2.0.1 (default) or 2.1")
     load.add_argument("--csms", type=csms_url, metavar="URL", help="an external CSMS (default: start the built-in one)")
     load.add_argument("--workers", type=non_negative_int, default=0, metavar="W",
                       help="station processes (default: the number of cores)")
@@ -57,6 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--warmup", type=non_negative_number, metavar="S",
                       help="seconds between the start of the loop and the measurement (default 1-5)")
     load.add_argument("--matrix", action="store_true", help="run the fixed list of cases; print the README table")
+    load.add_argument("--versions", action="store_true",
+                      help="the Heartbeat and MeterValues closed loops in OCPP 2.0.1, 1.6 and 2.1, fleet and the "
+                           "ocpp package side by side, at --stations for --duration each; print the table and ratios")
     codec = parser.add_argument_group("codec")
     codec.add_argument("--codec", action="store_true", help="decode+validate and encode rates vs json + jsonschema")
     codec.add_argument("--seconds", type=positive_number, default=1.0, help="seconds per codec case (default 1)")
@@ -85,6 +92,8 @@ def main(args: argparse.Namespace) -> int:
         return _codec(args)
     if args.matrix:
         return _matrix(args)
+    if args.versions:
+        return _versions(args)
     return _load(args)
 
 
@@ -109,12 +118,13 @@ def _load(args: argparse.Namespace) -> int:
     try:
         for implementation in implementations:
             check_case(implementation, args.stations, args.call, args.duration, workers=workers,
-                       csms_workers=csms_workers, builtin=args.csms is None)
+                       csms_workers=csms_workers, builtin=args.csms is None, version=args.ocpp_version)
     except BenchSettingsError as exc:
         print(f"fleet bench: {exc}", file=sys.stderr)
         return USAGE
     where = f"external CSMS {args.csms}" if args.csms else f"{csms_workers} CSMS process(es) on one port"
-    print(f"fleet bench: {args.stations:,} stations, {args.call} closed loop (one call in flight per station), "
+    print(f"fleet bench: {args.stations:,} OCPP {args.ocpp_version} stations, {args.call} closed loop (one call in "
+          "flight per station), "
           f"{args.duration:g} s window; {workers} station process(es), {where}; {machine()}", flush=True)
 
     def progress(text: str) -> None:
@@ -126,7 +136,8 @@ def _load(args: argparse.Namespace) -> int:
         for implementation in implementations:
             rows.append(trio.run(functools.partial(
                 run_case, implementation, args.stations, args.call, args.duration, workers=workers,
-                csms_workers=csms_workers, csms_url=args.csms, warmup=args.warmup, progress=progress)))
+                csms_workers=csms_workers, csms_url=args.csms, warmup=args.warmup, progress=progress,
+                version=args.ocpp_version)))
     except* BenchError as group:  # (raised inside the case's nursery: in a group)
         failure = first_error(group)
     if failure is not None:
@@ -137,7 +148,8 @@ def _load(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result_document(rows, {
-                "stations": args.stations, "call": args.call, "duration": args.duration, "workers": workers,
+                "stations": args.stations, "call": args.call, "ocpp_version": args.ocpp_version,
+                "duration": args.duration, "workers": workers,
                 "csms_workers": 0 if args.csms else csms_workers, "csms": args.csms or "built-in",
                 "peer": args.peer}), f, indent=2)
     return 0 if rows and all(r.booted == r.stations for r in rows) else RUN_FAILED
@@ -207,6 +219,13 @@ def _matrix(args: argparse.Namespace) -> int:
     from ..benchmarks.matrix import run_matrix
 
     return run_matrix(json_path=args.json, peer=args.peer or "ocpp", machine=machine())
+
+
+def _versions(args: argparse.Namespace) -> int:
+    from ..benchmarks.matrix import run_versions
+
+    return run_versions(stations=args.stations, seconds=args.duration, json_path=args.json, peer=args.peer or "ocpp",
+                        machine=machine(), workers=args.workers or None)
 
 
 # ----------------------------------------------------------------------------- tui

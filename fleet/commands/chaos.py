@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..exit_codes import USAGE
+from ..ocpp import VERSIONS_BY_NAME
 from .checks import (
     csms_url,
     non_negative_int,
@@ -18,6 +19,9 @@ from .checks import (
     seed,
 )
 from .marks import print_marked
+
+#: The versions the attackers can speak, oldest first (names as a profile's ``ocpp_version``).
+_VERSIONS = tuple(reversed(list(VERSIONS_BY_NAME)))
 
 HELP = "robustness suite: attack the built-in CSMS and stations, inject faults, check nothing is lost"
 EXAMPLE = "fleet chaos --seconds 20 --report chaos.json"
@@ -32,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-class", type=positive_int, default=10, metavar="N", help="with --csms: probes per class (default 10)")
     parser.add_argument("--no-boot", action="store_true",
                         help="with --csms: do not send a BootNotification before the probes")
+    parser.add_argument("--ocpp-version", choices=_VERSIONS, default="2.0.1", metavar="V",
+                        help="the OCPP version the attacking stations speak (and, in the suite, every station and "
+                             f"the hostile CSMS; the floods speak 2.0.1): {', '.join(_VERSIONS)} (default 2.0.1); "
+                             "the expected answers are that version's")
     parser.add_argument("--seconds", type=positive_number, default=20.0, metavar="S", help="length of the attack phase (default 20)")
     parser.add_argument("--healthy", type=non_negative_int, default=20, metavar="N", help="healthy stations (default 20)")
     parser.add_argument("--faulted", type=non_negative_int, default=20, metavar="N", help="stations with faults (default 20)")
@@ -90,9 +98,11 @@ def _run(args: argparse.Namespace) -> int:
         if not args.csms.startswith(("ws://", "wss://")):
             print(f"fleet chaos: --csms {args.csms!r}: expected a ws:// or wss:// URL", file=sys.stderr)
             return USAGE
+        version = VERSIONS_BY_NAME[args.ocpp_version]
         table = trio.run(lambda: probe_csms(args.csms, station_id=args.station_id, password=args.password,
-                                            per_class=args.per_class, seed=args.seed, boot=not args.no_boot))
-        print_marked(render_probe_table(table, args.csms))
+                                            per_class=args.per_class, seed=args.seed, boot=not args.no_boot,
+                                            version=version))
+        print_marked(render_probe_table(table, args.csms, version.name))
         if args.report:
             Path(args.report).write_bytes(msgspec.json.format(msgspec.json.encode(table), indent=2) + b"\n")
         return 0 if table and all(e["matched"] == e["tried"] for e in table.values()) else 1
@@ -114,7 +124,8 @@ def _run(args: argparse.Namespace) -> int:
     config = SuiteConfig(seed=args.seed, healthy=args.healthy, faulted=args.faulted, victims=args.victims,
                          attackers=args.attackers, attack_seconds=args.seconds, speed=args.speed,
                          csms_downtime=args.downtime, idle_timeout=args.idle_timeout,
-                         decoder_inputs=args.decoder_inputs, flood_seconds=args.flood_seconds)
+                         decoder_inputs=args.decoder_inputs, flood_seconds=args.flood_seconds,
+                         ocpp_version=args.ocpp_version)
     try:
         faults = parse_fault_options(args.fault, chaos_faults(config))
     except ValueError as exc:

@@ -111,8 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="identifier of the run recorded in the report (default: a random one); give "
                              "every shard of a sharded run the same one")
     parser.add_argument("--threshold", action="append", default=[], metavar="EXPR",
-                        help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0' "
-                             "(repeatable; exit 1 when one fails)")
+                        help="pass/fail expression, e.g. 'p99<200ms', 'BootNotification.p99<1s', 'errors==0', "
+                             "'v16.errors==0' (one OCPP version's stations) (repeatable; exit 1 when one fails)")
     parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
                         help="fault injection over the fleet's [faults], e.g. disconnect_rate=6, "
                              "response_delay=1,5, malformed_classes=not_json,oversize (repeatable; see fleet.faults)")

@@ -15,6 +15,12 @@ Metrics (all prefixed ``fleet_``):
 - ``fleet_call_errors_total{action,code}`` counter; ``fleet_events_total{name}``
   counter (connects, disconnects, reconnects, timeouts, violations, ...).
 - ``fleet_handshake_failures_total{status}`` counter; ``fleet_process_resident_memory_bytes{process}`` gauge.
+- per OCPP version (a ``version`` label on families of their own, so the per-action series
+  are not multiplied by the versions): ``fleet_version_stations{version}`` and
+  ``fleet_version_stations_online{version}`` gauges (stations, and those the CSMS accepted at
+  least once), ``fleet_version_calls_total{version}`` and
+  ``fleet_version_call_failures_total{version}`` counters, and
+  ``fleet_version_call_duration_seconds{version}`` histogram (their round trips).
 - fleet's own load per role (``stations``, ``csms``, ``supervisor``; the busiest process of
   the role over its last second, see :mod:`fleet.run.execution`): ``fleet_self_cpu_ratio{role}``
   gauge (share of one core), ``fleet_self_loop_lag_seconds{role,quantile}`` gauge (``0.99``
@@ -28,7 +34,7 @@ from typing import Any
 
 import trio
 
-from ..metrics import MetricsSnapshot
+from ..metrics import MetricsSnapshot, decode_histogram
 
 __all__ = ["BUCKETS", "render_metrics", "serve_prometheus"]
 
@@ -95,6 +101,7 @@ def render_metrics(status: Any, metrics: MetricsSnapshot | None) -> str:
                "Failed connection attempts by cause (refused, timeout, tls, http_401, ...).")
         for cause, n in sorted(metrics.connect_failures.items()):
             out.append(f"fleet_connect_failures_total{_labels(cause=cause)} {n}")
+        _version_lines(metrics, family, out)
     return "\n".join(out) + "\n"
 
 
@@ -116,6 +123,38 @@ def _execution_lines(roles: dict[str, dict[str, float]], family: Callable[[str, 
     for role, figures in sorted(roles.items()):
         hot = saturated({"loop_lag_p99_ms": figures.get("lag_p99_ms", 0.0), "cpu_peak": figures.get("cpu", 0.0)})
         out.append(f"fleet_self_saturated{_labels(role=role)} {int(hot)}")
+
+
+def _version_lines(metrics: MetricsSnapshot, family: Callable[[str, str, str], None], out: list[str]) -> None:
+    """Stations and their calls per OCPP version."""
+    versions = sorted(metrics.versions.items())
+    if not versions:
+        return
+    family("fleet_version_stations", "gauge", "Stations by the OCPP version they speak.")
+    for version, figures in versions:
+        out.append(f"fleet_version_stations{_labels(version=version)} {figures.stations}")
+    family("fleet_version_stations_online", "gauge", "Stations by OCPP version that the CSMS accepted at least once.")
+    for version, figures in versions:
+        out.append(f"fleet_version_stations_online{_labels(version=version)} {figures.online}")
+    histograms = {version: decode_histogram(figures.histogram) for version, figures in versions}
+    family("fleet_version_calls_total", "counter", "Calls answered, by the OCPP version of the stations that made them.")
+    for version, _ in versions:
+        out.append(f"fleet_version_calls_total{_labels(version=version)} {histograms[version].get_total_count()}")
+    family("fleet_version_call_failures_total", "counter",
+           "Calls failed (CALLERROR, invalid answer, timeout), by the OCPP version of the stations that made them.")
+    for version, figures in versions:
+        out.append(f"fleet_version_call_failures_total{_labels(version=version)} {sum(figures.errors.values())}")
+    family("fleet_version_call_duration_seconds", "histogram", "Round trip of the calls of the stations of an OCPP version.")
+    for version, _ in versions:
+        histogram = histograms[version]
+        total = histogram.get_total_count()
+        for bound in BUCKETS:
+            out.append(f"fleet_version_call_duration_seconds_bucket{_labels(version=version, le=str(bound))} "
+                       f"{_count_at_or_below(histogram, bound)}")
+        out.append(f"fleet_version_call_duration_seconds_bucket{_labels(version=version, le='+Inf')} {total}")
+        out.append(f"fleet_version_call_duration_seconds_sum{_labels(version=version)} "
+                   f"{histogram.get_mean_value() / 1e6 * total:.6f}")
+        out.append(f"fleet_version_call_duration_seconds_count{_labels(version=version)} {total}")
 
 
 def _count_at_or_below(histogram: Any, bound_seconds: float) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from ..metrics import ActionStats, MetricsSnapshot, decode_histogram, new_histogram, summarize
+from ..metrics import ActionStats, MetricsSnapshot, VersionStats, decode_histogram, new_histogram, summarize
 from .thresholds import ThresholdResult, measured_text
 from .timeline import Timeline, decode_sketch, merge_timelines
 
@@ -49,6 +49,7 @@ class Report(msgspec.Struct):
         interrupted: the run was stopped by Ctrl-C or SIGTERM before its end.
         timeline: the run interval by interval (calls, latencies, errors, stations, fleet's
             own load; see :mod:`fleet.run.timeline`), or ``None`` (reports older than it).
+        versions: per OCPP version, its stations and their calls (derived from ``metrics``).
     """
 
     fleet: dict[str, Any] = {}
@@ -64,10 +65,11 @@ class Report(msgspec.Struct):
     execution: dict[str, Any] = {}
     interrupted: bool = False
     timeline: Timeline | None = None
+    versions: list[VersionStats] = []
 
     def with_derived(self) -> Report:
-        """This report with ``actions`` recomputed from the histograms."""
-        return msgspec.structs.replace(self, actions=self.metrics.action_stats())
+        """This report with ``actions`` (and ``versions``) recomputed from the histograms."""
+        return msgspec.structs.replace(self, actions=self.metrics.action_stats(), versions=self.metrics.version_stats())
 
 
 def report_json(report: Report) -> bytes:
@@ -285,6 +287,7 @@ def render_summary(report: Report) -> str:
         window = max(report.steady.ended_at - report.steady.started_at, 0.0)
         lines.append(f"OCPP, steady state ({window:,.0f} s from the settle time after the ramp until the stop)")
         lines.extend(_action_table(report.steady))
+    lines.extend(_version_table(metrics))
     lines.append("CONNECTIONS")
     counters = metrics.counters
     for name in ("connects", "disconnects", "reconnects", "violations"):
@@ -464,6 +467,26 @@ def _action_table(metrics: MetricsSnapshot) -> list[str]:
         f"  {'Aggregated':<34}{agg.count:>9,}{agg.count / elapsed:>9,.1f}{_ms(agg.p50_ms):>8}{_ms(agg.p90_ms):>8}"
         f"{_ms(agg.p99_ms):>8}{_ms(agg.p999_ms):>8}{_ms(agg.max_ms):>8}  {errors}"
     )
+    lines.append("  (latencies in ms)")
+    lines.append("")
+    return lines
+
+
+def _version_table(metrics: MetricsSnapshot) -> list[str]:
+    """Stations and calls per OCPP version: only for a fleet of more than one version (a
+    fleet of one has its figures in the tables above)."""
+    versions = metrics.version_stats()
+    if len(versions) < 2:
+        return []
+    lines = ["OCPP VERSIONS (stations: spawned / accepted by the CSMS at least once; calls the stations made)",
+             f"  {'version':<10}{'stations':>10}{'online':>9}{'calls':>10}{'p50':>8}{'p99':>8}{'max':>8}"
+             f"{'errors':>8}  error codes"]
+    for v in versions:
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(v.error_codes.items()))
+        if v.violations:
+            codes = ", ".join(filter(None, (codes, f"violations received {v.violations}")))
+        lines.append(f"  {v.version:<10}{v.stations:>10,}{v.online:>9,}{v.calls:>10,}{_ms(v.p50_ms):>8}"
+                     f"{_ms(v.p99_ms):>8}{_ms(v.max_ms):>8}{v.errors:>8,}  {codes or '-'}")
     lines.append("  (latencies in ms)")
     lines.append("")
     return lines

@@ -23,6 +23,7 @@ from ..control.backend import ControlError, LocalBackend
 from ..control.messages import AddStationsResult, ErrorCode, StationRow
 from ..faults import boot_statuses, merge_fault_records
 from ..metrics import Metrics, MetricsSnapshot
+from ..net.connection import ConnectionObserver
 from ..ocpp import CallTimeout
 from ..profiles import StationProfile
 from .execution import LoopMonitor
@@ -54,8 +55,9 @@ SATURATED = 0.05
 CHECK_EVERY = 64
 
 
-async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[str, int]]:
-    """Stations by state, and summed connection counters.
+async def _counts(stations: dict[str, Station], metrics: Metrics | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """Stations by state, and summed connection counters; with ``metrics``, the stations by
+    OCPP version (and of those the ones the CSMS accepted at least once) go into it.
 
     This runs every second over every station, so it reads counters (no snapshots) and
     lets the other tasks run every :data:`COUNT_CHUNK` stations: 10,000 stations in one
@@ -66,6 +68,8 @@ async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[st
     rest in one go (a few milliseconds, against rounds of seconds).
     """
     states: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
+    online: Counter[str] = Counter()
     connects = failures = disconnects = reconnects = 0
     chunk = COUNT_CHUNK
     for n, station in enumerate(list(stations.values()), 1):
@@ -75,11 +79,17 @@ async def _counts(stations: dict[str, Station]) -> tuple[dict[str, int], dict[st
             if time.monotonic() - before > SATURATED:
                 chunk = len(stations) + 1
         states[station.state] += 1
+        version = station.ocpp_version
+        versions[version] += 1
+        if station.booted:
+            online[version] += 1
         connected, failed, dropped = station.connection_counts()
         connects += connected
         failures += failed
         disconnects += dropped
         reconnects += max(0, connected - 1)
+    if metrics is not None:
+        metrics.count_stations({version: (n, online[version]) for version, n in versions.items()})
     return dict(states), {"connects": connects, "connect_failures": failures, "disconnects": disconnects,
                           "reconnects": reconnects}
 
@@ -146,16 +156,29 @@ class _OnTime:
     between them (written without yielding, see :meth:`fleet.run.wire.WireStream.send_now`).
     """
 
-    __slots__ = ("_left", "metrics", "tick", "timeline")
+    __slots__ = ("_left", "_versions", "calls", "metrics", "tick", "timeline")
 
-    def __init__(self, metrics: Metrics, tick: Callable[[], None], timeline: TimelineRecorder) -> None:
+    def __init__(self, metrics: Metrics, tick: Callable[[], None], timeline: TimelineRecorder,
+                 calls: ConnectionObserver | None = None) -> None:
         self.metrics = metrics
         self.tick = tick
         self.timeline = timeline
+        #: where calls are counted: the metrics, or the metrics' observer of one OCPP version
+        self.calls: ConnectionObserver = calls if calls is not None else metrics
         self._left = CHECK_EVERY
+        self._versions: dict[str, _OnTime] = {}
+
+    def for_version(self, version: str) -> _OnTime:
+        """This observer for the stations of OCPP ``version`` (they count by version, see
+        :meth:`fleet.metrics.Metrics.for_version`)."""
+        observer = self._versions.get(version)
+        if observer is None:
+            observer = self._versions[version] = _OnTime(self.metrics, self.tick, self.timeline,
+                                                         self.metrics.for_version(version))
+        return observer
 
     def call_completed(self, action: str, outgoing: bool, latency: float) -> None:
-        self.metrics.call_completed(action, outgoing, latency)
+        self.calls.call_completed(action, outgoing, latency)
         self.timeline.call(action, outgoing, latency)
         self._left -= 1
         if self._left <= 0:
@@ -163,11 +186,11 @@ class _OnTime:
             self.tick()
 
     def call_failed(self, action: str, error: Any) -> None:
-        self.metrics.call_failed(action, error)
+        self.calls.call_failed(action, error)
         self.timeline.failed("Timeout" if isinstance(error, CallTimeout) else str(error.code))
 
     def violation(self, code: str) -> None:
-        self.metrics.violation(code)
+        self.calls.violation(code)
 
     def connect_failed(self, cause: str) -> None:
         self.metrics.connect_failed(cause)
@@ -216,7 +239,7 @@ async def run_station_worker(
         nonlocal counts
         while True:
             await trio.sleep(STATUS_INTERVAL)
-            counts = await _counts(stations)
+            counts = await _counts(stations, metrics)
 
     status_due = time.monotonic()  # when the next status is due
 
@@ -357,7 +380,7 @@ async def run_station_worker(
                 closing.start_soon(station.shutdown, shutdown_timeout)
         nursery.cancel_scope.cancel()
 
-    states, connection_counters = counts = await _counts(stations)
+    states, connection_counters = counts = await _counts(stations, metrics)
     recorded = timeline.close()
     for name, value in connection_counters.items():
         metrics.count(name, value)

@@ -1,8 +1,8 @@
 """Pass/fail expressions on a run's metrics, for CI gates (``--threshold``).
 
-Grammar: ``[steady.][Action.]metric[.cause] op value[unit]``, e.g. ``p99<200ms``,
+Grammar: ``[steady.][vNN.|Action.]metric[.cause] op value[unit]``, e.g. ``p99<200ms``,
 ``BootNotification.p99<1s``, ``errors==0``, ``reconnects<10``, ``steady.p99<50ms``,
-``connect_failures==0``, ``connect_failures.http_401==0``.
+``connect_failures==0``, ``connect_failures.http_401==0``, ``v16.errors==0``, ``v201.p99<200ms``.
 
 Thresholds are checked against the whole run; with the ``steady.`` prefix, against
 the steady-state window only (from a settle time after the ramp until the stop).
@@ -19,9 +19,16 @@ the steady-state window only (from a settle time after the ramp until the stop).
   refusals and no subprotocol agreed), ``lost`` (events missing in the audit), ``rate``
   (answered calls per second), ``error_rate`` (failed / all calls, in ``%``).
 
+A version scope (``v16`` for OCPP 1.6, ``v201`` for 2.0.1, ``v21`` for 2.1) measures the
+stations of that version only: the latency metrics, ``count``, ``errors``, ``timeouts``,
+``rate``, ``error_rate`` and ``violations`` of their calls, and two counts of stations,
+``stations`` (spawned) and ``online`` (accepted by the CSMS at least once), which also
+work without a scope (all versions).
+
 A threshold never passes without data: one on an action that made no call, on calls when
 there were none, on a steady-state window the run did not have, or on ``lost`` without an
-audit (it needs the built-in CSMS) fails, and its ``reason`` says why. ``count`` and the
+audit (it needs the built-in CSMS), or on a version no station of the run spoke fails,
+and its ``reason`` says why. ``count`` and the
 connection counts are measured as they are (0 is a count).
 
 A bad expression is refused when parsed, before anything starts: a bad form, an unknown
@@ -50,8 +57,8 @@ from typing import Any, Final
 
 import msgspec
 
-from ..metrics import MetricsSnapshot, decode_histogram
-from ..ocpp import VERSIONS
+from ..metrics import MetricsSnapshot, VersionFigures, decode_histogram
+from ..ocpp import PROTOCOLS, VERSIONS
 
 __all__ = [
     "KNOWN_ACTIONS",
@@ -64,7 +71,7 @@ __all__ = [
 ]
 
 _PATTERN: Final = re.compile(
-    r"^\s*(?P<steady>steady\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?"
+    r"^\s*(?P<steady>steady\.)?(?:(?P<version>v\d+)\.)?(?:(?P<scope>[A-Z][A-Za-z0-9]*)\.)?"
     r"(?P<metric>p\d+(?:\.\d+)?|[a-z_]+)(?:\.(?P<cause>[a-z0-9_]+))?\s*"
     r"(?P<op><=|>=|==|!=|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>us|ms|s|%)?\s*$"
 )
@@ -90,13 +97,19 @@ _COUNTS: Final = {
     "lost",
     "rate",
     "error_rate",
+    "stations",
+    "online",
 }
 #: Metrics measured from the fleet's calls: without a call they have nothing to say.
 _CALL_METRICS: Final = {"errors", "timeouts", "rate", "error_rate"}
 #: Metrics an action scope applies to (the others count connections or the audit).
 _SCOPED: Final = {"count", "errors", "timeouts", "rate", "error_rate"}
+#: Metrics a version scope applies to.
+_VERSION_SCOPED: Final = _SCOPED | {"violations", "stations", "online"}
 #: Counted over the whole run only (the steady-state window records calls and failed attempts).
-_WHOLE_RUN_ONLY: Final = {"connects", "disconnects", "reconnects", "lost"}
+_WHOLE_RUN_ONLY: Final = {"connects", "disconnects", "reconnects", "lost", "stations", "online"}
+#: A version scope (``v16``) -> the OCPP version it names (``"1.6"``).
+VERSION_SCOPES: Final[dict[str, str]] = {"v" + name.replace(".", ""): name for name in PROTOCOLS}
 #: The causes of ``connect_failures.<cause>`` besides ``http_<status>`` (fleet.net.transport).
 _CAUSES: Final = {
     "refused", "timeout", "tls", "http", "subprotocol", "closed", "dns", "network", "partition", "aborted", "other",
@@ -122,6 +135,7 @@ class Threshold(msgspec.Struct, frozen=True):
         expression: the text as given.
         steady: checked against the steady-state window instead of the whole run.
         action: the action it is scoped to, or ``None`` for all.
+        version: the OCPP version it is scoped to (``"1.6"``), or ``None`` for all.
         metric: the metric name (``p99``, ``errors``, ...).
         op: the comparison.
         value: the bound, in milliseconds for latencies.
@@ -135,6 +149,7 @@ class Threshold(msgspec.Struct, frozen=True):
     value: float
     steady: bool = False
     cause: str | None = None
+    version: str | None = None
 
     @property
     def unit(self) -> str:
@@ -166,13 +181,15 @@ def parse_threshold(expression: str) -> Threshold:
     match = _PATTERN.match(expression)
     if match is None:
         raise ThresholdError(
-            f"threshold {expression!r}: expected '[Action.]metric op value[unit]', e.g. 'p99<200ms' or 'errors==0'"
+            f"threshold {expression!r}: expected '[steady.][vNN.|Action.]metric op value[unit]', e.g. 'p99<200ms', "
+            "'errors==0' or 'v16.errors==0'"
         )
     metric, unit, scope, cause = match["metric"], match["unit"], match["scope"], match["cause"]
     is_latency = metric in _LATENCY or re.fullmatch(r"p\d+(?:\.\d+)?", metric) is not None
     if not is_latency and metric not in _COUNTS:
         known = ", ".join(sorted(_COUNTS | _LATENCY | {"p50", "p90", "p95", "p99", "p99.9"}))
         raise ThresholdError(f"threshold {expression!r}: unknown metric {metric!r} (known: {known})")
+    version = _check_version(expression, match["version"], scope, metric, is_latency)
     if scope is not None:
         _check_action(expression, scope)
         if not is_latency and metric not in _SCOPED:
@@ -199,7 +216,8 @@ def parse_threshold(expression: str) -> Threshold:
         if unit not in (None, "%") or (unit == "%" and metric != "error_rate"):
             raise ThresholdError(f"threshold {expression!r}: {metric} takes no unit")
         value = float(match["value"])
-    return Threshold(expression.strip(), scope, metric, match["op"], value, steady=bool(match["steady"]), cause=cause)
+    return Threshold(expression.strip(), scope, metric, match["op"], value, steady=bool(match["steady"]), cause=cause,
+                     version=version)
 
 
 def measured_text(expression: str, actual: float) -> str:
@@ -216,6 +234,23 @@ def measured_text(expression: str, actual: float) -> str:
     if unit == "calls/s":
         return f"{actual:,.1f} calls/s"
     return f"{actual:,.0f}" if actual == int(actual) else f"{actual:,.3f}"
+
+
+def _check_version(expression: str, scope: str | None, action: str | None, metric: str, is_latency: bool) -> str | None:
+    """The OCPP version a ``vNN.`` scope names (``None`` without one); refuse an unknown
+    version, a version with an action, and a metric not kept per version."""
+    if scope is None:
+        return None
+    version = VERSION_SCOPES.get(scope)
+    if version is None:
+        known = ", ".join(f"{s} (OCPP {v})" for s, v in VERSION_SCOPES.items())
+        raise ThresholdError(f"threshold {expression!r}: unknown OCPP version {scope!r} (known: {known})")
+    if action is not None:
+        raise ThresholdError(f"threshold {expression!r}: per-action figures are not kept per version; write "
+                             f"{action}.{metric}... or {scope}.{metric}...")
+    if not is_latency and metric not in _VERSION_SCOPED:
+        raise ThresholdError(f"threshold {expression!r}: {metric} is counted for the whole fleet, not per version")
+    return version
 
 
 def _check_action(expression: str, action: str) -> None:
@@ -295,6 +330,10 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, w
         return float(causes.get(threshold.cause, 0)), ""
     if metric == "handshake_failures":
         return float(sum(metrics.handshake_failures.values())), ""
+    if threshold.version is not None:
+        return _measure_version(threshold, metrics.versions.get(threshold.version), metrics, where)
+    if metric in ("stations", "online"):
+        return float(sum(f.stations if metric == "stations" else f.online for f in metrics.versions.values())), ""
     if metric in ("connects", "disconnects", "reconnects", "violations"):
         return float(metrics.counters.get(metric, 0)), ""
     if scope:
@@ -332,6 +371,42 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, w
     if metric == "error_rate":
         return 100.0 * failed / (answered + failed), ""
     return float(failed_by_code.get("Timeout", 0)), ""  # timeouts
+
+
+def _measure_version(threshold: Threshold, figures: VersionFigures | None, metrics: MetricsSnapshot,
+                     where: str) -> tuple[float, str]:
+    """A ``vNN.`` threshold measured on its version's figures (see :func:`_measure`)."""
+    metric, name = threshold.metric, f"OCPP {threshold.version}"
+    if figures is None:
+        return math.nan, f"no {name} station {where}"
+    if metric == "stations":
+        return float(figures.stations), ""
+    if metric == "online":
+        return float(figures.online), ""
+    if metric == "violations":
+        return float(figures.violations), ""
+    histogram = decode_histogram(figures.histogram)
+    answered = histogram.get_total_count()
+    failed = sum(figures.errors.values())
+    if metric in _LATENCY or metric.startswith("p"):
+        if answered == 0:
+            return math.nan, f"no {name} call answered {where}" + (f" ({failed:,} failed)" if failed else "")
+        if metric == "max":
+            return float(histogram.get_max_value()) / 1000.0, ""
+        if metric == "mean":
+            return float(histogram.get_mean_value()) / 1000.0, ""
+        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0, ""
+    if metric in _CALL_METRICS and answered + failed == 0:
+        return math.nan, f"no {name} calls {where}"
+    if metric == "count":
+        return float(answered), ""
+    if metric == "rate":
+        return float(answered) / max(metrics.ended_at - metrics.started_at, 1e-9), ""
+    if metric == "errors":
+        return float(failed + figures.violations), ""
+    if metric == "error_rate":
+        return 100.0 * failed / (answered + failed), ""
+    return float(figures.errors.get("Timeout", 0)), ""  # timeouts
 
 
 def evaluate(

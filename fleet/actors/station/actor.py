@@ -337,6 +337,8 @@ class Station:
         #: selects another it offers (:meth:`_speak`)
         self.dialect: Dialect = dialect_factory(self.profile.ocpp_versions[0])(self)
         self.queue.sheddable = self.dialect.sheddable
+        #: where its calls are counted: the observer's own for its OCPP version, where it counts by version
+        self._calls_observer = self._observer_of(self.dialect.version)
         #: the subprotocols it offers, in its order of preference
         self._subprotocols = tuple(version.subprotocol for version in self.profile.protocol_versions)
         self._overrides: dict[str, Handler] = {}
@@ -440,19 +442,25 @@ class Station:
         if outgoing:
             self._calls += 1
             self._snapshot = None  # (the cached snapshot would hide it; nobody waits for a count)
-        if self.observer is not None:
-            self.observer.call_completed(action, outgoing, latency)
+        if self._calls_observer is not None:
+            self._calls_observer.call_completed(action, outgoing, latency)
 
     def call_failed(self, action: str, error: CallFailure) -> None:
         self._calls += 1
         self._calls_failed += 1
         self._snapshot = None
-        if self.observer is not None:
-            self.observer.call_failed(action, error)
+        if self._calls_observer is not None:
+            self._calls_observer.call_failed(action, error)
 
     def violation(self, code: str) -> None:
-        if self.observer is not None:
-            self.observer.violation(code)
+        if self._calls_observer is not None:
+            self._calls_observer.violation(code)
+
+    def _observer_of(self, version: str) -> ConnectionObserver | None:
+        """The observer its calls go to: the observer's own for OCPP ``version`` where it
+        counts by version (:meth:`fleet.metrics.Metrics.for_version`), else the observer."""
+        for_version: Callable[[str], ConnectionObserver] | None = getattr(self.observer, "for_version", None)
+        return for_version(version) if for_version is not None else self.observer
 
     def connection_counts(self) -> tuple[int, int, int]:
         """Connects, failed connection attempts and disconnects so far (cheaper than :meth:`snapshot`)."""
@@ -1202,6 +1210,7 @@ class Station:
         data are not carried over)."""
         self.dialect = dialect_factory(version)(self)
         self.queue.sheddable = self.dialect.sheddable
+        self._calls_observer = self._observer_of(version)
 
     def set_call_timeout(self, seconds: float) -> None:
         """The call timeout of the connection (now and for the next ones: the dialect's
