@@ -33,18 +33,21 @@ from textual.screen import Screen
 
 from ..control.client import ControlClient, ControlConnectionError, ControlRequestError
 from ..control.messages import ControlEvent, FleetSnapshot
+from .command_palette import OrderedCommandPalette
 from .model import DashboardModel, TableSnapshot
 from .palette import ControlCommands
 from .screens import (
     CommandForm,
     ComposerScreen,
     CsmsScreen,
+    HelpScreen,
     OverviewScreen,
     ResultScreen,
     StationScreen,
     StationsScreen,
 )
 from .screens.form import command_fields
+from .screens.help import key_help
 
 __all__ = ["GC_THRESHOLDS", "ROWS_AT_FULL_RATE", "FleetDashboard", "rows_interval", "run_dashboard"]
 
@@ -90,6 +93,7 @@ class FleetDashboard(App[int]):
         Binding("m", "switch_mode('csms')", "CSMS"),
         Binding("N", "compose", "compose", show=False),
         Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "keys"),
     ]
 
     #: Textual holds the screen for 50 ms after a switch of screens to hide the transition
@@ -312,6 +316,19 @@ class FleetDashboard(App[int]):
             self.send_command(command, show_result=command in _READ_COMMANDS)
         else:
             self.open_command_form(command, values)
+
+    def action_help(self) -> None:
+        """List every key of the screen shown (its active bindings)."""
+        screen = self._current_screen()
+        if screen is None or isinstance(screen, HelpScreen):
+            return
+        title = type(screen).__name__.removesuffix("Screen").lower() + " screen"
+        self.push_screen(HelpScreen(title, key_help(screen)))
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, with an input whose editing keys keep their order (Textual issue 6605)."""
+        if self.use_command_palette and not OrderedCommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(OrderedCommandPalette(id="--command-palette"))
 
     def action_compose(self) -> None:
         current = getattr(self._current_screen(), "current_station_id", None)

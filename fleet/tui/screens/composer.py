@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ...control.messages import SendResult
 from ..model import Verdict, payload_skeleton, validate_payload, version_named
+from ..widgets.ordered_input import OrderedInput
 
 if TYPE_CHECKING:
     from ..app import FleetDashboard
@@ -51,12 +52,12 @@ class ComposerScreen(ModalScreen[SendResult | None]):
             with Horizontal(classes="composer-row"):
                 yield Select([("as the station", "station"), ("as the CSMS", "csms")], value=self.target,
                              allow_blank=False, id="composer-target")
-                yield Input(self.station_id, placeholder="station id", id="composer-station")
+                yield OrderedInput(self.station_id, placeholder="station id", id="composer-station")
                 yield Select([(a, a) for a in sorted(self.version.actions)], value=self.action, allow_blank=False,
                              id="composer-action")
             with Horizontal(classes="composer-row"):
-                yield Input(placeholder="message id (default: a UUID)", id="composer-message-id")
-                yield Input(placeholder="tag (JSON or text, returned with the answer)", id="composer-tag")
+                yield OrderedInput(placeholder="message id (default: a UUID)", id="composer-message-id")
+                yield OrderedInput(placeholder="tag (JSON or text, returned with the answer)", id="composer-tag")
             yield TextArea(self._skeleton(self.action), id="composer-payload")
             yield Static("", id="composer-verdict")
             with Horizontal(classes="buttons"):

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...control.messages import COMMANDS
+from ..widgets.ordered_input import OrderedInput
 
 __all__ = ["CommandForm", "command_fields", "parse_field"]
 
@@ -108,7 +109,7 @@ class CommandForm(ModalScreen[dict[str, Any] | None]):
             for name, kind, required, default in self.fields:
                 value = self.values.get(name, default)
                 yield Label(f"{name} ({kind}{', required' if required else ''})", classes="form-label")
-                yield Input(_shown(kind, value), placeholder=kind, id=f"field-{name}")
+                yield OrderedInput(_shown(kind, value), placeholder=kind, id=f"field-{name}")
             yield Static("", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Send", variant="primary", id="form-send")
