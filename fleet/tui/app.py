@@ -60,6 +60,9 @@ GC_THRESHOLDS = (10_000, 10, 100)
 #: chunks a key press waits behind.
 ROWS_AT_FULL_RATE = 10_000
 
+#: Seconds an error's notification stays (its reason is worth the time to read it).
+ERROR_TIMEOUT = 12.0
+
 #: Commands whose result is worth a window when run from the palette.
 _READ_COMMANDS = frozenset({"info", "snapshot", "station", "csms_connections", "csms_pending", "get_auth_list",
                             "get_auth_cs", "send", "csms_send", "add_stations", "remove_stations",
@@ -252,8 +255,10 @@ class FleetDashboard(App[int]):
             result = await client.request(command, **fields)
         except ControlRequestError as exc:
             self.command_log.append((command, fields, exc.code))
-            if not quiet:
-                self.notify(f"{command}: {exc.message}", title=exc.code, severity="error")
+            if not quiet:  # the reason first, as the server gave it (plain text: it may hold brackets)
+                who = fields.get("station_id") or ""
+                self.notify(exc.message or exc.code, title=f"{command} {who}: {exc.code}".replace(" :", ":"),
+                            severity="error", timeout=ERROR_TIMEOUT, markup=False)
             return None
         except ControlConnectionError as exc:
             self.command_log.append((command, fields, "disconnected"))

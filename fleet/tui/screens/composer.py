@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ...control.messages import SendResult
 from ..model import Verdict, payload_skeleton, validate_payload, version_named
+from ..widgets.key_bar import KeyBar
 from ..widgets.ordered_input import OrderedInput
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "close"),
         Binding("ctrl+s", "send", "send"),
+        Binding("ctrl+t", "validate", "validate"),  # (ctrl+v, kept, pastes where the focus is in a text field)
         Binding("ctrl+v", "validate", "validate", show=False),
     ]
 
@@ -65,6 +67,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                 yield Button("Send", variant="primary", id="composer-send")
                 yield Button("Close", id="composer-close")
             yield Static("", id="composer-response")
+        yield KeyBar()
 
     def _skeleton(self, action: str) -> str:
         return msgspec.json.format(msgspec.json.encode(payload_skeleton(action, self.version)).decode(), indent=2)
@@ -75,6 +78,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
             self.action = event.value
             self.query_one("#composer-payload", TextArea).text = self._skeleton(self.action)
             self.query_one("#composer-verdict", Static).update("")
+            self.query_one("#composer-response", Static).update("")  # it answered another request
 
     @on(Input.Changed, "#composer-station")
     def _station_changed(self, event: Input.Changed) -> None:
@@ -100,6 +104,8 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                                                    self.version)
         style = "green" if verdict is Verdict.OK else "red"
         self.query_one("#composer-verdict", Static).update(Text(message, style=style))
+        if verdict is not Verdict.OK:  # the response shown answered an earlier payload, not this one
+            self.query_one("#composer-response", Static).update("")
         return verdict, message, payload
 
     def action_validate(self) -> None:
