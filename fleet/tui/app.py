@@ -43,6 +43,7 @@ from .screens import (
     HelpScreen,
     OverviewScreen,
     ResultScreen,
+    RunSummaryScreen,
     StationScreen,
     StationsScreen,
 )
@@ -97,6 +98,7 @@ class FleetDashboard(App[int]):
         Binding("N", "compose", "compose", show=False),
         Binding("q", "quit", "quit"),
         Binding("question_mark", "help", "keys"),
+        Binding("f", "run_summary", "run summary"),  # once the run has ended (see finish_run)
     ]
 
     #: Textual holds the screen for 50 ms after a switch of screens to hide the transition
@@ -117,6 +119,8 @@ class FleetDashboard(App[int]):
         self._gc_thresholds: tuple[int, int, int] | None = None
         self._rows_due = 0.0  # when the rows may be pulled again (perf_counter)
         self._rows_screen: Screen[Any] | None = None  # the screen they were last pulled for
+        #: how the run ended and its summary, once it has (see :meth:`finish_run`)
+        self.run_end: tuple[str, str] | None = None
         self.sub_title = control_url
 
     def delay_update(self, delay: float = 0.05) -> None:
@@ -169,6 +173,8 @@ class FleetDashboard(App[int]):
             try:
                 await client.connect()
             except ControlConnectionError as exc:
+                if self.run_end is not None:
+                    return
                 self.model.status = f"cannot reach {self.control_url}: {exc}"
                 self._redraw()
                 await asyncio.sleep(delay)
@@ -189,9 +195,11 @@ class FleetDashboard(App[int]):
             finally:
                 events.cancel()
                 self.model.connected = False
-                self.model.status = f"disconnected from {self.control_url}; reconnecting…"
+                self.model.status = self._ended_status() or f"disconnected from {self.control_url}; reconnecting…"
                 await client.close()
                 self._redraw()
+            if self.run_end is not None:
+                return
 
     async def poll_once(self) -> FleetSnapshot | None:
         """Pull one snapshot into the model and redraw the visible screen."""
@@ -241,6 +249,36 @@ class FleetDashboard(App[int]):
 
     def remove_event_sink(self, station_id: str) -> None:
         self._sinks.pop(station_id, None)
+
+    # ---------------------------------------------------------------- the end
+
+    def finish_run(self, headline: str, summary: str) -> None:
+        """The run behind the dashboard has ended: stop polling (and reconnecting), keep the last
+        state on screen and show the run's ``summary`` (its verdicts) until the user quits."""
+        if self.run_end is not None:
+            return
+        self.run_end = (headline, summary)
+        self.workers.cancel_group(self, "connection")
+        self.model.connected = False
+        self.model.status = self._ended_status()
+        self.model.run_ended = True
+        self._redraw()
+        self.refresh_bindings()
+        self.action_run_summary()
+
+    def _ended_status(self) -> str:
+        if self.run_end is None:
+            return ""
+        return f"{self.run_end[0]} · the last state it showed · f: the run's summary · q: quit"
+
+    def action_run_summary(self) -> None:
+        if self.run_end is not None and not isinstance(self._current_screen(), RunSummaryScreen):
+            self.push_screen(RunSummaryScreen(*self.run_end))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run_summary":
+            return self.run_end is not None  # (the key shows once there is a summary)
+        return True
 
     # --------------------------------------------------------------- commands
 

@@ -282,6 +282,7 @@ class DashboardModel:
         self.status = "connecting…"
         self.ticks = 0
         self.last_poll_ms = 0.0
+        self.run_ended = False  # the run behind the dashboard has ended: the snapshot is its last
 
     def update(self, snapshot: FleetSnapshot) -> None:
         self.snapshot = snapshot

@@ -6,7 +6,8 @@ from .form import CommandForm
 from .help import HelpScreen
 from .overview import OverviewScreen
 from .result import ResultScreen
+from .run_summary import RunSummaryScreen
 from .station import StationScreen
 from .stations import StationsScreen
 
-__all__ = ["CommandForm", "ComposerScreen", "CsmsScreen", "HelpScreen", "OverviewScreen", "ResultScreen", "StationScreen", "StationsScreen"]
+__all__ = ["CommandForm", "ComposerScreen", "CsmsScreen", "HelpScreen", "OverviewScreen", "ResultScreen", "RunSummaryScreen", "StationScreen", "StationsScreen"]
