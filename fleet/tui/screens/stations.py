@@ -8,9 +8,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Header, Input
+from textual.widgets import Header, Input, Static
 
-from ..model import COLUMNS, DashboardModel
+from ..model import COLUMNS, DashboardModel, connector_legend
 from ..widgets import KeyBar, OrderedInput, StationsTable, StatusLine
 from .station_actions import STATION_BINDINGS, StationActions
 
@@ -48,6 +48,7 @@ class StationsScreen(StationActions, Screen[None]):
         yield OrderedInput(placeholder="filter: CS00 state:charging,faulted profile:ac ocpp:1.6 error:timeout  (/ to focus, esc to clear)",
                     id="filter")
         yield StationsTable(self.dashboard.model.table, id="stations")
+        yield Static(connector_legend(), id="conn-legend")
         yield StatusLine(id="status")
         yield KeyBar()
 
