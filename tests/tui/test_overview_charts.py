@@ -95,3 +95,17 @@ def test_the_stations_screen_explains_the_connector_letters() -> None:
 
     run_dashboard_test(body, stations=2)
 
+
+
+def test_fleets_own_load_fits_one_line_on_a_narrow_overview() -> None:
+    from rich.text import Text
+
+    from fleet.tui.widgets.throughput import _append_execution_short
+
+    text = Text()
+    _append_execution_short(text, {"stations": {"cpu": 98.0, "lag_p99_ms": 850.0, "lag_max_ms": 900.0},
+                                   "csms": {"cpu": 20.0, "lag_p99_ms": 2.0, "lag_max_ms": 3.0}})
+    assert text.plain == "\nfleet CPU stations 98% csms 20% SATURATED: stations"
+    quiet = Text()
+    _append_execution_short(quiet, {"stations": {"cpu": 20.0, "lag_p99_ms": 3.0, "lag_max_ms": 5.0}})
+    assert quiet.plain == "\nfleet CPU stations 20%" and len(text.plain) < 60

@@ -9,6 +9,7 @@ from textual.widgets import Header
 
 from ..model import DashboardModel
 from ..widgets import ErrorsPanel, KeyBar, LatencyTable, StateCounts, StatusLine, Throughput
+from ..widgets.latency_table import NARROW
 from ..widgets.throughput import FailedCalls
 
 __all__ = ["OverviewScreen"]
@@ -50,7 +51,7 @@ class OverviewScreen(Screen[None]):
         width = max(10, self.size.width - 6)
         self.query_one(StateCounts).show(snapshot.states, snapshot.total, width=width, phase=snapshot.phase,
                                          csms_connected=snapshot.csms_connected)
-        self.query_one(Throughput).show_model(snapshot, model.history)
+        self.query_one(Throughput).show_model(snapshot, model.history, narrow=self.size.width < NARROW)
         self.query_one(FailedCalls).show_model(snapshot, model.history)
         self.query_one(LatencyTable).show(snapshot, model.history, width=self.size.width)
         self.query_one(ErrorsPanel).show(snapshot)

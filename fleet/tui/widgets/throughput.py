@@ -17,7 +17,8 @@ STALE_AFTER = 3.0
 class Throughput(TimeChart):
     """calls/s now, the window's peak, the totals; the chart of calls/s under them."""
 
-    def show_model(self, snapshot: FleetSnapshot, history: History) -> None:
+    def show_model(self, snapshot: FleetSnapshot, history: History, *, narrow: bool = False) -> None:
+        """``narrow``: fleet's own load in one short line, so the chart keeps some height at 80x24."""
         text = Text()
         text.append(f"{'calls/s':<9}", style="bold")
         text.append(f"{snapshot.calls_per_s:>10,.1f}", style="bold cyan")
@@ -29,7 +30,7 @@ class Throughput(TimeChart):
             f"\nanswered {snapshot.completed:,}   failed {snapshot.failed:,}   reconnects {snapshot.reconnects:,}"
         )
         if snapshot.execution:
-            _append_execution(text, snapshot.execution)
+            (_append_execution_short if narrow else _append_execution)(text, snapshot.execution)
         self.show(text, history.calls_per_s)
 
 
@@ -44,6 +45,23 @@ class FailedCalls(TimeChart):
         text.append(f"{now:>8,.1f}", style="bold red" if now else "bold")
         text.append(f"   peak {peak:,.1f}", style="red" if peak else "")
         self.show(text, history.failed)
+
+
+def _append_execution_short(text: Text, roles: dict[str, dict[str, float]]) -> None:
+    """Fleet's own CPU per role on one line, then the saturated roles by name."""
+    from ...run.execution import ROLES, saturated
+
+    text.append("\nfleet CPU", style="bold")
+    hot = []
+    for role in ROLES:
+        figures = roles.get(role)
+        if figures is None:
+            continue
+        text.append(f" {role} {figures.get('cpu', 0.0):.0f}%")
+        if saturated({"loop_lag_p99_ms": figures.get("lag_p99_ms", 0.0), "cpu_peak": figures.get("cpu", 0.0)}):
+            hot.append(role)
+    if hot:
+        text.append(f" SATURATED: {', '.join(hot)}", style="bold red reverse")
 
 
 def _append_execution(text: Text, roles: dict[str, dict[str, float]]) -> None:
