@@ -1,4 +1,8 @@
-"""Round-trip latency per OCPP action: count, rate, p50, p99, and their charts over time."""
+"""Round-trip latency per OCPP action: count, rate, p50, p99, and their charts over time.
+
+The percentiles are those the control API's snapshot carries: of the whole run so far (the
+workers' histograms, merged), so their trends show how the run's percentiles moved, not the
+latency of each moment."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ class StateCounts(Static):
             text.append("   ")
         text.append(f"total {total:,}", style="bold")
         if csms_connected:
-            text.append(f"   connected to the CSMS {csms_connected:,}")
+            text.append(f"   on the CSMS {csms_connected:,}")
         if phase:
             text.append(f"   phase {phase}", style="bold")
         if total:
