@@ -38,7 +38,7 @@ class OverviewScreen(Screen[None]):
                     errors.border_title = "errors by code"
                     yield errors
             latency = LatencyTable(id="latency")
-            latency.border_title = "latency per action: p50/p99 of the run so far, and how they moved (from 0)"
+            latency.border_title = "latency per action (p50/p99 of the run so far; trends from 0)"
             yield latency
         yield StatusLine(id="status")
         yield KeyBar()
