@@ -4,7 +4,8 @@ The run serves the control API (port 7700 on 127.0.0.1 by default, a free port
 when 7700 is taken; see :mod:`fleet.commands.control_options`) and prints
 ``control on ws://...``: attach ``fleet tui`` or a script to watch and drive it.
 ``--tui`` does that in one go: the run goes to its own processes and the dashboard
-takes the terminal; quitting the dashboard stops the run and prints the summary.
+takes the terminal; quitting the dashboard stops the run and prints the summary. A run that
+reaches its end leaves the dashboard open on its last state, with the summary, until the user quits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -469,8 +471,15 @@ def stop_child(child: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> i
     return code if code >= 0 else 1
 
 
-def run_dashboard_app(url: str, token: str | None, child: subprocess.Popen[Any]) -> Any:
-    """The dashboard attached to the run's control API; it closes itself when the run ends."""
+#: How the run behind the dashboard ended, by its exit status.
+_ENDINGS = {OK: "the run ended: thresholds passed", THRESHOLDS_FAILED: "the run ended: a threshold failed",
+            RUN_FAILED: "the run failed", INTERRUPTED: "the run was interrupted", USAGE: "the run refused its options"}
+
+
+def run_dashboard_app(url: str, token: str | None, child: subprocess.Popen[Any],
+                      summary: Callable[[], str] | None = None) -> Any:
+    """The dashboard attached to the run's control API. When the run ends it stays open on the last
+    state it showed, with the run's summary (``summary()``: what the run printed), until the user quits."""
     from ..tui import app as tui_app
 
     class RunDashboard(tui_app.FleetDashboard):
@@ -480,10 +489,17 @@ def run_dashboard_app(url: str, token: str | None, child: subprocess.Popen[Any])
             self.set_interval(0.5, self._watch_run)
 
         def _watch_run(self) -> None:
-            if child.poll() is not None:
-                self.exit(0)
+            code = child.poll()
+            if code is not None and self.run_end is None:
+                ending = _ENDINGS.get(code, "the run ended")
+                self.finish_run(f"{ending} (exit status {code})", summary() if summary is not None else "")
 
     return RunDashboard(url, token)
+
+
+def _summary_of(out: IO[str]) -> Callable[[], str]:
+    """What the run printed (its summary), less the control line the dashboard read."""
+    return lambda: _CONTROL_LINE.sub("", _read(out), count=1).strip("\n")
 
 
 def spawn_run(argv: list[str], out: IO[str], err: IO[str], env: dict[str, str] | None = None) -> subprocess.Popen[Any]:
@@ -503,14 +519,14 @@ def _run_with_dashboard(args: argparse.Namespace, token: str | None) -> int:
         try:
             url = _wait_for_control(child, out, STARTUP_TIMEOUT)
             if url is not None:
-                run_dashboard_app(url, token, child).run()
+                run_dashboard_app(url, token, child, summary=_summary_of(out)).run()
                 if child.poll() is None:
                     print("stopping the run…", flush=True)
         except KeyboardInterrupt:
             pass
         finally:
             code = stop_child(child)
-        text = _CONTROL_LINE.sub("", _read(out), count=1).strip("\n")
+        text = _summary_of(out)()
         if text:
             print(text)
         errors = _read(err).strip()

@@ -33,18 +33,22 @@ from textual.screen import Screen
 
 from ..control.client import ControlClient, ControlConnectionError, ControlRequestError
 from ..control.messages import ControlEvent, FleetSnapshot
+from .command_palette import OrderedCommandPalette
 from .model import DashboardModel, TableSnapshot
 from .palette import ControlCommands
 from .screens import (
     CommandForm,
     ComposerScreen,
     CsmsScreen,
+    HelpScreen,
     OverviewScreen,
     ResultScreen,
+    RunSummaryScreen,
     StationScreen,
     StationsScreen,
 )
 from .screens.form import command_fields
+from .screens.help import key_help
 
 __all__ = ["GC_THRESHOLDS", "ROWS_AT_FULL_RATE", "FleetDashboard", "rows_interval", "run_dashboard"]
 
@@ -56,6 +60,9 @@ GC_THRESHOLDS = (10_000, 10, 100)
 #: the loop about 23 ms (measured with ``fleet bench --tui``); at 2 Hz that is 5% of the time in
 #: chunks a key press waits behind.
 ROWS_AT_FULL_RATE = 10_000
+
+#: Seconds an error's notification stays (its reason is worth the time to read it).
+ERROR_TIMEOUT = 12.0
 
 #: Commands whose result is worth a window when run from the palette.
 _READ_COMMANDS = frozenset({"info", "snapshot", "station", "csms_connections", "csms_pending", "get_auth_list",
@@ -90,6 +97,8 @@ class FleetDashboard(App[int]):
         Binding("m", "switch_mode('csms')", "CSMS"),
         Binding("N", "compose", "compose", show=False),
         Binding("q", "quit", "quit"),
+        Binding("question_mark", "help", "keys"),
+        Binding("f", "run_summary", "run summary"),  # once the run has ended (see finish_run)
     ]
 
     #: Textual holds the screen for 50 ms after a switch of screens to hide the transition
@@ -110,6 +119,8 @@ class FleetDashboard(App[int]):
         self._gc_thresholds: tuple[int, int, int] | None = None
         self._rows_due = 0.0  # when the rows may be pulled again (perf_counter)
         self._rows_screen: Screen[Any] | None = None  # the screen they were last pulled for
+        #: how the run ended and its summary, once it has (see :meth:`finish_run`)
+        self.run_end: tuple[str, str] | None = None
         self.sub_title = control_url
 
     def delay_update(self, delay: float = 0.05) -> None:
@@ -162,6 +173,8 @@ class FleetDashboard(App[int]):
             try:
                 await client.connect()
             except ControlConnectionError as exc:
+                if self.run_end is not None:
+                    return
                 self.model.status = f"cannot reach {self.control_url}: {exc}"
                 self._redraw()
                 await asyncio.sleep(delay)
@@ -182,9 +195,11 @@ class FleetDashboard(App[int]):
             finally:
                 events.cancel()
                 self.model.connected = False
-                self.model.status = f"disconnected from {self.control_url}; reconnecting…"
+                self.model.status = self._ended_status() or f"disconnected from {self.control_url}; reconnecting…"
                 await client.close()
                 self._redraw()
+            if self.run_end is not None:
+                return
 
     async def poll_once(self) -> FleetSnapshot | None:
         """Pull one snapshot into the model and redraw the visible screen."""
@@ -235,6 +250,36 @@ class FleetDashboard(App[int]):
     def remove_event_sink(self, station_id: str) -> None:
         self._sinks.pop(station_id, None)
 
+    # ---------------------------------------------------------------- the end
+
+    def finish_run(self, headline: str, summary: str) -> None:
+        """The run behind the dashboard has ended: stop polling (and reconnecting), keep the last
+        state on screen and show the run's ``summary`` (its verdicts) until the user quits."""
+        if self.run_end is not None:
+            return
+        self.run_end = (headline, summary)
+        self.workers.cancel_group(self, "connection")
+        self.model.connected = False
+        self.model.status = self._ended_status()
+        self.model.run_ended = True
+        self._redraw()
+        self.refresh_bindings()
+        self.action_run_summary()
+
+    def _ended_status(self) -> str:
+        if self.run_end is None:
+            return ""
+        return f"{self.run_end[0]} · the last state it showed · f: the run's summary · q: quit"
+
+    def action_run_summary(self) -> None:
+        if self.run_end is not None and not isinstance(self._current_screen(), RunSummaryScreen):
+            self.push_screen(RunSummaryScreen(*self.run_end))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "run_summary":
+            return self.run_end is not None  # (the key shows once there is a summary)
+        return True
+
     # --------------------------------------------------------------- commands
 
     async def control(self, command: str, /, quiet: bool = False, **fields: Any) -> Any:
@@ -248,8 +293,10 @@ class FleetDashboard(App[int]):
             result = await client.request(command, **fields)
         except ControlRequestError as exc:
             self.command_log.append((command, fields, exc.code))
-            if not quiet:
-                self.notify(f"{command}: {exc.message}", title=exc.code, severity="error")
+            if not quiet:  # the reason first, as the server gave it (plain text: it may hold brackets)
+                who = fields.get("station_id") or ""
+                self.notify(exc.message or exc.code, title=f"{command} {who}: {exc.code}".replace(" :", ":"),
+                            severity="error", timeout=ERROR_TIMEOUT, markup=False)
             return None
         except ControlConnectionError as exc:
             self.command_log.append((command, fields, "disconnected"))
@@ -312,6 +359,19 @@ class FleetDashboard(App[int]):
             self.send_command(command, show_result=command in _READ_COMMANDS)
         else:
             self.open_command_form(command, values)
+
+    def action_help(self) -> None:
+        """List every key of the screen shown (its active bindings)."""
+        screen = self._current_screen()
+        if screen is None or isinstance(screen, HelpScreen):
+            return
+        title = type(screen).__name__.removesuffix("Screen").lower() + " screen"
+        self.push_screen(HelpScreen(title, key_help(screen)))
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, with an input whose editing keys keep their order (Textual issue 6605)."""
+        if self.use_command_palette and not OrderedCommandPalette.is_open(self):  # type: ignore[arg-type]
+            self.push_screen(OrderedCommandPalette(id="--command-palette"))
 
     def action_compose(self) -> None:
         current = getattr(self._current_screen(), "current_station_id", None)

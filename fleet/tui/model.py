@@ -8,7 +8,8 @@ render. Nothing here is updated per OCPP message.
   the table renders only the visible slice of :attr:`StationTableModel.view`.
 * :class:`TableSnapshot` / :class:`TableRow`: how the dashboard decodes a snapshot
   with rows (a row's connectors stay raw JSON until the row is drawn).
-* :class:`History`: short series for the sparklines (calls/s, p50/p99 per action).
+* :class:`History`: the series of the overview's charts over the last two minutes
+  (calls/s, failed/s, p50/p99 per action), from the snapshots the app polls anyway.
 * :func:`payload_skeleton` / :func:`validate_payload`: the request composer's
   JSON skeleton of an action's required fields, and its validation with the
   action's own decoder.
@@ -33,6 +34,7 @@ from ..ocpp.constraints import URI_PATTERN
 
 __all__ = [
     "COLUMNS",
+    "CONNECTOR_LETTERS",
     "Column",
     "DashboardModel",
     "History",
@@ -40,7 +42,10 @@ __all__ = [
     "TableRow",
     "TableSnapshot",
     "connector_glyphs",
+    "connector_legend",
+    "not_started",
     "payload_skeleton",
+    "span_text",
     "sparkline",
     "validate_payload",
     "version_named",
@@ -48,6 +53,16 @@ __all__ = [
 
 STATES = ("idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted",
           "offline", "closed")
+
+
+#: The letters of the stations table's connector column (the first letter of the OCPP status).
+CONNECTOR_LETTERS = {"A": "Available", "O": "Occupied", "F": "Faulted", "U": "Unavailable", "R": "Reserved"}
+
+
+def connector_legend() -> str:
+    """One line that says what the connector column's letters mean."""
+    letters = "  ".join(f"{letter} {status.lower()}" for letter, status in CONNECTOR_LETTERS.items())
+    return f"CONN, one letter per connector: {letters}"
 
 
 def connector_glyphs(statuses: Sequence[str]) -> str:
@@ -249,11 +264,16 @@ def sparkline(values: Sequence[float], width: int = 24) -> str:
     return "".join(_BARS[min(len(_BARS) - 1, int(v / top * (len(_BARS) - 1) + 0.5))] for v in data)
 
 
-class History:
-    """The last ``length`` values of the figures the overview plots."""
+#: Snapshots the overview's charts cover: 2 minutes at the dashboard's 2 Hz.
+HISTORY_LENGTH = 240
 
-    def __init__(self, length: int = 120) -> None:
+
+class History:
+    """The last ``length`` values of the figures the overview plots, with when each snapshot was taken."""
+
+    def __init__(self, length: int = HISTORY_LENGTH) -> None:
         self.length = length
+        self.at: deque[float] = deque(maxlen=length)  # the snapshots' wall-clock times
         self.calls_per_s: deque[float] = deque(maxlen=length)
         self.failed: deque[float] = deque(maxlen=length)  # failed calls per second
         self.p50: dict[str, deque[float]] = {}
@@ -263,12 +283,29 @@ class History:
     def add(self, snapshot: FleetSnapshot) -> None:
         # Rates as the server computed them from its sources' totals: they hold between
         # two updates, so a poll faster than the updates plots no false zeros.
+        self.at.append(snapshot.at)
         self.calls_per_s.append(snapshot.calls_per_s)
         self.failed.append(snapshot.failed_per_s)
         for action in snapshot.actions:
             key = f"{action.direction}:{action.action}"
             for series, value in ((self.p50, action.p50_ms), (self.p99, action.p99_ms), (self.rate, action.rate)):
                 series.setdefault(key, deque(maxlen=self.length)).append(value)
+
+
+    @property
+    def span_s(self) -> float:
+        """Seconds between the oldest and the newest snapshot kept."""
+        return self.at[-1] - self.at[0] if len(self.at) > 1 else 0.0
+
+
+def span_text(seconds: float) -> str:
+    """``45 s``, ``2 min``: how long a chart's window is."""
+    return f"{seconds:.0f} s" if seconds < 100 else f"{seconds / 60:.0f} min"
+
+
+def not_started(states: dict[str, int], total: int) -> int:
+    """Stations of the run not started yet (the ramp has not reached them): the total less those counted by state."""
+    return max(0, total - sum(states.values()))
 
 
 class DashboardModel:
@@ -282,6 +319,7 @@ class DashboardModel:
         self.status = "connecting…"
         self.ticks = 0
         self.last_poll_ms = 0.0
+        self.run_ended = False  # the run behind the dashboard has ended: the snapshot is its last
 
     def update(self, snapshot: FleetSnapshot) -> None:
         self.snapshot = snapshot

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..control.messages import COMMANDS
+from .one_line import one_line
 
 if TYPE_CHECKING:
     from .app import FleetDashboard
@@ -17,8 +18,7 @@ __all__ = ["ControlCommands"]
 
 
 def _help(command: str) -> str:
-    doc = (COMMANDS[command].__doc__ or "").strip().splitlines()
-    return doc[0] if doc else ""
+    return one_line(COMMANDS[command].__doc__)
 
 
 class ControlCommands(Provider):

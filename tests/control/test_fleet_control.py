@@ -416,7 +416,7 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
     seen: dict[str, Any] = {}
 
     class Attached:
-        def __init__(self, url: str, token: str | None, child: subprocess.Popen[Any]) -> None:
+        def __init__(self, url: str, token: str | None, child: subprocess.Popen[Any], summary: Any = None) -> None:
             seen["url"], seen["child"] = url, child
 
         def run(self) -> None:
@@ -445,15 +445,25 @@ def test_run_with_the_dashboard_stops_the_run_when_it_quits(tmp_path: Path, monk
     assert (tmp_path / "report.json").is_file()
 
 
-def test_the_run_dashboard_closes_itself_when_the_run_ends() -> None:
+def test_the_run_dashboard_stays_open_on_the_runs_summary_when_the_run_ends() -> None:
+    """(It closed itself when the run ended; now it keeps the last state and shows the summary
+    until the user quits: issue 15.)"""
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
-    app = run_command.run_dashboard_app("ws://127.0.0.1:9/", None, child)
+    app = run_command.run_dashboard_app("ws://127.0.0.1:9/", None, child,
+                                        summary=lambda: "THRESHOLDS\n  ✓ p99(TransactionEvent) < 500ms  actual 4 ms")
 
     async def main() -> None:
         async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until_on_pilot(lambda: app.run_end is not None, pilot, timeout=15, period=0.1,
+                                      what="the dashboard seeing the run's end")
+            await pilot.pause(1.0)
+            assert app.is_running  # still open: the user quits
+            headline, summary = app.run_end
+            assert headline == "the run ended: thresholds passed (exit status 0)" and "✓ p99" in summary
+            assert "the run ended" in app.model.status and "reconnecting" not in app.model.status
+            await pilot.press("q")
             await wait_until_on_pilot(lambda: not app.is_running, pilot, timeout=15, period=0.1,
-                                      what="the dashboard closing itself")
-            assert not app.is_running
+                                      what="the dashboard closing on q")
 
     asyncio.run(main())
     assert child.wait(5) == 0

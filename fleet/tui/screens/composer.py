@@ -15,6 +15,8 @@ from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
 from ...control.messages import SendResult
 from ..model import Verdict, payload_skeleton, validate_payload, version_named
+from ..widgets.key_bar import KeyBar
+from ..widgets.ordered_input import OrderedInput
 
 if TYPE_CHECKING:
     from ..app import FleetDashboard
@@ -28,6 +30,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "close"),
         Binding("ctrl+s", "send", "send"),
+        Binding("ctrl+t", "validate", "validate"),  # (ctrl+v, kept, pastes where the focus is in a text field)
         Binding("ctrl+v", "validate", "validate", show=False),
     ]
 
@@ -51,12 +54,12 @@ class ComposerScreen(ModalScreen[SendResult | None]):
             with Horizontal(classes="composer-row"):
                 yield Select([("as the station", "station"), ("as the CSMS", "csms")], value=self.target,
                              allow_blank=False, id="composer-target")
-                yield Input(self.station_id, placeholder="station id", id="composer-station")
+                yield OrderedInput(self.station_id, placeholder="station id", id="composer-station")
                 yield Select([(a, a) for a in sorted(self.version.actions)], value=self.action, allow_blank=False,
                              id="composer-action")
             with Horizontal(classes="composer-row"):
-                yield Input(placeholder="message id (default: a UUID)", id="composer-message-id")
-                yield Input(placeholder="tag (JSON or text, returned with the answer)", id="composer-tag")
+                yield OrderedInput(placeholder="message id (default: a UUID)", id="composer-message-id")
+                yield OrderedInput(placeholder="tag (JSON or text, returned with the answer)", id="composer-tag")
             yield TextArea(self._skeleton(self.action), id="composer-payload")
             yield Static("", id="composer-verdict")
             with Horizontal(classes="buttons"):
@@ -64,6 +67,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                 yield Button("Send", variant="primary", id="composer-send")
                 yield Button("Close", id="composer-close")
             yield Static("", id="composer-response")
+        yield KeyBar()
 
     def _skeleton(self, action: str) -> str:
         return msgspec.json.format(msgspec.json.encode(payload_skeleton(action, self.version)).decode(), indent=2)
@@ -74,6 +78,7 @@ class ComposerScreen(ModalScreen[SendResult | None]):
             self.action = event.value
             self.query_one("#composer-payload", TextArea).text = self._skeleton(self.action)
             self.query_one("#composer-verdict", Static).update("")
+            self.query_one("#composer-response", Static).update("")  # it answered another request
 
     @on(Input.Changed, "#composer-station")
     def _station_changed(self, event: Input.Changed) -> None:
@@ -99,6 +104,8 @@ class ComposerScreen(ModalScreen[SendResult | None]):
                                                    self.version)
         style = "green" if verdict is Verdict.OK else "red"
         self.query_one("#composer-verdict", Static).update(Text(message, style=style))
+        if verdict is not Verdict.OK:  # the response shown answered an earlier payload, not this one
+            self.query_one("#composer-response", Static).update("")
         return verdict, message, payload
 
     def action_validate(self) -> None:

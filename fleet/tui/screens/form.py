@@ -13,6 +13,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ...control.messages import COMMANDS
+from ..one_line import one_line
+from ..widgets.ordered_input import OrderedInput
 
 __all__ = ["CommandForm", "command_fields", "parse_field"]
 
@@ -103,12 +105,11 @@ class CommandForm(ModalScreen[dict[str, Any] | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form-box"):
-            doc = (COMMANDS[self.command].__doc__ or "").strip().splitlines()
-            yield Label(Text.assemble((self.command, "bold"), "  ", doc[0] if doc else ""))
+            yield Label(Text.assemble((self.command, "bold"), "  ", one_line(COMMANDS[self.command].__doc__)))
             for name, kind, required, default in self.fields:
                 value = self.values.get(name, default)
                 yield Label(f"{name} ({kind}{', required' if required else ''})", classes="form-label")
-                yield Input(_shown(kind, value), placeholder=kind, id=f"field-{name}")
+                yield OrderedInput(_shown(kind, value), placeholder=kind, id=f"field-{name}")
             yield Static("", id="form-error")
             with Horizontal(classes="buttons"):
                 yield Button("Send", variant="primary", id="form-send")

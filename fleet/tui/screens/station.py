@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Header, Input
 
 from ...control.messages import ControlEvent, StationDetail, SubscribeResult
-from ..widgets import FrameLog, KeyBar, StationDetailView, StatusLine
+from ..widgets import FrameLog, KeyBar, OrderedInput, StationDetailView, StatusLine
 from .station_actions import STATION_BINDINGS, StationActions
 
 __all__ = ["StationScreen"]
@@ -47,7 +47,7 @@ class StationScreen(StationActions, Screen[None]):
         yield Header()
         with VerticalScroll(id="detail-box"):
             yield StationDetailView(Text(f"{self.station_id}: loading…"), id="detail")
-        yield Input(placeholder="search frames (enter: apply, esc: back)", id="frame-search", classes="hidden")
+        yield OrderedInput(placeholder="search frames (enter: apply, esc: back)", id="frame-search", classes="hidden")
         log = FrameLog(id="frames")
         log.border_title = f"OCPP frames of {self.station_id}"
         yield log

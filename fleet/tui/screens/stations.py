@@ -8,10 +8,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Header, Input
+from textual.widgets import Header, Input, Static
 
-from ..model import COLUMNS, DashboardModel
-from ..widgets import KeyBar, StationsTable, StatusLine
+from ..model import COLUMNS, DashboardModel, connector_legend
+from ..widgets import KeyBar, OrderedInput, StationsTable, StatusLine
 from .station_actions import STATION_BINDINGS, StationActions
 
 __all__ = ["SORT_KEYS", "StationsScreen"]
@@ -28,7 +28,11 @@ class StationsScreen(StationActions, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "filter"),
         Binding("escape", "clear_filter", "clear filter", show=False),
-        *(Binding(k, f"sort('{c.key}')", f"sort {c.title}", show=False) for k, c in zip(SORT_KEYS, COLUMNS, strict=False)),
+        # 1-0 show as one key in the bar (sort); ? lists each with its column
+        Binding(SORT_KEYS[0], f"sort('{COLUMNS[0].key}')", "sort", key_display=f"{SORT_KEYS[0]}-{SORT_KEYS[-1]}",
+                tooltip=f"{SORT_KEYS[0]} by {COLUMNS[0].title}, 2-0 by the next columns; again: reverse"),
+        *(Binding(k, f"sort('{c.key}')", f"sort by {c.title}", show=False)
+          for k, c in zip(SORT_KEYS[1:], COLUMNS[1:], strict=False)),
         Binding("less_than_sign", "cycle_sort(-1)", "sort ←", show=False),
         Binding("greater_than_sign", "cycle_sort(1)", "sort →", show=False),
         Binding("minus", "reverse_sort", "reverse", show=False),
@@ -41,9 +45,10 @@ class StationsScreen(StationActions, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Input(placeholder="filter: CS00 state:charging,faulted profile:ac ocpp:1.6 error:timeout  (/ to focus, esc to clear)",
+        yield OrderedInput(placeholder="filter: CS00 state:charging,faulted profile:ac ocpp:1.6 error:timeout  (/ to focus, esc to clear)",
                     id="filter")
         yield StationsTable(self.dashboard.model.table, id="stations")
+        yield Static(connector_legend(), id="conn-legend")
         yield StatusLine(id="status")
         yield KeyBar()
 

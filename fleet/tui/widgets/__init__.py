@@ -4,6 +4,7 @@ from .errors_panel import ErrorsPanel
 from .frame_log import FrameLog
 from .key_bar import KeyBar
 from .latency_table import LatencyTable
+from .ordered_input import OrderedInput
 from .state_counts import StateCounts
 from .station_detail import StationDetailView
 from .stations_table import StationsTable
@@ -16,6 +17,7 @@ __all__ = [
     "FrameLog",
     "KeyBar",
     "LatencyTable",
+    "OrderedInput",
     "StateCounts",
     "StationDetailView",
     "StationsTable",

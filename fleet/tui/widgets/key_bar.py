@@ -5,20 +5,25 @@ engine, every time the bindings may have changed: at every focus change and
 every screen switch. Measured with ``fleet bench --tui``, that rebuild cost more
 than all the rest of a screen switch. This bar is one widget drawing one line
 of text; it is redrawn only when the keys it shows change. A click on a key
-presses it.
+presses it. When the keys do not fit the width, the bar shows those that do and
+then the help key (``?``), which lists them all: it is never cut off mid-key.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.screen import Screen
 from textual.widget import Widget
 
-__all__ = ["KeyBar"]
+__all__ = ["HELP_KEY", "KeyBar"]
+
+#: The key that lists every key of the screen (the bar keeps it when the others do not fit).
+HELP_KEY = "question_mark"
 
 
 class KeyBar(Widget):
@@ -49,6 +54,8 @@ class KeyBar(Widget):
         self._text = Text()
         self._spans: list[tuple[int, int, str]] = []
         self._shown: list[tuple[str, str, bool]] = []
+        self._entries: list[tuple[str, str, bool, str]] = []
+        self._laid_out_for = -1  # the width the text was laid out for
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -77,25 +84,61 @@ class KeyBar(Widget):
         if palette is not None and palette.binding.action not in actions:
             shown.append((app.get_key_display(palette.binding), palette.binding.description, palette.enabled,
                           palette.binding.key))
+        # the key that lists every key goes last, where the bar keeps it when the others do not fit
+        shown.sort(key=lambda entry: entry[3] == HELP_KEY)
         summary = [(display, description, enabled) for display, description, enabled, _ in shown]
         if summary == self._shown:
             return
         self._shown = summary
+        self._entries = shown
+        self._laid_out_for = -1
+        self.refresh()
+
+    def _lay_out(self, width: int) -> None:
+        """The entries that fit in ``width`` cells, in order; when some do not, the help key
+        (:data:`HELP_KEY`) still ends the bar, so what is left out can be looked up."""
         key_style = self.get_component_rich_style("key-bar--key", partial=True)
         description_style = self.get_component_rich_style("key-bar--description", partial=True)
         dim = Style(dim=True)
+
+        def cells(entry: tuple[str, str, bool, str]) -> int:
+            display, description, _, _ = entry
+            return cell_len(display) + 2 + (cell_len(description) + 1 if description else 0)
+
+        entries = self._entries
+        if sum(cells(e) for e in entries) > width:
+            last = [e for e in entries if e[3] == HELP_KEY][-1:]
+            room = width - sum(cells(e) for e in last)
+            kept = []
+            for entry in entries:
+                if entry in last:
+                    continue
+                if cells(entry) > room:
+                    break
+                kept.append(entry)
+                room -= cells(entry)
+            entries = kept + last
         text = Text(no_wrap=True, overflow="crop", end="")
         spans = []
-        for display, description, enabled, key in shown:
+        for display, description, enabled, key in entries:
             start = text.cell_len
             text.append(f" {display} ", key_style if enabled else key_style + dim)
             if description:
                 text.append(f"{description} ", description_style if enabled else description_style + dim)
             spans.append((start, text.cell_len, key))
         self._text, self._spans = text, spans
-        self.refresh()
+        self._laid_out_for = width
+
+    @property
+    def shown_text(self) -> str:
+        """What the bar shows at its width now."""
+        if self._laid_out_for != self.size.width:
+            self._lay_out(self.size.width)
+        return self._text.plain
 
     def render(self) -> Text:
+        if self._laid_out_for != self.size.width:
+            self._lay_out(self.size.width)
         return self._text
 
     def on_click(self, event: events.Click) -> None:
