@@ -401,7 +401,7 @@ class LocalBackend(Generic[H]):
             return now, []
         cached_at, stats = self._stats_cache
         if now - cached_at >= 1.0:
-            stats = self.metrics.export().action_stats()
+            stats = self.metrics.export().action_stats(mean=False)  # the snapshot carries no mean
             self._stats_cache = (now, stats)
             cached_at = now
         return cached_at, stats

@@ -749,7 +749,7 @@ class FleetBackend:
             now = time.monotonic()
             actions: list[ActionLatency] = []
             errors: dict[str, int] = {}
-            for stat in merged.action_stats():
+            for stat in merged.action_stats(mean=False):  # the live view shows no mean
                 failed = sum(stat.errors.values())
                 for code, n in stat.errors.items():
                     errors[code] = errors.get(code, 0) + n
