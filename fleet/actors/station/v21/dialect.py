@@ -27,6 +27,7 @@ from ....malformed import Direction
 from ....ocpp import V21, ProtocolVersion, v21
 from ....ocpp.v21 import EventNotification, VariableMonitoring
 from ..hardware import EvseState
+from ..snapshots import CostSnapshot, DerControlSnapshot
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
 from .der import DerControls
@@ -143,6 +144,14 @@ class V21Dialect(V201Dialect):
         """The tariff and cost a TransactionEvent carries (local cost on)."""
         if self.local_cost is not None:
             self.local_cost.event_fields(evse, event_type, trigger, info, fields)
+
+    def evse_cost(self, evse: EvseState) -> CostSnapshot | None:
+        """The cost the last TransactionEvent on ``evse`` carried (local cost on), else None."""
+        return self.local_cost.shown(evse) if self.local_cost is not None else None
+
+    def der_controls(self) -> tuple[DerControlSnapshot, ...] | None:
+        """The DER controls held (DER control on), else None."""
+        return self.der.snapshot() if self.der is not None else None
 
     def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
         """The monitor as 2.1 reports it: with its ``eventNotificationType``, CustomMonitor
