@@ -32,6 +32,7 @@ from ..hardware import EvseState
 from ..snapshots import CostSnapshot, DerControlSnapshot
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
+from .afrr import AfrrSignals
 from .battery_swap import BatterySwapper
 from .der import DerControls
 from .directions import TO_CSMS
@@ -67,6 +68,8 @@ class V21Dialect(V201Dialect):
         used = profile.features()
         #: bidirectional charging, when the profile switches it on
         self.v2x: V2X | None = V2X(self) if "v2x" in used else None
+        #: aFRR signals, taken where V2X is on
+        self.afrr: AfrrSignals | None = AfrrSignals(self) if self.v2x is not None else None
         #: DER control, when the profile switches it on
         self.der: DerControls | None = DerControls(self) if "der" in used else None
         #: tariffs and local cost (``[local_cost]`` on), else None

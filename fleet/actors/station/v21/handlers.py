@@ -49,6 +49,7 @@ from ....ocpp.v21 import (
 )
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
+from .afrr import afrr_signal
 from .battery_swap import battery_swap_on, request_battery_swap
 from .der import clear_der_control, get_der_control, set_der_control
 from .directions import CSMS_INITIATED
@@ -127,6 +128,7 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "SetDERControl": _switched(set_der_control, "SetDERControl", _der_on),
         "GetDERControl": _switched(get_der_control, "GetDERControl", _der_on),
         "ClearDERControl": _switched(clear_der_control, "ClearDERControl", _der_on),
+        "AFRRSignal": _switched(afrr_signal, "AFRRSignal", _v2x_on),
         "RequestBatterySwap": _switched(request_battery_swap, "RequestBatterySwap", battery_swap_on),
         "NotifyWebPaymentStarted": _switched(notify_web_payment_started, "NotifyWebPaymentStarted", web_payment_on),
     }
