@@ -5,18 +5,22 @@ official 2.1 schemas, what the CSMS received checked in its records."""
 
 from __future__ import annotations
 
+import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 from test_v21 import SPEED, check_2_1_frames, profile, sent_frames
+from test_v21_v2x import v2x_profile
 from waiting import wait_until
 
 from fleet.actors.csms import open_csms
 from fleet.actors.station import load_profile, open_station
+from fleet.malformed import random_request
 from fleet.net.ocpp_log import OcppLog
-from fleet.ocpp import v21
+from fleet.ocpp import V21, v21
 from fleet.profiles import BatterySwap, DefaultTariff, LocalCost, ProfileError, WebPayment
 
 
@@ -146,3 +150,43 @@ async def test_a_2_1_station_without_web_payment_answers_and_does_nothing_more()
         checked = await station.call(v21.VatNumberValidationRequest(vat_number="XX1", evse_id=1))
         assert checked.status == "Rejected" and checked.evse_id == 1 and checked.vat_number == "XX1"
         assert station.snapshot().evses[0].plugged is None
+
+
+async def test_random_valid_swap_payment_and_afrr_requests_never_break_a_station(tmp_path: Path) -> None:
+    """Handler fuzz of RequestBatterySwap, NotifyWebPaymentStarted and AFRRSignal on a station with
+    battery swap, web payment and V2X on, charging: every answer a valid 2.1 CALLRESULT (never a
+    CALLERROR), every frame the station sent valid, the station still up."""
+    rng = random.Random(2113)
+    log_path = tmp_path / "fuzz.jsonl"
+    settings = {"battery_swap": BatterySwap(enabled=True, batteries=5, swap_time=1.0),
+                "web_payment": WebPayment(enabled=True, vat_number="NL1")}
+    with OcppLog(log_path, flush_every=1) as log:
+        async with open_csms(port=0) as csms, open_station(
+            "FUZZ-21", csms.url, profile=v2x_profile(**settings), speed=SPEED, protocol_speed=SPEED, ocpp_log=log,
+        ) as station:
+            with trio.fail_after(10):
+                await station.wait_until(lambda s: s.state == "available")
+            await station.plug(1)
+            await station.start_transaction(1, "FUZZ-TOKEN")
+            with trio.fail_after(10):
+                await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
+            answered = 0
+            for action in ("RequestBatterySwap", "NotifyWebPaymentStarted", "AFRRSignal"):
+                for _ in range(20):
+                    await csms.call("FUZZ-21", random_request(V21, action, rng, optional=0.5), action=action,
+                                    timeout=5)
+                    answered += 1
+            assert answered == 60
+
+            def swapped() -> Any:
+                record = csms.station("FUZZ-21")
+                return record is not None and len(record.battery_swaps) == 10  # 5 batteries: 5 in, 5 out
+
+            await wait_until(swapped, timeout=10, what="the five swaps' events")
+            snapshot = station.snapshot()
+            assert snapshot.connected and snapshot.counters.disconnects == 0 and snapshot.counters.calls_failed == 0
+    received = [json.loads(line["frame"]) for line in map(json.loads, log_path.read_text().splitlines())
+                if line["direction"] == "in"]
+    calls = {f[1]: f[2] for f in received if f[0] == 2}  # the CSMS's CALLs: their answers checked too
+    assert sum(1 for action in calls.values() if action in ("RequestBatterySwap", "AFRRSignal")) == 40
+    assert check_2_1_frames(sent_frames(log_path), calls) == []
