@@ -86,6 +86,7 @@ from .ocpp import VERSIONS_BY_NAME, ProtocolVersion
 from .ocpp.v201 import Connector, IdTokenEnum, Measurand
 
 __all__ = [
+    "BatterySwap",
     "ConnectorProfile",
     "CustomVariable",
     "DefaultTariff",
@@ -106,6 +107,7 @@ __all__ = [
     "SessionGenerator",
     "StationProfile",
     "VehicleProfile",
+    "WebPayment",
     "draw",
     "read_profile",
     "render_pattern",
@@ -490,6 +492,46 @@ class DynamicCharging(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     enabled: bool = False
 
 
+class BatterySwap(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 battery swapping (use cases S02, S03); a version that simulates it must be
+    offered (OCPP 2.1).
+
+    Attributes:
+        enabled: RequestBatterySwap is answered Accepted while a charged battery is in
+            stock (else Rejected, NoBatteryAvailable), and the swap follows: the driver's
+            empty battery goes in (BatterySwap BatteryIn, with the request's requestId and
+            idToken), a charged one comes out (BatteryOut) ``swap_time`` simulated
+            seconds later. Off: RequestBatterySwap is answered Rejected.
+        batteries: charged batteries in stock at the start (a swap takes one and returns
+            an empty one to charge, not counted again).
+        swap_time: simulated seconds between BatteryIn and BatteryOut.
+    """
+
+    enabled: bool = False
+    batteries: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 4
+    swap_time: NonNegative = 30.0
+
+
+class WebPayment(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """OCPP 2.1 ad hoc payment via a QR code (use case C25) and its settlement; a version that
+    simulates it must be offered (OCPP 2.1).
+
+    Attributes:
+        enabled: NotifyWebPaymentStarted is answered and the driver who scanned the QR code
+            plugs in at the EVSE at once (its transaction starts when the CSMS sends
+            RequestStartTransaction with the payment's idToken of type DirectPayment); a
+            transaction paid so ends with a NotifySettlement (Settled, the amount its cost
+            came to, 0 without local cost). Off: NotifyWebPaymentStarted is answered and
+            nothing follows.
+        vat_number: a VAT number the driver enters for a company receipt: checked with
+            VatNumberValidation when a paid transaction starts, and given in its
+            NotifySettlement when the CSMS accepted it. Empty: none.
+    """
+
+    enabled: bool = False
+    vat_number: Annotated[str, msgspec.Meta(max_length=20)] = ""
+
+
 class CustomVariable(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A vendor variable added to the device model.
 
@@ -563,6 +605,8 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
         event_streams: OCPP 2.1 periodic event streams (:class:`EventStreams`).
         dynamic_charging: OCPP 2.1 dynamic charging profiles and priority charging
             (:class:`DynamicCharging`).
+        battery_swap: OCPP 2.1 battery swapping (:class:`BatterySwap`).
+        web_payment: OCPP 2.1 ad hoc web payment and settlement (:class:`WebPayment`).
         faults: fault injection for this profile's stations (disconnects, partitions,
             slow or silent answers, malformed traffic, boot loops, clock skew): see
             :class:`fleet.faults.FaultSpec`. Empty: no faults.
@@ -597,6 +641,8 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     local_cost: LocalCost = LocalCost()
     event_streams: EventStreams = EventStreams()
     dynamic_charging: DynamicCharging = DynamicCharging()
+    battery_swap: BatterySwap = BatterySwap()
+    web_payment: WebPayment = WebPayment()
 
     def __post_init__(self) -> None:
         offered = self.ocpp_versions
@@ -627,7 +673,8 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     def features(self) -> dict[str, str]:
         """The simulated features the profile switches on that not every OCPP version has
-        (``"v2x"``, ``"der"``, ``"local_cost"``, ``"event_streams"``, ``"dynamic_charging"``), each with
+        (``"v2x"``, ``"der"``, ``"local_cost"``, ``"event_streams"``, ``"dynamic_charging"``,
+        ``"battery_swap"``, ``"web_payment"``), each with
         the field that switches it on (``$.der.enabled``); loading a profile checks that a version it
         offers simulates each (:func:`fleet.actors.station.load_profile`)."""
         used: dict[str, str] = {}
@@ -644,6 +691,10 @@ class StationProfile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
             used["event_streams"] = "$.event_streams.enabled"
         if self.dynamic_charging.enabled:
             used["dynamic_charging"] = "$.dynamic_charging.enabled"
+        if self.battery_swap.enabled:
+            used["battery_swap"] = "$.battery_swap.enabled"
+        if self.web_payment.enabled:
+            used["web_payment"] = "$.web_payment.enabled"
         return used
 
     @property

@@ -36,11 +36,13 @@ __all__ = [
     "Connect",
     "ConnectionRow",
     "ControlEvent",
+    "CostInfo",
     "CsmsConnections",
     "CsmsConnectionsResult",
     "CsmsPending",
     "CsmsPendingResult",
     "CsmsSend",
+    "DerControlInfo",
     "Disconnect",
     "Error",
     "ErrorCode",
@@ -507,12 +509,54 @@ class ConnectorInfo(msgspec.Struct, frozen=True):
     status: str = "Unknown"
 
 
+class CostInfo(msgspec.Struct, frozen=True):
+    """The cost of a transaction as the station calculated it (OCPP 2.1 local cost).
+
+    Attributes:
+        transaction_id: the transaction.
+        currency: ISO 4217.
+        excl_tax, incl_tax: the total excluding / including tax, where the cost has it.
+        final: the final cost (the transaction ended), else the running cost.
+        type_of_cost: ``NormalCost``, ``MinCost`` or ``MaxCost``.
+        tariff_id: the tariff in force, if known.
+    """
+
+    transaction_id: str
+    currency: str
+    excl_tax: float | None = None
+    incl_tax: float | None = None
+    final: bool = False
+    type_of_cost: str = "NormalCost"
+    tariff_id: str | None = None
+
+
 class EvseInfo(msgspec.Struct, frozen=True):
-    """An EVSE: its connectors and its transaction, if any."""
+    """An EVSE: its connectors and its transaction, if any.
+
+    Attributes:
+        export_wh: its export register (energy given by discharging vehicles, V2X), Wh,
+            where the EVSE can discharge; else None. A discharging transaction's
+            ``power_w`` is negative.
+        cost: the cost of its transaction (running), or of its last one (final), where
+            the station calculates cost; else None.
+    """
 
     id: int
     connectors: list[ConnectorInfo] = []
     transaction: TransactionInfo | None = None
+    export_wh: float | None = None
+    cost: CostInfo | None = None
+
+
+class DerControlInfo(msgspec.Struct, frozen=True):
+    """A DER control a station holds (OCPP 2.1): its id and type; ``active``: in force now;
+    ``is_default``: a default control (else scheduled); ``superseded`` by a higher priority."""
+
+    id: str
+    type: str
+    active: bool = False
+    is_default: bool = False
+    superseded: bool = False
 
 
 class Variable(msgspec.Struct, frozen=True):
@@ -547,6 +591,8 @@ class StationDetail(msgspec.Struct, frozen=True):
         errors: its last errors, oldest first.
         counters: every counter it keeps.
         extra: anything else its actor reports.
+        der_controls: the DER controls it holds, where it simulates DER control (OCPP 2.1);
+            else None.
     """
 
     row: StationRow
@@ -557,6 +603,7 @@ class StationDetail(msgspec.Struct, frozen=True):
     errors: list[StationError] = []
     counters: dict[str, int] = {}
     extra: dict[str, Any] = {}
+    der_controls: list[DerControlInfo] | None = None
 
 
 class ServerInfo(msgspec.Struct, frozen=True):

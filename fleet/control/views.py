@@ -17,6 +17,8 @@ import msgspec
 
 from .messages import (
     ConnectorInfo,
+    CostInfo,
+    DerControlInfo,
     EvseInfo,
     StationDetail,
     StationError,
@@ -26,7 +28,7 @@ from .messages import (
 )
 
 if TYPE_CHECKING:
-    from ..actors.csms.records import StationRecord, TransactionRecord
+    from ..actors.csms.records import StationRecord, TransactionCost, TransactionRecord
     from ..actors.station import StationSnapshot
     from ..ocpp.v201 import MeterValue
     from .handles import StationHandle
@@ -113,7 +115,14 @@ def detail_from_station(station: StationHandle, snapshot: StationSnapshot, profi
                 id_token=evse.id_token or None,
                 state=evse.charging_state or None,
             )
-        evses.append(EvseInfo(evse.evse_id, connectors, tx))
+        cost = evse.cost
+        evses.append(EvseInfo(
+            evse.evse_id, connectors, tx,
+            export_wh=_number(evse.export_wh) if evse.bidirectional else None,
+            cost=CostInfo(cost.transaction_id, cost.currency, cost.excl_tax, cost.incl_tax, cost.final,
+                          cost.type_of_cost, cost.tariff_id) if cost is not None else None,
+        ))
+    der = snapshot.der_controls
     extra: dict[str, str] = {}
     if snapshot.ocpp_version is not None:
         extra["ocpp_version"] = snapshot.ocpp_version
@@ -128,6 +137,8 @@ def detail_from_station(station: StationHandle, snapshot: StationSnapshot, profi
         errors=[StationError(row.last_error)] if row.last_error else [],
         counters={name: int(value) for name, value in msgspec.structs.asdict(snapshot.counters).items()},
         extra=extra,
+        der_controls=[DerControlInfo(c.control_id, c.control_type, c.active, c.is_default, c.superseded)
+                      for c in der] if der is not None else None,
     )
 
 
@@ -206,6 +217,13 @@ def row_from_record(record: StationRecord) -> StationRow:
     )
 
 
+def _cost_info(transaction_id: str, cost: TransactionCost) -> CostInfo:
+    """A cost the CSMS recorded, as the detail shows it."""
+    tariff = cost.tariff_ids[-1] if cost.tariff_ids else None
+    return CostInfo(transaction_id, cost.currency, cost.total_excl_tax, cost.total_incl_tax,
+                    cost.event_type == "Ended", cost.type_of_cost, tariff)
+
+
 def detail_from_record(record: StationRecord) -> StationDetail:
     """Everything the CSMS knows about a station."""
     row = row_from_record(record)
@@ -224,7 +242,19 @@ def detail_from_record(record: StationRecord) -> StationDetail:
             started_at=str(tx.started_at) if tx.started_at is not None else None,
             state=tx.charging_state,
         )
-    evses = [EvseInfo(e, by_evse.get(e, []), txs.get(e)) for e in sorted(set(by_evse) | set(txs))]
+    exports: dict[int, float] = {}
+    costs: dict[int, CostInfo] = {}
+    for tx in record.transactions.values():  # (in order of arrival: the last one of an EVSE wins)
+        evse_id = tx.evse_id or 1
+        if tx.export_wh is not None:
+            exports[evse_id] = _number(tx.export_wh)
+        cost = tx.final_cost or (tx.running_cost if not tx.ended else None)
+        if cost is not None:
+            costs[evse_id] = _cost_info(str(tx.transaction_id), cost)
+        else:
+            costs.pop(evse_id, None)
+    evses = [EvseInfo(e, by_evse.get(e, []), txs.get(e), exports.get(e), costs.get(e))
+             for e in sorted(set(by_evse) | set(txs))]
     variables = []
     if record.boot is not None:
         said = record.boot.identity  # (version-free: the CSMS speaks several versions)

@@ -157,7 +157,8 @@ def run_dashboard_test(
                     env.csms = csms
 
                     async def spawn(profile: str, ids: list[str], connect: bool) -> dict[str, Any]:
-                        path = shipped_profiles_dir() / f"{profile.removesuffix('.toml')}.toml"
+                        path = Path(profile) if Path(profile).is_absolute() else (
+                            shipped_profiles_dir() / f"{profile.removesuffix('.toml')}.toml")
                         if not path.is_file():
                             raise LookupError(f"no profile {profile!r}")
                         kind = msgspec.structs.replace(load_profile(path), sessions=SessionGenerator(enabled=False))
@@ -418,6 +419,95 @@ def test_station_screen_of_a_1_6_station_shows_its_configuration_keys(tmp_path: 
                          "ConnectionTimeOut", "read-write"):
             assert expected in text, expected
         assert "Device model" not in text and "OCPPCommCtrlr" not in text
+
+    run_dashboard_test(body, stations=1)
+
+
+#: A 2.1 V2X charger whose vehicles all discharge, with DER control and local cost on.
+V2X_COST_DER_PROFILE = """
+name = "v2x-cost-der"
+ocpp_version = "2.1"
+[[evses]]
+max_power = 50000
+voltage = 400
+current_type = "DC"
+bidirectional = true
+max_discharge_power = 20000
+[[evses.connectors]]
+type = "cCCS2"
+[vehicle]
+battery_capacity = 60000
+max_power = 40000
+initial_soc = 60
+bidirectional_share = 1.0
+max_discharge_power = 10000
+min_soc = 20
+[der]
+enabled = true
+[local_cost]
+enabled = true
+[local_cost.default_tariff]
+id = "T-DASH"
+currency = "EUR"
+price_kwh = 0.4
+fixed_fee = 0.5
+tax = 20
+"""
+
+
+def test_station_screen_of_a_2_1_station_shows_discharging_cost_and_der_controls(tmp_path: Path) -> None:
+    profile = tmp_path / "v2x-cost-der.toml"
+    profile.write_text(V2X_COST_DER_PROFILE, encoding="utf-8")
+
+    async def body(app: FleetDashboard, pilot: Any, env: Env) -> None:
+        added = await app.control("add_stations", profile=str(profile), prefix="V21-")
+        [station_id] = added.station_ids
+        assert env.backend is not None
+        station = env.backend.stations[station_id]
+        await wait_until_on_pilot(lambda: station.snapshot().state == "available", pilot)
+        assert (await app.control("csms_send", station_id=station_id, action="SetDERControl", payload={
+            "isDefault": True, "controlId": "lmd-default", "controlType": "LimitMaxDischarge",
+            "limitMaxDischarge": {"priority": 1, "pctMaxDischargePower": 80.0}})).response == {"status": "Accepted"}
+        await app.control("plug", station_id=station_id, evse_id=1)
+        await app.control("start_transaction", station_id=station_id, evse_id=1, id_token="V2X-TOKEN")
+        await wait_until_on_pilot(lambda: station.snapshot().evses[0].power_w > 0, pilot)
+        tx_id = station.snapshot().evses[0].transaction_id
+        assert (await app.control("csms_send", station_id=station_id, action="SetChargingProfile", payload={
+            "evseId": 1, "chargingProfile": {
+                "id": 1, "stackLevel": 0, "chargingProfilePurpose": "TxProfile", "chargingProfileKind": "Relative",
+                "transactionId": tx_id, "chargingSchedule": [{"id": 1, "chargingRateUnit": "W", "chargingSchedulePeriod": [
+                    {"startPeriod": 0, "operationMode": "CentralSetpoint", "setpoint": -8000.0,
+                     "dischargeLimit": -9000.0, "limit": 11000.0}]}]}})).response["status"] == "Accepted"
+        await wait_until_on_pilot(lambda: station.snapshot().evses[0].power_w == -8000.0, pilot)
+        app.open_station(station_id)
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen) and app.screen.detail is not None
+                                  and app.screen.detail.evses[0].transaction is not None
+                                  and app.screen.detail.evses[0].transaction.power_w < 0, pilot)
+        await pilot.pause(0.3)
+        text = screenshot(app, "station-21", tmp_path)
+        for expected in (station_id, "OCPP 2.1", "V2X", "-8.0", "discharging, exported", "cost", "EUR running",
+                         "DER controls", "lmd-default", "LimitMaxDischarge", "default"):
+            assert expected in text, expected
+
+        await app.control("stop_transaction", station_id=station_id, evse_id=1)
+        screen = app.screen
+        assert isinstance(screen, StationScreen)
+        await wait_until_on_pilot(lambda: screen.detail is not None and screen.detail.evses[0].cost is not None
+                                  and screen.detail.evses[0].cost.final, pilot)
+        await pilot.pause(0.3)
+        text = screenshot(app, "station-21-ended", tmp_path)
+        assert "EUR final" in text and "discharging" not in text and "exported" in text
+
+        # a 2.0.1 station's screen has none of it
+        await pilot.press("escape")
+        app.open_station("CS001")
+        await wait_until_on_pilot(lambda: isinstance(app.screen, StationScreen) and app.screen.station_id == "CS001"
+                                  and app.screen.detail is not None, pilot)
+        await pilot.pause(0.3)
+        text = screenshot(app, "station-201", tmp_path)
+        assert "CS001" in text
+        for absent in ("V2X", "exported", "EUR", "DER controls"):
+            assert absent not in text, absent
 
     run_dashboard_test(body, stations=1)
 

@@ -114,6 +114,42 @@ class TransactionCost(msgspec.Struct, frozen=True):
     details: Any
 
 
+class BatterySwapRecord(msgspec.Struct, frozen=True):
+    """A BatterySwap event a station sent (OCPP 2.1 battery swapping).
+
+    Attributes:
+        event_type: ``BatteryIn``, ``BatteryOut`` or ``BatteryOutTimeout``.
+        request_id: the swap's requestId (the RequestBatterySwap's, when the CSMS asked).
+        id_token: the driver's idToken.
+        batteries: each battery as ``(slot (evseId), serial number, SoC, SoH)``.
+    """
+
+    event_type: str
+    request_id: int
+    id_token: str
+    batteries: tuple[tuple[int, str, float, float], ...]
+
+
+class SettlementRecord(msgspec.Struct, frozen=True):
+    """A settlement a station reported (OCPP 2.1 NotifySettlement: an ad hoc payment).
+
+    Attributes:
+        psp_ref: the payment's reference (the idToken of type DirectPayment).
+        status: ``Settled``, ``Canceled``, ``Rejected`` or ``Failed``.
+        amount: the amount settled (or attempted).
+        settled_at: the settlement's time (station clock).
+        transaction_id: the transaction it pays, if any.
+        vat_number: the VAT number for a company receipt, if any.
+    """
+
+    psp_ref: str
+    status: str
+    amount: float
+    settled_at: datetime.datetime
+    transaction_id: str | None = None
+    vat_number: str | None = None
+
+
 class EventStreamRecord(msgspec.Struct, frozen=True):
     """One periodic event stream of a station (OCPP 2.1), as the CSMS saw it.
 
@@ -305,6 +341,8 @@ class StationRecord(msgspec.Struct, frozen=True):
         tariffs: the default tariffs the station accepted (OCPP 2.1 SetDefaultTariff sent
             by this CSMS), by EVSE id (0: every EVSE), as the version's Structs.
         event_streams: its periodic event streams (OCPP 2.1), by stream id.
+        battery_swaps: the BatterySwap events it sent (OCPP 2.1), in order of arrival.
+        settlements: the settlements it reported (OCPP 2.1 NotifySettlement), in order.
     """
 
     station_id: str
@@ -327,6 +365,8 @@ class StationRecord(msgspec.Struct, frozen=True):
     messages: dict[str, int]
     tariffs: dict[int, Any] = {}
     event_streams: dict[int, EventStreamRecord] = {}
+    battery_swaps: tuple[BatterySwapRecord, ...] = ()
+    settlements: tuple[SettlementRecord, ...] = ()
 
 
 class TransactionState:
@@ -413,6 +453,7 @@ class StationState:
     """
 
     __slots__ = (
+        "battery_swaps",
         "boot",
         "connected",
         "connected_at",
@@ -429,6 +470,7 @@ class StationState:
         "ocpp_version",
         "registration_status",
         "remote",
+        "settlements",
         "station_id",
         "tariffs",
         "transaction_history",
@@ -463,6 +505,8 @@ class StationState:
         self.messages: dict[str, int] = {}
         self.tariffs: dict[int, tuple[str, Any]] = {}
         self.event_streams: dict[int, EventStreamRecord] = {}
+        self.battery_swaps: list[BatterySwapRecord] = []
+        self.settlements: list[SettlementRecord] = []
 
     # ------------------------------------------------------------ connection
 
@@ -545,6 +589,14 @@ class StationState:
             last_basetime=basetime, last_data=data, last_pending=pending, last_message=message,
         )
 
+    def record_battery_swap(self, swap: BatterySwapRecord) -> None:
+        """A BatterySwap event arrived (OCPP 2.1)."""
+        self.battery_swaps.append(swap)
+
+    def record_settlement(self, settlement: SettlementRecord) -> None:
+        """A NotifySettlement arrived (OCPP 2.1)."""
+        self.settlements.append(settlement)
+
     def transaction(self, transaction_id: str) -> TransactionState:
         """The live record of transaction ``transaction_id``, made (and counted) on first sight."""
         transaction = self.transactions.get(transaction_id)
@@ -615,4 +667,6 @@ class StationState:
             messages=dict(self.messages),
             tariffs={evse_id: tariff for evse_id, (_, tariff) in self.tariffs.items()},
             event_streams=dict(self.event_streams),
+            battery_swaps=tuple(self.battery_swaps),
+            settlements=tuple(self.settlements),
         )

@@ -665,6 +665,8 @@ class Station:
                     soc=soc,
                     limit_w=evse.limit_w,
                     export_wh=round(export, 1),
+                    bidirectional=evse.bidirectional,
+                    cost=self.dialect.evse_cost(evse),
                 )
             )
         snapshot = StationSnapshot(
@@ -694,6 +696,7 @@ class Station:
                 calls_failed=self._calls_failed,
             ),
             last_error=self._last_error,
+            der_controls=self.dialect.der_controls(),
         )
         if not flowing:
             self._snapshot = snapshot

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ...malformed import Direction
 from .hardware import ConnectorState, EvseState
-from .snapshots import Setting
+from .snapshots import CostSnapshot, DerControlSnapshot, Setting
 
 if TYPE_CHECKING:
     from .interface import StationCore
@@ -52,6 +52,15 @@ class Dialect(Protocol):
     def settings(self) -> list[Setting]:
         """Its configuration model as a list (2.0.1: every device-model variable; 1.6: every
         configuration key), for the station's detail."""
+        ...
+
+    def evse_cost(self, evse: EvseState) -> CostSnapshot | None:
+        """The cost of the transaction on ``evse`` (running, or the last one's final cost),
+        where the station calculates cost (OCPP 2.1 local cost); else None."""
+        ...
+
+    def der_controls(self) -> tuple[DerControlSnapshot, ...] | None:
+        """The DER controls the station holds, where it simulates DER control; else None."""
         ...
 
     def knows_action(self, action: str) -> bool: ...

@@ -10,8 +10,8 @@ from typing import Final, Literal
 
 import msgspec
 
-__all__ = ["STATES", "ConnectorSnapshot", "EvseSnapshot", "Setting", "StationCounters", "StationSnapshot",
-           "StationState"]
+__all__ = ["STATES", "ConnectorSnapshot", "CostSnapshot", "DerControlSnapshot", "EvseSnapshot", "Setting",
+           "StationCounters", "StationSnapshot", "StationState"]
 
 StationState = Literal[
     "idle", "connecting", "booting", "pending", "rejected", "available", "charging", "faulted", "offline", "closed"
@@ -57,6 +57,48 @@ class ConnectorSnapshot(msgspec.Struct, frozen=True, gc=False):
     type: str
 
 
+class CostSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """The cost of a transaction as the station calculated it (OCPP 2.1 local cost): the
+    running cost its last TransactionEvent carried, or the final cost its Ended event carried.
+
+    Attributes:
+        transaction_id: the transaction.
+        currency: the tariff's currency (ISO 4217).
+        excl_tax: the total excluding tax, if the cost has it.
+        incl_tax: the total including tax, if the cost has it.
+        final: whether it is the final cost (the transaction ended).
+        type_of_cost: ``NormalCost``, ``MinCost`` or ``MaxCost``.
+        tariff_id: the tariff in force.
+    """
+
+    transaction_id: str
+    currency: str
+    excl_tax: float | None
+    incl_tax: float | None
+    final: bool
+    type_of_cost: str = "NormalCost"
+    tariff_id: str | None = None
+
+
+class DerControlSnapshot(msgspec.Struct, frozen=True, gc=False):
+    """One DER control a station holds (OCPP 2.1 DER control).
+
+    Attributes:
+        control_id: its id.
+        control_type: its type (``LimitMaxDischarge``, ``FreqDroop``, ...).
+        active: whether it is in force now (a scheduled control that started, or a
+            default one), not superseded.
+        is_default: a default control (else a scheduled one).
+        superseded: superseded by a control of a higher priority.
+    """
+
+    control_id: str
+    control_type: str
+    active: bool
+    is_default: bool
+    superseded: bool = False
+
+
 class EvseSnapshot(msgspec.Struct, frozen=True):
     """One EVSE.
 
@@ -75,6 +117,9 @@ class EvseSnapshot(msgspec.Struct, frozen=True):
         limit_w: the smart-charging limit in force, W, if any.
         export_wh: the export register: energy given by discharging vehicles (V2X), Wh;
             ``power_w`` is negative while a vehicle discharges.
+        bidirectional: whether the EVSE can discharge vehicles (V2X).
+        cost: the cost of its transaction, running or final (the last transaction's,
+            until another one starts), where the station calculates cost; else None.
     """
 
     evse_id: int
@@ -90,6 +135,8 @@ class EvseSnapshot(msgspec.Struct, frozen=True):
     soc: float | None
     limit_w: float | None
     export_wh: float = 0.0
+    bidirectional: bool = False
+    cost: CostSnapshot | None = None
 
 
 class StationCounters(msgspec.Struct, frozen=True, gc=False):
@@ -150,6 +197,8 @@ class StationSnapshot(msgspec.Struct, frozen=True):
         queued_events: TransactionEvents waiting to be sent.
         counters: what it did so far.
         last_error: the last connection or request error, if any.
+        der_controls: the DER controls it holds, in the order they were set, where the
+            station simulates DER control; else None.
     """
 
     station_id: str
@@ -163,3 +212,4 @@ class StationSnapshot(msgspec.Struct, frozen=True):
     queued_events: int
     counters: StationCounters
     last_error: str | None
+    der_controls: tuple[DerControlSnapshot, ...] | None = None

@@ -1,5 +1,7 @@
 """One station in detail: state, EVSEs and connectors, transactions, errors, and its settings:
-the device-model variables of a 2.0.1 station, the configuration keys of a 1.6 one."""
+the device-model variables of a 2.0.1 station, the configuration keys of a 1.6 one. What only
+some stations have is shown where the detail carries it: an EVSE's export register and a
+discharging transaction (V2X), the cost of its transaction (local cost), the DER controls."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from ...control.messages import StationDetail
+from ...control.messages import CostInfo, EvseInfo, StationDetail
 from .state_counts import STATE_COLORS
 
 __all__ = ["StationDetailView"]
@@ -48,12 +50,17 @@ class StationDetailView(Static):
             figures.update({"calls": row.calls, "errors": row.errors})
         head.append("\n" + "  ".join(f"{name} {n:,}" for name, n in figures.items()), style="dim")
 
+        v2x = any(evse.export_wh is not None for evse in detail.evses)
+        costs = any(evse.cost is not None for evse in detail.evses)
         evses = Table(title="EVSEs", title_justify="left", expand=True, box=None, header_style="bold")
-        for title in ("EVSE", "connectors", "transaction", "kW", "kWh", "SoC %", "token"):
+        titles = ["EVSE", "connectors", "transaction", "kW", "kWh", "SoC %", "token"]
+        titles += ["V2X"] if v2x else []
+        titles += ["cost"] if costs else []
+        for title in titles:
             evses.add_column(title)
         for evse in detail.evses:
             tx = evse.transaction
-            evses.add_row(*map(Text, (
+            cells = [
                 str(evse.id),
                 "  ".join(f"{c.id}:{c.status}" for c in evse.connectors) or "-",
                 tx.id if tx else "-",
@@ -61,9 +68,12 @@ class StationDetailView(Static):
                 f"{tx.energy_wh / 1000:.2f}" if tx else "",
                 f"{tx.soc:.0f}" if tx and tx.soc is not None else "",
                 (tx.id_token or "") if tx else "",
-            )))
+            ]
+            cells += [self._v2x(evse)] if v2x else []
+            cells += [self._cost(evse.cost)] if costs else []
+            evses.add_row(*map(Text, cells))
         if not detail.evses:
-            evses.add_row("-", "(none reported)", "", "", "", "", "")
+            evses.add_row("-", "(none reported)", *([""] * (len(titles) - 2)))
 
         variables = self._settings(detail)
 
@@ -73,7 +83,44 @@ class StationDetailView(Static):
             errors.append(e.message + "\n", style="red")
         if not detail.errors:
             errors.append("none\n", style="green")
-        self.update(Group(head, Text(""), evses, Text(""), errors, variables))
+        parts: list[Text | Table] = [head, Text(""), evses, Text("")]
+        if detail.der_controls is not None:
+            parts += [self._der(detail), Text("")]
+        self.update(Group(*parts, errors, variables))
+
+    @staticmethod
+    def _v2x(evse: EvseInfo) -> str:
+        """The export register, and whether its vehicle discharges now (negative power)."""
+        if evse.export_wh is None:
+            return ""
+        tx = evse.transaction
+        discharging = "discharging, " if tx is not None and tx.power_w < 0 else ""
+        return f"{discharging}exported {evse.export_wh / 1000:.2f} kWh"
+
+    @staticmethod
+    def _cost(cost: CostInfo | None) -> str:
+        """The transaction's cost: including tax where given, final or running."""
+        if cost is None:
+            return ""
+        total = cost.incl_tax if cost.incl_tax is not None else cost.excl_tax
+        value = f"{total:.2f}" if total is not None else "?"
+        kind = "final" if cost.final else "running"
+        bound = f" {cost.type_of_cost}" if cost.type_of_cost != "NormalCost" else ""
+        return f"{value} {cost.currency} {kind}{bound}"
+
+    @staticmethod
+    def _der(detail: StationDetail) -> Table:
+        """The DER controls the station holds: id, type, active (in force), default or scheduled."""
+        der = Table(title="DER controls", title_justify="left", expand=True, box=None, header_style="bold")
+        for title in ("control", "type", "active", "kind"):
+            der.add_column(title)
+        for c in detail.der_controls or []:
+            kind = ("default" if c.is_default else "scheduled") + (", superseded" if c.superseded else "")
+            der.add_row(Text(c.id), Text(c.type), Text("yes" if c.active else "no",
+                                                       style="green" if c.active else "dim"), Text(kind))
+        if not detail.der_controls:
+            der.add_row("-", "(none set)", "", "")
+        return der
 
     @staticmethod
     def _settings(detail: StationDetail) -> Table:

@@ -79,7 +79,7 @@ def vat_number_validation(request: VatNumberValidationRequest, ctx: CallContext)
     """Rejected: this CSMS validates no VAT numbers."""
     return VatNumberValidationResponse(
         vat_number=request.vat_number, status=GenericStatus.REJECTED,
-        status_info=StatusInfo(reason_code="NoVatService"),
+        status_info=StatusInfo(reason_code="NoVatService"), evse_id=request.evse_id,  # (C18.FR.10)
     )
 
 

@@ -10,6 +10,8 @@ fields), and what 2.1 adds.
   NotifyPeriodicEventStream (a SEND, never answered): each stream's message count, the
   values received, the last message (:class:`~fleet.actors.csms.records.EventStreamRecord`);
 * NotifyPriorityCharging: whether a transaction charges with priority;
+* BatterySwap: each event (:class:`~fleet.actors.csms.records.BatterySwapRecord`);
+  NotifySettlement: each settlement (:class:`~fleet.actors.csms.records.SettlementRecord`);
 * answers to what the CSMS sent (:data:`CALL_RECORDERS`): the default tariffs a station
   accepted (SetDefaultTariff), and those it cleared (ClearTariffs).
 """
@@ -25,16 +27,18 @@ from msgspec import UNSET
 
 from ....ocpp import v21
 from ....ocpp.v21 import (
+    BatterySwapRequest,
     ClearTariffsResponse,
     ClosePeriodicEventStreamRequest,
     CostDetails,
     NotifyPeriodicEventStream,
     NotifyPriorityChargingRequest,
+    NotifySettlementRequest,
     OpenPeriodicEventStreamRequest,
     SetDefaultTariffResponse,
     TransactionEventRequest,
 )
-from ..records import StationState, TransactionCost
+from ..records import BatterySwapRecord, SettlementRecord, StationState, TransactionCost
 from ..v201.recorders import ANSWER_RECORDERS
 from ..v201.recorders import RECORDERS as V201_RECORDERS
 from ..v201.recorders import record_transaction_event as record_v201_transaction_event
@@ -112,6 +116,24 @@ def record_stream_message(state: StationState, message: NotifyPeriodicEventStrea
     state.record_event_stream_message(message.id, message.basetime, data, message.pending, message)
 
 
+def record_battery_swap(state: StationState, request: BatterySwapRequest) -> None:
+    """BatterySwap: the event, its requestId, the driver's token and the batteries."""
+    state.record_battery_swap(BatterySwapRecord(
+        event_type=str(request.event_type), request_id=request.request_id, id_token=request.id_token.id_token,
+        batteries=tuple((b.evse_id, b.serial_number, b.so_c, b.so_h) for b in request.battery_data),
+    ))
+
+
+def record_settlement(state: StationState, request: NotifySettlementRequest) -> None:
+    """NotifySettlement: the payment reference, status, amount, time, transaction, VAT number."""
+    state.record_settlement(SettlementRecord(
+        psp_ref=request.psp_ref, status=str(request.status), amount=request.settlement_amount,
+        settled_at=request.settlement_time,
+        transaction_id=request.transaction_id if request.transaction_id is not UNSET else None,
+        vat_number=request.vat_number if request.vat_number is not UNSET else None,
+    ))
+
+
 #: What the CSMS records from each 2.1 action (besides counting it), before the handler answers.
 RECORDERS: Final[Mapping[str, Callable[[StationState, Any], None]]] = MappingProxyType(
     dict(V201_RECORDERS) | {
@@ -120,6 +142,8 @@ RECORDERS: Final[Mapping[str, Callable[[StationState, Any], None]]] = MappingPro
         "ClosePeriodicEventStream": record_stream_closed,
         "NotifyPeriodicEventStream": record_stream_message,
         "NotifyPriorityCharging": record_priority_charging,
+        "BatterySwap": record_battery_swap,
+        "NotifySettlement": record_settlement,
     }
 )
 

@@ -61,7 +61,7 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
-from ..snapshots import Setting
+from ..snapshots import CostSnapshot, DerControlSnapshot, Setting
 from ..v201.smart_charging import ProfileStore
 from .configuration import Configuration, KeyDef, key_table
 from .connectors import ConnectorMap
@@ -158,6 +158,14 @@ class V16Dialect:
         model = self.model
         return [Setting("", d.name, None if d.write_only else model.get(d.name), d.readonly)
                 for d in model.definitions()]
+
+    def evse_cost(self, evse: EvseState) -> CostSnapshot | None:
+        """None: the station calculates no cost."""
+        return None
+
+    def der_controls(self) -> tuple[DerControlSnapshot, ...] | None:
+        """None: the station simulates no DER control."""
+        return None
 
     def boot_reason(self, reason: str) -> str:
         """1.6's BootNotification names no reason: any reason the station gives will do."""

@@ -55,7 +55,7 @@ from ....profiles import render_pattern
 from ..hardware import ConnectorState, EvseState, TxState, Vehicle
 from ..interface import StationCore
 from ..outbox import OutItem
-from ..snapshots import Setting
+from ..snapshots import CostSnapshot, DerControlSnapshot, Setting
 from .device_model import DeviceModel, Key, VarDef, catalog_for, key
 from .directions import TO_CSMS
 from .handlers import HANDLERS, Handler
@@ -138,6 +138,14 @@ class V201Dialect:
     def settings(self) -> list[Setting]:
         """Every device-model variable (its full base report)."""
         return settings_of(self.model)
+
+    def evse_cost(self, evse: EvseState) -> CostSnapshot | None:
+        """None: the station calculates no cost."""
+        return None
+
+    def der_controls(self) -> tuple[DerControlSnapshot, ...] | None:
+        """None: the station simulates no DER control."""
+        return None
 
     def boot_reason(self, reason: str) -> str:
         """``reason`` as a 2.0.1 BootReason (ValueError if it is none)."""

@@ -53,6 +53,7 @@ from ....ocpp.v21 import (
     SetDERControlResponse,
     StatusInfo,
 )
+from ..snapshots import DerControlSnapshot
 
 if TYPE_CHECKING:
     from .dialect import V21Dialect
@@ -269,6 +270,7 @@ class DerControls:
             self._changed(removed.control_type)
 
     def _changed(self, control_type: DERControl) -> None:
+        self.dialect.station.touch()  # (the snapshot lists the controls)
         if control_type == DERControl.LIMIT_MAX_DISCHARGE:
             self.dialect.station.defer(self.dialect.limits_changed)
 
@@ -282,6 +284,16 @@ class DerControls:
                         and c.setting.pct_max_discharge_power is not UNSET):
                     return float(c.setting.pct_max_discharge_power)
         return None
+
+    def snapshot(self) -> tuple[DerControlSnapshot, ...]:
+        """The controls held, in the order they were set; ``active``: in force now (a
+        started scheduled control, or a default one), not superseded."""
+        return tuple(
+            DerControlSnapshot(control_id=c.id, control_type=str(c.control_type),
+                               active=(c.active or c.is_default) and not c.superseded,
+                               is_default=c.is_default, superseded=c.superseded)
+            for c in self.controls.values()
+        )
 
     # ----------------------------------------------------------------- Get, Clear
 

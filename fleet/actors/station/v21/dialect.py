@@ -8,8 +8,10 @@ answers to what 2.1 adds), and what 2.1 changes: a monitor in NotifyMonitoringRe
 carries its ``eventNotificationType`` (required in 2.1).
 
 Switched on by the profile, what only 2.1 simulates: bidirectional charging (:mod:`.v2x`,
-an EVSE's ``bidirectional``, the vehicles' ``bidirectional_share``) and DER control
-(:mod:`.der`, ``[der]``); :attr:`V21Dialect.features` names them for the profile check.
+an EVSE's ``bidirectional``, the vehicles' ``bidirectional_share``), DER control
+(:mod:`.der`, ``[der]``), local cost, event streams, dynamic charging, battery swapping
+(:mod:`.battery_swap`, ``[battery_swap]``) and web payment (:mod:`.web_payment`,
+``[web_payment]``); :attr:`V21Dialect.features` names them for the profile check.
 
 The values nested in its payloads that the 2.0.1 code builds (IdToken, EVSE, MeterValue...)
 stay 2.0.1 Structs: their JSON is valid 2.1 (2.1 lengthens limits and adds optional
@@ -27,8 +29,11 @@ from ....malformed import Direction
 from ....ocpp import V21, ProtocolVersion, v21
 from ....ocpp.v21 import EventNotification, VariableMonitoring
 from ..hardware import EvseState
+from ..snapshots import CostSnapshot, DerControlSnapshot
 from ..v201.dialect import V201Dialect
 from ..v201.handlers import Handler
+from .afrr import AfrrSignals
+from .battery_swap import BatterySwapper
 from .der import DerControls
 from .directions import TO_CSMS
 from .dynamic_charging import DynamicCharging
@@ -37,6 +42,7 @@ from .handlers import HANDLERS
 from .local_cost import LocalCost
 from .tariffs import refusal
 from .v2x import V2X
+from .web_payment import WebPayments
 
 if TYPE_CHECKING:
     from ..interface import StationCore
@@ -53,7 +59,8 @@ class V21Dialect(V201Dialect):
     protocol: ClassVar[ProtocolVersion] = V21
     messages = v21
     #: the profile features it simulates (:meth:`fleet.profiles.StationProfile.features`)
-    features: ClassVar[frozenset[str]] = frozenset({"v2x", "der", "local_cost", "event_streams", "dynamic_charging"})
+    features: ClassVar[frozenset[str]] = frozenset({"v2x", "der", "local_cost", "event_streams", "dynamic_charging",
+                                                   "battery_swap", "web_payment"})
 
     def __init__(self, station: StationCore) -> None:
         super().__init__(station)
@@ -61,6 +68,8 @@ class V21Dialect(V201Dialect):
         used = profile.features()
         #: bidirectional charging, when the profile switches it on
         self.v2x: V2X | None = V2X(self) if "v2x" in used else None
+        #: aFRR signals, taken where V2X is on
+        self.afrr: AfrrSignals | None = AfrrSignals(self) if self.v2x is not None else None
         #: DER control, when the profile switches it on
         self.der: DerControls | None = DerControls(self) if "der" in used else None
         #: tariffs and local cost (``[local_cost]`` on), else None
@@ -69,6 +78,10 @@ class V21Dialect(V201Dialect):
         self.event_streams = EventStreams(self, profile.event_streams) if profile.event_streams.enabled else None
         #: dynamic charging profiles and priority charging (``[dynamic_charging]`` on), else None
         self.dynamic_charging = DynamicCharging(self) if profile.dynamic_charging.enabled else None
+        #: battery swapping (``[battery_swap]`` on), else None
+        self.battery_swap = BatterySwapper(self, profile.battery_swap) if profile.battery_swap.enabled else None
+        #: ad hoc web payment and settlement (``[web_payment]`` on), else None
+        self.web_payment = WebPayments(self, profile.web_payment) if profile.web_payment.enabled else None
 
     def boot_accepted(self, reason: str | None, interval: int) -> None:
         """2.0.1's, then DER grid events are armed and the preconfigured periodic event streams opened."""
@@ -121,11 +134,14 @@ class V21Dialect(V201Dialect):
         return super()._significant(abs(old), abs(new))
 
     def _end_transaction(self, evse: EvseState, trigger: Any, reason: Any, state: Any, id_token: Any) -> None:
-        """2.0.1's; priority charging ends with the transaction."""
+        """2.0.1's; priority charging ends with the transaction; a transaction paid ad hoc is
+        settled (NotifySettlement after its Ended event)."""
         tx = evse.tx
         super()._end_transaction(evse, trigger, reason, state, id_token)
         if self.dynamic_charging is not None and tx is not None:
             self.dynamic_charging.transaction_ended(tx.id)
+        if self.web_payment is not None and tx is not None and self.web_payment.paid(tx):
+            self.web_payment.transaction_ended(evse, tx)
 
     def _on_authorize(self, evse: EvseState, token: Any, trigger: Any, local: Any, on_rejected: Any,
                       result: Any) -> None:
@@ -140,9 +156,21 @@ class V21Dialect(V201Dialect):
 
     def event_fields(self, evse: EvseState, event_type: str, trigger: str, info: dict[str, Any],
                      fields: dict[str, Any]) -> None:
-        """The tariff and cost a TransactionEvent carries (local cost on)."""
+        """The tariff and cost a TransactionEvent carries (local cost on); the first event of a
+        paid transaction with its payment's idToken has the VAT number checked (web payment on)."""
         if self.local_cost is not None:
             self.local_cost.event_fields(evse, event_type, trigger, info, fields)
+        tx = evse.tx
+        if self.web_payment is not None and tx is not None and self.web_payment.paid(tx):
+            self.web_payment.paid_event(evse, tx)
+
+    def evse_cost(self, evse: EvseState) -> CostSnapshot | None:
+        """The cost the last TransactionEvent on ``evse`` carried (local cost on), else None."""
+        return self.local_cost.shown(evse) if self.local_cost is not None else None
+
+    def der_controls(self) -> tuple[DerControlSnapshot, ...] | None:
+        """The DER controls held (DER control on), else None."""
+        return self.der.snapshot() if self.der is not None else None
 
     def variable_monitoring(self, monitor_id: int, data: Any) -> Any:
         """The monitor as 2.1 reports it: with its ``eventNotificationType``, CustomMonitor

@@ -6,9 +6,11 @@ simulate (yet, or on this station): Rejected, NotSupported or NoTariff.
 V2X (:mod:`.v2x`: NotifyAllowedEnergyTransfer, and SetChargingProfile's setpoint check),
 DER control (:mod:`.der`), tariffs (:mod:`.tariff_handlers`), periodic event streams
 (:mod:`.event_stream_handlers`) and dynamic and priority charging
-(:mod:`.dynamic_charging_handlers`) are simulated on a station whose profile switches
-them on (an EVSE's ``bidirectional``, ``[der]``, ``[local_cost]``, ``[event_streams]``,
-``[dynamic_charging]``); elsewhere the fixed answers stand.
+(:mod:`.dynamic_charging_handlers`), battery swapping (:mod:`.battery_swap`) and web
+payment (:mod:`.web_payment`) are simulated on a station whose profile switches them on
+(an EVSE's ``bidirectional``, ``[der]``, ``[local_cost]``, ``[event_streams]``,
+``[dynamic_charging]``, ``[battery_swap]``, ``[web_payment]``); elsewhere the fixed
+answers stand.
 """
 
 from __future__ import annotations
@@ -47,12 +49,15 @@ from ....ocpp.v21 import (
 )
 from ..v201.handlers import HANDLERS as V201_HANDLERS
 from ..v201.handlers import Handler
+from .afrr import afrr_signal
+from .battery_swap import battery_swap_on, request_battery_swap
 from .der import clear_der_control, get_der_control, set_der_control
 from .directions import CSMS_INITIATED
 from .dynamic_charging_handlers import DYNAMIC_CHARGING_HANDLERS, dynamic_charging_on
 from .event_stream_handlers import EVENT_STREAM_HANDLERS, MONITORING_HANDLERS, event_streams_on
 from .tariff_handlers import TARIFF_HANDLERS, local_cost_on
 from .v2x import notify_allowed_energy_transfer, set_charging_profile
+from .web_payment import notify_web_payment_started, web_payment_on
 
 if TYPE_CHECKING:
     from ..v201.dialect import V201Dialect
@@ -123,6 +128,9 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "SetDERControl": _switched(set_der_control, "SetDERControl", _der_on),
         "GetDERControl": _switched(get_der_control, "GetDERControl", _der_on),
         "ClearDERControl": _switched(clear_der_control, "ClearDERControl", _der_on),
+        "AFRRSignal": _switched(afrr_signal, "AFRRSignal", _v2x_on),
+        "RequestBatterySwap": _switched(request_battery_swap, "RequestBatterySwap", battery_swap_on),
+        "NotifyWebPaymentStarted": _switched(notify_web_payment_started, "NotifyWebPaymentStarted", web_payment_on),
     }
 )
 

@@ -18,6 +18,9 @@ meter (:class:`~.cost.CostMeter`) per transaction that has a tariff:
 * the Ended event carries the final cost details: the charging periods, the total cost
   and usage (I12.FR.01, FR.42).
 
+The cost an EVSE's last event carried (running, or final until another transaction
+starts there) is what the station's snapshot shows (:meth:`LocalCost.shown`).
+
 Usage is read from the simulation at each event: the energy register as the event's
 meter values show it (to 0.1 Wh), the charging time (``timeSpentCharging``) and the
 idle time (the rest of the transaction's simulated time), in whole seconds.
@@ -33,6 +36,7 @@ import trio
 from msgspec import UNSET
 
 from ....ocpp.v21 import (
+    CostDetails,
     ReadingContext,
     Tariff,
     TariffEnergy,
@@ -48,6 +52,7 @@ from ....ocpp.v21 import (
 from ....profiles import DefaultTariff
 from ....profiles import LocalCost as LocalCostSettings
 from ..hardware import EvseState
+from ..snapshots import CostSnapshot
 from .cost import CostMeter, Usage
 from .tariffs import TariffStore
 
@@ -102,6 +107,8 @@ class LocalCost:
         #: EVSE id -> the driver tariff an Authorize answer gave, with the driver's token,
         #: for the transaction that starts there next (I08)
         self.driver_tariffs: dict[int, tuple[Tariff, str]] = {}
+        #: EVSE id -> the cost its last TransactionEvent carried (for the snapshot)
+        self.last_costs: dict[int, CostSnapshot] = {}
         if settings.default_tariff is not None:
             self.tariffs.install(0, tariff_of(settings.default_tariff))
 
@@ -135,6 +142,8 @@ class LocalCost:
         applies, the running cost (Started, RunningCost, TariffChanged), the final cost (Ended)."""
         tx = evse.tx
         assert tx is not None
+        if event_type == TransactionEvent.STARTED:
+            self.last_costs.pop(evse.id, None)  # (the previous transaction's cost)
         cost = self.transactions.get(tx.id)
         if cost is None:
             if event_type != TransactionEvent.STARTED or not self.calculating:
@@ -153,12 +162,30 @@ class LocalCost:
             info["tariff_id"] = cost.meter.tariff.tariff_id
             cost.announce = False
         if event_type == TransactionEvent.ENDED:
-            fields["cost_details"] = cost.meter.details(self.usage(evse), final=True)
+            fields["cost_details"] = details = cost.meter.details(self.usage(evse), final=True)
+            self._remember(evse, tx.id, cost.meter.tariff, details, final=True)
             del self.transactions[tx.id]
             self.dialect.station.cancel_timer(("running-cost", evse.id))
         elif event_type == TransactionEvent.STARTED or trigger in (TriggerReason.RUNNING_COST,
                                                                    TriggerReason.TARIFF_CHANGED):
-            fields["cost_details"] = cost.meter.details(self.usage(evse), final=False)
+            fields["cost_details"] = details = cost.meter.details(self.usage(evse), final=False)
+            self._remember(evse, tx.id, cost.meter.tariff, details, final=False)
+
+    def _remember(self, evse: EvseState, transaction_id: str, tariff: Tariff, details: CostDetails, *,
+                  final: bool) -> None:
+        total = details.total_cost
+        self.last_costs[evse.id] = CostSnapshot(
+            transaction_id=transaction_id, currency=total.currency,
+            excl_tax=float(total.total.excl_tax) if total.total.excl_tax is not UNSET else None,
+            incl_tax=float(total.total.incl_tax) if total.total.incl_tax is not UNSET else None,
+            final=final, type_of_cost=str(total.type_of_cost), tariff_id=tariff.tariff_id,
+        )
+        self.dialect.station.touch()
+
+    def shown(self, evse: EvseState) -> CostSnapshot | None:
+        """The cost the last TransactionEvent on ``evse`` carried: its transaction's running
+        cost, or the last transaction's final cost (until another transaction starts there)."""
+        return self.last_costs.get(evse.id)
 
     def _arm_running_cost(self, evse: EvseState) -> None:
         interval = self.settings.running_cost_interval

@@ -135,17 +135,26 @@ class V2X:
 
     # ------------------------------------------------------------- the operation mode
 
+    def _found(self, evse: EvseState) -> Any:
+        """The period in force of the transaction on ``evse`` and its rate unit, if any."""
+        tx = evse.tx
+        store = self.dialect.charging_profiles
+        if tx is None or not store.items:
+            return None
+        return store.period_at(evse.id, self.dialect.station.clock(), transaction_id=tx.id,
+                               transaction_start=tx.started_wall)
+
+    def period_in_force(self, evse: EvseState) -> ChargingSchedulePeriod | None:
+        """The period in force of the transaction on ``evse`` (a 2.1 profile's), if any."""
+        found = self._found(evse)
+        return cast(ChargingSchedulePeriod, found[0]) if found is not None else None
+
     def apply(self, evse: EvseState) -> None:
         """Set ``evse``'s setpoint and discharge limit from the operation mode in force
         (after 2.0.1 set its limit)."""
         evse.setpoint_w = None
         evse.discharge_limit_w = None
-        tx = evse.tx
-        store = self.dialect.charging_profiles
-        if tx is None or not store.items:
-            return
-        found = store.period_at(evse.id, self.dialect.station.clock(), transaction_id=tx.id,
-                                transaction_start=tx.started_wall)
+        found = self._found(evse)
         if found is None:
             return
         period = cast(ChargingSchedulePeriod, found[0])  # (a 2.1 profile's period)
@@ -161,6 +170,8 @@ class V2X:
         elif mode in _FREQUENCY_MODES and period.v2x_freq_watt_curve is not UNSET:
             baseline = period.v2x_baseline if period.v2x_baseline is not UNSET else 0.0
             setpoint = baseline + _curve_power(period.v2x_freq_watt_curve, GRID_FREQUENCY)
+            if mode == OperationMode.LOCAL_FREQUENCY and self.dialect.afrr is not None:
+                setpoint += self.dialect.afrr.power(period.v2x_signal_watt_curve)  # (Q08.FR.10)
         if setpoint is None:
             return
         if setpoint < 0 and not self.discharge_allowed(evse):
