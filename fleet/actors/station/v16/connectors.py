@@ -10,9 +10,15 @@ EVSEs of one connector each gives connectors 1 and 2; one EVSE with two connecto
 
 from __future__ import annotations
 
+from typing import Final
+
 from ..hardware import ConnectorState, EvseState
 
 __all__ = ["ConnectorMap"]
+
+#: (EVSE id, connector id) -> 1.6 connector id, one table per layout shared by the stations that have it
+#: (every station of a profile): a table per station was about 220 bytes of each.
+_LAYOUTS: Final[dict[tuple[tuple[int, int], ...], dict[tuple[int, int], int]]] = {}
 
 
 class ConnectorMap:
@@ -28,9 +34,11 @@ class ConnectorMap:
         self._by_id: list[tuple[EvseState, ConnectorState]] = [
             (evse, connector) for evse in evses for connector in evse.connectors
         ]
-        self._ids: dict[tuple[int, int], int] = {
-            (evse.id, connector.connector_id): n for n, (evse, connector) in enumerate(self._by_id, start=1)
-        }
+        layout = tuple((evse.id, connector.connector_id) for evse, connector in self._by_id)
+        ids = _LAYOUTS.get(layout)
+        if ids is None:
+            ids = _LAYOUTS[layout] = {key: n for n, key in enumerate(layout, start=1)}
+        self._ids: dict[tuple[int, int], int] = ids
 
     def __len__(self) -> int:
         """NumberOfConnectors."""
