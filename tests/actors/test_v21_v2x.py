@@ -167,6 +167,7 @@ async def test_a_v2x_session_discharges_to_a_central_setpoint_and_the_csms_recor
                 snapshot = await station.wait_until(lambda s: s.evses[0].export_wh > 200.0)
             evse = snapshot.evses[0]
             assert evse.charging_state == "Charging" and evse.soc is not None and evse.soc < 60.0
+            assert snapshot.state == "charging"  # a transaction transferring energy, the other way
 
             refused = await csms.call("V2X-1", v21.NotifyAllowedEnergyTransferRequest(
                 transaction_id="no-such-transaction", allowed_energy_transfer=[v21.EnergyTransferMode.DC]))

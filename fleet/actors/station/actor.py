@@ -1458,7 +1458,7 @@ class Station:
             return
         if any(c.faulted for e in self.evses for c in e.connectors):
             self._set_state("faulted")
-        elif any(e.power_w > 0 for e in self.evses):
+        elif any(e.power_w != 0 for e in self.evses):  # energy flowing either way (a V2X discharge too)
             self._set_state("charging")
         else:
             self._set_state("available")
