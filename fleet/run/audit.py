@@ -115,27 +115,13 @@ def audit_transactions(
             undelivered_events += len(queued)
             unexpected_events += sum(counts[s] for s in strange)
             out_of_order += int(disorder)
-            energy_sent = tx.get("energy")
-            energy_got = record.get("energy")
-            if (
-                energy_sent is not None
-                and not undelivered
-                and (energy_got is None or abs(energy_sent - energy_got) > ENERGY_TOLERANCE_WH)
-            ):
-                energy_mismatches += 1
-                if len(problems) < 20:
-                    problems.append(f"{station_id} {tx_id}: energy sent {energy_sent} Wh, recorded {energy_got}")
-            export_sent = tx.get("export")
-            export_got = record.get("export")
-            if (
-                export_sent is not None
-                and not undelivered
-                and (export_got is None or abs(export_sent - export_got) > ENERGY_TOLERANCE_WH)
-            ):
-                energy_mismatches += 1
-                if len(problems) < 20:
-                    problems.append(f"{station_id} {tx_id}: exported energy sent {export_sent} Wh,"
-                                    f" recorded {export_got}")
+            for field, what in (("energy", "energy"), ("export", "exported energy")):  # imported, exported (V2X)
+                sent_wh, recorded_wh = tx.get(field), record.get(field)
+                if sent_wh is not None and not undelivered and (
+                        recorded_wh is None or abs(sent_wh - recorded_wh) > ENERGY_TOLERANCE_WH):
+                    energy_mismatches += 1
+                    if len(problems) < 20:
+                        problems.append(f"{station_id} {tx_id}: {what} sent {sent_wh} Wh, recorded {recorded_wh}")
             if (lost or dup or disorder or strange) and len(problems) < 20:
                 problems.append(f"{station_id} {tx_id}: sent seqNos {expected}, CSMS recorded {got}"
                                 + (f", resent {sorted(resent.elements())}" if resent else ""))

@@ -56,6 +56,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
+from hdrh.histogram import HdrHistogram
 
 from ..metrics import MetricsSnapshot, VersionFigures, decode_histogram
 from ..ocpp import PROTOCOLS, VERSIONS
@@ -353,12 +354,7 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, w
             if failed:
                 return math.nan, f"no {scope + ' ' if scope else ''}call answered {where} ({failed:,} failed)"
             return math.nan, f"no {calls} {where}"
-        histogram = metrics.histogram(f"out:{scope}") if scope else metrics.total_histogram("out")
-        if metric == "max":
-            return float(histogram.get_max_value()) / 1000.0, ""
-        if metric == "mean":
-            return float(histogram.get_mean_value()) / 1000.0, ""
-        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0, ""
+        return _latency_ms(metric, metrics.histogram(f"out:{scope}") if scope else metrics.total_histogram("out"))
     if metric in _CALL_METRICS and answered + failed == 0:
         return math.nan, f"no {calls} {where}"
     if metric == "count":
@@ -371,6 +367,15 @@ def _measure(threshold: Threshold, metrics: MetricsSnapshot, lost: int | None, w
     if metric == "error_rate":
         return 100.0 * failed / (answered + failed), ""
     return float(failed_by_code.get("Timeout", 0)), ""  # timeouts
+
+
+def _latency_ms(metric: str, histogram: HdrHistogram) -> tuple[float, str]:
+    """A latency metric (``max``, ``mean``, ``pNN``) of ``histogram``, in ms."""
+    if metric == "max":
+        return float(histogram.get_max_value()) / 1000.0, ""
+    if metric == "mean":
+        return float(histogram.get_mean_value()) / 1000.0, ""
+    return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0, ""
 
 
 def _measure_version(threshold: Threshold, figures: VersionFigures | None, metrics: MetricsSnapshot,
@@ -391,11 +396,7 @@ def _measure_version(threshold: Threshold, figures: VersionFigures | None, metri
     if metric in _LATENCY or metric.startswith("p"):
         if answered == 0:
             return math.nan, f"no {name} call answered {where}" + (f" ({failed:,} failed)" if failed else "")
-        if metric == "max":
-            return float(histogram.get_max_value()) / 1000.0, ""
-        if metric == "mean":
-            return float(histogram.get_mean_value()) / 1000.0, ""
-        return float(histogram.get_value_at_percentile(float(metric[1:]))) / 1000.0, ""
+        return _latency_ms(metric, histogram)
     if metric in _CALL_METRICS and answered + failed == 0:
         return math.nan, f"no {name} calls {where}"
     if metric == "count":
