@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
@@ -93,6 +94,19 @@ def _pairs(rows: list[CaseResult]) -> list[tuple[CaseResult, CaseResult]]:
     return out
 
 
+def _run_one(case: Callable[[], Awaitable[CaseResult]]) -> CaseResult | None:
+    """Run one case; on a :class:`BenchError` print why and give ``None``."""
+    failure: BaseException | None = None
+    try:
+        return trio.run(case)
+    except* BenchError as group:  # (raised inside the case's nursery: in a group)
+        failure = group.exceptions[0]
+        while isinstance(failure, BaseExceptionGroup) and failure.exceptions:
+            failure = failure.exceptions[0]
+    print(f"failed: {failure}", flush=True)
+    return None
+
+
 def run_matrix(*, json_path: str | None = None, peer: str = "ocpp", machine: str = "",
                seconds: float = SECONDS) -> int:
     """Run :data:`CASES` (the peer's cases are skipped, with a note, when it is not installed)."""
@@ -110,16 +124,9 @@ def run_matrix(*, json_path: str | None = None, peer: str = "ocpp", machine: str
             implementation = peer
         csms_workers = default_csms_workers(stations)
         print(f"  {implementation:<6} {stations:>6,} stations  {call:<17}", end="", flush=True)
-        failure: BaseException | None = None
-        try:
-            row = trio.run(functools.partial(run_case, implementation, stations, call, seconds,
-                                             workers=workers, csms_workers=csms_workers))
-        except* BenchError as group:  # (raised inside the case's nursery: in a group)
-            failure = group.exceptions[0]
-            while isinstance(failure, BaseExceptionGroup) and failure.exceptions:
-                failure = failure.exceptions[0]
-        if failure is not None:
-            print(f"failed: {failure}", flush=True)
+        row = _run_one(functools.partial(run_case, implementation, stations, call, seconds,
+                                         workers=workers, csms_workers=csms_workers))
+        if row is None:
             return RUN_FAILED
         rows.append(row)
         print(f"{row.calls_per_s:>8,.0f} calls/s  p50 {row.p50_ms:7.1f} ms  p99 {row.p99_ms:7.1f} ms  "
@@ -206,16 +213,9 @@ def run_versions(*, stations: int, seconds: float, json_path: str | None = None,
     for call, version in VERSION_CASES:
         for implementation in implementations:
             print(f"  {call:<12} {version:<6} {implementation:<6}", end="", flush=True)
-            failure: BaseException | None = None
-            try:
-                row = trio.run(functools.partial(run_case, implementation, stations, call, seconds, workers=workers,
-                                                 csms_workers=default_csms_workers(stations), version=version))
-            except* BenchError as group:  # (raised inside the case's nursery: in a group)
-                failure = group.exceptions[0]
-                while isinstance(failure, BaseExceptionGroup) and failure.exceptions:
-                    failure = failure.exceptions[0]
-            if failure is not None:
-                print(f"failed: {failure}", flush=True)
+            row = _run_one(functools.partial(run_case, implementation, stations, call, seconds, workers=workers,
+                                             csms_workers=default_csms_workers(stations), version=version))
+            if row is None:
                 return RUN_FAILED
             rows.append(row)
             print(f"{row.calls_per_s:>8,.0f} calls/s  p50 {row.p50_ms:7.1f} ms  p99 {row.p99_ms:7.1f} ms  "
