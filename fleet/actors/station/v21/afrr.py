@@ -12,12 +12,12 @@ simulated grid frequency) gets the signal-watt curve's power at the signal added
 from __future__ import annotations
 
 import datetime
-import itertools
 from typing import TYPE_CHECKING, Any
 
 from msgspec import UNSET
 
 from ....ocpp.v21 import AFRRSignalRequest, AFRRSignalResponse, GenericStatus, OperationMode, StatusInfo
+from .curves import curve_value
 
 if TYPE_CHECKING:
     from .dialect import V21Dialect
@@ -27,15 +27,7 @@ __all__ = ["AfrrSignals", "afrr_signal", "signal_power"]
 
 def signal_power(points: Any, signal: int) -> float:
     """The power of a signal-watt curve at ``signal`` (linear between its points, flat beyond its ends)."""
-    ordered = sorted(points, key=lambda p: p.signal)
-    if signal <= ordered[0].signal:
-        return float(ordered[0].power)
-    for low, high in itertools.pairwise(ordered):
-        if signal <= high.signal:
-            span = high.signal - low.signal
-            share = (signal - low.signal) / span if span else 1.0
-            return float(low.power + (high.power - low.power) * share)
-    return float(ordered[-1].power)
+    return curve_value(((p.signal, p.power) for p in points), signal)
 
 
 class AfrrSignals:

@@ -27,7 +27,6 @@ which the version-free hardware turns into signed power.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from msgspec import UNSET
@@ -52,6 +51,7 @@ from ....ocpp.v21 import (
 from ..hardware import EvseState
 from ..v201.handlers.smart_charging import set_charging_profile as v201_set_charging_profile
 from ..v201.smart_charging import to_watts
+from .curves import curve_value
 
 if TYPE_CHECKING:
     from ..v201.dialect import V201Dialect
@@ -72,15 +72,7 @@ _FREQUENCY_MODES: Final = frozenset({OperationMode.CENTRAL_FREQUENCY, OperationM
 def _curve_power(points: Any, frequency: float) -> float:
     """The power of a frequency-watt curve at ``frequency`` (linear between its points,
     flat beyond its ends)."""
-    ordered = sorted(points, key=lambda p: p.frequency)
-    if frequency <= ordered[0].frequency:
-        return float(ordered[0].power)
-    for low, high in itertools.pairwise(ordered):
-        if frequency <= high.frequency:
-            span = high.frequency - low.frequency
-            share = (frequency - low.frequency) / span if span else 1.0
-            return float(low.power + (high.power - low.power) * share)
-    return float(ordered[-1].power)
+    return curve_value(((p.frequency, p.power) for p in points), frequency)
 
 
 class V2X:
