@@ -85,6 +85,7 @@ from .dialect import Dialect
 from .dialects import dialect_factory
 from .driver import Driver
 from .hardware import EvseState, Vehicle
+from .mailbox import Mailbox
 from .outbox import OutItem, OutQueue
 from .snapshots import STATES, ConnectorSnapshot, EvseSnapshot, StationCounters, StationSnapshot, StationState
 from .timers import Timers
@@ -298,6 +299,7 @@ class Station:
         "_handlers",
         "_heartbeats",
         "_last_error",
+        "_mailbox",
         "_nursery",
         "_on_answered_since_due",
         "_on_schedule",
@@ -305,7 +307,6 @@ class Station:
         "_pending_station_operative",
         "_reboot_pending",
         "_reboots",
-        "_receive_channel",
         "_reconnect_at",
         "_reconnect_now",
         "_records",
@@ -313,7 +314,6 @@ class Station:
         "_requests_failed",
         "_reset_on_idle",
         "_running",
-        "_send_channel",
         "_sent_events",
         "_skew",
         "_snapshot",
@@ -409,7 +409,7 @@ class Station:
         self._subprotocols = tuple(version.subprotocol for version in self.profile.protocol_versions)
         self._overrides: dict[str, Handler] = {}
         self._handlers = _HandlerMap(self)
-        self._send_channel, self._receive_channel = trio.open_memory_channel[tuple[Any, _Reply | None]](math.inf)
+        self._mailbox: Mailbox[tuple[Any, _Reply | None]] = Mailbox()
         self._nursery: trio.Nursery | None = None
         self._started = False
         self._running = False
@@ -550,7 +550,7 @@ class Station:
             self._running = False
             self._conn = None
             self._set_state("closed")
-            self._receive_channel.close()
+            self._mailbox.close()
             self._release_waiters()
             self._stopped.set()
 
@@ -604,8 +604,8 @@ class Station:
         if not self._running:
             return
         try:
-            self._send_channel.send_nowait((Shutdown(timeout), None))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._mailbox.put((Shutdown(timeout), None))
+        except trio.ClosedResourceError:
             return
         await self._stopped.wait()
 
@@ -840,16 +840,16 @@ class Station:
             raise RuntimeError(f"station {self.station_id} is not running")
         reply = _Reply()
         try:
-            self._send_channel.send_nowait((command, reply))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._mailbox.put((command, reply))
+        except trio.ClosedResourceError:
             raise RuntimeError(f"station {self.station_id} is not running") from None
         await reply.done.wait()
         if reply.error is not None:
             raise reply.error
 
     def _post(self, message: Any) -> None:
-        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            self._send_channel.send_nowait((message, None))
+        with suppress(trio.ClosedResourceError):
+            self._mailbox.put((message, None))
 
     def wake(self) -> None:
         """Have the main loop look at its queue and timers (after a handler queued something)."""
@@ -865,7 +865,7 @@ class Station:
             self._nursery.start_soon(function, *args)
 
     async def _loop(self) -> None:
-        receive = self._receive_channel
+        mailbox = self._mailbox
         while True:
             now = trio.current_time()
             self._fire_timers(now)
@@ -879,18 +879,14 @@ class Station:
                 self._drain_mailbox()
                 continue
             with trio.move_on_at(self._next_deadline()):
-                message = await receive.receive()
+                message = await mailbox.get()
                 self._apply(message)
             self._drain_mailbox()
 
     def _drain_mailbox(self) -> None:
-        receive = self._receive_channel
-        while True:
-            try:
-                message = receive.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            self._apply(message)
+        mailbox = self._mailbox
+        while mailbox:
+            self._apply(mailbox.get_nowait())
 
     def _apply(self, message: tuple[Any, _Reply | None]) -> None:
         command, reply = message
