@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -192,7 +192,8 @@ class WebSocket:
         # handshake's h11 machinery go (about 2 KB a connection, on both ends).
         self._protocol: WSConnection | Connection = protocol if protocol.connection is None else protocol.connection
         self._max_message_size = max_message_size
-        self._messages: deque[str | bytes] = deque()
+        # (a list: rarely more than one message waits, and an empty deque is 760 bytes)
+        self._messages: list[str | bytes] = []
         self._parts: list[str | bytes] = []
         self._size = 0
         self._close_reason: CloseReason | None = None
@@ -262,7 +263,7 @@ class WebSocket:
                     if not waited:
                         await trio.lowlevel.checkpoint()  # (before taking it: a cancel loses nothing)
                         self._busy = 0
-                    return self._messages.popleft()
+                    return self._messages.pop(0)
                 if self._close_reason is not None:
                     raise ConnectionClosed(self._close_reason)
                 if self._unparsed:
