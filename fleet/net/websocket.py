@@ -178,7 +178,7 @@ class WebSocket:
     def __init__(
         self,
         stream: trio.abc.Stream,
-        protocol: WSConnection,
+        protocol: WSConnection | Connection,
         *,
         subprotocol: str | None,
         path: str,
@@ -188,9 +188,8 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.path = path
         self._endpoint = _Endpoint(stream)
-        # Past the handshake only the frame protocol is needed: holding it alone lets the
-        # handshake's h11 machinery go (about 2 KB a connection, on both ends).
-        self._protocol: WSConnection | Connection = protocol if protocol.connection is None else protocol.connection
+        self._protocol: WSConnection | Connection = protocol
+        self._past_handshake()
         self._max_message_size = max_message_size
         # (a list: rarely more than one message waits, and an empty deque is 760 bytes)
         self._messages: list[str | bytes] = []
@@ -227,6 +226,13 @@ class WebSocket:
         except (AttributeError, OSError, ValueError):
             return "?"
         return f"{host}:{port}"
+
+    def _past_handshake(self) -> None:
+        """Once the handshake is done only the frame protocol is needed: holding it alone lets
+        the handshake's h11 machinery go (about 2 KB a connection, on both ends)."""
+        protocol = self._protocol
+        if isinstance(protocol, WSConnection) and protocol.connection is not None:
+            self._protocol = protocol.connection
 
     @property
     def buffered(self) -> int:
@@ -570,7 +576,7 @@ class HandshakeRequest:
         self.path = request.target
         self.headers: list[Header] = [(bytes(k).lower(), bytes(v)) for k, v in request.extra_headers]
         self.proposed_subprotocols: list[str] = list(request.subprotocols)
-        self._protocol = protocol
+        self._protocol: WSConnection | Connection = protocol
         self._max_message_size = max_message_size
 
     async def accept(self, subprotocol: str | None = None) -> WebSocket:
@@ -582,6 +588,8 @@ class HandshakeRequest:
         websocket = WebSocket(self.stream, self._protocol, subprotocol=subprotocol, path=self.path,
                               max_message_size=self._max_message_size)
         await websocket._send(AcceptConnection(subprotocol=subprotocol))
+        websocket._past_handshake()
+        self._protocol = websocket._protocol  # (a request kept by its handler keeps no handshake)
         return websocket
 
     async def reject(self, status: int, *, extra_headers: Sequence[Header] = (), body: bytes = b"") -> None:
