@@ -5,8 +5,10 @@ the supervisor, station workers and built-in CSMS processes) of the realistic fl
 (``profiles/realistic-fleet.toml`` rescaled to the size: 30% of the stations charging
 with TransactionEvent meter values every 15 s, a 60 s heartbeat). While it ramps, the
 benchmark polls the run's control API for the stations online (booted and connected);
-the run then goes on for ``duration`` seconds after its ramp, stops itself and writes
-its report, from which the rest of a point is read:
+once all are, the run goes on for ``duration`` seconds and is stopped as Ctrl-C stops it
+(it was started without an end: ``fleet run --duration`` counts from the end of the
+scheduled ramp, and at 20,000 stations the last ones came online half a minute after
+it); it writes its report, from which the rest of a point is read:
 
 * ``online_s``: seconds from the start of ``fleet run`` until every station was online;
 * ``peak_rss_mb``: peak RSS per role (station workers, CSMS processes) and in all;
@@ -63,8 +65,8 @@ class ScaleConfig(msgspec.Struct):
     Attributes:
         sizes: station counts, one run each, in this order.
         fleet: the fleet file (rescaled to each size).
-        duration: seconds each run goes on after its ramp (its steady-state window opens
-            10 s after the ramp).
+        duration: seconds each run goes on once every station is online (its steady-state
+            window opens 10 s after the scheduled ramp).
         workers: station worker processes (0: as many as cores).
         csms_workers: built-in CSMS processes (0: one per :data:`CONNECTIONS_PER_CSMS`
             connections, at least 2 from 10,000 stations).
@@ -81,13 +83,16 @@ class ScaleConfig(msgspec.Struct):
 
 
 class RoleFigures(msgspec.Struct):
-    """Fleet's own load of one role in the steady state: CPU (% of one core) and loop lag
-    of its busiest process."""
+    """Fleet's own load of one role: CPU (% of one core) and loop lag of its busiest process,
+    in the steady state and (``run_``) over the whole run, the ramp included."""
 
     processes: int
     cpu_mean: float
     cpu_peak: float
     loop_lag_p99_ms: float
+    run_cpu_mean: float = 0.0
+    run_cpu_peak: float = 0.0
+    run_loop_lag_p99_ms: float = 0.0
 
 
 class ScalePoint(msgspec.Struct):
@@ -106,6 +111,7 @@ class ScalePoint(msgspec.Struct):
     audit_ok: bool | None
     roles: dict[str, RoleFigures]
     machine_busy_pct: float | None
+    #: the run's exit status: 130 (interrupted) when the benchmark stopped it as planned
     exit_code: int
 
 
@@ -117,7 +123,7 @@ def csms_workers_for(stations: int) -> int:
 def run_command(config: ScaleConfig, stations: int, report: str) -> list[str]:
     """The ``fleet run`` command line of one size."""
     argv = [sys.executable, "-m", "fleet", "run", config.fleet, "--stations", str(stations),
-            "--duration", f"{config.duration:g}", "--heartbeat-interval", str(HEARTBEAT_INTERVAL),
+            "--duration", "0", "--heartbeat-interval", str(HEARTBEAT_INTERVAL),
             "--csms-workers", str(config.csms_workers or csms_workers_for(stations)),
             "--report", report, "--quiet", "--control-host", "127.0.0.1", "--control-port", "0"]
     if config.workers:
@@ -154,7 +160,9 @@ def point_from_report(report: dict[str, Any], *, online: int, online_s: float | 
     for role, figures in execution.get("roles", {}).items():
         steady_figures = figures.get("steady") or figures
         roles[role] = RoleFigures(figures.get("processes", 1), steady_figures.get("cpu_mean", 0.0),
-                                  steady_figures.get("cpu_peak", 0.0), steady_figures.get("loop_lag_p99_ms", 0.0))
+                                  steady_figures.get("cpu_peak", 0.0), steady_figures.get("loop_lag_p99_ms", 0.0),
+                                  figures.get("cpu_mean", 0.0), figures.get("cpu_peak", 0.0),
+                                  figures.get("loop_lag_p99_ms", 0.0))
     audit = report.get("audit")
     return ScalePoint(
         stations=int(fleet.get("stations", 0)), workers=int(fleet.get("workers", 0)),
@@ -217,11 +225,11 @@ def run_size(config: ScaleConfig, stations: int, progress: Callable[[str], None]
             online, online_s = asyncio.run(_watch_ramp(url, stations, started, timeout, progress))
             progress(f"{online:,} of {stations:,} online" + (f" after {online_s:.1f} s" if online_s else
                                                                 " (not all: timed out)")
-                     + f"; running {config.duration:g} s after the ramp")
+                     + f"; running {config.duration:g} s more")
             try:
-                code = child.wait(config.duration + timeout + 120.0)
+                code = child.wait(config.duration)  # (it ends early only if it failed)
             except subprocess.TimeoutExpired:
-                code = stop_child(child)
+                code = stop_child(child)  # as Ctrl-C: it ends its transactions, reports, exits 130
         finally:
             if child.poll() is None:
                 stop_child(child)

@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale = parser.add_argument_group("scale (--scale: --duration, --workers, --csms-workers and --fleet apply)")
     scale.add_argument("--scale", type=_sizes, metavar="N,N,...",
                        help="run the realistic fleet with `fleet run` at each of these sizes, e.g. 1000,5000,20000; "
-                            "--duration is the seconds each run goes on after its ramp (default here: 40)")
+                            "--duration is the seconds each run goes on once all its stations are online "
+                            "(default here: 40)")
     scale.add_argument("--plot", metavar="F", help="--scale: also draw the curves into F (.png or .svg; needs "
                                                    "matplotlib: pip install fleet[plot])")
     parser.add_argument("--json", metavar="F", help="also write the figures as JSON to F")
