@@ -305,7 +305,7 @@ def _scale(args: argparse.Namespace) -> int:
     config = ScaleConfig(sizes=args.scale, fleet=fleet, duration=args.duration, workers=args.workers,
                          csms_workers=args.csms_workers)
     print(f"fleet bench --scale: {fleet} at {', '.join(f'{n:,}' for n in config.sizes)} stations, "
-          f"{config.duration:g} s after each ramp; {machine()}", flush=True)
+          f"{config.duration:g} s once each has all its stations online; {machine()}", flush=True)
 
     def progress(text: str) -> None:
         print(f"  {text}", file=sys.stderr, flush=True)
