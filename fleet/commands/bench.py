@@ -73,8 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scale = parser.add_argument_group("scale (--scale: --duration, --workers, --csms-workers and --fleet apply)")
     scale.add_argument("--scale", type=_sizes, metavar="N,N,...",
                        help="run the realistic fleet with `fleet run` at each of these sizes, e.g. 1000,5000,20000; "
-                            "--duration is the seconds each run goes on once all its stations are online "
-                            "(default here: 40)")
+                            "--duration is the seconds each run goes on after its scheduled ramp, as for "
+                            "`fleet run` (default here: 40)")
     scale.add_argument("--plot", metavar="F", help="--scale: also draw the curves into F (.png or .svg; needs "
                                                    "matplotlib: pip install fleet[plot])")
     parser.add_argument("--json", metavar="F", help="also write the figures as JSON to F")
@@ -305,7 +305,7 @@ def _scale(args: argparse.Namespace) -> int:
     config = ScaleConfig(sizes=args.scale, fleet=fleet, duration=args.duration, workers=args.workers,
                          csms_workers=args.csms_workers)
     print(f"fleet bench --scale: {fleet} at {', '.join(f'{n:,}' for n in config.sizes)} stations, "
-          f"{config.duration:g} s once each has all its stations online; {machine()}", flush=True)
+          f"{config.duration:g} s after each ramp; {machine()}", flush=True)
 
     def progress(text: str) -> None:
         print(f"  {text}", file=sys.stderr, flush=True)
