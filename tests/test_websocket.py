@@ -87,6 +87,26 @@ async def test_messages_both_ways_in_order_with_writes_larger_than_the_socket_bu
         assert [m[:2] for m in received if str(m).startswith("a")] == ["a0", "a1", "a2"]  # each sender's order kept
 
 
+async def test_an_open_websocket_keeps_no_handshake_machinery() -> None:
+    """Both ends hold only wsproto's frame protocol once open (the h11 handshake is freed:
+    about 2 KB of every connection), and still talk."""
+    import gc
+    import weakref
+
+    from wsproto.connection import Connection
+
+    async with pair() as (client, server):
+        for websocket in (client, server):
+            assert type(websocket._protocol) is Connection
+        handshakes = [o for o in gc.get_objects() if type(o).__name__ == "H11Handshake"]
+        alive = [weakref.ref(h) for h in handshakes]
+        del handshakes
+        await client.send_message("still talking")
+        assert await server.get_message() == "still talking"
+        gc.collect()
+        assert all(ref() is None for ref in alive)
+
+
 async def test_ping_is_answered_by_the_peers_reader() -> None:
     async with pair() as (client, server), trio.open_nursery() as nursery:
         nursery.start_soon(client.ping, b"p1")  # in flight: nobody reads at the server yet

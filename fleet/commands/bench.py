@@ -1,6 +1,6 @@
 """``fleet bench``: measure fleet on this machine and print the figures.
 
-Four modes:
+Five modes:
 
 * ``fleet bench --codec``: decode+validate and encode rates beside json + jsonschema;
 * ``fleet bench --stations N --duration S --call ACTION [--peer ocpp]``: the closed-loop
@@ -11,7 +11,10 @@ Four modes:
   version side by side, fleet and the ``ocpp`` package;
 * ``fleet bench --tui --stations N --duration S``: the dashboard's UI loop lag and
   keyboard-to-screen latency with a real fleet of N stations behind it
-  (:mod:`fleet.benchmarks.tui`).
+  (:mod:`fleet.benchmarks.tui`);
+* ``fleet bench --scale 1000,5000,20000``: one real ``fleet run`` of the realistic fleet per
+  size (time until all online, peak RSS per role, steady calls/s and p99, fleet's own CPU
+  and loop lag), as JSON and optionally as a picture (:mod:`fleet.benchmarks.scale`).
 """
 
 from __future__ import annotations
@@ -36,14 +39,14 @@ from .checks import (
 from .control_options import first_error
 
 HELP = ("benchmark: a closed-loop load against a CSMS (--stations, --peer ocpp), --matrix, the --codec, "
-        "or the dashboard (--tui)")
+        "the dashboard (--tui) or how a fleet run scales (--scale)")
 EXAMPLE = "fleet bench --stations 1000 --duration 10 --call Heartbeat --peer ocpp"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("closed-loop load (the default mode)")
     load.add_argument("--stations", type=positive_int, default=1000, metavar="N", help="stations (default 1000)")
-    load.add_argument("--duration", type=positive_number, default=10.0, metavar="S",
+    load.add_argument("--duration", type=positive_number, metavar="S",
                       help="seconds of measurement after all stations are booted (default 10)")
     load.add_argument("--call", default="Heartbeat", metavar="ACTION",
                       help="the call each station keeps in flight: Heartbeat (default), TransactionEvent, "
@@ -74,7 +77,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dashboard.add_argument("--fleet", metavar="F",
                            help="the fleet file or profile the dashboard watches (default: the shipped "
                                 "realistic-fleet.toml, rescaled to --stations)")
+    scale = parser.add_argument_group("scale (--scale: --duration, --workers, --csms-workers and --fleet apply)")
+    scale.add_argument("--scale", type=_sizes, metavar="N,N,...",
+                       help="run the realistic fleet with `fleet run` at each of these sizes, e.g. 1000,5000,20000; "
+                            "--duration is the seconds each run goes on after its scheduled ramp, as for "
+                            "`fleet run` (default here: 40)")
+    scale.add_argument("--plot", metavar="F", help="--scale: also draw the curves into F (.png or .svg; needs "
+                                                   "matplotlib: pip install fleet[plot])")
     parser.add_argument("--json", metavar="F", help="also write the figures as JSON to F")
+
+
+def _sizes(text: str) -> list[int]:
+    """``1000,5000,20000`` -> the sizes (each a positive integer)."""
+    try:
+        sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected station counts separated by commas, got {text!r}") from None
+    if not sizes or any(size <= 0 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive station counts, got {text!r}")
+    return sizes
 
 
 def machine() -> str:
@@ -82,9 +103,17 @@ def machine() -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    problem = output_file_problem(args.json) if args.json else None
-    if problem:
-        print(f"fleet bench: --json {args.json}: {problem}", file=sys.stderr)
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        problem = output_file_problem(path) if path else None
+        if problem:
+            print(f"fleet bench: {option} {path}: {problem}", file=sys.stderr)
+            return USAGE
+    if args.duration is None:
+        args.duration = 40.0 if args.scale else 10.0
+    if args.scale:
+        return _scale(args)
+    if args.plot:
+        print("fleet bench: --plot goes with --scale", file=sys.stderr)
         return USAGE
     if args.tui:
         return _tui(args)
@@ -271,6 +300,66 @@ def _tui(args: argparse.Namespace) -> int:
     if result.booted < result.stations:
         return RUN_FAILED
     return THRESHOLDS_FAILED if result.missed_keys else 0
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def _scale(args: argparse.Namespace) -> int:
+    from ..benchmarks.scale import DEFAULT_FLEET, ScaleBenchError, ScaleConfig, document, plot, run_size
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
+
+    fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
+    try:
+        load_fleet_or_profile(fleet)  # (refused here, before any process starts)
+    except FleetError as exc:
+        print(f"fleet bench --scale: --fleet {fleet}: {exc}", file=sys.stderr)
+        return USAGE
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("fleet bench --scale: --plot needs matplotlib (pip install fleet[plot])", file=sys.stderr)
+            return USAGE
+    config = ScaleConfig(sizes=args.scale, fleet=fleet, duration=args.duration, workers=args.workers,
+                         csms_workers=args.csms_workers)
+    print(f"fleet bench --scale: {fleet} at {', '.join(f'{n:,}' for n in config.sizes)} stations, "
+          f"{config.duration:g} s after each ramp; {machine()}", flush=True)
+
+    def progress(text: str) -> None:
+        print(f"  {text}", file=sys.stderr, flush=True)
+
+    points = []
+    for size in config.sizes:
+        progress(f"fleet run of {size:,} stations")
+        try:
+            points.append(run_size(config, size, progress))
+        except ScaleBenchError as exc:
+            print(f"fleet bench --scale: {exc}", file=sys.stderr)
+            break
+        _print_scale_point(points[-1])
+    doc = document(config, points)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(doc, f, indent=2)
+    if args.plot and points:
+        plot(doc, args.plot)
+    complete = len(points) == len(config.sizes) and all(p.online == p.stations for p in points)
+    return 0 if complete else RUN_FAILED
+
+
+def _print_scale_point(p: Any) -> None:
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.1f} ms"
+
+    online = f"{p.online_s:.1f} s" if p.online_s is not None else f"not all ({p.online:,})"
+    rss = ", ".join(f"{role} {mb:,.0f}" for role, mb in p.peak_rss_mb.items())
+    roles = "; ".join(f"{role} CPU {r.cpu_mean:.0f}% lag p99 {r.loop_lag_p99_ms:,.1f} ms"
+                      for role, r in p.roles.items())
+    calls = "-" if p.steady_calls_per_s is None else f"{p.steady_calls_per_s:,.0f}"
+    print(f"{p.stations:>8,} stations: all online {online}; peak RSS MiB {rss}; steady {calls} calls/s "
+          f"p50 {ms(p.steady_p50_ms)} p99 {ms(p.steady_p99_ms)}; errors {p.errors}; audit "
+          f"{'ok' if p.audit_ok else p.audit_ok}; {roles}; machine {p.machine_busy_pct}% busy", flush=True)
 
 
 # --------------------------------------------------------------------------- codec

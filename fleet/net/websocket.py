@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import trio
 from trio_websocket import CloseReason, ConnectionClosed, HandshakeError
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
+from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -178,7 +178,7 @@ class WebSocket:
     def __init__(
         self,
         stream: trio.abc.Stream,
-        protocol: WSConnection,
+        protocol: WSConnection | Connection,
         *,
         subprotocol: str | None,
         path: str,
@@ -188,9 +188,11 @@ class WebSocket:
         self.subprotocol = subprotocol
         self.path = path
         self._endpoint = _Endpoint(stream)
-        self._protocol = protocol
+        self._protocol: WSConnection | Connection = protocol
+        self._past_handshake()
         self._max_message_size = max_message_size
-        self._messages: deque[str | bytes] = deque()
+        # (a list: rarely more than one message waits, and an empty deque is 760 bytes)
+        self._messages: list[str | bytes] = []
         self._parts: list[str | bytes] = []
         self._size = 0
         self._close_reason: CloseReason | None = None
@@ -225,6 +227,13 @@ class WebSocket:
             return "?"
         return f"{host}:{port}"
 
+    def _past_handshake(self) -> None:
+        """Once the handshake is done only the frame protocol is needed: holding it alone lets
+        the handshake's h11 machinery go (about 2 KB a connection, on both ends)."""
+        protocol = self._protocol
+        if isinstance(protocol, WSConnection) and protocol.connection is not None:
+            self._protocol = protocol.connection
+
     @property
     def buffered(self) -> int:
         """Bytes received and not yet taken by the reader (messages and frames not parsed
@@ -232,7 +241,7 @@ class WebSocket:
         (:data:`RECEIVE_SIZE`) plus one message."""
         held = self._size + sum(len(m) for m in self._messages)
         with contextlib.suppress(AttributeError):  # (wsproto's frame buffer)
-            held += len(self._protocol.connection._proto._frame_decoder.buffer)  # type: ignore[union-attr]
+            held += len(self._protocol._proto._frame_decoder.buffer)  # type: ignore[union-attr]
         return held
 
     async def get_message(self) -> str | bytes:
@@ -260,7 +269,7 @@ class WebSocket:
                     if not waited:
                         await trio.lowlevel.checkpoint()  # (before taking it: a cancel loses nothing)
                         self._busy = 0
-                    return self._messages.popleft()
+                    return self._messages.pop(0)
                 if self._close_reason is not None:
                     raise ConnectionClosed(self._close_reason)
                 if self._unparsed:
@@ -567,7 +576,7 @@ class HandshakeRequest:
         self.path = request.target
         self.headers: list[Header] = [(bytes(k).lower(), bytes(v)) for k, v in request.extra_headers]
         self.proposed_subprotocols: list[str] = list(request.subprotocols)
-        self._protocol = protocol
+        self._protocol: WSConnection | Connection = protocol
         self._max_message_size = max_message_size
 
     async def accept(self, subprotocol: str | None = None) -> WebSocket:
@@ -579,6 +588,8 @@ class HandshakeRequest:
         websocket = WebSocket(self.stream, self._protocol, subprotocol=subprotocol, path=self.path,
                               max_message_size=self._max_message_size)
         await websocket._send(AcceptConnection(subprotocol=subprotocol))
+        websocket._past_handshake()
+        self._protocol = websocket._protocol  # (a request kept by its handler keeps no handshake)
         return websocket
 
     async def reject(self, status: int, *, extra_headers: Sequence[Header] = (), body: bytes = b"") -> None:

@@ -85,6 +85,7 @@ from .dialect import Dialect
 from .dialects import dialect_factory
 from .driver import Driver
 from .hardware import EvseState, Vehicle
+from .mailbox import Mailbox
 from .outbox import OutItem, OutQueue
 from .snapshots import (
     STATES,
@@ -282,6 +283,88 @@ class Station:
             station's start.
     """
 
+    # Slots, not an instance dict: a worker holds thousands of stations, and a dict of this
+    # many attributes is about 1.6 KB per station (tools/station_bytes.py).
+    __slots__ = (
+        "__weakref__",
+        "_attempt",
+        "_audit_ids",
+        "_boot_due",
+        "_boot_reason",
+        "_booted_once",
+        "_boots",
+        "_calls",
+        "_calls_failed",
+        "_changed",
+        "_closing",
+        "_conn",
+        "_conn_done",
+        "_conn_scope",
+        "_connect_failures",
+        "_connecting",
+        "_connects",
+        "_count_connect_failure",
+        "_cut_until",
+        "_disconnects",
+        "_events_dropped",
+        "_events_generated",
+        "_events_sent",
+        "_faults",
+        "_generation",
+        "_handlers",
+        "_heartbeats",
+        "_last_error",
+        "_mailbox",
+        "_nursery",
+        "_on_answered_since_due",
+        "_on_schedule",
+        "_overrides",
+        "_pending_station_operative",
+        "_reboot_pending",
+        "_reboots",
+        "_reconnect_at",
+        "_reconnect_now",
+        "_records",
+        "_registration",
+        "_requests_failed",
+        "_reset_on_idle",
+        "_running",
+        "_sent_events",
+        "_skew",
+        "_snapshot",
+        "_started",
+        "_state",
+        "_station_operative",
+        "_stop_deadline",
+        "_stopped",
+        "_stopping",
+        "_subprotocols",
+        "_timers",
+        "_tx_ended",
+        "_tx_started",
+        "_want_connection",
+        "audit",
+        "auto_connect",
+        "csms_url",
+        "dialect",
+        "driver",
+        "evses",
+        "handler_timeout",
+        "hub",
+        "last_boot_status",
+        "last_connect_failure",
+        "observer",
+        "ocpp_log",
+        "password",
+        "profile",
+        "protocol_speed",
+        "queue",
+        "rng",
+        "speed",
+        "ssl_context",
+        "station_id",
+    )
+
     def __init__(
         self,
         station_id: str,
@@ -343,7 +426,7 @@ class Station:
         self._subprotocols = tuple(version.subprotocol for version in self.profile.protocol_versions)
         self._overrides: dict[str, Handler] = {}
         self._handlers = _HandlerMap(self)
-        self._send_channel, self._receive_channel = trio.open_memory_channel[tuple[Any, _Reply | None]](math.inf)
+        self._mailbox: Mailbox[tuple[Any, _Reply | None]] = Mailbox()
         self._nursery: trio.Nursery | None = None
         self._started = False
         self._running = False
@@ -497,7 +580,7 @@ class Station:
             self._running = False
             self._conn = None
             self._set_state("closed")
-            self._receive_channel.close()
+            self._mailbox.close()
             self._release_waiters()
             self._stopped.set()
 
@@ -551,8 +634,8 @@ class Station:
         if not self._running:
             return
         try:
-            self._send_channel.send_nowait((Shutdown(timeout), None))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._mailbox.put((Shutdown(timeout), None))
+        except trio.ClosedResourceError:
             return
         await self._stopped.wait()
 
@@ -801,16 +884,16 @@ class Station:
             raise RuntimeError(f"station {self.station_id} is not running")
         reply = _Reply()
         try:
-            self._send_channel.send_nowait((command, reply))
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._mailbox.put((command, reply))
+        except trio.ClosedResourceError:
             raise RuntimeError(f"station {self.station_id} is not running") from None
         await reply.done.wait()
         if reply.error is not None:
             raise reply.error
 
     def _post(self, message: Any) -> None:
-        with suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-            self._send_channel.send_nowait((message, None))
+        with suppress(trio.ClosedResourceError):
+            self._mailbox.put((message, None))
 
     def wake(self) -> None:
         """Have the main loop look at its queue and timers (after a handler queued something)."""
@@ -826,7 +909,7 @@ class Station:
             self._nursery.start_soon(function, *args)
 
     async def _loop(self) -> None:
-        receive = self._receive_channel
+        mailbox = self._mailbox
         while True:
             now = trio.current_time()
             self._fire_timers(now)
@@ -840,18 +923,14 @@ class Station:
                 self._drain_mailbox()
                 continue
             with trio.move_on_at(self._next_deadline()):
-                message = await receive.receive()
+                message = await mailbox.get()
                 self._apply(message)
             self._drain_mailbox()
 
     def _drain_mailbox(self) -> None:
-        receive = self._receive_channel
-        while True:
-            try:
-                message = receive.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
-            self._apply(message)
+        mailbox = self._mailbox
+        while mailbox:
+            self._apply(mailbox.get_nowait())
 
     def _apply(self, message: tuple[Any, _Reply | None]) -> None:
         command, reply = message

@@ -22,6 +22,7 @@ Names are matched case-insensitively.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,13 @@ def key(
         variable.lower(),
         (variable_instance or "").lower(),
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _named(component: str, variable: str, instance: str | None) -> Key:
+    """:func:`key` of a variable the station names itself (a few dozen names, read on every
+    heartbeat and meter value): one tuple for all stations instead of one per read."""
+    return key(component, variable, variable_instance=instance)
 
 
 class VarDef:
@@ -579,7 +587,7 @@ class DeviceModel:
         return self.values.get(k, d.default)
 
     def get_str(self, component: str, variable: str, instance: str | None = None) -> str:
-        return self.value_of(key(component, variable, variable_instance=instance))
+        return self.value_of(_named(component, variable, instance))
 
     def get_int(self, component: str, variable: str, instance: str | None = None, default: int = 0) -> int:
         try:
@@ -608,7 +616,7 @@ class DeviceModel:
 
     def put(self, component: str, variable: str, value: str, instance: str | None = None) -> None:
         """Store a value the station itself decided (no validation, any mutability)."""
-        k = key(component, variable, variable_instance=instance)
+        k = _named(component, variable, instance)
         d = self.catalog.defs[k]
         if value == d.default:
             self.values.pop(k, None)

@@ -74,6 +74,10 @@ from .transactions import (
 
 __all__ = ["V201Dialect"]
 
+#: the keys of the two values every station has of its own (one tuple for all stations)
+_IDENTITY: Final = key("SecurityCtrlr", "Identity")
+_BASIC_AUTH_PASSWORD: Final = key("SecurityCtrlr", "BasicAuthPassword")
+
 #: The security event a station reports once accepted after a boot of this reason.
 _BOOT_SECURITY_EVENTS: Final = {
     BootReason.REMOTE_RESET: "ResetOrReboot",
@@ -105,9 +109,9 @@ class V201Dialect:
 
     def __init__(self, station: StationCore) -> None:
         self.station = station
-        values: dict[Key, str] = {key("SecurityCtrlr", "Identity"): station.station_id}
+        values: dict[Key, str] = {_IDENTITY: station.station_id}
         if station.password:
-            values[key("SecurityCtrlr", "BasicAuthPassword")] = station.password
+            values[_BASIC_AUTH_PASSWORD] = station.password
         #: the device model (the 2.0.1 configuration model)
         self.model = DeviceModel(catalog_for(station.profile), self.dynamic_value, values)
         self.charging_profiles = ProfileStore()

@@ -1,0 +1,66 @@
+"""``fleet bench --scale``: one real ``fleet run`` per size, its figures as JSON and a picture."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from fleet.benchmarks.scale import csms_workers_for, plot
+from fleet.cli import main as fleet
+from fleet.exit_codes import USAGE
+
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+def test_a_tiny_scale_run_records_every_figure_of_its_size(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scale.json"
+    code = fleet(["bench", "--scale", "12", "--duration", "13", "--workers", "2", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    assert "12 stations: all online" in printed
+    document = json.loads(out.read_text())
+    assert document["machine"] and document["date"]
+    assert document["config"]["sizes"] == [12]
+    [point] = document["points"]
+    assert point["stations"] == point["online"] == 12
+    assert point["workers"] == 2 and point["csms_workers"] == 1
+    assert point["online_s"] > 0
+    assert set(point["peak_rss_mb"]) == {"stations", "csms", "total"}
+    assert point["peak_rss_mb"]["total"] == pytest.approx(
+        point["peak_rss_mb"]["stations"] + point["peak_rss_mb"]["csms"], abs=0.2)
+    assert point["steady_calls_per_s"] is not None  # the run had a steady-state window
+    assert point["errors"] == 0 and point["audit_ok"] is True and point["exit_code"] == 0
+    assert {"stations", "csms"} <= set(point["roles"])
+    assert point["roles"]["stations"]["processes"] == 2
+    assert {"cpu_mean", "cpu_peak", "loop_lag_p99_ms", "run_cpu_mean", "run_cpu_peak",
+            "run_loop_lag_p99_ms"} <= set(point["roles"]["stations"])
+
+
+@pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib (the plot extra) is not installed")
+def test_the_curves_are_drawn_into_a_png(tmp_path: Path) -> None:
+    roles = {"stations": {"processes": 2, "cpu_mean": 30.0, "cpu_peak": 40.0, "loop_lag_p99_ms": 20.0},
+             "csms": {"processes": 2, "cpu_mean": 20.0, "cpu_peak": 30.0, "loop_lag_p99_ms": 5.0}}
+    points = [{"stations": n, "online_s": n / 1000, "peak_rss_mb": {"stations": n / 20, "csms": n / 40, "total": n / 13},
+               "steady_calls_per_s": n / 25, "steady_p50_ms": 4.0, "steady_p99_ms": 30.0, "roles": roles}
+              for n in (1000, 5000, 20000)]
+    path = tmp_path / "scale.png"
+    plot({"machine": "x86_64, 2 cores", "date": "2026-12-04 17:00 UTC", "points": points}, str(path), note="a note")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sizes_are_checked_before_any_process_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        fleet(["bench", "--scale", "1000,zero"])
+    assert exit_info.value.code == USAGE
+    assert "expected station counts" in capsys.readouterr().err
+    assert fleet(["bench", "--plot", "x.png"]) == USAGE
+    assert "--plot goes with --scale" in capsys.readouterr().err
+
+
+def test_csms_processes_follow_the_open_files_limit() -> None:
+    assert csms_workers_for(1000) == 1
+    assert csms_workers_for(20_000) == 2
+    assert csms_workers_for(100_000) == 6
