@@ -31,6 +31,9 @@ def test_the_dashboard_shows_the_summary_of_a_run_that_reached_its_end(tmp_path:
                     await wait_until_on_pilot(lambda: app.model.snapshot is not None, pilot, timeout=30)
                     await wait_until_on_pilot(lambda: isinstance(app.screen, RunSummaryScreen), pilot, timeout=60,
                                               period=0.1, what="the run's summary on screen")
+                    # pushed is not yet painted: wait for its first line on the screen
+                    await wait_until_on_pilot(lambda: "the run ended" in "\n".join(screen_lines(app)), pilot,
+                                              what="the summary painted")
                     assert child.poll() == 0
                     text = "\n".join(screen_lines(app))
                     for expected in ("the run ended: thresholds passed (exit status 0)", "THRESHOLDS", "✓ errors==0",
