@@ -136,11 +136,18 @@ class FleetDashboard(App[int]):
         self.run_worker(self._keep_connected(), group="connection", exclusive=True)
         self.call_after_refresh(self._start_up)
 
+    # These run from callbacks and a timer set at mount: the app may be shutting down by then (a quick quit, a
+    # test's end), its modes already removed; a switch would raise UnknownModeError and the collector would be
+    # left frozen after the app: they do nothing once the app no longer runs.
     def _start_up(self) -> None:
+        if not self.is_running:
+            return
         self._warm_up()
         self.set_timer(0.3, self._settle)
 
     def _settle(self) -> None:
+        if not self.is_running:
+            return
         self._warm_up()  # again, now that every screen is mounted: their CSS is brought up to date
         self._tune_gc()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import html
 import inspect
 import os
@@ -796,3 +797,21 @@ def test_a_poll_answer_after_the_screens_widgets_are_gone_is_dropped(tmp_path: P
                 await app.pop_screen()  # the station screen was pushed over the stations mode
 
     run_dashboard_test(body, stations=2)
+
+
+def test_start_up_callbacks_that_run_during_shutdown_do_nothing() -> None:
+    """The warm-up and the collector tuning are a callback and a timer set at mount; when they run while the app
+    shuts down (a quick quit; a CI run's test ending), its modes are gone (switching raised UnknownModeError)
+    and freezing the collector then would outlive the app."""
+
+    async def main() -> None:
+        app = FleetDashboard("ws://127.0.0.1:9/", poll_interval=0.2)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+        assert not app.is_running
+        frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
+        app._start_up()  # what a pending callback would do now: nothing, nothing raised
+        app._settle()
+        assert (gc.get_freeze_count(), gc.get_threshold()) == (frozen, thresholds)
+
+    asyncio.run(main())
