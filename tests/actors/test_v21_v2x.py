@@ -19,8 +19,8 @@ import trio
 from test_v21 import SPEED, check_2_1_frames, profile, sent_frames
 from waiting import wait_until
 
-from fleet.actors.csms import open_csms
-from fleet.actors.station import load_profile, open_station
+from fleet.actors.csms import Csms, open_csms
+from fleet.actors.station import Station, load_profile, open_station
 from fleet.actors.station.hardware import EvseState, Vehicle
 from fleet.actors.station.v21.dialect import V21Dialect
 from fleet.malformed import random_request
@@ -221,21 +221,27 @@ async def test_a_2_1_station_without_v2x_answers_notify_allowed_energy_transfer_
         assert answer.status == "Rejected" and answer.status_info.reason_code == "UnsupportedRequest"
 
 
+async def _discharging_at_8_kw(csms: Csms, station: Station, station_id: str) -> str:
+    """Plug in, start a transaction and have the CSMS set a central discharge setpoint of 8 kW: its id."""
+    with trio.fail_after(10):
+        await station.wait_until(lambda s: s.state == "available")
+    await station.plug(1)
+    await station.start_transaction(1, "V2X-TOKEN")
+    with trio.fail_after(10):
+        snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
+    tx_id = snapshot.evses[0].transaction_id
+    assert tx_id is not None
+    assert (await csms.call(station_id, tx_profile(tx_id, v21.ChargingSchedulePeriod(
+        start_period=0, operation_mode=v21.OperationMode.CENTRAL_SETPOINT, setpoint=-8000.0)))).status \
+        == "Accepted"
+    return tx_id
+
+
 async def test_a_der_limit_max_discharge_caps_the_discharge_and_a_frequency_mode_follows_its_curve() -> None:
     async with open_csms(port=0) as csms, open_station(
         "V2X-DER", csms.url, profile=v2x_profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
     ) as station:
-        with trio.fail_after(10):
-            await station.wait_until(lambda s: s.state == "available")
-        await station.plug(1)
-        await station.start_transaction(1, "V2X-TOKEN")
-        with trio.fail_after(10):
-            snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
-        tx_id = snapshot.evses[0].transaction_id
-        assert tx_id is not None
-        assert (await csms.call("V2X-DER", tx_profile(tx_id, v21.ChargingSchedulePeriod(
-            start_period=0, operation_mode=v21.OperationMode.CENTRAL_SETPOINT, setpoint=-8000.0)))).status \
-            == "Accepted"
+        tx_id = await _discharging_at_8_kw(csms, station, "V2X-DER")
         with trio.fail_after(10):
             await station.wait_until(lambda s: s.evses[0].power_w == -8000.0)
         limit = v21.LimitMaxDischarge(priority=1, pct_max_discharge_power=25.0)
@@ -264,17 +270,7 @@ async def test_random_valid_v2x_and_der_requests_never_break_a_discharging_stati
     async with open_csms(port=0) as csms, open_station(
         "V2X-FUZZ", csms.url, profile=v2x_profile(der=DerSpec(enabled=True)), speed=SPEED, protocol_speed=SPEED,
     ) as station:
-        with trio.fail_after(10):
-            await station.wait_until(lambda s: s.state == "available")
-        await station.plug(1)
-        await station.start_transaction(1, "V2X-TOKEN")
-        with trio.fail_after(10):
-            snapshot = await station.wait_until(lambda s: s.evses[0].transaction_id is not None)
-        tx_id = snapshot.evses[0].transaction_id
-        assert tx_id is not None
-        assert (await csms.call("V2X-FUZZ", tx_profile(tx_id, v21.ChargingSchedulePeriod(
-            start_period=0, operation_mode=v21.OperationMode.CENTRAL_SETPOINT, setpoint=-8000.0)))).status \
-            == "Accepted"
+        await _discharging_at_8_kw(csms, station, "V2X-FUZZ")
         answered = 0
         for action in actions:
             for _ in range(25):
