@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
 from msgspec import UNSET
 
@@ -59,6 +59,7 @@ from ....ocpp.v16 import (
     StopTransactionResponse,
 )
 from ..auth import TokenStatus
+from ..empty_answers import with_empty_answers
 from ..policy import CsmsPolicy
 from .actions import STATION_ACTIONS
 from .transaction_ids import TransactionIds
@@ -106,18 +107,6 @@ def id_tag_info(policy: CsmsPolicy, id_tag: str, now: datetime.datetime | None =
         expiry_date=entry.expires if entry.expires is not None else UNSET,
         parent_id_tag=group if group is not None and len(group) <= _MAX_ID_TAG else UNSET,
     )
-
-
-def _empty(response_type: type[Any]) -> Handler:
-    """A handler answering with the (field-less) response of a notification."""
-    response = response_type()
-
-    def handler(request: Any, ctx: CallContext) -> Any:
-        return response
-
-    handler.__name__ = handler.__qualname__ = f"default_{response_type.__name__}"
-    handler.__doc__ = f"Answer with an empty {response_type.__name__}."
-    return handler
 
 
 def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
@@ -179,8 +168,4 @@ def default_handlers(policy: CsmsPolicy) -> dict[str, Handler]:
         "DataTransfer": data_transfer,
         "SignCertificate": sign_certificate,
     }
-    handlers: dict[str, Handler] = {}
-    for action in sorted(STATION_ACTIONS):
-        handler = specific.get(action)
-        handlers[action] = handler if handler is not None else _empty(ACTIONS[action][1])
-    return handlers
+    return with_empty_answers(specific, STATION_ACTIONS, ACTIONS)

@@ -75,6 +75,7 @@ from ....ocpp.v201 import (
     TransactionEventResponse,
 )
 from ..auth import TokenStatus
+from ..empty_answers import with_empty_answers
 from ..policy import CsmsPolicy
 
 __all__ = ["default_handlers", "id_token_info"]
@@ -108,18 +109,6 @@ def id_token_info(policy: CsmsPolicy, id_token: IdToken, now: datetime.datetime 
             IdToken(id_token=entry.group_id, type=IdTokenEnum.CENTRAL) if entry.group_id is not None else UNSET
         ),
     )
-
-
-def _empty(response_type: type[Any]) -> Handler:
-    """A handler answering with the (field-less) response of a notification."""
-    response = response_type()
-
-    def handler(request: Any, ctx: CallContext) -> Any:
-        return response
-
-    handler.__name__ = handler.__qualname__ = f"default_{response_type.__name__}"
-    handler.__doc__ = f"Answer with an empty {response_type.__name__}."
-    return handler
 
 
 def default_handlers(policy: CsmsPolicy, messages: ModuleType = v201,
@@ -217,10 +206,6 @@ def default_handlers(policy: CsmsPolicy, messages: ModuleType = v201,
         "NotifyEVChargingNeeds": notify_ev_charging_needs,
         "NotifyEVChargingSchedule": notify_ev_charging_schedule,
     }
-    handlers: dict[str, Handler] = {}
     if extra is not None:
         specific.update(extra)
-    for action in sorted(messages.INITIATED_BY_STATION):
-        handler = specific.get(action)
-        handlers[action] = handler if handler is not None else _empty(messages.ACTIONS[action][1])
-    return handlers
+    return with_empty_answers(specific, messages.INITIATED_BY_STATION, messages.ACTIONS)
