@@ -260,6 +260,20 @@ def _versions(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- tui
 
 
+def _checked_fleet(given: str | None, default: str, mode: str) -> str | None:
+    """The fleet file or profile a benchmark runs (``default``: a shipped one), refused here, before any
+    process starts (one line; ``None``)."""
+    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
+
+    fleet = given or str(shipped_profiles_dir() / default)
+    try:
+        load_fleet_or_profile(fleet)
+    except FleetError as exc:
+        print(f"fleet bench {mode}: --fleet {fleet}: {exc}", file=sys.stderr)
+        return None
+    return fleet
+
+
 def _tui(args: argparse.Namespace) -> int:
     import msgspec
 
@@ -272,13 +286,9 @@ def _tui(args: argparse.Namespace) -> int:
         render,
         run_tui_benchmark,
     )
-    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
-    fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
-    try:
-        load_fleet_or_profile(fleet)  # (refused here, before any process starts)
-    except FleetError as exc:
-        print(f"fleet bench --tui: --fleet {fleet}: {exc}", file=sys.stderr)
+    fleet = _checked_fleet(args.fleet, DEFAULT_FLEET, "--tui")
+    if fleet is None:
         return USAGE
     csms_workers = args.csms_workers or default_csms_workers(args.stations)
     print(f"fleet bench --tui: the dashboard attached to {args.stations:,} stations ({fleet}), "
@@ -307,13 +317,9 @@ def _tui(args: argparse.Namespace) -> int:
 
 def _scale(args: argparse.Namespace) -> int:
     from ..benchmarks.scale import DEFAULT_FLEET, ScaleBenchError, ScaleConfig, document, plot, run_size
-    from ..run.fleetfile import FleetError, load_fleet_or_profile, shipped_profiles_dir
 
-    fleet = args.fleet or str(shipped_profiles_dir() / DEFAULT_FLEET)
-    try:
-        load_fleet_or_profile(fleet)  # (refused here, before any process starts)
-    except FleetError as exc:
-        print(f"fleet bench --scale: --fleet {fleet}: {exc}", file=sys.stderr)
+    fleet = _checked_fleet(args.fleet, DEFAULT_FLEET, "--scale")
+    if fleet is None:
         return USAGE
     if args.plot:
         try:
