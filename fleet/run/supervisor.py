@@ -8,8 +8,12 @@ stalls the supervisor or the dashboard.
 
 Layout of a run with the built-in CSMS::
 
-    control API (ws, JSON) ──▶ supervisor ──control (TCP, msgpack)──┬── CSMS process 0..K-1 (one port, SO_REUSEPORT)
+    control API (ws, JSON) ──▶ supervisor ──control (TCP, msgpack)──┬── CSMS process 0..K-1 (P ports, SO_REUSEPORT)
                                                                     └── station worker 0..W-1 ──OCPP-J/ws──▶ CSMS
+
+How many of each (W, K and P) follows the open-files limit and the ephemeral port range
+(:mod:`fleet.run.capacity`): one port for a fleet that fits on one, process ``k`` of the
+CSMS on port ``k % P``, and the stations spread evenly over the P URLs.
 
 With ``RunOptions.control_port`` set, the supervisor serves the control API
 (:mod:`fleet.control`) and forwards each command to the process that can answer it
@@ -22,7 +26,6 @@ import contextlib
 import functools
 import logging
 import math
-import os
 import random
 import signal
 import socket
@@ -41,6 +44,7 @@ from ..faults import boot_statuses, csms_side_faults, merge_fault_records
 from ..metrics import MetricsSnapshot, new_histogram
 from ..net.transport import connect_failure_hint
 from .audit import audit_run
+from .capacity import machine_limits, plan_processes
 from .execution import LoopMonitor, MachineLoad, live_roles, summarize_roles
 from .fleet_backend import FleetBackend, WorkerLink
 from .fleetfile import BUILTIN_CSMS, FleetPlan
@@ -51,7 +55,7 @@ from .timeline import INTERVAL as TIMELINE_INTERVAL
 from .timeline import Timeline, TimelineRecorder, merge_timelines
 from .wire import Assign, ControlPush, ControlReply, Final_, Hello, Status, Stop, WireStream
 
-__all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "run_fleet"]
+__all__ = ["FleetStatus", "RunOptions", "check_csms_faults", "pick_port", "pick_ports", "run_fleet"]
 
 logger = logging.getLogger("fleet.run")
 
@@ -76,10 +80,14 @@ class RunOptions(msgspec.Struct, frozen=True):
     """How to run a plan.
 
     Attributes:
-        workers: station worker processes (default: the number of cores).
-        csms_workers: processes of the built-in CSMS (sharing one port).
+        workers: station worker processes (0: as many as the fleet needs, at least the
+            number of cores; see :func:`fleet.run.capacity.plan_processes`).
+        csms_workers: processes of the built-in CSMS (0: as many as the fleet needs).
+        csms_ports: ports the built-in CSMS listens on, its processes spread evenly over
+            them (0: as many as the fleet needs, one unless its stations exceed what one
+            port can take from one address).
         csms_host: where the built-in CSMS listens.
-        csms_port: its port (0: pick a free one below 32768).
+        csms_port: its (first) port (0: pick free ones below 32768; several ports: the next ones).
         shard: (I, N): run only slice I of N of the fleet (for several machines).
         thresholds: pass/fail expressions checked at the end.
         stop_timeout: seconds workers get to wind down.
@@ -98,7 +106,8 @@ class RunOptions(msgspec.Struct, frozen=True):
     """
 
     workers: int = 0
-    csms_workers: int = 1
+    csms_workers: int = 0
+    csms_ports: int = 0
     csms_host: str = "127.0.0.1"
     csms_port: int = 0
     shard: tuple[int, int] = (0, 1)
@@ -160,6 +169,16 @@ class FleetStatus(msgspec.Struct):
     figures_age_s: float = 0.0
 
 
+def pick_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` different free TCP ports below 32768 (see :func:`pick_port`)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = pick_port(host)
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 def pick_port(host: str = "127.0.0.1") -> int:
     """A free TCP port below 32768 (out of the range the kernel hands to client sockets)."""
     rng = random.Random()
@@ -216,20 +235,24 @@ async def run_fleet(
 
     Raises:
         OSError: the control API cannot listen where asked.
+        ValueError: the plan or the options cannot be run (CSMS-side faults against an
+            external CSMS; process counts that cannot hold the fleet within the open-files
+            limit: :class:`~fleet.run.capacity.CapacityError`), before anything starts.
     """
     started_at = time.monotonic()
     fault_epoch = time.time()  # (set again once every process is up: see step 0 below)
-    workers_n = options.workers or os.cpu_count() or 1
     builtin = not plan.config.csms
     check_csms_faults(plan)
     total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
-    workers_n = max(1, min(workers_n, total or 1))
+    processes = plan_processes(total, machine_limits(), workers=options.workers, csms_workers=options.csms_workers,
+                               csms_ports=options.csms_ports, builtin=builtin)
+    workers_n = processes.workers
     status = FleetStatus(total=total)
     stop_event = stop_event if stop_event is not None else trio.Event()
     workers: dict[tuple[str, int], _Worker] = {}
     csms_urls = list(plan.config.csms)
     station_workers = [_Worker("stations", i) for i in range(workers_n)]
-    csms_workers = [_Worker("csms", i) for i in range(options.csms_workers if builtin else 0)]
+    csms_workers = [_Worker("csms", i) for i in range(processes.csms_workers)]
     for w in station_workers + csms_workers:
         workers[(w.role, w.index)] = w
 
@@ -422,9 +445,10 @@ async def run_fleet(
 
         # 1. The built-in CSMS, if no CSMS was given.
         if builtin:
-            port = options.csms_port or pick_port(options.csms_host)
+            ports = ([options.csms_port + i for i in range(processes.csms_ports)] if options.csms_port
+                     else pick_ports(processes.csms_ports, options.csms_host))
             path = str(options.csms_options.get("path", "/ocpp"))
-            csms_urls = [f"ws://{options.csms_host}:{port}{path}"]
+            csms_urls = [f"ws://{options.csms_host}:{port}{path}" for port in ports]
             auth = _auth_list(plan, options.shard) if options.csms_options.get("auth", True) else None
             id_tokens = options.csms_options.get("id_tokens") or _id_tokens(plan)
             boot_refusals = _boot_refusals(plan, options.shard, fault_epoch)
@@ -432,7 +456,8 @@ async def run_fleet(
                 assert w.wire is not None
                 await w.wire.send(Assign(
                     worker=(w.index, len(csms_workers)),
-                    options={**options.csms_options, "host": options.csms_host, "port": port, "reuse_port": True,
+                    options={**options.csms_options, "host": options.csms_host,
+                             "port": ports[processes.port_index(w.index)], "reuse_port": True,
                              "timeline_interval": options.timeline_interval,
                              "auth": auth, "id_tokens": id_tokens, "boot_refusals": boot_refusals},
                 ))
@@ -728,6 +753,7 @@ def _build_report(
         "workers": len(station_workers),
         "csms_workers": len(csms_workers),
         "csms": csms_urls if plan.config.csms else [f"{BUILTIN_CSMS} ({', '.join(csms_urls)})"],
+        "csms_urls": csms_urls,  # where the stations connected (the built-in CSMS: one URL per port)
         "shard": list(options.shard),
         "seed": plan.config.seed,
         "ramp": plan.config.ramp,

@@ -9,6 +9,8 @@ Started by the supervisor as ``python -m fleet.run.worker --control HOST:PORT
 (:class:`~fleet.run.wire.ControlRequest`) are answered by a
 :class:`~fleet.run.fleet_backend.WorkerControl` over the worker's actors.
 
+Its soft limit of open files is raised to the hard one first (see :mod:`fleet.run.capacity`).
+
 Garbage collection follows :mod:`fleet.run.heap`: the automatic collector is off
 and a task collects the youngest generation on a clock, in pauses of about a
 millisecond, so collections stay out of the latency figures.
@@ -23,6 +25,7 @@ import sys
 
 import trio
 
+from .capacity import raise_open_files_limit
 from .fleet_backend import WorkerControl
 from .heap import collect_young
 from .wire import Assign, ControlRequest, Hello, Stop, WireStream
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     # winds down by itself).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise_open_files_limit()  # one socket per station: the run's process counts assume the hard limit
     try:
         trio.run(_serve, args.control, args.role, args.index)
     except (OSError, trio.BrokenResourceError) as exc:
