@@ -87,9 +87,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=non_negative_number, metavar="S",
                         help="seconds to run after the ramp (0: until Ctrl-C)")
     parser.add_argument("--workers", type=non_negative_int, default=0, metavar="W",
-                        help="station worker processes (default: cores)")
-    parser.add_argument("--csms-workers", type=positive_int, default=1, metavar="K",
-                        help="processes of the built-in CSMS on one port (default 1)")
+                        help="station worker processes (default: cores, more when one would hold more stations than "
+                             "its open-files limit allows)")
+    parser.add_argument("--csms-workers", type=positive_int, metavar="K",
+                        help="processes of the built-in CSMS (default: 1, 2 from 10,000 stations, more when the "
+                             "open-files limit or the ports ask for them)")
+    parser.add_argument("--csms-ports", type=positive_int, metavar="P",
+                        help="ports the built-in CSMS listens on, its processes spread evenly over them and the "
+                             "stations over their URLs (default: one, more when the stations exceed what one port "
+                             "takes from one address: 80%% of the ephemeral port range)")
     parser.add_argument("--seed", type=seed, help="seed of every random choice")
     parser.add_argument("--speed", type=positive_number,
                         help="simulated seconds per real second of the drivers, sessions, energy and fault schedules "
@@ -183,6 +189,22 @@ def check_run(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int])
         problem = output_file_problem(args.html)
         if problem:
             raise ValueError(f"--html {args.html}: {problem}")
+
+
+def check_processes(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int, int]) -> None:
+    """The process counts given (``--workers``, ``--csms-workers``, ``--csms-ports``) must hold
+    the stations of this shard within the machine's open-files limit and port range (the
+    rule of :func:`fleet.run.capacity.plan_processes`, which the run applies again).
+
+    Raises:
+        CapacityError: one line: the option and how many the fleet needs.
+    """
+    from ..run.capacity import machine_limits, plan_processes
+
+    index, count = shard
+    stations = len(range(index, plan.size, count))
+    plan_processes(stations, machine_limits(), workers=args.workers, csms_workers=args.csms_workers or 0,
+                   csms_ports=args.csms_ports or 0, builtin=not plan.config.csms)
 
 
 def check_ports(prometheus: tuple[str, int] | None, control: ControlSettings | None) -> None:
@@ -305,6 +327,7 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
     import msgspec
     import trio
 
+    from ..run.capacity import CapacityError
     from ..run.fleetfile import FleetError
     from ..run.report import render_summary, report_json, write_report
     from ..run.supervisor import RunOptions, check_csms_faults, run_fleet
@@ -317,7 +340,8 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         shard = args.shard or (0, 1)
         prometheus = _parse_prometheus(args.prometheus)
         check_run(args, plan, shard)
-    except (FleetError, ThresholdError, ValueError) as exc:
+        check_processes(args, plan, shard)
+    except (FleetError, ThresholdError, CapacityError, ValueError) as exc:
         print(f"fleet run: {exc}", file=sys.stderr)
         return USAGE
     try:
@@ -330,7 +354,8 @@ def main(args: argparse.Namespace, report_out: IO[str] | None = None) -> int:
         return _run_with_dashboard(args, control.token if control is not None else None)
     if args.nice > 0 and hasattr(os, "nice"):
         os.nice(args.nice)  # (the worker processes inherit it)
-    options = RunOptions(workers=args.workers, csms_workers=args.csms_workers, shard=shard,
+    options = RunOptions(workers=args.workers, csms_workers=args.csms_workers or 0, csms_ports=args.csms_ports or 0,
+                         shard=shard,
                          thresholds=thresholds, prometheus=prometheus, timeline_interval=float(args.timeline_interval),
                          csms_options={"heartbeat_interval": args.heartbeat_interval} if args.heartbeat_interval else {})
     if control is not None:
@@ -411,6 +436,7 @@ def child_argv(args: argparse.Namespace) -> list[str]:
         argv.append(args.fleet)
     for flag, value in (("--stations", args.stations), ("--ramp", args.ramp), ("--duration", args.duration),
                         ("--workers", args.workers or None), ("--csms-workers", args.csms_workers),
+                        ("--csms-ports", args.csms_ports),
                         ("--seed", args.seed), ("--speed", args.speed), ("--shard", _shard_text(args.shard)),
                         ("--report", args.report), ("--run-id", args.run_id), ("--html", args.html),
                         ("--timeline-interval", args.timeline_interval)):
