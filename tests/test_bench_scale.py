@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from fleet.benchmarks.scale import csms_workers_for, plot
+from fleet.benchmarks.scale import plot
 from fleet.cli import main as fleet
 from fleet.exit_codes import USAGE
+from fleet.run.capacity import MachineLimits, plan_processes
 
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
@@ -61,6 +65,26 @@ def test_sizes_are_checked_before_any_process_starts(capsys: pytest.CaptureFixtu
 
 
 def test_csms_processes_follow_the_open_files_limit() -> None:
+    # (the rule of `fleet run`, which the scale benchmark leaves the choice to, on a machine of 2 cores and
+    # 20,000 open files per process)
+    limits = MachineLimits(cores=2, open_files=20_000, ephemeral_ports=28_232)
+
+    def csms_workers_for(stations: int) -> int:
+        return plan_processes(stations, limits).csms_workers
+
     assert csms_workers_for(1000) == 1
     assert csms_workers_for(20_000) == 2
     assert csms_workers_for(100_000) == 6
+
+
+def test_counts_that_cannot_hold_the_largest_size_are_refused_before_any_run() -> None:
+    def at_most_1000_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1000, 1000))
+
+    result = subprocess.run([sys.executable, "-m", "fleet", "bench", "--scale", "100,2000", "--workers", "1"],
+                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                            preexec_fn=at_most_1000_files)
+    assert result.returncode == USAGE, (result.returncode, result.stdout, result.stderr)
+    assert result.stderr.strip() == ("fleet bench --scale: 2,000 stations need at least 3 station worker processes "
+                                     "(--workers): a process holds at most 900 connections (open-files limit 1,000)")
+    assert "fleet run of" not in result.stdout + result.stderr

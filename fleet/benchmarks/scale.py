@@ -43,8 +43,10 @@ import msgspec
 
 from ..control.client import ControlClient, ControlConnectionError
 from ..metrics import MetricsSnapshot
+from ..run.capacity import machine_limits, plan_processes
 
-__all__ = ["ScaleBenchError", "ScaleConfig", "ScalePoint", "document", "plot", "point_from_report", "run_size"]
+__all__ = ["ScaleBenchError", "ScaleConfig", "ScalePoint", "check_sizes", "document", "plot", "point_from_report",
+           "run_size"]
 
 #: The fleet each size runs (a shipped fleet file, rescaled with ``--stations``).
 DEFAULT_FLEET = "realistic-fleet.toml"
@@ -52,8 +54,6 @@ DEFAULT_FLEET = "realistic-fleet.toml"
 HEARTBEAT_INTERVAL = 60
 #: Station states of a station that is online (connected, its boot accepted).
 ONLINE_STATES = ("available", "charging", "faulted")
-#: Connections one CSMS process takes at most (the 20,000 open files per process, with room).
-CONNECTIONS_PER_CSMS = 18_000
 #: Seconds between two polls of the run's control API while it ramps.
 POLL_INTERVAL = 0.5
 
@@ -70,9 +70,10 @@ class ScaleConfig(msgspec.Struct):
         fleet: the fleet file (rescaled to each size).
         duration: seconds each run goes on after its scheduled ramp (its steady-state
             window opens 10 s after it).
-        workers: station worker processes (0: as many as cores).
-        csms_workers: built-in CSMS processes (0: one per :data:`CONNECTIONS_PER_CSMS`
-            connections, at least 2 from 10,000 stations).
+        workers: station worker processes (0: the run chooses).
+        csms_workers: built-in CSMS processes (0: the run chooses). Chosen, the counts and
+            the CSMS ports follow ``fleet run``'s rule (:func:`fleet.run.capacity.plan_processes`:
+            the open-files limit and the ephemeral port range).
         online_timeout: seconds a run gets to bring every station online (0: 60 s plus
             10 ms per station).
     """
@@ -116,21 +117,28 @@ class ScalePoint(msgspec.Struct):
     machine_busy_pct: float | None
     #: the run's exit status (0: it ran and passed)
     exit_code: int
+    #: ports the built-in CSMS listened on
+    csms_ports: int = 0
 
 
-def csms_workers_for(stations: int) -> int:
-    """Built-in CSMS processes for ``stations`` (see :attr:`ScaleConfig.csms_workers`)."""
-    return max(2 if stations >= 10_000 else 1, -(-stations // CONNECTIONS_PER_CSMS))
+def check_sizes(config: ScaleConfig) -> None:
+    """The process counts given must hold every size (the rule ``fleet run`` refuses them by).
+
+    Raises:
+        fleet.run.capacity.CapacityError: one line: the option and how many the largest size needs.
+    """
+    plan_processes(max(config.sizes), machine_limits(), workers=config.workers, csms_workers=config.csms_workers)
 
 
 def run_command(config: ScaleConfig, stations: int, report: str) -> list[str]:
     """The ``fleet run`` command line of one size."""
     argv = [sys.executable, "-m", "fleet", "run", config.fleet, "--stations", str(stations),
             "--duration", f"{config.duration:g}", "--heartbeat-interval", str(HEARTBEAT_INTERVAL),
-            "--csms-workers", str(config.csms_workers or csms_workers_for(stations)),
             "--report", report, "--quiet", "--control-host", "127.0.0.1", "--control-port", "0"]
     if config.workers:
         argv += ["--workers", str(config.workers)]
+    if config.csms_workers:
+        argv += ["--csms-workers", str(config.csms_workers)]
     return argv
 
 
@@ -174,7 +182,8 @@ def point_from_report(report: dict[str, Any], *, online: int, online_s: float | 
         peak_rss_mb={role: round(mb, 1) for role, mb in rss.items()},
         steady_calls_per_s=calls_per_s, steady_p50_ms=p50, steady_p99_ms=p99, errors=errors,
         audit_ok=audit.get("ok") if audit else None, roles=roles,
-        machine_busy_pct=(execution.get("machine") or {}).get("busy_mean"), exit_code=exit_code)
+        machine_busy_pct=(execution.get("machine") or {}).get("busy_mean"), exit_code=exit_code,
+        csms_ports=len(fleet.get("csms_urls") or ()) if fleet.get("csms_workers") else 0)
 
 
 async def _watch_ramp(url: str, stations: int, started: float, timeout: float,

@@ -316,7 +316,16 @@ def _tui(args: argparse.Namespace) -> int:
 
 
 def _scale(args: argparse.Namespace) -> int:
-    from ..benchmarks.scale import DEFAULT_FLEET, ScaleBenchError, ScaleConfig, document, plot, run_size
+    from ..benchmarks.scale import (
+        DEFAULT_FLEET,
+        ScaleBenchError,
+        ScaleConfig,
+        check_sizes,
+        document,
+        plot,
+        run_size,
+    )
+    from ..run.capacity import CapacityError
 
     fleet = _checked_fleet(args.fleet, DEFAULT_FLEET, "--scale")
     if fleet is None:
@@ -329,6 +338,11 @@ def _scale(args: argparse.Namespace) -> int:
             return USAGE
     config = ScaleConfig(sizes=args.scale, fleet=fleet, duration=args.duration, workers=args.workers,
                          csms_workers=args.csms_workers)
+    try:
+        check_sizes(config)
+    except CapacityError as exc:
+        print(f"fleet bench --scale: {exc}", file=sys.stderr)
+        return USAGE
     print(f"fleet bench --scale: {fleet} at {', '.join(f'{n:,}' for n in config.sizes)} stations, "
           f"{config.duration:g} s after each ramp; {machine()}", flush=True)
 
@@ -365,7 +379,8 @@ def _print_scale_point(p: Any) -> None:
     calls = "-" if p.steady_calls_per_s is None else f"{p.steady_calls_per_s:,.0f}"
     print(f"{p.stations:>8,} stations: all online {online}; peak RSS MiB {rss}; steady {calls} calls/s "
           f"p50 {ms(p.steady_p50_ms)} p99 {ms(p.steady_p99_ms)}; errors {p.errors}; audit "
-          f"{'ok' if p.audit_ok else p.audit_ok}; {roles}; machine {p.machine_busy_pct}% busy", flush=True)
+          f"{'ok' if p.audit_ok else p.audit_ok}; {roles}; machine {p.machine_busy_pct}% busy; processes: "
+          f"{p.workers} station, {p.csms_workers} CSMS on {p.csms_ports} port(s)", flush=True)
 
 
 # --------------------------------------------------------------------------- codec
