@@ -27,16 +27,17 @@ TWO_CORES = MachineLimits(cores=2, open_files=20_000, ephemeral_ports=60999 - 32
 def test_the_limits_leave_room_for_a_process_s_other_files_and_a_margin_of_ports() -> None:
     assert connections_per_process(20_000) == 19_000
     assert connections_per_process(1024) == 922  # a tenth kept back from a small limit
-    assert connections_per_port(28_232) == 22_585
+    assert connections_per_port(28_232) == 12_704  # under the even half of the range
 
 
 @pytest.mark.parametrize(("stations", "expected"), [
     (12, ProcessPlan(workers=2, csms_workers=1, csms_ports=1)),
     (1_000, ProcessPlan(workers=2, csms_workers=1, csms_ports=1)),
-    (20_000, ProcessPlan(workers=2, csms_workers=2, csms_ports=1)),  # one port, as before
-    (30_000, ProcessPlan(workers=2, csms_workers=2, csms_ports=2)),  # past one port's capacity
-    (50_000, ProcessPlan(workers=3, csms_workers=3, csms_ports=3)),
-    (100_000, ProcessPlan(workers=6, csms_workers=6, csms_ports=6)),
+    (12_000, ProcessPlan(workers=2, csms_workers=2, csms_ports=1)),  # one port, as before
+    (20_000, ProcessPlan(workers=2, csms_workers=2, csms_ports=2)),  # past one port's capacity
+    (30_000, ProcessPlan(workers=2, csms_workers=3, csms_ports=3)),
+    (50_000, ProcessPlan(workers=3, csms_workers=4, csms_ports=4)),
+    (100_000, ProcessPlan(workers=6, csms_workers=8, csms_ports=8)),
 ])
 def test_chosen_counts_hold_the_fleet_within_the_limits(stations: int, expected: ProcessPlan) -> None:
     plan = plan_processes(stations, TWO_CORES)
@@ -55,7 +56,7 @@ def test_a_station_worker_per_core_even_for_a_small_fleet_but_never_more_than_st
 
 def test_a_generous_limit_still_needs_a_port_per_share_of_the_port_range() -> None:
     plenty = MachineLimits(cores=8, open_files=1_048_576, ephemeral_ports=28_232)
-    assert plan_processes(100_000, plenty) == ProcessPlan(workers=8, csms_workers=5, csms_ports=5)
+    assert plan_processes(100_000, plenty) == ProcessPlan(workers=8, csms_workers=8, csms_ports=8)
 
 
 def test_processes_spread_evenly_over_the_ports() -> None:
@@ -64,9 +65,11 @@ def test_processes_spread_evenly_over_the_ports() -> None:
     assert [plan.port_index(k) for k in range(6)] == [0, 1, 2, 0, 1, 2]
     # Processes given, ports chosen: the fewest ports that share the processes evenly.
     assert plan_processes(100_000, TWO_CORES, csms_workers=8).csms_ports == 8
-    assert plan_processes(30_000, TWO_CORES, csms_workers=4).csms_ports == 2
+    assert plan_processes(30_000, TWO_CORES, csms_workers=4).csms_ports == 4
+    assert plan_processes(20_000, TWO_CORES, csms_workers=4).csms_ports == 2
     # Ports given, processes chosen: a multiple of the ports.
-    assert plan_processes(100_000, TWO_CORES, csms_ports=5) == ProcessPlan(workers=6, csms_workers=10, csms_ports=5)
+    assert plan_processes(100_000, TWO_CORES, csms_ports=9) == ProcessPlan(workers=6, csms_workers=9, csms_ports=9)
+    assert plan_processes(20_000, TWO_CORES, csms_ports=3) == ProcessPlan(workers=2, csms_workers=3, csms_ports=3)
 
 
 def test_an_external_csms_takes_station_workers_only() -> None:
@@ -77,9 +80,8 @@ def test_an_external_csms_takes_station_workers_only() -> None:
 
 @pytest.mark.parametrize(("options", "words"), [
     ({"workers": 5}, ["100,000 stations need at least 6 station worker processes (--workers)", "19,000", "20,000"]),
-    ({"csms_workers": 5}, ["100,000 stations need at least 6 CSMS processes (--csms-workers)", "19,000"]),
-    ({"csms_ports": 4}, ["100,000 stations need at least 5 CSMS ports (--csms-ports)", "22,585"]),
-    ({"csms_workers": 5, "csms_ports": 5}, ["need at least 10 CSMS processes (--csms-workers) on 5 ports"]),
+    ({"csms_workers": 5}, ["100,000 stations need at least 8 CSMS processes (--csms-workers)", "8 ports", "12,704"]),
+    ({"csms_ports": 4}, ["100,000 stations need at least 8 CSMS ports (--csms-ports)", "12,704"]),
     ({"csms_workers": 6, "csms_ports": 8}, ["--csms-ports 8 needs at least 8 CSMS processes (--csms-workers)"]),
 ])
 def test_counts_too_low_are_refused_with_what_the_fleet_needs(options: dict[str, int], words: list[str]) -> None:
@@ -91,9 +93,15 @@ def test_counts_too_low_are_refused_with_what_the_fleet_needs(options: dict[str,
         assert word in line, (word, line)
 
 
+def test_a_small_open_files_limit_asks_for_more_processes_on_the_ports_given() -> None:
+    small = MachineLimits(cores=2, open_files=10_000, ephemeral_ports=28_232)
+    with pytest.raises(CapacityError, match=r"need at least 16 CSMS processes \(--csms-workers\) on 8 ports"):
+        plan_processes(100_000, small, csms_workers=8, csms_ports=8)
+
+
 def test_a_csms_process_per_port_at_least() -> None:
     plenty = MachineLimits(cores=2, open_files=1_048_576, ephemeral_ports=28_232)
-    with pytest.raises(CapacityError, match=r"need at least 5 CSMS processes .* a process listens on one"):
+    with pytest.raises(CapacityError, match=r"need at least 8 CSMS processes .* a process listens on one"):
         plan_processes(100_000, plenty, csms_workers=1)
 
 
