@@ -510,10 +510,25 @@ def check_overrides(profile: StationProfile) -> tuple[str, str] | None:
 
 _catalogs: dict[bytes, Catalog] = {}
 _CATALOG_CACHE = 64
+#: Catalogs by profile object (a fleet's stations of one group share their profile object:
+#: encoding it to find its catalog cost more than the rest of a station's construction);
+#: the entry holds the profile, so its id is not reused while it is cached.
+_by_identity: dict[int, tuple[StationProfile, Catalog]] = {}
 
 
 def catalog_for(profile: StationProfile) -> Catalog:
     """The (shared, cached) catalog of a profile, its overrides applied as defaults."""
+    known = _by_identity.get(id(profile))
+    if known is not None and known[0] is profile:
+        return known[1]
+    catalog = _catalog_of(profile)
+    if len(_by_identity) >= _CATALOG_CACHE:
+        _by_identity.pop(next(iter(_by_identity)))
+    _by_identity[id(profile)] = (profile, catalog)
+    return catalog
+
+
+def _catalog_of(profile: StationProfile) -> Catalog:
     cache_key = msgspec.json.encode(profile)
     catalog = _catalogs.get(cache_key)
     if catalog is not None:
