@@ -210,7 +210,8 @@ class WebSocket:
         self._queued: list[bytes] = []
         self._written: trio.Event | None = None
         self._stream_closed = False
-        self._unparsed = False  # wsproto may hold frames not parsed yet
+        # wsproto may hold frames not parsed yet: at first, any that came with the handshake's answer
+        self._unparsed = True
         #: Reads of the socket so far (messages that came in one read were all sent
         #: before the reader could answer the first of them).
         self.reads = 0
@@ -636,7 +637,8 @@ async def _client_answer(
                 ended = False
             else:
                 ended = not await _feed(stream, protocol)
-            events = list(protocol.events())
+            # (the handshake's events only: frames that came with the 101 stay in the connection for the reader)
+            events = list(protocol.handshake.events())
         except RemoteProtocolError as exc:
             raise HandshakeError(f"invalid handshake answer: {exc}") from None
         for event in events:
