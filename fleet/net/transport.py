@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import trio
 
 from ..ocpp import V201, VERSIONS, ProtocolVersion, select_subprotocol
+from .connect import open_tcp
 from .websocket import (
     ConnectionClosed,
     HandshakeError,
@@ -617,7 +618,7 @@ async def open_station_websocket(
     where = f"[{parts.hostname}]:{port}" if ":" in parts.hostname else f"{parts.hostname}:{port}"
     headers = [basic_auth_header(station_id, password)] if password is not None else []
     with trio.fail_after(connect_timeout):  # connect, TLS and the handshake: a server may stall in any
-        stream: trio.abc.Stream = await trio.open_tcp_stream(parts.hostname, port)
+        stream: trio.abc.Stream = await open_tcp(parts.hostname, port)  # (direct to an IP literal)
         try:
             if secure:
                 assert ssl_context is not None

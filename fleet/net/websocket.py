@@ -52,6 +52,9 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
+from . import handshake_head
+from .handshake_head import NEED_MORE, RequestHead
+
 __all__ = [
     "CloseReason",
     "ConnectionClosed",
@@ -173,7 +176,11 @@ class WebSocket:
         stream: the byte stream under it (TCP, or TLS over TCP).
         subprotocol: the subprotocol agreed in the handshake, if any.
         path: the request target (the server's view; the client's own request).
+        through_h11: whether the opening handshake went through wsproto/h11 (a head
+            the fast path of :mod:`fleet.net.handshake_head` left to them) or not.
     """
+
+    through_h11 = False  # (set on the instance only when true: the common case costs nothing)
 
     def __init__(
         self,
@@ -203,7 +210,8 @@ class WebSocket:
         self._queued: list[bytes] = []
         self._written: trio.Event | None = None
         self._stream_closed = False
-        self._unparsed = False  # wsproto may hold frames not parsed yet
+        # wsproto may hold frames not parsed yet: at first, any that came with the handshake's answer
+        self._unparsed = True
         #: Reads of the socket so far (messages that came in one read were all sent
         #: before the reader could answer the first of them).
         self.reads = 0
@@ -355,6 +363,20 @@ class WebSocket:
         await self._close_stream()
 
     # --------------------------------------------------------------- internals
+
+    async def _answer_handshake(self, answer: bytes) -> None:
+        """Write the server's 101, the first bytes of a websocket no other task holds yet
+        (what :meth:`_send` does with an ``AcceptConnection``, without wsproto)."""
+        try:
+            ok = await self._endpoint.write(answer)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await self._lost("a send was cancelled half-way")
+            raise
+        if not ok:
+            await self._lost("the connection broke while sending")
+            assert self._close_reason is not None
+            raise ConnectionClosed(self._close_reason)
 
     async def _handle_events(self) -> None:
         """Handle the parsed frames, up to :data:`PARSE_BUDGET` work units (the rest stay
@@ -511,6 +533,11 @@ async def _feed(stream: trio.abc.Stream, protocol: WSConnection) -> bool:
     return bool(data)
 
 
+async def _receive(stream: trio.abc.Stream) -> bytes:
+    """Some bytes, ``b""`` at the end of the stream; raises what the stream raises."""
+    return bytes(await stream.receive_some(RECEIVE_SIZE))
+
+
 async def client_handshake(
     stream: trio.abc.Stream,
     *,
@@ -522,21 +549,83 @@ async def client_handshake(
 ) -> WebSocket:
     """Open a websocket over ``stream`` (TCP or TLS, connected): send the request, read the answer.
 
+    The common case (plain arguments, a well-formed 101) is written and read by
+    :mod:`fleet.net.handshake_head`; anything else goes through wsproto/h11, with the
+    bytes already read.
+
     Raises:
         Rejected: the server answered with another HTTP status than 101.
         Unanswered: the stream ended (or broke) before any byte of an answer.
         HandshakeError: the answer was not a valid handshake, or the stream ended first.
     """
+    key = handshake_head.new_key()
+    request = handshake_head.request_head(host, target, subprotocols, extra_headers, key)
+    if request is None:  # (not plain: wsproto writes it, or refuses it)
+        protocol = WSConnection(ConnectionType.CLIENT)
+        request = protocol.send(Request(host=host, target=target, subprotocols=list(subprotocols),
+                                        extra_headers=list(extra_headers)))
+        await _send_request(stream, request)
+        return await _client_answer(stream, protocol, target=target, max_message_size=max_message_size)
+    await _send_request(stream, request)
+    buffer = b""
+    while True:  # (the common head, up to FAST_HEAD_LIMIT bytes; the caller bounds the time)
+        try:
+            data = await _receive(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            if not buffer:
+                raise Unanswered(exc) from None
+            data = b""
+        if not data:
+            if not buffer:
+                raise Unanswered()
+            break
+        buffer += data
+        length = handshake_head.head_length(buffer)
+        if length == NEED_MORE:
+            continue
+        if length > 0:
+            accepted = handshake_head.parse_response_head(buffer[:length], key, subprotocols)
+            if accepted is not None:
+                return WebSocket(stream, Connection(ConnectionType.CLIENT, trailing_data=buffer[length:]),
+                                 subprotocol=accepted[0], path=target, max_message_size=max_message_size)
+        break
+    # Not the common answer: wsproto reads it, as if it had written our request.
     protocol = WSConnection(ConnectionType.CLIENT)
-    request = Request(host=host, target=target, subprotocols=list(subprotocols), extra_headers=list(extra_headers))
+    protocol.send(Request(host=host, target=target, subprotocols=list(subprotocols), extra_headers=list(extra_headers)))
+    protocol.handshake._nonce = key  # (the key we sent, for its check of Sec-WebSocket-Accept)
+    websocket = await _client_answer(stream, protocol, target=target, max_message_size=max_message_size,
+                                     pending=buffer, ended=not data)
+    websocket.through_h11 = True
+    return websocket
+
+
+async def _send_request(stream: trio.abc.Stream, request: bytes) -> None:
     try:
-        await stream.send_all(protocol.send(request))
+        await stream.send_all(request)
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
         raise Unanswered(exc) from None  # (a server that closed at once, e.g. after a TLS refusal)
-    answered = False
+
+
+async def _client_answer(
+    stream: trio.abc.Stream,
+    protocol: WSConnection,
+    *,
+    target: str,
+    max_message_size: int,
+    pending: bytes = b"",
+    ended: bool = False,
+) -> WebSocket:
+    """Read the server's answer through wsproto/h11, starting with the bytes ``pending``
+    already read (and the end of the stream after them when ``ended``)."""
+    answered = bool(pending)
     while True:  # (h11 refuses an answer whose head exceeds 16 KiB; the caller bounds the time)
         try:
-            if not answered:
+            if pending:
+                protocol.receive_data(pending)
+                pending = b""
+                if ended:
+                    protocol.receive_data(None)
+            elif not answered:
                 try:
                     data = await stream.receive_some(RECEIVE_SIZE)
                 except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -548,13 +637,16 @@ async def client_handshake(
                 ended = False
             else:
                 ended = not await _feed(stream, protocol)
-            events = list(protocol.events())
+            # (the handshake's events only: frames that came with the 101 stay in the connection for the reader)
+            events = list(protocol.handshake.events())
         except RemoteProtocolError as exc:
             raise HandshakeError(f"invalid handshake answer: {exc}") from None
         for event in events:
             if isinstance(event, AcceptConnection):
-                return WebSocket(stream, protocol, subprotocol=event.subprotocol, path=target,
-                                 max_message_size=max_message_size)
+                websocket = WebSocket(stream, protocol, subprotocol=event.subprotocol, path=target,
+                                      max_message_size=max_message_size)
+                websocket.through_h11 = True
+                return websocket
             if isinstance(event, RejectConnection):
                 raise Rejected(event.status_code, event.headers)
         if ended:
@@ -568,16 +660,28 @@ class HandshakeRequest:
         path: the request target.
         headers: the request's headers, names in lower case.
         proposed_subprotocols: the subprotocols the client offered, in its order.
+        through_h11: whether wsproto/h11 read it (not the fast path's common case).
     """
 
-    def __init__(self, stream: trio.abc.Stream, protocol: WSConnection, request: Request,
-                 max_message_size: int) -> None:
+    through_h11 = False  # (set on the instance only when true)
+
+    def __init__(self, stream: trio.abc.Stream, protocol: WSConnection | None, request: Request | RequestHead,
+                 max_message_size: int, *, head: bytes = b"") -> None:
         self.stream = stream
-        self.path = request.target
-        self.headers: list[Header] = [(bytes(k).lower(), bytes(v)) for k, v in request.extra_headers]
-        self.proposed_subprotocols: list[str] = list(request.subprotocols)
-        self._protocol: WSConnection | Connection = protocol
         self._max_message_size = max_message_size
+        self._protocol: WSConnection | Connection | None = protocol
+        self._key: bytes | None = None
+        self._head = head  # (the fast path's head: wsproto reads it again only to reject it)
+        if isinstance(request, RequestHead):
+            self.path = request.target
+            self.headers: list[Header] = request.headers
+            self.proposed_subprotocols: list[str] = request.subprotocols
+            self._key = request.key
+        else:
+            self.path = request.target
+            self.headers = [(bytes(k).lower(), bytes(v)) for k, v in request.extra_headers]
+            self.proposed_subprotocols = list(request.subprotocols)
+            self.through_h11 = True
 
     async def accept(self, subprotocol: str | None = None) -> WebSocket:
         """Answer 101 (with ``subprotocol``) and return the open websocket.
@@ -585,8 +689,19 @@ class HandshakeRequest:
         Raises:
             ConnectionClosed: the client went away meanwhile.
         """
+        if self._protocol is None:  # the fast path read it: write the 101 directly
+            assert self._key is not None
+            if subprotocol is not None and subprotocol not in self.proposed_subprotocols:
+                raise ConnectionClosed(CloseReason(1006, "closed"))  # (as wsproto's refusal to send it)
+            answer = handshake_head.accept_head(self._key, subprotocol)
+            websocket = WebSocket(self.stream, Connection(ConnectionType.SERVER), subprotocol=subprotocol,
+                                  path=self.path, max_message_size=self._max_message_size)
+            self._protocol, self._key, self._head = websocket._protocol, None, b""
+            await websocket._answer_handshake(answer)
+            return websocket
         websocket = WebSocket(self.stream, self._protocol, subprotocol=subprotocol, path=self.path,
                               max_message_size=self._max_message_size)
+        websocket.through_h11 = self.through_h11
         await websocket._send(AcceptConnection(subprotocol=subprotocol))
         websocket._past_handshake()
         self._protocol = websocket._protocol  # (a request kept by its handler keeps no handshake)
@@ -594,11 +709,17 @@ class HandshakeRequest:
 
     async def reject(self, status: int, *, extra_headers: Sequence[Header] = (), body: bytes = b"") -> None:
         """Answer with an HTTP error ``status`` (and ``body``) and close the stream."""
+        protocol = self._protocol
+        if protocol is None:  # (read by the fast path: wsproto reads the same head to write the refusal)
+            protocol = self._protocol = WSConnection(ConnectionType.SERVER)
+            protocol.receive_data(self._head)
+            list(protocol.events())
+            self._key, self._head = None, b""
         try:
-            data = self._protocol.send(RejectConnection(status_code=status, headers=list(extra_headers),
-                                                        has_body=bool(body)))
+            data = protocol.send(RejectConnection(status_code=status, headers=list(extra_headers),
+                                                  has_body=bool(body)))
             if body:
-                data += self._protocol.send(RejectData(data=body, body_finished=True))
+                data += protocol.send(RejectData(data=body, body_finished=True))
             await self.stream.send_all(data)
         except (trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
             pass
@@ -609,11 +730,48 @@ class HandshakeRequest:
 async def server_handshake(stream: trio.abc.Stream, *, max_message_size: int) -> HandshakeRequest | None:
     """Read a client's opening handshake from ``stream``. An invalid one is answered (400,
     or 426 for a plain HTTP request) and the stream closed; so is a stream that ends
-    first: both return ``None``. Bound the wait with a cancel scope."""
-    protocol = WSConnection(ConnectionType.SERVER)
+    first: both return ``None``. Bound the wait with a cancel scope.
+
+    The common case (a well-formed head and nothing after it) is read by
+    :mod:`fleet.net.handshake_head`; anything else by wsproto/h11, from the bytes already read.
+    """
+    buffer = b""
     while True:
         try:
-            ended = not await _feed(stream, protocol)
+            data = await _receive(stream)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            data = b""
+        if not data:
+            break
+        buffer += data
+        length = handshake_head.head_length(buffer)
+        if length == NEED_MORE:
+            continue
+        if length == len(buffer):  # (a client waits for the 101: nothing may follow the head)
+            head = handshake_head.parse_request_head(buffer)
+            if head is not None:
+                return HandshakeRequest(stream, None, head, max_message_size, head=buffer)
+        break
+    return await _server_handshake_h11(stream, max_message_size, pending=buffer, ended=not data)
+
+
+async def _server_handshake_h11(
+    stream: trio.abc.Stream, max_message_size: int, *, pending: bytes, ended: bool
+) -> HandshakeRequest | None:
+    """:func:`server_handshake` through wsproto/h11, starting with the bytes ``pending``
+    already read (and the end of the stream after them when ``ended``)."""
+    protocol = WSConnection(ConnectionType.SERVER)
+    first = True
+    while True:
+        try:
+            if first:
+                first = False
+                if pending:
+                    protocol.receive_data(pending)
+                if ended:
+                    protocol.receive_data(None)
+            else:
+                ended = not await _feed(stream, protocol)
             events = list(protocol.events())
         except RemoteProtocolError as exc:
             hint = exc.event_hint if isinstance(exc.event_hint, RejectConnection) else RejectConnection(status_code=400)
