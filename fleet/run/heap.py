@@ -20,8 +20,8 @@ stations, connections and suspended calls, freed by reference counting when
 they go. Collecting it too was tried: the middle generation every second took
 100-300 ms a time at 20,000 stations, since it holds every chain rebuilt in that
 second. Only cyclic garbage older than 50 ms waits (reference cycles are made by
-exceptions, and most die young); a CSMS process collects everything once when
-half its connections went away (a restart, a mass disconnect:
+exceptions, and most die young); a CSMS process collects all it has not frozen
+once when half its connections went away (a restart, a mass disconnect:
 :func:`collect_after_exodus`), during the outage that caused it.
 
 While a worker grows (its ramp: thousands of connections a second, each leaving
@@ -124,15 +124,21 @@ async def collect_young(*, period: float = 0.05) -> None:
 
 
 async def collect_after_exodus(population: Callable[[], int], *, interval: float = 1.0, share: float = 0.5) -> None:
-    """Collect every generation, the frozen objects included, once when ``population()``
-    (e.g. a CSMS's connections) falls by more than ``share`` from its peak since the last
-    such collection. Runs until cancelled."""
+    """Collect every generation but the frozen objects once when ``population()`` (e.g. a
+    CSMS's connections) falls by more than ``share`` from its peak since the last such
+    collection. Runs until cancelled.
+
+    The frozen objects are left alone: they are what lived through the growth (stations,
+    connections), and a connection that closes frees its objects by reference counting
+    (measured: 500 stations and their CSMS connections shut down, then a full collection
+    with the frozen objects included: 0 objects reclaimed), while collecting them took
+    whole seconds (6.4 s in a CSMS process of 12,500 connections at a 50,000-station run's
+    stop, which held the stations' wind-down past its timeout)."""
     peak = population()
     while True:
         await trio.sleep(interval)
         size = population()
         if size < peak * (1 - share):
-            gc.unfreeze()
             gc.collect()
             peak = size
         peak = max(peak, size)
