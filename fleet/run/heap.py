@@ -15,13 +15,19 @@ The policy, for the whole life of a worker: the automatic collector is off; a
 task (:func:`collect_young`) looks at the youngest generation every 50 ms (what
 was allocated since and is still alive; measured in a station worker at 20,000
 stations: p50 0.1-2 ms, p99 up to 15 ms; a 20 ms period made them shorter but
-left the latency figures where they were). What survives that is never collected again in a run: it is
-stations, connections and suspended calls, freed by reference counting when
-they go. Collecting it too was tried: the middle generation every second took
-100-300 ms a time at 20,000 stations, since it holds every chain rebuilt in that
-second. Only cyclic garbage older than 50 ms waits (reference cycles are made by
-exceptions, and most die young); a CSMS process collects all it has not frozen
-once when half its connections went away (a restart, a mass disconnect:
+left the latency figures where they were). What survives that is frozen
+(:func:`gc.freeze`: moved out of the collector's sight at no cost, still freed by
+reference counting) and never collected again in a run: it is stations,
+connections and suspended calls, freed by reference counting when they go.
+Collecting it too was tried: the middle generation every second took 100-300 ms a
+time at 20,000 stations, since it holds every chain rebuilt in that second; and
+left in the middle generation, it made the one collection of everything after a
+mass disconnect take 6.2-6.4 s in a CSMS process of 12,500 connections. Only
+cyclic garbage older than 50 ms waits (reference cycles are made by exceptions,
+and most die young; closing connections leave none: 500 stations and their CSMS
+connections shut down, then a collection of everything, frozen objects included,
+reclaimed 0 objects); a CSMS process collects everything once when its
+connections are nearly all gone (a restart, the end of a run:
 :func:`collect_after_exodus`), during the outage that caused it.
 
 While a worker grows (its ramp: thousands of connections a second, each leaving
@@ -29,15 +35,14 @@ coroutines, sockets and buffers that live as long as the station), those young
 collections examine every new object once and find almost nothing: in a
 20,000-station run (``fleet run profiles/realistic-fleet.toml --csms-workers 2
 --duration 5``) each station worker spent 4.2-4.6 s of CPU in them, 15% of all it
-spent, and reclaimed 450-580 objects in all. So the young generation is *frozen*
-instead (:func:`gc.freeze`: moved out of the collector's sight at no cost, still
-freed by reference counting) while collections are barren
-(:class:`YoungPolicy`): after three collections of a large young generation in a
-row that reclaim almost nothing, the collector freezes it every period and
-collects one period's worth every :data:`PROBE_EVERY` periods as a probe; the
-first probe that finds garbage (or a small young generation: the growth is over)
-returns to collecting. What a probe finds estimates what freezing kept: at most
-one object in :data:`BARREN_SHARE` of the frozen ones.
+spent, and reclaimed 450-580 objects in all. So the young generation is frozen
+without being collected while collections are barren (:class:`YoungPolicy`):
+after three collections of a large young generation in a row that reclaim almost
+nothing, the collector only freezes, and collects one period's worth every
+:data:`PROBE_EVERY` periods as a probe; the first probe that finds garbage (or a
+small young generation: the growth is over) returns to collecting. What a probe
+finds estimates what freezing kept: at most one object in :data:`BARREN_SHARE` of
+the frozen ones.
 
 Measured with ``fleet run profiles/realistic-fleet.toml --csms-workers 2
 --heartbeat-interval 60 --duration 60`` on 2 cores: steady-state p99 2.5-2.8 s
@@ -110,8 +115,8 @@ def hold_heap() -> None:
 
 
 async def collect_young(*, period: float = 0.05) -> None:
-    """Collect (or, while collections are barren, freeze) the youngest generation every
-    ``period`` seconds (:class:`YoungPolicy`). Runs until cancelled."""
+    """Every ``period`` seconds collect the youngest generation (unless collections are
+    barren: :class:`YoungPolicy`) and freeze what is left. Runs until cancelled."""
     hold_heap()
     policy = YoungPolicy()
     while True:
@@ -119,26 +124,24 @@ async def collect_young(*, period: float = 0.05) -> None:
         young = gc.get_count()[0]
         if policy.collect_now(young):
             policy.collected(young, gc.collect(0))
-        else:
-            gc.freeze()
+        gc.freeze()
 
 
-async def collect_after_exodus(population: Callable[[], int], *, interval: float = 1.0, share: float = 0.5) -> None:
-    """Collect every generation but the frozen objects once when ``population()`` (e.g. a
+async def collect_after_exodus(population: Callable[[], int], *, interval: float = 1.0, share: float = 0.9) -> None:
+    """Collect everything, the frozen objects included, once when ``population()`` (e.g. a
     CSMS's connections) falls by more than ``share`` from its peak since the last such
-    collection. Runs until cancelled.
+    collection (then freeze what is left). Runs until cancelled.
 
-    The frozen objects are left alone: they are what lived through the growth (stations,
-    connections), and a connection that closes frees its objects by reference counting
-    (measured: 500 stations and their CSMS connections shut down, then a full collection
-    with the frozen objects included: 0 objects reclaimed), while collecting them took
-    whole seconds (6.4 s in a CSMS process of 12,500 connections at a 50,000-station run's
-    stop, which held the stations' wind-down past its timeout)."""
+    Nearly all gone, not half: the collection takes seconds at thousands of connections,
+    and while half of them are still there (the stations of a run winding down one by
+    one) it would hold them."""
     peak = population()
     while True:
         await trio.sleep(interval)
         size = population()
         if size < peak * (1 - share):
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
             peak = size
         peak = max(peak, size)

@@ -9,7 +9,14 @@ import weakref
 import trio
 import trio.testing
 
-from fleet.run.heap import BARREN_SHARE, LARGE_YOUNG, PROBE_EVERY, YoungPolicy, collect_young
+from fleet.run.heap import (
+    BARREN_SHARE,
+    LARGE_YOUNG,
+    PROBE_EVERY,
+    YoungPolicy,
+    collect_after_exodus,
+    collect_young,
+)
 
 
 def _run_barren(policy: YoungPolicy, periods: int, young: int = LARGE_YOUNG * 4) -> list[bool]:
@@ -106,6 +113,34 @@ def test_collect_young_freezes_what_lives_while_growing_then_reclaims_cycles() -
             _cycle(finalized, -1)
             await trio.sleep(0.1)
             assert -1 in finalized, (first, finalized)
+            nursery.cancel_scope.cancel()
+
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_after_an_exodus_everything_is_collected_but_not_while_half_remain() -> None:
+    """A CSMS process collects the frozen objects too once its connections are nearly all
+    gone, not when half of them are (a run's stations wind down one by one)."""
+    population = [1000]
+    finalized: list[int] = []
+
+    async def main() -> None:
+        gc.disable()
+        _cycle(finalized, 1)
+        gc.freeze()  # a cycle among frozen objects: only the exodus collection sees it
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(collect_after_exodus, lambda: population[0])
+            await trio.sleep(1.5)
+            population[0] = 500
+            await trio.sleep(5)
+            assert finalized == []
+            population[0] = 50
+            await trio.sleep(1.5)
+            assert finalized == [1]
             nursery.cancel_scope.cancel()
 
     try:
