@@ -127,3 +127,11 @@ def test_a_worker_raises_its_soft_open_files_limit_to_the_hard_one() -> None:
     raised, soft, hard = (int(v) for v in out.stdout.split())
     if hard > 256:
         assert raised == soft == min(hard, 1_048_576)
+
+
+def test_the_default_wind_down_time_grows_with_the_stations_per_core() -> None:
+    from fleet.run.supervisor import STOP_TIMEOUT, wind_down_timeout
+
+    assert wind_down_timeout(10, 2) == pytest.approx(STOP_TIMEOUT, abs=0.1)
+    assert wind_down_timeout(50_000, 2) == pytest.approx(STOP_TIMEOUT + 50)  # 50,000 did not wind down in 30 s
+    assert wind_down_timeout(100_000, 2) > wind_down_timeout(100_000, 8)
