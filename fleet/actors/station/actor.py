@@ -42,7 +42,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -87,6 +86,7 @@ from .driver import Driver
 from .hardware import EvseState, Vehicle
 from .mailbox import Mailbox
 from .outbox import OutItem, OutQueue
+from .random_stream import StationRandom
 from .snapshots import (
     STATES,
     ConnectorSnapshot,
@@ -406,7 +406,8 @@ class Station:
         self.protocol_speed = protocol_speed
         self.audit = audit
         self.handler_timeout = handler_timeout
-        self.rng = random.Random(seed)
+        #: every draw of the station (its vehicles, timings, tokens, reconnection jitter): the same seed, the same draws
+        self.rng = StationRandom(seed)
         self.hub: EventHub[FleetEvent] = EventHub()
         spec = faults if faults is not None else self.profile.faults
         self._faults = FaultInjector(spec, seed, fault_epoch) if spec.station_side else None
