@@ -15,8 +15,9 @@ Design (a fleet runs thousands of these per process):
 
 * one main-loop task per station owns all its state; it sleeps until the next
   timer (heartbeat, meter values, generator, boot retry, reconnect...) or the
-  next mailbox message, whichever comes first. Each connection adds the tasks of
-  :class:`~fleet.net.connection.OcppConnection` (reader, call timer, pings).
+  next mailbox message, whichever comes first, and sends the connection's websocket
+  pings on time. Each connection adds one task, :class:`~fleet.net.connection.OcppConnection`'s
+  reader (and one while a ping waits for its pong).
 * station-initiated requests go through one ordered queue, sent one at a time
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
@@ -305,6 +306,7 @@ class Station:
         "_connecting",
         "_connects",
         "_count_connect_failure",
+        "_created",
         "_cut_until",
         "_disconnects",
         "_events_dropped",
@@ -402,6 +404,8 @@ class Station:
         self._on_schedule: Callable[[float], None] | None = getattr(observer, "scheduled", None)
         self._on_answered_since_due: Callable[[str, float, float], None] | None = getattr(
             observer, "answered_since_due", None)
+        #: when it was made (``time.monotonic()``): its first Accepted boot tells the observer how long it took
+        self._created = time.monotonic()
         self.speed = speed
         self.protocol_speed = protocol_speed
         self.audit = audit
@@ -916,6 +920,9 @@ class Station:
         while True:
             now = trio.current_time()
             self._fire_timers(now)
+            conn = self._conn
+            if conn is not None:
+                conn.ping_if_due(now)
             if self._stopping and self._may_stop(now):
                 return
             self._maybe_connect(now)
@@ -1069,10 +1076,13 @@ class Station:
         deadline = self._timers.next_at(self._stop_deadline)
         if self._reconnect_at is not None and self._want_connection and self._conn is None and not self._connecting:
             deadline = min(deadline, self._reconnect_at)
-        if self._conn is not None:
+        conn = self._conn
+        if conn is not None:
             held = self.queue.head_wait()
             if held is not None:
                 deadline = min(deadline, held)
+            if conn.ping_at < deadline:
+                deadline = conn.ping_at
         return deadline
 
     # ------------------------------------------------------------- connection
@@ -1138,6 +1148,7 @@ class Station:
                             faults.handler_timeout(self.handler_timeout) if faults is not None else self.handler_timeout
                         ),
                         ping_interval=float(ping) if ping > 0 else None,
+                        owner_pings=True,  # (sent by the main loop: no task per station sleeps for them)
                     )
                     connected = True
                     self._post(_Up(generation, conn, scope, done))
@@ -1470,6 +1481,8 @@ class Station:
             reason, self._boot_reason = self._boot_reason, None
             first = not self._booted_once
             self._booted_once = True
+            if first:
+                self._report_first_boot()
             if self._faults is not None:
                 self._faults.accepted()
             self.dialect.boot_accepted(reason, interval)
@@ -1481,6 +1494,14 @@ class Station:
             if status == REJECTED:
                 self._rejected_until = trio.current_time() + delay / self.protocol_speed
             self._set_state("pending" if status == PENDING else "rejected")
+
+    def _report_first_boot(self) -> None:
+        """Tell the observer, where it records them (:meth:`fleet.metrics.Metrics.booted`), how
+        long the station took from its making to its first Accepted boot (looked up once per
+        station, not kept: a worker's thousands of stations would each hold it)."""
+        booted: Callable[[float], None] | None = getattr(self.observer, "booted", None)
+        if booted is not None:
+            booted(time.monotonic() - self._created)
 
     def _boot_timer(self) -> None:
         if self._conn is not None and self._registration != ACCEPTED:
