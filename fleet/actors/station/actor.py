@@ -437,7 +437,7 @@ class Station:
         self._nursery: trio.Nursery | None = None
         self._started = False
         self._running = False
-        self._stopped = trio.Event()
+        self._stopped: trio.Event | None = None  # (made by the first shutdown() that waits for it)
         # connection
         self._state: str = "idle"
         self._want_connection = auto_connect
@@ -482,7 +482,8 @@ class Station:
         self._records: dict[str, dict[str, Any]] = {}
         #: audit: a transaction's local key -> the id its CSMS gave it (OCPP 1.6 binds ids late)
         self._audit_ids: dict[str, str] = {}
-        self._sent_events: set[tuple[str, int]] = set()  # (transaction, seqNo) sent at least once (audit)
+        #: (transaction, seqNo) sent at least once (audit; made at the first, most stations have none)
+        self._sent_events: set[tuple[str, int]] | None = None
         # snapshot cache
         self._snapshot: StationSnapshot | None = None
         self._changed: trio.Event | None = None
@@ -589,7 +590,8 @@ class Station:
             self._set_state("closed")
             self._mailbox.close()
             self._release_waiters()
-            self._stopped.set()
+            if self._stopped is not None:
+                self._stopped.set()
 
     async def connect(self, url: str | None = None, password: str | None = None, station_id: str | None = None) -> None:
         """Connect now (reconnect if connected), optionally with a new URL, password or id."""
@@ -644,6 +646,8 @@ class Station:
             self._mailbox.put((Shutdown(timeout), None))
         except trio.ClosedResourceError:
             return
+        if self._stopped is None:
+            self._stopped = trio.Event()
         await self._stopped.wait()
 
     async def call(
@@ -1410,6 +1414,8 @@ class Station:
         """Audit: remember that this TransactionEvent goes out; a second time is a retransmission."""
         assert item.transaction_id is not None
         sent = (item.transaction_id, item.seq_no)
+        if self._sent_events is None:
+            self._sent_events = set()
         if sent in self._sent_events:
             record = self._records.get(self._audit_ids.get(item.transaction_id, item.transaction_id))
             if record is not None:
@@ -1421,7 +1427,8 @@ class Station:
     def _sent_and_done(self, sent: tuple[str, int], item: OutItem) -> None:
         """Audit: forget a TransactionEvent that left the queue (acknowledged or given up)."""
         items = self.queue.items
-        if not (items and items[0] is item) and not any(queued is item for queued in items):
+        if self._sent_events is not None and not (items and items[0] is item) \
+                and not any(queued is item for queued in items):
             self._sent_events.discard(sent)
 
     def _attempt_interval(self, attempts: int) -> float:
