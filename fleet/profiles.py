@@ -4,7 +4,7 @@ A profile says what a simulated station *is* (identity, EVSEs and connectors,
 electrical limits, device-model settings) and how it *behaves* (the automatic
 transaction generator: when drivers arrive, how long they stay, how much energy
 their EV wants, which id tokens they present). Every random choice a station
-makes is drawn from one ``random.Random`` seeded per station, so a run with the
+makes is drawn from one random stream seeded per station, so a run with the
 same seeds is reproducible.
 
 Every field has a default: an empty file is a valid profile (a single-EVSE,
@@ -74,10 +74,9 @@ means exactly that value. Durations are seconds, energy Wh, power W.
 from __future__ import annotations
 
 import math
-import random
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import msgspec
 
@@ -125,7 +124,13 @@ class ProfileError(ValueError):
     """A profile that cannot be used; the message names the file, the field and what was expected."""
 
 
-def draw(rng: random.Random, value: Range) -> float:
+class Uniform(Protocol):
+    """What :func:`draw` needs of a random generator (``random.Random``, a station's own stream)."""
+
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+def draw(rng: Uniform, value: Range) -> float:
     """One value of a :data:`Range`: the number itself, or uniform in ``[min, max]``."""
     if isinstance(value, tuple):
         low, high = value

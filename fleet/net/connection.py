@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import math
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -151,12 +152,14 @@ def ping_phase(station_id: str) -> float:
 
 
 class _Waiter:
-    __slots__ = ("done", "outcome", "taken")
+    __slots__ = ("done", "outcome", "scope", "taken")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.taken = trio.Event()  # the caller has run on after its outcome (or is gone)
         self.outcome: ResultReceived | CallFailed | None = None
+        #: the caller's wait, which ends at the deadline of the CALL in flight (see OcppConnection._wait_for)
+        self.scope: trio.CancelScope | None = None
 
 
 class OcppConnection:
@@ -176,6 +179,10 @@ class OcppConnection:
             with InternalError.
         ping_interval: seconds between websocket pings (``None``: no pings); a ping
             unanswered for as long closes the connection.
+        owner_pings: the owner's clock sends the pings (it calls :meth:`ping_if_due`
+            whenever :attr:`ping_at` has passed; a station's main loop does), and so
+            does any caller waiting for an answer, instead of a task of the connection
+            that sleeps between them.
         limits: what it tolerates of the peer's CALLs (default: no rate limit, 16
             handlers at once); see :class:`CallLimits`.
         flood_counters: where to count what the limits did (default: its own,
@@ -199,6 +206,7 @@ class OcppConnection:
         limits: CallLimits | None = None,
         flood_counters: FloodCounters | None = None,
         on_flood: Callable[[str], None] | None = None,
+        owner_pings: bool = False,
     ) -> None:
         self.websocket = websocket
         self.session = session
@@ -211,7 +219,10 @@ class OcppConnection:
         self.ping_interval = ping_interval
         self.close_reason = ""
         self._waiters: dict[str, _Waiter] = {}
-        self._timer_scope = trio.CancelScope()
+        self._owner_pings = owner_pings
+        #: when the next websocket ping is due (trio time; ``inf``: none), with ``owner_pings``
+        self.ping_at = math.inf
+        self._pinging = False
         self._nursery: trio.Nursery | None = None
         self._version = session.version.name
         self.limits = limits or _NO_LIMITS
@@ -245,8 +256,9 @@ class OcppConnection:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                nursery.start_soon(self._keep_time)
-                if self.ping_interval:
+                if self.ping_interval and self._owner_pings:
+                    self.ping_at = trio.current_time() + self.ping_interval * ping_phase(self.station_id)
+                elif self.ping_interval:
                     nursery.start_soon(self._keep_alive, self.ping_interval)
                 task_status.started()
                 await self._read_loop()
@@ -299,9 +311,8 @@ class OcppConnection:
             if self.hub is not None and self.hub.active:
                 action_name = action or self.session.version.action_of.get(type(request), "?")
                 self._publish("out", "request", message_id, action_name, request, tag)
-            self._arm_timer()
             await self._flush()
-            await waiter.done.wait()
+            await self._wait_for(waiter)
         finally:
             waiter.taken.set()  # (also when cancelled: the read loop must not wait for us)
         outcome = waiter.outcome
@@ -342,6 +353,21 @@ class OcppConnection:
         self.close_reason = self.close_reason or f"closed locally ({code} {reason})".strip()
         await self.websocket.aclose(code, reason or None)
 
+    def ping_if_due(self, now: float) -> None:
+        """With ``owner_pings``: send the websocket ping due at :attr:`ping_at`, if it has
+        come (from a task of the connection that lives until the pong), and set the next
+        one an interval later; no pong within the interval closes the connection (1011)."""
+        if now < self.ping_at:
+            return
+        interval = self.ping_interval
+        if self._nursery is None or not interval or self.session.closed:
+            self.ping_at = math.inf
+            return
+        self.ping_at = now + interval
+        if not self._pinging:  # (else the previous one is still waiting for its pong)
+            self._pinging = True
+            self._nursery.start_soon(self._ping, interval)
+
     def pending_requests(self) -> list[dict[str, Any]]:
         """Our CALLs in flight or queued: message id, action and tag of each."""
         return [
@@ -380,7 +406,7 @@ class OcppConnection:
                     self._on_result_error(event)
                 else:
                     answered = self._on_outcome(event)  # type: ignore[arg-type]
-            self._arm_timer()
+            self._arm_waiters()
             await self._flush()
             if self._flood_close is not None:
                 await self._close_for_flood()  # (what the peer sent after it is not handled)
@@ -596,35 +622,75 @@ class OcppConnection:
         except ConnectionClosed:
             pass  # the read loop sees the close and ends the connection
 
-    def _arm_timer(self) -> None:
-        deadline = self.session.next_deadline()
-        if deadline is not None and deadline < self._timer_scope.deadline:
-            self._timer_scope.deadline = deadline
+    async def _wait_for(self, waiter: _Waiter) -> None:
+        """Wait for the outcome of a CALL of ours, keeping the session's clock meanwhile.
 
-    async def _keep_time(self) -> None:
-        while True:
-            with trio.CancelScope() as scope:
-                self._timer_scope = scope
-                self._arm_timer()
-                await trio.sleep_forever()
-            for event in self.session.handle_timeouts(trio.current_time()):
+        The session's one deadline is the CALL in flight's (ours, or one before ours in the
+        queue): when it passes, that CALL fails and the next queued one goes out. Whoever
+        waits for an answer keeps that clock, so it runs whenever someone waits, and no
+        task per connection sleeps for it. The read loop moves a wait's end earlier when
+        another CALL goes out (:meth:`_arm_waiters`). With ``owner_pings`` a wait also
+        sends the ping that falls due meanwhile (the owner's clock may be this caller)."""
+        session = self.session
+        done = waiter.done
+        while not done.is_set():
+            deadline = session.next_deadline()
+            if deadline is None or deadline > self.ping_at:
+                deadline = self.ping_at
+            with trio.CancelScope(deadline=deadline) as scope:
+                waiter.scope = scope
+                try:
+                    await done.wait()
+                finally:
+                    waiter.scope = None
+            if not scope.cancelled_caught:
+                return
+            now = trio.current_time()
+            self.ping_if_due(now)
+            events = session.handle_timeouts(now)
+            for event in events:
                 self._on_outcome(event)  # type: ignore[arg-type]
-            await self._flush()
+            if events:
+                self._arm_waiters()
+                await self._flush()
+
+    def _arm_waiters(self) -> None:
+        """A CALL went out (or none is in flight): the waits end no later than its deadline."""
+        deadline = self.session.next_deadline()
+        if deadline is None:
+            return
+        for waiter in self._waiters.values():
+            scope = waiter.scope
+            if scope is not None and deadline < scope.deadline:
+                scope.deadline = deadline
 
     async def _keep_alive(self, interval: float) -> None:
         delay = interval * ping_phase(self.station_id)
         while True:
             await trio.sleep(delay)
             delay = interval
-            with trio.move_on_after(interval) as scope:
-                try:
-                    await self.websocket.ping()
-                except ConnectionClosed:
-                    return
-                except RuntimeError:  # a ping with the same payload is already in flight
-                    continue
-            if scope.cancelled_caught:
-                self.close_reason = "no answer to websocket ping"
-                await self.websocket.aclose(1011, "ping timeout")
+            if not await self._ping_answered(interval):
                 return
+
+    async def _ping(self, timeout: float) -> None:
+        try:
+            await self._ping_answered(timeout)
+        finally:
+            self._pinging = False
+
+    async def _ping_answered(self, timeout: float) -> bool:
+        """Ping and wait for the pong; without one in ``timeout`` seconds close the
+        connection (1011). Whether the connection is still open."""
+        with trio.move_on_after(timeout) as scope:
+            try:
+                await self.websocket.ping()
+            except ConnectionClosed:
+                return False
+            except (RuntimeError, ValueError):  # a ping with the same payload is already in flight
+                return True
+        if scope.cancelled_caught:
+            self.close_reason = "no answer to websocket ping"
+            await self.websocket.aclose(1011, "ping timeout")
+            return False
+        return True
 

@@ -220,8 +220,6 @@ class Session:
             raise ValueError(f"OCPP {version.name}: this session does not handle message types {sorted(unhandled)}")
         self.version = version
         self._decode_frame = version.frame_decoder.decode
-        #: the message types of this version that are never answered
-        self._never_answered = _NEVER_ANSWERED & version.message_types
         #: whether a CALLRESULT we cannot process is reported back (OCPP-J 2.1)
         self._reports_result_errors = MessageType.CALLRESULTERROR in version.message_types
         self.role = role
@@ -762,5 +760,6 @@ class Session:
                     self._result_unprocessable(pending.message_id, diagnosis.code, diagnosis.description)
                 self._send_next(now)
                 return [event]
-        answer = diagnosis.message_type not in self._never_answered
+        # (the message types of this version never answered; not kept per session: a frozenset is 216 bytes)
+        answer = not (diagnosis.message_type in _NEVER_ANSWERED and diagnosis.message_type in self.version.message_types)
         return self._violation(diagnosis.code, diagnosis.description, diagnosis.message_id, answer, now)

@@ -107,3 +107,24 @@ def test_remove_takes_an_item_out_wherever_it_is() -> None:
     queue.remove(items[1])
     queue.remove(items[1])  # already gone: no error
     assert seqs(queue) == [0, 2]
+
+
+def test_an_empty_queue_is_small_and_a_long_one_keeps_its_order() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        queues = [OutQueue(10) for _ in range(100)]
+        per_queue = (tracemalloc.get_traced_memory()[0] - before) / len(queues)
+    finally:
+        tracemalloc.stop()
+    assert per_queue < 200, per_queue  # (an empty deque alone was 760 bytes)
+    queue = OutQueue(5000)
+    items = [event(n) for n in range(3000)]
+    for item in items:
+        queue.append(item)
+    for item in items[:1000]:
+        queue.remove(item)
+    queue.remove(items[2000])
+    assert seqs(queue) == [*range(1000, 2000), *range(2001, 3000)]

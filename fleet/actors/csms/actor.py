@@ -48,7 +48,7 @@ import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import msgspec
@@ -73,6 +73,7 @@ from .policy import (
     check_interval,
 )
 from .records import StationRecord, StationState
+from .silence_watch import SilenceWatch
 
 __all__ = [
     "ConnectionInfo",
@@ -384,6 +385,8 @@ class Csms:
         self._downtime = 0.0
         self._restarts = 0
         self._cut_off: dict[str, float] = {}  # station id -> until (trio time): partitioned
+        #: closes the connections that send nothing within ``idle_timeout``
+        self._silence = SilenceWatch()
 
     def __repr__(self) -> str:
         auth = "off" if self._auth is None else f"{len(self._auth)} stations"
@@ -429,6 +432,7 @@ class Csms:
                         nursery.start_soon(self._flush_log, log)
                     if self._connection_log.logger.isEnabledFor(logging.INFO):
                         nursery.start_soon(self._connection_log.run)
+                    nursery.start_soon(self._silence.run)
                     while True:  # once, plus once more after each restart()
                         with trio.CancelScope() as serving:
                             self._serving = serving
@@ -1001,12 +1005,8 @@ class Csms:
             reason = "closed"
             try:
                 if self.idle_timeout is not None:
-                    async with trio.open_nursery() as watch:
-                        watch.start_soon(_close_if_silent, conn, self.idle_timeout)
-                        reason = await conn.serve() or reason
-                        watch.cancel_scope.cancel()
-                else:
-                    reason = await conn.serve() or reason
+                    self._silence.watch(conn, self.idle_timeout)
+                reason = await conn.serve() or reason
             finally:
                 at = time.time()
                 if self.limits.max_call_rate is not None:
@@ -1040,16 +1040,6 @@ def _bind_errors_unwrapped(starting: Callable[[], bool]) -> Iterator[None]:
         if starting() and isinstance(leaf, OSError):
             raise leaf from None
         raise
-
-
-async def _close_if_silent(conn: OcppConnection, timeout: float) -> None:
-    """Close ``conn`` if its peer sent no OCPP message in its first ``timeout`` seconds."""
-    await trio.sleep(timeout)
-    stats = conn.session.statistics()
-    if not (stats.calls_received or stats.results_received or stats.violations or stats.failures > stats.timeouts):
-        conn.close_reason = f"no OCPP message within {timeout:g} s"
-        with trio.move_on_after(REPLACE_TIMEOUT), suppress(Exception):
-            await conn.aclose(1008, "no OCPP message")
 
 
 async def _record_answer_later(

@@ -15,8 +15,9 @@ Design (a fleet runs thousands of these per process):
 
 * one main-loop task per station owns all its state; it sleeps until the next
   timer (heartbeat, meter values, generator, boot retry, reconnect...) or the
-  next mailbox message, whichever comes first. Each connection adds the tasks of
-  :class:`~fleet.net.connection.OcppConnection` (reader, call timer, pings).
+  next mailbox message, whichever comes first, and sends the connection's websocket
+  pings on time. Each connection adds one task, :class:`~fleet.net.connection.OcppConnection`'s
+  reader (and one while a ping waits for its pong).
 * station-initiated requests go through one ordered queue, sent one at a time
   (OCPP-J allows one CALL in flight); TransactionEvents are *durable*: they stay
   queued across disconnections and resets and are retried, never reordered;
@@ -42,7 +43,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, suppress
@@ -87,6 +87,7 @@ from .driver import Driver
 from .hardware import EvseState, Vehicle
 from .mailbox import Mailbox
 from .outbox import OutItem, OutQueue
+from .random_stream import StationRandom
 from .snapshots import (
     STATES,
     ConnectorSnapshot,
@@ -305,6 +306,7 @@ class Station:
         "_connecting",
         "_connects",
         "_count_connect_failure",
+        "_created",
         "_cut_until",
         "_disconnects",
         "_events_dropped",
@@ -402,11 +404,14 @@ class Station:
         self._on_schedule: Callable[[float], None] | None = getattr(observer, "scheduled", None)
         self._on_answered_since_due: Callable[[str, float, float], None] | None = getattr(
             observer, "answered_since_due", None)
+        #: when it was made (``time.monotonic()``): its first Accepted boot tells the observer how long it took
+        self._created = time.monotonic()
         self.speed = speed
         self.protocol_speed = protocol_speed
         self.audit = audit
         self.handler_timeout = handler_timeout
-        self.rng = random.Random(seed)
+        #: every draw of the station (its vehicles, timings, tokens, reconnection jitter): the same seed, the same draws
+        self.rng = StationRandom(seed)
         self.hub: EventHub[FleetEvent] = EventHub()
         spec = faults if faults is not None else self.profile.faults
         self._faults = FaultInjector(spec, seed, fault_epoch) if spec.station_side else None
@@ -432,7 +437,7 @@ class Station:
         self._nursery: trio.Nursery | None = None
         self._started = False
         self._running = False
-        self._stopped = trio.Event()
+        self._stopped: trio.Event | None = None  # (made by the first shutdown() that waits for it)
         # connection
         self._state: str = "idle"
         self._want_connection = auto_connect
@@ -477,7 +482,8 @@ class Station:
         self._records: dict[str, dict[str, Any]] = {}
         #: audit: a transaction's local key -> the id its CSMS gave it (OCPP 1.6 binds ids late)
         self._audit_ids: dict[str, str] = {}
-        self._sent_events: set[tuple[str, int]] = set()  # (transaction, seqNo) sent at least once (audit)
+        #: (transaction, seqNo) sent at least once (audit; made at the first, most stations have none)
+        self._sent_events: set[tuple[str, int]] | None = None
         # snapshot cache
         self._snapshot: StationSnapshot | None = None
         self._changed: trio.Event | None = None
@@ -584,7 +590,8 @@ class Station:
             self._set_state("closed")
             self._mailbox.close()
             self._release_waiters()
-            self._stopped.set()
+            if self._stopped is not None:
+                self._stopped.set()
 
     async def connect(self, url: str | None = None, password: str | None = None, station_id: str | None = None) -> None:
         """Connect now (reconnect if connected), optionally with a new URL, password or id."""
@@ -639,6 +646,8 @@ class Station:
             self._mailbox.put((Shutdown(timeout), None))
         except trio.ClosedResourceError:
             return
+        if self._stopped is None:
+            self._stopped = trio.Event()
         await self._stopped.wait()
 
     async def call(
@@ -915,6 +924,9 @@ class Station:
         while True:
             now = trio.current_time()
             self._fire_timers(now)
+            conn = self._conn
+            if conn is not None:
+                conn.ping_if_due(now)
             if self._stopping and self._may_stop(now):
                 return
             self._maybe_connect(now)
@@ -1068,10 +1080,13 @@ class Station:
         deadline = self._timers.next_at(self._stop_deadline)
         if self._reconnect_at is not None and self._want_connection and self._conn is None and not self._connecting:
             deadline = min(deadline, self._reconnect_at)
-        if self._conn is not None:
+        conn = self._conn
+        if conn is not None:
             held = self.queue.head_wait()
             if held is not None:
                 deadline = min(deadline, held)
+            if conn.ping_at < deadline:
+                deadline = conn.ping_at
         return deadline
 
     # ------------------------------------------------------------- connection
@@ -1137,6 +1152,7 @@ class Station:
                             faults.handler_timeout(self.handler_timeout) if faults is not None else self.handler_timeout
                         ),
                         ping_interval=float(ping) if ping > 0 else None,
+                        owner_pings=True,  # (sent by the main loop: no task per station sleeps for them)
                     )
                     connected = True
                     self._post(_Up(generation, conn, scope, done))
@@ -1398,6 +1414,8 @@ class Station:
         """Audit: remember that this TransactionEvent goes out; a second time is a retransmission."""
         assert item.transaction_id is not None
         sent = (item.transaction_id, item.seq_no)
+        if self._sent_events is None:
+            self._sent_events = set()
         if sent in self._sent_events:
             record = self._records.get(self._audit_ids.get(item.transaction_id, item.transaction_id))
             if record is not None:
@@ -1409,7 +1427,8 @@ class Station:
     def _sent_and_done(self, sent: tuple[str, int], item: OutItem) -> None:
         """Audit: forget a TransactionEvent that left the queue (acknowledged or given up)."""
         items = self.queue.items
-        if not (items and items[0] is item) and not any(queued is item for queued in items):
+        if self._sent_events is not None and not (items and items[0] is item) \
+                and not any(queued is item for queued in items):
             self._sent_events.discard(sent)
 
     def _attempt_interval(self, attempts: int) -> float:
@@ -1469,6 +1488,8 @@ class Station:
             reason, self._boot_reason = self._boot_reason, None
             first = not self._booted_once
             self._booted_once = True
+            if first:
+                self._report_first_boot()
             if self._faults is not None:
                 self._faults.accepted()
             self.dialect.boot_accepted(reason, interval)
@@ -1480,6 +1501,14 @@ class Station:
             if status == REJECTED:
                 self._rejected_until = trio.current_time() + delay / self.protocol_speed
             self._set_state("pending" if status == PENDING else "rejected")
+
+    def _report_first_boot(self) -> None:
+        """Tell the observer, where it records them (:meth:`fleet.metrics.Metrics.booted`), how
+        long the station took from its making to its first Accepted boot (looked up once per
+        station, not kept: a worker's thousands of stations would each hold it)."""
+        booted: Callable[[float], None] | None = getattr(self.observer, "booted", None)
+        if booted is not None:
+            booted(time.monotonic() - self._created)
 
     def _boot_timer(self) -> None:
         if self._conn is not None and self._registration != ACCEPTED:

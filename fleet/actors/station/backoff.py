@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import random
+from ...profiles import Uniform
 
 __all__ = ["backoff_base", "backoff_delay"]
 
@@ -22,7 +22,7 @@ def backoff_base(attempt: int, wait_minimum: float, repeat_times: int) -> float:
 
 
 def backoff_delay(
-    attempt: int, wait_minimum: float, repeat_times: int, random_range: float, rng: random.Random
+    attempt: int, wait_minimum: float, repeat_times: int, random_range: float, rng: Uniform
 ) -> float:
     """:func:`backoff_base` plus a fresh uniform ``0..random_range`` seconds (every attempt
     gets its own random part, as the spec asks)."""

@@ -10,12 +10,12 @@ is the dialect's business.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ...profiles import IdTokenSpec, StationProfile, draw
 from .hardware import EvseState
+from .random_stream import StationRandom
 
 __all__ = ["Driver", "DriverTarget"]
 
@@ -55,7 +55,7 @@ class Driver:
 
     __slots__ = ("rng", "running", "station")
 
-    def __init__(self, station: DriverTarget, rng: random.Random) -> None:
+    def __init__(self, station: DriverTarget, rng: StationRandom) -> None:
         self.station = station
         self.rng = rng
         #: generating sessions (from the first accepted boot until a reboot or shutdown)

@@ -11,13 +11,13 @@ implements it.
 from __future__ import annotations
 
 import datetime
-import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...profiles import StationProfile
 from .hardware import EvseState, Vehicle
 from .outbox import OutQueue
+from .random_stream import StationRandom
 
 if TYPE_CHECKING:
     from .driver import Driver
@@ -32,7 +32,7 @@ class StationCore(Protocol):
     password: str | None
     profile: StationProfile
     evses: list[EvseState]
-    rng: random.Random
+    rng: StationRandom
     speed: float
     audit: bool
     queue: OutQueue
