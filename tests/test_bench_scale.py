@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.benchmarks.scale import plot
+from fleet.benchmarks.scale import ScaleConfig, document, plot
 from fleet.cli import main as fleet
 from fleet.exit_codes import USAGE
 from fleet.run.capacity import MachineLimits, plan_processes
@@ -88,3 +88,12 @@ def test_counts_that_cannot_hold_the_largest_size_are_refused_before_any_run() -
     assert result.stderr.strip() == ("fleet bench --scale: 2,000 stations need at least 3 station worker processes "
                                      "(--workers): a process holds at most 900 connections (open-files limit 1,000)")
     assert "fleet run of" not in result.stdout + result.stderr
+
+
+def test_the_document_names_no_path_of_the_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fleets").mkdir()
+    inside = tmp_path / "fleets" / "mine.toml"
+    assert document(ScaleConfig(sizes=[10], fleet=str(inside)), [])["config"]["fleet"] == "fleets/mine.toml"
+    elsewhere = tmp_path.parent / "other-place" / "theirs.toml"
+    assert document(ScaleConfig(sizes=[10], fleet=str(elsewhere)), [])["config"]["fleet"] == "theirs.toml"

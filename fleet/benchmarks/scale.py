@@ -100,7 +100,8 @@ class RoleFigures(msgspec.Struct):
 
 
 class ScalePoint(msgspec.Struct):
-    """One size's figures (``None`` where the run did not measure it)."""
+    """One size's figures (``None`` where the run did not measure it; ``online``: the stations
+    online when all were, or else the most seen online at once)."""
 
     stations: int
     workers: int
@@ -187,30 +188,32 @@ def point_from_report(report: dict[str, Any], *, online: int, online_s: float | 
 
 
 async def _watch_ramp(url: str, stations: int, started: float, timeout: float,
-                      progress: Callable[[str], None]) -> tuple[int, float | None]:
-    """Poll the run's control API until every station is online: (online, seconds) or
-    (online at the timeout, ``None``)."""
-    online = 0
+                      progress: Callable[[str], None], running: Callable[[], bool]) -> tuple[int, float | None]:
+    """Poll the run's control API until every station is online: (online, seconds) or, when
+    the timeout passes or the run ends first, (the most seen online at once, ``None``)."""
+    most = 0
     last_report = 0.0
-    while time.monotonic() - started < timeout:
+    while time.monotonic() - started < timeout and running():
         try:
             async with ControlClient(url) as client:
                 while True:
                     snapshot = await client.request("snapshot", rows=False)
                     online = sum(snapshot.states.get(state, 0) for state in ONLINE_STATES)
+                    most = max(most, online)
                     elapsed = time.monotonic() - started
                     if online >= stations:
                         return online, elapsed
                     if elapsed > timeout:
-                        return online, None
+                        return most, None
                     if elapsed - last_report >= 5:
                         last_report = elapsed
                         progress(f"{online:,} of {stations:,} online after {elapsed:.0f} s")
                     await asyncio.sleep(POLL_INTERVAL)
         except ControlConnectionError as exc:
-            progress(f"control connection lost while the fleet ramped ({exc}); reconnecting")
+            if running():
+                progress(f"control connection lost while the fleet ramped ({exc}); reconnecting")
             await asyncio.sleep(POLL_INTERVAL)
-    return online, None
+    return most, None
 
 
 def run_size(config: ScaleConfig, stations: int, progress: Callable[[str], None]) -> ScalePoint:
@@ -234,9 +237,10 @@ def run_size(config: ScaleConfig, stations: int, progress: Callable[[str], None]
                 err.seek(0)
                 raise ScaleBenchError(f"the run of {stations:,} stations ended before its control API came up: "
                                       f"{err.read().strip()[-2000:]}")
-            online, online_s = asyncio.run(_watch_ramp(url, stations, started, timeout, progress))
+            online, online_s = asyncio.run(_watch_ramp(url, stations, started, timeout, progress,
+                                                       lambda: child.poll() is None))
             progress(f"{online:,} of {stations:,} online" + (f" after {online_s:.1f} s" if online_s else
-                                                                " (not all: timed out)")
+                                                                " at most (not all before the timeout or the run's end)")
                      + "; waiting for the run's end")
             try:
                 code = child.wait(config.duration + timeout + 120.0)
@@ -257,9 +261,21 @@ def document(config: ScaleConfig, points: list[ScalePoint]) -> dict[str, Any]:
     return {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "config": msgspec.to_builtins(config),
+        "config": {**msgspec.to_builtins(config), "fleet": _shown_path(config.fleet)},
         "points": [msgspec.to_builtins(point) for point in points],
     }
+
+
+def _shown_path(path: str) -> str:
+    """``path`` as the document shows it: relative to the working directory or the shipped
+    profiles when it is under one of them (no machine's paths in a result meant to be shared)."""
+    resolved = Path(path).resolve()
+    for base, shown in ((Path.cwd(), ""), (Path(__file__).resolve().parent.parent / "shipped_profiles", "profiles/")):
+        try:
+            return shown + str(resolved.relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return Path(path).name
 
 
 def plot(doc: dict[str, Any], path: str, *, note: str = "") -> None:
