@@ -76,16 +76,21 @@ async def test_an_odd_request_head_goes_through_h11_at_the_csms() -> None:
             await websocket.aclose()
 
 
+async def _read_request_and_accept(stream: trio.SocketStream) -> bytes:
+    """Read a client's request head; its Sec-WebSocket-Accept answer (RFC 6455 4.2.2)."""
+    request = b""
+    while b"\r\n\r\n" not in request:
+        request += await stream.receive_some(65536)
+    key = re.search(rb"\r\nSec-WebSocket-Key: ([^\r]+)\r\n", request)
+    assert key is not None
+    return base64.b64encode(hashlib.sha1(key[1] + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+
+
 async def test_an_odd_101_goes_through_h11_at_the_station() -> None:
     """A CSMS (written here) whose 101 folds a header over two lines, then sends a message at once."""
 
     async def odd_csms(stream: trio.SocketStream) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += await stream.receive_some(65536)
-        key = re.search(rb"\r\nSec-WebSocket-Key: ([^\r]+)\r\n", request)
-        assert key is not None
-        accept = base64.b64encode(hashlib.sha1(key[1] + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        accept = await _read_request_and_accept(stream)
         await stream.send_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               b"X-Note: folded\r\n  over two lines\r\nSec-WebSocket-Accept: " + accept +
                               b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n" + b"\x81\x05hello")
@@ -105,12 +110,7 @@ async def test_an_odd_101_goes_through_h11_at_the_station() -> None:
 
 async def test_a_message_right_behind_the_fast_101_is_read_at_once() -> None:
     async def quick_csms(stream: trio.SocketStream) -> None:
-        request = b""
-        while b"\r\n\r\n" not in request:
-            request += await stream.receive_some(65536)
-        key = re.search(rb"\r\nSec-WebSocket-Key: ([^\r]+)\r\n", request)
-        assert key is not None
-        accept = base64.b64encode(hashlib.sha1(key[1] + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        accept = await _read_request_and_accept(stream)
         await stream.send_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                               b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: ocpp2.0.1\r\n\r\n"
                               b"\x81\x05early")

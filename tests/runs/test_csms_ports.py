@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import trio
+from busy_fleet import ONLINE, write_busy_fleet
 from test_interrupt import Run
 from waiting import wait_until
 
@@ -28,31 +29,12 @@ pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[2]
 
-PROFILE = """
-name = "busy"
-heartbeat_interval = 30
-[security]
-profile = 0
-[[evses]]
-max_power = 22000
-[sessions]
-start_delay = 0
-idle_time = [1, 2]
-session_duration = [3000, 4000]
-plug_in_delay = [0, 1]
-id_tokens = [{ id_token = "OK-1" }]
-"""
 STATIONS = 36
 PORTS = 3
-ONLINE = ("available", "charging", "occupied")
 
 
 def write_fleet(tmp_path: Path) -> Path:
-    (tmp_path / "busy.toml").write_text(PROFILE)
-    fleet = tmp_path / "fleet.toml"
-    fleet.write_text(f'[fleet]\nseed = 5\nramp = 1000\nduration = 0\nspeed = 30\n\n'
-                     f'[[group]]\nprofile = "busy.toml"\ncount = {STATIONS}\nstation_id = "PORT{{index:04d}}"\n')
-    return fleet
+    return write_busy_fleet(tmp_path, count=STATIONS, seed=5, station_id="PORT")
 
 
 def established_on(ports: set[int]) -> Counter[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from collections.abc import Awaitable, Callable
 
 import trio
 import trio.testing
@@ -80,6 +81,15 @@ class _Node:
         self.other: _Node | None = None
 
 
+def _run_and_restore_the_collector(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` under trio's MockClock, then give the test process its collector back."""
+    try:
+        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
 def _cycle(finalized: list[int], n: int) -> None:
     a, b = _Node(), _Node()
     a.other, b.other = b, a
@@ -115,11 +125,7 @@ def test_collect_young_freezes_what_lives_while_growing_then_reclaims_cycles() -
             assert -1 in finalized, (first, finalized)
             nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    _run_and_restore_the_collector(main)
 
 
 def test_after_an_exodus_everything_is_collected_but_not_while_half_remain() -> None:
@@ -143,8 +149,4 @@ def test_after_an_exodus_everything_is_collected_but_not_while_half_remain() -> 
             assert finalized == [1]
             nursery.cancel_scope.cancel()
 
-    try:
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
-    finally:
-        gc.unfreeze()
-        gc.enable()
+    _run_and_restore_the_collector(main)

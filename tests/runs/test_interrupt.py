@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from busy_fleet import ONLINE, write_busy_fleet
 from waiting import wait_until
 
 from fleet import exit_codes
@@ -23,30 +24,11 @@ from fleet.run.report import Report, merge_reports, render_summary
 
 pytestmark = pytest.mark.timeout(60)
 
-PROFILE = """
-name = "busy"
-heartbeat_interval = 30
-[security]
-profile = 0
-[[evses]]
-max_power = 22000
-[sessions]
-start_delay = 0
-idle_time = [1, 2]
-session_duration = [3000, 4000]
-plug_in_delay = [0, 1]
-id_tokens = [{ id_token = "OK-1" }]
-"""
 STATIONS = 120
-ONLINE = ("available", "charging", "occupied")
 
 
 def write_fleet(tmp_path: Path) -> Path:
-    (tmp_path / "busy.toml").write_text(PROFILE)
-    fleet = tmp_path / "fleet.toml"
-    fleet.write_text(f'[fleet]\nseed = 3\nramp = 1000\nduration = 0\nspeed = 30\n\n'
-                     f'[[group]]\nprofile = "busy.toml"\ncount = {STATIONS}\nstation_id = "INT{{index:04d}}"\n')
-    return fleet
+    return write_busy_fleet(tmp_path, count=STATIONS, seed=3, station_id="INT")
 
 
 def children_of(pid: int) -> list[int]:
