@@ -308,7 +308,8 @@ def plot(doc: dict[str, Any], path: str, *, note: str = "") -> None:
     for role in ("stations", "csms"):
         latency.plot(sizes, [p["roles"].get(role, {}).get("loop_lag_p99_ms") for p in points], "s:",
                      label=f"{role} loop lag p99")
-    latency.set_ylabel("ms (steady state)")
+    latency.set_ylabel("ms (steady state, log scale)")
+    latency.set_yscale("log")  # (milliseconds at small fleets, seconds past the machine's capacity)
     latency.set_title("latency")
 
     load.plot(sizes, [p["steady_calls_per_s"] for p in points], "o-", color="tab:green", label="calls/s")
