@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csms-ports", type=positive_int, metavar="P",
                         help="ports the built-in CSMS listens on, its processes spread evenly over them and the "
                              "stations over their URLs (default: one, more when the stations exceed what one port "
-                             "takes from one address: 80%% of the ephemeral port range)")
+                             "takes from one address: 45%% of the ephemeral port range)")
     parser.add_argument("--seed", type=seed, help="seed of every random choice")
     parser.add_argument("--speed", type=positive_number,
                         help="simulated seconds per real second of the drivers, sessions, energy and fault schedules "
@@ -201,9 +201,7 @@ def check_processes(args: argparse.Namespace, plan: FleetPlan, shard: tuple[int,
     """
     from ..run.capacity import machine_limits, plan_processes
 
-    index, count = shard
-    stations = len(range(index, plan.size, count))
-    plan_processes(stations, machine_limits(), workers=args.workers, csms_workers=args.csms_workers or 0,
+    plan_processes(plan.shard_size(shard), machine_limits(), workers=args.workers, csms_workers=args.csms_workers or 0,
                    csms_ports=args.csms_ports or 0, builtin=not plan.config.csms)
 
 

@@ -191,6 +191,11 @@ class FleetPlan(msgspec.Struct, frozen=True):
         """Number of stations in the fleet."""
         return sum(g.count for g in self.groups)
 
+    def shard_size(self, shard: tuple[int, int] = (0, 1)) -> int:
+        """Number of stations in shard ``I/N`` (those :meth:`stations` yields for it)."""
+        shard_index, shard_count = shard
+        return len(range(shard_index, self.size, shard_count))
+
     def stations(self, *, shard: tuple[int, int] = (0, 1), worker: tuple[int, int] = (0, 1)) -> Iterator[StationSpec]:
         """The stations of one shard (``I/N``) and, within it, of one worker (``i/W``), in order.
 

@@ -255,7 +255,7 @@ async def run_fleet(
     fault_epoch = time.time()  # (set again once every process is up: see step 0 below)
     builtin = not plan.config.csms
     check_csms_faults(plan)
-    total = sum(1 for _ in plan.stations(shard=options.shard)) if plan.size < 2_000_000 else plan.size
+    total = plan.shard_size(options.shard)
     limits = machine_limits()
     processes = plan_processes(total, limits, workers=options.workers, csms_workers=options.csms_workers,
                                csms_ports=options.csms_ports, builtin=builtin)

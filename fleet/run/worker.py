@@ -13,8 +13,8 @@ Its soft limit of open files is raised to the hard one first (see :mod:`fleet.ru
 
 Garbage collection follows :mod:`fleet.run.heap`: the automatic collector is off
 and a task collects the youngest generation on a clock, in pauses of about a
-millisecond, so collections stay out of the latency figures (and freezes it
-instead while the worker grows and collections find nothing).
+millisecond, so collections stay out of the latency figures, and freezes what
+survives (only freezing while the worker grows and collections find nothing).
 """
 
 from __future__ import annotations

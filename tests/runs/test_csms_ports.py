@@ -118,7 +118,7 @@ def test_process_counts_too_low_for_the_open_files_limit_are_refused(argv: list[
 
 
 def test_one_port_for_more_stations_than_a_port_takes_is_refused() -> None:
-    # (60,000 exceed 80% of any port range: at most 65,535 ports)
+    # (60,000 exceed 45% of any port range: at most 65,535 ports)
     result = subprocess.run([sys.executable, "-m", "fleet", "run", "--stations", "60000", "--csms-ports", "1",
                              "--no-control"], cwd=str(REPO), capture_output=True, text=True, timeout=30,
                             stdin=subprocess.DEVNULL)
