@@ -70,11 +70,11 @@ PROBE_EVERY = 10
 
 
 class YoungPolicy:
-    """Decides, period after period, whether the young generation is collected or frozen.
+    """Decides, period after period, whether the young generation is collected before it
+    is frozen or only frozen.
 
-    Pure bookkeeping (no :mod:`gc` calls): :meth:`collect_now` says what to do with a
-    young generation of ``young`` objects, :meth:`collected` is told what a collection
-    reclaimed. It starts by freezing (what a worker allocates before its first period
+    Pure bookkeeping (no :mod:`gc` calls): :meth:`collect_now` says whether to collect
+    this period, :meth:`collected` is told what a collection reclaimed. It starts by freezing (what a worker allocates before its first period
     is its modules and its plan: all kept for its life).
     """
 
@@ -85,8 +85,8 @@ class YoungPolicy:
         self._barren = 0
         self._since_probe = PROBE_EVERY - 1  # the first period is a probe
 
-    def collect_now(self, young: int) -> bool:
-        """``True``: collect the young generation now; ``False``: freeze it."""
+    def collect_now(self) -> bool:
+        """``True``: collect the young generation now; ``False``: only freeze it."""
         if not self.freezing:
             return True
         self._since_probe += 1
@@ -121,8 +121,8 @@ async def collect_young(*, period: float = 0.05) -> None:
     policy = YoungPolicy()
     while True:
         await trio.sleep(period)
-        young = gc.get_count()[0]
-        if policy.collect_now(young):
+        if policy.collect_now():
+            young = gc.get_count()[0]
             policy.collected(young, gc.collect(0))
         gc.freeze()
 

@@ -24,7 +24,7 @@ def _run_barren(policy: YoungPolicy, periods: int, young: int = LARGE_YOUNG * 4)
     """Feed ``periods`` periods of a large young generation from which nothing is reclaimed."""
     decisions = []
     for _ in range(periods):
-        collect = policy.collect_now(young)
+        collect = policy.collect_now()
         decisions.append(collect)
         if collect:
             policy.collected(young, 0)
@@ -34,15 +34,15 @@ def _run_barren(policy: YoungPolicy, periods: int, young: int = LARGE_YOUNG * 4)
 def test_a_worker_starts_by_freezing_and_its_first_period_is_a_probe() -> None:
     policy = YoungPolicy()
     assert policy.freezing
-    assert policy.collect_now(10) is True  # the first period is a probe
+    assert policy.collect_now() is True  # the first period is a probe
     policy.collected(10, 0)  # a small young generation: growth is over, collect from now on
     assert not policy.freezing
-    assert all(policy.collect_now(10) for _ in range(50))
+    assert all(policy.collect_now() for _ in range(50))
 
 
 def test_barren_collections_of_a_large_young_generation_turn_to_freezing_with_probes() -> None:
     policy = YoungPolicy()
-    policy.collect_now(10)
+    policy.collect_now()
     policy.collected(10, 0)
     assert not policy.freezing
     decisions = _run_barren(policy, 3)
@@ -58,20 +58,20 @@ def test_a_probe_that_finds_garbage_returns_to_collecting() -> None:
     _run_barren(policy, PROBE_EVERY)
     assert policy.freezing
     young = LARGE_YOUNG * 4
-    while not policy.collect_now(young):
+    while not policy.collect_now():
         pass
     policy.collected(young, young // BARREN_SHARE + 1)
     assert not policy.freezing
-    assert policy.collect_now(young)
+    assert policy.collect_now()
 
 
 def test_garbage_is_not_barren_even_in_a_large_young_generation() -> None:
     policy = YoungPolicy()
-    policy.collect_now(10)
+    policy.collect_now()
     policy.collected(10, 0)
     young = LARGE_YOUNG * 4
     for _ in range(10):
-        assert policy.collect_now(young)
+        assert policy.collect_now()
         policy.collected(young, young // 10)
     assert not policy.freezing
 
