@@ -32,6 +32,7 @@ from ..ocpp import (
     SendReceived,
     Session,
 )
+from .alarm_clock import Sleeper
 from .events import FleetEvent, OcppMessage
 from .hub import EventHub
 from .ocpp_log import OcppLog
@@ -152,14 +153,14 @@ def ping_phase(station_id: str) -> float:
 
 
 class _Waiter:
-    __slots__ = ("done", "outcome", "scope", "taken")
+    __slots__ = ("outcome", "sleeper", "taken")
 
     def __init__(self) -> None:
-        self.done = trio.Event()
         self.taken = trio.Event()  # the caller has run on after its outcome (or is gone)
         self.outcome: ResultReceived | CallFailed | None = None
-        #: the caller's wait, which ends at the deadline of the CALL in flight (see OcppConnection._wait_for)
-        self.scope: trio.CancelScope | None = None
+        #: the caller's wait while it waits, which ends at the deadline of the CALL in flight
+        #: (see OcppConnection._wait_for)
+        self.sleeper: Sleeper | None = None
 
 
 class OcppConnection:
@@ -219,6 +220,7 @@ class OcppConnection:
         self.ping_interval = ping_interval
         self.close_reason = ""
         self._waiters: dict[str, _Waiter] = {}
+        self._spare_sleeper: Sleeper | None = None  # a caller's, for the next caller
         self._owner_pings = owner_pings
         #: when the next websocket ping is due (trio time; ``inf``: none), with ``owner_pings``
         self.ping_at = math.inf
@@ -600,7 +602,8 @@ class OcppConnection:
         waiter = self._waiters.pop(event.message_id, None)
         if waiter is not None:
             waiter.outcome = event
-            waiter.done.set()
+            if waiter.sleeper is not None:
+                waiter.sleeper.wake()
         return waiter
 
     def _publish(self, direction: Any, kind: Any, message_id: str, action: str, payload: Any, tag: Any) -> None:
@@ -630,29 +633,31 @@ class OcppConnection:
         waits for an answer keeps that clock, so it runs whenever someone waits, and no
         task per connection sleeps for it. The read loop moves a wait's end earlier when
         another CALL goes out (:meth:`_arm_waiters`). With ``owner_pings`` a wait also
-        sends the ping that falls due meanwhile (the owner's clock may be this caller)."""
+        sends the ping that falls due meanwhile (the owner's clock may be this caller).
+        The wait is a :class:`Sleeper`'s (no cancel scope a call); one caller's is kept for
+        the next, as a connection's calls mostly come one after another."""
         session = self.session
-        done = waiter.done
-        while not done.is_set():
-            deadline = session.next_deadline()
-            if deadline is None or deadline > self.ping_at:
-                deadline = self.ping_at
-            with trio.CancelScope(deadline=deadline) as scope:
-                waiter.scope = scope
-                try:
-                    await done.wait()
-                finally:
-                    waiter.scope = None
-            if not scope.cancelled_caught:
-                return
-            now = trio.current_time()
-            self.ping_if_due(now)
-            events = session.handle_timeouts(now)
-            for event in events:
-                self._on_outcome(event)  # type: ignore[arg-type]
-            if events:
-                self._arm_waiters()
-                await self._flush()
+        sleeper = self._spare_sleeper or Sleeper()
+        self._spare_sleeper = None
+        waiter.sleeper = sleeper
+        try:
+            while waiter.outcome is None:
+                deadline = session.next_deadline()
+                if deadline is None or deadline > self.ping_at:
+                    deadline = self.ping_at
+                if await sleeper.wait(deadline) or waiter.outcome is not None:
+                    continue
+                now = trio.current_time()
+                self.ping_if_due(now)
+                events = session.handle_timeouts(now)
+                for event in events:
+                    self._on_outcome(event)  # type: ignore[arg-type]
+                if events:
+                    self._arm_waiters()
+                    await self._flush()
+        finally:
+            waiter.sleeper = None
+            self._spare_sleeper = sleeper
 
     def _arm_waiters(self) -> None:
         """A CALL went out (or none is in flight): the waits end no later than its deadline."""
@@ -660,9 +665,9 @@ class OcppConnection:
         if deadline is None:
             return
         for waiter in self._waiters.values():
-            scope = waiter.scope
-            if scope is not None and deadline < scope.deadline:
-                scope.deadline = deadline
+            sleeper = waiter.sleeper
+            if sleeper is not None:
+                sleeper.end_by(deadline)
 
     async def _keep_alive(self, interval: float) -> None:
         delay = interval * ping_phase(self.station_id)

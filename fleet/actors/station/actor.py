@@ -936,8 +936,8 @@ class Station:
                 await trio.lowlevel.checkpoint()
                 self._drain_mailbox()
                 continue
-            with trio.move_on_at(self._next_deadline()):
-                message = await mailbox.get()
+            message = await mailbox.get_until(self._next_deadline())
+            if message is not None:
                 self._apply(message)
             self._drain_mailbox()
 

@@ -3,14 +3,18 @@
 An unbounded queue with one receiver (the main loop). It does what the station needed of
 ``trio.open_memory_channel(math.inf)`` in about a tenth of the bytes: a channel's state,
 its two ends and their task registries were about 1.7 KB per station, and a worker holds
-thousands of stations.
+thousands of stations. The receiver may wait until a deadline (its next timer) without a
+cancel scope (:meth:`Mailbox.get_until`, a :class:`~fleet.net.alarm_clock.Sleeper`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+import math
+from typing import Generic, TypeVar
 
 import trio
+
+from ...net.alarm_clock import Sleeper
 
 __all__ = ["Mailbox"]
 
@@ -24,7 +28,7 @@ class Mailbox(Generic[T]):
 
     def __init__(self) -> None:
         self._items: list[T] = []
-        self._receiver: trio.lowlevel.Task | None = None
+        self._receiver = Sleeper()
         self._closed = False
 
     def put(self, message: T) -> None:
@@ -36,10 +40,7 @@ class Mailbox(Generic[T]):
         if self._closed:
             raise trio.ClosedResourceError("the mailbox is closed")
         self._items.append(message)
-        receiver = self._receiver
-        if receiver is not None:
-            self._receiver = None
-            trio.lowlevel.reschedule(receiver)
+        self._receiver.wake()
 
     def get_nowait(self) -> T:
         """The oldest message.
@@ -52,21 +53,30 @@ class Mailbox(Generic[T]):
         return self._items.pop(0)
 
     async def get(self) -> T:
-        """The oldest message, waiting for one (a checkpoint either way)."""
-        await trio.lowlevel.checkpoint_if_cancelled()
-        if self._items:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return self._items.pop(0)
-        if self._receiver is not None:
-            raise trio.BusyResourceError("another task is receiving from this mailbox")
-        self._receiver = trio.lowlevel.current_task()
+        """The oldest message, waiting for one (a checkpoint either way).
 
-        def abort(_: Any) -> trio.lowlevel.Abort:
-            self._receiver = None
-            return trio.lowlevel.Abort.SUCCEEDED
+        Raises:
+            trio.BusyResourceError: another task is receiving from this mailbox.
+        """
+        message = await self.get_until(math.inf)
+        assert message is not None
+        return message
 
-        await trio.lowlevel.wait_task_rescheduled(abort)
-        return self._items.pop(0)
+    async def get_until(self, deadline: float) -> T | None:
+        """The oldest message, waiting for one until ``deadline`` (``None`` then; so are
+        messages never ``None``). A checkpoint either way.
+
+        Raises:
+            trio.BusyResourceError: another task is receiving from this mailbox.
+        """
+        items = self._items
+        if items:
+            await trio.lowlevel.checkpoint()
+            return items.pop(0)
+        while not items:
+            if not await self._receiver.wait(deadline):
+                break
+        return items.pop(0) if items else None
 
     def close(self) -> None:
         """Refuse further messages (what is queued stays readable)."""
