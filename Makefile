@@ -11,11 +11,15 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# Bytecode is compiled at install: every worker process of a run imports fleet, and without it
+# (PYTHONDONTWRITEBYTECODE, a read-only tree) each would compile its modules again at start.
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e .
+	$(BIN)/python -m compileall -q fleet
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m compileall -q fleet
 
 run: install
 	$(BIN)/fleet run
