@@ -97,3 +97,26 @@ def test_the_document_names_no_path_of_the_machine(tmp_path: Path, monkeypatch: 
     assert document(ScaleConfig(sizes=[10], fleet=str(inside)), [])["config"]["fleet"] == "fleets/mine.toml"
     elsewhere = tmp_path.parent / "other-place" / "theirs.toml"
     assert document(ScaleConfig(sizes=[10], fleet=str(elsewhere)), [])["config"]["fleet"] == "theirs.toml"
+
+
+def test_a_run_whose_stations_are_not_all_accepted_counts_the_most_online_and_ends_with_the_run(
+    tmp_path: Path,
+) -> None:
+    from fleet.benchmarks.scale import run_size
+
+    fleet_file = tmp_path / "half-rejected.toml"
+    # Half the stations are never accepted; from 8 s on a partition cuts every station off
+    # until the run's end, so the last counts see none online.
+    fleet_file.write_text(
+        "[fleet]\nseed = 7\nramp = 200\nduration = 12\n\n"
+        "[faults]\nboot_rejected_share = 0.5\npartition_share = 1.0\npartition_at = 8\npartition_duration = 60\n\n"
+        "[[group]]\nprofile = \"realistic-idle.toml\"\ncount = 10\n"
+    )
+    lines: list[str] = []
+    # An online timeout far past pytest's own: the benchmark must stop polling when the run ends.
+    config = ScaleConfig(sizes=[10], fleet=str(fleet_file), duration=12, workers=1, csms_workers=1,
+                         online_timeout=3600)
+    point = run_size(config, 10, lines.append)
+    assert point.online_s is None  # never all online
+    assert 0 < point.online < 10, lines  # the most seen online at once, not the last count
+    assert any("at most" in line for line in lines), lines
