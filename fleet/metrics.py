@@ -180,6 +180,8 @@ class MetricsSnapshot(msgspec.Struct):
         connect_failures: failed connection attempts by cause (``refused``, ``timeout``,
             ``tls``, ``http_401``, ... see :func:`fleet.net.transport.connect_failure_cause`) -> count.
         boot_histogram: encoded histogram of connect-to-Accepted times (microseconds).
+        last_boot_at: wall-clock time of the last station's first Accepted boot (0: none):
+            with every station booted, when the fleet was all online.
         schedule_histogram: encoded histogram of how late timer-driven sends (heartbeats,
             meter values, transaction events) and the ramp's connects went out versus when
             they were due (microseconds).
@@ -198,6 +200,7 @@ class MetricsSnapshot(msgspec.Struct):
     counters: dict[str, int] = {}
     handshake_failures: dict[str, int] = {}
     boot_histogram: str = ""
+    last_boot_at: float = 0.0
     connect_failures: dict[str, int] = {}
     schedule_histogram: str = ""
     intended: dict[str, str] = {}
@@ -222,6 +225,7 @@ class MetricsSnapshot(msgspec.Struct):
             counters=dict(Counter(self.counters) + Counter(other.counters)),
             handshake_failures=dict(Counter(self.handshake_failures) + Counter(other.handshake_failures)),
             boot_histogram=_add_encoded(self.boot_histogram, other.boot_histogram),
+            last_boot_at=max(self.last_boot_at, other.last_boot_at),
             connect_failures=dict(Counter(self.connect_failures) + Counter(other.connect_failures)),
             schedule_histogram=_add_encoded(self.schedule_histogram, other.schedule_histogram),
             intended=_merge_encoded(self.intended, other.intended),
@@ -378,6 +382,7 @@ class Metrics:
         self.handshake_failures: Counter[str] = Counter()
         self.connect_failures: Counter[str] = Counter()
         self.boot = new_histogram()
+        self.last_boot_at = 0.0
         self.schedule = new_histogram()
         self._intended: dict[str, HdrHistogram] = {}
         # Running totals for live summaries (cheap to read at a few Hz).
@@ -489,8 +494,10 @@ class Metrics:
             self.steady.connect_failed(cause)
 
     def booted(self, seconds: float) -> None:
-        """A station was Accepted ``seconds`` after its connection attempt began."""
+        """A station was Accepted ``seconds`` after its connection attempt began (its first
+        Accepted boot: the histogram counts the stations booted)."""
         self.boot.record_value(max(LOWEST_US, int(seconds * 1_000_000)))
+        self.last_boot_at = time.time()
 
     # Schedule lag ---------------------------------------------------------------
 
@@ -519,6 +526,7 @@ class Metrics:
             counters=dict(self.counters),
             handshake_failures=dict(self.handshake_failures),
             boot_histogram=encode_histogram(self.boot) if self.boot.get_total_count() else "",
+            last_boot_at=self.last_boot_at,
             connect_failures=dict(self.connect_failures),
             schedule_histogram=encode_histogram(self.schedule) if self.schedule.get_total_count() else "",
             intended={k: encode_histogram(h) for k, h in self._intended.items()},

@@ -13,7 +13,12 @@ final reports were lost. When stations come online well after the scheduled ramp
 20,000 here, give a longer ``duration``: the steady-state window opens 10 s after the
 scheduled ramp.)
 
-* ``online_s``: seconds from the start of ``fleet run`` until every station was online;
+* ``online_s``: seconds from the start of ``fleet run`` until every station was online:
+  the wall-clock time of the last station's first Accepted boot, which the run's report
+  keeps (``metrics.last_boot_at``), when every station booted; ``seen_online_s``: when the
+  control API first showed them all online (later by the status pipeline's delay: each
+  worker counts its stations once a second and the benchmark polls twice a second; used
+  for ``online_s`` when the report has no boot time, as from a run of an older fleet);
 * ``peak_rss_mb``: peak RSS per role (station workers, CSMS processes) and in all;
 * ``steady_calls_per_s`` and ``steady_p50_ms``/``steady_p99_ms``: the fleet's calls in the
   steady-state window (from a settle time after the ramp until the stop);
@@ -42,7 +47,7 @@ from typing import Any
 import msgspec
 
 from ..control.client import ControlClient, ControlConnectionError
-from ..metrics import MetricsSnapshot
+from ..metrics import MetricsSnapshot, decode_histogram
 from ..run.capacity import machine_limits, plan_processes
 
 __all__ = ["ScaleBenchError", "ScaleConfig", "ScalePoint", "check_sizes", "document", "plot", "point_from_report",
@@ -120,6 +125,8 @@ class ScalePoint(msgspec.Struct):
     exit_code: int
     #: ports the built-in CSMS listened on
     csms_ports: int = 0
+    #: seconds until the control API showed every station online (``None``: it never did)
+    seen_online_s: float | None = None
 
 
 def check_sizes(config: ScaleConfig) -> None:
@@ -143,8 +150,11 @@ def run_command(config: ScaleConfig, stations: int, report: str) -> list[str]:
     return argv
 
 
-def point_from_report(report: dict[str, Any], *, online: int, online_s: float | None, exit_code: int) -> ScalePoint:
-    """A :class:`ScalePoint` from a ``fleet run`` report (and what the benchmark saw of the ramp)."""
+def point_from_report(report: dict[str, Any], *, online: int, online_s: float | None, exit_code: int,
+                      started_at: float | None = None) -> ScalePoint:
+    """A :class:`ScalePoint` from a ``fleet run`` report and what the benchmark saw of the ramp
+    (``online_s``: when the control API showed every station online; ``started_at``: the
+    wall-clock time the run was started, from which the report's last first boot counts)."""
     fleet = report.get("fleet", {})
     rss: dict[str, float] = {}
     for process, size in report.get("resources", {}).get("peak_rss", {}).items():
@@ -163,6 +173,12 @@ def point_from_report(report: dict[str, Any], *, online: int, online_s: float | 
             p50 = histogram.get_value_at_percentile(50.0) / 1000.0
             p99 = histogram.get_value_at_percentile(99.0) / 1000.0
     metrics = report.get("metrics", {})
+    all_online_s = online_s
+    last_boot_at = float(metrics.get("last_boot_at", 0.0))
+    if started_at is not None and last_boot_at and metrics.get("boot_histogram"):
+        booted = decode_histogram(metrics["boot_histogram"]).get_total_count()
+        if booted >= int(fleet.get("stations", 0)) > 0:
+            all_online_s = last_boot_at - started_at
     for key, codes in metrics.get("errors", {}).items():
         if key.startswith("out:"):
             errors += sum(codes.values())
@@ -179,7 +195,8 @@ def point_from_report(report: dict[str, Any], *, online: int, online_s: float | 
     return ScalePoint(
         stations=int(fleet.get("stations", 0)), workers=int(fleet.get("workers", 0)),
         csms_workers=int(fleet.get("csms_workers", 0)), online=online,
-        online_s=None if online_s is None else round(online_s, 2),
+        online_s=None if all_online_s is None else round(all_online_s, 2),
+        seen_online_s=None if online_s is None else round(online_s, 2),
         peak_rss_mb={role: round(mb, 1) for role, mb in rss.items()},
         steady_calls_per_s=calls_per_s, steady_p50_ms=p50, steady_p99_ms=p99, errors=errors,
         audit_ok=audit.get("ok") if audit else None, roles=roles,
@@ -228,6 +245,7 @@ def run_size(config: ScaleConfig, stations: int, progress: Callable[[str], None]
     with tempfile.TemporaryDirectory() as directory, \
             tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         report_path = os.path.join(directory, "report.json")
+        started_at = time.time()
         started = time.monotonic()
         child = subprocess.Popen(run_command(config, stations, report_path), stdout=out, stderr=err,
                                  stdin=subprocess.DEVNULL)
@@ -253,7 +271,7 @@ def run_size(config: ScaleConfig, stations: int, progress: Callable[[str], None]
             err.seek(0)
             raise ScaleBenchError(f"the run of {stations:,} stations wrote no report: {err.read().strip()[-2000:]}")
         report = json.loads(Path(report_path).read_text())
-    return point_from_report(report, online=online, online_s=online_s, exit_code=code)
+    return point_from_report(report, online=online, online_s=online_s, exit_code=code, started_at=started_at)
 
 
 def document(config: ScaleConfig, points: list[ScalePoint]) -> dict[str, Any]:

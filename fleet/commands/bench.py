@@ -373,6 +373,8 @@ def _print_scale_point(p: Any) -> None:
         return "-" if value is None else f"{value:,.1f} ms"
 
     online = f"{p.online_s:.1f} s" if p.online_s is not None else f"not all (at most {p.online:,})"
+    if p.seen_online_s is not None and p.seen_online_s != p.online_s:
+        online += f" (the control API showed it at {p.seen_online_s:.1f} s)"
     rss = ", ".join(f"{role} {mb:,.0f}" for role, mb in p.peak_rss_mb.items())
     roles = "; ".join(f"{role} CPU {r.cpu_mean:.0f}% lag p99 {r.loop_lag_p99_ms:,.1f} ms"
                       for role, r in p.roles.items())

@@ -298,7 +298,10 @@ def render_summary(report: Report) -> str:
     lines.extend(_connection_failure_lines(metrics, report.fleet.get("never_online") or {}))
     if metrics.boot_histogram:
         boot = summarize("boot", "", decode_histogram(metrics.boot_histogram), {})
-        lines.append(f"  {'boot time':<20}p50 {_ms(boot.p50_ms)} ms, p99 {_ms(boot.p99_ms)} ms, max {_ms(boot.max_ms)} ms ({boot.count:,} booted)")
+        last = (f"; the last {metrics.last_boot_at - metrics.started_at:,.1f} s into the run"
+                if metrics.last_boot_at and metrics.started_at else "")
+        lines.append(f"  {'boot time':<20}p50 {_ms(boot.p50_ms)} ms, p99 {_ms(boot.p99_ms)} ms, max {_ms(boot.max_ms)} ms "
+                     f"({boot.count:,} booted{last})")
     lines.append("")
     lines.append("EXECUTION")
     fleet = report.fleet

@@ -94,6 +94,10 @@ async def test_shard_reports_merge_exactly(tmp_path: Path) -> None:
             assert got.get_value_at_percentile(percentile) == expected.get_value_at_percentile(percentile)
     boots = merged.metrics.histogram("out:BootNotification").get_total_count()
     assert boots >= 40
+    # When the last station first booted: within each shard's run, and the later of the two merged.
+    for r in reports:
+        assert r.metrics.started_at < r.metrics.last_boot_at <= r.metrics.ended_at
+    assert merged.metrics.last_boot_at == max(r.metrics.last_boot_at for r in reports)
 
 
 def test_shards_are_disjoint_and_complete() -> None:
