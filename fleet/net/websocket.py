@@ -14,7 +14,12 @@ Here the connection's reader task (the OCPP read loop) parses frames itself in
 it wait). Under TLS the same code goes through the :class:`trio.SSLStream`.
 
 wsproto does the protocol: the opening handshake (h11), frame parsing and
-validation, masking, fragmentation, UTF-8 checks and close codes. The public
+validation, masking, fragmentation, UTF-8 checks and close codes, except for two
+common cases done by hand, byte for byte as wsproto would: the head of the
+opening handshake (:mod:`fleet.net.handshake_head`), and the writing of a data
+message as one frame while the connection is open and no extension was agreed
+(:mod:`fleet.net.frame_codec`; masked with keys from a pool of ``os.urandom``
+bytes). Control frames (ping, pong, close) are always wsproto's. The public
 surface is the part of trio-websocket's ``WebSocketConnection`` fleet uses, with
 its exception types (:class:`ConnectionClosed` carrying a :class:`CloseReason`,
 :class:`HandshakeError`), so code written against either reads the same.
@@ -52,7 +57,8 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from . import handshake_head
+from . import frame_codec, handshake_head
+from .frame_codec import MaskingKeys
 from .handshake_head import NEED_MORE, RequestHead
 
 __all__ = [
@@ -76,6 +82,10 @@ CLOSE_TIMEOUT = 2.0
 PARSE_BUDGET = 16
 
 Header = tuple[bytes, bytes]
+
+#: The masking keys of this process's client frames (one pool of random bytes for all
+#: connections: a pool each would hold 1 KiB per station).
+_MASKING_KEYS = MaskingKeys()
 
 
 class Rejected(HandshakeError):
@@ -196,6 +206,9 @@ class WebSocket:
         self.path = path
         self._endpoint = _Endpoint(stream)
         self._protocol: WSConnection | Connection = protocol
+        #: Whether data frames are written here (:mod:`fleet.net.frame_codec`): the handshake
+        #: is over and no extension was agreed.
+        self._plain = False
         self._past_handshake()
         self._max_message_size = max_message_size
         # (a list: rarely more than one message waits, and an empty deque is 760 bytes)
@@ -240,7 +253,8 @@ class WebSocket:
         the handshake's h11 machinery go (about 2 KB a connection, on both ends)."""
         protocol = self._protocol
         if isinstance(protocol, WSConnection) and protocol.connection is not None:
-            self._protocol = protocol.connection
+            self._protocol = protocol = protocol.connection
+        self._plain = isinstance(protocol, Connection) and not protocol._proto.extensions
 
     @property
     def buffered(self) -> int:
@@ -312,6 +326,15 @@ class WebSocket:
         """
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
+        protocol = self._protocol
+        if self._plain and protocol.state is ConnectionState.OPEN:  # (the common case: the frame written here)
+            if isinstance(message, str):
+                opcode, payload = frame_codec.TEXT, message.encode()
+            else:
+                opcode, payload = frame_codec.BINARY, message
+            key = _MASKING_KEYS.take() if protocol.client else None
+            await self._send_bytes(frame_codec.encode_frame(opcode, payload, key))
+            return
         event: Event = TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
         await self._send(event)
 
@@ -477,6 +500,10 @@ class WebSocket:
             if closing:
                 return
             raise ConnectionClosed(self._close_reason or CloseReason(1006, "closed")) from None
+        await self._send_bytes(data, closing=closing)
+
+    async def _send_bytes(self, data: bytes, *, closing: bool = False) -> None:
+        """Write the frame ``data`` (behind the frames other tasks are writing)."""
         if self._writing:  # another task is waiting for the socket: queue behind it
             self._queued.append(data)
             if self._written is None:
