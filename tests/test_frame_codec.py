@@ -14,7 +14,7 @@ from wsproto import ConnectionType
 from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Event, Message, Ping, TextMessage
 
-from fleet.net.frame_codec import BINARY, TEXT, MaskingKeys, decode_frame, encode_frame, mask
+from fleet.net.frame_codec import BINARY, TEXT, UNKNOWN_END, MaskingKeys, decode_frame, encode_frame, mask
 
 LIMIT = 1024 * 1024
 SIZES = (0, 1, 2, 3, 4, 5, 7, 100, 125, 126, 127, 128, 383, 384, 385, 1000, 4097, 65535, 65536, 65537, 200_001)
@@ -103,15 +103,20 @@ def test_wsprotos_frames_are_read_to_the_same_messages(masked: bool) -> None:
 
 
 @pytest.mark.parametrize("masked", [False, True], ids=["server reads", "client reads"])
-def test_a_frame_not_all_there_is_declined_at_every_byte(masked: bool) -> None:
-    """Cut anywhere before its last byte, a frame is declined (it goes to wsproto); whole, it is read,
-    and a frame after it is read from its own offset."""
+def test_a_frame_not_all_there_says_where_it_will_end_at_every_byte(masked: bool) -> None:
+    """Cut anywhere before its last byte, a simple frame is not read: the codec says where it will
+    end once its head is there (UNKNOWN_END before); whole, it is read, from its own offset too."""
     writer = Connection(ConnectionType.CLIENT if masked else ConnectionType.SERVER)
     for message in ("", "[2,\"1\",\"Heartbeat\",{}]", "é" * 63, "x" * 126, b"\x00" * 300, "y" * 65536):
         frame = writer.send(_event(message))
-        for cut in range(len(frame)) if len(frame) < 1000 else (*range(20), len(frame) - 1):
-            assert decode_frame(frame[:cut], 0, masked, LIMIT) is None, cut
-            assert decode_frame(b"\x81\x00" * 3 + frame[:cut], 6, masked, LIMIT) is None, cut
+        size = len(_payload(message)[1])
+        head = 2 if size < 126 else 4 if size < 65536 else 10  # (the length's bytes; the key is the payload's)
+        assert decode_frame(frame[:0], 0, masked, LIMIT) is None
+        for cut in range(1, len(frame)) if len(frame) < 1000 else (*range(1, 20), len(frame) - 1):
+            expected = (None, UNKNOWN_END) if cut < head else (None, len(frame))
+            assert decode_frame(frame[:cut], 0, masked, LIMIT) == expected, cut
+            shifted = (None, UNKNOWN_END) if cut < head else (None, 6 + len(frame))
+            assert decode_frame(b"\x81\x00" * 3 + frame[:cut], 6, masked, LIMIT) == shifted, cut
         assert decode_frame(frame, 0, masked, LIMIT) == (message, len(frame))
         before = writer.send(TextMessage(data="before"))
         assert decode_frame(before + frame, len(before), masked, LIMIT) == (message, len(before) + len(frame))
@@ -163,6 +168,9 @@ def _outcome(events: list[Event]) -> tuple[object, ...]:
 @pytest.mark.parametrize(("frame", "wsproto_reads"), [c[1:] for c in DECLINED], ids=[c[0] for c in DECLINED])
 def test_frames_not_the_simple_case_are_declined(frame: bytes, wsproto_reads: tuple[object, ...]) -> None:
     assert decode_frame(frame, 0, True, LIMIT) is None
+    for cut in range(1, len(frame)):  # (a start of it is no message either; wsproto will judge the whole)
+        start = decode_frame(frame[:cut], 0, True, LIMIT)
+        assert start is None or start[0] is None, cut
     assert _outcome(_read_all(Connection(ConnectionType.SERVER), frame)) == wsproto_reads  # (what the case stands for)
 
 

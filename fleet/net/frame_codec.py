@@ -6,13 +6,13 @@ masked from the station, unmasked from the CSMS, no extension. wsproto handles
 every frame through several layers of pure-Python objects; in a load test with
 thousands of connections per process that was about a tenth of the CPU. This
 module writes those frames as bytes and reads them with a small strict parser
-that recognizes ONLY that case.
+that recognizes ONLY that case (and says when a frame of that case is not all
+there yet, for the reader to wait for the rest).
 
 The rule that keeps it safe (as in :mod:`fleet.net.handshake_head`):
 :func:`decode_frame` answers ``None`` for anything it does not fully take (a
 control frame, a fragment, an RSV bit, the wrong mask bit, a length not in its
-shortest form, a payload over the limit or not all there yet, text that is not
-UTF-8...), and the caller hands those very bytes, and all after them, to
+shortest form, a payload over the limit, text that is not UTF-8...), and the caller hands those very bytes, and all after them, to
 wsproto, so every refusal and close code stays wsproto's. What it reads is a
 subset of what wsproto reads, with the same message, and the bytes
 :func:`encode_frame` writes are the bytes wsproto writes (with the same masking
@@ -26,7 +26,7 @@ import struct
 import weakref
 from collections.abc import Callable
 
-__all__ = ["BINARY", "TEXT", "MaskingKeys", "decode_frame", "encode_frame", "mask"]
+__all__ = ["BINARY", "TEXT", "UNKNOWN_END", "MaskingKeys", "decode_frame", "encode_frame", "mask"]
 
 #: Opcodes of the data frames (RFC 6455 section 5.2).
 TEXT = 0x1
@@ -44,6 +44,10 @@ _INTEGER_MASK_LIMIT = 384
 _IDENTITY = bytes(range(256))
 #: ``_XOR[b]``: the translation table that XORs every byte with ``b``.
 _XOR = tuple((int.from_bytes(_IDENTITY) ^ int.from_bytes(bytes((b,)) * 256)).to_bytes(256) for b in range(256))
+#: :func:`decode_frame`'s end of a simple frame whose head is not all there yet.
+UNKNOWN_END = -1
+_HEAD_NOT_ALL_THERE = (None, UNKNOWN_END)
+_SIMPLE_FIRST = frozenset((_TEXT_HEAD, _BINARY_HEAD))
 _HEAD_16 = struct.Struct("!BBH")
 _HEAD_64 = struct.Struct("!BBQ")
 
@@ -83,19 +87,19 @@ def encode_frame(opcode: int, payload: bytes, masking_key: bytes | None) -> byte
     return b"".join((head, masking_key, mask(payload, masking_key)))
 
 
-def decode_frame(data: bytes, start: int, masked: bool, limit: int) -> tuple[str | bytes, int] | None:
-    """The message of the simple frame at ``data[start:]`` and the offset after it, or ``None``
-    when that frame is not the simple case or not all there: the caller then leaves these bytes
-    to wsproto.
+def decode_frame(data: bytes, start: int, masked: bool, limit: int) -> tuple[str | bytes | None, int] | None:
+    """The message of the simple frame at ``data[start:]`` and the offset after it; ``None`` when
+    that frame is not the simple case (the caller then leaves these bytes to wsproto); or, when
+    what there is of it is simple but not all of it is there yet, ``None`` and the offset where
+    it will end (:data:`UNKNOWN_END` while its head is not all there).
 
     The simple case: FIN set, no RSV bits, opcode text or binary, the mask bit ``masked`` (a
     server reads masked frames, a client unmasked ones), the length in its shortest form, a
-    payload of at most ``limit`` bytes, all of it in ``data``, and for text valid UTF-8 (a
-    ``str``; binary as ``bytes``).
+    payload of at most ``limit`` bytes, and for text valid UTF-8 (a ``str``; binary as ``bytes``).
     """
     end = len(data)
     if end - start < 2:
-        return None
+        return _HEAD_NOT_ALL_THERE if end > start and data[start] in _SIMPLE_FIRST else None
     first = data[start]
     if first != _TEXT_HEAD and first != _BINARY_HEAD:
         return None
@@ -106,14 +110,14 @@ def decode_frame(data: bytes, start: int, masked: bool, limit: int) -> tuple[str
     at = start + 2
     if size == _LENGTH_16:
         if end - at < 2:
-            return None
+            return _HEAD_NOT_ALL_THERE
         size = (data[at] << 8) | data[at + 1]
         if size < _LENGTH_16:
             return None
         at += 2
     elif size == _LENGTH_64:
         if end - at < 8:
-            return None
+            return _HEAD_NOT_ALL_THERE
         size = int.from_bytes(data[at : at + 8])
         if size <= 0xFFFF:
             return None
@@ -123,12 +127,12 @@ def decode_frame(data: bytes, start: int, masked: bool, limit: int) -> tuple[str
     if masked:
         stop = at + 4 + size
         if stop > end:
-            return None
+            return None, stop
         payload = mask(data[at + 4 : stop], data[at : at + 4])
     else:
         stop = at + size
         if stop > end:
-            return None
+            return None, stop
         payload = data[at:stop]
     if first == _BINARY_HEAD:
         return payload, stop
