@@ -24,6 +24,7 @@ import trustme
 from wsproto import ConnectionType
 from wsproto.connection import Connection
 from wsproto.events import BytesMessage, Event, Message, TextMessage
+from wsproto.extensions import PerMessageDeflate
 
 from fleet.net.websocket import (
     PARSE_BUDGET,
@@ -405,3 +406,33 @@ async def test_a_read_of_many_frames_is_parsed_in_slices_and_counted_in_buffered
             for _ in range(199):
                 assert await server.get_message() == "x" * 50
             assert server.buffered == 0
+
+
+async def test_with_an_agreed_extension_every_frame_is_wsprotos() -> None:
+    """fleet never offers one, but a websocket made with permessage-deflate agreed (RSV1 frames)
+    leaves both writing and reading to wsproto."""
+    server_deflate, client_deflate = PerMessageDeflate(), PerMessageDeflate()
+    client_deflate.finalize(str(server_deflate.accept("permessage-deflate")))
+    accepted: trio.MemorySendChannel[WebSocket]
+    accepted, incoming = trio.open_memory_channel[WebSocket](1)
+
+    async def handle(stream: trio.SocketStream) -> None:
+        await accepted.send(WebSocket(stream, Connection(ConnectionType.SERVER, extensions=[server_deflate]),
+                                      subprotocol=None, path="/", max_message_size=LIMIT))
+        await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
+        stream = await trio.open_tcp_stream("127.0.0.1", listeners[0].socket.getsockname()[1])
+        client = WebSocket(stream, Connection(ConnectionType.CLIENT, extensions=[client_deflate]), subprotocol=None,
+                           path="/", max_message_size=LIMIT)
+        server = await incoming.receive()
+        with trio.fail_after(10):
+            for writer, reader in ((client, server), (server, client), (client, server)):
+                with wsproto_frame_calls() as calls:
+                    await writer.send_message("compressible " * 100)
+                    assert await reader.get_message() == "compressible " * 100
+                assert "_serialize_frame" in calls and "process_frame" in calls
+        await client.abort()
+        await server.abort()
+        nursery.cancel_scope.cancel()

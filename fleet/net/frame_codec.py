@@ -146,7 +146,8 @@ class MaskingKeys:
     """Fresh masking keys for a client's frames: 4 bytes each, unpredictable as RFC 6455
     section 5.3 asks, taken from ``os.urandom`` ``batch`` bytes at a time (one system call
     for many frames, not one per frame). A forked child draws its own: what the parent
-    had drawn and not used yet is dropped in the child.
+    had drawn and not used yet is dropped in the child. For one thread (a process's
+    trio loop): two threads taking at once could be handed the same key.
     """
 
     __slots__ = ("__weakref__", "_at", "_batch", "_pool")
