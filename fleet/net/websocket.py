@@ -14,9 +14,22 @@ Here the connection's reader task (the OCPP read loop) parses frames itself in
 it wait). Under TLS the same code goes through the :class:`trio.SSLStream`.
 
 wsproto does the protocol: the opening handshake (h11), frame parsing and
-validation, masking, fragmentation, UTF-8 checks and close codes. The public
-surface is the part of trio-websocket's ``WebSocketConnection`` fleet uses, with
-its exception types (:class:`ConnectionClosed` carrying a :class:`CloseReason`,
+validation, masking, fragmentation, UTF-8 checks and close codes, except for two
+common cases done by hand, with the same result as wsproto: the head of the
+opening handshake (:mod:`fleet.net.handshake_head`), and the data frames of
+:mod:`fleet.net.frame_codec` while the connection is open and no extension was
+agreed. A message is sent as one frame written here (byte for byte wsproto's;
+masked with keys from a pool of ``os.urandom`` bytes). The reader parses the
+bytes it reads itself while wsproto holds none of the stream: frame after frame
+as long as each is a whole text or binary message in one frame, in its simplest
+form, within the size limit (text valid UTF-8), waiting for the rest of one cut
+by the end of a read. From the first other frame on (a ping, pong or close, a
+fragment, anything invalid, or a frame larger than a read) the bytes go to
+wsproto, which reads the stream until it is back at a message boundary with
+nothing held, so every such frame gets wsproto's events and close codes.
+
+The public surface is the part of trio-websocket's ``WebSocketConnection`` fleet
+uses, with its exception types (:class:`ConnectionClosed` carrying a :class:`CloseReason`,
 :class:`HandshakeError`), so code written against either reads the same.
 
 One task reads at a time: pongs and the peer's close arrive through
@@ -52,7 +65,8 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from . import handshake_head
+from . import frame_codec, handshake_head
+from .frame_codec import MaskingKeys
 from .handshake_head import NEED_MORE, RequestHead
 
 __all__ = [
@@ -76,6 +90,10 @@ CLOSE_TIMEOUT = 2.0
 PARSE_BUDGET = 16
 
 Header = tuple[bytes, bytes]
+
+#: The masking keys of this process's client frames (one pool of random bytes for all
+#: connections: a pool each would hold 1 KiB per station).
+_MASKING_KEYS = MaskingKeys()
 
 
 class Rejected(HandshakeError):
@@ -196,6 +214,9 @@ class WebSocket:
         self.path = path
         self._endpoint = _Endpoint(stream)
         self._protocol: WSConnection | Connection = protocol
+        #: Whether data frames are written here (:mod:`fleet.net.frame_codec`): the handshake
+        #: is over and no extension was agreed.
+        self._plain = False
         self._past_handshake()
         self._max_message_size = max_message_size
         # (a list: rarely more than one message waits, and an empty deque is 760 bytes)
@@ -212,6 +233,16 @@ class WebSocket:
         self._stream_closed = False
         # wsproto may hold frames not parsed yet: at first, any that came with the handshake's answer
         self._unparsed = True
+        #: Whether the reader parses the next bytes read itself (frame_codec): wsproto holds no
+        #: bytes and no frame or message begun, the connection is open, no extension agreed.
+        self._at_rest = False
+        # Bytes read and not parsed yet that the reader holds itself (from ``_held_at`` on):
+        # they start at a frame's first byte, wsproto at rest.
+        self._held = b""
+        self._held_at = 0
+        # The start of a simple frame not all read yet (held, with wsproto at rest, until the
+        # next read brings the rest); at most :data:`RECEIVE_SIZE`, larger frames are wsproto's.
+        self._tail = b""
         #: Reads of the socket so far (messages that came in one read were all sent
         #: before the reader could answer the first of them).
         self.reads = 0
@@ -240,14 +271,15 @@ class WebSocket:
         the handshake's h11 machinery go (about 2 KB a connection, on both ends)."""
         protocol = self._protocol
         if isinstance(protocol, WSConnection) and protocol.connection is not None:
-            self._protocol = protocol.connection
+            self._protocol = protocol = protocol.connection
+        self._plain = isinstance(protocol, Connection) and not protocol._proto.extensions
 
     @property
     def buffered(self) -> int:
         """Bytes received and not yet taken by the reader (messages and frames not parsed
         yet); the socket is read only once they are taken, so this stays below one read
         (:data:`RECEIVE_SIZE`) plus one message."""
-        held = self._size + sum(len(m) for m in self._messages)
+        held = self._size + sum(len(m) for m in self._messages) + len(self._held) - self._held_at + len(self._tail)
         with contextlib.suppress(AttributeError):  # (wsproto's frame buffer)
             held += len(self._protocol._proto._frame_decoder.buffer)  # type: ignore[union-attr]
         return held
@@ -280,6 +312,13 @@ class WebSocket:
                     return self._messages.pop(0)
                 if self._close_reason is not None:
                     raise ConnectionClosed(self._close_reason)
+                if self._held:
+                    if self._busy >= PARSE_BUDGET:
+                        await trio.lowlevel.checkpoint()
+                        self._busy = 0
+                        waited = True
+                    self._parse_held()
+                    continue
                 if self._unparsed:
                     if self._busy >= PARSE_BUDGET:
                         await trio.lowlevel.checkpoint()
@@ -292,14 +331,22 @@ class WebSocket:
                     waited = True
                     self._busy = 0
                 if not data:
+                    if self._tail:  # (wsproto reads what came of the last frame, as if it had all along)
+                        self._hand_to_wsproto(b"")
+                        continue
                     await self._lost("the connection ended without a websocket close")
+                    continue
+                self.reads += 1
+                if self._at_rest:  # (the common case: the frames are parsed here)
+                    if self._tail:
+                        data, self._tail = self._tail + data, b""
+                    self._held, self._held_at = data, 0
                     continue
                 try:
                     self._protocol.receive_data(data)
                 except RemoteProtocolError as exc:  # (the handshake is over: not expected)
                     await self._lost(f"protocol error: {exc}")
                     continue
-                self.reads += 1
                 self._unparsed = True
         finally:
             self._reading = False
@@ -312,6 +359,15 @@ class WebSocket:
         """
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
+        protocol = self._protocol
+        if self._plain and protocol.state is ConnectionState.OPEN:  # (the common case: the frame written here)
+            if isinstance(message, str):
+                opcode, payload = frame_codec.TEXT, message.encode()
+            else:
+                opcode, payload = frame_codec.BINARY, message
+            key = _MASKING_KEYS.take() if protocol.client else None
+            await self._send_bytes(frame_codec.encode_frame(opcode, payload, key))
+            return
         event: Event = TextMessage(data=message) if isinstance(message, str) else BytesMessage(data=message)
         await self._send(event)
 
@@ -397,6 +453,59 @@ class WebSocket:
             if self._busy >= PARSE_BUDGET:
                 return
         self._unparsed = False
+        self._at_rest = self._wsproto_at_rest()
+
+    def _wsproto_at_rest(self) -> bool:
+        """Whether the reader may parse the next bytes itself: wsproto holds none of the
+        stream (no bytes, no frame or message begun), the connection is open and plain."""
+        protocol = self._protocol
+        if not self._plain or protocol.state is not ConnectionState.OPEN:
+            return False
+        frames = protocol._proto  # type: ignore[union-attr]
+        decoder = frames._frame_decoder
+        return not decoder.buffer and decoder.header is None and frames._message_decoder.opcode is None
+
+    def _hand_to_wsproto(self, data: bytes) -> None:
+        """wsproto reads the stream from here on (``data``, after what the reader held of a last
+        frame), until it is at rest again (:meth:`_handle_events`)."""
+        if self._tail:
+            data, self._tail = self._tail + data, b""
+        self._at_rest = False
+        self._protocol.receive_data(data)
+        self._unparsed = True
+
+    def _parse_held(self) -> None:
+        """Parse the simple frames of the held bytes (up to :data:`PARSE_BUDGET` work units, as
+        :meth:`_handle_events`); from the first other frame on, the bytes go to wsproto."""
+        data, start = self._held, self._held_at
+        end = len(data)
+        masked = not self._protocol.client  # (a server reads masked frames, a client unmasked ones)
+        limit = self._max_message_size
+        decode = frame_codec.decode_frame
+        messages = self._messages
+        while True:
+            frame = decode(data, start, masked, limit)
+            if frame is None:  # (not the simple case: wsproto reads it, and all after it)
+                self._held, self._held_at = b"", 0
+                self._hand_to_wsproto(data[start:] if start else data)
+                return
+            message, stop = frame
+            if message is None:  # (a simple frame not all there yet)
+                self._held, self._held_at = b"", 0
+                if stop - start <= RECEIVE_SIZE:  # (also UNKNOWN_END: its head is not all there)
+                    self._tail = data[start:] if start else data
+                else:  # (a large one: wsproto reads it as it comes)
+                    self._hand_to_wsproto(data[start:] if start else data)
+                return
+            messages.append(message)
+            self._busy += 1 + ((stop - start) >> 12)
+            start = stop
+            if start == end:
+                self._held, self._held_at = b"", 0
+                return
+            if self._busy >= PARSE_BUDGET:
+                self._held_at = start
+                return
 
     async def _on_message(self, event: TextMessage | BytesMessage) -> None:
         if self._close_reason is not None:
@@ -445,6 +554,12 @@ class WebSocket:
     async def _drain_until_closed(self) -> None:
         """Read (and drop) until the peer's close frame, in slices like :meth:`get_message`:
         a peer still flooding while we close cannot hold the event loop either."""
+        if self._held or self._tail:  # (bytes the reader held: wsproto reads them, and all after them)
+            held, self._held, self._held_at = self._held[self._held_at :], b"", 0
+            try:
+                self._hand_to_wsproto(held)
+            except LocalProtocolError:  # (closed already)
+                return
         while not self._closed.is_set():
             if not self._unparsed:
                 data = await self._endpoint.read()
@@ -477,6 +592,10 @@ class WebSocket:
             if closing:
                 return
             raise ConnectionClosed(self._close_reason or CloseReason(1006, "closed")) from None
+        await self._send_bytes(data, closing=closing)
+
+    async def _send_bytes(self, data: bytes, *, closing: bool = False) -> None:
+        """Write the frame ``data`` (behind the frames other tasks are writing)."""
         if self._writing:  # another task is waiting for the socket: queue behind it
             self._queued.append(data)
             if self._written is None:
