@@ -21,6 +21,7 @@ import pytest
 import trio
 import trio.testing
 import trustme
+from websocket_pair import websocket_pair
 from wsproto import ConnectionType
 from wsproto.connection import Connection
 from wsproto.events import BytesMessage, Event, Message, TextMessage
@@ -29,7 +30,6 @@ from wsproto.extensions import PerMessageDeflate
 from fleet.net.websocket import (
     PARSE_BUDGET,
     ConnectionClosed,
-    HandshakeRequest,
     WebSocket,
     client_handshake,
     server_handshake,
@@ -42,29 +42,7 @@ _FRAME_WORK = frozenset(("receive_bytes", "received_frames", "process_buffer", "
                          "send_data", "_serialize_frame", "close", "ping", "pong"))
 
 
-@asynccontextmanager
-async def pair(*, limit: int = LIMIT) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
-    """A (client, server) pair of fleet's websockets over a real TCP connection on 127.0.0.1."""
-    accepted: trio.MemorySendChannel[WebSocket]
-    accepted, incoming = trio.open_memory_channel[WebSocket](1)
-
-    async def handle(stream: trio.SocketStream) -> None:
-        request: HandshakeRequest | None = await server_handshake(stream, max_message_size=limit)
-        assert request is not None
-        await accepted.send(await request.accept(subprotocol="ocpp2.0.1"))
-        await trio.sleep_forever()
-
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
-        port = listeners[0].socket.getsockname()[1]
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        client = await client_handshake(stream, host=f"127.0.0.1:{port}", target="/ocpp/CS1",
-                                        subprotocols=["ocpp2.0.1"], max_message_size=limit)
-        server = await incoming.receive()
-        yield client, server
-        await client.abort()
-        await server.abort()
-        nursery.cancel_scope.cancel()
+pair = functools.partial(websocket_pair, limit=LIMIT)
 
 
 @contextmanager

@@ -3,55 +3,24 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 
 import pytest
 import trio
 import trio.testing
+from websocket_pair import websocket_pair
 
 from fleet.net.websocket import (
     ConnectionClosed,
     HandshakeRequest,
     Rejected,
-    WebSocket,
     client_handshake,
     server_handshake,
 )
 
 LIMIT = 1024 * 1024
-Decide = Callable[[HandshakeRequest], Awaitable[WebSocket | None]]  # accept (or not) a handshake
 
 
-async def _accept(request: HandshakeRequest) -> WebSocket | None:
-    return await request.accept(subprotocol=request.proposed_subprotocols[0] if request.proposed_subprotocols else None)
-
-
-@asynccontextmanager
-async def pair(decide: Decide = _accept, *, limit: int = LIMIT) -> AsyncIterator[tuple[WebSocket, WebSocket]]:
-    """A (client, server) pair of websockets over a real TCP connection on 127.0.0.1."""
-    accepted: trio.MemorySendChannel[WebSocket]
-    accepted, incoming = trio.open_memory_channel[WebSocket](1)
-
-    async def handle(stream: trio.SocketStream) -> None:
-        request = await server_handshake(stream, max_message_size=limit)
-        assert request is not None
-        websocket = await decide(request)
-        if websocket is not None:
-            await accepted.send(websocket)
-            await trio.sleep_forever()
-
-    async with trio.open_nursery() as nursery:
-        listeners = await nursery.start(functools.partial(trio.serve_tcp, handle, 0, host="127.0.0.1"))
-        port = listeners[0].socket.getsockname()[1]
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        client = await client_handshake(stream, host=f"127.0.0.1:{port}", target="/ocpp/CS1",
-                                        subprotocols=["ocpp2.0.1"], max_message_size=limit)
-        server = await incoming.receive()
-        yield client, server
-        await client.abort()
-        await server.abort()
-        nursery.cancel_scope.cancel()
+pair = functools.partial(websocket_pair, limit=LIMIT)
 
 
 async def test_messages_both_ways_in_order_with_writes_larger_than_the_socket_buffer() -> None:
