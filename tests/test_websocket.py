@@ -90,6 +90,27 @@ async def test_ping_is_answered_by_the_peers_reader() -> None:
         nursery.cancel_scope.cancel()
 
 
+async def test_a_sent_ping_is_only_noted_until_its_pong_comes() -> None:
+    from waiting import wait_until
+
+    async with pair() as (client, server):
+        async with trio.open_nursery() as nursery:
+            await client.send_ping(b"n1")  # returns once written: nobody waits for the pong
+            await client.send_ping(b"n2")
+            with pytest.raises(ValueError):
+                await client.send_ping(b"n2")  # the same payload twice in flight
+            await trio.testing.wait_all_tasks_blocked()
+            assert not client.ping_answered(b"n1") and not client.ping_answered(b"n2")
+            nursery.start_soon(server.get_message)  # the server's reader answers both
+            nursery.start_soon(client.get_message)  # ours receives the pongs
+            await wait_until(lambda: client.ping_answered(b"n2"), timeout=5)
+            assert client.ping_answered(b"n1")  # (answered by its pong or the later one's)
+            nursery.cancel_scope.cancel()
+        await client.abort()
+        with pytest.raises(ConnectionClosed):
+            await client.send_ping(b"n3")
+
+
 async def test_close_handshake_carries_code_and_reason_to_the_peer() -> None:
     async with pair() as (client, server):
         async with trio.open_nursery() as nursery:

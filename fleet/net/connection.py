@@ -8,6 +8,7 @@ and resolves the callers awaiting answers to ours.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import math
@@ -224,7 +225,8 @@ class OcppConnection:
         self._owner_pings = owner_pings
         #: when the next websocket ping is due (trio time; ``inf``: none), with ``owner_pings``
         self.ping_at = math.inf
-        self._pinging = False
+        self._ping_payload: bytes | None = None  # the last ping's, with ``owner_pings``
+        self._pings_sent = 0
         self._nursery: trio.Nursery | None = None
         self._version = session.version.name
         self.limits = limits or _NO_LIMITS
@@ -355,10 +357,11 @@ class OcppConnection:
         self.close_reason = self.close_reason or f"closed locally ({code} {reason})".strip()
         await self.websocket.aclose(code, reason or None)
 
-    def ping_if_due(self, now: float) -> None:
+    async def ping_if_due(self, now: float) -> None:
         """With ``owner_pings``: send the websocket ping due at :attr:`ping_at`, if it has
-        come (from a task of the connection that lives until the pong), and set the next
-        one an interval later; no pong within the interval closes the connection (1011)."""
+        come, and set the next one an interval later. Its pong is only noted (no task waits
+        for it): when the next ping falls due and the last one has had no pong, an interval
+        has passed without one, and the connection closes (1011)."""
         if now < self.ping_at:
             return
         interval = self.ping_interval
@@ -366,9 +369,20 @@ class OcppConnection:
             self.ping_at = math.inf
             return
         self.ping_at = now + interval
-        if not self._pinging:  # (else the previous one is still waiting for its pong)
-            self._pinging = True
-            self._nursery.start_soon(self._ping, interval)
+        websocket = self.websocket
+        last = self._ping_payload
+        if last is not None and not websocket.ping_answered(last):
+            self.ping_at = math.inf
+            self._nursery.start_soon(self._close_unanswered)
+            return
+        self._pings_sent = (self._pings_sent + 1) & 0xFFFFFFFF
+        self._ping_payload = payload = self._pings_sent.to_bytes(4, "big")
+        with contextlib.suppress(ConnectionClosed):  # (the read loop sees the close and ends the connection)
+            await websocket.send_ping(payload)
+
+    async def _close_unanswered(self) -> None:
+        self.close_reason = "no answer to websocket ping"
+        await self.websocket.aclose(1011, "ping timeout")
 
     def pending_requests(self) -> list[dict[str, Any]]:
         """Our CALLs in flight or queued: message id, action and tag of each."""
@@ -648,7 +662,7 @@ class OcppConnection:
                 if await sleeper.wait(deadline) or waiter.outcome is not None:
                     continue
                 now = trio.current_time()
-                self.ping_if_due(now)
+                await self.ping_if_due(now)
                 events = session.handle_timeouts(now)
                 for event in events:
                     self._on_outcome(event)  # type: ignore[arg-type]
@@ -676,12 +690,6 @@ class OcppConnection:
             delay = interval
             if not await self._ping_answered(interval):
                 return
-
-    async def _ping(self, timeout: float) -> None:
-        try:
-            await self._ping_answered(timeout)
-        finally:
-            self._pinging = False
 
     async def _ping_answered(self, timeout: float) -> bool:
         """Ping and wait for the pong; without one in ``timeout`` seconds close the

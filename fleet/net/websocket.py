@@ -225,7 +225,8 @@ class WebSocket:
         self._size = 0
         self._close_reason: CloseReason | None = None
         self._closed = trio.Event()
-        self._pings: OrderedDict[bytes, trio.Event] = OrderedDict()
+        # pings in flight by payload: the event their pong sets (``None``: only noted, :meth:`send_ping`)
+        self._pings: OrderedDict[bytes, trio.Event | None] = OrderedDict()
         self._reading = False
         self._writing = False
         self._queued: list[bytes] = []
@@ -395,6 +396,26 @@ class WebSocket:
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
 
+    async def send_ping(self, payload: bytes) -> None:
+        """Send a ping and return once it is written; its pong is only noted (see
+        :meth:`ping_answered`): nobody waits for it.
+
+        Raises:
+            ConnectionClosed: the websocket is closed or closing.
+            ValueError: a ping with this payload is already in flight.
+        """
+        if self._close_reason is not None:
+            raise ConnectionClosed(self._close_reason)
+        if payload in self._pings:
+            raise ValueError(f"payload {payload!r} is already in flight")
+        self._pings[payload] = None
+        await self._send(Ping(payload=payload))
+
+    def ping_answered(self, payload: bytes) -> bool:
+        """Whether the ping with ``payload`` has had its pong (or a later ping's; also when
+        it was never sent)."""
+        return payload not in self._pings
+
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
         """Close: send a close frame, wait for the peer's, then close the stream; the closing
         handshake gets :data:`CLOSE_TIMEOUT` (a full socket or a silent peer cannot hold it
@@ -533,7 +554,8 @@ class WebSocket:
             return
         while self._pings:  # a pong answers its ping and every earlier one
             key, answered = self._pings.popitem(last=False)
-            answered.set()
+            if answered is not None:
+                answered.set()
             if key == payload:
                 break
 
@@ -630,7 +652,8 @@ class WebSocket:
             return
         self._stream_closed = True
         for answered in self._pings.values():
-            answered.set()
+            if answered is not None:
+                answered.set()
         with trio.CancelScope(shield=True):
             # (TLS says goodbye over the wire, and a peer that reads nothing could hold that forever)
             with trio.move_on_after(CLOSE_TIMEOUT) as waited:

@@ -925,8 +925,8 @@ class Station:
             now = trio.current_time()
             self._fire_timers(now)
             conn = self._conn
-            if conn is not None:
-                conn.ping_if_due(now)
+            if conn is not None and now >= conn.ping_at:
+                await conn.ping_if_due(now)
             if self._stopping and self._may_stop(now):
                 return
             self._maybe_connect(now)
