@@ -63,8 +63,8 @@ class Mailbox(Generic[T]):
         return message
 
     async def get_until(self, deadline: float) -> T | None:
-        """The oldest message, waiting for one until ``deadline`` (``None`` then; so are
-        messages never ``None``). A checkpoint either way.
+        """The oldest message, waiting for one until ``deadline`` (``None`` if that passes
+        first, so no message may be ``None``). A checkpoint either way.
 
         Raises:
             trio.BusyResourceError: another task is receiving from this mailbox.
