@@ -169,13 +169,18 @@ class ControlClient:
     async def request_as(self, result_type: Any, command: str, /, **fields: Any) -> Any:
         """:meth:`request`, with the result decoded as ``result_type`` (``None``: the command's own
         result type); e.g. a leaner Struct of the same JSON (the dashboard's stations table)."""
+        from websockets.exceptions import ConnectionClosed
+
         if not self.connected:
             raise ControlConnectionError(self._closed_reason or "not connected")
         rid, text = self._core.prepare(command, fields, result_type)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = future
         try:
-            await self._ws.send(text)
+            try:
+                await self._ws.send(text)
+            except ConnectionClosed as exc:  # (closed before our reader noticed: as the trio client says it)
+                raise ControlConnectionError(self._closed_reason or f"connection closed: {exc}") from None
             return await future
         finally:
             self._pending.pop(rid, None)
