@@ -132,17 +132,14 @@ class _AlarmClock:
                 await trio.sleep_forever()
             self._scope = None
             now = trio.current_time()
-            refile: list[tuple[float, Sleeper]] = []
             while heap and heap[0][0] <= now:
                 deadline, _, sleeper = heapq.heappop(heap)
                 if sleeper._armed != deadline:
                     continue  # filed again, earlier, since
                 later = sleeper._ring(now)
-                if later != math.inf:
-                    refile.append((later, sleeper))
-            for later, sleeper in refile:
-                sleeper._armed = later
-                heapq.heappush(heap, (later, next(self._order), sleeper))
+                if later != math.inf:  # (later than now: this pass will not see it again)
+                    sleeper._armed = later
+                    heapq.heappush(heap, (later, next(self._order), sleeper))
             self._next = heap[0][0] if heap else math.inf
 
 
