@@ -379,15 +379,12 @@ class WebSocket:
             ConnectionClosed: the websocket closed first.
             ValueError: a ping with this payload is already in flight.
         """
-        if self._close_reason is not None:
-            raise ConnectionClosed(self._close_reason)
         if payload is None:
             payload = os.urandom(4)
             while payload in self._pings:
                 payload = os.urandom(4)
-        elif payload in self._pings:
-            raise ValueError(f"payload {payload!r} is already in flight")
-        answered = self._pings[payload] = trio.Event()
+        answered = trio.Event()
+        self._start_ping(payload, answered)
         try:
             await self._send(Ping(payload=payload))
             await answered.wait()  # set by its pong, or when the websocket closes
@@ -404,12 +401,21 @@ class WebSocket:
             ConnectionClosed: the websocket is closed or closing.
             ValueError: a ping with this payload is already in flight.
         """
+        self._start_ping(payload, None)
+        await self._send(Ping(payload=payload))
+
+    def _start_ping(self, payload: bytes, answered: trio.Event | None) -> None:
+        """Put the ping with ``payload`` in flight (its pong sets ``answered``, if any).
+
+        Raises:
+            ConnectionClosed: the websocket is closed or closing.
+            ValueError: a ping with this payload is already in flight.
+        """
         if self._close_reason is not None:
             raise ConnectionClosed(self._close_reason)
         if payload in self._pings:
             raise ValueError(f"payload {payload!r} is already in flight")
-        self._pings[payload] = None
-        await self._send(Ping(payload=payload))
+        self._pings[payload] = answered
 
     def ping_answered(self, payload: bytes) -> bool:
         """Whether the ping with ``payload`` has had its pong (or a later ping's; also when
